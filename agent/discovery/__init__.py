@@ -1,0 +1,44 @@
+"""Discovery: which web apps a host serves.
+
+Each source module has ``discover(host, options) -> SourceResult`` and reads
+the host only through the `Host` seam. `discover` runs them all; a source that
+fails records an error and the others go on.
+"""
+from __future__ import annotations
+
+from typing import Callable
+
+from agent.discovery import nginx
+from agent.discovery.base import DiscoveryOptions, SourceResult
+from agent.discovery.keys import app_key, assign_unique_keys
+from agent.host import Host
+
+Source = Callable[[Host, DiscoveryOptions], SourceResult]
+
+SOURCES: dict[str, Source] = {
+    "nginx": nginx.discover,
+}
+
+
+def discover(host: Host, options: DiscoveryOptions | None = None) -> SourceResult:
+    options = options or DiscoveryOptions()
+    result = SourceResult()
+    for name, source in SOURCES.items():
+        try:
+            result.extend(source(host, options))
+        except Exception as e:  # a broken source must not take the others down
+            result.error(name, f"{type(e).__name__}: {e}")
+    assign_unique_keys(result.apps)
+    _link_parents(result)
+    return result
+
+
+def _link_parents(result: SourceResult) -> None:
+    """A sub-app (path prefix) points at the whole-vhost app of the same server block."""
+    vhosts = {(a.kind, a.config.file, tuple(a.server_names)): a.key for a in result.apps if a.path_prefix == "/"}
+    for app in result.apps:
+        if app.path_prefix != "/":
+            app.parent_key = vhosts.get((app.kind, app.config.file, tuple(app.server_names)), "")
+
+
+__all__ = ["DiscoveryOptions", "SourceResult", "discover", "app_key", "SOURCES"]

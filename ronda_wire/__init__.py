@@ -1,0 +1,1 @@
+"""Generated gRPC code for the ronda wire contract. Do not edit: run scripts/gen_proto.py."""
