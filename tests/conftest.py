@@ -1,0 +1,5 @@
+import sys
+from pathlib import Path
+
+# tests import their helpers (tests/servers.py) as a package-less module path
+sys.path.insert(0, str(Path(__file__).parent))
