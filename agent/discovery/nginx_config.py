@@ -24,6 +24,7 @@ DEFAULT_CONFS = (
     "/opt/nginx/conf/nginx.conf",
 )
 _DUMP_HEADER = re.compile(r"^# configuration file (.+):$", re.M)
+_LOG_PREFIX = re.compile(r"^\S+ \S+ \[emerg\] \d+#\d+: ")  # "2026/01/02 03:04:05 [emerg] 12#12: "
 _MAX_INCLUDE_DEPTH = 20
 _MAX_FILE_BYTES = 8 * 1024 * 1024
 
@@ -69,6 +70,7 @@ def _dump_from_binary(host: Host, main: str | None) -> tuple[dict[str, str] | No
     if result.returncode != 0:
         lines = result.stderr.strip().splitlines() or ["no output"]
         reason = next((line for line in lines if "[emerg]" in line), lines[-1])
+        reason = _LOG_PREFIX.sub("", reason)
         return None, f"nginx -T failed, parsing the files instead: {reason}"
     files = parse_dump(result.stdout)
     return (files or None), ("" if files else "nginx -T printed no configuration")

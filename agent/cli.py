@@ -1,0 +1,110 @@
+"""ronda-agent: scan this server's web apps and report them to a ronda collector."""
+from __future__ import annotations
+
+import logging
+import signal
+import sys
+import threading
+
+import click
+
+from agent import __version__
+from agent.config import AgentConfig, ConfigError, load_config
+from agent.host import LocalHost
+from agent.render import snapshot_text
+from agent.runner import Agent, lower_priority, scan_options
+from agent.sender import SendError
+from agent.snapshot import scan
+from agent.state import StateError
+from agent.transport import TransportError
+from agent.wire import message_to_json, snapshot_to_wire
+
+_DOMAIN_ERRORS = (ConfigError, StateError, TransportError, SendError)
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="ronda-agent")
+@click.option("-v", "--verbose", count=True, help="More log output (-vv for debug).")
+def cli(verbose: int) -> None:
+    """Discover the web apps on this server and report them to a ronda collector.
+
+    \b
+    Try it without a collector:
+      ronda-agent scan                      # what runs here, as a table
+      ronda-agent scan --json               # the snapshot a collector would get
+      ronda-agent scan --root /srv/copy-of-a-server
+    Report to a collector:
+      ronda-agent run --once --collector collector:7470 --ca ca.pem --cert me.pem --key me-key.pem
+      ronda-agent run --config /etc/ronda/agent.toml      # keep reporting
+    """
+    level = logging.WARNING - 10 * verbose
+    logging.basicConfig(level=max(level, logging.DEBUG), format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+                        stream=sys.stderr)
+
+
+def _discovery_flags(f):
+    f = click.option("--apache-conf", metavar="FILE", help="Apache main config (default: the usual places).")(f)
+    f = click.option("--nginx-conf", metavar="FILE", help="nginx main config (default: the usual places).")(f)
+    f = click.option("--root", metavar="DIR", type=click.Path(exists=True, file_okay=False),
+                     help="Read a server laid out under DIR instead of this machine (e.g. a copy or a fixture).")(f)
+    return f
+
+
+@cli.command("scan")
+@_discovery_flags
+@click.option("--json", "as_json", is_flag=True, help="Print the snapshot as JSON (protobuf JSON, proto field names).")
+def scan_command(root: str | None, nginx_conf: str | None, apache_conf: str | None, as_json: bool) -> None:
+    """Scan this host once and print what was found. Needs no collector."""
+    config = AgentConfig(root=root or "", nginx_conf=nginx_conf or "", apache_conf=apache_conf or "")
+    snapshot = scan(LocalHost(root), scan_options(config))
+    if as_json:
+        click.echo(message_to_json(snapshot_to_wire(snapshot)))
+    else:
+        click.echo(snapshot_text(snapshot))
+
+
+@cli.command("run")
+@click.option("--config", "config_path", metavar="FILE", help="TOML config (default /etc/ronda/agent.toml if present).")
+@click.option("--once", is_flag=True, help="Scan and send one snapshot, then exit.")
+@click.option("--collector", metavar="HOST:PORT", help="Collector address (overrides the config).")
+@click.option("--insecure", is_flag=True, default=None, help="Plain text instead of TLS; loopback collectors only.")
+@click.option("--ca", metavar="FILE", help="CA certificate (PEM) that signed the collector's certificate.")
+@click.option("--cert", metavar="FILE", help="This agent's client certificate (PEM), for mutual TLS.")
+@click.option("--key", metavar="FILE", help="The private key of --cert (PEM).")
+@click.option("--state-dir", metavar="DIR", help="Where the agent keeps its state [env RONDA_STATE_DIR].")
+@click.option("--agent-id", metavar="ID", help="Agent id (default: the machine id).")
+@_discovery_flags
+def run_command(config_path, once, collector, insecure, ca, cert, key, state_dir, agent_id, root, nginx_conf,
+                apache_conf) -> None:
+    """Report to a collector: once (--once) or every interval until stopped."""
+    try:
+        config = load_config(config_path)
+        overrides = {"collector": collector, "insecure": insecure, "ca": ca, "cert": cert, "key": key,
+                     "state_dir": state_dir, "agent_id": agent_id, "root": root, "nginx_conf": nginx_conf,
+                     "apache_conf": apache_conf}
+        for name, value in overrides.items():
+            if value is not None:
+                setattr(config, name, value)
+        agent = Agent(config)
+    except _DOMAIN_ERRORS as e:
+        raise click.ClickException(str(e)) from None
+    logging.getLogger("ronda").setLevel(min(logging.getLogger().level, logging.INFO))
+    try:
+        if once:
+            ack = agent.report_once()
+            click.echo(f"sent snapshot {ack.sequence} to {config.collector}"
+                       + (" (already received)" if ack.duplicate else ""))
+            return
+        lower_priority()
+        stop = threading.Event()
+        for sig in (signal.SIGTERM, signal.SIGINT):
+            signal.signal(sig, lambda *_: stop.set())
+        agent.run_forever(stop)
+    except _DOMAIN_ERRORS as e:
+        raise click.ClickException(str(e)) from None
+    finally:
+        agent.close()
+
+
+def main() -> None:
+    cli(prog_name="ronda-agent")

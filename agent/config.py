@@ -1,0 +1,71 @@
+"""The agent's TOML config file. Command-line flags override it.
+
+    collector = "collector.example.go.id:7470"
+    interval_seconds = 900      # how often to scan and report
+    jitter_seconds = 60         # random delay added to spread the fleet's load
+    state_dir = "/var/lib/ronda-agent"
+    root = "/"                  # read the host under this prefix
+    agent_id = ""               # default: the machine id
+    insecure = false            # plain text, loopback only
+    ca = "/etc/ronda/ca.pem"
+    cert = "/etc/ronda/agent.pem"
+    key = "/etc/ronda/agent-key.pem"
+    nginx_conf = ""             # default: the usual places
+"""
+from __future__ import annotations
+
+import tomllib
+from dataclasses import dataclass, fields
+from pathlib import Path
+
+DEFAULT_CONFIG = "/etc/ronda/agent.toml"
+
+
+class ConfigError(Exception):
+    """The config file is missing, unreadable or has bad values."""
+
+
+@dataclass
+class AgentConfig:
+    collector: str = ""
+    interval_seconds: int = 900
+    jitter_seconds: int = 60
+    state_dir: str = ""
+    root: str = ""
+    agent_id: str = ""
+    insecure: bool = False
+    ca: str = ""
+    cert: str = ""
+    key: str = ""
+    nginx_conf: str = ""
+    apache_conf: str = ""
+
+
+def load_config(path: str | None) -> AgentConfig:
+    """Read `path`; with None, read the default file if it exists, else use defaults."""
+    if path is None:
+        if not Path(DEFAULT_CONFIG).exists():
+            return AgentConfig()
+        path = DEFAULT_CONFIG
+    try:
+        with open(path, "rb") as f:
+            data = tomllib.load(f)
+    except OSError as e:
+        raise ConfigError(f"cannot read config {path}: {e.strerror}") from None
+    except tomllib.TOMLDecodeError as e:
+        raise ConfigError(f"{path}: not valid TOML: {e}") from None
+    known = {f.name: f for f in fields(AgentConfig)}
+    unknown = sorted(set(data) - set(known))
+    if unknown:
+        raise ConfigError(f"{path}: unknown setting(s) {', '.join(unknown)}; known: {', '.join(known)}")
+    config = AgentConfig()
+    for name, value in data.items():
+        expected = type(getattr(config, name))
+        if expected is int and isinstance(value, bool) or not isinstance(value, expected):
+            raise ConfigError(f"{path}: {name} must be {expected.__name__}, not {type(value).__name__}")
+        setattr(config, name, value)
+    if config.interval_seconds < 10:
+        raise ConfigError(f"{path}: interval_seconds must be at least 10")
+    if config.jitter_seconds < 0:
+        raise ConfigError(f"{path}: jitter_seconds must not be negative")
+    return config

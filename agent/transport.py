@@ -1,0 +1,106 @@
+"""Channel credentials shared by the agent and the collector's own clients.
+
+TLS is the default. Plain text needs an explicit `insecure=True` and is only
+allowed to a loopback address, so a mistake can never send a snapshot in the
+clear across a network.
+"""
+from __future__ import annotations
+
+import ipaddress
+from dataclasses import dataclass
+from pathlib import Path
+
+import grpc
+
+DEFAULT_PORT = 7470
+MAX_MESSAGE_BYTES = 16 * 1024 * 1024
+
+
+class TransportError(Exception):
+    """Bad address, missing or unreadable certificate, or a refused insecure setup."""
+
+
+@dataclass(frozen=True)
+class TlsFiles:
+    ca: str = ""
+    cert: str = ""
+    key: str = ""
+
+
+def split_address(address: str) -> tuple[str, int]:
+    """'host:port', '[v6]:port' or 'host' (default port)."""
+    text = address.strip()
+    if not text:
+        raise TransportError("empty address; expected HOST:PORT")
+    if text.startswith("["):
+        host, _, rest = text[1:].partition("]")
+        port_text = rest.lstrip(":")
+    elif text.count(":") == 1:
+        host, _, port_text = text.partition(":")
+    elif ":" in text:
+        host, port_text = text, ""  # bare IPv6
+    else:
+        host, port_text = text, ""
+    if not port_text:
+        return host, DEFAULT_PORT
+    if not port_text.isdigit() or not 0 < int(port_text) < 65536:
+        raise TransportError(f"bad port in {address!r}; expected HOST:PORT with PORT 1-65535")
+    return host, int(port_text)
+
+
+def join_address(host: str, port: int) -> str:
+    return f"[{host}]:{port}" if ":" in host else f"{host}:{port}"
+
+
+def is_loopback(host: str) -> bool:
+    if host == "localhost":
+        return True
+    try:
+        return ipaddress.ip_address(host).is_loopback
+    except ValueError:
+        return False
+
+
+def require_loopback_for_insecure(host: str, role: str) -> None:
+    if not is_loopback(host):
+        raise TransportError(
+            f"--insecure {role} {host!r} refused: plain text is only allowed on loopback "
+            "(127.0.0.0/8, ::1, localhost). Use TLS (--ca/--cert/--key) for anything else.")
+
+
+def _read(path: str, what: str) -> bytes:
+    try:
+        return Path(path).read_bytes()
+    except OSError as e:
+        raise TransportError(f"cannot read {what} {path}: {e.strerror}") from None
+
+
+def channel(address: str, insecure: bool, tls: TlsFiles) -> grpc.Channel:
+    host, port = split_address(address)
+    target = join_address(host, port)
+    options = [("grpc.max_send_message_length", MAX_MESSAGE_BYTES),
+               ("grpc.max_receive_message_length", MAX_MESSAGE_BYTES)]
+    if insecure:
+        require_loopback_for_insecure(host, "collector")
+        return grpc.insecure_channel(target, options=options)
+    if not tls.ca:
+        raise TransportError("TLS needs --ca (the CA that signed the collector's certificate), "
+                             "or --insecure for a collector on loopback")
+    if bool(tls.cert) != bool(tls.key):
+        raise TransportError("--cert and --key go together (the agent's client certificate and its key)")
+    creds = grpc.ssl_channel_credentials(
+        root_certificates=_read(tls.ca, "CA certificate"),
+        private_key=_read(tls.key, "private key") if tls.key else None,
+        certificate_chain=_read(tls.cert, "certificate") if tls.cert else None,
+    )
+    return grpc.secure_channel(target, creds, options=options)
+
+
+def server_credentials(tls: TlsFiles) -> grpc.ServerCredentials:
+    """Server TLS; with a CA, clients must present a certificate it signed (mutual TLS)."""
+    if not (tls.cert and tls.key):
+        raise TransportError("TLS needs --cert and --key (the collector's certificate and key), "
+                             "or --insecure on a loopback address")
+    pair = (_read(tls.key, "private key"), _read(tls.cert, "certificate"))
+    root = _read(tls.ca, "CA certificate") if tls.ca else None
+    return grpc.ssl_server_credentials([pair], root_certificates=root, require_client_auth=root is not None)
