@@ -30,6 +30,7 @@ class FileStat:
     is_dir: bool
     is_file: bool
     is_link: bool
+    allocated_bytes: int = -1  # blocks on disk (st_blocks * 512); -1 when the host cannot tell
 
 
 @dataclass(frozen=True)
@@ -113,6 +114,10 @@ class Host(Protocol):
     def which(self, command: str) -> str | None: ...
 
     def run(self, argv: Sequence[str], timeout: float = 30.0) -> CommandResult: ...
+
+    def http_unix(self, socket_path: str, path: str, timeout: float = 5.0, limit: int = 16 * 1024 * 1024) -> bytes:
+        """Body of a GET `path` over the HTTP server on unix socket `socket_path` (e.g. the Docker API)."""
+        ...
 
     def processes(self) -> list[ProcessInfo]: ...
 

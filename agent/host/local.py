@@ -29,6 +29,7 @@ from agent.host.base import (
     ProcessInfo,
     SystemStats,
 )
+from agent.host.http_unix import http_get_unix
 
 _MAX_SYMLINK_HOPS = 40
 _UNIT_RE = re.compile(r"/([^/]+\.(?:service|scope))$")
@@ -42,6 +43,7 @@ def _to_stat(st: os.stat_result) -> FileStat:
     return FileStat(
         size=st.st_size, mtime=st.st_mtime, mode=st.st_mode, dev=st.st_dev, ino=st.st_ino,
         is_dir=_stat.S_ISDIR(st.st_mode), is_file=_stat.S_ISREG(st.st_mode), is_link=_stat.S_ISLNK(st.st_mode),
+        allocated_bytes=st.st_blocks * 512,
     )
 
 
@@ -162,6 +164,10 @@ class LocalHost:
             raise HostError(f"{argv[0]}: {e.strerror or e}") from None
         return CommandResult(done.returncode, done.stdout.decode("utf-8", "replace"),
                              done.stderr.decode("utf-8", "replace"))
+
+    def http_unix(self, socket_path: str, path: str, timeout: float = 5.0, limit: int = 16 * 1024 * 1024) -> bytes:
+        """GET over a unix socket; under a root the socket file is looked up inside the tree."""
+        return http_get_unix(self._real(socket_path), path, timeout, limit, shown_as=socket_path)
 
     # -- processes and sockets ----------------------------------------------
     def processes(self) -> list[ProcessInfo]:
