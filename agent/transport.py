@@ -27,8 +27,8 @@ class TlsFiles:
     key: str = ""
 
 
-def split_address(address: str) -> tuple[str, int]:
-    """'host:port', '[v6]:port' or 'host' (default port)."""
+def split_address(address: str, allow_zero: bool = False) -> tuple[str, int]:
+    """'host:port', '[v6]:port' or 'host' (default port). Port 0 (any free port) only for servers."""
     text = address.strip()
     if not text:
         raise TransportError("empty address; expected HOST:PORT")
@@ -43,7 +43,7 @@ def split_address(address: str) -> tuple[str, int]:
         host, port_text = text, ""
     if not port_text:
         return host, DEFAULT_PORT
-    if not port_text.isdigit() or not 0 < int(port_text) < 65536:
+    if not port_text.isdigit() or not (0 if allow_zero else 1) <= int(port_text) < 65536:
         raise TransportError(f"bad port in {address!r}; expected HOST:PORT with PORT 1-65535")
     return host, int(port_text)
 

@@ -92,6 +92,9 @@ def _server_apps(server: Statement, http_ctx: _Context) -> list[App]:
         )
 
     vhost = make("/", server, ctx.root, "", ctx.logs)
+    redirect = next((s.get("args") for s in block if s["directive"] == "return"), None)
+    if redirect:  # e.g. the port-80 block that only sends users to https
+        vhost.labels["redirect"] = " ".join(redirect)
     apps = [vhost]
     for location, loc_ctx in _locations(block, ctx):
         path = location["args"][-1]

@@ -1,0 +1,130 @@
+"""ronda: the collector server and the operator's commands.
+
+Thin by design: parse arguments, call the library, turn domain errors into
+ClickException.
+"""
+from __future__ import annotations
+
+import json
+import logging
+import signal
+import sys
+import threading
+
+import click
+
+from agent.transport import TlsFiles, TransportError
+from collector import __version__
+from collector.output import FORMATS, render
+from collector.server import ServeError, ServerConfig, make_server
+from collector.store import Store, StoreError, default_db_path
+
+_DOMAIN_ERRORS = (StoreError, ServeError, TransportError)
+
+
+def _db_option(f):
+    return click.option("--db", metavar="FILE", default=default_db_path, show_default="$RONDA_DB or a per-user path",
+                        help="The collector's SQLite database.")(f)
+
+
+def _format_option(f):
+    return click.option("--format", "fmt", type=click.Choice(FORMATS), default="table", show_default=True,
+                        help="Output format.")(f)
+
+
+def open_store(path: str) -> Store:
+    try:
+        return Store(path)
+    except StoreError as e:
+        raise click.ClickException(str(e)) from None
+
+
+@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.version_option(__version__, prog_name="ronda")
+@click.option("-v", "--verbose", count=True, help="More log output (-vv for debug).")
+def cli(verbose: int) -> None:
+    """ronda finds every web app on your servers, who still uses it, and which
+    ones are safe to switch off.
+
+    \b
+    Start here:
+      ronda demo                         # a sample fleet, end to end, on this machine
+      ronda serve --listen 0.0.0.0:7470 --cert c.pem --key k.pem --ca ca.pem
+      ronda hosts                        # servers that reported
+      ronda apps --format csv            # every app found
+    """
+    logging.basicConfig(level=max(logging.WARNING - 10 * verbose, logging.DEBUG), stream=sys.stderr,
+                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+
+
+@cli.command()
+@_db_option
+@click.option("--listen", default="127.0.0.1:7470", show_default=True, metavar="HOST:PORT",
+              help="Address to serve gRPC on.")
+@click.option("--insecure", is_flag=True, help="Plain text instead of TLS; loopback addresses only.")
+@click.option("--cert", metavar="FILE", help="The collector's certificate (PEM).")
+@click.option("--key", metavar="FILE", help="The private key of --cert (PEM).")
+@click.option("--ca", metavar="FILE", help="CA (PEM) whose client certificates are required (mutual TLS).")
+def serve(db: str, listen: str, insecure: bool, cert: str | None, key: str | None, ca: str | None) -> None:
+    """Receive snapshots from agents and store them in --db."""
+    store = open_store(db)
+    try:
+        server, port = make_server(store, ServerConfig(listen=listen, insecure=insecure,
+                                                       tls=TlsFiles(ca or "", cert or "", key or "")))
+    except _DOMAIN_ERRORS as e:
+        raise click.ClickException(str(e)) from None
+    logging.getLogger("ronda").setLevel(logging.INFO)
+    click.echo(f"ronda collector listening on {listen.rsplit(':', 1)[0]}:{port} "
+               f"({'plain text' if insecure else 'TLS'}), database {db}", err=True)
+    stop = threading.Event()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, lambda *_: stop.set())
+    stop.wait()
+    server.stop(grace=10).wait()
+    store.close()
+
+
+@cli.command()
+@_db_option
+@_format_option
+def hosts(db: str, fmt: str) -> None:
+    """Servers that have reported, with their app counts."""
+    rows = open_store(db).hosts()
+    for row in rows:
+        row["addresses"] = json.loads(row["addresses"] or "[]")
+    click.echo(render(rows, fmt, empty="no host has reported yet; start agents with `ronda-agent run`"))
+
+
+@cli.command()
+@_db_option
+@_format_option
+@click.option("--all", "include_gone", is_flag=True, help="Include apps gone from their host's latest snapshot.")
+def apps(db: str, fmt: str, include_gone: bool) -> None:
+    """Every app found on every host."""
+    rows = open_store(db).apps(include_gone)
+    for row in rows:
+        row["server_names"] = json.loads(row["server_names"])
+        row["listen"] = json.loads(row["listen"])
+    columns = None
+    if fmt == "table":
+        columns = ["hostname", "app_key", "listen", "root", "upstream", "framework", "last_human_request"]
+        for row in rows:
+            row["root"] = row["root"] or ""
+    click.echo(render(rows, fmt, columns, empty="no apps yet"))
+
+
+@cli.command()
+@click.option("--keep", metavar="DIR", help="Keep the demo's database and state in DIR.")
+def demo(keep: str | None) -> None:
+    """Run a sample fleet end to end: a collector on loopback, agents over
+    sample servers, real gRPC, and what was found."""
+    from collector.demo import run_demo
+
+    try:
+        run_demo(keep, echo=click.echo)
+    except _DOMAIN_ERRORS as e:
+        raise click.ClickException(str(e)) from None
+
+
+def main() -> None:
+    cli(prog_name="ronda")

@@ -1,0 +1,95 @@
+"""`ronda demo`: the whole path on this machine, with the sample fleet.
+
+A collector on a loopback port and a temporary SQLite file; one agent per
+sample server (a directory laid out like `/`), reporting over real gRPC.
+"""
+from __future__ import annotations
+
+import shutil
+import tempfile
+import tomllib
+from datetime import datetime, timezone
+from importlib import resources
+from pathlib import Path
+from typing import Callable
+
+from agent.config import AgentConfig
+from agent.runner import Agent
+from collector.demo_traffic import LogSpec, write_log
+from collector.output import render
+from collector.server import ServerConfig, make_server
+from collector.store import Store
+
+FLEET = "sample_fleet"
+
+
+def fleet_dir() -> Path:
+    return Path(str(resources.files("collector") / FLEET))
+
+
+def prepare_fleet(target: Path, today: datetime | None = None) -> list[Path]:
+    """Copy the sample servers into `target` and write their access logs; returns the host roots."""
+    source = fleet_dir()
+    today = today or datetime.now(timezone.utc)
+    roots = []
+    for host in sorted(p for p in source.iterdir() if p.is_dir()):
+        shutil.copytree(host, target / host.name, symlinks=True)
+        roots.append(target / host.name)
+    spec = tomllib.loads((source / "traffic.toml").read_text())
+    for entry in spec["log"]:
+        write_log(target / entry["host"], LogSpec(**entry), today)
+    shutil.copy(source / "inventory.csv", target / "inventory.csv")
+    return roots
+
+
+def run_demo(keep: str | None = None, echo: Callable[[str], None] = print) -> Path:
+    """Run the demo; returns the database path (inside `keep`, or a deleted temp dir)."""
+    work = Path(keep) if keep else Path(tempfile.mkdtemp(prefix="ronda-demo-"))
+    work.mkdir(parents=True, exist_ok=True)
+    fleet = work / "fleet"
+    shutil.rmtree(fleet, ignore_errors=True)
+    db = work / "ronda.db"
+    for stale in (db, Path(f"{db}-wal"), Path(f"{db}-shm")):
+        stale.unlink(missing_ok=True)
+    try:
+        roots = prepare_fleet(fleet)
+        store = Store(db)
+        server, port = make_server(store, ServerConfig(listen="127.0.0.1:0", insecure=True))
+        echo(f"collector listening on 127.0.0.1:{port} (plain text, loopback only), database {db}")
+        try:
+            for root in roots:
+                agent = Agent(AgentConfig(collector=f"127.0.0.1:{port}", insecure=True, root=str(root),
+                                          state_dir=str(work / "state" / root.name)))
+                try:
+                    ack = agent.report_once()
+                finally:
+                    agent.close()
+                echo(f"agent on {root.name}: snapshot {ack.sequence} sent over gRPC, {ack.message}")
+        finally:
+            server.stop(grace=2).wait()
+        show(store, echo)
+        store.close()
+    finally:
+        if not keep:
+            shutil.rmtree(work, ignore_errors=True)
+    if keep:
+        echo(f"\nkept in {work}: try `ronda apps --db {db}`")
+    return db
+
+
+def show(store: Store, echo: Callable[[str], None]) -> None:
+    import json
+
+    hosts = store.hosts()
+    echo("\nHosts")
+    echo(render(hosts, "table", ["hostname", "os_name", "os_version", "apps", "errors", "last_seen"]))
+    rows = store.apps()
+    for row in rows:
+        row["names"] = ",".join(json.loads(row["server_names"])[:1]) or "_"
+        row["root/upstream"] = row["root"] or row["upstream"] or ""
+        fw = " ".join(x for x in (row["framework"], row["framework_version"]) if x)
+        row["framework"] = fw
+        row["listen"] = ",".join(json.loads(row["listen"]))
+    echo(f"\nApps ({len(rows)})")
+    echo(render(rows, "table", ["hostname", "kind", "names", "listen", "path_prefix", "root/upstream", "framework",
+                                "last_human_request"]))
