@@ -1,6 +1,10 @@
-"""Schema migrations, applied in order, each once, each in its own transaction.
+"""Schema migrations: each applied once, in version order, inside the opening transaction.
 
-Append new migrations at the end; never edit one that has shipped.
+A database records which versions it has, so a migration is applied even when
+a higher-numbered one already is. Never edit a migration that has shipped; add
+a new one. Version ranges by concern keep parallel work apart:
+1-9 core ingest, 10-19 inventory and reconciliation, 20-29 agent identity and
+trust, 30-39 network and SSH scans.
 """
 from __future__ import annotations
 

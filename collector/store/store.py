@@ -83,13 +83,13 @@ class Store:
         with self.transaction():
             self.conn.execute("CREATE TABLE IF NOT EXISTS schema_migrations "
                               "(version INTEGER PRIMARY KEY, description TEXT, applied_at TEXT)")
-            current = self.schema_version
-            newest = MIGRATIONS[-1][0]
-            if current > newest:
-                raise StoreError(f"{self.path} has schema version {current}, newer than this ronda knows "
-                                 f"({newest}); upgrade ronda")
-            for version, description, sql in MIGRATIONS:
-                if version <= current:
+            applied = {row[0] for row in self.conn.execute("SELECT version FROM schema_migrations")}
+            unknown = applied - {version for version, _, _ in MIGRATIONS}
+            if unknown:
+                raise StoreError(f"{self.path} has schema version(s) {sorted(unknown)} that this ronda does not "
+                                 "know; it was written by a newer ronda: upgrade ronda")
+            for version, description, sql in sorted(MIGRATIONS):
+                if version in applied:
                     continue
                 for statement in _statements(sql):
                     self.conn.execute(statement)
