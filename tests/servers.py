@@ -1,6 +1,7 @@
 """Real web servers for tests, started on loopback ports with configs in a temp dir."""
 from __future__ import annotations
 
+import os
 import shutil
 import socket
 import subprocess
@@ -60,7 +61,10 @@ class Nginx:
         tmp.mkdir(parents=True, exist_ok=True)
         (tmp / "logs").mkdir(exist_ok=True)
         conf = tmp / "nginx.conf"
+        # Test dirs under /tmp/pytest-of-root are private to root; workers must read them.
+        user = "user root;" if os.geteuid() == 0 else ""
         conf.write_text(f"""
+{user}
 daemon off;
 master_process on;
 worker_processes 1;
