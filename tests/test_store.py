@@ -1,0 +1,53 @@
+import sqlite3
+
+import pytest
+
+from collector.store import Store, StoreError
+from collector.store.migrations import MIGRATIONS
+
+
+def test_new_database_is_wal_and_fully_migrated(tmp_path):
+    store = Store(tmp_path / "sub" / "ronda.db")
+    assert store.conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
+    versions = [r["version"] for r in store.query("SELECT version FROM schema_migrations ORDER BY version")]
+    assert versions == sorted(v for v, _, _ in MIGRATIONS)
+    assert {"agents", "snapshots", "hosts", "apps", "listeners", "source_errors", "app_usage_daily"} <= set(
+        store.db.table_names())
+
+
+def test_reopening_applies_nothing_twice(tmp_path):
+    Store(tmp_path / "r.db").close()
+    store = Store(tmp_path / "r.db")
+    assert store.query("SELECT count(*) AS n FROM schema_migrations") == [{"n": len(MIGRATIONS)}]
+
+
+def test_a_missing_lower_migration_is_still_applied(tmp_path):
+    path = tmp_path / "r.db"
+    Store(path).close()
+    conn = sqlite3.connect(path)
+    conn.execute("DROP TABLE source_errors")
+    conn.execute("DELETE FROM schema_migrations WHERE version = 1")
+    conn.execute("DROP TABLE agents")  # make version 1 re-creatable from scratch
+    for table in ("snapshots", "hosts", "apps", "app_usage_daily", "listeners"):
+        conn.execute(f"DROP TABLE {table}")
+    conn.commit()
+    conn.close()
+    store = Store(path)
+    assert "source_errors" in store.db.table_names()
+
+
+def test_a_database_from_a_newer_ronda_is_refused(tmp_path):
+    path = tmp_path / "r.db"
+    Store(path).close()
+    conn = sqlite3.connect(path)
+    conn.execute("INSERT INTO schema_migrations VALUES (999, 'future', '2030-01-01T00:00:00Z')")
+    conn.commit()
+    conn.close()
+    with pytest.raises(StoreError, match="newer ronda"):
+        Store(path)
+
+
+def test_unopenable_path_is_a_clear_error(tmp_path):
+    (tmp_path / "file").write_text("")
+    with pytest.raises(StoreError, match="cannot"):
+        Store(tmp_path / "file" / "ronda.db")
