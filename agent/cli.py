@@ -50,7 +50,7 @@ def _discovery_flags(f):
     return f
 
 
-@cli.command("scan")
+@cli.command("scan", short_help="Scan this host and print what was found.")
 @_discovery_flags
 @click.option("--json", "as_json", is_flag=True, help="Print the snapshot as JSON (protobuf JSON, proto field names).")
 def scan_command(root: str | None, nginx_conf: str | None, apache_conf: str | None, as_json: bool) -> None:
@@ -63,7 +63,7 @@ def scan_command(root: str | None, nginx_conf: str | None, apache_conf: str | No
         click.echo(snapshot_text(snapshot))
 
 
-@cli.command("run")
+@cli.command("run", short_help="Report to a collector, once or on an interval.")
 @click.option("--config", "config_path", metavar="FILE", help="TOML config (default /etc/ronda/agent.toml if present).")
 @click.option("--once", is_flag=True, help="Scan and send one snapshot, then exit.")
 @click.option("--collector", metavar="HOST:PORT", help="Collector address (overrides the config).")

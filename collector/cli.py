@@ -113,7 +113,7 @@ def apps(db: str, fmt: str, include_gone: bool) -> None:
     click.echo(render(rows, fmt, columns, empty="no apps yet"))
 
 
-@cli.command()
+@cli.command(short_help="Run a sample fleet end to end on this machine.")
 @click.option("--keep", metavar="DIR", help="Keep the demo's database and state in DIR.")
 def demo(keep: str | None) -> None:
     """Run a sample fleet end to end: a collector on loopback, agents over
