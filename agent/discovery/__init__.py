@@ -34,10 +34,14 @@ def discover(host: Host, options: DiscoveryOptions | None = None) -> SourceResul
 
 
 def _link_parents(result: SourceResult) -> None:
-    """A sub-app (path prefix) points at the whole-vhost app of the same server block."""
+    """A sub-app (path prefix) points at the whole-vhost app of the same server block.
+
+    Sources that know better (an Apache Alias from conf-enabled/ lives in another
+    file than the vhosts it serves under) set parent_key themselves.
+    """
     vhosts = {(a.kind, a.config.file, tuple(a.server_names)): a.key for a in result.apps if a.path_prefix == "/"}
     for app in result.apps:
-        if app.path_prefix != "/":
+        if app.path_prefix != "/" and not app.parent_key:
             app.parent_key = vhosts.get((app.kind, app.config.file, tuple(app.server_names)), "")
 
 

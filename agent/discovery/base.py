@@ -12,6 +12,8 @@ class DiscoveryOptions:
 
     nginx_conf: str = ""
     apache_conf: str = ""
+    caddyfile: str = ""  # a Caddyfile or a Caddy JSON config
+    tomcat_server_xml: str = ""  # CATALINA_BASE is the directory above its conf/
     # Ask the web server binary itself (nginx -T, apache2ctl -S) when it is installed.
     use_binaries: bool = True
 

@@ -1,0 +1,196 @@
+"""Apache httpd: every <VirtualHost> is an app (and so is the main server where it answers),
+and so is every Alias, ProxyPass or WSGIScriptAlias prefix inside them.
+
+The installed binary, when present, says which files, defines and modules are
+in effect and which vhosts it serves; the files are parsed either way for
+what it does not print (roots, aliases, proxies, logs, certificates).
+Aliases of the main server (Debian's conf-enabled/*.conf: phpMyAdmin,
+MediaWiki...) are apps under every vhost, or under the main server.
+"""
+from __future__ import annotations
+
+import posixpath
+
+from agent.discovery import apache_binary, apache_config, apache_logs
+from agent.discovery.apache_binary import BinaryFacts, split_address
+from agent.discovery.apache_config import LoadedConfig, Settings
+from agent.discovery.apache_scope import Scope, SubApp, scan
+from agent.discovery.apache_syntax import Directive
+from agent.discovery.base import DiscoveryOptions, SourceResult
+from agent.discovery.keys import assign_unique_keys
+from agent.host import Host
+from agent.model import App, ConfigLocation, ListenAddress, TlsCertificate
+
+SOURCE = "apache"
+
+
+def discover(host: Host, options: DiscoveryOptions) -> SourceResult:
+    result = SourceResult()
+    found = apache_config.find_main_conf(host, options.apache_conf)
+    facts, why = apache_binary.ask(host, options.apache_conf) if options.use_binaries else (None, "")
+    main = options.apache_conf or (facts.main_file if facts else "") or (found[0] if found else "")
+    if why:
+        result.error(SOURCE, why, main)
+    if not main:
+        return result
+    settings = Settings(
+        server_root=facts.server_root if facts else "",
+        env=apache_config.read_envvars(host, posixpath.dirname(main)),
+        defines={**apache_config.read_service_defines(host), **(facts.defines if facts else {})},
+        modules=facts.modules if facts else None,
+    )
+    loaded = apache_config.load(host, main, settings)
+    for file, line, message in loaded.errors:
+        result.error(SOURCE, message, file, line)
+    result.apps = build_apps(loaded, result.log_formats)
+    if facts:
+        _reconcile(facts, loaded, result)
+    assign_unique_keys(result.apps)
+    _link_parents(result.apps)
+    return result
+
+
+def build_apps(loaded: LoadedConfig, log_formats: dict[str, str]) -> list[App]:
+    top = loaded.directives
+    root = loaded.server_root
+    main = scan(top, root)
+    listens = _listens(top)
+    vhosts = _vhost_sections(top)
+    apps: list[App] = []
+    seen_addresses: set[tuple[str, int]] = set()
+    for section in vhosts:
+        scope = scan(section.children or [], root)
+        addresses = _vhost_addresses(section, listens, scope.ssl_engine, seen_addresses)
+        apps.extend(_server_apps(scope, main, addresses, section, loaded, log_formats))
+    uncovered = [a for a in listens if not _covered(a, vhosts, listens)]
+    if uncovered:
+        where = main.document_root_at or Directive("", [], loaded.main_file, 0)
+        apps[:0] = _server_apps(main, Scope(), uncovered, where, loaded, log_formats)
+    return apps
+
+
+def _vhost_sections(directives: list[Directive]) -> list[Directive]:
+    found = []
+    for d in directives:
+        if d.key == "virtualhost":
+            found.append(d)
+        elif d.is_section and d.key not in ("directory", "location", "files"):
+            found.extend(_vhost_sections(d.children or []))
+    return found
+
+
+def _listens(directives: list[Directive]) -> list[ListenAddress]:
+    out: list[ListenAddress] = []
+    for d in directives:
+        if d.key == "listen" and d.args:
+            address, port = split_address(d.arg())
+            if port:
+                out.append(ListenAddress(address, port, tls=d.arg(1).lower() == "https"))
+    return out
+
+
+def _vhost_addresses(section: Directive, listens: list[ListenAddress], ssl: bool,
+                     seen: set[tuple[str, int]]) -> list[ListenAddress]:
+    out = []
+    for spec in section.args or ["*"]:
+        default_keyword = spec.startswith("_default_")
+        address, port = split_address(spec)
+        ports = [port] if port else sorted({a.port for a in listens}) or [80]
+        for p in ports:
+            listen_tls = any(a.port == p and a.tls for a in listens)
+            first = (address, p) not in seen
+            seen.add((address, p))
+            out.append(ListenAddress(address, p, tls=ssl or listen_tls, default_server=first or default_keyword))
+    return out
+
+
+def _covered(listen: ListenAddress, vhosts: list[Directive], listens: list[ListenAddress]) -> bool:
+    """Does some vhost answer every request that arrives on this Listen address?"""
+    for section in vhosts:
+        for spec in section.args or ["*"]:
+            address, port = split_address(spec)
+            if port in (0, listen.port) and address in ("*", listen.address):
+                return True
+    return False
+
+
+def _server_apps(scope: Scope, main: Scope, addresses: list[ListenAddress], where: Directive,
+                 loaded: LoadedConfig, log_formats: dict[str, str]) -> list[App]:
+    names = [n for n in [scope.server_name or main.server_name, *scope.aliases] if n]
+    names = list(dict.fromkeys(names))
+    logs = apache_logs.resolve(scope.logs, main.logs, loaded.server_root, log_formats)
+    certificate = scope.certificate or (main.certificate if scope.ssl_engine else "")
+    balancers = {**main.balancers, **scope.balancers}
+
+    def make(prefix: str, root: str, upstream: str, at: Directive, labels: dict[str, str]) -> App:
+        labels = dict(labels)
+        servers = balancers.get(upstream.rstrip("/").lower()) if upstream else None
+        if servers:
+            labels["upstream_servers"] = ",".join(servers)
+        return App(
+            kind=SOURCE, server_names=list(names), listen=[ListenAddress(**vars(a)) for a in addresses],
+            path_prefix=prefix, root=root, upstream=upstream, config=ConfigLocation(at.file, at.line),
+            access_logs=list(logs), tls=TlsCertificate(file=certificate) if certificate else None,
+            labels=labels,
+        )
+
+    labels = {}
+    handler = scope.handler or main.handler
+    if handler:
+        labels["handler"] = handler
+    if scope.redirect:
+        labels["redirect"] = scope.redirect
+    wsgi = scope.wsgi or main.wsgi
+    if wsgi:
+        labels["wsgi"] = wsgi
+    root = scope.document_root or main.document_root
+    vhost = make("/", root, scope.upstream or main.upstream, where, labels)
+    apps = [vhost]
+    for sub in _merge_subs(scope.subs, main.subs):
+        sub_labels = {**({"handler": handler} if handler and not sub.upstream else {}), **sub.labels}
+        apps.append(make(sub.prefix, sub.root, sub.upstream, sub.where, sub_labels))
+    return apps
+
+
+def _merge_subs(own: list[SubApp], inherited: list[SubApp]) -> list[SubApp]:
+    """The vhost's own prefixes win; a prefix under another one serving the same root is the same app."""
+    by_prefix: dict[str, SubApp] = {}
+    for sub in own + inherited:
+        by_prefix.setdefault(sub.prefix, sub)
+    kept = []
+    for sub in by_prefix.values():
+        parent = next((o for o in by_prefix.values() if o is not sub and sub.prefix.startswith(o.prefix + "/")
+                       and o.root and o.root == sub.root and not o.upstream), None)
+        if parent is None:
+            kept.append(sub)
+    return kept
+
+
+def _reconcile(facts: BinaryFacts, loaded: LoadedConfig, result: SourceResult) -> None:
+    """What the binary serves but the parse did not reach still becomes an app, with an error saying so."""
+    reached = set(loaded.files)
+    for file in facts.files:
+        if file not in reached:
+            result.error(SOURCE, f"{facts.command} loads this file but ronda could not follow it", file)
+    parsed = {(a.config.file, a.config.line) for a in result.apps if a.path_prefix == "/"}
+    extra: dict[tuple[str, int], App] = {}
+    for v in facts.vhosts:
+        if (v.file, v.line) in parsed:
+            continue
+        app = extra.get((v.file, v.line))
+        if app is None:
+            names = list(dict.fromkeys([v.name, *v.aliases]))
+            app = App(kind=SOURCE, server_names=names, config=ConfigLocation(v.file, v.line),
+                      labels={"from": f"{facts.command} -S"})
+            extra[(v.file, v.line)] = app
+            result.apps.append(app)
+        app.listen.append(ListenAddress(v.address, v.port, default_server=v.default))
+
+
+def _link_parents(apps: list[App]) -> None:
+    parent = ""
+    for app in apps:
+        if app.path_prefix == "/":
+            parent = app.key
+        else:
+            app.parent_key = parent
