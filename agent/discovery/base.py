@@ -14,6 +14,7 @@ class DiscoveryOptions:
     apache_conf: str = ""
     caddyfile: str = ""  # a Caddyfile or a Caddy JSON config
     tomcat_server_xml: str = ""  # CATALINA_BASE is the directory above its conf/
+    docker_socket: str = ""  # the Docker Engine API socket; empty: /var/run/docker.sock and the like
     # Ask the web server binary itself (nginx -T, apache2ctl -S) when it is installed.
     use_binaries: bool = True
 

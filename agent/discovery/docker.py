@@ -23,7 +23,7 @@ _CODE_DESTINATIONS = ("/var/www/html", "/var/www", "/usr/share/nginx/html", "/us
 
 def discover(host: Host, options: DiscoveryOptions) -> SourceResult:
     result = SourceResult()
-    explicit = getattr(options, "docker_socket", "")
+    explicit = options.docker_socket
     candidates = (explicit,) if explicit else SOCKETS
     socket_path = next((p for p in candidates if host.exists(p)), "")
     if not socket_path:
