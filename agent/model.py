@@ -207,3 +207,4 @@ class Snapshot:
     listeners: list[Listener] = field(default_factory=list)
     errors: list[SourceError] = field(default_factory=list)
     interval_seconds: int = 0
+    coalesced: int = 0  # older snapshots this one replaced in the agent's spool

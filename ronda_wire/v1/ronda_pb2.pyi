@@ -33,7 +33,7 @@ COVERAGE_PARTIAL: Coverage
 COVERAGE_FULL: Coverage
 
 class Snapshot(_message.Message):
-    __slots__ = ("agent_id", "sequence", "report_id", "collected_at", "agent_version", "source", "host", "apps", "listeners", "errors", "interval_seconds")
+    __slots__ = ("agent_id", "sequence", "report_id", "collected_at", "agent_version", "source", "host", "apps", "listeners", "errors", "interval_seconds", "coalesced")
     AGENT_ID_FIELD_NUMBER: _ClassVar[int]
     SEQUENCE_FIELD_NUMBER: _ClassVar[int]
     REPORT_ID_FIELD_NUMBER: _ClassVar[int]
@@ -45,6 +45,7 @@ class Snapshot(_message.Message):
     LISTENERS_FIELD_NUMBER: _ClassVar[int]
     ERRORS_FIELD_NUMBER: _ClassVar[int]
     INTERVAL_SECONDS_FIELD_NUMBER: _ClassVar[int]
+    COALESCED_FIELD_NUMBER: _ClassVar[int]
     agent_id: str
     sequence: int
     report_id: str
@@ -56,7 +57,8 @@ class Snapshot(_message.Message):
     listeners: _containers.RepeatedCompositeFieldContainer[Listener]
     errors: _containers.RepeatedCompositeFieldContainer[SourceError]
     interval_seconds: int
-    def __init__(self, agent_id: _Optional[str] = ..., sequence: _Optional[int] = ..., report_id: _Optional[str] = ..., collected_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., agent_version: _Optional[str] = ..., source: _Optional[_Union[Source, str]] = ..., host: _Optional[_Union[HostFacts, _Mapping]] = ..., apps: _Optional[_Iterable[_Union[App, _Mapping]]] = ..., listeners: _Optional[_Iterable[_Union[Listener, _Mapping]]] = ..., errors: _Optional[_Iterable[_Union[SourceError, _Mapping]]] = ..., interval_seconds: _Optional[int] = ...) -> None: ...
+    coalesced: int
+    def __init__(self, agent_id: _Optional[str] = ..., sequence: _Optional[int] = ..., report_id: _Optional[str] = ..., collected_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., agent_version: _Optional[str] = ..., source: _Optional[_Union[Source, str]] = ..., host: _Optional[_Union[HostFacts, _Mapping]] = ..., apps: _Optional[_Iterable[_Union[App, _Mapping]]] = ..., listeners: _Optional[_Iterable[_Union[Listener, _Mapping]]] = ..., errors: _Optional[_Iterable[_Union[SourceError, _Mapping]]] = ..., interval_seconds: _Optional[int] = ..., coalesced: _Optional[int] = ...) -> None: ...
 
 class ReportAck(_message.Message):
     __slots__ = ("accepted", "duplicate", "stale", "sequence", "message")
@@ -71,6 +73,30 @@ class ReportAck(_message.Message):
     sequence: int
     message: str
     def __init__(self, accepted: _Optional[bool] = ..., duplicate: _Optional[bool] = ..., stale: _Optional[bool] = ..., sequence: _Optional[int] = ..., message: _Optional[str] = ...) -> None: ...
+
+class EnrolRequest(_message.Message):
+    __slots__ = ("agent_id", "secret", "machine_id", "hostname")
+    AGENT_ID_FIELD_NUMBER: _ClassVar[int]
+    SECRET_FIELD_NUMBER: _ClassVar[int]
+    MACHINE_ID_FIELD_NUMBER: _ClassVar[int]
+    HOSTNAME_FIELD_NUMBER: _ClassVar[int]
+    agent_id: str
+    secret: str
+    machine_id: str
+    hostname: str
+    def __init__(self, agent_id: _Optional[str] = ..., secret: _Optional[str] = ..., machine_id: _Optional[str] = ..., hostname: _Optional[str] = ...) -> None: ...
+
+class EnrolReply(_message.Message):
+    __slots__ = ("agent_id", "token", "status", "message")
+    AGENT_ID_FIELD_NUMBER: _ClassVar[int]
+    TOKEN_FIELD_NUMBER: _ClassVar[int]
+    STATUS_FIELD_NUMBER: _ClassVar[int]
+    MESSAGE_FIELD_NUMBER: _ClassVar[int]
+    agent_id: str
+    token: str
+    status: str
+    message: str
+    def __init__(self, agent_id: _Optional[str] = ..., token: _Optional[str] = ..., status: _Optional[str] = ..., message: _Optional[str] = ...) -> None: ...
 
 class HostFacts(_message.Message):
     __slots__ = ("machine_id", "hostname", "fqdn", "addresses", "os_name", "os_version", "kernel", "architecture", "boot_time", "cpu_count", "memory_total_bytes", "memory_used_bytes", "disks")

@@ -40,6 +40,11 @@ class CollectorStub:
                 request_serializer=ronda__wire_dot_v1_dot_ronda__pb2.Snapshot.SerializeToString,
                 response_deserializer=ronda__wire_dot_v1_dot_ronda__pb2.ReportAck.FromString,
                 _registered_method=True)
+        self.Enrol = channel.unary_unary(
+                '/ronda.v1.Collector/Enrol',
+                request_serializer=ronda__wire_dot_v1_dot_ronda__pb2.EnrolRequest.SerializeToString,
+                response_deserializer=ronda__wire_dot_v1_dot_ronda__pb2.EnrolReply.FromString,
+                _registered_method=True)
 
 
 class CollectorServicer:
@@ -54,6 +59,15 @@ class CollectorServicer:
         context.set_details('Method not implemented!')
         raise NotImplementedError('Method not implemented!')
 
+    def Enrol(self, request, context):
+        """Enrol exchanges a one-time or expiring enrolment secret for a per-agent
+        token, for agents without a client certificate. The token is then sent as
+        `authorization: Bearer TOKEN` metadata on every Report.
+        """
+        context.set_code(grpc.StatusCode.UNIMPLEMENTED)
+        context.set_details('Method not implemented!')
+        raise NotImplementedError('Method not implemented!')
+
 
 def add_CollectorServicer_to_server(servicer, server):
     rpc_method_handlers = {
@@ -61,6 +75,11 @@ def add_CollectorServicer_to_server(servicer, server):
                     servicer.Report,
                     request_deserializer=ronda__wire_dot_v1_dot_ronda__pb2.Snapshot.FromString,
                     response_serializer=ronda__wire_dot_v1_dot_ronda__pb2.ReportAck.SerializeToString,
+            ),
+            'Enrol': grpc.unary_unary_rpc_method_handler(
+                    servicer.Enrol,
+                    request_deserializer=ronda__wire_dot_v1_dot_ronda__pb2.EnrolRequest.FromString,
+                    response_serializer=ronda__wire_dot_v1_dot_ronda__pb2.EnrolReply.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -91,6 +110,33 @@ class Collector:
             '/ronda.v1.Collector/Report',
             ronda__wire_dot_v1_dot_ronda__pb2.Snapshot.SerializeToString,
             ronda__wire_dot_v1_dot_ronda__pb2.ReportAck.FromString,
+            options,
+            channel_credentials,
+            insecure,
+            call_credentials,
+            compression,
+            wait_for_ready,
+            timeout,
+            metadata,
+            _registered_method=True)
+
+    @staticmethod
+    def Enrol(request,
+            target,
+            options=(),
+            channel_credentials=None,
+            call_credentials=None,
+            insecure=False,
+            compression=None,
+            wait_for_ready=None,
+            timeout=None,
+            metadata=None):
+        return grpc.experimental.unary_unary(
+            request,
+            target,
+            '/ronda.v1.Collector/Enrol',
+            ronda__wire_dot_v1_dot_ronda__pb2.EnrolRequest.SerializeToString,
+            ronda__wire_dot_v1_dot_ronda__pb2.EnrolReply.FromString,
             options,
             channel_credentials,
             insecure,
