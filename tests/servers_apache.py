@@ -33,7 +33,7 @@ def _worker_user() -> tuple[str, str]:
     return "nobody", "nogroup"
 
 
-def _let_workers_in(path: Path) -> None:
+def let_others_traverse(path: Path) -> None:
     """Workers drop root; they must be able to walk down to the tmp docroots (x bit only, no listing)."""
     for p in [path, *path.parents]:
         mode = p.stat().st_mode
@@ -63,7 +63,7 @@ class Apache:
         if os.geteuid() == 0:
             u, g = _worker_user()
             user = f"User {u}\nGroup {g}"
-            _let_workers_in(tmp)
+            let_others_traverse(tmp)
         conf = tmp / "httpd.conf"
         conf.write_text(f"""ServerRoot {tmp}
 {loads}

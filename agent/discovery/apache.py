@@ -10,6 +10,7 @@ MediaWiki...) are apps under every vhost, or under the main server.
 from __future__ import annotations
 
 import posixpath
+import re
 
 from agent.discovery import apache_binary, apache_config, apache_logs
 from agent.discovery.apache_binary import BinaryFacts, split_address
@@ -22,6 +23,7 @@ from agent.host import Host
 from agent.model import App, ConfigLocation, ListenAddress, TlsCertificate
 
 SOURCE = "apache"
+_SYNTAX_ERROR = re.compile(r"Syntax error on line (?P<line>\d+) of (?P<file>/.+?):")
 
 
 def discover(host: Host, options: DiscoveryOptions) -> SourceResult:
@@ -30,7 +32,8 @@ def discover(host: Host, options: DiscoveryOptions) -> SourceResult:
     facts, why = apache_binary.ask(host, options.apache_conf) if options.use_binaries else (None, "")
     main = options.apache_conf or (facts.main_file if facts else "") or (found[0] if found else "")
     if why:
-        result.error(SOURCE, why, main)
+        at = _SYNTAX_ERROR.search(why)
+        result.error(SOURCE, why, at["file"] if at else main, int(at["line"]) if at else 0)
     if not main:
         return result
     settings = Settings(
@@ -157,12 +160,17 @@ def _merge_subs(own: list[SubApp], inherited: list[SubApp]) -> list[SubApp]:
     by_prefix: dict[str, SubApp] = {}
     for sub in own + inherited:
         by_prefix.setdefault(sub.prefix, sub)
-    kept = []
+    kept: list[SubApp] = []
     for sub in by_prefix.values():
         parent = next((o for o in by_prefix.values() if o is not sub and sub.prefix.startswith(o.prefix + "/")
                        and o.root and o.root == sub.root and not o.upstream), None)
-        if parent is None:
-            kept.append(sub)
+        if parent is not None:
+            continue
+        twin = next((k for k in kept if sub.root and (k.root, k.upstream) == (sub.root, sub.upstream)), None)
+        if twin is not None:  # Alias /phpMyAdmin and /phpmyadmin to one directory: one app, two URLs
+            twin.labels["also_at"] = ",".join(filter(None, [twin.labels.get("also_at", ""), sub.prefix]))
+            continue
+        kept.append(SubApp(sub.prefix, sub.root, sub.upstream, sub.where, dict(sub.labels)))
     return kept
 
 

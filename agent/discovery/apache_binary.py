@@ -60,13 +60,20 @@ def ask(host: Host, main: str = "") -> tuple[BinaryFacts | None, str]:
     except HostError as e:
         return None, f"{command}: {e}"
     if result.returncode != 0:
-        lines = [x for x in (result.stderr + result.stdout).strip().splitlines() if x.strip()] or ["no output"]
-        reason = next((x for x in lines if "Syntax error" in x or "AH0" in x), lines[-1])
-        return None, f"{command} -t failed, parsing the files instead: {reason.strip()}"
+        return None, f"{command} -t failed, parsing the files instead: {_failure(result.stderr + result.stdout)}"
     facts = parse_dump(result.stdout + "\n" + result.stderr, command)
     if not facts.files:
         return None, f"{command} printed no configuration files"
     return facts, ""
+
+
+def _failure(output: str) -> str:
+    """httpd's reason: "AH00526: Syntax error on line N of FILE:" and the line after it, nothing more."""
+    lines = [x.strip() for x in output.splitlines() if x.strip()] or ["no output"]
+    for i, line in enumerate(lines):
+        if "Syntax error" in line:
+            return " ".join(lines[i:i + 2])[:300]
+    return next((x for x in lines if x.startswith("AH0")), lines[-1])[:300]
 
 
 def parse_dump(text: str, command: str = "") -> BinaryFacts:
