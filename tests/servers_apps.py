@@ -1,0 +1,117 @@
+"""Real app servers for tests: a PHP-FPM master with its pools, and a Node.js HTTP app."""
+from __future__ import annotations
+
+import glob
+import os
+import shutil
+import subprocess
+import time
+from dataclasses import dataclass
+from pathlib import Path
+
+from servers import wait_for_port
+
+
+def _wait_for_socket(path: Path, timeout: float = 10.0) -> None:
+    deadline = time.monotonic() + timeout
+    while time.monotonic() < deadline:
+        if path.exists():
+            return
+        time.sleep(0.05)
+    raise TimeoutError(f"no socket at {path} after {timeout}s")
+
+
+@dataclass
+class PhpFpm:
+    """Debian's php-fpm in the foreground, its php-fpm.conf and pool files in a temp dir."""
+
+    conf: Path
+    sockets: dict[str, Path]
+    process: subprocess.Popen | None = None
+
+    @classmethod
+    def binary(cls) -> str:
+        found = shutil.which("php-fpm") or next(iter(sorted(glob.glob("/usr/sbin/php-fpm*"), reverse=True)), "")
+        if not found:
+            raise RuntimeError("php-fpm is not installed: .ci/run installs it (apt-get install php-fpm)")
+        return found
+
+    @classmethod
+    def write(cls, tmp: Path, pools: list[str]) -> "PhpFpm":
+        """One pool per name, each on a unix socket tmp/<name>.sock, configs in tmp/pool.d/ (Debian's layout)."""
+        (tmp / "pool.d").mkdir(parents=True, exist_ok=True)
+        conf = tmp / "php-fpm.conf"
+        conf.write_text(f"[global]\npid = {tmp}/php-fpm.pid\nerror_log = {tmp}/php-fpm.log\n"
+                        f"daemonize = no\ninclude = {tmp}/pool.d/*.conf\n")
+        sockets = {}
+        for name in pools:
+            sockets[name] = tmp / f"{name}.sock"
+            (tmp / "pool.d" / f"{name}.conf").write_text(
+                f"[{name}]\nuser = root\ngroup = root\nlisten = {tmp}/$pool.sock\nlisten.mode = 0666\n"
+                "pm = static\npm.max_children = 2\n")
+        return cls(conf=conf, sockets=sockets)
+
+    def start(self) -> "PhpFpm":
+        self.process = subprocess.Popen([self.binary(), "-F", "-R", "-y", str(self.conf)],
+                                        stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+        try:
+            for sock in self.sockets.values():
+                _wait_for_socket(sock)
+        except TimeoutError:
+            self.stop()
+            raise RuntimeError(f"php-fpm did not start: {self.process.stdout.read().decode()}") from None
+        return self
+
+    def stop(self) -> None:
+        _stop(self.process)
+
+    def __enter__(self) -> "PhpFpm":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.stop()
+
+
+NODE_SERVER = """
+const http = require('http');
+const port = parseInt(process.env.PORT, 10);
+http.createServer((req, res) => { res.end('layanan ' + req.url); }).listen(port, '127.0.0.1');
+"""
+
+
+@dataclass
+class NodeApp:
+    """A Node.js HTTP app (Debian's nodejs) listening on a loopback port, its cwd the app directory."""
+
+    directory: Path
+    port: int
+    process: subprocess.Popen | None = None
+
+    def start(self, env: dict[str, str] | None = None) -> "NodeApp":
+        node = shutil.which("node") or shutil.which("nodejs")
+        if not node:
+            raise RuntimeError("nodejs is not installed: .ci/run installs it (apt-get install nodejs)")
+        (self.directory / "server.js").write_text(NODE_SERVER)
+        self.process = subprocess.Popen([node, "server.js"], cwd=self.directory,
+                                        env={**os.environ, **(env or {}), "PORT": str(self.port)})
+        wait_for_port(self.port)
+        return self
+
+    def stop(self) -> None:
+        _stop(self.process)
+
+    def __enter__(self) -> "NodeApp":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.stop()
+
+
+def _stop(process: subprocess.Popen | None) -> None:
+    if process and process.poll() is None:
+        process.terminate()
+        try:
+            process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
