@@ -115,3 +115,60 @@ def _stop(process: subprocess.Popen | None) -> None:
         except subprocess.TimeoutExpired:
             process.kill()
             process.wait()
+
+
+class DockerApiFixture:
+    """Answers GET /containers/json on a unix socket with recorded Docker Engine API JSON.
+
+    A Docker daemon cannot run in this sandbox (no image registry, no privileges for
+    its namespaces), so the shape of its answer is replayed here; the client side
+    (the socket, HTTP, JSON) is ronda's real code.
+    """
+
+    def __init__(self, socket_path: Path, containers: list[dict], chunked: bool = True) -> None:
+        import json
+        import socketserver
+        import threading
+        from http.server import BaseHTTPRequestHandler
+
+        body = json.dumps(containers).encode()
+
+        class Handler(BaseHTTPRequestHandler):
+            protocol_version = "HTTP/1.1"
+
+            def do_GET(self) -> None:  # noqa: N802 (http.server's naming)
+                if self.path.split("?")[0].rstrip("/").endswith("/containers/json"):
+                    self.send_response(200)
+                    self.send_header("Content-Type", "application/json")
+                    if chunked:  # dockerd streams its answers chunked
+                        self.send_header("Transfer-Encoding", "chunked")
+                        self.end_headers()
+                        for i in range(0, len(body), 100):
+                            part = body[i:i + 100]
+                            self.wfile.write(f"{len(part):x}\r\n".encode() + part + b"\r\n")
+                        self.wfile.write(b"0\r\n\r\n")
+                    else:
+                        self.send_header("Content-Length", str(len(body)))
+                        self.end_headers()
+                        self.wfile.write(body)
+                else:
+                    self.send_response(404)
+                    self.send_header("Content-Length", "0")
+                    self.end_headers()
+                self.close_connection = True
+
+            def log_message(self, *args) -> None:
+                pass
+
+        socket_path.parent.mkdir(parents=True, exist_ok=True)
+        self.server = socketserver.ThreadingUnixStreamServer(str(socket_path), Handler)
+        self.server.daemon_threads = True
+        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+
+    def __enter__(self) -> "DockerApiFixture":
+        self.thread.start()
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.server.shutdown()
+        self.server.server_close()
