@@ -5,6 +5,7 @@ the app forwards to it (Apache behind nginx, Node behind a proxy). A socket
 that serves no known app keeps empty app_keys: the collector reports the
 public ones as exposed listeners.
 """
+
 from __future__ import annotations
 
 from agent.host import Host, HostError, ListenSocket, ProcessInfo
@@ -14,8 +15,9 @@ from agent.model import App, Listener, SourceError
 SOURCE = "listeners"
 
 
-def map_listeners(host: Host, apps: list[App], processes: list[ProcessInfo] | None = None
-                  ) -> tuple[list[Listener], list[SourceError]]:
+def map_listeners(
+    host: Host, apps: list[App], processes: list[ProcessInfo] | None = None
+) -> tuple[list[Listener], list[SourceError]]:
     errors: list[SourceError] = []
     try:
         sockets = host.listeners()
@@ -35,12 +37,20 @@ def map_listeners(host: Host, apps: list[App], processes: list[ProcessInfo] | No
     listeners = []
     for sock in sockets:
         proc = by_pid.get(sock.pid)
-        listeners.append(Listener(
-            protocol=sock.protocol, address=sock.address, port=sock.port, pid=sock.pid,
-            process=proc.name if proc else "", user=proc.user if proc else "",
-            unit=proc.unit if proc else "", container=proc.container if proc else "",
-            app_keys=_app_keys(sock, apps, own), public=not is_loopback(sock.address),
-        ))
+        listeners.append(
+            Listener(
+                protocol=sock.protocol,
+                address=sock.address,
+                port=sock.port,
+                pid=sock.pid,
+                process=proc.name if proc else "",
+                user=proc.user if proc else "",
+                unit=proc.unit if proc else "",
+                container=proc.container if proc else "",
+                app_keys=_app_keys(sock, apps, own),
+                public=not is_loopback(sock.address),
+            )
+        )
     return listeners, errors
 
 

@@ -1,4 +1,5 @@
 """Real app servers for tests: a PHP-FPM master with its pools, and a Node.js HTTP app."""
+
 from __future__ import annotations
 
 import glob
@@ -31,29 +32,37 @@ class PhpFpm:
 
     @classmethod
     def binary(cls) -> str:
-        found = shutil.which("php-fpm") or next(iter(sorted(glob.glob("/usr/sbin/php-fpm*"), reverse=True)), "")
+        found = shutil.which("php-fpm") or next(
+            iter(sorted(glob.glob("/usr/sbin/php-fpm*"), reverse=True)), ""
+        )
         if not found:
             raise RuntimeError("php-fpm is not installed: .ci/run installs it (apt-get install php-fpm)")
         return found
 
     @classmethod
     def write(cls, tmp: Path, pools: list[str]) -> "PhpFpm":
-        """One pool per name, each on a unix socket tmp/<name>.sock, configs in tmp/pool.d/ (Debian's layout)."""
+        """One pool per name on a unix socket tmp/<name>.sock, configs in tmp/pool.d/ (Debian's layout)."""
         (tmp / "pool.d").mkdir(parents=True, exist_ok=True)
         conf = tmp / "php-fpm.conf"
-        conf.write_text(f"[global]\npid = {tmp}/php-fpm.pid\nerror_log = {tmp}/php-fpm.log\n"
-                        f"daemonize = no\ninclude = {tmp}/pool.d/*.conf\n")
+        conf.write_text(
+            f"[global]\npid = {tmp}/php-fpm.pid\nerror_log = {tmp}/php-fpm.log\n"
+            f"daemonize = no\ninclude = {tmp}/pool.d/*.conf\n"
+        )
         sockets = {}
         for name in pools:
             sockets[name] = tmp / f"{name}.sock"
             (tmp / "pool.d" / f"{name}.conf").write_text(
                 f"[{name}]\nuser = root\ngroup = root\nlisten = {tmp}/$pool.sock\nlisten.mode = 0666\n"
-                "pm = static\npm.max_children = 2\n")
+                "pm = static\npm.max_children = 2\n"
+            )
         return cls(conf=conf, sockets=sockets)
 
     def start(self) -> "PhpFpm":
-        self.process = subprocess.Popen([self.binary(), "-F", "-R", "-y", str(self.conf)],
-                                        stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+        self.process = subprocess.Popen(
+            [self.binary(), "-F", "-R", "-y", str(self.conf)],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+        )
         try:
             for sock in self.sockets.values():
                 _wait_for_socket(sock)
@@ -92,8 +101,9 @@ class NodeApp:
         if not node:
             raise RuntimeError("nodejs is not installed: .ci/run installs it (apt-get install nodejs)")
         (self.directory / "server.js").write_text(NODE_SERVER)
-        self.process = subprocess.Popen([node, "server.js"], cwd=self.directory,
-                                        env={**os.environ, **(env or {}), "PORT": str(self.port)})
+        self.process = subprocess.Popen(
+            [node, "server.js"], cwd=self.directory, env={**os.environ, **(env or {}), "PORT": str(self.port)}
+        )
         wait_for_port(self.port)
         return self
 
@@ -136,7 +146,7 @@ class DockerApiFixture:
         class Handler(BaseHTTPRequestHandler):
             protocol_version = "HTTP/1.1"
 
-            def do_GET(self) -> None:  # noqa: N802 (http.server's naming)
+            def do_GET(self) -> None:
                 if self.path.split("?")[0].rstrip("/").endswith("/containers/json"):
                     self.send_response(200)
                     self.send_header("Content-Type", "application/json")
@@ -144,7 +154,7 @@ class DockerApiFixture:
                         self.send_header("Transfer-Encoding", "chunked")
                         self.end_headers()
                         for i in range(0, len(body), 100):
-                            part = body[i:i + 100]
+                            part = body[i : i + 100]
                             self.wfile.write(f"{len(part):x}\r\n".encode() + part + b"\r\n")
                         self.wfile.write(b"0\r\n\r\n")
                     else:

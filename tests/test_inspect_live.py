@@ -4,11 +4,11 @@ Real nginx (several vhosts, a location-prefix PHP app on a real PHP-FPM pool, an
 Alias-style app, a TLS vhost, proxies to a real Node app and to a real Apache
 behind nginx) serving Debian's packaged web apps and app trees on disk.
 """
+
 from __future__ import annotations
 
 import re
 import subprocess
-from pathlib import Path
 
 import pytest
 from certs import self_signed
@@ -23,8 +23,9 @@ from agent.listeners import map_listeners
 
 
 def upstream_version(package: str) -> str:
-    out = subprocess.run(["dpkg-query", "-W", "-f", "${Version}", package], capture_output=True, text=True,
-                         check=True).stdout
+    out = subprocess.run(
+        ["dpkg-query", "-W", "-f", "${Version}", package], capture_output=True, text=True, check=True
+    ).stdout
     return re.split(r"[+~]", re.sub(r"^\d+:", "", out).rsplit("-", 1)[0])[0]
 
 
@@ -60,7 +61,9 @@ def fleet(tmp_path_factory):
     (www / "arsip/index.html").write_text("<h1>Arsip</h1>\n")
     api = tmp / "api"
     (api / "node_modules/express").mkdir(parents=True)
-    (api / "package.json").write_text('{"name": "layanan-api", "version": "1.2.0", "dependencies": {"express": "^4.18.2"}}')
+    (api / "package.json").write_text(
+        '{"name": "layanan-api", "version": "1.2.0", "dependencies": {"express": "^4.18.2"}}'
+    )
     (api / "node_modules/express/package.json").write_text('{"name": "express", "version": "4.18.2"}')
     cert, key, not_after = self_signed(tmp / "tls", "portal.test", ["portal.test", "www.portal.test"])
 
@@ -68,16 +71,21 @@ def fleet(tmp_path_factory):
     started: list = []
     fpm = PhpFpm.write(tmp / "fpm", ["layanan"])
     node = NodeApp(api, ports["node"])
-    apache = Apache.write(tmp / "apache", f"""
-Listen 127.0.0.1:{ports['apache']}
-<VirtualHost 127.0.0.1:{ports['apache']}>
+    apache = Apache.write(
+        tmp / "apache",
+        f"""
+Listen 127.0.0.1:{ports["apache"]}
+<VirtualHost 127.0.0.1:{ports["apache"]}>
     ServerName arsip.test
     DocumentRoot {www}/arsip
 </VirtualHost>
-""")
-    nginx = Nginx.write(tmp / "nginx", f"""
+""",
+    )
+    nginx = Nginx.write(
+        tmp / "nginx",
+        f"""
     server {{
-        listen 127.0.0.1:{ports['web']};
+        listen 127.0.0.1:{ports["web"]};
         server_name portal.test;
         root {www}/portal;
         location /phpmyadmin {{ alias /usr/share/phpmyadmin; }}
@@ -85,30 +93,35 @@ Listen 127.0.0.1:{ports['apache']}
             root {www};
             include /etc/nginx/fastcgi_params;
             fastcgi_param SCRIPT_FILENAME {layanan}/index.php;
-            fastcgi_pass unix:{fpm.sockets['layanan']};
+            fastcgi_pass unix:{fpm.sockets["layanan"]};
         }}
     }}
     server {{
-        listen 127.0.0.1:{ports['web']};
+        listen 127.0.0.1:{ports["web"]};
         server_name api.test;
-        location / {{ proxy_pass http://127.0.0.1:{ports['node']}; }}
+        location / {{ proxy_pass http://127.0.0.1:{ports["node"]}; }}
     }}
     server {{
-        listen 127.0.0.1:{ports['web']};
+        listen 127.0.0.1:{ports["web"]};
         server_name arsip.test;
-        location / {{ proxy_pass http://127.0.0.1:{ports['apache']}; proxy_set_header Host arsip.test; }}
+        location / {{ proxy_pass http://127.0.0.1:{ports["apache"]}; proxy_set_header Host arsip.test; }}
     }}
     server {{
-        listen 127.0.0.1:{ports['tls']} ssl;
+        listen 127.0.0.1:{ports["tls"]} ssl;
         server_name portal.test;
         ssl_certificate {cert};
         ssl_certificate_key {key};
         root {www}/portal;
     }}
-""")
+""",
+    )
     try:
-        for server, start in ((fpm, fpm.start), (node, node.start), (apache, lambda: apache.start(ports["apache"])),
-                              (nginx, lambda: nginx.start(ports["web"], ports["tls"]))):
+        for server, start in (
+            (fpm, fpm.start),
+            (node, node.start),
+            (apache, lambda: apache.start(ports["apache"])),
+            (nginx, lambda: nginx.start(ports["web"], ports["tls"])),
+        ):
             started.append(server)
             start()
         # every app really serves before it is inspected
@@ -119,8 +132,18 @@ Listen 127.0.0.1:{ports['apache']}
         result = discover(host, DiscoveryOptions(nginx_conf=str(nginx.conf), apache_conf=str(apache.conf)))
         inspect_apps(host, result)
         listeners, errors = map_listeners(host, result.apps)
-        yield {"result": result, "listeners": listeners, "listener_errors": errors, "ports": ports,
-               "nginx": nginx, "apache": apache, "fpm": fpm, "node": node, "not_after": not_after, "www": www}
+        yield {
+            "result": result,
+            "listeners": listeners,
+            "listener_errors": errors,
+            "ports": ports,
+            "nginx": nginx,
+            "apache": apache,
+            "fpm": fpm,
+            "node": node,
+            "not_after": not_after,
+            "www": www,
+        }
     finally:
         for server in reversed(started):
             server.stop()
@@ -134,6 +157,7 @@ def app(fleet, key: str):
 
 def pids_of(process) -> set[int]:
     import psutil
+
     root = psutil.Process(process.pid)
     return {root.pid} | {c.pid for c in root.children(recursive=True)}
 
@@ -178,7 +202,9 @@ def test_owner_processes(fleet) -> None:
     api = app(fleet, f"nginx:api.test:{web}/")
     assert [p.pid for p in api.resources.processes if p.role == "backend"] == [fleet["node"].process.pid]
     arsip = app(fleet, f"nginx:arsip.test:{web}/")
-    assert {p.pid for p in arsip.resources.processes if p.role == "backend"} == pids_of(fleet["apache"].process)
+    assert {p.pid for p in arsip.resources.processes if p.role == "backend"} == pids_of(
+        fleet["apache"].process
+    )
     for found in fleet["result"].apps:
         for proc in found.resources.processes:
             assert proc.name and not hasattr(proc, "cmdline")
@@ -200,7 +226,10 @@ def test_disk_deployment_database_and_certificate(fleet) -> None:
     assert layanan.resources.newest_file.startswith(f"{fleet['www']}/layanan/")
     assert layanan.database is not None
     assert (layanan.database.engine, layanan.database.name, layanan.database.host) == (
-        "mysql", "layanan_publik", "db.internal")
+        "mysql",
+        "layanan_publik",
+        "db.internal",
+    )
     secure = app(fleet, f"nginx:portal.test:{tls}/")
     assert secure.tls.not_after == fleet["not_after"]
     assert secure.tls.dns_names == ["portal.test", "www.portal.test"]
@@ -216,12 +245,14 @@ def test_listeners_map_to_processes_and_apps(fleet) -> None:
     web = by_port[ports["web"]]
     assert {lst.pid for lst in web} <= pids_of(fleet["nginx"].process)
     assert all(lst.process == "nginx" and not lst.public and lst.address == "127.0.0.1" for lst in web)
-    assert set(web[0].app_keys) >= {f"nginx:portal.test:{ports['web']}/", f"nginx:api.test:{ports['web']}/",
-                                    f"nginx:portal.test:{ports['web']}/wiki"}
+    assert set(web[0].app_keys) >= {
+        f"nginx:portal.test:{ports['web']}/",
+        f"nginx:api.test:{ports['web']}/",
+        f"nginx:portal.test:{ports['web']}/wiki",
+    }
     node = by_port[ports["node"]]
     assert [lst.pid for lst in node] == [fleet["node"].process.pid]
     assert set(node[0].app_keys) == {f"node:layanan-api:{ports['node']}/", f"nginx:api.test:{ports['web']}/"}
     apache = by_port[ports["apache"]]
     assert all(lst.process == "apache2" for lst in apache)
     assert f"nginx:arsip.test:{ports['web']}/" in apache[0].app_keys  # Apache behind nginx
-

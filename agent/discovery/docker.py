@@ -5,6 +5,7 @@ name, id, image, published ports, Compose project/service labels and bind-mount
 sources are taken; environment variables and other labels may hold secrets and
 are never read.
 """
+
 from __future__ import annotations
 
 import json
@@ -17,8 +18,19 @@ SOURCE = "docker"
 SOCKETS = ("/var/run/docker.sock", "/run/docker.sock", "/run/podman/podman.sock")
 _COMPOSE = {"com.docker.compose.project": "compose_project", "com.docker.compose.service": "compose_service"}
 # Where images keep the code they serve: a bind mount onto one of these is the app's root.
-_CODE_DESTINATIONS = ("/var/www/html", "/var/www", "/usr/share/nginx/html", "/usr/local/apache2/htdocs", "/app",
-                      "/usr/src/app", "/srv/app", "/srv", "/code", "/opt/app", "/home/node/app")
+_CODE_DESTINATIONS = (
+    "/var/www/html",
+    "/var/www",
+    "/usr/share/nginx/html",
+    "/usr/local/apache2/htdocs",
+    "/app",
+    "/usr/src/app",
+    "/srv/app",
+    "/srv",
+    "/code",
+    "/opt/app",
+    "/home/node/app",
+)
 
 
 def discover(host: Host, options: DiscoveryOptions) -> SourceResult:
@@ -66,8 +78,14 @@ def _app(container: dict, socket_path: str) -> App | None:
     if container.get("State"):
         labels["status"] = str(container["State"])
     config_files = str(labels_in.get("com.docker.compose.project.config_files") or "").split(",")[0]
-    app = App(kind=SOURCE, server_names=[names[0] if names else cid], listen=sorted(listen, key=lambda a: a.port),
-              root=_code_mount(container), config=ConfigLocation(file=config_files), labels=labels)
+    app = App(
+        kind=SOURCE,
+        server_names=[names[0] if names else cid],
+        listen=sorted(listen, key=lambda a: a.port),
+        root=_code_mount(container),
+        config=ConfigLocation(file=config_files),
+        labels=labels,
+    )
     if not app.root:
         app.framework = _image_framework(labels["image"], socket_path)
     return app
@@ -75,7 +93,11 @@ def _app(container: dict, socket_path: str) -> App | None:
 
 def _code_mount(container: dict) -> str:
     for mount in container.get("Mounts") or []:
-        if isinstance(mount, dict) and mount.get("Type") == "bind" and mount.get("Destination") in _CODE_DESTINATIONS:
+        if (
+            isinstance(mount, dict)
+            and mount.get("Type") == "bind"
+            and mount.get("Destination") in _CODE_DESTINATIONS
+        ):
             return str(mount.get("Source") or "")
     return ""
 
@@ -85,4 +107,6 @@ def _image_framework(image: str, socket_path: str) -> Framework:
     ref = image.split("@", 1)[0]
     repo, _, tag = ref.rpartition(":") if ":" in ref.rsplit("/", 1)[-1] else (ref, "", "")
     name = repo.rsplit("/", 1)[-1] or image
-    return Framework(name=name, version="" if tag == "latest" else tag, evidence_file=socket_path, language="")
+    return Framework(
+        name=name, version="" if tag == "latest" else tag, evidence_file=socket_path, language=""
+    )

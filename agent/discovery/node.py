@@ -3,6 +3,7 @@
 PM2's records carry each app's environment, which often holds secrets: only the
 name, working directory, status and a numeric PORT are ever taken from them.
 """
+
 from __future__ import annotations
 
 import json
@@ -14,8 +15,14 @@ from agent.host import CommandNotAvailable, Host, HostError, ListenSocket, Proce
 from agent.model import App, ConfigLocation, ListenAddress
 
 SOURCE = "node"
-DUMP_GLOBS = ("/root/.pm2/dump.pm2", "/home/*/.pm2/dump.pm2", "/var/www/.pm2/dump.pm2", "/opt/*/.pm2/dump.pm2",
-              "/srv/*/.pm2/dump.pm2", "/etc/pm2/dump.pm2")
+DUMP_GLOBS = (
+    "/root/.pm2/dump.pm2",
+    "/home/*/.pm2/dump.pm2",
+    "/var/www/.pm2/dump.pm2",
+    "/opt/*/.pm2/dump.pm2",
+    "/srv/*/.pm2/dump.pm2",
+    "/etc/pm2/dump.pm2",
+)
 NODE_NAMES = ("node", "nodejs")
 _MAX_DUMP = 8 * 1024 * 1024
 
@@ -138,8 +145,14 @@ def _app(host: Host, entry: _Entry, sockets: list[ListenSocket], by_pid: dict[in
         labels["unit"] = proc.unit
     if proc and proc.container:
         labels["container"] = proc.container
-    return App(kind=SOURCE, server_names=[name], listen=addresses, root=entry.cwd,
-               config=ConfigLocation(file=entry.evidence if entry.evidence.startswith("/") else ""), labels=labels)
+    return App(
+        kind=SOURCE,
+        server_names=[name],
+        listen=addresses,
+        root=entry.cwd,
+        config=ConfigLocation(file=entry.evidence if entry.evidence.startswith("/") else ""),
+        labels=labels,
+    )
 
 
 def _address(address: str) -> str:

@@ -4,6 +4,7 @@ a web server ronda reads elsewhere (nginx, Apache, Caddy, Tomcat, PHP-FPM, Node,
 Unit files are read for WorkingDirectory only: ExecStart and Environment lines
 may carry secrets and are never kept.
 """
+
 from __future__ import annotations
 
 import posixpath
@@ -14,14 +15,20 @@ from agent.host import Host, HostError, ProcessInfo
 from agent.model import App, ConfigLocation, ListenAddress
 
 SOURCE = "systemd"
-UNIT_DIRS = ("/etc/systemd/system", "/run/systemd/system", "/usr/local/lib/systemd/system", "/lib/systemd/system",
-             "/usr/lib/systemd/system")
+UNIT_DIRS = (
+    "/etc/systemd/system",
+    "/run/systemd/system",
+    "/usr/local/lib/systemd/system",
+    "/lib/systemd/system",
+    "/usr/lib/systemd/system",
+)
 # Programs another source reports, and infrastructure that is not a web app.
 SKIP_PROGRAMS = re.compile(
     r"^(nginx|apache2|httpd|caddy|php-fpm.*|php\d.*|node|nodejs|PM2.*|docker.*|containerd.*|dockerd|sshd|"
     r"systemd.*|chronyd|ntpd|named|dnsmasq|unbound|cupsd|rpcbind|rpc\..*|master|exim4?|postfix|dovecot|"
     r"mysqld|mariadbd|postgres|redis-server|memcached|mongod|snmpd|zabbix_agent.*|rsyslogd|smbd|nmbd|avahi.*|"
-    r"ronda.*)$")
+    r"ronda.*)$"
+)
 SKIP_UNITS = re.compile(r"^(tomcat\d*|docker|containerd|ssh|sshd|cron|systemd-.*|user@\d+)\.(service|scope)$")
 _WORKDIR = re.compile(r"^\s*WorkingDirectory\s*=\s*-?(/\S*)\s*$", re.M)
 
@@ -58,8 +65,14 @@ def _app(host: Host, unit: str, owned: list[tuple[ProcessInfo, str, int]]) -> Ap
     main = min((p for p, _, _ in owned), key=lambda p: p.pid)
     root = workdir or (main.cwd if main.cwd not in ("", "/") else "")
     name = unit.rsplit(".", 1)[0]
-    return App(kind=SOURCE, server_names=[name], listen=sorted(listen, key=lambda a: (a.port, a.address)), root=root,
-               config=ConfigLocation(file=unit_file), labels={"unit": unit, "program": main.name})
+    return App(
+        kind=SOURCE,
+        server_names=[name],
+        listen=sorted(listen, key=lambda a: (a.port, a.address)),
+        root=root,
+        config=ConfigLocation(file=unit_file),
+        labels={"unit": unit, "program": main.name},
+    )
 
 
 def _unit_file(host: Host, unit: str) -> tuple[str, str]:

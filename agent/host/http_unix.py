@@ -1,4 +1,5 @@
 """A minimal HTTP/1.0 GET over a unix socket (the Docker Engine API), for the host seam."""
+
 from __future__ import annotations
 
 import socket
@@ -15,7 +16,9 @@ def http_get_unix(real_path: str, path: str, timeout: float, limit: int, shown_a
         with socket.socket(socket.AF_UNIX, socket.SOCK_STREAM) as sock:
             sock.settimeout(timeout)
             sock.connect(real_path)
-            sock.sendall(f"GET {path} HTTP/1.0\r\nHost: localhost\r\nAccept: application/json\r\n\r\n".encode())
+            sock.sendall(
+                f"GET {path} HTTP/1.0\r\nHost: localhost\r\nAccept: application/json\r\n\r\n".encode()
+            )
             chunks: list[bytes] = []
             size = 0
             while True:
@@ -63,5 +66,5 @@ def _dechunk(body: bytes, shown: str) -> bytes:
             raise HostError(f"{shown}: bad chunk size") from None
         if size == 0:
             return bytes(out)
-        out += body[end + 2:end + 2 + size]
+        out += body[end + 2 : end + 2 + size]
         pos = end + 2 + size + 2

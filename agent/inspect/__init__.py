@@ -4,6 +4,7 @@ certificate expiry, database), after `agent.discovery.discover()` has found the 
     result = discover(host, options)
     inspect_apps(host, result)        # fills framework, resources, tls, database; appends sub-apps, errors
 """
+
 from __future__ import annotations
 
 import logging
@@ -26,14 +27,15 @@ log = logging.getLogger("ronda.inspect")
 
 @dataclass
 class InspectOptions:
-    max_files: int = 50_000         # per app root
-    max_seconds: float = 5.0        # per app root
-    total_seconds: float = 60.0     # all disk walks of one scan together
+    max_files: int = 50_000  # per app root
+    max_seconds: float = 5.0  # per app root
+    total_seconds: float = 60.0  # all disk walks of one scan together
     subapps: bool = True
 
 
-def inspect_apps(host: Host, result: SourceResult, options: InspectOptions | None = None,
-                 machine: Machine | None = None) -> None:
+def inspect_apps(
+    host: Host, result: SourceResult, options: InspectOptions | None = None, machine: Machine | None = None
+) -> None:
     options = options or InspectOptions()
     started = time.monotonic()
     problems: list[Files] = []
@@ -61,7 +63,9 @@ def inspect_apps(host: Host, result: SourceResult, options: InspectOptions | Non
         if app.root:
             if app.root not in walks:
                 budget = options.total_seconds - (time.monotonic() - started)
-                walks[app.root] = walk(host, app.root, options.max_files, max(0.0, min(options.max_seconds, budget)))
+                walks[app.root] = walk(
+                    host, app.root, options.max_files, max(0.0, min(options.max_seconds, budget))
+                )
                 for p in walks[app.root].problems[:20]:
                     result.error("disk", p.message, p.path)
             disk = walks[app.root]

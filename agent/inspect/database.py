@@ -4,6 +4,7 @@ Only those three values are ever captured, each by a pattern that matches the
 one setting; user names, passwords, keys and DSN credentials are never read
 into a result, a log line or an error message.
 """
+
 from __future__ import annotations
 
 import posixpath
@@ -14,14 +15,40 @@ from urllib.parse import urlsplit
 from agent.host import Host
 from agent.inspect.files import Files
 from agent.inspect.fingerprints import project_dirs
-from agent.inspect.literals import (dotenv, ini_value, php_array_assign, php_array_item, php_define, php_prop,
-                                    php_var, strip_php_comments)
+from agent.inspect.literals import (
+    dotenv,
+    ini_value,
+    php_array_assign,
+    php_array_item,
+    php_define,
+    php_prop,
+    php_var,
+    strip_php_comments,
+)
 from agent.model import App, Database
 
-_ENGINES = {"mysqli": "mysql", "mysql": "mysql", "pdo_mysql": "mysql", "mariadb": "mysql", "mysqlpdo": "mysql",
-            "pgsql": "pgsql", "postgres": "pgsql", "postgresql": "pgsql", "postgre": "pgsql", "pdo_pgsql": "pgsql",
-            "sqlite": "sqlite", "sqlite3": "sqlite", "pdo_sqlite": "sqlite", "sqlsrv": "sqlsrv", "mssql": "sqlsrv",
-            "oci8": "oracle", "oci": "oracle", "oracle": "oracle", "mongodb": "mongodb", "redis": "redis"}
+_ENGINES = {
+    "mysqli": "mysql",
+    "mysql": "mysql",
+    "pdo_mysql": "mysql",
+    "mariadb": "mysql",
+    "mysqlpdo": "mysql",
+    "pgsql": "pgsql",
+    "postgres": "pgsql",
+    "postgresql": "pgsql",
+    "postgre": "pgsql",
+    "pdo_pgsql": "pgsql",
+    "sqlite": "sqlite",
+    "sqlite3": "sqlite",
+    "pdo_sqlite": "sqlite",
+    "sqlsrv": "sqlsrv",
+    "mssql": "sqlsrv",
+    "oci8": "oracle",
+    "oci": "oracle",
+    "oracle": "oracle",
+    "mongodb": "mongodb",
+    "redis": "redis",
+}
 _INCLUDE = re.compile(r"""\b(?:include|require)(?:_once)?\s*\(?\s*['"]([^'"$]+\.php)['"]""")
 _MAX_INCLUDES = 6
 
@@ -50,7 +77,8 @@ class _Config:
             value = pick(code)
             if value is not None:
                 if value.startswith("$"):  # `'host' => $dbserver`: a variable set in an included file
-                    return self.find(lambda c: php_var(c, value[1:]))
+                    variable = value[1:]
+                    return self.find(lambda c, v=variable: php_var(c, v))
                 return value, path
         return None, ""
 
@@ -58,8 +86,12 @@ class _Config:
 def _db(engine: str | None, name: str | None, host: str | None, evidence: str) -> Database | None:
     if not (engine or name):
         return None
-    return Database(engine=normalise_engine(engine or ""), name=_clean(name), host=_clean_host(host),
-                    evidence_file=evidence)
+    return Database(
+        engine=normalise_engine(engine or ""),
+        name=_clean(name),
+        host=_clean_host(host),
+        evidence_file=evidence,
+    )
 
 
 def normalise_engine(engine: str) -> str:
@@ -96,27 +128,36 @@ def from_pdo_dsn(dsn: str, evidence: str) -> Database | None:
     params = dict(p.split("=", 1) for p in rest.split(";") if "=" in p)
     if engine.startswith("sqlite"):
         return _db(engine, rest, "", evidence)
-    return _db(engine, params.get("dbname") or params.get("database"), params.get("host") or params.get("server"),
-               evidence)
+    return _db(
+        engine,
+        params.get("dbname") or params.get("database"),
+        params.get("host") or params.get("server"),
+        evidence,
+    )
 
 
 def _with_var(pick: Callable[[str, str], str | None], name: str) -> Callable[[str], str | None]:
     """Match a setting whose value may be a literal or a $variable."""
+
     def find(code: str) -> str | None:
         value = pick(code, name)
         if value is None:
             m = re.search(rf"""['"]{re.escape(name)}['"]\s*\]?\s*=>?\s*(\$\w+)""", code)
             value = m.group(1) if m else None
         return value
+
     return find
 
 
 # -- per framework ---------------------------------------------------------------------------------
 
+
 def wordpress(f: Files, app: App) -> Database | None:
     candidates = ["wp-config.php", "../wp-config.php"]
     names = [n.lower() for n in app.server_names if n and not n.startswith(("~", "*"))]
-    candidates += [f"/etc/wordpress/config-{n}.php" for n in names[:5]] + ["/etc/wordpress/config-default.php"]
+    candidates += [f"/etc/wordpress/config-{n}.php" for n in names[:5]] + [
+        "/etc/wordpress/config-default.php"
+    ]
     for rel in candidates:
         config = _Config(f, rel)
         name, path = config.find(lambda c: php_define(c, "DB_NAME"))
@@ -133,25 +174,37 @@ def laravel(f: Files, app: App) -> Database | None:
     url = dotenv(text, "DATABASE_URL") or dotenv(text, "DB_URL")
     if url:
         return from_url(url, f.path(".env"))
-    return _db(dotenv(text, "DB_CONNECTION"), dotenv(text, "DB_DATABASE"), dotenv(text, "DB_HOST"), f.path(".env"))
+    return _db(
+        dotenv(text, "DB_CONNECTION"), dotenv(text, "DB_DATABASE"), dotenv(text, "DB_HOST"), f.path(".env")
+    )
 
 
 def codeigniter(f: Files, app: App) -> Database | None:
     env = f.text(".env", limit=256 * 1024)
     if env and dotenv(env, "database.default.database") is not None:
-        return _db(dotenv(env, "database.default.DBDriver") or "mysqli", dotenv(env, "database.default.database"),
-                   dotenv(env, "database.default.hostname"), f.path(".env"))
+        return _db(
+            dotenv(env, "database.default.DBDriver") or "mysqli",
+            dotenv(env, "database.default.database"),
+            dotenv(env, "database.default.hostname"),
+            f.path(".env"),
+        )
     config = _Config(f, "app/Config/Database.php")  # CodeIgniter 4
     for path, code in config.parts:
         m = re.search(r"\$default\s*=\s*\[(.*?)\];", code, re.S)
         if m:
-            return _db(php_array_item(m.group(1), "DBDriver"), php_array_item(m.group(1), "database"),
-                       php_array_item(m.group(1), "hostname"), path)
+            return _db(
+                php_array_item(m.group(1), "DBDriver"),
+                php_array_item(m.group(1), "database"),
+                php_array_item(m.group(1), "hostname"),
+                path,
+            )
     config = _Config(f, "application/config/database.php")  # CodeIgniter 3
     group, _ = config.find(lambda c: php_var(c, "active_group"))
     group = group or "default"
     for path, code in config.parts:
-        m = re.search(rf"""\$db\[['"]{re.escape(group)}['"]\]\s*=\s*(?:array\s*\(|\[)(.*?)(?:\);|\];)""", code, re.S)
+        m = re.search(
+            rf"""\$db\[['"]{re.escape(group)}['"]\]\s*=\s*(?:array\s*\(|\[)(.*?)(?:\);|\];)""", code, re.S
+        )
         body = m.group(1) if m else ""
         name = php_array_item(body, "database") or php_array_assign(code, f"db['{group}']", "database")
         if name is not None:
@@ -173,12 +226,20 @@ def yii(f: Files, app: App) -> Database | None:
 def drupal(f: Files, app: App) -> Database | None:
     config = _Config(f, "sites/default/settings.php")
     for path, code in config.parts:
-        m = re.search(r"""\$databases\s*\[\s*['"]default['"]\s*\]\s*\[\s*['"]default['"]\s*\]\s*=\s*(?:array\s*\(|\[)"""
-                      r"(.*?)(?:\);|\];)", code, re.S)
+        m = re.search(
+            r"""\$databases\s*\[\s*['"]default['"]\s*\]\s*\[\s*['"]default['"]\s*\]\s*=\s*(?:array\s*\(|\[)"""
+            r"(.*?)(?:\);|\];)",
+            code,
+            re.S,
+        )
         if m:
             body = m.group(1)
-            return _db(php_array_item(body, "driver"), php_array_item(body, "database"),
-                       php_array_item(body, "host"), path)
+            return _db(
+                php_array_item(body, "driver"),
+                php_array_item(body, "database"),
+                php_array_item(body, "host"),
+                path,
+            )
         m = re.search(r"""\$db_url\s*=\s*['"]([^'"]+)""", code)  # Drupal 6
         if m:
             return from_url(m.group(1), path)
@@ -200,8 +261,12 @@ def joomla(f: Files, app: App) -> Database | None:
     name, path = config.find(lambda c: php_var(c, "db"))
     if name is None:
         return None
-    return _db(config.find(lambda c: php_var(c, "dbtype"))[0], name, config.find(lambda c: php_var(c, "host"))[0],
-               path)
+    return _db(
+        config.find(lambda c: php_var(c, "dbtype"))[0],
+        name,
+        config.find(lambda c: php_var(c, "host"))[0],
+        path,
+    )
 
 
 def mediawiki(f: Files, app: App) -> Database | None:
@@ -209,8 +274,12 @@ def mediawiki(f: Files, app: App) -> Database | None:
     name, path = config.find(lambda c: php_var(c, "wgDBname"))
     if name is None:
         return None
-    return _db(config.find(lambda c: php_var(c, "wgDBtype"))[0] or "mysql", name,
-               config.find(lambda c: php_var(c, "wgDBserver"))[0], path)
+    return _db(
+        config.find(lambda c: php_var(c, "wgDBtype"))[0] or "mysql",
+        name,
+        config.find(lambda c: php_var(c, "wgDBserver"))[0],
+        path,
+    )
 
 
 def roundcube(f: Files, app: App) -> Database | None:
@@ -221,8 +290,12 @@ def roundcube(f: Files, app: App) -> Database | None:
     name, path = config.find(lambda c: php_var(c, "dbname"))  # Debian's dbconfig-common include
     if name is None:
         return None
-    return _db(config.find(lambda c: php_var(c, "dbtype"))[0], name, config.find(lambda c: php_var(c, "dbserver"))[0],
-               path)
+    return _db(
+        config.find(lambda c: php_var(c, "dbtype"))[0],
+        name,
+        config.find(lambda c: php_var(c, "dbserver"))[0],
+        path,
+    )
 
 
 def phpmyadmin(f: Files, app: App) -> Database | None:
@@ -241,8 +314,12 @@ def pkp(f: Files, app: App) -> Database | None:
     text = f.text("config.inc.php", limit=256 * 1024)
     if text is None:
         return None
-    return _db(ini_value(text, "database", "driver"), ini_value(text, "database", "name"),
-               ini_value(text, "database", "host"), f.path("config.inc.php"))
+    return _db(
+        ini_value(text, "database", "driver"),
+        ini_value(text, "database", "name"),
+        ini_value(text, "database", "host"),
+        f.path("config.inc.php"),
+    )
 
 
 def node(f: Files, app: App) -> Database | None:
@@ -252,14 +329,28 @@ def node(f: Files, app: App) -> Database | None:
     url = dotenv(text, "DATABASE_URL") or dotenv(text, "MONGODB_URI") or dotenv(text, "MONGO_URL")
     if url:
         return from_url(url, f.path(".env"))
-    return _db(dotenv(text, "DB_CONNECTION") or dotenv(text, "DB_DIALECT") or dotenv(text, "DB_TYPE"),
-               dotenv(text, "DB_DATABASE") or dotenv(text, "DB_NAME"), dotenv(text, "DB_HOST"), f.path(".env"))
+    return _db(
+        dotenv(text, "DB_CONNECTION") or dotenv(text, "DB_DIALECT") or dotenv(text, "DB_TYPE"),
+        dotenv(text, "DB_DATABASE") or dotenv(text, "DB_NAME"),
+        dotenv(text, "DB_HOST"),
+        f.path(".env"),
+    )
 
 
 HANDLERS: dict[str, Callable[[Files, App], Database | None]] = {
-    "wordpress": wordpress, "laravel": laravel, "codeigniter": codeigniter, "yii": yii, "drupal": drupal,
-    "moodle": moodle, "joomla": joomla, "mediawiki": mediawiki, "roundcube": roundcube, "phpmyadmin": phpmyadmin,
-    "ojs": pkp, "omp": pkp, "ops": pkp,
+    "wordpress": wordpress,
+    "laravel": laravel,
+    "codeigniter": codeigniter,
+    "yii": yii,
+    "drupal": drupal,
+    "moodle": moodle,
+    "joomla": joomla,
+    "mediawiki": mediawiki,
+    "roundcube": roundcube,
+    "phpmyadmin": phpmyadmin,
+    "ojs": pkp,
+    "omp": pkp,
+    "ops": pkp,
 }
 _NODE_NAMES = ("node", "next", "nuxt", "nestjs", "express", "fastify", "koa", "hapi-hapi", "sveltejs-kit")
 

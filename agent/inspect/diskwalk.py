@@ -4,6 +4,7 @@ Never follows symlinks (so no loops), never reads file contents, counts sparse
 files by the blocks they really use, and stops at a file count or a time limit
 with `truncated` set.
 """
+
 from __future__ import annotations
 
 import posixpath
@@ -12,14 +13,60 @@ from dataclasses import dataclass, field
 from datetime import datetime, timezone
 
 from agent.host import Host, HostError
-from agent.inspect.files import Problem
+from agent.inspect.files import Problem, reason
 
-CODE_SUFFIXES = (".php", ".phtml", ".inc", ".js", ".mjs", ".cjs", ".ts", ".py", ".rb", ".java", ".jsp", ".war",
-                 ".jar", ".class", ".html", ".htm", ".twig", ".tpl", ".blade.php", ".go", ".css", ".vue", ".json",
-                 ".xml", ".yml", ".yaml", ".ini", ".conf", ".sh")
+CODE_SUFFIXES = (
+    ".php",
+    ".phtml",
+    ".inc",
+    ".js",
+    ".mjs",
+    ".cjs",
+    ".ts",
+    ".py",
+    ".rb",
+    ".java",
+    ".jsp",
+    ".war",
+    ".jar",
+    ".class",
+    ".html",
+    ".htm",
+    ".twig",
+    ".tpl",
+    ".blade.php",
+    ".go",
+    ".css",
+    ".vue",
+    ".json",
+    ".xml",
+    ".yml",
+    ".yaml",
+    ".ini",
+    ".conf",
+    ".sh",
+)
 # Written by the running app, not by a deployment.
-NOT_CODE_DIRS = {"cache", "caches", "tmp", "temp", "log", "logs", "sessions", "uploads", "upload", "files",
-                 "storage", "var", "data", "media", "backup", "backups", ".git", "lost+found"}
+NOT_CODE_DIRS = {
+    "cache",
+    "caches",
+    "tmp",
+    "temp",
+    "log",
+    "logs",
+    "sessions",
+    "uploads",
+    "upload",
+    "files",
+    "storage",
+    "var",
+    "data",
+    "media",
+    "backup",
+    "backups",
+    ".git",
+    "lost+found",
+}
 
 
 @dataclass
@@ -38,7 +85,7 @@ def walk(host: Host, root: str, max_files: int, max_seconds: float) -> Walk:
     try:
         top = host.stat(root)
     except HostError as e:
-        result.problems.append(Problem(root, str(e).rsplit(": ", 1)[-1]))
+        result.problems.append(Problem(root, reason(e, root)))
         return result
     if not top.is_dir:
         _count(result, root, top.size, top.allocated_bytes, top.mtime, code=True)
@@ -50,7 +97,7 @@ def walk(host: Host, root: str, max_files: int, max_seconds: float) -> Walk:
         try:
             names = host.listdir(path)
         except HostError as e:
-            result.problems.append(Problem(path, str(e).rsplit(": ", 1)[-1]))
+            result.problems.append(Problem(path, reason(e, path)))
             continue
         for name in names:
             if result.files >= max_files or time.monotonic() > deadline:
@@ -60,7 +107,7 @@ def walk(host: Host, root: str, max_files: int, max_seconds: float) -> Walk:
             try:
                 st = host.lstat(child)
             except HostError as e:
-                result.problems.append(Problem(child, str(e).rsplit(": ", 1)[-1]))
+                result.problems.append(Problem(child, reason(e, child)))
                 continue
             if st.is_link:
                 continue

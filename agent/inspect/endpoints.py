@@ -1,4 +1,5 @@
 """Where an app listens and where it forwards to, and which sockets those are."""
+
 from __future__ import annotations
 
 import re
@@ -8,8 +9,18 @@ from agent.host import ListenSocket
 from agent.model import App
 
 _WILDCARDS = {"", "*", "0.0.0.0", "::", "[::]", "::0"}
-_SCHEME_PORTS = {"http": 80, "https": 443, "ws": 80, "wss": 443, "grpc": 80, "grpcs": 443, "fcgi": 9000,
-                 "ajp": 8009, "uwsgi": 0, "scgi": 0}
+_SCHEME_PORTS = {
+    "http": 80,
+    "https": 443,
+    "ws": 80,
+    "wss": 443,
+    "grpc": 80,
+    "grpcs": 443,
+    "fcgi": 9000,
+    "ajp": 8009,
+    "uwsgi": 0,
+    "scgi": 0,
+}
 
 
 def is_wildcard(address: str) -> bool:

@@ -1,4 +1,5 @@
 """Bounded, fail-soft reads of known files under an app root, through the Host seam."""
+
 from __future__ import annotations
 
 import posixpath
@@ -31,7 +32,7 @@ class Files:
         return posixpath.normpath(posixpath.join(self.base, rel)) if rel else self.base
 
     def kind(self, rel: str) -> str:
-        """"file", "dir", "other" or "" when there is nothing usable at rel."""
+        """ "file", "dir", "other" or "" when there is nothing usable at rel."""
         path = self.path(rel)
         try:
             st = self.host.stat(path)
@@ -59,7 +60,7 @@ class Files:
         try:
             return self.host.read_text(path, limit)
         except HostError as e:
-            self.problems.append(Problem(path, _reason(e)))
+            self.problems.append(Problem(path, reason(e, path)))
             return None
 
     def data(self, rel: str, limit: int = MAX_TEXT) -> bytes | None:
@@ -69,7 +70,7 @@ class Files:
         try:
             return self.host.read_bytes(path, limit)
         except HostError as e:
-            self.problems.append(Problem(path, _reason(e)))
+            self.problems.append(Problem(path, reason(e, path)))
             return None
 
     def listdir(self, rel: str = "", limit: int = 1000) -> list[str]:
@@ -86,12 +87,17 @@ class Files:
             self.host.lstat(path)
         except HostError:
             return
-        reason = _reason(error)
-        if "No such file" not in reason:  # a dangling symlink counts as absent
-            self.problems.append(Problem(path, reason))
+        reason_text = reason(error, path)
+        if "No such file" not in reason_text:  # a dangling symlink counts as absent
+            self.problems.append(Problem(path, reason_text))
 
 
-def _reason(error: HostError) -> str:
-    """The OS reason alone: HostError texts are "path: reason"."""
+def reason(error: HostError, path: str = "") -> str:
+    """The reason alone, without the path a HostError text carries ("path: reason" or "reason: path")."""
     text = str(error)
-    return text.rsplit(": ", 1)[-1] if ": " in text else text
+    for p in filter(None, (path, text.split(": ", 1)[0] if text.startswith("/") else "")):
+        if text.startswith(f"{p}: "):
+            return text[len(p) + 2 :]
+        if text.endswith(f": {p}"):
+            return text[: -len(p) - 2]
+    return text

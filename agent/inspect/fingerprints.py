@@ -3,6 +3,7 @@
 Each probe checks a handful of known paths (never walks a tree) and returns a
 Framework whose evidence_file is the file the version came from.
 """
+
 from __future__ import annotations
 
 import json
@@ -36,7 +37,11 @@ def wordpress(f: Files) -> Framework | None:
 
 
 def joomla(f: Files) -> Framework | None:
-    for rel in ("libraries/src/Version.php", "libraries/cms/version/version.php", "libraries/joomla/version.php"):
+    for rel in (
+        "libraries/src/Version.php",
+        "libraries/cms/version/version.php",
+        "libraries/joomla/version.php",
+    ):
         text = f.text(rel)
         if text is None or "Joomla" not in text and "JVersion" not in text:
             continue
@@ -98,7 +103,7 @@ def phpmyadmin(f: Files) -> Framework | None:
     names = f.listdir("", limit=200) if f.is_file("ChangeLog") or f.is_dir("libraries") else []
     for name in names:
         if name.startswith("RELEASE-DATE-"):
-            return _fw("phpmyadmin", name[len("RELEASE-DATE-"):], f.path(name))
+            return _fw("phpmyadmin", name[len("RELEASE-DATE-") :], f.path(name))
     return None
 
 
@@ -194,13 +199,31 @@ def node(f: Files) -> Framework | None:
 def java_webapp(f: Files) -> Framework | None:
     text = f.text("META-INF/MANIFEST.MF", limit=64 * 1024)
     if text is None:
-        return _fw("java-webapp", "", f.path("WEB-INF/web.xml"), "java") if f.is_file("WEB-INF/web.xml") else None
+        return (
+            _fw("java-webapp", "", f.path("WEB-INF/web.xml"), "java")
+            if f.is_file("WEB-INF/web.xml")
+            else None
+        )
     return from_manifest(manifest(text), f.path("META-INF/MANIFEST.MF"))
 
 
 # Order matters: products before the frameworks they may be built with.
-PROBES: tuple[Probe, ...] = (wordpress, joomla, drupal, moodle, mediawiki, phpmyadmin, dokuwiki, roundcube,
-                             pkp, laravel, codeigniter, yii, java_webapp, node)
+PROBES: tuple[Probe, ...] = (
+    wordpress,
+    joomla,
+    drupal,
+    moodle,
+    mediawiki,
+    phpmyadmin,
+    dokuwiki,
+    roundcube,
+    pkp,
+    laravel,
+    codeigniter,
+    yii,
+    java_webapp,
+    node,
+)
 # Probes that need the project directory above a front-controller folder.
 _PROJECT_PROBES: tuple[Probe, ...] = (laravel, codeigniter, yii, moodle, drupal, roundcube)
 
@@ -230,8 +253,9 @@ def project_dirs(root: str) -> list[str]:
     return dirs
 
 
-def fingerprint(host: Host, root: str, upstream: str = "", specific_only: bool = False,
-                files: list[Files] | None = None) -> Framework | None:
+def fingerprint(
+    host: Host, root: str, upstream: str = "", specific_only: bool = False, files: list[Files] | None = None
+) -> Framework | None:
     """The framework of the app served from `root` (a directory, or a .war file).
 
     `specific_only` leaves out the generic answers (php, static, proxy): used
@@ -257,7 +281,9 @@ def fingerprint(host: Host, root: str, upstream: str = "", specific_only: bool =
 def generic(host: Host, root: str, upstream: str, seen: list[Files]) -> Framework:
     if not root:
         return _fw("proxy" if upstream else "unknown", "", "", "")
-    if upstream and not upstream.startswith(("http://", "https://", "grpc://", "grpcs://", "ws://", "wss://")):
+    if upstream and not upstream.startswith(
+        ("http://", "https://", "grpc://", "grpcs://", "ws://", "wss://")
+    ):
         return _fw("php", "", "", "php")  # fastcgi_pass / fcgi:// to PHP-FPM
     f = Files(host, root)
     seen.append(f)

@@ -1,4 +1,5 @@
 """PHP-FPM pools: their listen sockets from the pool configs, and their worker processes."""
+
 from __future__ import annotations
 
 import posixpath
@@ -8,9 +9,16 @@ from dataclasses import dataclass
 from agent.host import Host, ProcessInfo
 from agent.inspect.files import Files
 
-POOL_GLOBS = ("/etc/php/*/fpm/php-fpm.conf", "/etc/php/*/fpm/pool.d/*.conf", "/etc/php-fpm.conf",
-              "/etc/php-fpm.d/*.conf", "/usr/local/etc/php-fpm.conf", "/usr/local/etc/php-fpm.d/*.conf",
-              "/etc/opt/remi/*/php-fpm.d/*.conf", "/opt/remi/*/root/etc/php-fpm.d/*.conf")
+POOL_GLOBS = (
+    "/etc/php/*/fpm/php-fpm.conf",
+    "/etc/php/*/fpm/pool.d/*.conf",
+    "/etc/php-fpm.conf",
+    "/etc/php-fpm.d/*.conf",
+    "/usr/local/etc/php-fpm.conf",
+    "/usr/local/etc/php-fpm.d/*.conf",
+    "/etc/opt/remi/*/php-fpm.d/*.conf",
+    "/opt/remi/*/root/etc/php-fpm.d/*.conf",
+)
 _MASTER = re.compile(r"^php-fpm[\d.]*: master process \((.+)\)$")
 _WORKER = re.compile(r"^php-fpm[\d.]*: pool (\S+)")
 _MAX_FILES = 200
@@ -19,8 +27,8 @@ _MAX_FILES = 200
 @dataclass(frozen=True)
 class Pool:
     name: str
-    listen: str          # a socket path, or [host:]port
-    file: str            # the pool's config file
+    listen: str  # a socket path, or [host:]port
+    file: str  # the pool's config file
     main_conf: str = ""  # the php-fpm.conf that includes it, when known
 
 
@@ -48,8 +56,15 @@ def load_pools(host: Host, processes: list[ProcessInfo], problems: list[Files]) 
     return list(pools.values())
 
 
-def _read(host: Host, path: str, main: str, pools: dict[tuple[str, str], Pool], seen: set[str],
-          problems: list[Files], depth: int) -> None:
+def _read(
+    host: Host,
+    path: str,
+    main: str,
+    pools: dict[tuple[str, str], Pool],
+    seen: set[str],
+    problems: list[Files],
+    depth: int,
+) -> None:
     if path in seen or depth > 3 or len(seen) >= _MAX_FILES:
         return
     seen.add(path)
@@ -88,8 +103,12 @@ def pool_for(pools: list[Pool], socket_path: str = "", port: int = 0, host: str 
             found.append(pool)
         elif port and not listen.startswith("/"):
             addr, _, p = listen.rpartition(":")
-            if (p or addr) == str(port) and (not addr or not host or addr in (host, "0.0.0.0", "[::]", "*")
-                                             or (host in ("localhost", "127.0.0.1") and addr.startswith("127."))):
+            if (p or addr) == str(port) and (
+                not addr
+                or not host
+                or addr in (host, "0.0.0.0", "[::]", "*")
+                or (host in ("localhost", "127.0.0.1") and addr.startswith("127."))
+            ):
                 found.append(pool)
     return found
 

@@ -1,10 +1,11 @@
 """Java web archives: the manifest of a .war (or .jar) file, read through the Host seam."""
+
 from __future__ import annotations
 
 import zipfile
 
 from agent.host import Host, HostError
-from agent.inspect.files import Files, Problem
+from agent.inspect.files import Files, Problem, reason
 from agent.inspect.literals import manifest
 from agent.model import Framework
 
@@ -26,7 +27,7 @@ def war_fingerprint(host: Host, path: str, seen: list[Files]) -> Framework | Non
             with archive.open(info) as member:
                 text = member.read(_MAX_MANIFEST).decode("utf-8", "replace")
     except HostError as e:
-        f.problems.append(Problem(path, str(e).rsplit(": ", 1)[-1]))
+        f.problems.append(Problem(path, reason(e, path)))
         return None
     except (zipfile.BadZipFile, OSError, ValueError, EOFError) as e:
         f.problems.append(Problem(path, f"not a readable web archive ({type(e).__name__})"))

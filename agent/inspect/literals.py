@@ -3,6 +3,7 @@
 Every helper returns one named value and nothing around it, so that a config
 file's secrets (which sit next to the values ronda wants) are never captured.
 """
+
 from __future__ import annotations
 
 import re
@@ -49,7 +50,9 @@ def php_array_item(text: str, key: str) -> str | None:
 
 def php_array_assign(text: str, path: str, key: str) -> str | None:
     """$path['key'] = 'value'; with `path` like "db['default']"."""
-    return _first(re.search(rf"""\${re.escape(path)}\s*\[\s*['"]{re.escape(key)}['"]\s*\]\s*=\s*{_STR}""", text))
+    return _first(
+        re.search(rf"""\${re.escape(path)}\s*\[\s*['"]{re.escape(key)}['"]\s*\]\s*=\s*{_STR}""", text)
+    )
 
 
 def dotenv(text: str, name: str) -> str | None:

@@ -1,4 +1,5 @@
 """What an app costs its server: the processes attributable to it, and its root on disk."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -44,7 +45,8 @@ class Machine:
         return {p.pid: p for p in self.processes}
 
     def group(self, pid: int) -> list[ProcessInfo]:
-        """A server's process group: its top ancestor with the same program, and that one's same-program descendants."""
+        """A server's process group: its top ancestor running the same program, and that one's
+        same-program descendants."""
         by_pid = self.by_pid()
         proc = by_pid.get(pid)
         if proc is None:
@@ -65,7 +67,8 @@ class Machine:
 
 
 def app_processes(machine: Machine, app: App) -> list[ProcessRef]:
-    """The processes serving `app`: its server, its backends (PHP-FPM pool, proxied service), its unit or container."""
+    """The processes serving `app`: its server, its backends (PHP-FPM pool, proxied service),
+    its unit or container."""
     picked: dict[int, str] = {}
 
     def add(procs: list[ProcessInfo], role: str) -> None:
@@ -88,7 +91,11 @@ def app_processes(machine: Machine, app: App) -> list[ProcessRef]:
     for p in machine.processes:
         if unit and p.unit == unit:
             add([p], "service")
-        elif container and p.container and (p.container.startswith(container) or container.startswith(p.container)):
+        elif (
+            container
+            and p.container
+            and (p.container.startswith(container) or container.startswith(p.container))
+        ):
             add([p], "container")
         elif app.kind == "node" and app.root and p.cwd == app.root and p.name in ("node", "nodejs", "PM2"):
             add([p], "app")
@@ -98,13 +105,24 @@ def app_processes(machine: Machine, app: App) -> list[ProcessRef]:
 
 def _ref(p: ProcessInfo, role: str) -> ProcessRef:
     """Never the command line: arguments may carry secrets."""
-    return ProcessRef(pid=p.pid, name=p.name, user=p.user, unit=p.unit, container=p.container,
-                      cpu_seconds=round(p.cpu_seconds, 2), rss_bytes=p.rss_bytes, role=role)
+    return ProcessRef(
+        pid=p.pid,
+        name=p.name,
+        user=p.user,
+        unit=p.unit,
+        container=p.container,
+        cpu_seconds=round(p.cpu_seconds, 2),
+        rss_bytes=p.rss_bytes,
+        role=role,
+    )
 
 
 def build_resources(processes: list[ProcessRef], disk: Walk | None) -> Resources:
-    res = Resources(processes=processes, cpu_seconds=round(sum(p.cpu_seconds for p in processes), 2),
-                    rss_bytes=sum(p.rss_bytes for p in processes))
+    res = Resources(
+        processes=processes,
+        cpu_seconds=round(sum(p.cpu_seconds for p in processes), 2),
+        rss_bytes=sum(p.rss_bytes for p in processes),
+    )
     if disk is not None:
         res.disk_bytes = disk.bytes
         res.file_count = disk.files

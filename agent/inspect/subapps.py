@@ -1,4 +1,5 @@
 """Apps of their own inside a docroot: a subdirectory holding a framework of its own."""
+
 from __future__ import annotations
 
 import posixpath
@@ -45,17 +46,28 @@ def find_subapps(host: Host, apps: list[App], problems: list[Files]) -> list[App
 
 def _covered(apps: list[App], parent: App, prefix: str) -> bool:
     """The web server config already has an app at this prefix of the same vhost."""
-    return any(a.path_prefix.rstrip("/") == prefix and a.server_names == parent.server_names
-               and a.kind == parent.kind and a.config.file == parent.config.file for a in apps)
+    return any(
+        a.path_prefix.rstrip("/") == prefix
+        and a.server_names == parent.server_names
+        and a.kind == parent.kind
+        and a.config.file == parent.config.file
+        for a in apps
+    )
 
 
 def _child(parent: App, prefix: str, root: str) -> App:
-    return App(kind=parent.kind, server_names=list(parent.server_names),
-               listen=[replace(a) for a in parent.listen if isinstance(a, ListenAddress)],
-               path_prefix=prefix, root=root, config=ConfigLocation(parent.config.file, parent.config.line),
-               access_logs=[LogRef(lg.path, lg.format) for lg in parent.access_logs],
-               tls=replace(parent.tls) if parent.tls else None, parent_key=parent.key,
-               labels={"found_by": "subdirectory"})
+    return App(
+        kind=parent.kind,
+        server_names=list(parent.server_names),
+        listen=[replace(a) for a in parent.listen if isinstance(a, ListenAddress)],
+        path_prefix=prefix,
+        root=root,
+        config=ConfigLocation(parent.config.file, parent.config.line),
+        access_logs=[LogRef(lg.path, lg.format) for lg in parent.access_logs],
+        tls=replace(parent.tls) if parent.tls else None,
+        parent_key=parent.key,
+        labels={"found_by": "subdirectory"},
+    )
 
 
 def _unique(base: str, keys: set[str]) -> str:

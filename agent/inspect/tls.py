@@ -3,6 +3,7 @@
 Only the first CERTIFICATE block is parsed. A file that also holds the private
 key (cert and key in one PEM) is fine: the key block is never decoded, kept or shown.
 """
+
 from __future__ import annotations
 
 import re
@@ -41,5 +42,10 @@ def read_certificate(host: Host, path: str) -> TlsCertificate:
         names = san.get_values_for_type(x509.DNSName)  # type: ignore[attr-defined]
     except x509.ExtensionNotFound:
         names = []
-    return TlsCertificate(file=path, subject=cert.subject.rfc4514_string(), issuer=cert.issuer.rfc4514_string(),
-                          dns_names=list(names), not_after=cert.not_valid_after_utc)
+    return TlsCertificate(
+        file=path,
+        subject=cert.subject.rfc4514_string(),
+        issuer=cert.issuer.rfc4514_string(),
+        dns_names=list(names),
+        not_after=cert.not_valid_after_utc,
+    )
