@@ -6,6 +6,12 @@
 `body` goes at the end of a complete httpd.conf and holds the test's
 `Listen` lines, `<VirtualHost>` blocks, `Alias`es, `Include`s...
 The config has ServerRoot `tmp`, so relative `Include`s resolve under it.
+
+Workers drop root (to www-data), so the files they serve must be reachable by
+others. pytest resets its base temp dir to mode 0700 whenever any pytest run
+starts on the machine, so docroots under `tmp_path` can turn 403 mid-test:
+serve files from a `web_tmp()` directory instead (nginx workers, as nobody,
+need the same).
 """
 from __future__ import annotations
 
@@ -13,8 +19,11 @@ import os
 import pwd
 import shutil
 import subprocess
+import tempfile
+from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
+from typing import Iterator
 
 from servers import wait_for_port
 
@@ -31,6 +40,17 @@ def _worker_user() -> tuple[str, str]:
         except KeyError:
             continue
     return "nobody", "nogroup"
+
+
+@contextmanager
+def web_tmp(prefix: str = "ronda-web-") -> Iterator[Path]:
+    """A temp dir outside pytest's (mode 0755 under /tmp) for files web server workers serve; removed after."""
+    path = Path(tempfile.mkdtemp(prefix=prefix))
+    path.chmod(0o755)
+    try:
+        yield path
+    finally:
+        shutil.rmtree(path, ignore_errors=True)
 
 
 def let_others_traverse(path: Path) -> None:

@@ -16,7 +16,7 @@ import pytest
 from agent.discovery import apache
 from agent.discovery.base import DiscoveryOptions
 from agent.host import LocalHost
-from servers_apache import MODULE_DIR, let_others_traverse
+from servers_apache import MODULE_DIR, web_tmp
 
 REPO = Path(__file__).resolve().parent.parent
 CONF = "/etc/apache2/apache2.conf"
@@ -138,12 +138,14 @@ def test_config_path_is_a_directory(tmp_path):
     assert errors(result) == [("/etc/apache2", 0, "cannot read: /etc/apache2: is a directory, not a configuration file")]
 
 
-def test_unreadable_file_for_an_unprivileged_agent(tmp_path):
-    root = plant(tmp_path / "root", {"/etc/apache2/sites-enabled/secret.conf": GOOD.replace("good.", "secret.")})
+def test_unreadable_file_for_an_unprivileged_agent():
+    with web_tmp() as tmp:  # outside pytest's 0700 temp dir, so that nobody can walk down to the root
+        _unreadable_file_for_an_unprivileged_agent(tmp)
+
+
+def _unreadable_file_for_an_unprivileged_agent(tmp: Path):
+    root = plant(tmp / "root", {"/etc/apache2/sites-enabled/secret.conf": GOOD.replace("good.", "secret.")})
     (root / "etc/apache2/sites-enabled/secret.conf").chmod(0o600)
-    let_others_traverse(root / "etc/apache2/sites-enabled")
-    for d in (root / "etc", root / "etc/apache2", root / "etc/apache2/sites-enabled"):
-        d.chmod(0o755)
     script = textwrap.dedent(f"""
         import json, sys
         sys.path.insert(0, {str(REPO)!r})

@@ -10,7 +10,7 @@ from agent.discovery.base import DiscoveryOptions
 from agent.discovery.keys import assign_unique_keys
 from agent.host import LocalHost
 from servers import Nginx, free_port, http_get
-from servers_apache import Apache
+from servers_apache import Apache, web_tmp
 
 
 def write(path: Path, text: str) -> Path:
@@ -28,10 +28,14 @@ def site(tmp: Path, name: str) -> Path:
 
 
 @pytest.fixture(scope="module")
-def fleet(tmp_path_factory):
+def fleet():
     """Apache with three vhosts on two ports, a conf-enabled Alias app, a proxied API
     and nginx in front of it; yields (tmp, ports) while both serve."""
-    tmp = tmp_path_factory.mktemp("apache")
+    with web_tmp() as tmp:
+        yield from _fleet(tmp)
+
+
+def _fleet(tmp: Path):
     web, other, backend, front = free_port(), free_port(), free_port(), free_port()
     for name in ("portal", "sipd", "intranet", "static", "phpmyadmin", "api", "front-static"):
         site(tmp, name)

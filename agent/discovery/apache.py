@@ -18,7 +18,7 @@ from agent.discovery.apache_config import LoadedConfig, Settings
 from agent.discovery.apache_scope import Scope, SubApp, scan
 from agent.discovery.apache_syntax import Directive
 from agent.discovery.base import DiscoveryOptions, SourceResult
-from agent.discovery.keys import assign_unique_keys
+from agent.discovery.shared import key_and_link
 from agent.host import Host
 from agent.model import App, ConfigLocation, ListenAddress, TlsCertificate
 
@@ -48,8 +48,7 @@ def discover(host: Host, options: DiscoveryOptions) -> SourceResult:
     result.apps = build_apps(loaded, result.log_formats)
     if facts:
         _reconcile(facts, loaded, result)
-    assign_unique_keys(result.apps)
-    _link_parents(result.apps)
+    key_and_link(result.apps)
     return result
 
 
@@ -193,12 +192,3 @@ def _reconcile(facts: BinaryFacts, loaded: LoadedConfig, result: SourceResult) -
             extra[(v.file, v.line)] = app
             result.apps.append(app)
         app.listen.append(ListenAddress(v.address, v.port, default_server=v.default))
-
-
-def _link_parents(apps: list[App]) -> None:
-    parent = ""
-    for app in apps:
-        if app.path_prefix == "/":
-            parent = app.key
-        else:
-            app.parent_key = parent

@@ -12,6 +12,7 @@ from dataclasses import dataclass, field
 
 from agent.discovery.apache_logs import LogConfig
 from agent.discovery.apache_syntax import Directive
+from agent.discovery.shared import clean_prefix, literal_prefix
 
 # Aliases every stock Apache carries: icons, error pages, the empty cgi-bin. They are not apps.
 _FURNITURE_PREFIXES = ("/usr/share/apache2/icons", "/usr/share/httpd/icons", "/usr/share/apache2/error",
@@ -20,7 +21,6 @@ _FURNITURE_PREFIXES = ("/usr/share/apache2/icons", "/usr/share/httpd/icons", "/u
 _FURNITURE_URLS = {"/icons", "/error", "/noindex", "/.noindex.html", "/javascript", "/cgi-bin"}
 _LOCATION_SECTIONS = {"location", "locationmatch"}
 _HANDLER_SECTIONS = {"directory", "directorymatch", "files", "filesmatch", "location", "locationmatch"}
-_REGEX_META = set(".^$*+?()[]{}|\\")
 
 
 @dataclass
@@ -47,31 +47,6 @@ class Scope:
     subs: list[SubApp] = field(default_factory=list)
     balancers: dict[str, list[str]] = field(default_factory=dict)
     logs: LogConfig = field(default_factory=LogConfig)
-
-
-def literal_prefix(regex: str) -> str:
-    """The fixed start of a URL regex: ^/dokuwiki/sites/[^/]+$ -> /dokuwiki/sites."""
-    text = regex[1:] if regex.startswith("^") else regex
-    out = []
-    i = 0
-    while i < len(text):
-        c = text[i]
-        if c == "\\" and i + 1 < len(text) and not text[i + 1].isalnum():
-            out.append(text[i + 1])
-            i += 2
-            continue
-        if c in _REGEX_META:
-            if c in "?*{" and out:
-                out.pop()  # the previous character is optional or repeated
-            break
-        out.append(c)
-        i += 1
-    prefix = "".join(out)
-    return clean_prefix(prefix) if prefix.startswith("/") else ""
-
-
-def clean_prefix(path: str) -> str:
-    return "/" + path.strip("/") if path.strip("/") else "/"
 
 
 def is_furniture(url: str, target: str) -> bool:
