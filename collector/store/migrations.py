@@ -70,3 +70,7 @@ CREATE TABLE source_errors (
 CREATE INDEX source_errors_agent ON source_errors (agent_id);
 """),
 ]
+
+from collector.reconcile.schema import MIGRATIONS as _RECONCILE  # noqa: E402  (10-19)
+
+MIGRATIONS += _RECONCILE
