@@ -182,3 +182,44 @@ class DockerApiFixture:
     def __exit__(self, *exc) -> None:
         self.server.shutdown()
         self.server.server_close()
+
+
+class Cgroup:
+    """A real cgroup named like systemd's units ("x.service") or Docker's ("docker/<id>").
+
+    Moving a test process into it gives the process the unit or container that
+    the host reads from /proc/PID/cgroup, the way systemd and Docker do.
+    """
+
+    def __init__(self, name: str) -> None:
+        self.path = _cgroup_root() / name
+        self.path.mkdir(parents=True, exist_ok=True)
+
+    def add(self, pid: int) -> None:
+        (self.path / "cgroup.procs").write_text(str(pid))
+
+    def remove(self) -> None:
+        """Only after its processes ended: the kernel refuses to remove a populated cgroup."""
+        for path in [self.path, *self.path.parents]:
+            if path == _cgroup_root():
+                break
+            deadline = time.monotonic() + 5
+            while True:
+                try:
+                    path.rmdir()
+                    break
+                except OSError:
+                    if time.monotonic() > deadline or any(path.iterdir()) and path != self.path:
+                        break
+                    time.sleep(0.05)
+
+
+def _cgroup_root() -> Path:
+    """The hierarchy systemd names units in: cgroup v1's name=systemd, else the unified v2 tree."""
+    for line in Path("/proc/self/cgroup").read_text().splitlines():
+        if ":name=systemd:" in line and Path("/sys/fs/cgroup/systemd").is_dir():
+            return Path("/sys/fs/cgroup/systemd")
+    for candidate in (Path("/sys/fs/cgroup/unified"), Path("/sys/fs/cgroup")):
+        if (candidate / "cgroup.procs").exists():
+            return candidate
+    raise RuntimeError("no writable cgroup hierarchy: tests of units and containers need root and cgroupfs")

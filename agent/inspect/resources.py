@@ -51,7 +51,11 @@ class Machine:
         proc = by_pid.get(pid)
         if proc is None:
             return []
-        same = (lambda p: p.exe == proc.exe) if proc.exe else (lambda p: p.name == proc.name)
+
+        def same(p: ProcessInfo) -> bool:  # one program, and never across a unit or container boundary
+            program = p.name == proc.name and p.exe == proc.exe  # a PM2 daemon runs node too, named otherwise
+            return program and p.unit == proc.unit and p.container == proc.container
+
         top = proc
         while top.ppid in by_pid and same(by_pid[top.ppid]):
             top = by_pid[top.ppid]

@@ -1,0 +1,104 @@
+"""Listening sockets mapped to their process and to the apps they serve; the rest reported as serving none."""
+
+from __future__ import annotations
+
+import os
+import socket
+from pathlib import Path
+
+import pytest
+from servers import Nginx, free_port
+
+from agent.discovery import DiscoveryOptions, discover
+from agent.host import ListenSocket, LocalHost
+from agent.inspect.endpoints import Target, backs, serves, upstream_target
+from agent.listeners import map_listeners
+from agent.model import App, ListenAddress
+
+
+def test_unknown_and_public_listeners(tmp_path: Path) -> None:
+    """nginx serving two apps on a wildcard listen, and a bare socket on all interfaces that serves nothing known."""
+    web = free_port()
+    (tmp_path / "www").mkdir()
+    nginx = Nginx.write(
+        tmp_path / "nginx",
+        f"""
+    server {{ listen {web}; server_name a.test; root {tmp_path}/www; }}
+    server {{ listen {web}; server_name b.test; root {tmp_path}/www; }}
+""",
+    )
+    stray = socket.socket()
+    stray.bind(("0.0.0.0", 0))  # bound, never connected to: no traffic leaves loopback
+    stray.listen(1)
+    stray_port = stray.getsockname()[1]
+    try:
+        with nginx.start(web):
+            host = LocalHost()
+            result = discover(host, DiscoveryOptions(nginx_conf=str(nginx.conf)))
+            listeners, errors = map_listeners(host, result.apps)
+    finally:
+        stray.close()
+    assert errors == []
+    [served] = [lst for lst in listeners if lst.port == web]
+    assert served.app_keys == [f"nginx:a.test:{web}/", f"nginx:b.test:{web}/"]
+    assert (served.address, served.public, served.process) == ("0.0.0.0", True, "nginx")
+    [unknown] = [lst for lst in listeners if lst.port == stray_port]
+    assert (unknown.app_keys, unknown.public, unknown.pid) == ([], True, os.getpid())
+    assert unknown.process and unknown.user == "root"
+
+
+def test_file_tree_has_no_listeners(tmp_path: Path) -> None:
+    assert map_listeners(LocalHost(str(tmp_path)), []) == ([], [])
+
+
+@pytest.mark.parametrize(
+    "upstream,target",
+    [
+        ("http://127.0.0.1:8080", Target(host="127.0.0.1", port=8080)),
+        ("http://localhost:3000/api/", Target(host="localhost", port=3000)),
+        ("https://[::1]/", Target(host="::1", port=443)),
+        ("http://backend", Target(host="backend", port=80)),
+        ("127.0.0.1:9000", Target(host="127.0.0.1", port=9000)),
+        ("fcgi://127.0.0.1:9001/var/www/app/", Target(host="127.0.0.1", port=9001)),
+        ("unix:/run/php/php8.2-fpm.sock", Target(socket="/run/php/php8.2-fpm.sock")),
+        ("unix:/run/php/php8.2-fpm.sock|fcgi://localhost", Target(socket="/run/php/php8.2-fpm.sock")),
+        ("http://unix:/run/gunicorn.sock:/", Target(socket="/run/gunicorn.sock")),
+        ("php_pool", Target(name="php_pool")),
+        ("http://$backend", None),
+        ("", None),
+    ],
+)
+def test_upstream_spellings(upstream: str, target: Target | None) -> None:
+    assert upstream_target(upstream) == target
+
+
+@pytest.mark.parametrize(
+    "listen,sock,expected",
+    [
+        ("*", "127.0.0.1", True),
+        ("0.0.0.0", "10.1.2.3", True),
+        ("127.0.0.1", "0.0.0.0", True),
+        ("127.0.0.1", "127.0.0.2", False),
+        ("[::]", "::1", True),
+        ("localhost", "127.0.0.1", True),
+    ],
+)
+def test_listen_address_matching(listen: str, sock: str, expected: bool) -> None:
+    app = App(listen=[ListenAddress(listen, 80)])
+    assert serves(app, ListenSocket("tcp", sock, 80, 1)) is expected
+    assert not serves(app, ListenSocket("tcp", sock, 81, 1))
+
+
+@pytest.mark.parametrize(
+    "upstream,sock,own,expected",
+    [
+        ("http://127.0.0.1:8080", "127.0.0.1", (), True),
+        ("http://127.0.0.1:8080", "0.0.0.0", (), True),
+        ("http://localhost:8080", "::1", (), True),
+        ("http://10.0.0.5:8080", "0.0.0.0", (), False),  # another machine's backend
+        ("http://10.0.0.5:8080", "0.0.0.0", ("10.0.0.5",), True),  # this machine's own address
+        ("http://127.0.0.1:8081", "127.0.0.1", (), False),
+    ],
+)
+def test_backend_matching(upstream: str, sock: str, own: tuple[str, ...], expected: bool) -> None:
+    assert backs(App(upstream=upstream), ListenSocket("tcp", sock, 8080, 1), frozenset(own)) is expected
