@@ -17,7 +17,7 @@ from agent.model import App, ListenAddress
 
 
 def test_unknown_and_public_listeners(tmp_path: Path) -> None:
-    """nginx serving two apps on a wildcard listen, and a bare socket on all interfaces that serves nothing known."""
+    """nginx serving two apps on a wildcard listen; a bare socket on all interfaces serving nothing known."""
     web = free_port()
     (tmp_path / "www").mkdir()
     nginx = Nginx.write(
