@@ -8,7 +8,10 @@ behind nginx) serving Debian's packaged web apps and app trees on disk.
 from __future__ import annotations
 
 import re
+import shutil
 import subprocess
+import tempfile
+from pathlib import Path
 
 import pytest
 from certs import self_signed
@@ -47,7 +50,10 @@ $db['default'] = array(
 @pytest.fixture(scope="module")
 def fleet(tmp_path_factory):
     tmp = tmp_path_factory.mktemp("live")
-    www = tmp / "www"
+    # Docroots outside pytest's temp dir: a pytest run starting meanwhile makes that 0700,
+    # and Apache's workers (www-data) could no longer read them.
+    www = Path(tempfile.mkdtemp(prefix="ronda-live-www-"))
+    www.chmod(0o755)
     (www / "portal").mkdir(parents=True)
     (www / "portal/index.html").write_text("<h1>Portal</h1>\n")
     (www / "portal/wiki").symlink_to("/usr/share/dokuwiki")  # an app of its own in a docroot subdirectory
@@ -69,7 +75,7 @@ def fleet(tmp_path_factory):
 
     ports = {name: free_port() for name in ("web", "tls", "node", "apache")}
     started: list = []
-    fpm = PhpFpm.write(tmp / "fpm", ["layanan"])
+    fpm = PhpFpm.write(tmp / "fpm", ["layanan", "blog"])
     node = NodeApp(api, ports["node"])
     apache = Apache.write(
         tmp / "apache",
@@ -101,10 +107,22 @@ Listen 127.0.0.1:{ports["apache"]}
         server_name api.test;
         location / {{ proxy_pass http://127.0.0.1:{ports["node"]}; }}
     }}
+    upstream arsip_backend {{ server 127.0.0.1:{ports["apache"]}; }}
     server {{
         listen 127.0.0.1:{ports["web"]};
         server_name arsip.test;
-        location / {{ proxy_pass http://127.0.0.1:{ports["apache"]}; proxy_set_header Host arsip.test; }}
+        location / {{ proxy_pass http://arsip_backend; proxy_set_header Host arsip.test; }}
+    }}
+    server {{
+        listen 127.0.0.1:{ports["web"]};
+        server_name blog.test;
+        root /usr/share/wordpress;
+        index index.php;
+        location ~ \\.php$ {{
+            include /etc/nginx/fastcgi_params;
+            fastcgi_param SCRIPT_FILENAME $document_root$fastcgi_script_name;
+            fastcgi_pass unix:{fpm.sockets["blog"]};
+        }}
     }}
     server {{
         listen 127.0.0.1:{ports["tls"]} ssl;
@@ -128,6 +146,7 @@ Listen 127.0.0.1:{ports["apache"]}
         assert http_get(ports["web"], "/layanan/", host_header="portal.test") == (200, b"layanan ok")
         assert http_get(ports["web"], "/", host_header="api.test") == (200, b"layanan /")
         assert http_get(ports["web"], "/", host_header="arsip.test") == (200, b"<h1>Arsip</h1>\n")
+        assert http_get(ports["web"], "/wp-includes/version.php", host_header="blog.test") == (200, b"")
         host = LocalHost()
         result = discover(host, DiscoveryOptions(nginx_conf=str(nginx.conf), apache_conf=str(apache.conf)))
         inspect_apps(host, result)
@@ -147,6 +166,7 @@ Listen 127.0.0.1:{ports["apache"]}
     finally:
         for server in reversed(started):
             server.stop()
+        shutil.rmtree(www)
 
 
 def app(fleet, key: str):
@@ -162,6 +182,14 @@ def pids_of(process) -> set[int]:
     return {root.pid} | {c.pid for c in root.children(recursive=True)}
 
 
+def pool_workers(master, pool: str) -> set[int]:
+    import psutil
+
+    return {
+        c.pid for c in psutil.Process(master.pid).children() if c.cmdline()[:1] == [f"php-fpm: pool {pool}"]
+    }
+
+
 def test_every_nginx_app_is_found_with_its_framework(fleet) -> None:
     web = fleet["ports"]["web"]
     expected = {
@@ -170,6 +198,7 @@ def test_every_nginx_app_is_found_with_its_framework(fleet) -> None:
         f"nginx:portal.test:{web}/layanan": ("codeigniter", "3.1.13"),
         f"nginx:api.test:{web}/": ("proxy", ""),
         f"nginx:arsip.test:{web}/": ("proxy", ""),
+        f"nginx:blog.test:{web}/": ("wordpress", upstream_version("wordpress")),
         f"nginx:portal.test:{fleet['ports']['tls']}/": ("static", ""),
     }
     for key, (name, version) in expected.items():
@@ -195,9 +224,15 @@ def test_owner_processes(fleet) -> None:
     assert portal.resources.rss_bytes == sum(p.rss_bytes for p in portal.resources.processes) > 0
 
     layanan = app(fleet, f"nginx:portal.test:{web}/layanan")
-    workers = pids_of(fleet["fpm"].process) - {fleet["fpm"].process.pid}
+    workers = pool_workers(fleet["fpm"].process, "layanan")
     assert len(workers) == 2
     assert {p.pid for p in layanan.resources.processes if p.role == "php-fpm pool layanan"} == workers
+
+    blog = app(fleet, f"nginx:blog.test:{web}/")  # PHP through a regex location's fastcgi_pass
+    assert {p.role for p in blog.resources.processes} == {"nginx server", "php-fpm pool blog"}
+    assert {p.pid for p in blog.resources.processes if p.role == "php-fpm pool blog"} == pool_workers(
+        fleet["fpm"].process, "blog"
+    )
 
     api = app(fleet, f"nginx:api.test:{web}/")
     assert [p.pid for p in api.resources.processes if p.role == "backend"] == [fleet["node"].process.pid]

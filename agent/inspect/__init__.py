@@ -41,7 +41,9 @@ def inspect_apps(
     problems: list[Files] = []
     for app in result.apps:
         if app.framework is None:
-            app.framework = fingerprint(host, app.root, app.upstream, files=problems)
+            app.framework = fingerprint(
+                host, app.root, app.upstream or app.labels.get("handler", ""), files=problems
+            )
     _flush(result, problems, "fingerprint")
     if options.subapps:
         subs = find_subapps(host, result.apps, problems)

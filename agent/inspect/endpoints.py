@@ -80,12 +80,35 @@ def upstream_target(upstream: str) -> Target | None:
     return Target(host=host, port=port)
 
 
+def targets(app: App) -> list[Target]:
+    """Where `app` forwards to: its upstream (resolved through the upstream block's servers when
+    the source listed them in the `upstream_servers` label) and its PHP `handler` label."""
+    found: list[Target] = []
+    direct = upstream_target(app.upstream)
+    servers = [s for s in app.labels.get("upstream_servers", "").split(",") if s.strip()]
+    if direct is not None and not (direct.name or servers):
+        found.append(direct)
+    for server in servers:
+        t = upstream_target(server)
+        if t is not None and t.name:  # an upstream server written without a port
+            t = Target(host=t.name, port=80)
+        if t is not None:
+            found.append(t)
+    handler = upstream_target(app.labels.get("handler", ""))
+    if handler is not None and not handler.name:
+        found.append(handler)
+    return [t for i, t in enumerate(found) if t not in found[:i]]
+
+
 def backs(app: App, sock: ListenSocket, own_addresses: frozenset[str] = frozenset()) -> bool:
-    """`sock` is the backend `app` forwards to (Apache behind nginx, Node behind a proxy)."""
-    target = upstream_target(app.upstream)
-    if target is None or not target.port or target.port != sock.port:
+    """`sock` is a backend `app` forwards to (Apache behind nginx, Node behind a proxy)."""
+    return any(target_is(t, sock, own_addresses) for t in targets(app))
+
+
+def target_is(target: Target, sock: ListenSocket, own_addresses: frozenset[str]) -> bool:
+    if not target.port or target.port != sock.port:
         return False
     host = target.host.lower()
     if is_loopback(host) or host in own_addresses:
         return is_wildcard(sock.address) or same_address(host, sock.address)
-    return same_address(host, sock.address) and not is_wildcard(host) and host == sock.address.lower()
+    return not is_wildcard(host) and host == sock.address.lower()

@@ -6,7 +6,7 @@ from dataclasses import dataclass, field
 
 from agent.host import Host, HostError, ListenSocket, ProcessInfo
 from agent.inspect.diskwalk import Walk, walk
-from agent.inspect.endpoints import backs, serves, upstream_target
+from agent.inspect.endpoints import serves, target_is, targets
 from agent.inspect.files import Files
 from agent.inspect.fpm import Pool, load_pools, pool_for, pool_workers
 from agent.model import App, ProcessRef, Resources
@@ -83,13 +83,13 @@ def app_processes(machine: Machine, app: App) -> list[ProcessRef]:
     for sock in machine.sockets:
         if sock.pid and serves(app, sock):
             add(machine.group(sock.pid), "app" if own_kind else f"{app.kind} server")
-    target = upstream_target(app.upstream)
-    if target is not None:
-        for pool in pool_for(machine.pools, target.socket, target.port, target.host):
+    for target in targets(app):
+        pools = pool_for(machine.pools, target.socket, target.port, target.host)
+        for pool in pools:
             add(pool_workers(pool, machine.processes), f"php-fpm pool {pool.name}")
-        if target.port and not any(r.startswith("php-fpm") for r in picked.values()):
+        if target.port and not pools:
             for sock in machine.sockets:
-                if sock.pid and backs(app, sock, machine.own_addresses):
+                if sock.pid and target_is(target, sock, machine.own_addresses):
                     add(machine.group(sock.pid), "backend")
     unit, container = app.labels.get("unit", ""), app.labels.get("container", "")
     for p in machine.processes:
