@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import logging
 import time
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 
 from agent.discovery.base import SourceResult
 from agent.host import Host
@@ -20,7 +20,7 @@ from agent.inspect.fingerprints import fingerprint
 from agent.inspect.resources import Machine, app_processes, build_resources
 from agent.inspect.subapps import find_subapps
 from agent.inspect.tls import TlsError, read_certificate
-from agent.model import App
+from agent.model import App, Framework, TlsCertificate
 
 log = logging.getLogger("ronda.inspect")
 
@@ -40,6 +40,8 @@ def inspect_apps(
     started = time.monotonic()
     problems: list[Files] = []
     for app in result.apps:
+        if app.framework is None and app.labels.get("redirect") and not app.root:
+            app.framework = Framework(name="redirect")
         if app.framework is None:
             app.framework = fingerprint(
                 host, app.root, app.upstream or app.labels.get("handler", ""), files=problems
@@ -54,8 +56,9 @@ def inspect_apps(
         result.error("resources", f"cannot list {what}: {message}")
     _flush(result, machine.problems, "php-fpm")
     walks: dict[str, Walk] = {}
+    certificates: dict[str, TlsCertificate | None] = {}
     for app in result.apps:
-        _certificate(host, app, result)
+        _certificate(host, app, result, certificates)
         try:
             app.database = app.database or find_database(host, app, problems)
         except Exception as e:  # a config shape ronda did not expect must not stop the scan
@@ -75,15 +78,21 @@ def inspect_apps(
     log.debug("inspected %d apps in %.2fs", len(result.apps), time.monotonic() - started)
 
 
-def _certificate(host: Host, app: App, result: SourceResult) -> None:
+def _certificate(host: Host, app: App, result: SourceResult, seen: dict[str, TlsCertificate | None]) -> None:
+    """Read each certificate file once; apps sharing it share the answer (and its one error)."""
     if app.tls is None or not app.tls.file or app.tls.not_after is not None:
         return
     if "$" in app.tls.file:  # set per request from a variable: no file to read
         return
-    try:
-        app.tls = read_certificate(host, app.tls.file)
-    except TlsError as e:
-        result.error("tls", str(e), app.tls.file)
+    path = app.tls.file
+    if path not in seen:
+        try:
+            seen[path] = read_certificate(host, path)
+        except TlsError as e:
+            seen[path] = None
+            result.error("tls", str(e), path)
+    if seen[path] is not None:
+        app.tls = replace(seen[path], dns_names=list(seen[path].dns_names))
 
 
 def _flush(result: SourceResult, problems: list[Files], source: str) -> None:

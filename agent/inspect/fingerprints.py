@@ -134,12 +134,12 @@ def pkp(f: Files) -> Framework | None:
 
 
 def laravel(f: Files) -> Framework | None:
-    if not f.is_file("artisan"):
-        return None
     rel = "vendor/laravel/framework/src/Illuminate/Foundation/Application.php"
     text = f.text(rel)
     if text is not None and php_const(text, "VERSION"):
         return _fw("laravel", php_const(text, "VERSION"), f.path(rel))
+    if not f.is_file("artisan"):
+        return None
     version = _composer_lock_version(f, "laravel/framework")
     if version is not None:
         return _fw("laravel", version, f.path("composer.lock"))

@@ -1,0 +1,2 @@
+<?php
+// DokuWiki initialisation
