@@ -128,3 +128,15 @@ def demo(keep: str | None) -> None:
 
 def main() -> None:
     cli(prog_name="ronda")
+
+from collector.cli_inventory import inventory as _inventory  # noqa: E402
+from collector.cli_reconcile import candidates as _candidates, decide as _decide, explain as _explain  # noqa: E402
+from collector.cli_reconcile import findings as _findings, reconcile as _reconcile, report as _report  # noqa: E402
+
+cli.add_command(_inventory)
+cli.add_command(_reconcile)
+cli.add_command(_findings)
+cli.add_command(_candidates)
+cli.add_command(_explain)
+cli.add_command(_report)
+cli.add_command(_decide)

@@ -1,0 +1,24 @@
+"""Options and helpers every collector command shares."""
+from __future__ import annotations
+
+import click
+
+from collector.output import FORMATS
+from collector.store import Store, StoreError, default_db_path
+
+
+def db_option(f):
+    return click.option("--db", metavar="FILE", default=default_db_path, show_default="$RONDA_DB or a per-user path",
+                        help="The collector's SQLite database.")(f)
+
+
+def format_option(f):
+    return click.option("--format", "fmt", type=click.Choice(FORMATS), default="table", show_default=True,
+                        help="Output format.")(f)
+
+
+def open_store(path: str) -> Store:
+    try:
+        return Store(path)
+    except StoreError as e:
+        raise click.ClickException(str(e)) from None

@@ -1,0 +1,171 @@
+"""`ronda reconcile`, `findings`, `candidates`, `explain`, `report`, `decide`."""
+from __future__ import annotations
+
+import json
+from datetime import datetime, timezone
+
+import click
+
+from collector.cli_common import db_option, format_option, open_store
+from collector.output import render
+from collector.reconcile.config import ConfigError, load_config
+from collector.reconcile.db import run_reconcile
+from collector.reconcile.decisions import DECISIONS, DecisionError, record_decision
+from collector.reconcile.lookup import NotFound, find_subject
+from collector.reconcile.narrate import narrate
+from collector.reconcile.queries import KINDS, candidate_rows, finding_rows
+from collector.reconcile.story import story as build_story
+from collector.reconcile.verdicts import VERDICTS
+
+
+def _config_option(f):
+    return click.option("--config", "config_path", metavar="FILE",
+                        help="Thresholds (TOML; default $RONDA_RECONCILE_CONFIG or /etc/ronda/reconcile.toml).")(f)
+
+
+@click.command()
+@db_option
+@_config_option
+@format_option
+def reconcile(db: str, config_path: str | None, fmt: str) -> None:
+    """Hold the declared inventory against what the agents found; update
+    findings and verdicts. Idempotent: this is what a schedule runs."""
+    try:
+        config = load_config(config_path)
+    except ConfigError as e:
+        raise click.ClickException(str(e)) from None
+    summary = run_reconcile(open_store(db), config)
+    if fmt != "table":
+        click.echo(render([{"run_id": summary.run_id, "declared": summary.declared, "discovered":
+                            summary.discovered, "matched": summary.matched, "findings_open": summary.findings_open,
+                            "opened": summary.opened, "resolved": summary.resolved,
+                            **{f"findings_{k}": v for k, v in sorted(summary.counts.items())},
+                            **{f"verdict_{k}": v for k, v in sorted(summary.verdicts.items())}}], fmt))
+        return
+    click.echo(f"reconciled {summary.declared} declared apps with {summary.discovered} discovered apps "
+               f"({summary.matched} matched)")
+    click.echo(f"findings: {summary.findings_open} open ({summary.opened} new, {summary.resolved} resolved): "
+               + (", ".join(f"{v} {k}" for k, v in sorted(summary.counts.items())) or "none"))
+    click.echo("verdicts: " + (", ".join(f"{summary.verdicts.get(k, 0)} {k}" for k in VERDICTS)))
+
+
+@click.command()
+@db_option
+@format_option
+@click.option("--kind", "kinds", multiple=True, type=click.Choice(KINDS), help="Only this kind (repeatable).")
+@click.option("--all", "include_resolved", is_flag=True, help="Include resolved findings.")
+def findings(db: str, fmt: str, kinds: tuple[str, ...], include_resolved: bool) -> None:
+    """Discrepancies between the declared inventory and what runs."""
+    rows = finding_rows(open_store(db), kinds, include_resolved)
+    columns = ["kind", "subject", "hostname", "summary", "first_seen", "last_seen"]
+    if include_resolved:
+        columns.append("resolved_at")
+    if fmt == "table":
+        for r in rows:
+            r["first_seen"], r["last_seen"] = r["first_seen"][:10], r["last_seen"][:10]
+            r["subject"] = r["app_id"] or r["app_key"] or r["subject"].split("/", 1)[-1]
+    else:
+        columns += ["app_id", "agent_id", "app_key", "detail"]
+        for r in rows:
+            r["detail"] = json.loads(r["detail"])
+    click.echo(render(rows, fmt, columns, empty="no findings: run `ronda reconcile` after importing an inventory"))
+
+
+@click.command()
+@db_option
+@format_option
+@click.option("--verdict", "verdicts", multiple=True, type=click.Choice(VERDICTS),
+              help="Show these verdicts instead of safe-to-take-down (repeatable).")
+def candidates(db: str, fmt: str, verdicts: tuple[str, ...]) -> None:
+    """Apps ronda calls safe to take down, with the evidence and any decision."""
+    rows = candidate_rows(open_store(db), verdicts or ("safe-to-take-down",))
+    if fmt == "table":
+        columns = ["subject", "name", "owner", "hosts", "last_human", "logs_since", "decision", "summary"]
+        for r in rows:
+            r["subject"] = r["app_id"] or r["app_key"]
+            r["last_human"] = (r["last_human_request"] or "never")[:10]
+            r["logs_since"] = (r["coverage_start"] or "-")[:10]
+            r["decision"] = r["decision"] or ""
+    else:
+        columns = None
+        for r in rows:
+            r["reasons"] = json.loads(r["reasons"])
+            r["figures"] = json.loads(r["figures"])
+    click.echo(render(rows, fmt, columns, empty="no candidates (run `ronda reconcile` first)"))
+
+
+@click.command()
+@db_option
+@format_option
+@click.argument("app")
+@click.option("--weeks", default=17, show_default=True, help="Weeks of usage in the chart.")
+def explain(db: str, fmt: str, app: str, weeks: int) -> None:
+    """The whole story of one app: what it is, where it runs, its usage,
+    findings, verdict with reasons, and decisions. APP is a declared app id,
+    HOST/APP_KEY, or a URL."""
+    store = open_store(db)
+    try:
+        found = find_subject(store, app)
+    except NotFound as e:
+        raise click.ClickException(str(e)) from None
+    data = build_story(store, found, days=7 * weeks - 1)
+    if fmt == "json":
+        click.echo(json.dumps(data, indent=2, ensure_ascii=False, default=str))
+    elif fmt == "csv":
+        rows = [{"section": "verdict", "key": "verdict", "value": (data["verdict"] or {}).get("verdict")}]
+        for r in (data["verdict"] or {}).get("reasons", []):
+            rows.append({"section": "reason", "key": r["effect"], "value": r["text"]})
+        for k, v in ((data["verdict"] or {}).get("figures") or {}).items():
+            rows.append({"section": "figure", "key": k, "value": json.dumps(v, ensure_ascii=False)
+                         if isinstance(v, (dict, list)) else v})
+        for k, v in (data["declared"] or {}).items():
+            rows.append({"section": "declared", "key": k, "value": v})
+        for a in data["runs_on"]:
+            rows.append({"section": "runs_on", "key": a["hostname"] or a["agent_id"], "value": a["app_key"]})
+        for f in data["findings"]:
+            rows.append({"section": "finding", "key": f["kind"], "value": f["summary"]})
+        for u in data["usage"]:
+            rows.append({"section": "usage", "key": u["date"], "value": u["human"]})
+        click.echo(render(rows, "csv", ["section", "key", "value"]))
+    else:
+        click.echo("\n".join(narrate(data, weeks=weeks)))
+
+
+@click.command()
+@db_option
+@click.option("--html", "html_file", required=True, metavar="FILE", help="Write a self-contained HTML page here.")
+@click.option("--title", default="ronda: web apps, their use, and what can be taken down", show_default=False)
+def report(db: str, html_file: str, title: str) -> None:
+    """A self-contained HTML report for decision makers (no external assets)."""
+    from collector.report import build_report, render_html
+
+    page = render_html(build_report(open_store(db)), title=title)
+    with open(html_file, "w", encoding="utf-8") as f:
+        f.write(page)
+    click.echo(f"wrote {html_file} ({len(page.encode()) // 1024} KiB)")
+
+
+@click.command()
+@db_option
+@click.argument("app")
+@click.argument("decision", type=click.Choice(DECISIONS))
+@click.option("--reason", required=True, help="Why: what makes the decision defensible later.")
+@click.option("--by", "by", required=True, help="Who decided (name, role).")
+@click.option("--into", default="", metavar="APP", help="For consolidate: the app that takes over.")
+def decide(db: str, app: str, decision: str, reason: str, by: str, into: str) -> None:
+    """Record a decision on APP (keep, take-down, consolidate). Decisions are
+    appended with who, when and why; history is never overwritten."""
+    store = open_store(db)
+    try:
+        found = find_subject(store, app)
+        target = find_subject(store, into).subject if into else ""
+        row = record_decision(store, found, decision, reason, by, target, datetime.now(timezone.utc))
+    except (NotFound, DecisionError) as e:
+        raise click.ClickException(str(e)) from None
+    click.echo(f"recorded: {row['subject']} {row['decision']}"
+               + (f" into {row['into']}" if row["into"] else "")
+               + f" by {row['decided_by']} at {row['decided_at']}"
+               + (f" (ronda's verdict: {row['verdict']})" if row["verdict"] else ""))
+
+
+COMMANDS = (reconcile, findings, candidates, explain, report, decide)

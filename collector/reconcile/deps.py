@@ -1,0 +1,70 @@
+"""Inbound dependencies: who would break if an app were taken down.
+
+An app depends on another when it proxies to it (its upstream reaches the
+other app's name or listening port), when it lives inside the other's vhost
+(a sub-app under a path prefix), or when the inventory declares it does.
+"""
+from __future__ import annotations
+
+from collections import defaultdict
+
+from collector.inventory.model import DeclaredApp
+from collector.reconcile.match import Index, _by_name, _narrow
+from collector.reconcile.model import DiscoveredApp
+from collector.reconcile.urls import WILDCARD_ADDRESSES, is_address, is_loopback, parse_endpoint
+
+INACTIVE = ("retired", "inactive")
+
+
+def upstream_targets(app: DiscoveredApp, index: Index) -> list[DiscoveredApp]:
+    """The discovered apps `app`'s upstream reaches (none for sockets, pools and unknown names)."""
+    text = app.upstream.strip()
+    if not text or text.startswith("unix:") or text.startswith("/"):
+        return []
+    try:
+        endpoint = parse_endpoint(text)
+    except ValueError:
+        return []
+    if is_loopback(endpoint.host) or is_address(endpoint.host):
+        agents = {app.agent_id} if is_loopback(endpoint.host) else index.agents_called(endpoint.host)
+        port = endpoint.port or 80
+        found = []
+        for agent_id in agents:
+            for other in index.by_agent.get(agent_id, []):
+                if port in other.ports and any(
+                        lst.port == port and (lst.address in WILDCARD_ADDRESSES or is_loopback(lst.address)
+                                              or lst.address == endpoint.host) for lst in other.listen):
+                    found.append(other)
+        chosen, _ = _narrow(endpoint, found)
+        return [a for a in chosen if a.handle != app.handle]
+    candidates, _ = _by_name(endpoint.key, index)
+    chosen, _ = _narrow(endpoint, candidates)
+    return [a for a in chosen if a.handle != app.handle]
+
+
+def inbound(discovered: list[DiscoveredApp], declared: list[DeclaredApp],
+            index: Index) -> tuple[dict[str, list[tuple[str, str]]], dict[str, list[tuple[str, str]]]]:
+    """(per app handle, per declared app id): the list of (depending subject handle, why)."""
+    by_app: dict[str, list[tuple[str, str]]] = defaultdict(list)
+    for app in discovered:
+        if not app.present:
+            continue
+        for target in upstream_targets(app, index):
+            by_app[target.handle].append((app.handle, f"{_label(app)} proxies to it ({app.upstream})"))
+        if app.parent_key:
+            parent = index.by_handle.get(f"{app.agent_id}/{app.parent_key}")
+            if parent is not None:
+                by_app[parent.handle].append((app.handle, f"{_label(app)} is served inside this vhost"))
+    by_declared: dict[str, list[tuple[str, str]]] = defaultdict(list)
+    for app in declared:
+        if app.status in INACTIVE:
+            continue
+        for dep in app.depends_on:
+            by_declared[dep].append((app.app_id, f"{app.app_id} ({app.name}) is declared to depend on it"))
+    return by_app, by_declared
+
+
+def _label(app: DiscoveredApp) -> str:
+    name = app.server_names[0] if app.server_names else "_"
+    prefix = "" if app.path_prefix in ("", "/") else app.path_prefix
+    return f"{name}{prefix}"

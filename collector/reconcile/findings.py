@@ -1,0 +1,204 @@
+"""Findings: discrepancies between the declared inventory and what runs.
+
+Each function looks at plain data and returns Finding objects; their
+history (first seen, last seen, resolved) is kept by the store.
+"""
+from __future__ import annotations
+
+import re
+from datetime import datetime, timedelta
+
+from collector.reconcile.config import ReconcileConfig
+from collector.reconcile.match import Index
+from collector.reconcile.model import DiscoveredApp, Finding, HostInfo, ListenerInfo, Subject, iso
+
+# Declared "frameworks" that are languages or generic: nothing to compare a fingerprint with.
+_GENERIC = {"", "php", "native", "phpnative", "java", "python", "node", "nodejs", "javascript", "js", "net",
+            "aspnet", "asp", "ruby", "go", "golang", "html", "static", "proxy", "web", "lainnya", "other"}
+_ALIASES = {"ci": "codeigniter", "ci3": "codeigniter", "ci4": "codeigniter", "wp": "wordpress",
+            "express": "expressjs", "yii2": "yii", "laravelframework": "laravel", "symfonyframework": "symfony"}
+
+
+def label(app: DiscoveredApp) -> str:
+    name = app.server_names[0] if app.server_names else "_"
+    ports = sorted(app.ports)
+    port = f":{ports[0]}" if ports and ports[0] not in (80, 443) else ""
+    return f"{name}{port}{'' if app.path_prefix in ('', '/') else app.path_prefix}"
+
+
+def _host(app: DiscoveredApp, hosts: dict[str, HostInfo]) -> str:
+    info = hosts.get(app.agent_id)
+    return info.hostname if info and info.hostname else app.agent_id
+
+
+def _on(app: DiscoveredApp, finding: Finding) -> Finding:
+    finding.agent_id, finding.app_key = app.agent_id, app.app_key
+    return finding
+
+
+def is_idle(subject: Subject, config: ReconcileConfig, now: datetime) -> bool:
+    """No human use inside the window, and every app's logs cover the whole window."""
+    if not subject.apps:
+        return False
+    start = now - timedelta(days=config.idle_days)
+    for app in subject.apps:
+        if app.coverage not in ("full", "partial") or app.coverage_start is None or app.coverage_start > start:
+            return False
+        if app.last_human_request and app.last_human_request >= start:
+            return False
+    return True
+
+
+def hidden(subject: Subject, hosts: dict[str, HostInfo], index: Index, parents: dict[str, str]) -> list[Finding]:
+    if subject.declared is not None or not subject.apps:
+        return []
+    app = subject.apps[0]
+    detail = {"host": _host(app, hosts), "server_names": list(app.server_names),
+              "listen": sorted(app.ports), "path_prefix": app.path_prefix, "root": app.root,
+              "upstream": app.upstream, "framework": app.framework}
+    summary = f"{label(app)} on {_host(app, hosts)} matches no declared app"
+    owner = parents.get(f"{app.agent_id}/{app.parent_key}") if app.parent_key else None
+    if owner:
+        detail["inside"] = owner
+        summary += f" (it is served inside the vhost of declared {owner})"
+    return [_on(app, Finding("hidden", subject.handle, summary, detail))]
+
+
+def missing(subject: Subject, index: Index) -> list[Finding]:
+    declared = subject.declared
+    if declared is None or subject.apps or declared.status != "active":
+        return []
+    where = ", ".join(declared.urls) or declared.root or "no URL or directory declared to match by"
+    detail: dict = {"urls": declared.urls, "host": declared.host, "root": declared.root}
+    summary = f"{declared.app_id} {declared.name} ({where}) is declared active but runs on no host ronda covers"
+    if declared.host and not index.agents_called(declared.host):
+        detail["host_covered"] = False
+        summary += f"; declared host {declared.host} sends no snapshots"
+    return [Finding("missing", subject.handle, summary, detail, app_id=declared.app_id)]
+
+
+def idle(subject: Subject, config: ReconcileConfig, now: datetime) -> list[Finding]:
+    if not is_idle(subject, config, now):
+        return []
+    humans = [a.last_human_request for a in subject.apps if a.last_human_request]
+    start = max(a.coverage_start for a in subject.apps if a.coverage_start)
+    last = max(humans) if humans else None
+    name = subject.declared.name if subject.declared else label(subject.apps[0])
+    summary = (f"{name}: no human use in {config.idle_days} days (last: {iso(last)[:10] if last else 'never seen'}; "
+               f"logs since {iso(start)[:10]})")
+    detail = {"last_human_request": iso(last), "coverage_start": iso(start), "idle_days": config.idle_days}
+    finding = Finding("idle", subject.handle, summary, detail,
+                      app_id=subject.declared.app_id if subject.declared else None)
+    return [_on(subject.apps[0], finding) if subject.declared is None else finding]
+
+
+def status_mismatch(subject: Subject, config: ReconcileConfig, now: datetime,
+                    hosts: dict[str, HostInfo]) -> list[Finding]:
+    declared = subject.declared
+    if declared is None or not subject.apps:
+        return []
+    on = ", ".join(sorted({_host(a, hosts) for a in subject.apps}))
+    if declared.status in ("inactive", "retired"):
+        last = max((a.last_request for a in subject.apps if a.last_request), default=None)
+        summary = f"{declared.app_id} is declared {declared.status} but still served on {on}"
+        if last:
+            summary += f" (last request {iso(last)[:10]})"
+        return [Finding("status-mismatch", subject.handle, summary,
+                        {"declared_status": declared.status, "served_on": on, "last_request": iso(last)},
+                        app_id=declared.app_id)]
+    if declared.status == "active" and is_idle(subject, config, now):
+        return [Finding("status-mismatch", subject.handle,
+                        f"{declared.app_id} is declared active but nobody used it in {config.idle_days} days",
+                        {"declared_status": declared.status, "idle_days": config.idle_days},
+                        app_id=declared.app_id)]
+    return []
+
+
+def unowned(subject: Subject, config: ReconcileConfig) -> list[Finding]:
+    declared = subject.declared
+    if declared is None:
+        return []
+    unknown = {v.casefold() for v in config.unknown_owner_values}
+    problems = []
+    owner = declared.owner.strip()
+    if not owner or owner.casefold() in unknown:
+        problems.append("no owner agency")
+    elif config.known_owners and owner.casefold() not in {o.casefold() for o in config.known_owners}:
+        problems.append(f"owner {owner!r} is not a known agency")
+    if not declared.contact.strip() or declared.contact.strip().casefold() in unknown:
+        problems.append("no contact")
+    if not problems:
+        return []
+    return [Finding("unowned", subject.handle, f"{declared.app_id} {declared.name}: " + " and ".join(problems),
+                    {"owner": declared.owner, "contact": declared.contact, "unit": declared.unit},
+                    app_id=declared.app_id)]
+
+
+def _framework(text: str) -> tuple[str, str]:
+    m = re.match(r"^(.*?)[\s\-_]*v?(\d+(?:\.\d+)*)?$", text.strip().lower())
+    name = re.sub(r"[^a-z0-9]", "", m.group(1) if m else text.lower())
+    return _ALIASES.get(name, name), (m.group(2) or "") if m else ""
+
+
+def framework_differs(declared: str, found: str, found_version: str) -> str | None:
+    """Why a declared framework disagrees with the fingerprint, or None when they agree or cannot be compared."""
+    want, want_version = _framework(declared)
+    have, _ = _framework(found)
+    if want in _GENERIC or have in _GENERIC:
+        return None
+    if want != have:
+        return f"declared {declared}, runs {found}{' ' + found_version if found_version else ''}"
+    if want_version and found_version and not (found_version == want_version
+                                               or found_version.startswith(want_version + ".")):
+        return f"declared {declared}, runs {found} {found_version}"
+    return None
+
+
+def drift(subject: Subject, index: Index, hosts: dict[str, HostInfo]) -> list[Finding]:
+    declared = subject.declared
+    if declared is None or not subject.apps:
+        return []
+    out = []
+    if declared.host:
+        expected = index.agents_called(declared.host)
+        elsewhere = sorted({_host(a, hosts) for a in subject.apps if a.agent_id not in expected})
+        if elsewhere:
+            out.append(Finding("drift", subject.handle,
+                               f"{declared.app_id} is declared on {declared.host} but runs on {', '.join(elsewhere)}",
+                               {"declared_host": declared.host, "runs_on": elsewhere, "aspect": "location"},
+                               app_id=declared.app_id))
+    if declared.framework:
+        for app in subject.apps:
+            why = framework_differs(declared.framework, app.framework, app.framework_version) if app.framework \
+                else None
+            if why:
+                out.append(Finding("drift", f"{subject.handle}#framework",
+                                   f"{declared.app_id} on {_host(app, hosts)}: {why}",
+                                   {"declared_framework": declared.framework, "framework": app.framework,
+                                    "framework_version": app.framework_version, "aspect": "framework"},
+                                   app_id=declared.app_id))
+                break
+    return out
+
+
+def exposed_listeners(listeners: list[ListenerInfo], index: Index, hosts: dict[str, HostInfo],
+                      config: ReconcileConfig) -> list[Finding]:
+    out = []
+    ignore_ports = set(config.exposed_ignore_ports)
+    ignore_processes = {p.casefold() for p in config.exposed_ignore_processes}
+    for sock in listeners:
+        if not sock.public or sock.app_keys or sock.port in ignore_ports:
+            continue
+        if sock.process and sock.process.casefold() in ignore_processes:
+            continue
+        if any(sock.port in app.ports for app in index.by_agent.get(sock.agent_id, [])):
+            continue
+        host = hosts.get(sock.agent_id)
+        name = host.hostname if host and host.hostname else sock.agent_id
+        process = f" by {sock.process}" if sock.process else ""
+        out.append(Finding("exposed-listener", f"{sock.agent_id}/listener:{sock.protocol}:{sock.address}:{sock.port}",
+                           f"{name} listens on public {sock.address}:{sock.port}/{sock.protocol}{process}, "
+                           "which belongs to no known app",
+                           {"host": name, "address": sock.address, "port": sock.port, "protocol": sock.protocol,
+                            "process": sock.process}, agent_id=sock.agent_id))
+    return out

@@ -1,0 +1,162 @@
+"""Which discovered apps each declared app is, and why.
+
+A declared URL matches the apps serving its host name (exact, without
+`www.`, or through a wildcard server name) whose path prefix is the longest
+one containing the declared path; an address or host name matches the
+default app for that port on that host; a declared install directory
+matches an app served from it. Operators' pins override all of it.
+"""
+from __future__ import annotations
+
+from collections import defaultdict
+from dataclasses import dataclass, field
+
+from collector.inventory.model import DeclaredApp
+from collector.reconcile.model import DiscoveredApp, HostInfo, Match, Pin
+from collector.reconcile.urls import (WEB_PORTS, WILDCARD_ADDRESSES, Endpoint, ServerName, host_key,
+                                      normalize_path, parse_endpoint, path_within, server_name)
+
+# Scores order the reasons of one match; a pin beats every rule.
+_SCORE = {"pin": 1000, "url": 300, "address": 200, "root": 100}
+
+
+@dataclass
+class Index:
+    by_name: dict[str, list[DiscoveredApp]] = field(default_factory=lambda: defaultdict(list))
+    patterns: list[tuple[ServerName, DiscoveredApp]] = field(default_factory=list)
+    by_agent: dict[str, list[DiscoveredApp]] = field(default_factory=lambda: defaultdict(list))
+    by_root: dict[str, list[DiscoveredApp]] = field(default_factory=lambda: defaultdict(list))
+    host_ids: dict[str, set[str]] = field(default_factory=lambda: defaultdict(set))  # name/address -> agents
+    by_handle: dict[str, DiscoveredApp] = field(default_factory=dict)
+    hosts: dict[str, HostInfo] = field(default_factory=dict)
+
+    def agents_called(self, name: str) -> set[str]:
+        return self.host_ids.get(host_key(name), set())
+
+
+def build_index(apps: list[DiscoveredApp], hosts: dict[str, HostInfo]) -> Index:
+    index = Index(hosts=hosts)
+    for app in apps:
+        if not app.present:
+            continue
+        index.by_handle[app.handle] = app
+        index.by_agent[app.agent_id].append(app)
+        if app.root:
+            index.by_root[normalize_path(app.root)].append(app)
+        for name in app.server_names:
+            matcher = server_name(name)
+            if matcher.kind == "exact":
+                index.by_name[matcher.value].append(app)
+            elif matcher.kind != "catch-all":
+                index.patterns.append((matcher, app))
+    for agent_id, host in hosts.items():
+        for name in (agent_id, host.hostname, host.fqdn, *host.addresses):
+            if name:
+                index.host_ids[host_key(name.split("/")[0])].add(agent_id)
+    return index
+
+
+def _names_of(app: DiscoveredApp) -> str:
+    return " ".join(app.server_names) or "_"
+
+
+def _by_name(key: str, index: Index) -> tuple[list[DiscoveredApp], str]:
+    found = index.by_name.get(key)
+    if found:
+        return found, "server name"
+    wild = [app for matcher, app in index.patterns if matcher.matches(key)]
+    return wild, "wildcard server name"
+
+
+def _default_apps(endpoint: Endpoint, agents: set[str], index: Index) -> list[DiscoveredApp]:
+    """The apps a request to the bare address of these hosts reaches: the default server of the port."""
+    found = []
+    for agent_id in sorted(agents):
+        apps = index.by_agent.get(agent_id, [])
+        ports = {endpoint.port} if endpoint.port else set(WEB_PORTS)
+        on_port = [a for a in apps if a.ports & ports and any(
+            lst.address in WILDCARD_ADDRESSES or host_key(lst.address.strip("[]")) == endpoint.key
+            for lst in a.listen)]
+        vhosts = {tuple(a.server_names) for a in on_port}
+        for app in on_port:
+            catch_all = all(server_name(n).kind == "catch-all" for n in app.server_names)
+            flagged = any(lst.default_server and lst.port in ports for lst in app.listen)
+            if catch_all or flagged or len(vhosts) == 1:
+                found.append(app)
+    return found
+
+
+def _narrow(endpoint: Endpoint, candidates: list[DiscoveredApp]) -> tuple[list[DiscoveredApp], str]:
+    """Longest path prefix containing the declared path, then the declared port when something serves it."""
+    within = [a for a in candidates if path_within(endpoint.path, normalize_path(a.path_prefix))]
+    if not within:
+        return [], ""
+    longest = max(len(normalize_path(a.path_prefix)) for a in within)
+    best = [a for a in within if len(normalize_path(a.path_prefix)) == longest]
+    if endpoint.explicit_port:
+        on_port = [a for a in best if endpoint.port in a.ports]
+        return (on_port, f"port {endpoint.port}") if on_port else (best, f"declared port {endpoint.port} not served")
+    on_web = [a for a in best if a.ports & WEB_PORTS or a.redirect]
+    return (on_web, "") if on_web else (best, "")
+
+
+def match_declared(declared: DeclaredApp, index: Index) -> list[Match]:
+    found: dict[str, Match] = {}
+
+    def add(app: DiscoveredApp, rule: str, reason: str, bonus: int = 0) -> None:
+        score = _SCORE[rule] + bonus
+        old = found.get(app.handle)
+        if old is None or old.score < score:
+            found[app.handle] = Match(declared.app_id, app.agent_id, app.app_key, rule, reason, score)
+
+    for text in declared.urls:
+        try:
+            endpoint = parse_endpoint(text)
+        except ValueError:
+            continue
+        candidates, how = _by_name(endpoint.key, index)
+        rule = "url"
+        if not candidates:
+            agents = index.agents_called(endpoint.host)
+            if not agents:
+                continue
+            candidates, how, rule = _default_apps(endpoint, agents, index), "default server of", "address"
+        chosen, port_note = _narrow(endpoint, candidates)
+        for app in chosen:
+            prefix = normalize_path(app.path_prefix)
+            where = index.hosts.get(app.agent_id)
+            host = where.hostname if where and where.hostname else app.agent_id
+            if rule == "url":
+                reason = f"{text} -> {how} {_names_of(app)}"
+            else:
+                reason = f"{text} -> {how} {endpoint.host} on {host}"
+            if prefix != "/":
+                reason += f", path prefix {prefix}"
+            if port_note:
+                reason += f", {port_note}"
+            if app.redirect:
+                reason += f" (redirects: {app.redirect})"
+            add(app, rule, reason, bonus=len(prefix))
+    if declared.root:
+        agents = index.agents_called(declared.host) if declared.host else None
+        for app in index.by_root.get(normalize_path(declared.root), []):
+            if agents is None or app.agent_id in agents:
+                add(app, "root", f"install directory {declared.root}"
+                                 + (f" on {declared.host}" if declared.host else ""))
+    return list(found.values())
+
+
+def match_all(declared: list[DeclaredApp], index: Index, pins: list[Pin]) -> list[Match]:
+    forbidden = {(p.app_id, p.agent_id, p.app_key) for p in pins if p.action == "forbid"}
+    matches: dict[tuple[str, str, str], Match] = {}
+    for app in declared:
+        for m in match_declared(app, index):
+            if (m.app_id, m.agent_id, m.app_key) not in forbidden:
+                matches[(m.app_id, m.agent_id, m.app_key)] = m
+    known = {a.app_id for a in declared}
+    for pin in pins:
+        if pin.action == "link" and pin.app_id in known and f"{pin.agent_id}/{pin.app_key}" in index.by_handle:
+            why = f"pinned by {pin.by}" + (f": {pin.reason}" if pin.reason else "")
+            matches[(pin.app_id, pin.agent_id, pin.app_key)] = Match(pin.app_id, pin.agent_id, pin.app_key, "pin",
+                                                                      why, _SCORE["pin"])
+    return sorted(matches.values(), key=lambda m: (m.app_id, m.agent_id, m.app_key))

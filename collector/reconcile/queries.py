@@ -1,0 +1,46 @@
+"""What the operator commands and the report read: findings, verdicts, candidates."""
+from __future__ import annotations
+
+from typing import Any, Sequence
+
+from collector.store import Store
+
+KINDS = ("hidden", "missing", "idle", "status-mismatch", "unowned", "drift", "exposed-listener", "unmanaged-host")
+
+
+def finding_rows(store: Store, kinds: Sequence[str] = (), include_resolved: bool = False) -> list[dict[str, Any]]:
+    where = [] if include_resolved else ["f.resolved_at IS NULL"]
+    params: list[Any] = []
+    if kinds:
+        where.append(f"f.kind IN ({', '.join('?' * len(kinds))})")
+        params += list(kinds)
+    sql = ("SELECT f.finding_id, f.kind, f.subject, f.app_id, h.hostname, f.agent_id, f.app_key, f.summary, "
+           "f.detail, f.first_seen, f.last_seen, f.resolved_at FROM findings f "
+           "LEFT JOIN hosts h ON h.agent_id = f.agent_id"
+           + (" WHERE " + " AND ".join(where) if where else "")
+           + " ORDER BY f.kind, f.subject, f.finding_id")
+    return store.query(sql, tuple(params))
+
+
+def candidate_rows(store: Store, verdicts: Sequence[str] = ("safe-to-take-down",),
+                   limit: int | None = None) -> list[dict[str, Any]]:
+    """Verdict rows with the latest decision, largest declared cost first, then by subject."""
+    marks = ", ".join("?" * len(verdicts))
+    sql = f"""
+        SELECT v.subject, v.app_id, v.agent_id, v.app_key, v.name, v.owner, v.hosts, v.verdict, v.summary,
+               v.last_human_request, v.coverage_start, v.human_requests, v.trend, v.annual_cost, v.since,
+               v.reasons, v.figures, d.decision, d.decided_by, d.decided_at, d.reason AS decision_reason
+        FROM verdicts v LEFT JOIN latest_decisions d ON d.subject = v.subject
+        WHERE v.verdict IN ({marks})
+        ORDER BY v.verdict, v.annual_cost IS NULL, v.annual_cost DESC, v.subject
+        {'LIMIT ' + str(int(limit)) if limit else ''}"""
+    return store.query(sql, tuple(verdicts))
+
+
+def verdict_counts(store: Store) -> dict[str, int]:
+    return {r["verdict"]: r["n"] for r in store.query("SELECT verdict, count(*) AS n FROM verdicts GROUP BY verdict")}
+
+
+def finding_counts(store: Store) -> dict[str, int]:
+    return {r["kind"]: r["n"] for r in store.query(
+        "SELECT kind, count(*) AS n FROM findings WHERE resolved_at IS NULL GROUP BY kind")}
