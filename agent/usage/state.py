@@ -1,0 +1,183 @@
+"""The usage collector's local memory: a small SQLite file under the agent's state dir.
+
+It holds, per log file ever read, how far it was read (keyed by device+inode
+and a fingerprint of its first bytes), and per app the daily counts, the
+clients (as non-reversible ids) and the last times. Counts and the offsets
+they come from are written in one transaction, so a crash or restart never
+counts a line twice or loses one.
+"""
+from __future__ import annotations
+
+import os
+import sqlite3
+from dataclasses import dataclass
+from pathlib import Path
+
+SCHEMA_VERSION = 1
+_SCHEMA = """
+CREATE TABLE IF NOT EXISTS meta(key TEXT PRIMARY KEY, value TEXT);
+CREATE TABLE IF NOT EXISTS files(
+    id INTEGER PRIMARY KEY, log TEXT NOT NULL, path TEXT NOT NULL, dev INTEGER, ino INTEGER,
+    size INTEGER, mtime REAL, fp_len INTEGER NOT NULL, fp TEXT NOT NULL, offset INTEGER NOT NULL,
+    done INTEGER NOT NULL DEFAULT 0, seen INTEGER NOT NULL);
+CREATE INDEX IF NOT EXISTS files_log ON files(log);
+CREATE TABLE IF NOT EXISTS logs(
+    log TEXT PRIMARY KEY, oldest INTEGER, newest INTEGER, lines INTEGER NOT NULL DEFAULT 0,
+    unparsed INTEGER NOT NULL DEFAULT 0, read_at INTEGER);
+CREATE TABLE IF NOT EXISTS app_logs(
+    app TEXT NOT NULL, log TEXT NOT NULL, oldest INTEGER, newest INTEGER, lines INTEGER NOT NULL DEFAULT 0,
+    PRIMARY KEY(app, log));
+CREATE TABLE IF NOT EXISTS app_last(app TEXT NOT NULL, kind INTEGER NOT NULL, at INTEGER NOT NULL,
+    PRIMARY KEY(app, kind));
+CREATE TABLE IF NOT EXISTS daily(
+    app TEXT NOT NULL, day TEXT NOT NULL, human INTEGER NOT NULL DEFAULT 0, bot INTEGER NOT NULL DEFAULT 0,
+    monitor INTEGER NOT NULL DEFAULT 0, error INTEGER NOT NULL DEFAULT 0, PRIMARY KEY(app, day));
+CREATE TABLE IF NOT EXISTS clients(app TEXT NOT NULL, day TEXT NOT NULL, client INTEGER NOT NULL,
+    PRIMARY KEY(app, day, client)) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS rejects(app TEXT NOT NULL, day TEXT NOT NULL, client INTEGER NOT NULL,
+    n INTEGER NOT NULL, PRIMARY KEY(app, day, client)) WITHOUT ROWID;
+"""
+
+
+@dataclass
+class FileEntry:
+    id: int
+    log: str
+    path: str
+    dev: int
+    ino: int
+    size: int
+    mtime: float
+    fp_len: int
+    fp: str
+    offset: int
+    done: bool
+    seen: int
+
+
+@dataclass
+class Batch:
+    """Everything one flush writes, in one transaction."""
+
+    log: str
+    daily: list[tuple[str, str, int, int, int, int]]  # app, day, human, bot, monitor, error
+    clients: list[tuple[str, str, int]]
+    rejects: list[tuple[str, str, int, int]]
+    last: list[tuple[str, int, int]]  # app, kind, epoch
+    app_logs: list[tuple[str, int | None, int | None, int]]  # app, oldest, newest, lines
+    oldest: int | None
+    newest: int | None
+    lines: int
+    unparsed: int
+    file: FileEntry | None
+
+
+class UsageState:
+    def __init__(self, path: Path | str) -> None:
+        self.path = str(path)
+        if self.path != ":memory:":
+            Path(self.path).parent.mkdir(parents=True, exist_ok=True)
+            if not Path(self.path).exists():
+                # created private: the state holds log paths and per-day client ids
+                os.close(os.open(self.path, os.O_CREAT | os.O_WRONLY, 0o600))
+        self.db = sqlite3.connect(self.path, timeout=30)
+        self.db.executescript(_SCHEMA)
+        self.db.execute("INSERT OR IGNORE INTO meta VALUES('schema', ?)", (str(SCHEMA_VERSION),))
+        self.db.commit()
+
+    def close(self) -> None:
+        self.db.close()
+
+    # -- files ------------------------------------------------------------------
+    def files(self, log: str) -> list[FileEntry]:
+        rows = self.db.execute("SELECT id, log, path, dev, ino, size, mtime, fp_len, fp, offset, done, seen "
+                               "FROM files WHERE log = ? ORDER BY id", (log,)).fetchall()
+        return [FileEntry(*row[:10], bool(row[10]), row[11]) for row in rows]
+
+    def touch(self, entry: FileEntry) -> None:
+        self.db.execute("UPDATE files SET seen = ?, path = ? WHERE id = ?", (entry.seen, entry.path, entry.id))
+        self.db.commit()
+
+    def forget_files(self, log: str, older_than: int) -> None:
+        self.db.execute("DELETE FROM files WHERE log = ? AND seen < ?", (log, older_than))
+        self.db.commit()
+
+    # -- counts -----------------------------------------------------------------
+    def write(self, batch: Batch) -> FileEntry | None:
+        """Apply one batch of counts and the file offset they reach, atomically."""
+        db = self.db
+        with db:
+            db.executemany(
+                "INSERT INTO daily VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT(app, day) DO UPDATE SET "
+                "human = human + excluded.human, bot = bot + excluded.bot, "
+                "monitor = monitor + excluded.monitor, error = error + excluded.error", batch.daily)
+            db.executemany("INSERT OR IGNORE INTO clients VALUES (?, ?, ?)", batch.clients)
+            db.executemany("INSERT INTO rejects VALUES (?, ?, ?, ?) ON CONFLICT(app, day, client) "
+                           "DO UPDATE SET n = n + excluded.n", batch.rejects)
+            db.executemany("INSERT INTO app_last VALUES (?, ?, ?) ON CONFLICT(app, kind) "
+                           "DO UPDATE SET at = max(at, excluded.at)", batch.last)
+            db.executemany(
+                "INSERT INTO app_logs VALUES (?, ?, ?, ?, ?) ON CONFLICT(app, log) DO UPDATE SET "
+                "oldest = min(coalesce(oldest, excluded.oldest), coalesce(excluded.oldest, oldest)), "
+                "newest = max(coalesce(newest, excluded.newest), coalesce(excluded.newest, newest)), "
+                "lines = lines + excluded.lines",
+                [(app, batch.log, oldest, newest, lines) for app, oldest, newest, lines in batch.app_logs])
+            db.execute(
+                "INSERT INTO logs(log, oldest, newest, lines, unparsed) VALUES (?, ?, ?, ?, ?) "
+                "ON CONFLICT(log) DO UPDATE SET "
+                "oldest = min(coalesce(oldest, excluded.oldest), coalesce(excluded.oldest, oldest)), "
+                "newest = max(coalesce(newest, excluded.newest), coalesce(excluded.newest, newest)), "
+                "lines = lines + excluded.lines, unparsed = unparsed + excluded.unparsed",
+                (batch.log, batch.oldest, batch.newest, batch.lines, batch.unparsed))
+            entry = batch.file
+            if entry is not None:
+                values = (entry.log, entry.path, entry.dev, entry.ino, entry.size, entry.mtime, entry.fp_len,
+                          entry.fp, entry.offset, int(entry.done), entry.seen)
+                if entry.id:
+                    db.execute("UPDATE files SET log=?, path=?, dev=?, ino=?, size=?, mtime=?, fp_len=?, fp=?, "
+                               "offset=?, done=?, seen=? WHERE id = ?", (*values, entry.id))
+                else:
+                    entry.id = db.execute("INSERT INTO files(log, path, dev, ino, size, mtime, fp_len, fp, offset,"
+                                          " done, seen) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", values).lastrowid
+        return entry
+
+    def mark_read(self, log: str, when: int) -> None:
+        with self.db:
+            self.db.execute("INSERT INTO logs(log, read_at) VALUES (?, ?) "
+                            "ON CONFLICT(log) DO UPDATE SET read_at = excluded.read_at", (log, when))
+
+    def prune(self, before_day: str) -> None:
+        with self.db:
+            for table in ("daily", "clients", "rejects"):
+                self.db.execute(f"DELETE FROM {table} WHERE day < ?", (before_day,))
+
+    # -- reading back -----------------------------------------------------------
+    def daily(self, app: str, scanner_threshold: int) -> list[tuple[str, int, int, int, int, int, int]]:
+        """(day, human, bot, monitor, error, scanner, human_clients) for every day with any request."""
+        days: dict[str, list[int]] = {}
+        for day, human, bot, monitor, error in self.db.execute(
+                "SELECT day, human, bot, monitor, error FROM daily WHERE app = ?", (app,)):
+            days[day] = [human, bot, monitor, error, 0, 0]
+        for day, below, above in self.db.execute(
+                "SELECT day, sum(CASE WHEN n < ? THEN n ELSE 0 END), sum(CASE WHEN n >= ? THEN n ELSE 0 END) "
+                "FROM rejects WHERE app = ? GROUP BY day", (scanner_threshold, scanner_threshold, app)):
+            row = days.setdefault(day, [0] * 6)
+            row[3] += below
+            row[4] += above
+        for day, count in self.db.execute(
+                "SELECT day, count(*) FROM clients WHERE app = ? GROUP BY day", (app,)):
+            days.setdefault(day, [0] * 6)[5] = count
+        return [(day, *days[day]) for day in sorted(days)]
+
+    def last(self, app: str) -> dict[int, int]:
+        return dict(self.db.execute("SELECT kind, at FROM app_last WHERE app = ?", (app,)).fetchall())
+
+    def app_log(self, app: str, log: str) -> tuple[int | None, int | None, int] | None:
+        row = self.db.execute("SELECT oldest, newest, lines FROM app_logs WHERE app = ? AND log = ?",
+                              (app, log)).fetchone()
+        return tuple(row) if row else None
+
+    def log(self, log: str) -> tuple[int | None, int | None, int, int, int | None] | None:
+        row = self.db.execute("SELECT oldest, newest, lines, unparsed, read_at FROM logs WHERE log = ?",
+                              (log,)).fetchone()
+        return tuple(row) if row else None

@@ -1,0 +1,178 @@
+"""Access-log benchmark: ronda's usage parser against GoAccess and `wc -l`, on the same file.
+
+    .venv/bin/python bench/logs.py [--lines N] [--keep DIR]
+
+Writes a reproducible combined-format log (seeded; visits of a few to a few
+dozen requests from a Zipf-distributed pool of clients, ~10% crawler traffic,
+health checks, 404 scans), then runs each tool in its own child process and
+reports wall time, CPU time, lines/s per CPU second and peak RSS (from the
+child's rusage). Finally it rescans the unchanged log with the state of the
+first run and shows that no old byte is read again.
+"""
+from __future__ import annotations
+
+import argparse
+import bisect
+import json
+import os
+import random
+import shutil
+import subprocess
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+BROWSERS = (
+    "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/{v}.0.0.0 Safari/537.36",
+    "Mozilla/5.0 (X11; Linux x86_64; rv:{v}.0) Gecko/20100101 Firefox/{v}.0",
+    "Mozilla/5.0 (iPhone; CPU iPhone OS 17_{m} like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) "
+    "Version/17.{m} Mobile/15E148 Safari/604.1",
+    "Mozilla/5.0 (Linux; Android 14; SM-A{m}5F) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/{v}.0.0.0 "
+    "Mobile Safari/537.36",
+)
+CRAWLERS = (
+    "Mozilla/5.0 (compatible; Googlebot/2.1; +http://www.google.com/bot.html)",
+    "Mozilla/5.0 (compatible; bingbot/2.0; +http://www.bing.com/bingbot.htm)",
+    "Mozilla/5.0 (compatible; AhrefsBot/7.0; +http://ahrefs.com/robot/)",
+    "python-requests/2.31.0",
+)
+PAGES = ("/", "/index.php", "/login", "/dashboard", "/laporan?tahun=2026", "/sipd/anggaran",
+         "/sipd/api/rekap?id={p}", "/api/v1/data?page={p}")
+ASSETS = ("/assets/app.js", "/assets/app.css", "/img/logo.png", "/favicon.ico", "/assets/font.woff2")
+SCAN_PATHS = ("/wp-login.php", "/.env", "/phpmyadmin/", "/.git/config", "/admin.php", "/xmlrpc.php")
+
+
+def write_log(path: Path, lines: int, seed: int = 20260101, days: int = 14, clients: int = 40_000) -> None:
+    """A combined-format log of exactly `lines` lines, identical for identical arguments."""
+    rnd = random.Random(seed)
+    pool = []
+    for _ in range(clients):
+        ip = f"{rnd.randrange(1, 224)}.{rnd.randrange(256)}.{rnd.randrange(256)}.{rnd.randrange(1, 255)}"
+        template = rnd.choice(BROWSERS)
+        pool.append((ip, template.format(v=rnd.randrange(110, 131), m=rnd.randrange(1, 9))))
+    cumulative = []
+    total = 0.0
+    for i in range(clients):
+        total += 1.0 / (i + 1) ** 0.9
+        cumulative.append(total)
+    start = 1767225600  # 2026-01-01T00:00:00Z
+    span = days * 86400
+    written = 0
+    with open(path, "w", buffering=1 << 20) as f:
+        while written < lines:
+            t = start + span * written // lines
+            kind = rnd.random()
+            if kind < 0.10:
+                ip, ua = f"66.249.{rnd.randrange(64, 80)}.{rnd.randrange(1, 255)}", rnd.choice(CRAWLERS)
+                visit = [(rnd.choice(PAGES).format(p=rnd.randrange(900)), 200) for _ in range(rnd.randrange(1, 6))]
+            elif kind < 0.12:
+                ip, ua = "10.0.0.5", "UptimeRobot/2.0"
+                visit = [("/healthz", 200)]
+            elif kind < 0.125:
+                ip = f"45.{rnd.randrange(256)}.{rnd.randrange(256)}.{rnd.randrange(1, 255)}"
+                ua = rnd.choice(BROWSERS).format(v=118, m=1)
+                visit = [(p, 404) for p in SCAN_PATHS for _ in range(5)]
+            else:
+                ip, ua = pool[bisect.bisect(cumulative, rnd.random() * total)]
+                visit = []
+                for _ in range(rnd.randrange(1, 6)):
+                    status = 200 if rnd.random() < 0.93 else rnd.choice((302, 304, 404, 500))
+                    visit.append((rnd.choice(PAGES).format(p=rnd.randrange(900)), status))
+                    visit.extend((rnd.choice(ASSETS), 200 if rnd.random() < 0.7 else 304)
+                                 for _ in range(rnd.randrange(0, 8)))
+            for path, status in visit[: lines - written]:
+                stamp = time.strftime("%d/%b/%Y:%H:%M:%S +0700", time.gmtime(t + 7 * 3600))
+                size = rnd.randrange(200, 90_000) if status == 200 else 0
+                f.write(f'{ip} - - [{stamp}] "GET {path} HTTP/1.1" {status} {size} '
+                        f'"https://app.example.go.id/" "{ua}"\n')
+                written += 1
+
+
+# -- the contenders, each run in a child process --------------------------------------------
+def child_ronda(log: str, state: str) -> dict:
+    sys.path.insert(0, str(ROOT))
+    from agent.host import LocalHost
+    from agent.model import App, LogRef
+    from agent.usage import collect_usage
+    from agent.usage.collect import UsageCollector
+
+    app = App(key="bench", kind="nginx", server_names=["app.example.go.id"],
+              access_logs=[LogRef(path=log, format="combined")])
+    collector = UsageCollector(LocalHost(), [app], {}, Path(state))
+    errors = collector.run()
+    assert collect_usage  # the public entry point wraps the same collector
+    return {"errors": [e.message for e in errors], "lines": collector.stats.lines,
+            "bytes_read": collector.stats.bytes_read, "human": sum(d.human for d in app.usage.daily)}
+
+
+def run_child(argv: list[str]) -> tuple[float, float, int, str]:
+    """Wall seconds, CPU seconds, peak RSS (bytes) and stdout of one child process."""
+    started = time.perf_counter()
+    proc = subprocess.Popen(argv, stdout=subprocess.PIPE, stderr=subprocess.DEVNULL)
+    out = proc.stdout.read().decode() if proc.stdout else ""
+    _, status, usage = os.wait4(proc.pid, 0)
+    wall = time.perf_counter() - started
+    if os.waitstatus_to_exitcode(status) != 0:
+        raise RuntimeError(f"{argv[0]} failed: {out[-500:]}")
+    return wall, usage.ru_utime + usage.ru_stime, usage.ru_maxrss * 1024, out
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--lines", type=int, default=1_000_000)
+    parser.add_argument("--keep", help="write the log and state here and keep them")
+    parser.add_argument("--child", nargs=2, metavar=("LOG", "STATE"), help=argparse.SUPPRESS)
+    args = parser.parse_args()
+    if args.child:
+        print(json.dumps(child_ronda(*args.child)))
+        return 0
+    work = Path(args.keep) if args.keep else Path(tempfile.mkdtemp(prefix="ronda-bench-"))
+    work.mkdir(parents=True, exist_ok=True)
+    log, state = work / "access.log", work / "state"
+    shutil.rmtree(state, ignore_errors=True)
+    t = time.perf_counter()
+    write_log(log, args.lines)
+    size = log.stat().st_size
+    print(f"log: {log} — {args.lines:,} lines, {size / 1e6:.1f} MB, written in {time.perf_counter() - t:.1f}s")
+    print(f"{'tool':<28}{'wall s':>8}{'cpu s':>8}{'lines/cpu-s':>14}{'peak RSS':>11}")
+    results: dict[str, tuple[float, float, int]] = {}
+
+    def show(name: str, wall: float, cpu: float, rss: int) -> None:
+        results[name] = (wall, cpu, rss)
+        rate = args.lines / cpu if cpu else float("inf")
+        print(f"{name:<28}{wall:>8.2f}{cpu:>8.2f}{rate:>14,.0f}{rss / 2**20:>9.1f}MB")
+
+    me = [sys.executable, str(Path(__file__).resolve()), "--child", str(log), str(state)]
+    wall, cpu, rss, out = run_child(me)
+    first = json.loads(out)
+    show("ronda (first full parse)", wall, cpu, rss)
+    goaccess = shutil.which("goaccess")
+    if goaccess:
+        wall, cpu, rss, _ = run_child([goaccess, str(log), "--log-format=COMBINED", "--no-global-config",
+                                       "-o", str(work / "goaccess.json")])
+        show("goaccess", wall, cpu, rss)
+    else:
+        print("goaccess: not installed (apt-get install goaccess)")
+    wall, cpu, rss, _ = run_child(["wc", "-l", str(log)])
+    show("wc -l", wall, cpu, rss)
+    wall, cpu, rss, out = run_child(me)
+    again = json.loads(out)
+    show("ronda (rescan, unchanged)", wall, cpu, rss)
+
+    ronda = results["ronda (first full parse)"]
+    print()
+    print(f"ronda: {first['lines']:,} lines parsed, {first['human']:,} human requests, errors: {first['errors']}")
+    if "goaccess" in results:
+        print(f"ronda vs goaccess (CPU time): {results['goaccess'][1] / ronda[1]:.1f}x faster; "
+              f"(wall time): {results['goaccess'][0] / ronda[0]:.1f}x")
+    print(f"ronda vs wc -l (CPU time): {ronda[1] / max(results['wc -l'][1], 1e-3):.0f}x slower")
+    print(f"rescan of the unchanged log: {again['bytes_read']:,} bytes of log read, {again['lines']:,} lines parsed")
+    if not args.keep:
+        shutil.rmtree(work, ignore_errors=True)
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
