@@ -16,7 +16,7 @@ import click
 from agent.transport import TlsFiles, TransportError
 from collector import __version__
 from collector.output import FORMATS, render
-from collector.server import ServeError, ServerConfig, make_server
+from collector.server import ServeError, ServerConfig, make_server, stop_gracefully
 from collector.store import Store, StoreError, default_db_path
 
 _DOMAIN_ERRORS = (StoreError, ServeError, TransportError)
@@ -65,12 +65,22 @@ def cli(verbose: int) -> None:
 @click.option("--cert", metavar="FILE", help="The collector's certificate (PEM).")
 @click.option("--key", metavar="FILE", help="The private key of --cert (PEM).")
 @click.option("--ca", metavar="FILE", help="CA (PEM) whose client certificates are required (mutual TLS).")
-def serve(db: str, listen: str, insecure: bool, cert: str | None, key: str | None, ca: str | None) -> None:
-    """Receive snapshots from agents and store them in --db."""
+@click.option("--approval", type=click.Choice(["auto", "manual"]), default="auto", show_default=True,
+              help="manual: new agents wait for `ronda agents approve` before their snapshots are stored.")
+@click.option("--workers", default=8, show_default=True, help="Calls handled at once.")
+def serve(db: str, listen: str, insecure: bool, cert: str | None, key: str | None, ca: str | None,
+          approval: str, workers: int) -> None:
+    """Receive snapshots from agents and store them in --db.
+
+    With --ca, agents must show a client certificate from that CA (mutual TLS, recommended) and may
+    only report as the agent id it names; without --ca, agents authenticate with a token from
+    `ronda-agent enrol`. --insecure (plain text) is for loopback only.
+    """
     store = open_store(db)
     try:
         server, port = make_server(store, ServerConfig(listen=listen, insecure=insecure,
-                                                       tls=TlsFiles(ca or "", cert or "", key or "")))
+                                                       tls=TlsFiles(ca or "", cert or "", key or ""),
+                                                       approval=approval, workers=workers))
     except _DOMAIN_ERRORS as e:
         raise click.ClickException(str(e)) from None
     logging.getLogger("ronda").setLevel(logging.INFO)
@@ -80,7 +90,8 @@ def serve(db: str, listen: str, insecure: bool, cert: str | None, key: str | Non
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda *_: stop.set())
     stop.wait()
-    server.stop(grace=10).wait()
+    click.echo("stopping: finishing the calls in flight", err=True)
+    stop_gracefully(server, grace=10)
     store.close()
 
 
@@ -129,6 +140,12 @@ def demo(keep: str | None) -> None:
 def main() -> None:
     cli(prog_name="ronda")
 
+
+from collector.cli_trust import agents as _agents, ca as _ca  # noqa: E402
+
+cli.add_command(_ca)
+cli.add_command(_agents)
+
 from collector.cli_inventory import inventory as _inventory  # noqa: E402
 from collector.cli_reconcile import candidates as _candidates, decide as _decide, explain as _explain  # noqa: E402
 from collector.cli_reconcile import findings as _findings, reconcile as _reconcile, report as _report  # noqa: E402
@@ -140,3 +157,8 @@ cli.add_command(_candidates)
 cli.add_command(_explain)
 cli.add_command(_report)
 cli.add_command(_decide)
+
+from collector.cli_scan import scan as _scan, scans as _scans  # noqa: E402
+
+cli.add_command(_scan)
+cli.add_command(_scans)

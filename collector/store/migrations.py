@@ -74,3 +74,7 @@ CREATE INDEX source_errors_agent ON source_errors (agent_id);
 from collector.reconcile.schema import MIGRATIONS as _RECONCILE  # noqa: E402  (10-19)
 
 MIGRATIONS += _RECONCILE
+
+from collector.trust.schema import MIGRATIONS as _TRUST_MIGRATIONS  # noqa: E402  (20-29)
+
+MIGRATIONS += _TRUST_MIGRATIONS

@@ -6,7 +6,6 @@ applied is recorded as history but does not roll the host's state back.
 """
 from __future__ import annotations
 
-import json
 import os
 import sqlite3
 import threading
@@ -19,7 +18,7 @@ from typing import Any, Iterator
 import sqlite_utils
 
 from agent.model import Snapshot
-from agent.wire import message_to_dict, to_message
+from collector.store.apply import AdmitHook, ingest_message
 from collector.store.migrations import MIGRATIONS
 from ronda_wire.v1 import ronda_pb2 as pb
 
@@ -47,6 +46,8 @@ def iso(value: datetime | None) -> str | None:
 class IngestResult:
     duplicate: bool
     stale: bool
+    last_sequence: int = 0          # the newest sequence stored for the agent
+    notes: tuple[str, ...] = ()     # warnings for the agent's operator (e.g. a cloned machine)
 
     @property
     def applied(self) -> bool:
@@ -112,65 +113,28 @@ class Store:
         self.conn.close()
 
     # -- ingestion -------------------------------------------------------------
-    def ingest(self, snap: Snapshot, received_at: datetime | None = None) -> IngestResult:
+    def ingest(self, snap: Snapshot, received_at: datetime | None = None, admit: AdmitHook | None = None
+               ) -> IngestResult:
+        """Store a snapshot built in this process (e.g. by an SSH scan)."""
+        from agent.wire import snapshot_to_wire
+        from collector.validate import InvalidSnapshot
+
+        try:
+            message = snapshot_to_wire(snap)
+        except (ValueError, TypeError, OverflowError, KeyError) as e:
+            raise InvalidSnapshot([f"cannot be encoded: {e}"]) from None
+        return self.ingest_message(message, received_at, admit)
+
+    def ingest_message(self, message: pb.Snapshot, received_at: datetime | None = None,
+                       admit: AdmitHook | None = None) -> IngestResult:
+        """Store a ronda.v1.Snapshot in one transaction (see collector.store.apply).
+
+        Raises InvalidSnapshot, SequenceConflict, or whatever `admit` raises; nothing is stored then.
+        """
         now = iso(received_at or datetime.now(timezone.utc))
         with self.transaction() as c:
-            if c.execute("SELECT 1 FROM snapshots WHERE agent_id=? AND sequence=?",
-                         (snap.agent_id, snap.sequence)).fetchone():
-                return IngestResult(duplicate=True, stale=False)
-            row = c.execute("SELECT last_sequence FROM agents WHERE agent_id=?", (snap.agent_id,)).fetchone()
-            stale = row is not None and snap.sequence < row[0]
-            c.execute("INSERT INTO snapshots VALUES (?,?,?,?,?,?,?,?)",
-                      (snap.agent_id, snap.sequence, snap.report_id, iso(snap.collected_at), now, int(not stale),
-                       len(snap.apps), len(snap.errors)))
-            if stale:
-                return IngestResult(duplicate=False, stale=True)
-            c.execute("""INSERT INTO agents VALUES (?,?,?,?,?,?)
-                         ON CONFLICT(agent_id) DO UPDATE SET last_seen=excluded.last_seen,
-                         last_sequence=excluded.last_sequence, last_report_id=excluded.last_report_id,
-                         source=excluded.source""",
-                      (snap.agent_id, now, now, snap.sequence, snap.report_id, snap.source))
-            self._apply_state(c, snap, now)
-        return IngestResult(duplicate=False, stale=False)
-
-    def _apply_state(self, c: sqlite3.Connection, snap: Snapshot, now: str) -> None:
-        h = snap.host
-        c.execute("INSERT OR REPLACE INTO hosts VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)", (
-            snap.agent_id, h.machine_id, h.hostname, h.fqdn, json.dumps(h.addresses), h.os_name, h.os_version,
-            h.kernel, h.architecture, iso(h.boot_time), h.cpu_count, h.memory_total_bytes, h.memory_used_bytes,
-            json.dumps([vars(d) for d in h.disks]), snap.source, snap.agent_version, snap.interval_seconds,
-            snap.sequence, iso(snap.collected_at)))
-        c.execute("UPDATE apps SET present=0 WHERE agent_id=?", (snap.agent_id,))
-        for app in snap.apps:
-            usage = app.usage
-            framework = app.framework
-            c.execute("""INSERT INTO apps VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,1,?)
-                ON CONFLICT(agent_id, app_key) DO UPDATE SET kind=excluded.kind,
-                server_names=excluded.server_names, listen=excluded.listen, path_prefix=excluded.path_prefix,
-                root=excluded.root, upstream=excluded.upstream, config_file=excluded.config_file,
-                config_line=excluded.config_line, parent_key=excluded.parent_key, framework=excluded.framework,
-                framework_version=excluded.framework_version, coverage=excluded.coverage,
-                coverage_start=excluded.coverage_start, last_request=excluded.last_request,
-                last_human_request=excluded.last_human_request, last_seen=excluded.last_seen, present=1,
-                detail=excluded.detail""", (
-                snap.agent_id, app.key, app.kind, json.dumps(app.server_names),
-                json.dumps([str(a) for a in app.listen]), app.path_prefix, app.root, app.upstream,
-                app.config.file, app.config.line, app.parent_key,
-                framework.name if framework else None, framework.version if framework else None,
-                usage.coverage if usage else None, iso(usage.coverage_start) if usage else None,
-                iso(usage.last_request) if usage else None, iso(usage.last_human_request) if usage else None,
-                now, now, json.dumps(message_to_dict(to_message(app, pb.App())), sort_keys=True)))
-            for day in (usage.daily if usage else []):
-                c.execute("INSERT OR REPLACE INTO app_usage_daily VALUES (?,?,?,?,?,?,?,?,?)",
-                          (snap.agent_id, app.key, day.date, day.human, day.bot, day.monitor, day.error,
-                           day.scanner, day.human_clients))
-        c.execute("DELETE FROM listeners WHERE agent_id=?", (snap.agent_id,))
-        c.executemany("INSERT OR REPLACE INTO listeners VALUES (?,?,?,?,?,?,?,?,?,?,?)", [
-            (snap.agent_id, s.protocol, s.address, s.port, s.pid, s.process, s.user, s.unit, s.container,
-             json.dumps(s.app_keys), int(s.public)) for s in snap.listeners])
-        c.execute("DELETE FROM source_errors WHERE agent_id=?", (snap.agent_id,))
-        c.executemany("INSERT INTO source_errors VALUES (?,?,?,?,?)",
-                      [(snap.agent_id, e.source, e.path, e.line, e.message) for e in snap.errors])
+            duplicate, stale, last, notes = ingest_message(c, message, now, admit)
+        return IngestResult(duplicate=duplicate, stale=stale, last_sequence=last, notes=tuple(notes))
 
     # -- queries -----------------------------------------------------------------
     def query(self, sql: str, params: tuple | dict = ()) -> list[dict[str, Any]]:

@@ -1,0 +1,1 @@
+"""Trust between agents and the collector: a small CA, agent identities, enrolment and admission."""
