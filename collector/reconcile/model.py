@@ -130,7 +130,8 @@ class Finding:
 @dataclass(frozen=True, slots=True)
 class Reason:
     rule: str
-    effect: str          # keep, review, insufficient, safe (supports taking down), info
+    effect: str          # the verdict it argues for (keep, review, insufficient-evidence,
+                         # safe-to-take-down), or info
     text: str
 
 

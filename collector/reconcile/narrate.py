@@ -7,7 +7,9 @@ from typing import Any
 from collector.reconcile.chart import terminal_chart, weekly
 from collector.reconcile.story import coverage_date
 
-_EFFECT = {"keep": "keep", "review": "review", "insufficient": "evidence?", "safe": "take-down", "info": "info"}
+# How each reason bears on the verdict, as a short tag.
+_EFFECT = {"keep": "keep", "review": "review", "insufficient-evidence": "lacking", "safe-to-take-down": "take-down",
+           "info": "info"}
 
 
 def _money(value: int | None) -> str:

@@ -27,6 +27,11 @@ def _day(value: datetime | None) -> str | None:
     return value.strftime("%Y-%m-%d") if value else None
 
 
+def _ago(delta: timedelta) -> str:
+    days = delta.days
+    return "today" if days == 0 else "1 day ago" if days == 1 else f"{days} days ago"
+
+
 def _trend(recent: int | None, previous: int | None) -> str | None:
     if recent is None or previous is None:
         return None
@@ -104,7 +109,7 @@ def rules(subject: Subject, figures: dict[str, Any], hosts: dict[str, HostInfo],
     human = figures["human_requests"]
     if used:
         count = f"; {human} human requests in {n} days" if human is not None else ""
-        out.append(Reason("human-use", KEEP, f"humans used it {(now - used).days} days ago ({_day(used)}){count}"))
+        out.append(Reason("human-use", KEEP, f"humans used it {_ago(now - used)} ({_day(used)}){count}"))
         if human is not None and human < config.low_use_requests:
             out.append(Reason("low-use", REVIEW, f"only {human} human requests in {n} days "
                                                  f"(fewer than {config.low_use_requests})"))
@@ -138,7 +143,9 @@ def rules(subject: Subject, figures: dict[str, Any], hosts: dict[str, HostInfo],
             out.append(Reason("shared-service", REVIEW, "a shared/common service still in use ("
                                                         + ", ".join(in_use) + ")"))
     out.extend(_evidence(subject, figures, hosts, config, now))
-    if figures["trend"]:
+    if figures["trend"] == "none":
+        out.append(Reason("trend", "info", f"no human requests in the last {2 * config.trend_days} days"))
+    elif figures["trend"]:
         out.append(Reason("trend", "info", f"human requests {figures['trend']}: {figures['human_recent']} in the "
                                            f"last {config.trend_days} days, {figures['human_previous']} in the "
                                            f"{config.trend_days} before"))

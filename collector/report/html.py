@@ -8,8 +8,7 @@ from typing import Any
 from collector import __version__
 from collector.reconcile.chart import Week
 
-CSP = ("default-src 'none'; style-src 'unsafe-inline'; img-src data:; base-uri 'none'; form-action 'none'; "
-       "frame-ancestors 'none'")
+CSP = "default-src 'none'; style-src 'unsafe-inline'; img-src data:; base-uri 'none'; form-action 'none'"
 STYLE = """
 body{font:14px/1.45 system-ui,-apple-system,"Segoe UI",Roboto,sans-serif;margin:0;color:#1d2430;background:#f6f7f9}
 header,section,footer{max-width:1280px;margin:0 auto;padding:12px 24px}
@@ -25,7 +24,8 @@ ul.reasons{margin:0;padding-left:16px}ul.reasons li{margin:0}
 .tag{display:inline-block;border-radius:3px;padding:0 5px;font-size:12px;background:#eef1f5;white-space:nowrap}
 .tag.safe-to-take-down,.tag.take-down{background:#fee4e2;color:#912018}.tag.review{background:#fef0c7;color:#93370d}
 .tag.keep{background:#d1fadf;color:#05603a}.tag.insufficient-evidence{background:#eaecf0;color:#344054}
-.e-safe{color:#912018}.e-keep{color:#05603a}.e-review{color:#93370d}.e-insufficient{color:#344054}
+.e-safe-to-take-down{color:#912018}.e-keep{color:#05603a}.e-review{color:#93370d}
+.e-insufficient-evidence{color:#344054}
 .e-info{color:#5b6573}code{font-size:12px}svg{display:block}
 """
 

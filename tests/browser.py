@@ -1,0 +1,149 @@
+"""Headless Chromium for tests, driven over the DevTools protocol on a pipe (no extra packages).
+
+    with Browser(tmp) as b:
+        page = b.load("file:///.../report.html")
+        page.requests, page.errors, b.evaluate(page, "document.title")
+"""
+from __future__ import annotations
+
+import json
+import os
+import select
+import shutil
+import subprocess
+import time
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
+         "--disable-component-update", "--no-first-run", "--no-default-browser-check", "--disable-sync",
+         "--remote-debugging-pipe"]
+
+
+def chromium_binary() -> str:
+    for name in ("chromium", "chromium-browser", "google-chrome"):
+        path = shutil.which(name)
+        if path:
+            return path
+    raise RuntimeError("chromium is not installed: .ci/run installs it (apt-get install chromium)")
+
+
+@dataclass
+class Page:
+    session: str
+    requests: list[str] = field(default_factory=list)    # every URL the page asked for
+    errors: list[str] = field(default_factory=list)      # console errors, exceptions, failed loads, CSP refusals
+
+
+class Browser:
+    def __init__(self, tmp: Path) -> None:
+        to_child_r, self._to_child = os.pipe()
+        self._from_child, from_child_w = os.pipe()
+
+        def plumb() -> None:  # the DevTools pipe is fd 3 (commands in) and fd 4 (replies out)
+            a, b = os.dup(to_child_r), os.dup(from_child_w)
+            os.dup2(a, 3)
+            os.dup2(b, 4)
+
+        profile = tmp / "chromium-profile"
+        profile.mkdir(parents=True, exist_ok=True)
+        self.process = subprocess.Popen([chromium_binary(), *FLAGS, f"--user-data-dir={profile}", "about:blank"],
+                                        preexec_fn=plumb, close_fds=False, stdout=subprocess.DEVNULL,
+                                        stderr=subprocess.DEVNULL)
+        os.close(to_child_r)
+        os.close(from_child_w)
+        self._buffer = b""
+        self._next_id = 0
+        self._events: list[dict[str, Any]] = []
+
+    def _read_message(self, deadline: float) -> dict[str, Any]:
+        while b"\0" not in self._buffer:
+            left = deadline - time.monotonic()
+            if left <= 0 or not select.select([self._from_child], [], [], left)[0]:
+                raise TimeoutError("chromium did not answer in time")
+            chunk = os.read(self._from_child, 1 << 16)
+            if not chunk:
+                raise RuntimeError("chromium closed the DevTools pipe")
+            self._buffer += chunk
+        raw, self._buffer = self._buffer.split(b"\0", 1)
+        return json.loads(raw)
+
+    def send(self, method: str, params: dict | None = None, session: str | None = None,
+             timeout: float = 30) -> dict[str, Any]:
+        self._next_id += 1
+        message: dict[str, Any] = {"id": self._next_id, "method": method, "params": params or {}}
+        if session:
+            message["sessionId"] = session
+        os.write(self._to_child, json.dumps(message).encode() + b"\0")
+        deadline = time.monotonic() + timeout
+        while True:
+            reply = self._read_message(deadline)
+            if reply.get("id") == self._next_id:
+                if "error" in reply:
+                    raise RuntimeError(f"{method}: {reply['error']}")
+                return reply.get("result", {})
+            self._events.append(reply)
+
+    def _wait_event(self, method: str, session: str, timeout: float = 30) -> None:
+        deadline = time.monotonic() + timeout
+        while not any(e.get("method") == method and e.get("sessionId") == session for e in self._events):
+            self._events.append(self._read_message(deadline))
+
+    def load(self, url: str, settle: float = 0.5) -> Page:
+        target = self.send("Target.createTarget", {"url": "about:blank"})["targetId"]
+        session = self.send("Target.attachToTarget", {"targetId": target, "flatten": True})["sessionId"]
+        for domain in ("Page", "Network", "Runtime", "Log"):
+            self.send(f"{domain}.enable", session=session)
+        self._events.clear()
+        self.send("Page.navigate", {"url": url}, session=session)
+        self._wait_event("Page.loadEventFired", session)
+        deadline = time.monotonic() + settle
+        while time.monotonic() < deadline:   # late requests and console messages
+            try:
+                self._events.append(self._read_message(deadline))
+            except TimeoutError:
+                break
+        page = Page(session)
+        for e in self._events:
+            if e.get("sessionId") != session:
+                continue
+            method, p = e.get("method"), e.get("params", {})
+            if method == "Network.requestWillBeSent":
+                page.requests.append(p["request"]["url"])
+            elif method == "Network.loadingFailed" and not p.get("canceled"):
+                page.errors.append(f"load failed: {p.get('errorText')} {p.get('blockedReason', '')}")
+            elif method == "Runtime.exceptionThrown":
+                page.errors.append(f"exception: {p['exceptionDetails'].get('text')}")
+            elif method == "Runtime.consoleAPICalled" and p.get("type") in ("error", "assert"):
+                page.errors.append("console: " + " ".join(str(a.get("value", a.get("description")))
+                                                          for a in p.get("args", [])))
+            elif method == "Log.entryAdded" and p["entry"].get("level") == "error":
+                page.errors.append(f"log: {p['entry'].get('text')} {p['entry'].get('url', '')}")
+        return page
+
+    def evaluate(self, page: Page, expression: str) -> Any:
+        result = self.send("Runtime.evaluate", {"expression": expression, "returnByValue": True},
+                           session=page.session)
+        if "exceptionDetails" in result:
+            raise RuntimeError(f"evaluate failed: {result['exceptionDetails']}")
+        return result["result"].get("value")
+
+    def close(self) -> None:
+        try:
+            self.send("Browser.close", timeout=5)
+        except (RuntimeError, TimeoutError, OSError):
+            pass
+        try:
+            self.process.wait(timeout=10)
+        except subprocess.TimeoutExpired:
+            self.process.kill()
+            self.process.wait()
+        os.close(self._to_child)
+        os.close(self._from_child)
+
+    def __enter__(self) -> "Browser":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()

@@ -1,0 +1,159 @@
+"""Reconciliation against a real SQLite store: idempotent runs, findings that
+resolve and recur, re-imports with history, pins that survive, decisions that
+are never overwritten, and the SQL views operators query."""
+from __future__ import annotations
+
+import sqlite3
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+from reconcile_fleet import FLEET, INVENTORY, NOW, cli_run, snapshot
+
+from collector.cli import cli
+from collector.inventory.db import declared_apps, history
+from collector.reconcile.config import ReconcileConfig
+from collector.reconcile.db import run_reconcile
+from collector.store import Store
+
+@pytest.fixture
+def db(tmp_path) -> Path:
+    path = tmp_path / "ronda.db"
+    store = Store(path)
+    store.ingest(snapshot(1, FLEET))
+    (tmp_path / "inv.csv").write_text(INVENTORY)
+    cli_run(path, "inventory", "import", str(tmp_path / "inv.csv"))
+    return path
+
+
+def open_findings(store: Store) -> set[tuple[str, str]]:
+    return {(r["kind"], r["subject"]) for r in store.query("SELECT kind, subject FROM findings_open")}
+
+
+def test_reconcile_findings_and_verdicts(db):
+    store = Store(db)
+    summary = run_reconcile(store, ReconcileConfig())
+    assert open_findings(store) == {
+        ("hidden", "agent-web1/nginx:forgotten.prov.example:80/"), ("idle", "agent-web1/nginx:forgotten.prov.example:80/"),
+        ("idle", "APP-2"), ("status-mismatch", "APP-2"), ("unowned", "APP-2"), ("missing", "APP-3")}
+    verdicts = {r["subject"]: r["verdict"] for r in store.query("SELECT subject, verdict FROM verdicts")}
+    assert verdicts == {"APP-1": "keep", "APP-2": "safe-to-take-down", "APP-3": "review",
+                        "agent-web1/nginx:forgotten.prov.example:80/": "safe-to-take-down"}
+    assert summary.opened == 6 and summary.matched == 2
+
+
+def test_reconcile_is_idempotent(db):
+    store = Store(db)
+    run_reconcile(store, ReconcileConfig(), NOW)
+    first = store.query("SELECT finding_id, kind, subject, first_seen, resolved_at FROM findings ORDER BY 1")
+    verdicts = store.query("SELECT subject, verdict, since, reasons FROM verdicts ORDER BY 1")
+    summary = run_reconcile(store, ReconcileConfig(), NOW + timedelta(minutes=5))
+    assert (summary.opened, summary.resolved) == (0, 0)
+    assert store.query("SELECT finding_id, kind, subject, first_seen, resolved_at FROM findings ORDER BY 1") == first
+    assert store.query("SELECT subject, verdict, since, reasons FROM verdicts ORDER BY 1") == verdicts
+    assert {r["last_seen"] for r in store.query("SELECT last_seen FROM findings")} == \
+        {(NOW + timedelta(minutes=5)).strftime("%Y-%m-%dT%H:%M:%SZ")}
+
+
+def test_findings_resolve_and_recur_as_new_rows(db, tmp_path):
+    store = Store(db)
+    run_reconcile(store, ReconcileConfig())
+    hidden = ("hidden", "agent-web1/nginx:forgotten.prov.example:80/")
+    (tmp_path / "v2.csv").write_text(INVENTORY + "APP-4,Forgotten,Diskominfo,x@y,forgotten.prov.example,retired,,\n")
+    cli_run(db, "inventory", "import", str(tmp_path / "v2.csv"))
+    summary = run_reconcile(store, ReconcileConfig())
+    assert hidden not in open_findings(store) and summary.resolved >= 1
+    cli_run(db, "inventory", "import", str(tmp_path / "inv.csv"))   # APP-4 withdrawn again
+    run_reconcile(store, ReconcileConfig())
+    rows = store.query("SELECT first_seen, resolved_at FROM findings WHERE kind=? AND subject=? ORDER BY finding_id",
+                       hidden)
+    assert len(rows) == 2 and rows[0]["resolved_at"] and rows[1]["resolved_at"] is None
+
+
+def test_reimport_updates_in_place_and_keeps_history(db, tmp_path):
+    store = Store(db)
+    (tmp_path / "v2.csv").write_text(INVENTORY.replace("Old mail,Dinas Kesehatan,,", "Old mail,Dinas Kesehatan,it@x,")
+                                     .splitlines(keepends=True)[0] + "".join(INVENTORY.replace(
+                                         "Old mail,Dinas Kesehatan,,", "Old mail,Dinas Kesehatan,it@x,")
+                                         .splitlines(keepends=True)[1:3]))
+    out = cli_run(db, "inventory", "import", str(tmp_path / "v2.csv"))
+    assert "1 updated" in out and "1 withdrawn" in out
+    assert [a.app_id for a in declared_apps(store)] == ["APP-1", "APP-2"]
+    assert [a.app_id for a in declared_apps(store, include_withdrawn=True)] == ["APP-1", "APP-2", "APP-3"]
+    changes = [(h["change"], h["changes"]) for h in history(store, "APP-2")]
+    assert changes[0][0] == "added" and changes[1] == ("updated", {"contact": ["", "it@x"]})
+    assert [h["change"] for h in history(store, "APP-3")] == ["added", "withdrawn"]
+    with pytest.raises(sqlite3.DatabaseError, match="history"):
+        store.conn.execute("UPDATE inventory_history SET change='x'")
+
+
+@pytest.mark.parametrize("fmt, columns", [("csv", "en"), ("csv", "id"), ("yaml", "en"), ("json", "id")])
+def test_export_round_trips(db, tmp_path, fmt, columns):
+    out = tmp_path / f"export.{fmt}"
+    cli_run(db, "inventory", "export", str(out), "--columns", columns)
+    result = cli_run(db, "inventory", "import", str(out))
+    assert "0 new, 0 updated, 0 back in the inventory, 3 unchanged, 0 withdrawn" in result
+
+
+def test_pins_survive_reimport_and_rescan(db, tmp_path):
+    store = Store(db)
+    cli_run(db, "inventory", "link", "APP-3", "web1/nginx:forgotten.prov.example:80/", "--reason", "renamed",
+            "--by", "ops")
+    cli_run(db, "inventory", "unlink", "APP-1", "http://portal.prov.example/", "--reason", "wrong", "--by", "ops")
+    run_reconcile(store, ReconcileConfig())
+    matches = {(r["app_id"], r["rule"]) for r in store.query("SELECT app_id, rule FROM matches")}
+    assert ("APP-3", "pin") in matches and not any(a == "APP-1" for a, _ in matches)
+    (tmp_path / "v2.csv").write_text(INVENTORY.replace("Portal,", "Portal baru,"))
+    cli_run(db, "inventory", "import", str(tmp_path / "v2.csv"))
+    store.ingest(snapshot(2, FLEET))
+    run_reconcile(store, ReconcileConfig())
+    assert {(r["app_id"], r["rule"]) for r in store.query("SELECT app_id, rule FROM matches")} == matches
+    cli_run(db, "inventory", "unlink", "APP-1", "web1/nginx:portal.prov.example:80/", "--clear")
+    run_reconcile(store, ReconcileConfig())
+    assert ("APP-1", "url") in {(r["app_id"], r["rule"]) for r in store.query("SELECT app_id, rule FROM matches")}
+    assert [r["action"] for r in store.query("SELECT action FROM inventory_link_history")] == \
+        ["link", "forbid", "clear"]
+
+
+def test_decisions_are_appended_never_overwritten(db):
+    store = Store(db)
+    run_reconcile(store, ReconcileConfig())
+    cli_run(db, "decide", "APP-2", "take-down", "--reason", "replaced by e-office", "--by", "Kadis")
+    cli_run(db, "decide", "APP-2", "keep", "--reason", "archive still needed until 2027", "--by", "Sekda")
+    rows = store.query("SELECT decision, decided_by, verdict FROM decisions ORDER BY decision_id")
+    assert rows == [{"decision": "take-down", "decided_by": "Kadis", "verdict": "safe-to-take-down"},
+                    {"decision": "keep", "decided_by": "Sekda", "verdict": "safe-to-take-down"}]
+    with pytest.raises(sqlite3.DatabaseError, match="decisions is history"):
+        store.conn.execute("DELETE FROM decisions")
+    run_reconcile(store, ReconcileConfig())
+    [candidate] = [r for r in store.query("SELECT * FROM takedown_candidates") if r["subject"] == "APP-2"]
+    assert candidate["decision"] == "keep" and candidate["decided_by"] == "Sekda"
+    result = CliRunner().invoke(cli, ["decide", "APP-2", "keep", "--reason", " ", "--by", "x", "--db", str(db)])
+    assert result.exit_code == 1 and "needs --reason" in result.output
+
+
+def test_views_answer_the_operators_questions(db):
+    store = Store(db)
+    run_reconcile(store, ReconcileConfig())
+    conn = sqlite3.connect(db)
+    assert conn.execute("SELECT hostname, app_key FROM hidden_apps").fetchall() == [
+        ("web1", "nginx:forgotten.prov.example:80/")]
+    assert sorted(r[0] for r in conn.execute("SELECT subject FROM idle_apps")) == [
+        "APP-2", "agent-web1/nginx:forgotten.prov.example:80/"]
+    assert sorted(r[0] for r in conn.execute("SELECT subject FROM takedown_candidates")) == [
+        "APP-2", "agent-web1/nginx:forgotten.prov.example:80/"]
+    assert conn.execute("SELECT count(*) FROM findings_open").fetchone()[0] == 6
+
+
+def test_operator_commands(db):
+    cli_run(db, "reconcile")
+    assert "APP-2" in cli_run(db, "candidates") and "forgotten" in cli_run(db, "candidates")
+    assert "missing" in cli_run(db, "findings", "--kind", "missing")
+    assert '"kind": "hidden"' in cli_run(db, "findings", "--format", "json")
+    story = cli_run(db, "explain", "APP-2")
+    for text in ("SAFE-TO-TAKE-DOWN", "Old mail", "declared inactive", "human  ", "Reasons", "status-mismatch",
+                 "matched by url: oldmail.prov.example -> server name oldmail.prov.example"):
+        assert text in story, story
+    assert "verdict,verdict,safe-to-take-down" in cli_run(db, "explain", "oldmail.prov.example", "--format", "csv")
+    assert "keep" in cli_run(db, "explain", "https://portal.prov.example/", "--format", "json")
