@@ -1,0 +1,170 @@
+"""`ronda scan network|ssh` and `ronda scans`: the commands a schedule runs, and their history.
+
+Exit codes, for a systemd timer or cron to act on:
+  0  done
+  1  failed: nothing was scanned (nmap failed, every SSH host failed, the database is unusable)
+  2  refused: bad options or config, a target outside the scopes, nmap not installed
+  3  partial: some SSH hosts were scanned, others failed
+Each scan prints one summary line on stdout; problems go to stderr.
+"""
+from __future__ import annotations
+
+from dataclasses import replace
+
+import click
+
+from collector.output import FORMATS, render
+from collector.scan_config import ScanConfigError, load_scan_config
+from collector.scans.nmap_sweep import NmapFailed, NmapMissing
+from collector.scans.records import open_ports, runs, ssh_targets
+from collector.scans.scope import ScopeError
+from collector.store import Store, StoreError, default_db_path
+
+EXIT_OK, EXIT_FAILED, EXIT_REFUSED, EXIT_PARTIAL = 0, 1, 2, 3
+
+
+class Refused(click.ClickException):
+    exit_code = EXIT_REFUSED
+
+
+def _db(f):
+    return click.option("--db", metavar="FILE", default=default_db_path, show_default="$RONDA_DB or a per-user path",
+                        help="The collector's SQLite database.")(f)
+
+
+def _config(f):
+    return click.option("--config", "config_path", metavar="FILE",
+                        help="Collector config (default $RONDA_CONFIG, else /etc/ronda/collector.toml if present).")(f)
+
+
+def _format(f):
+    return click.option("--format", "fmt", type=click.Choice(FORMATS), default="table", show_default=True,
+                        help="Output format.")(f)
+
+
+def _open(db: str) -> Store:
+    try:
+        return Store(db)
+    except StoreError as e:
+        raise click.ClickException(str(e)) from None
+
+
+def _load(config_path: str | None):
+    try:
+        return load_scan_config(config_path)
+    except ScanConfigError as e:
+        raise Refused(str(e)) from None
+
+
+@click.group("scan")
+def scan() -> None:
+    """Sweep networks with nmap, or scan hosts without an agent over SSH."""
+
+
+@scan.command("network")
+@_db
+@_config
+@click.option("--targets", metavar="CIDR,...", help="Networks or addresses to sweep (inside the configured scopes).")
+@click.option("--ports", metavar="LIST", help="Ports to sweep, e.g. 80,443,8000-8090 (default: common web ports).")
+def scan_network(db: str, config_path: str | None, targets: str | None, ports: str | None) -> None:
+    """Sweep the configured scopes (or --targets inside them) for web ports.
+
+    Finds hosts answering on web ports, with service, version and HTTP title;
+    a host with web ports and neither agent nor SSH scan becomes an
+    unmanaged-host finding. Exit codes: 0 done, 1 failed, 2 refused.
+    """
+    from collector.scans.network import run_network_scan
+
+    config = _load(config_path)
+    store = _open(db)
+    try:
+        summary = run_network_scan(store, config.network, targets, ports)
+    except (ScopeError, NmapMissing) as e:
+        raise Refused(str(e)) from None
+    except NmapFailed as e:
+        raise click.ClickException(str(e)) from None
+    finally:
+        store.close()
+    click.echo(summary.line)
+
+
+@scan.command("ssh")
+@_db
+@_config
+@click.option("--host", "hosts", metavar="NAME|ADDRESS", multiple=True,
+              help="A configured host (by name or address), or an address; repeat for more. Default: all configured.")
+@click.option("--user", metavar="USER", help="SSH user (overrides the config).")
+@click.option("--key", metavar="FILE", help="Private key file (overrides the config).")
+@click.option("--known-hosts", metavar="FILE", help="known_hosts file with the hosts' keys (overrides the config).")
+@click.option("--port", type=int, help="SSH port (overrides the config).")
+@click.option("--nginx-conf", metavar="FILE", help="nginx main config on the host (default: the usual places).")
+@click.option("--apache-conf", metavar="FILE", help="Apache main config on the host (default: the usual places).")
+@click.option("--state-dir", metavar="DIR", help="Per-host scan state (default: [ssh] state_dir, else next to --db).")
+def scan_ssh(db: str, config_path: str | None, hosts: tuple[str, ...], user: str | None, key: str | None,
+             known_hosts: str | None, port: int | None, nginx_conf: str | None, apache_conf: str | None,
+             state_dir: str | None) -> None:
+    """Scan hosts without an agent over SSH, with the agent's own discovery.
+
+    Key authentication only; host keys must already be in the known_hosts file
+    (unknown keys are refused, never added); only read-only commands run.
+    Exit codes: 0 done, 1 every host failed, 2 refused, 3 some hosts failed.
+    """
+    from collector.scans.ssh_scan import default_state_root, run_ssh_scans
+
+    config = _load(config_path)
+    ssh = config.ssh
+    targets = [ssh.target(h) for h in hosts] if hosts else [ssh.complete(h) for h in ssh.hosts]
+    if not targets:
+        raise Refused("no SSH hosts to scan: list them as [[ssh.hosts]] in the collector config, or give --host")
+    overrides = {"user": user, "key": key, "known_hosts": known_hosts, "port": port, "nginx_conf": nginx_conf,
+                 "apache_conf": apache_conf}
+    targets = [replace(t, **{k: v for k, v in overrides.items() if v is not None}) for t in targets]
+    store = _open(db)
+    try:
+        report = run_ssh_scans(store, ssh, targets, state_dir or ssh.state_dir or default_state_root(db))
+    finally:
+        store.close()
+    for outcome in report.failed:
+        click.echo(f"error: {outcome.message}", err=True)
+    click.echo(report.line)
+    if report.failed:
+        raise SystemExit(EXIT_FAILED if len(report.failed) == len(report.outcomes) else EXIT_PARTIAL)
+
+
+@click.group("scans", invoke_without_command=True)
+@_db
+@_format
+@click.option("--kind", type=click.Choice(["network", "ssh"]), help="Only runs of this kind.")
+@click.option("--limit", type=int, default=50, show_default=True, help="How many runs, newest first.")
+@click.pass_context
+def scans(ctx: click.Context, db: str, fmt: str, kind: str | None, limit: int) -> None:
+    """History of network sweeps and SSH scans, newest first; see also `scans hosts` and `scans ports`."""
+    ctx.obj = {"db": db, "fmt": fmt}
+    if ctx.invoked_subcommand is None:
+        store = _open(db)
+        click.echo(render(runs(store, kind, limit), fmt, empty="no scan has run yet; try `ronda scan network`"))
+
+
+@scans.command("hosts")
+@click.pass_context
+def scans_hosts(ctx: click.Context) -> None:
+    """Every host and swept address: which source saw it last and when (agent, SSH, network)."""
+    from collector.scans.view import load_view, sightings
+
+    rows = sightings(load_view(_open(ctx.obj["db"])))
+    click.echo(render(rows, ctx.obj["fmt"], empty="no host seen yet"))
+
+
+@scans.command("ports")
+@click.pass_context
+def scans_ports(ctx: click.Context) -> None:
+    """Ports the network sweeps found open, with service, version and HTTP title."""
+    columns = ["address", "port", "service", "product", "version", "http_title", "web", "first_seen", "last_seen"]
+    click.echo(render(open_ports(_open(ctx.obj["db"])), ctx.obj["fmt"], columns, empty="no open port seen yet"))
+
+
+@scans.command("ssh")
+@click.pass_context
+def scans_ssh(ctx: click.Context) -> None:
+    """SSH scan targets: last attempt, last success, last error."""
+    click.echo(render(ssh_targets(_open(ctx.obj["db"])), ctx.obj["fmt"], empty="no SSH scan has run yet"))

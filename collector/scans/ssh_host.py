@@ -1,0 +1,299 @@
+"""A remote server as a Host, over SSH: the agent's discovery runs unchanged on hosts without an agent.
+
+Files are read through SFTP; stat, directory listings and `which` through one
+long-lived read-only helper channel (see remote_stat); processes, sockets and
+system figures from /proc (see ssh_system). Commands run only when they are on
+the read-only allowlist below, with a timeout. paramiko lives here, in the
+collector, never in what the agent imports.
+"""
+from __future__ import annotations
+
+import fnmatch
+import posixpath
+import shlex
+import stat as _stat
+import time
+from typing import BinaryIO, Sequence
+
+import paramiko
+
+from agent.host import CommandNotAvailable, CommandResult, FileStat, HostError, ListenSocket, ProcessInfo, SystemStats
+from collector.scans import ssh_system
+from collector.scans.remote_stat import RemoteStat
+
+MAX_COMMAND_OUTPUT = 64 * 1024 * 1024
+_CACHE_SECONDS = 5.0  # a listing's stat results serve the lstat calls that follow it (a walk)
+_TYPE_BITS = {"f": _stat.S_IFREG, "d": _stat.S_IFDIR, "l": _stat.S_IFLNK, "p": _stat.S_IFIFO,
+              "s": _stat.S_IFSOCK, "c": _stat.S_IFCHR, "b": _stat.S_IFBLK}
+
+
+def _never(flag_words: set[str]):
+    return lambda args: not any(a in flag_words or a.startswith(tuple(flag_words)) for a in args)
+
+
+# Commands discovery may run on a scanned server, each with a check of its arguments.
+# Anything else is refused as not available, so the source falls back to reading files.
+READ_ONLY_COMMANDS = {
+    "nginx": _never({"-s"}),                                  # -T/-t/-V only read; -s signals the server
+    "apache2ctl": _never({"-k", "start", "stop", "restart", "graceful", "graceful-stop", "configtest-start"}),
+    "apachectl": _never({"-k", "start", "stop", "restart", "graceful", "graceful-stop"}),
+    "httpd": _never({"-k"}),
+    "apache2": _never({"-k"}),
+    "caddy": lambda args: bool(args) and args[0] in ("adapt", "version", "list-modules"),
+    "ss": _never({"-K", "--kill"}),
+    "php": lambda args: args in (["-v"], ["--version"], ["-m"]),
+    "java": lambda args: args in (["-version"], ["--version"]),
+    "node": lambda args: args in (["--version"], ["-v"]),
+}
+
+
+def _allowed(argv: Sequence[str]) -> bool:
+    check = READ_ONLY_COMMANDS.get(posixpath.basename(argv[0]))
+    return bool(check) and check(list(argv[1:]))
+
+
+def _reason(e: Exception) -> str:
+    return getattr(e, "strerror", None) or str(e) or type(e).__name__
+
+
+def parse_stat_line(line: str) -> FileStat:
+    """`stat -c '%d %i %b %s %.9Y %f'` -> FileStat, with mtime computed as os.stat does."""
+    dev, ino, blocks, size, mtime, mode_hex = line.split()
+    mode = int(mode_hex, 16)
+    return FileStat(size=int(size), mtime=_mtime(mtime), mode=mode, dev=int(dev), ino=int(ino),
+                    is_dir=_stat.S_ISDIR(mode), is_file=_stat.S_ISREG(mode), is_link=_stat.S_ISLNK(mode),
+                    allocated_bytes=int(blocks) * 512)
+
+
+def _mtime(text: str) -> float:
+    seconds, _, fraction = text.partition(".")
+    return int(seconds) + int((fraction + "000000000")[:9]) * 1e-9
+
+
+def parse_find_record(record: str) -> tuple[str, FileStat]:
+    """`find -printf '%D %i %b %s %T@ %m %y %f'` -> (name, FileStat as lstat gives it)."""
+    dev, ino, blocks, size, mtime, perms, kind, name = record.split(" ", 7)
+    mode = _TYPE_BITS.get(kind, 0) | int(perms, 8)
+    return name, FileStat(size=int(size), mtime=_mtime(mtime), mode=mode, dev=int(dev), ino=int(ino),
+                          is_dir=kind == "d", is_file=kind == "f", is_link=kind == "l",
+                          allocated_bytes=int(blocks) * 512)
+
+
+class SshHost:
+    def __init__(self, client: paramiko.SSHClient, name: str, command_timeout: float = 60.0) -> None:
+        self.client = client
+        self.name = f"ssh:{name}"
+        self.command_timeout = command_timeout
+        transport = client.get_transport()
+        if transport is None:
+            raise HostError(f"{self.name}: not connected")
+        self.transport = transport
+        try:
+            self.sftp = client.open_sftp()
+        except (paramiko.SSHException, OSError) as e:
+            raise HostError(f"{self.name}: the server offers no SFTP subsystem ({_reason(e)})") from None
+        self.sftp.get_channel().settimeout(command_timeout)
+        self.helper = RemoteStat(transport, self.name, command_timeout)
+        self._lstat_cache: dict[str, tuple[float, FileStat]] = {}
+        self._which: dict[str, str | None] = {}
+        self._find_works = True
+
+    # -- connection ------------------------------------------------------------
+    @property
+    def connected(self) -> bool:
+        return self.transport.is_active()
+
+    def close(self) -> None:
+        self.helper.close()
+        try:
+            self.sftp.close()
+        finally:
+            self.client.close()
+
+    def __enter__(self) -> "SshHost":
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.close()
+
+    # -- files -----------------------------------------------------------------
+    def read_bytes(self, path: str, limit: int | None = None) -> bytes:
+        try:
+            with self.sftp.open(path, "rb") as f:
+                return f.read() if limit is None else f.read(limit)
+        except (OSError, paramiko.SSHException) as e:
+            raise HostError(f"{path}: {_reason(e)}") from None
+
+    def read_text(self, path: str, limit: int | None = None) -> str:
+        return self.read_bytes(path, limit).decode("utf-8", errors="replace")
+
+    def open_binary(self, path: str) -> BinaryIO:
+        try:
+            return self.sftp.open(path, "rb", bufsize=1 << 16)  # type: ignore[return-value]
+        except (OSError, paramiko.SSHException) as e:
+            raise HostError(f"{path}: {_reason(e)}") from None
+
+    def readlink(self, path: str) -> str:
+        try:
+            return self.sftp.readlink(path) or ""
+        except (OSError, paramiko.SSHException) as e:
+            raise HostError(f"{path}: {_reason(e)}") from None
+
+    def listdir(self, path: str) -> list[str]:
+        if self._find_works:
+            reply = self.helper.ask("D", path)
+            if reply.ok:
+                now = time.monotonic()
+                if len(self._lstat_cache) > 50_000:
+                    self._lstat_cache.clear()
+                names = []
+                for record in reply.output.split(b"\0"):
+                    if not record.strip():
+                        continue
+                    name, st = parse_find_record(record.decode("utf-8", "surrogateescape").lstrip("\n"))
+                    names.append(name)
+                    self._lstat_cache[posixpath.join(path, name)] = (now, st)
+                return sorted(names)
+            reason = reply.error()
+            if reason in ("No such file or directory", "Not a directory", "Permission denied"):
+                raise HostError(f"{path}: {reason}")
+            self._find_works = False  # no GNU find there (BusyBox): plain SFTP listings
+        try:
+            return sorted(self.sftp.listdir(path))
+        except (OSError, paramiko.SSHException) as e:
+            raise HostError(f"{path}: {_reason(e)}") from None
+
+    def _stat(self, op: str, path: str) -> FileStat:
+        reply = self.helper.ask(op, path)
+        if not reply.ok:
+            raise HostError(f"{path}: {reply.error()}")
+        try:
+            return parse_stat_line(reply.text().strip())
+        except ValueError:
+            raise HostError(f"{path}: unexpected stat output {reply.text().strip()[:80]!r}") from None
+
+    def _cached(self, path: str) -> FileStat | None:
+        entry = self._lstat_cache.get(path)
+        if entry and time.monotonic() - entry[0] < _CACHE_SECONDS:
+            return entry[1]
+        return None
+
+    def lstat(self, path: str) -> FileStat:
+        return self._cached(path) or self._stat("L", path)
+
+    def stat(self, path: str) -> FileStat:
+        cached = self._cached(path)
+        if cached is not None and not cached.is_link:
+            return cached
+        return self._stat("S", path)
+
+    def exists(self, path: str) -> bool:
+        try:
+            self.stat(path)
+            return True
+        except HostError:
+            return False
+
+    def _lexists(self, path: str) -> bool:
+        try:
+            self.lstat(path)
+            return True
+        except HostError:
+            return False
+
+    def glob(self, pattern: str) -> list[str]:
+        """The matches `glob.glob` would give on the server (no `**`, hidden names need a leading dot)."""
+        if not pattern.startswith("/"):
+            return []
+        if not glob_has_magic(pattern):
+            return [pattern] if self._lexists(pattern) else []
+        segments = pattern.split("/")[1:]
+        paths = ["/"]
+        for i, segment in enumerate(segments):
+            last = i == len(segments) - 1
+            found: list[str] = []
+            for base in paths:
+                if not segment:
+                    found.append(base + "/" if last else base)
+                elif glob_has_magic(segment):
+                    try:
+                        names = self.listdir(base)
+                    except HostError:
+                        continue
+                    if not segment.startswith("."):
+                        names = [n for n in names if not n.startswith(".")]
+                    found += [posixpath.join(base, n) for n in fnmatch.filter(names, segment)]
+                else:
+                    candidate = posixpath.join(base, segment)
+                    if not last or self._lexists(candidate):
+                        found.append(candidate)
+            paths = found
+        return sorted(paths)
+
+    def realpath(self, path: str) -> str:
+        reply = self.helper.ask("R", path)
+        if not reply.ok:
+            raise HostError(f"{path}: {reply.error()}")
+        return reply.text().strip()
+
+    # -- commands --------------------------------------------------------------
+    def which(self, command: str) -> str | None:
+        if command not in self._which:
+            reply = self.helper.ask("W", command)
+            found = reply.text().strip().splitlines()
+            self._which[command] = found[0] if reply.ok and found and found[0].startswith("/") else None
+        return self._which[command]
+
+    def run(self, argv: Sequence[str], timeout: float = 30.0) -> CommandResult:
+        if not argv or not _allowed(argv):
+            raise CommandNotAvailable(f"{argv[0] if argv else 'an empty command'}: not on ronda's list of "
+                                      "read-only commands for SSH scans")
+        exe = self.which(argv[0])
+        if exe is None:
+            raise CommandNotAvailable(f"{argv[0]}: command not found")
+        timeout = min(timeout, self.command_timeout)
+        try:
+            channel = self.transport.open_session(timeout=timeout)
+            channel.settimeout(timeout)
+            channel.exec_command(shlex.join(["env", "LC_ALL=C", exe, *argv[1:]]))
+            channel.shutdown_write()
+            out, err = bytearray(), bytearray()
+            deadline = time.monotonic() + timeout
+            while not (channel.exit_status_ready() and not channel.recv_ready() and not channel.recv_stderr_ready()):
+                if time.monotonic() > deadline:
+                    channel.close()
+                    raise HostError(f"{argv[0]} did not finish within {timeout:g}s")
+                if len(out) + len(err) > MAX_COMMAND_OUTPUT:
+                    channel.close()
+                    raise HostError(f"{argv[0]} printed more than {MAX_COMMAND_OUTPUT} bytes")
+                got = False
+                if channel.recv_ready():
+                    out += channel.recv(65536)
+                    got = True
+                if channel.recv_stderr_ready():
+                    err += channel.recv_stderr(65536)
+                    got = True
+                if not got:
+                    time.sleep(0.005)
+            status = channel.recv_exit_status()
+            channel.close()
+        except (paramiko.SSHException, OSError) as e:
+            raise HostError(f"{argv[0]}: {_reason(e)}") from None
+        return CommandResult(status, out.decode("utf-8", "replace"), err.decode("utf-8", "replace"))
+
+    def http_unix(self, socket_path: str, path: str, timeout: float = 5.0, limit: int = 16 * 1024 * 1024) -> bytes:
+        raise CommandNotAvailable(f"{socket_path}: unix sockets are not read over SSH scans")
+
+    # -- processes, sockets, system --------------------------------------------
+    def processes(self) -> list[ProcessInfo]:
+        return ssh_system.processes(self)
+
+    def listeners(self) -> list[ListenSocket]:
+        return ssh_system.listeners(self)
+
+    def system_stats(self) -> SystemStats:
+        return ssh_system.system_stats(self)
+
+
+def glob_has_magic(text: str) -> bool:
+    return any(c in text for c in "*?[")

@@ -1,0 +1,163 @@
+"""The scan commands end to end over a fleet the test builds on loopback addresses.
+
+Host A reports with ronda-agent into a running `ronda serve`; host B has only
+sshd; host C has neither. A real nmap sweep finds all three, the SSH scan sees
+inside B as the agent would, and C becomes an unmanaged-host finding.
+"""
+from __future__ import annotations
+
+import json
+import urllib.request
+
+import pytest
+
+from collector.scans.view import load_view
+from collector.store import Store
+from scan_fleet import Fleet, new_fleet, ronda, ronda_agent
+
+# Fields that change between two scans of the same host a second apart.
+VOLATILE = {"cpu_seconds", "rss_bytes", "report_id", "collected_at", "pid"}
+
+
+def _get(address: str, port: int, path: str, host: str) -> int:
+    request = urllib.request.Request(f"http://{address}:{port}{path}", headers={
+        "Host": host, "User-Agent": "Mozilla/5.0 (X11; Linux x86_64) Firefox/126.0"})
+    try:
+        with urllib.request.urlopen(request, timeout=5) as response:
+            return response.status
+    except urllib.error.HTTPError as e:
+        return e.code
+
+
+def _strip(value):
+    if isinstance(value, dict):
+        return {k: _strip(v) for k, v in value.items() if k not in VOLATILE}
+    if isinstance(value, list):
+        return [_strip(v) for v in value]
+    return value
+
+
+@pytest.fixture(scope="module")
+def fleet(tmp_path_factory) -> Fleet:
+    f = new_fleet(tmp_path_factory.mktemp("fleet"))
+    try:
+        f.start()
+        for path in ("/", "/index.html", "/missing"):
+            _get(f.b, f.web_port, path, "app-b.test")
+        yield f
+    finally:
+        f.stop()
+
+
+@pytest.fixture(scope="module")
+def scanned(fleet: Fleet) -> dict:
+    """The schedule's commands, in order: an agent reports, then a sweep, then the SSH scan."""
+    agent = fleet.agent_report()
+    assert agent.returncode == 0, agent.stderr
+    network = ronda("scan", "network", "--config", str(fleet.config), "--db", str(fleet.db))
+    ssh = ronda("scan", "ssh", "--config", str(fleet.config), "--db", str(fleet.db))
+    return {"agent": agent, "network": network, "ssh": ssh}
+
+
+def _store(fleet: Fleet) -> Store:
+    return Store(fleet.db)
+
+
+def test_sweep_finds_all_three_hosts_with_service_and_title(fleet, scanned):
+    network = scanned["network"]
+    assert network.returncode == 0, network.stderr
+    assert network.stdout.startswith("network sweep #")
+    assert len(network.stdout.strip().splitlines()) == 1
+    ports = json.loads(ronda("scans", "--db", str(fleet.db), "--format", "json", "ports").stdout)
+    seen = {(p["address"], p["port"]): p for p in ports}
+    assert set(seen) == {(fleet.a, fleet.web_port), (fleet.a, fleet.stray_port), (fleet.b, fleet.web_port),
+                         (fleet.c, fleet.web_port)}
+    assert seen[(fleet.a, fleet.web_port)]["http_title"] == "Aplikasi A"
+    assert seen[(fleet.b, fleet.web_port)]["http_title"] == "Aplikasi B"
+    assert seen[(fleet.c, fleet.web_port)]["http_title"] == "Aplikasi C"
+    for p in ports:
+        assert (p["service"], p["product"], p["web"]) == ("http", "nginx", 1)
+        assert p["version"]
+
+
+def test_ssh_scan_stores_host_b_marked_as_ssh(fleet, scanned):
+    ssh = scanned["ssh"]
+    assert ssh.returncode == 0, ssh.stderr
+    assert ssh.stdout.strip() == "ssh scan: 1 of 1 hosts scanned, 1 apps stored"
+    hosts = {h["agent_id"]: h for h in json.loads(ronda("hosts", "--db", str(fleet.db), "--format", "json").stdout)}
+    assert hosts["ssh:host-b"]["source"] == "ssh"
+    assert hosts["host-a"]["source"] == "agent"
+
+
+def test_ssh_scan_sees_what_the_agent_sees_on_the_same_host(fleet, scanned):
+    """The same app keys, roots, listen addresses, fingerprints and usage as `ronda-agent scan` on host B."""
+    local = ronda_agent("scan", "--json", "--nginx-conf", fleet.nginx_conf("app-b"))
+    assert local.returncode == 0, local.stderr
+    agent_apps = {a["key"]: _strip(a) for a in json.loads(local.stdout)["apps"]}
+    store = _store(fleet)
+    stored = {r["app_key"]: _strip(json.loads(r["detail"]))
+              for r in store.query("SELECT app_key, detail FROM apps WHERE agent_id = 'ssh:host-b' AND present")}
+    assert set(stored) == set(agent_apps) == {f"nginx:app-b.test:{fleet.web_port}/"}
+    for key, app in agent_apps.items():
+        assert stored[key]["root"] == app["root"] == str(fleet.tmp / "app-b" / "www")
+        assert stored[key].get("framework") == app.get("framework")
+        assert stored[key].get("usage", {}).get("daily") == app.get("usage", {}).get("daily")
+        assert stored[key] == app
+
+
+def test_unmanaged_host_is_the_one_without_agent_or_ssh(fleet, scanned):
+    findings = load_view(_store(fleet)).findings()
+    unmanaged = [f for f in findings if f.kind == "unmanaged-host"]
+    assert [f.subject for f in unmanaged] == [f"network:{fleet.c}"]
+    assert unmanaged[0].detail["titles"] == {str(fleet.web_port): "Aplikasi C"}
+    assert "Aplikasi C" in unmanaged[0].summary
+
+
+def test_port_the_agent_did_not_report_is_flagged(fleet, scanned):
+    """The stray nginx on host A is not in the agent's config: reachable, yet no app of A explains it."""
+    exposed = [f for f in load_view(_store(fleet)).findings() if f.kind == "exposed-listener"]
+    assert [(f.agent_id, f.detail["address"], f.detail["port"]) for f in exposed] == \
+        [("host-a", fleet.a, fleet.stray_port)]
+    assert exposed[0].detail["http_title"] == "Stray on A"
+
+
+def test_last_seen_by_each_source(fleet, scanned):
+    rows = json.loads(ronda("scans", "--db", str(fleet.db), "--format", "json", "hosts").stdout)
+    by_id = {r["agent_id"]: r for r in rows}
+    a, b = by_id["host-a"], by_id["ssh:host-b"]
+    assert a["covered_by"] == "agent" and a["agent_last_seen"] and a["network_last_seen"]
+    assert fleet.a in a["addresses"] and a["web_ports"] == sorted([fleet.web_port, fleet.stray_port])
+    assert b["covered_by"] == "ssh" and b["ssh_last_seen"] and b["network_last_seen"] and not b["agent_last_seen"]
+    assert by_id[None]["host"] == fleet.c and by_id[None]["covered_by"] == "none"
+    runs = json.loads(ronda("scans", "--db", str(fleet.db), "--format", "json").stdout)
+    assert [(r["kind"], r["status"]) for r in runs][-2:] == [("ssh", "ok"), ("network", "ok")]
+
+
+def test_scans_run_again_change_nothing_but_time(fleet, scanned):
+    store = _store(fleet)
+    before = store.query("SELECT address, port, service, http_title, web, open, first_seen FROM network_ports")
+    apps_before = store.query("SELECT app_key, detail FROM apps WHERE agent_id = 'ssh:host-b'")
+    again = ronda("scan", "network", "--config", str(fleet.config), "--db", str(fleet.db))
+    assert again.returncode == 0, again.stderr
+    assert "0 new, 0 closed; 1 unmanaged hosts" in again.stdout
+    ssh = ronda("scan", "ssh", "--config", str(fleet.config), "--db", str(fleet.db), "--host", "host-b")
+    assert ssh.returncode == 0, ssh.stderr
+    after = store.query("SELECT address, port, service, http_title, web, open, first_seen FROM network_ports")
+    assert sorted(map(str, before)) == sorted(map(str, after))
+    apps_after = store.query("SELECT app_key, detail FROM apps WHERE agent_id = 'ssh:host-b'")
+
+    def stable(rows):  # usage moves on: the sweep itself left lines in host B's access log
+        return [(r["app_key"], {k: v for k, v in json.loads(r["detail"]).items() if k in ("root", "listen",
+                 "server_names", "framework", "database", "access_logs")}) for r in rows]
+    assert stable(apps_after) == stable(apps_before)
+    sequences = [r["sequence"] for r in store.query("SELECT sequence FROM snapshots WHERE agent_id='ssh:host-b' "
+                                                    "ORDER BY sequence")]
+    assert sequences == [1, 2]
+
+
+def test_collector_kept_serving_during_the_scans(fleet, scanned):
+    """`ronda serve` held the same database through the scans; it still takes reports."""
+    assert fleet.serve is not None and fleet.serve.poll() is None
+    again = fleet.agent_report()
+    assert again.returncode == 0, again.stderr
+    assert "sent snapshot 2" in again.stdout
