@@ -78,3 +78,7 @@ MIGRATIONS += _RECONCILE
 from collector.trust.schema import MIGRATIONS as _TRUST_MIGRATIONS  # noqa: E402  (20-29)
 
 MIGRATIONS += _TRUST_MIGRATIONS
+
+from collector.scans.schema import MIGRATIONS as _SCAN_MIGRATIONS  # noqa: E402  (30-39)
+
+MIGRATIONS += _SCAN_MIGRATIONS
