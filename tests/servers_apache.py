@@ -23,7 +23,7 @@ import tempfile
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Iterator
+from collections.abc import Iterator
 
 from servers import wait_for_port
 
@@ -75,7 +75,7 @@ class Apache:
         return path
 
     @classmethod
-    def write(cls, tmp: Path, body: str, modules: tuple[str, ...] = MODULES) -> "Apache":
+    def write(cls, tmp: Path, body: str, modules: tuple[str, ...] = MODULES) -> Apache:
         tmp.mkdir(parents=True, exist_ok=True)
         (tmp / "logs").mkdir(exist_ok=True)
         loads = "\n".join(f"LoadModule {m}_module {MODULE_DIR}/mod_{m}.so" for m in modules)
@@ -103,7 +103,7 @@ LogFormat "%v:%p %h %l %u %t \\"%r\\" %>s %O \\"%{{Referer}}i\\" \\"%{{User-Agen
 """)
         return cls(conf=conf, server_root=tmp)
 
-    def start(self, *ports: int) -> "Apache":
+    def start(self, *ports: int) -> Apache:
         self.process = subprocess.Popen([self.binary(), "-f", str(self.conf), "-DFOREGROUND"],
                                         stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
         try:
@@ -125,7 +125,7 @@ LogFormat "%v:%p %h %l %u %t \\"%r\\" %>s %O \\"%{{Referer}}i\\" \\"%{{User-Agen
                 self.process.kill()
                 self.process.wait()
 
-    def __enter__(self) -> "Apache":
+    def __enter__(self) -> Apache:
         return self
 
     def __exit__(self, *exc) -> None:

@@ -31,7 +31,7 @@ class Caddy:
         return path
 
     @classmethod
-    def write(cls, tmp: Path, sites: str, options: str = "") -> "Caddy":
+    def write(cls, tmp: Path, sites: str, options: str = "") -> Caddy:
         tmp.mkdir(parents=True, exist_ok=True)
         config = tmp / "Caddyfile"
         config.write_text(f"""{{
@@ -47,7 +47,7 @@ class Caddy:
 """)
         return cls(config=config, home=tmp)
 
-    def start(self, *ports: int) -> "Caddy":
+    def start(self, *ports: int) -> Caddy:
         env = {"PATH": os.environ.get("PATH", ""), "HOME": str(self.home),
                "XDG_DATA_HOME": str(self.home / "xdg-data"), "XDG_CONFIG_HOME": str(self.home / "xdg-config")}
         output = self.home / "caddy.out"  # a file, not a pipe nobody drains: Caddy logs every request there
@@ -72,7 +72,7 @@ class Caddy:
                 self.process.kill()
                 self.process.wait()
 
-    def __enter__(self) -> "Caddy":
+    def __enter__(self) -> Caddy:
         return self
 
     def __exit__(self, *exc) -> None:

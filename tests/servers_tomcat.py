@@ -32,7 +32,7 @@ class Tomcat:
         return self.base / "conf" / "server.xml"
 
     @classmethod
-    def write(cls, base: Path, services: str) -> "Tomcat":
+    def write(cls, base: Path, services: str) -> Tomcat:
         if not (CATALINA_HOME / "bin" / "catalina.sh").exists():
             raise RuntimeError("tomcat10 is not installed: .ci/run installs it (apt-get install tomcat10)")
         for d in ("conf", "webapps", "logs", "work", "temp"):
@@ -46,7 +46,7 @@ class Tomcat:
 """)
         return cls(base=base)
 
-    def start(self, *ports: int, timeout: float = 90.0) -> "Tomcat":
+    def start(self, *ports: int, timeout: float = 90.0) -> Tomcat:
         env = {"PATH": os.environ.get("PATH", ""), "CATALINA_HOME": str(CATALINA_HOME),
                "CATALINA_BASE": str(self.base), "CATALINA_TMPDIR": str(self.base / "temp"),
                # small and quick to start: a test JVM serves a handful of requests
@@ -79,7 +79,7 @@ class Tomcat:
                 self.process.kill()
                 self.process.wait()
 
-    def __enter__(self) -> "Tomcat":
+    def __enter__(self) -> Tomcat:
         return self
 
     def __exit__(self, *exc) -> None:

@@ -74,12 +74,9 @@ def module_name(token: str) -> str:
     """mod_alias.c, alias_module and modules/mod_alias.so all name "alias"."""
     base = posixpath.basename(token.strip()).lower()
     for suffix in (".c", ".cpp", ".so"):
-        if base.endswith(suffix):
-            base = base[: -len(suffix)]
-    if base.startswith("mod_"):
-        base = base[4:]
-    if base.endswith("_module"):
-        base = base[:-7]
+        base = base.removesuffix(suffix)
+    base = base.removeprefix("mod_")
+    base = base.removesuffix("_module")
     return base
 
 

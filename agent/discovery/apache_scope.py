@@ -157,7 +157,7 @@ def _add_sub(scope: Scope, url: str, root: str, upstream: str, d: Directive, lab
 
 def _host_of(server_name: str) -> str:
     """ServerName [scheme://]fqdn[:port] -> fqdn."""
-    name = re.sub(r"^[a-z][a-z0-9+.-]*://", "", server_name.strip(), flags=re.I)
+    name = re.sub(r"^[a-z][a-z0-9+.-]*://", "", server_name.strip(), flags=re.IGNORECASE)
     if name.startswith("["):
         return name[1:].split("]", 1)[0]
     return name.rsplit(":", 1)[0] if name.count(":") == 1 else name

@@ -18,7 +18,7 @@ class Directive:
     file: str
     line: int
     # None for a plain directive, a list (maybe empty) for a <Section>
-    children: list["Directive"] | None = None
+    children: list[Directive] | None = None
 
     @property
     def key(self) -> str:

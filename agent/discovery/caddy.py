@@ -134,25 +134,29 @@ def apps_from_json(host: Host, config: JSON, file: str, parsed: Caddyfile | None
             hosts = [h for m in route.get("match", []) for h in m.get("host", [])]
             site, subs = _Found(), []
             _walk(route.get("handle", []), site, subs, "/")
-            line_file, line = _route_location(route, parsed, hosts, None, file)
-            logs = _logs(config, server, hosts, listen, log_formats)
+            site_app = App(kind=SOURCE, server_names=hosts, listen=listen,
+                           config=ConfigLocation(*_route_location(route, parsed, hosts, None, file)),
+                           access_logs=_logs(config, server, hosts, listen, log_formats))
             cert = _certificate(host, config, server, hosts) if tls else ""
-
-            def make(prefix: str, found: _Found, at: tuple[str, int], labels: dict[str, str]) -> App:
-                if len(found.upstreams) > 1:
-                    labels["upstream_servers"] = ",".join(found.upstreams)
-                return App(kind=SOURCE, server_names=list(hosts), listen=[ListenAddress(**vars(a)) for a in listen],
-                           path_prefix=prefix, root=found.root, upstream=(found.upstreams or [""])[0],
-                           config=ConfigLocation(*at), access_logs=list(logs),
-                           tls=TlsCertificate(file=cert) if cert else None, labels=labels)
-
+            if cert:
+                site_app.tls = TlsCertificate(file=cert)
             labels = {k: v for k, v in (("handler", site.handler), ("redirect", site.redirect)) if v}
-            apps.append(make("/", site, (line_file, line), labels))
+            apps.append(_app(site_app, "/", site, site_app.config, labels))
             for sub in subs:
-                at = _route_location(sub.route, parsed, hosts, sub.patterns, file)
+                at = ConfigLocation(*_route_location(sub.route, parsed, hosts, sub.patterns, file))
                 handler = sub.found.handler or (site.handler if not sub.found.upstreams else "")
-                apps.append(make(sub.prefix, sub.found, at, {"handler": handler} if handler else {}))
+                apps.append(_app(site_app, sub.prefix, sub.found, at, {"handler": handler} if handler else {}))
     return apps
+
+
+def _app(site: App, prefix: str, found: _Found, at: ConfigLocation, labels: dict[str, str]) -> App:
+    """An app of a site: the site's names, listeners, logs and certificate, with what `found` serves."""
+    if len(found.upstreams) > 1:
+        labels["upstream_servers"] = ",".join(found.upstreams)
+    return App(kind=SOURCE, server_names=list(site.server_names), listen=[ListenAddress(**vars(a)) for a in site.listen],
+               path_prefix=prefix, root=found.root, upstream=(found.upstreams or [""])[0],
+               config=ConfigLocation(at.file, at.line), access_logs=list(site.access_logs),
+               tls=TlsCertificate(file=site.tls.file) if site.tls else None, labels=labels)
 
 
 def _walk(handles: list[JSON], found: _Found, subs: list[_Sub], base: str) -> None:

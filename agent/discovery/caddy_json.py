@@ -13,7 +13,7 @@ from typing import Any
 from agent.discovery.caddyfile import Caddyfile, Node, Site
 
 _ADDRESS = re.compile(r"^(?:(?P<scheme>[a-z0-9+]+)://)?(?P<host>\[[^\]]*\]|[^:/]*)(?::(?P<port>\d+))?(?P<path>/.*)?$",
-                      re.I)
+                      re.IGNORECASE)
 JSON = dict[str, Any]
 
 

@@ -26,7 +26,7 @@ class Node:
     args: list[str]
     file: str
     line: int
-    children: list["Node"] = field(default_factory=list)
+    children: list[Node] = field(default_factory=list)
 
 
 @dataclass

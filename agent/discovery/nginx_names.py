@@ -8,15 +8,15 @@ from __future__ import annotations
 
 import re
 
-_HOSTNAME = re.compile(r"^(\*\.)?([a-z0-9]([a-z0-9-]*[a-z0-9])?\.)*[a-z0-9]([a-z0-9-]*[a-z0-9])?$", re.I)
+_HOSTNAME = re.compile(r"^(\*\.)?([a-z0-9]([a-z0-9-]*[a-z0-9])?\.)*[a-z0-9]([a-z0-9-]*[a-z0-9])?$", re.IGNORECASE)
 # A group or class that stands for one whole label at the start: (?<sub>.+)\.  [^.]+\.  \w+\.
-_FIRST_LABEL = re.compile(r"^(\((\?(P?<\w+>|:))?)?(\.\+|\.\*|\[\^\.\]\+|\\w\+|\[[a-z0-9_\\-]+\]\+)\)?\\\.", re.I)
+_FIRST_LABEL = re.compile(r"^(\((\?(P?<\w+>|:))?)?(\.\+|\.\*|\[\^\.\]\+|\\w\+|\[[a-z0-9_\\-]+\]\+)\)?\\\.", re.IGNORECASE)
 _OPTIONAL_GROUP = re.compile(r"\((\?:)?[^()]*\)\?")
 
 
 def plain_name(regex: str) -> str:
     """The host name a server_name regex stands for, or "" when it is not one name."""
-    text = regex[1:] if regex.startswith("~") else regex
+    text = regex.removeprefix("~")
     text = text.lstrip("^").rstrip("$")
     wildcard = False
     m = _FIRST_LABEL.match(text)

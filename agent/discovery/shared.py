@@ -20,7 +20,7 @@ def literal_prefix(regex: str) -> str:
     ^/dokuwiki/sites/[^/]+$ -> /dokuwiki/sites; ^/app(.*) -> /app; ^/api/v[0-9]+/ -> /api;
     \\.php$ -> "" (not anchored to a path).
     """
-    text = regex[1:] if regex.startswith("^") else regex
+    text = regex.removeprefix("^")
     out: list[str] = []
     partial = False
     i = 0

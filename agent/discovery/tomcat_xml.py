@@ -18,13 +18,13 @@ class Element:
     tag: str
     attrib: dict[str, str]
     line: int
-    children: list["Element"] = field(default_factory=list)
+    children: list[Element] = field(default_factory=list)
     text: str = ""
 
     def get(self, name: str, default: str = "") -> str:
         return self.attrib.get(name, default)
 
-    def all(self, tag: str) -> list["Element"]:
+    def all(self, tag: str) -> list[Element]:
         return [c for c in self.children if c.tag == tag]
 
 
