@@ -334,6 +334,7 @@ http {{
         }
     ]
     caplog.set_level(logging.DEBUG)
+    caplog.set_level(logging.DEBUG, logger="ronda")  # whatever level an earlier CLI test left on it
     with DockerApiFixture(root / "var/run/docker.sock", containers):
         host = LocalHost(str(root))
         result = discover(host, DiscoveryOptions())
