@@ -22,6 +22,7 @@ SOURCE = "usage"
 STATE_FILE = "usage.sqlite"
 _FLUSH_ENTRIES = 150_000  # tally size (distinct days, clients...) that forces a write to the state
 _FORGET_FILES_AFTER = 30 * 86400
+_MAX_LINE = 1 << 20  # longer "lines" are not log lines: counted as one unparsed line each
 
 Progress = Callable[[int, int], None]
 
@@ -236,7 +237,7 @@ class UsageCollector:
                 start = 0
                 if rest:  # complete the line the previous block ended in
                     nl = block.find(b"\n")
-                    if nl < 0 and len(rest) + len(block) < 8 * chunk:
+                    if nl < 0 and len(rest) + len(block) < max(8 * chunk, _MAX_LINE):
                         rest += block
                         continue
                     # (a "line" longer than that is no log line: it is counted as one unparsed line)

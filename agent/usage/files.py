@@ -13,7 +13,6 @@ import glob
 import gzip
 import hashlib
 import lzma
-import posixpath
 import re
 from dataclasses import dataclass
 from typing import BinaryIO, Iterator
@@ -41,6 +40,19 @@ class Candidate:
 def candidates(host: Host, path: str) -> list[Candidate]:
     """The log itself and its rotated generations that exist, oldest first. Raises HostError if unlistable."""
     found: list[Candidate] = []
+    if glob.has_magic(path):  # rotatelogs/cronolog: one file per period, the newest is written now
+        for name in host.glob(path):
+            try:
+                st = host.stat(name)
+            except HostError:
+                continue
+            if st.is_file:
+                compression = next((ext for ext in _OPENERS if name.endswith(ext)), "")
+                found.append(Candidate(name, st, compression, False))
+        found.sort(key=lambda c: (c.stat.mtime, c.path))
+        if found and not found[-1].compression:
+            found[-1].live = True
+        return found
     for name in host.glob(glob.escape(path) + "*"):
         suffix = name[len(path):]
         m = _ROTATED.match(suffix)
@@ -120,7 +132,3 @@ def chunks(stream: BinaryIO, start: int, size: int) -> Iterator[tuple[bytes, int
             return
         position = raw.tell() if raw is not None and hasattr(raw, "tell") else stream.tell()
         yield block, position
-
-
-def display(path: str) -> str:
-    return posixpath.normpath(path)
