@@ -10,16 +10,18 @@ import click
 
 from agent import __version__
 from agent.config import AgentConfig, ConfigError, load_config
+from agent.enrol import EnrolError, enrol, read_secret, save_token
 from agent.host import LocalHost
 from agent.render import snapshot_text
 from agent.runner import Agent, lower_priority, scan_options
 from agent.sender import SendError
-from agent.snapshot import scan
-from agent.state import StateError
-from agent.transport import TransportError
+from agent.snapshot import default_agent_id, scan
+from agent.spool import SpoolError
+from agent.state import StateError, default_state_dir
+from agent.transport import TlsFiles, TransportError
 from agent.wire import message_to_json, snapshot_to_wire
 
-_DOMAIN_ERRORS = (ConfigError, StateError, TransportError, SendError)
+_DOMAIN_ERRORS = (ConfigError, StateError, TransportError, SendError, EnrolError, SpoolError)
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -104,6 +106,44 @@ def run_command(config_path, once, collector, insecure, ca, cert, key, state_dir
         raise click.ClickException(str(e)) from None
     finally:
         agent.close()
+
+
+@cli.command("enrol")
+@click.option("--config", "config_path", metavar="FILE", help="TOML config (default /etc/ronda/agent.toml if present).")
+@click.option("--collector", metavar="HOST:PORT", help="Collector address (overrides the config).")
+@click.option("--insecure", is_flag=True, default=None, help="Plain text instead of TLS; loopback collectors only.")
+@click.option("--ca", metavar="FILE", help="CA certificate (PEM) that signed the collector's certificate.")
+@click.option("--secret-file", required=True, metavar="FILE",
+              help="File holding the enrolment secret from `ronda agents enrolment-secret` ('-': standard input).")
+@click.option("--state-dir", metavar="DIR", help="Where the token is kept (0600) [env RONDA_STATE_DIR].")
+@click.option("--agent-id", metavar="ID", help="Agent id to enrol as (default: the machine id).")
+@click.option("--root", metavar="DIR", type=click.Path(exists=True, file_okay=False),
+              help="Read the machine id under DIR instead of this machine.")
+def enrol_command(config_path, collector, insecure, ca, secret_file, state_dir, agent_id, root) -> None:
+    """Trade an enrolment secret for this agent's own token (collectors without client certificates).
+
+    The secret is read from a file, never from the command line (where other users could see it).
+    """
+    from agent.facts import collect_facts
+
+    try:
+        config = load_config(config_path)
+        for name, value in {"collector": collector, "insecure": insecure, "ca": ca, "state_dir": state_dir,
+                            "agent_id": agent_id, "root": root}.items():
+            if value is not None:
+                setattr(config, name, value)
+        if not config.collector:
+            raise ConfigError("no collector address: give --collector HOST:PORT or set collector in the config")
+        facts, _ = collect_facts(LocalHost(config.root or None))
+        wanted = config.agent_id or default_agent_id(facts.machine_id, facts.hostname)
+        token = enrol(config.collector, config.insecure, TlsFiles(config.ca), read_secret(secret_file), wanted,
+                      facts.machine_id, facts.hostname)
+        path = save_token(config.state_dir or default_state_dir(), token)
+    except _DOMAIN_ERRORS as e:
+        raise click.ClickException(str(e)) from None
+    click.echo(f"enrolled as {token.agent_id} ({token.status}); token kept in {path}"
+               + ("; an operator must approve it: ronda agents approve " + token.agent_id
+                  if token.status == "pending" else ""))
 
 
 def main() -> None:

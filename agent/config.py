@@ -11,6 +11,7 @@
     cert = "/etc/ronda/agent.pem"
     key = "/etc/ronda/agent-key.pem"
     nginx_conf = ""             # default: the usual places
+    spool_max_entries = 16      # snapshots kept on disk while the collector is unreachable
 """
 from __future__ import annotations
 
@@ -39,6 +40,7 @@ class AgentConfig:
     key: str = ""
     nginx_conf: str = ""
     apache_conf: str = ""
+    spool_max_entries: int = 16  # snapshots kept while the collector is unreachable (oldest dropped first)
 
 
 def load_config(path: str | None) -> AgentConfig:
@@ -66,6 +68,8 @@ def load_config(path: str | None) -> AgentConfig:
         setattr(config, name, value)
     if config.interval_seconds < 10:
         raise ConfigError(f"{path}: interval_seconds must be at least 10")
+    if config.spool_max_entries < 1:
+        raise ConfigError(f"{path}: spool_max_entries must be at least 1")
     if config.jitter_seconds < 0:
         raise ConfigError(f"{path}: jitter_seconds must not be negative")
     return config

@@ -4,14 +4,23 @@ from __future__ import annotations
 import logging
 import random
 import threading
+import time
+from pathlib import Path
+
+import grpc
 
 from agent.config import AgentConfig
 from agent.discovery import DiscoveryOptions
 from agent.host import LocalHost
+from agent.backoff import Backoff
+from agent.enrol import agent_id_from_certificate, load_token
 from agent.sender import Ack, Sender, SendError
+from agent.spool import Spool
 from agent.snapshot import ScanOptions, scan
 from agent.state import AgentState, default_state_dir
 from agent.transport import TlsFiles
+from agent.wire import snapshot_to_wire
+from ronda_wire.v1 import ronda_pb2 as pb
 
 log = logging.getLogger("ronda.agent")
 
@@ -37,24 +46,91 @@ def lower_priority() -> None:
 
 
 class Agent:
+    """Scans, spools, and sends in order; the spool (under the state dir) survives restarts and outages."""
+
     def __init__(self, config: AgentConfig) -> None:
         if not config.collector:
             from agent.config import ConfigError
             raise ConfigError("no collector address: give --collector HOST:PORT or set collector in the config")
         self.config = config
         self.host = LocalHost(config.root or None)
-        self.state = AgentState.load(config.state_dir or default_state_dir())
-        self.sender = Sender(config.collector, config.insecure, TlsFiles(config.ca, config.cert, config.key))
+        state_dir = config.state_dir or default_state_dir()
+        self.state = AgentState.load(state_dir)
+        self.spool = Spool(Path(state_dir) / "spool", config.spool_max_entries)
+        token = None if config.cert else load_token(state_dir)
+        if config.cert and not config.agent_id:
+            config.agent_id = agent_id_from_certificate(config.cert)
+        if token is not None:
+            if config.agent_id and config.agent_id != token.agent_id:
+                from agent.config import ConfigError
+                raise ConfigError(f"the agent token in {state_dir} was issued for {token.agent_id!r}, not "
+                                  f"{config.agent_id!r}; enrol again or drop agent_id")
+            config.agent_id = token.agent_id
+        self.sender = Sender(config.collector, config.insecure, TlsFiles(config.ca, config.cert, config.key),
+                             token=token.token if token else None)
+        self.backoff = Backoff()
 
-    def report_once(self, interval: int = 0) -> Ack:
+    def scan_into_spool(self, interval: int = 0) -> int:
+        """Scan, number and spool a snapshot; returns its sequence."""
         snapshot = scan(self.host, scan_options(self.config, interval))
         if self.state.agent_id != snapshot.agent_id:
             self.state.agent_id = snapshot.agent_id
         snapshot.sequence = self.state.next_sequence()
-        ack = self.sender.send(snapshot)
-        log.info("sent snapshot agent=%s seq=%d apps=%d errors=%d to %s%s", snapshot.agent_id, snapshot.sequence,
-                 len(snapshot.apps), len(snapshot.errors), self.config.collector,
-                 " (duplicate)" if ack.duplicate else "")
+        self.spool.put(snapshot.sequence, snapshot_to_wire(snapshot).SerializeToString())
+        return snapshot.sequence
+
+    def flush(self) -> Ack | None:
+        """Send every spooled snapshot, oldest first; returns the last ack (None if the spool was empty).
+
+        Raises SendError when one cannot be sent now; it and the newer ones stay spooled.
+        """
+        last: Ack | None = None
+        for _ in range(4 * self.spool.max_entries + 4):  # each turn removes or renumbers one entry
+            sequences = self.spool.sequences()
+            if not sequences:
+                return last
+            sequence = sequences[0]
+            message = pb.Snapshot.FromString(self.spool.read(sequence))
+            message.coalesced = self.spool.coalesced
+            try:
+                last = self.sender.send_message(message)
+            except SendError as e:
+                if e.code == grpc.StatusCode.ALREADY_EXISTS and e.last_sequence is not None:
+                    self._renumber(sequence, message, e.last_sequence, "its sequence was already used")
+                    continue
+                if e.code == grpc.StatusCode.INVALID_ARGUMENT:
+                    log.error("the collector refused snapshot %d as invalid; dropped: %s", sequence, e.details)
+                    self.spool.remove(sequence)
+                    continue
+                raise
+            self.spool.remove(sequence)
+            self.spool.coalesced = 0
+            log.info("sent snapshot agent=%s seq=%d apps=%d errors=%d to %s%s", message.agent_id, sequence,
+                     len(message.apps), len(message.errors), self.config.collector,
+                     " (duplicate)" if last.duplicate else " (older than the collector's newest)" if last.stale
+                     else "")
+            if last.stale and last.last_sequence and sequence == sequences[-1]:
+                # Our sequence fell behind the collector's (state restored from a backup?): resend our newest.
+                self._renumber(sequence, message, last.last_sequence, "it was older than the collector's newest")
+        return last
+
+    def _renumber(self, sequence: int, message: pb.Snapshot, collector_last: int, why: str) -> None:
+        self.state.sequence = max(self.state.sequence, collector_last)
+        message.sequence = self.state.next_sequence()
+        log.warning("snapshot %d renumbered %d because %s", sequence, message.sequence, why)
+        self.spool.put(message.sequence, message.SerializeToString())
+        self.spool.remove(sequence)
+
+    def report_once(self, interval: int = 0) -> Ack:
+        sequence = self.scan_into_spool(interval)
+        try:
+            ack = self.flush()
+        except SendError as e:
+            waiting = len(self.spool)
+            raise SendError(e.code, f"{e.details} (snapshot {sequence} is kept in the spool with {waiting - 1} "
+                                    f"other(s) and sent on the next run)" if e.retryable else e.details,
+                            e.retry_after, e.last_sequence) from None
+        assert ack is not None
         return ack
 
     def run_forever(self, stop: threading.Event | None = None) -> None:
@@ -62,14 +138,30 @@ class Agent:
         interval = self.config.interval_seconds
         # Spread a fleet that starts at once (e.g. after a mass deploy).
         stop.wait(random.uniform(0, self.config.jitter_seconds))
+        next_scan = time.monotonic()
         while not stop.is_set():
+            if time.monotonic() >= next_scan:
+                next_scan = time.monotonic() + interval + random.uniform(0, self.config.jitter_seconds)
+                try:
+                    self.scan_into_spool(interval)
+                except Exception:
+                    log.exception("scan failed; will try again next interval")
             try:
-                self.report_once(interval)
+                self.flush()
+                self.backoff.reset()
+                wait = next_scan - time.monotonic()
             except SendError as e:
-                log.warning("report failed: %s", e)
+                if e.retryable:
+                    wait = min(self.backoff.next(e.retry_after), max(next_scan - time.monotonic(), 0.0) + 1.0)
+                    log.warning("report failed: %s; %d snapshot(s) spooled, retrying in %.1f s", e,
+                                len(self.spool), wait)
+                else:
+                    log.error("report refused: %s; trying again next interval", e)
+                    wait = next_scan - time.monotonic()
             except Exception:
-                log.exception("scan failed; will try again next interval")
-            stop.wait(interval + random.uniform(0, self.config.jitter_seconds))
+                log.exception("sending failed; will try again next interval")
+                wait = next_scan - time.monotonic()
+            stop.wait(max(wait, 0.05))
 
     def close(self) -> None:
         self.sender.close()

@@ -8,17 +8,34 @@ import grpc
 from agent.model import Snapshot
 from agent.transport import TlsFiles, channel
 from agent.wire import snapshot_to_wire
+from ronda_wire.v1 import ronda_pb2 as pb
 from ronda_wire.v1 import ronda_pb2_grpc
 
 RETRYABLE = {grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED, grpc.StatusCode.RESOURCE_EXHAUSTED,
              grpc.StatusCode.ABORTED}
+RETRY_METADATA = "ronda-retry-after-ms"        # the collector's hint: come back after this long
+LAST_SEQUENCE_METADATA = "ronda-last-sequence"  # the newest sequence the collector holds for this agent
+
+
+def _trailing(call_or_error) -> dict[str, str]:
+    try:
+        return {k: v for k, v in (call_or_error.trailing_metadata() or ()) if isinstance(v, str)}
+    except Exception:  # an error raised before any call existed has no metadata
+        return {}
+
+
+def _int(value: str | None) -> int | None:
+    return int(value) if value and value.isdigit() else None
 
 
 class SendError(Exception):
-    def __init__(self, code: grpc.StatusCode, details: str) -> None:
+    def __init__(self, code: grpc.StatusCode, details: str, retry_after: float | None = None,
+                 last_sequence: int | None = None) -> None:
         super().__init__(f"collector answered {code.name}: {details}")
         self.code = code
         self.details = details
+        self.retry_after = retry_after        # seconds, from the collector's hint
+        self.last_sequence = last_sequence
 
     @property
     def retryable(self) -> bool:
@@ -32,21 +49,32 @@ class Ack:
     stale: bool
     sequence: int
     message: str
+    last_sequence: int | None = None
 
 
 class Sender:
-    def __init__(self, address: str, insecure: bool = False, tls: TlsFiles = TlsFiles(), timeout: float = 30.0):
+    def __init__(self, address: str, insecure: bool = False, tls: TlsFiles = TlsFiles(), timeout: float = 30.0,
+                 token: str | None = None):
         self.address = address
         self.timeout = timeout
         self._channel = channel(address, insecure, tls)
         self._stub = ronda_pb2_grpc.CollectorStub(self._channel)
+        self._metadata = (("authorization", f"Bearer {token}"),) if token else None
 
     def send(self, snapshot: Snapshot) -> Ack:
+        return self.send_message(snapshot_to_wire(snapshot))
+
+    def send_message(self, message: pb.Snapshot) -> Ack:
         try:
-            ack = self._stub.Report(snapshot_to_wire(snapshot), timeout=self.timeout, wait_for_ready=False)
+            ack, call = self._stub.Report.with_call(message, timeout=self.timeout, wait_for_ready=False,
+                                                    metadata=self._metadata)
         except grpc.RpcError as e:
-            raise SendError(e.code(), e.details() or "") from None
-        return Ack(ack.accepted, ack.duplicate, ack.stale, ack.sequence, ack.message)
+            hints = _trailing(e)
+            retry_ms = _int(hints.get(RETRY_METADATA))
+            raise SendError(e.code(), e.details() or "", retry_ms / 1000 if retry_ms is not None else None,
+                            _int(hints.get(LAST_SEQUENCE_METADATA))) from None
+        last = _int(_trailing(call).get(LAST_SEQUENCE_METADATA))
+        return Ack(ack.accepted, ack.duplicate, ack.stale, ack.sequence, ack.message, last)
 
     def close(self) -> None:
         self._channel.close()

@@ -1,0 +1,108 @@
+"""Snapshots waiting for the collector, on disk under the state directory.
+
+A snapshot goes into the spool before it is sent and leaves it once the
+collector acknowledged it, so a collector that is down, overloaded or
+unreachable, or an agent restart, loses nothing. The spool is bounded: since
+every snapshot carries the host's full state, the oldest are dropped first
+and counted as coalesced; the next snapshot sent says how many it replaced.
+"""
+from __future__ import annotations
+
+import logging
+import os
+import re
+from pathlib import Path
+
+log = logging.getLogger("ronda.agent.spool")
+_NAME = re.compile(r"^(\d{20})\.snapshot$")
+DEFAULT_MAX_ENTRIES = 16
+DEFAULT_MAX_BYTES = 64 * 1024 * 1024
+
+
+class SpoolError(Exception):
+    """The spool directory cannot be written."""
+
+
+class Spool:
+    def __init__(self, directory: str | Path, max_entries: int = DEFAULT_MAX_ENTRIES,
+                 max_bytes: int = DEFAULT_MAX_BYTES) -> None:
+        self.dir = Path(directory)
+        self.max_entries = max(1, max_entries)
+        self.max_bytes = max_bytes
+        try:
+            self.dir.mkdir(parents=True, exist_ok=True, mode=0o700)
+        except OSError as e:
+            raise SpoolError(f"cannot create spool directory {self.dir}: {e.strerror}") from None
+        for leftover in self.dir.glob(".*.tmp"):  # a write cut short by a crash
+            leftover.unlink(missing_ok=True)
+
+    def sequences(self) -> list[int]:
+        """Spooled sequence numbers, oldest first."""
+        found = []
+        for entry in os.scandir(self.dir):
+            m = _NAME.match(entry.name)
+            if m:
+                found.append(int(m.group(1)))
+        return sorted(found)
+
+    def __len__(self) -> int:
+        return len(self.sequences())
+
+    def _path(self, sequence: int) -> Path:
+        return self.dir / f"{sequence:020d}.snapshot"
+
+    def put(self, sequence: int, data: bytes) -> int:
+        """Keep `data` under `sequence` (durably); returns how many older snapshots were dropped to make room."""
+        _write_atomic(self._path(sequence), data)
+        dropped = 0
+        sequences = self.sequences()
+        sizes = {s: _size(self._path(s)) for s in sequences}
+        while len(sequences) > 1 and (len(sequences) > self.max_entries or sum(sizes.values()) > self.max_bytes):
+            oldest = sequences.pop(0)
+            self._path(oldest).unlink(missing_ok=True)
+            sizes.pop(oldest)
+            dropped += 1
+        if dropped:
+            self.coalesced += dropped
+            log.warning("spool full: dropped %d older snapshot(s); the newer ones carry the same, fresher state",
+                        dropped)
+        return dropped
+
+    def read(self, sequence: int) -> bytes:
+        return self._path(sequence).read_bytes()
+
+    def remove(self, sequence: int) -> None:
+        self._path(sequence).unlink(missing_ok=True)
+
+    @property
+    def coalesced(self) -> int:
+        """Snapshots dropped since the collector last acknowledged one."""
+        try:
+            return int((self.dir / "coalesced").read_text() or 0)
+        except (OSError, ValueError):
+            return 0
+
+    @coalesced.setter
+    def coalesced(self, value: int) -> None:
+        _write_atomic(self.dir / "coalesced", str(value).encode())
+
+
+def _size(path: Path) -> int:
+    try:
+        return path.stat().st_size
+    except OSError:
+        return 0
+
+
+def _write_atomic(path: Path, data: bytes) -> None:
+    tmp = path.with_name(f".{path.name}.tmp")
+    try:
+        fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_TRUNC, 0o600)
+        with os.fdopen(fd, "wb") as f:
+            f.write(data)
+            f.flush()
+            os.fsync(f.fileno())
+        os.replace(tmp, path)
+    except OSError as e:
+        tmp.unlink(missing_ok=True)
+        raise SpoolError(f"cannot write {path}: {e.strerror}") from None
