@@ -18,7 +18,7 @@ from agent.discovery.apache_config import LoadedConfig, Settings
 from agent.discovery.apache_scope import Scope, SubApp, scan
 from agent.discovery.apache_syntax import Directive
 from agent.discovery.base import DiscoveryOptions, SourceResult
-from agent.discovery.shared import key_and_link
+from agent.discovery.shared import key_and_link, without_credentials
 from agent.host import Host
 from agent.model import App, ConfigLocation, ListenAddress, TlsCertificate
 
@@ -33,7 +33,7 @@ def discover(host: Host, options: DiscoveryOptions) -> SourceResult:
     main = options.apache_conf or (facts.main_file if facts else "") or (found[0] if found else "")
     if why:
         at = _SYNTAX_ERROR.search(why)
-        result.error(SOURCE, why, at["file"] if at else main, int(at["line"]) if at else 0)
+        result.error(SOURCE, without_credentials(why), at["file"] if at else main, int(at["line"]) if at else 0)
     if not main:
         return result
     settings = Settings(

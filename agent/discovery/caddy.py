@@ -16,7 +16,7 @@ from typing import Any
 from agent.discovery import caddy_json, caddyfile
 from agent.discovery.base import DiscoveryOptions, SourceResult
 from agent.discovery.caddyfile import Caddyfile, Node
-from agent.discovery.shared import clean_prefix, key_and_link
+from agent.discovery.shared import clean_prefix, key_and_link, without_credentials
 from agent.host import CommandNotAvailable, Host, HostError
 from agent.model import App, ConfigLocation, ListenAddress, LogRef, TlsCertificate
 
@@ -77,7 +77,7 @@ def _load(host: Host, path: str, use_binary: bool, result: SourceResult) -> tupl
         if adapted is not None:
             return adapted, parsed
         if why:
-            result.error(SOURCE, why, path)
+            result.error(SOURCE, without_credentials(why), path)
     for file, line, message in parsed.errors:
         result.error(SOURCE, message, file, line)
     if not parsed.files:

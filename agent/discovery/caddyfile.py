@@ -164,7 +164,7 @@ class _Parser:
                     site.directives, _ = self.block(lines + [(0, ["}"])], i + 1, path, stack)
                     i = len(lines)
                 else:
-                    self.error(path, number, f"site {' '.join(tokens)} has no block")
+                    self.error(path, number, "site address without a block")  # no tokens: they may hold secrets
                     i += 1
                     continue
                 self.result.sites.append(site)

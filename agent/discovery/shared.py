@@ -1,12 +1,21 @@
 """Small helpers the web-server sources (Apache, nginx, Caddy, Tomcat) share."""
 from __future__ import annotations
 
+import re
+
 from agent.discovery.keys import assign_unique_keys
 from agent.model import App
+
+_USERINFO = re.compile(r"(?i)\b([a-z][a-z0-9+.-]*://)[^/@\s]+@")
 
 _REGEX_META = set(".^$*+?()[]{}|\\")
 # What may follow a fixed path for it to be a whole segment: the end, a slash, or "anything".
 _SEGMENT_ENDS = ("$", "/", "(/", "(?:/", "(.*", "(?:.*", ".*", "(.+", ".+", "(?:$|/)", "($|/)", "(/|$)")
+
+
+def without_credentials(text: str) -> str:
+    """http://user:secret@backend/ -> http://backend/: upstream URLs may carry passwords, reports may not."""
+    return _USERINFO.sub(r"\1", text)
 
 
 def clean_prefix(path: str) -> str:
@@ -47,7 +56,7 @@ def literal_prefix(regex: str) -> str:
 
 
 def key_and_link(apps: list[App]) -> None:
-    """Assign keys; each sub-app follows its server's whole-vhost app (prefix "/") in the list.
+    """Assign keys (and drop credentials from upstream URLs); each sub-app follows its server's whole-vhost app (prefix "/") in the list.
 
     The config file alone cannot tell: an Alias from Apache's conf-enabled/ or a
     location from an nginx snippet lives in another file than its server.
@@ -55,6 +64,8 @@ def key_and_link(apps: list[App]) -> None:
     assign_unique_keys(apps)
     parent = ""
     for app in apps:
+        app.upstream = without_credentials(app.upstream)
+        app.labels = {k: without_credentials(v) for k, v in app.labels.items()}
         if app.path_prefix == "/":
             parent = app.key
         else:
