@@ -12,6 +12,7 @@ from agent import __version__
 from agent.config import AgentConfig, ConfigError, load_config
 from agent.enrol import EnrolError, enrol, read_secret, save_token
 from agent.host import LocalHost
+from agent.progress import TerminalProgress
 from agent.render import snapshot_text
 from agent.runner import Agent, lower_priority, scan_options
 from agent.sender import SendError
@@ -54,11 +55,21 @@ def _discovery_flags(f):
 
 @cli.command("scan", short_help="Scan this host and print what was found.")
 @_discovery_flags
+@click.option("--state-dir", metavar="DIR",
+              help="Keep log offsets and daily counts here between scans (default: read every log from the start).")
 @click.option("--json", "as_json", is_flag=True, help="Print the snapshot as JSON (protobuf JSON, proto field names).")
-def scan_command(root: str | None, nginx_conf: str | None, apache_conf: str | None, as_json: bool) -> None:
-    """Scan this host once and print what was found. Needs no collector."""
+def scan_command(root: str | None, nginx_conf: str | None, apache_conf: str | None, state_dir: str | None,
+                 as_json: bool) -> None:
+    """Scan this host once and print what was found: apps, what they are,
+    and who still uses them. Needs no collector."""
     config = AgentConfig(root=root or "", nginx_conf=nginx_conf or "", apache_conf=apache_conf or "")
-    snapshot = scan(LocalHost(root), scan_options(config))
+    options = scan_options(config, state_dir=state_dir)
+    progress = TerminalProgress()
+    options.progress = progress
+    try:
+        snapshot = scan(LocalHost(root), options)
+    finally:
+        progress.finish()
     if as_json:
         click.echo(message_to_json(snapshot_to_wire(snapshot)))
     else:

@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 from agent.model import Snapshot
+from agent.usage import summarize
 
 
 def table(rows: list[list[str]], headers: list[str]) -> str:
@@ -23,8 +24,9 @@ def snapshot_text(snapshot: Snapshot) -> str:
         if app.framework and app.framework.name:
             framework = f"{app.framework.name} {app.framework.version}".strip()
         rows.append([app.kind, names or "_", listen, app.path_prefix, app.root or app.upstream, framework,
-                     str(app.config)])
-    parts = [head, "", table(rows, ["KIND", "NAMES", "LISTEN", "PREFIX", "ROOT/UPSTREAM", "FRAMEWORK", "CONFIG"])]
+                     summarize(app.usage), str(app.config)])
+    headers = ["KIND", "NAMES", "LISTEN", "PREFIX", "ROOT/UPSTREAM", "FRAMEWORK", "USAGE", "CONFIG"]
+    parts = [head, "", table(rows, headers)]
     if snapshot.errors:
         parts += ["", f"{len(snapshot.errors)} problem(s) while reading the host:"]
         parts += [f"  [{e.source}] {e.path}{':' + str(e.line) if e.line else ''} {e.message}".replace("  ", " ", 1)

@@ -25,11 +25,12 @@ from ronda_wire.v1 import ronda_pb2 as pb
 log = logging.getLogger("ronda.agent")
 
 
-def scan_options(config: AgentConfig, interval: int = 0) -> ScanOptions:
+def scan_options(config: AgentConfig, interval: int = 0, state_dir: str | None = None) -> ScanOptions:
     return ScanOptions(
         discovery=DiscoveryOptions(nginx_conf=config.nginx_conf, apache_conf=config.apache_conf),
         agent_id=config.agent_id,
         interval_seconds=interval,
+        state_dir=Path(state_dir) if state_dir else None,
     )
 
 
@@ -55,6 +56,7 @@ class Agent:
         self.config = config
         self.host = LocalHost(config.root or None)
         state_dir = config.state_dir or default_state_dir()
+        self.state_dir = state_dir
         self.state = AgentState.load(state_dir)
         self.spool = Spool(Path(state_dir) / "spool", config.spool_max_entries)
         token = None if config.cert else load_token(state_dir)
@@ -72,7 +74,7 @@ class Agent:
 
     def scan_into_spool(self, interval: int = 0) -> int:
         """Scan, number and spool a snapshot; returns its sequence."""
-        snapshot = scan(self.host, scan_options(self.config, interval))
+        snapshot = scan(self.host, scan_options(self.config, interval, self.state_dir))
         if self.state.agent_id != snapshot.agent_id:
             self.state.agent_id = snapshot.agent_id
         snapshot.sequence = self.state.next_sequence()

@@ -1,24 +1,39 @@
-"""Build one snapshot: the agent's full current view of its host."""
+"""Build one snapshot: the agent's full current view of its host.
+
+discover (which apps) -> inspect (what each is and costs) -> usage (who still
+uses it, from access logs) -> listeners (which socket serves which app).
+"""
 from __future__ import annotations
 
+import tempfile
 import uuid
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
+from pathlib import Path
 
 from agent import __version__
 from agent.discovery import DiscoveryOptions, discover
 from agent.facts import collect_facts
 from agent.host import Host
+from agent.inspect import inspect_apps
+from agent.listeners import map_listeners
 from agent.model import Snapshot
 from agent.state import valid_agent_id
+from agent.usage import UsageOptions, collect_usage
+from agent.usage.collect import Progress
 
 
 @dataclass
 class ScanOptions:
     discovery: DiscoveryOptions = field(default_factory=DiscoveryOptions)
+    usage: UsageOptions = field(default_factory=UsageOptions)
     agent_id: str = ""          # empty: machine id, else hostname
     interval_seconds: int = 0
     source: str = "agent"
+    # Where log offsets and daily counts persist between scans; None reads every log
+    # from the start into a throw-away state (a one-off `ronda-agent scan`).
+    state_dir: Path | None = None
+    progress: Progress | None = None
 
 
 def scan(host: Host, options: ScanOptions | None = None) -> Snapshot:
@@ -26,6 +41,15 @@ def scan(host: Host, options: ScanOptions | None = None) -> Snapshot:
     options = options or ScanOptions()
     facts, errors = collect_facts(host)
     found = discover(host, options.discovery)
+    inspect_apps(host, found)
+    if options.state_dir is None:
+        with tempfile.TemporaryDirectory(prefix="ronda-scan-") as scratch:
+            usage_errors = collect_usage(host, found.apps, found.log_formats, Path(scratch), options.usage,
+                                         options.progress)
+    else:
+        usage_errors = collect_usage(host, found.apps, found.log_formats, options.state_dir, options.usage,
+                                     options.progress)
+    listeners, listener_errors = map_listeners(host, found.apps)
     return Snapshot(
         agent_id=options.agent_id or default_agent_id(facts.machine_id, facts.hostname),
         report_id=str(uuid.uuid4()),
@@ -34,7 +58,8 @@ def scan(host: Host, options: ScanOptions | None = None) -> Snapshot:
         source=options.source,
         host=facts,
         apps=found.apps,
-        errors=errors + found.errors,
+        listeners=listeners,
+        errors=errors + found.errors + usage_errors + listener_errors,
         interval_seconds=options.interval_seconds,
     )
 
