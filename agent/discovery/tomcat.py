@@ -130,10 +130,13 @@ def _connectors(service: Element, base: str) -> tuple[list[ListenAddress], list[
         port = c.get("port")
         if not port.isdigit() or int(port) <= 0:
             continue
+        if c.get("protocol").upper().startswith("AJP"):
+            # AJP serves a front web server (mod_jk, proxy_ajp), not users: a label, kept out of the
+            # listen addresses so that it never becomes part of an app's key.
+            ajp.append(int(port))
+            continue
         tls = c.get("SSLEnabled").lower() == "true" or c.get("scheme") == "https"
         listen.append(ListenAddress(c.get("address") or "*", int(port), tls=tls))
-        if c.get("protocol").upper().startswith("AJP"):
-            ajp.append(int(port))
         if tls and not cert:
             certs = [x for h in c.all("SSLHostConfig") for x in h.all("Certificate")]
             cert = next((x.get("certificateFile") or x.get("certificateKeystoreFile") for x in certs), "") or \
