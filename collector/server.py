@@ -23,6 +23,7 @@ from agent.transport import MAX_MESSAGE_BYTES, TlsFiles, join_address, require_l
     server_credentials, split_address
 from collector.admission import RETRY_METADATA, Admission, CountingPool
 from collector.store import Store
+from collector.store.store import StoreBusy
 from collector.store.apply import SequenceConflict
 from collector.trust.identity import AUTH_MODES, peer_of
 from collector.trust.registry import Peer, Refused, Registry
@@ -44,8 +45,9 @@ def _abort(context: grpc.ServicerContext, code: grpc.StatusCode, message: str,
 
 class ReportHandler:
     def __init__(self, store: Store, registry: Registry | None = None, auth: str = "open",
-                 admission: Admission | None = None) -> None:
+                 admission: Admission | None = None, store_wait: float | None = None) -> None:
         self.store = store
+        self.store_wait = store_wait
         self.registry = registry or Registry(store)
         self.auth = auth
         self.admission = admission
@@ -63,7 +65,7 @@ class ReportHandler:
         peer = Peer("none")
         try:
             peer = peer_of(context, self.auth)
-            result = self.store.ingest_message(message, admit=self._admit(peer))
+            result = self.store.ingest_message(message, admit=self._admit(peer), wait=self.store_wait)
         except Refused as e:
             log.warning("refused a snapshot claiming agent %r from %s: %s", message.agent_id[:128], context.peer(),
                         e.message)
@@ -76,7 +78,7 @@ class ReportHandler:
             log.warning("refused a snapshot from %s: %s", context.peer(), e)
             self.registry.record_refusal(message.agent_id, peer, Refused("ALREADY_EXISTS", str(e)))
             _abort(context, grpc.StatusCode.ALREADY_EXISTS, str(e), ((LAST_SEQUENCE_METADATA, str(e.last_sequence)),))
-        except sqlite3.OperationalError as e:  # e.g. the database is locked by a long operator query
+        except (StoreBusy, sqlite3.OperationalError) as e:  # a long write ahead, or a locked database
             log.warning("store busy: %s", e)
             delay = self.admission.retry_after() if self.admission else 1.0
             _abort(context, grpc.StatusCode.UNAVAILABLE, f"the collector's store is busy; retry in {delay:.1f} s",
@@ -144,6 +146,7 @@ class ServerConfig:
     auth: str = "auto"          # certificate (mutual TLS), token (enrolment), open (plain text); auto picks
     approval: str = "auto"      # auto: new agents are admitted; manual: they wait for `ronda agents approve`
     backlog: int = 64           # calls queued beyond the workers before new ones get UNAVAILABLE
+    store_wait: float = 5.0     # seconds a call waits for the store before it gets UNAVAILABLE
 
     def auth_mode(self) -> str:
         if self.auth != "auto":
@@ -175,11 +178,12 @@ def make_server(store: Store, config: ServerConfig) -> tuple[grpc.Server, int]:
         options=[("grpc.max_receive_message_length", config.max_message_bytes),
                  ("grpc.max_send_message_length", config.max_message_bytes),
                  ("grpc.so_reuseport", 0)],
-        maximum_concurrent_rpcs=config.workers + config.backlog * 4,
+        maximum_concurrent_rpcs=config.workers + config.backlog * 4 + 32,  # beyond: RESOURCE_EXHAUSTED
     )
     registry = Registry(store, config.approval)
     admission = Admission(pool, config.workers, config.backlog)
-    report = grpc.unary_unary_rpc_method_handler(ReportHandler(store, registry, mode, admission))  # raw bytes
+    report = grpc.unary_unary_rpc_method_handler(  # raw bytes in and out
+        ReportHandler(store, registry, mode, admission, config.store_wait))
     enrol = grpc.unary_unary_rpc_method_handler(EnrolHandler(registry, mode))
     server.add_generic_rpc_handlers([grpc.method_handlers_generic_handler(SERVICE, {"Report": report,
                                                                                     "Enrol": enrol})])

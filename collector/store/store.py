@@ -27,6 +27,10 @@ class StoreError(Exception):
     """The database cannot be opened, is from a newer ronda, or is damaged."""
 
 
+class StoreBusy(StoreError):
+    """Another write held the store for longer than the caller would wait."""
+
+
 def default_db_path() -> str:
     if os.environ.get("RONDA_DB"):
         return os.environ["RONDA_DB"]
@@ -98,8 +102,11 @@ class Store:
                                   (version, description, iso(datetime.now(timezone.utc))))
 
     @contextmanager
-    def transaction(self) -> Iterator[sqlite3.Connection]:
-        with self._lock:
+    def transaction(self, wait: float | None = None) -> Iterator[sqlite3.Connection]:
+        """One write transaction; with `wait`, give up (StoreBusy) after that many seconds in line."""
+        if not self._lock.acquire(timeout=-1 if wait is None else wait):
+            raise StoreBusy(f"the store stayed busy for {wait:.1f} s")
+        try:
             self.conn.execute("BEGIN IMMEDIATE")
             try:
                 yield self.conn
@@ -108,6 +115,8 @@ class Store:
                 raise
             else:
                 self.conn.execute("COMMIT")
+        finally:
+            self._lock.release()
 
     def close(self) -> None:
         self.conn.close()
@@ -126,13 +135,14 @@ class Store:
         return self.ingest_message(message, received_at, admit)
 
     def ingest_message(self, message: pb.Snapshot, received_at: datetime | None = None,
-                       admit: AdmitHook | None = None) -> IngestResult:
+                       admit: AdmitHook | None = None, wait: float | None = None) -> IngestResult:
         """Store a ronda.v1.Snapshot in one transaction (see collector.store.apply).
 
-        Raises InvalidSnapshot, SequenceConflict, or whatever `admit` raises; nothing is stored then.
+        Raises InvalidSnapshot, SequenceConflict, StoreBusy (after `wait` seconds in line), or whatever
+        `admit` raises; nothing is stored then.
         """
         now = iso(received_at or datetime.now(timezone.utc))
-        with self.transaction() as c:
+        with self.transaction(wait) as c:
             duplicate, stale, last, notes = ingest_message(c, message, now, admit)
         return IngestResult(duplicate=duplicate, stale=stale, last_sequence=last, notes=tuple(notes))
 
