@@ -284,7 +284,7 @@ class UsageCollector:
             batch.daily.append((keys[app], day, human, bot, monitor, error))
         for apps, day, client in parser.clients(tally.clients):
             batch.clients.extend((keys[app], day, client) for app in apps)
-        for (apps, day, client), n in parser.rejects(tally.rejects):
+        for (apps, day, client), n in parser.rejects(tally.rejects).items():
             batch.rejects.extend((keys[app], day, client, n) for app in apps)
         batch.last = [(keys[app], kind, at) for (app, kind), at in tally.last.items()]
         batch.app_logs = [(key, tally.oldest, tally.newest, tally.app_lines.get(i, 0)) for i, key in enumerate(keys)]

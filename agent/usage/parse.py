@@ -16,7 +16,7 @@ import hashlib
 from collections import Counter
 from dataclasses import dataclass, field
 from datetime import datetime, timezone
-from itertools import compress, repeat
+from operator import itemgetter
 
 from agent.usage.classify import BOT, ERROR, HUMAN, MONITOR, REJECT, Classifier
 from agent.usage.formats import CompiledFormat, month_number
@@ -53,8 +53,6 @@ def _code_class(code: int) -> int:
 
 
 _CODE_CLASS = [_code_class(c) for c in range(256)]
-_HUMAN_ROWS = bytes(int(c == HUMAN) for c in _CODE_CLASS)
-_REJECT_ROWS = bytes(int(c == REJECT) for c in _CODE_CLASS)
 _CACHE_LIMIT = 200_000
 
 
@@ -63,9 +61,9 @@ class Tally:
     """Counts not yet written to the state. Clients are raw addresses here; the state stores ids."""
 
     daily: dict[tuple[int, str], list[int]] = field(default_factory=dict)  # human, bot, monitor, error
-    # (day, vhost?, prefix?, addr): 403/404 answers per client, and clients of human requests
+    # (group, addr): 403/404 answers per client, and the clients of human requests
     rejects: Counter = field(default_factory=Counter)
-    clients: set[tuple[bytes, ...]] = field(default_factory=set)
+    clients: set[tuple] = field(default_factory=set)
     last: dict[tuple[int, int], int] = field(default_factory=dict)  # (app, LAST_*) -> epoch seconds
     app_lines: Counter = field(default_factory=Counter)
     lines: int = 0
@@ -89,12 +87,27 @@ def client_id(addr: bytes) -> int:
     return int.from_bytes(digest, "big", signed=True)
 
 
-@dataclass(frozen=True)
 class GroupInfo:
-    apps: tuple[int, ...]
-    day: str
-    cls: int
-    lasts: tuple[int, ...]
+    """What rows of one kind mean: the apps they count for, their day and class.
+
+    Hashed by identity (fast), so per-buffer tallies can be keyed by it.
+    """
+
+    __slots__ = ("apps", "day", "cls", "lasts", "needs")
+
+    def __init__(self, apps: tuple[int, ...], day: str, cls: int, lasts: tuple[int, ...]) -> None:
+        self.apps, self.day, self.cls, self.lasts = apps, day, cls, lasts
+        self.needs = tuple((app, last) for app in apps for last in lasts)
+
+
+_INVALID = GroupInfo((), "", HUMAN, ())  # rows whose date is no date
+
+
+def _getter(positions: list[int]):
+    """A C-level field picker: a tuple for several fields, the value for one, b"" for none."""
+    if not positions:
+        return lambda row: b""
+    return itemgetter(*positions)
 
 
 class ChunkParser:
@@ -102,55 +115,50 @@ class ChunkParser:
         self.fmt = fmt
         self.router = router
         self.classifier = classifier
-        self._pos = {name: i for i, name in enumerate(fmt.fields)}
-        self._detail_pos = {name: i for i, name in enumerate(fmt.detail_fields)}
-        self._route_fields = tuple(f for f in ("vhost", "prefix") if f in self._pos)
-        self._ua_codes: dict[bytes, int] = {}
-        self._codes: dict = {}
+        pos = {name: i for i, name in enumerate(fmt.fields)}
         # the fields that decide a row's class; the address only when monitor networks are configured
-        self._code_fields = ("ua", "status", "probe") + (("addr",) if classifier.networks else ())
+        self._code_fields = [f for f in ("ua", "status", "probe") if f in pos]
+        if classifier.networks and "addr" in pos:
+            self._code_fields.append("addr")
+        self._route_fields = [f for f in ("vhost", "prefix") if f in pos]
+        self._code_key = _getter([pos[f] for f in self._code_fields])
+        self._route_key = _getter([pos[f] for f in self._route_fields])
+        # everything but the client address (unless addresses decide monitors): rows with
+        # the same group key mean the same thing
+        keep_addr = "addr" in self._code_fields
+        self._group_key = itemgetter(*[i for i, f in enumerate(fmt.fields) if f != "addr" or keep_addr])
+        self._day_of = itemgetter(pos["day"])
+        self._addr_of = itemgetter(pos["addr"]) if "addr" in pos else (lambda row: b"")
+        detail = list(fmt.detail_fields)
+        self._clock = detail.index("clock") if "clock" in detail else None
+        # a detail row without its clock is a fast row
+        self._fast_of_detail = itemgetter(*[i for i, f in enumerate(detail) if f != "clock"])
+        self._codes: dict = {}
+        self._ua_codes: dict[bytes, int] = {}
         self._days: dict[bytes, str | None] = {}
-        self._groups: dict[tuple, GroupInfo | None] = {}
+        self._routes: dict = {}
+        self._groups: dict[tuple, GroupInfo] = {}
 
     # -- per distinct value ---------------------------------------------------------
-    def group_info(self, group: tuple) -> GroupInfo | None:
-        """What a group (day, class code, vhost?, prefix?) means; None if the day is invalid."""
-        info = self._groups.get(group, False)
-        if info is not False:
-            return info
-        day = self.day(group[0])
-        if day is None:
-            info = None
-        else:
-            code = group[1]
-            cls = _CODE_CLASS[code]
-            route = dict(zip(self._route_fields, group[2:]))
-            info = GroupInfo(self.router.route(route.get("vhost", b""), route.get("prefix", b"")), day, cls,
-                             _lasts(cls, code & _STATUS_MASK))
-        if len(self._groups) >= _CACHE_LIMIT:
-            self._groups.clear()
-        self._groups[group] = info
-        return info
+    def day(self, raw: bytes) -> str | None:
+        day = self._days.get(raw, False)
+        if day is False:
+            if len(self._days) >= _CACHE_LIMIT:
+                self._days.clear()
+            day = self._days[raw] = _day(self.fmt.time_kind, raw)
+        return day
 
-    def codes(self, columns: list[tuple], pos: dict[str, int]) -> bytes:
-        """The class code of each row: agent class | status kind | probe | monitor address bits.
+    def route(self, route_key) -> tuple[int, ...]:
+        apps = self._routes.get(route_key)
+        if apps is None:
+            values = dict(zip(self._route_fields, route_key if len(self._route_fields) > 1 else (route_key,)))
+            if len(self._routes) >= _CACHE_LIMIT:
+                self._routes.clear()
+            apps = self._routes[route_key] = self.router.route(values.get("vhost", b""), values.get("prefix", b""))
+        return apps
 
-        One lookup per row in a table keyed by the (user agent, status, probe[, address]) tuple;
-        the code is computed once per distinct tuple.
-        """
-        names = [f for f in self._code_fields if f in pos]
-        if not names:
-            return bytes(len(columns[0]))
-        keys = list(zip(*(columns[pos[f]] for f in names))) if len(names) > 1 else columns[pos[names[0]]]
-        known = self._codes
-        if len(known) >= _CACHE_LIMIT:
-            known.clear()
-        for key in set(keys).difference(known):
-            values = dict(zip(names, key)) if len(names) > 1 else {names[0]: key}
-            known[key] = self._code_of(values)
-        return bytes(map(known.__getitem__, keys))
-
-    def _code_of(self, values: dict[str, bytes]) -> int:
+    def _code(self, key) -> int:
+        values = dict(zip(self._code_fields, key if len(self._code_fields) > 1 else (key,)))
         code = 0
         if "ua" in values:
             ua = values["ua"]
@@ -167,41 +175,26 @@ class ChunkParser:
             code |= _MONITOR_ADDR
         return code
 
-    def groups(self, columns: list[tuple], pos: dict[str, int], codes: bytes) -> list[tuple]:
-        return list(zip(columns[pos["day"]], codes, *(columns[pos[f]] for f in self._route_fields)))
+    def info(self, row: tuple) -> GroupInfo:
+        """What a parsed row means: apps, day, class; _INVALID if its date is no date."""
+        info = self._groups.get(self._group_key(row))
+        return info if info is not None else self._new_info(row)
 
-    def _client_rows(self, entry: tuple) -> tuple[tuple[int, ...], str] | None:
-        day = self.day(entry[0])
-        if day is None:
-            return None
-        route = dict(zip(self._route_fields, entry[1:-1]))
-        return self.router.route(route.get("vhost", b""), route.get("prefix", b"")), day
-
-    def clients(self, entries: set[tuple[bytes, ...]]) -> list[tuple[tuple[int, ...], str, int]]:
-        """Tally.clients as (apps, day, client id)."""
-        out = []
-        for entry in entries:
-            where = self._client_rows(entry)
-            if where is not None:
-                out.append((*where, client_id(entry[-1])))
-        return out
-
-    def rejects(self, counts: Counter) -> list[tuple[tuple[tuple[int, ...], str, int], int]]:
-        """Tally.rejects as ((apps, day, client id), count)."""
-        out = []
-        for entry, n in counts.items():
-            where = self._client_rows(entry)
-            if where is not None:
-                out.append(((*where, client_id(entry[-1])), n))
-        return out
-
-    def day(self, raw: bytes) -> str | None:
-        day = self._days.get(raw, False)
-        if day is False:
-            if len(self._days) >= _CACHE_LIMIT:
-                self._days.clear()
-            day = self._days[raw] = _day(self.fmt.time_kind, raw)
-        return day
+    def _new_info(self, row: tuple) -> GroupInfo:
+        code_key = self._code_key(row)
+        code = self._codes.get(code_key)
+        if code is None:
+            if len(self._codes) >= _CACHE_LIMIT:
+                self._codes.clear()
+            code = self._codes[code_key] = self._code(code_key)
+        day = self.day(self._day_of(row))
+        cls = _CODE_CLASS[code]
+        info = _INVALID if day is None else GroupInfo(
+            self.route(self._route_key(row)), day, cls, _lasts(cls, code & _STATUS_MASK))
+        if len(self._groups) >= _CACHE_LIMIT:
+            self._groups.clear()
+        self._groups[self._group_key(row)] = info
+        return info
 
     # -- the buffer -------------------------------------------------------------
     def feed(self, buf: bytes, tally: Tally, first: bool = False, start: int = 0, end: int | None = None) -> None:
@@ -220,50 +213,64 @@ class ChunkParser:
         tally.unparsed += lines - len(rows)
         if not rows:
             return
-        columns = list(zip(*rows))
-        codes = self.codes(columns, self._pos)
-        groups = self.groups(columns, self._pos, codes)
+        counted = Counter(rows)
+        # per distinct row: two C calls and a dict update; clients only for people and 403/404s
+        per_info: dict[GroupInfo, int] = {}
+        clients, rejects = tally.clients, tally.rejects
+        groups_get, group_key, addr_of = self._groups.get, self._group_key, self._addr_of
+        for row, n in counted.items():
+            info = groups_get(group_key(row)) or self._new_info(row)
+            per_info[info] = per_info.get(info, 0) + n
+            if info.cls == HUMAN:
+                clients.add((info, addr_of(row)))
+            elif info.cls == REJECT:
+                rejects[(info, addr_of(row))] += n
         needed: set[tuple[int, int]] = set()
         daily, app_lines = tally.daily, tally.app_lines
-        for group, n in Counter(groups).items():
-            info = self.group_info(group)
-            if info is None:
+        for info, n in per_info.items():
+            if info is _INVALID:
                 tally.unparsed += n
                 continue
+            needed.update(info.needs)
             for app in info.apps:
                 app_lines[app] += n
-                needed.update((app, last) for last in info.lasts)
                 if info.cls != REJECT:
                     counts = daily.get((app, info.day))
                     if counts is None:
                         counts = daily[(app, info.day)] = [0, 0, 0, 0]
                     counts[_COLUMN[info.cls]] += n
-        # Clients of human requests and of 403/404 answers, keyed by what routes and dates them.
-        keep = [columns[self._pos["day"]], *(columns[self._pos[f]] for f in self._route_fields)]
-        addrs = columns[self._pos["addr"]] if "addr" in self._pos else tuple(repeat(b"", len(rows)))
-        keep.append(addrs)
-        for table, target in ((_HUMAN_ROWS, tally.clients), (_REJECT_ROWS, tally.rejects)):
-            flags = codes.translate(table)
-            if 1 in flags:
-                target.update(zip(*(compress(c, flags) for c in keep)))
         self._walk_back(buf, start, end, tally, needed)
         if needed:
-            self._find_rest(buf, start, end, tally, needed)
+            self._find_rest(buf, start, end, tally, needed, counted)
         if first:
             self._walk_head(buf, start, end, tally)
+
+    @staticmethod
+    def clients(entries: set[tuple[GroupInfo, bytes]]) -> set[tuple[tuple[int, ...], str, int]]:
+        """Tally.clients as (apps, day, client id)."""
+        return {(info.apps, info.day, client_id(addr)) for info, addr in entries}
+
+    @staticmethod
+    def rejects(counts: Counter) -> Counter:
+        """Tally.rejects as (apps, day, client id) -> count."""
+        out: Counter = Counter()
+        for (info, addr), n in counts.items():
+            out[(info.apps, info.day, client_id(addr))] += n
+        return out
+
+    def _split(self, detail_row: tuple) -> tuple[tuple, int | None]:
+        """A detail row as (the fast row, epoch seconds)."""
+        row = self._fast_of_detail(detail_row)
+        clock = detail_row[self._clock] if self._clock is not None else None
+        return row, _epoch(self.fmt.time_kind, self._day_of(row), clock)
 
     def _line(self, buf: bytes, start: int, end: int) -> tuple[GroupInfo, int] | None:
         m = self.fmt.detail.match(buf, start, end)
         if m is None:
             return None
-        columns = [(g,) for g in m.groups()]
-        when = self._when(columns, 0)
-        info = self.group_info(self.groups(columns, self._detail_pos, self.codes(columns, self._detail_pos))[0])
-        return (info, when) if info is not None and when is not None else None
-
-    def _when(self, columns: list[tuple], row: int) -> int | None:
-        clock = columns[self._detail_pos["clock"]][row] if "clock" in self._detail_pos else None
-        return _epoch(self.fmt.time_kind, columns[self._detail_pos["day"]][row], clock)
+        row, when = self._split(m.groups())
+        info = self.info(row)
+        return (info, when) if info is not _INVALID and when is not None else None
 
     @staticmethod
     def _note(tally: Tally, info: GroupInfo, when: int, needed: set[tuple[int, int]]) -> None:
@@ -288,30 +295,28 @@ class ChunkParser:
             if parsed is not None:
                 self._note(tally, parsed[0], parsed[1], needed)
 
-    def _find_rest(self, buf: bytes, start: int, end: int, tally: Tally, needed: set[tuple[int, int]]) -> None:
+    def _find_rest(self, buf: bytes, start: int, end: int, tally: Tally, needed: set[tuple[int, int]],
+                   counted: Counter) -> None:
         """Kinds of request whose last line lies deeper in the buffer: found with C-level scans."""
-        rows = self.fmt.detail.findall(buf, start, end)
-        if not rows:
-            return
-        columns = list(zip(*rows))
-        groups = self.groups(columns, self._detail_pos, self.codes(columns, self._detail_pos))
+        detail = self.fmt.detail.findall(buf, start, end)
+        rows = list(map(self._fast_of_detail, detail))
         wants: dict[tuple, set[tuple[int, int]]] = {}
-        for group in set(groups):
-            info = self.group_info(group)
-            if info is not None:
-                wants[group] = {(app, kind) for app in info.apps for kind in info.lasts}
-        limit = len(groups)
+        for row in counted:
+            info = self.info(row)
+            if info is not _INVALID:
+                wants[row] = set(info.needs)
+        limit = len(rows)
         while needed and limit > 0:
-            wanted = {g for g, w in wants.items() if w & needed}
-            i = bytes(map(wanted.__contains__, groups[:limit])).rfind(1)
+            wanted = {r for r, w in wants.items() if w & needed}
+            i = bytes(map(wanted.__contains__, rows[:limit])).rfind(1)
             if i < 0:
                 break
-            found = wants[groups[i]] & needed
+            found = wants[rows[i]] & needed
             for j in range(i, max(i - _SLACK, -1), -1):  # a few earlier lines may carry a later time
-                if wants.get(groups[j], set()) & found:
-                    when = self._when(columns, j)
-                    info = self.group_info(groups[j])
-                    if when is not None and info is not None:
+                if wants.get(rows[j], set()) & found:
+                    row, when = self._split(detail[j])
+                    info = self.info(row)
+                    if when is not None and info is not _INVALID:
                         self._note(tally, info, when, needed)
             needed -= found
             limit = i
