@@ -17,19 +17,55 @@ from agent.usage.options import UsageOptions
 HUMAN, BOT, MONITOR, ERROR, REJECT = range(5)
 CLASS_NAMES = ("human", "bot", "monitor", "error", "reject")
 _CACHE_LIMIT = 100_000
-_crawlers: re.Pattern[str] | None = None
+_LITERAL = re.compile(r"^(?:[^\\\[\](){}.*+?^$|]|\\[/\-. ])+$")
+_GRAM = 3
+_crawlers: "CrawlerMatcher | None" = None
 
 
-def crawler_pattern() -> re.Pattern[str]:
+class CrawlerMatcher:
+    """The crawler-user-agents patterns, matched fast.
+
+    Nearly all of the ~1,500 patterns are plain strings: they are indexed by
+    their first three characters, so a user agent is checked against the few
+    whose start occurs in it. The rest are one compiled alternation.
+    """
+
+    def __init__(self, patterns: list[str]) -> None:
+        self.short: list[str] = []
+        self.by_gram: dict[str, list[str]] = {}
+        regexes = []
+        for pattern in patterns:
+            if _LITERAL.match(pattern):
+                literal = re.sub(r"\\(.)", r"\1", pattern)
+                if len(literal) < _GRAM:
+                    self.short.append(literal)
+                else:
+                    self.by_gram.setdefault(literal[:_GRAM], []).append(literal)
+            else:
+                regexes.append(f"(?:{pattern})")
+        self.rest = re.compile("|".join(regexes)) if regexes else None
+
+    def search(self, ua: str) -> bool:
+        by_gram = self.by_gram
+        for i in range(len(ua) - _GRAM + 1):
+            found = by_gram.get(ua[i:i + _GRAM])
+            if found and any(literal in ua for literal in found):
+                return True
+        if any(literal in ua for literal in self.short):
+            return True
+        return bool(self.rest and self.rest.search(ua))
+
+
+def crawler_matcher() -> CrawlerMatcher:
     global _crawlers
     if _crawlers is None:
-        _crawlers = re.compile("|".join(f"(?:{e['pattern']})" for e in crawleruseragents.CRAWLER_USER_AGENTS_DATA))
+        _crawlers = CrawlerMatcher([e["pattern"] for e in crawleruseragents.CRAWLER_USER_AGENTS_DATA])
     return _crawlers
 
 
 class Classifier:
     def __init__(self, options: UsageOptions) -> None:
-        self.crawlers = crawler_pattern()
+        self.crawlers = crawler_matcher()
         agents = [a for a in options.monitor_agents if a]
         self.monitor_agents = re.compile("|".join(re.escape(a) for a in agents), re.I) if agents else None
         self.networks = []
