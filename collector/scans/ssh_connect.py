@@ -6,12 +6,16 @@ in ~/.ssh: only the configured key file.
 """
 from __future__ import annotations
 
+import logging
 import socket
 from pathlib import Path
 
 import paramiko
 
 from collector.scan_config import SshTarget
+
+# paramiko logs each failure from its own thread; the SshError raised here says it once, clearly.
+logging.getLogger("paramiko").setLevel(logging.CRITICAL)
 
 
 class SshError(Exception):
@@ -56,8 +60,15 @@ def connect(target: SshTarget, timeout: float) -> paramiko.SSHClient:
         raise SshError(f"cannot read known_hosts file {target.known_hosts}: {e}") from None
     client.set_missing_host_key_policy(paramiko.RejectPolicy())
     try:
-        client.connect(target.address, port=target.port, username=target.user, pkey=key, timeout=timeout,
-                       banner_timeout=timeout, auth_timeout=timeout, channel_timeout=timeout,
+        sock = socket.create_connection((target.address, target.port), timeout=timeout)
+    except (socket.timeout, TimeoutError):
+        raise SshError(f"{where}: no connection within {timeout:g}s") from None
+    except OSError as e:
+        raise SshError(f"{where}: cannot connect: {e.strerror or e}") from None
+    try:
+        # the handshake may take longer than each step; a silent server fails at the banner first
+        client.connect(target.address, port=target.port, username=target.user, pkey=key, sock=sock,
+                       timeout=2 * timeout, banner_timeout=timeout, auth_timeout=timeout, channel_timeout=timeout,
                        look_for_keys=False, allow_agent=False)
     except paramiko.BadHostKeyException as e:
         client.close()
@@ -68,13 +79,9 @@ def connect(target: SshTarget, timeout: float) -> paramiko.SSHClient:
         client.close()
         raise SshError(f"{where}: the server refused key authentication as user {target.user!r} with key "
                        f"{target.key}; add the key's public half to that user's authorized_keys") from None
-    except paramiko.ssh_exception.NoValidConnectionsError as e:
-        client.close()
-        reason = next(iter(e.errors.values()), e)
-        raise SshError(f"{where}: cannot connect: {getattr(reason, 'strerror', None) or reason}") from None
     except (socket.timeout, TimeoutError):
         client.close()
-        raise SshError(f"{where}: no connection within {timeout:g}s") from None
+        raise SshError(f"{where}: the SSH handshake did not finish within {2 * timeout:g}s") from None
     except paramiko.SSHException as e:
         client.close()
         text = str(e)
@@ -85,6 +92,8 @@ def connect(target: SshTarget, timeout: float) -> paramiko.SSHClient:
         if "banner" in text.lower():
             raise SshError(f"{where}: no SSH greeting within {timeout:g}s (the port accepts connections but does "
                            "not speak SSH, or the server hangs)") from None
+        if "No existing session" in text:
+            raise SshError(f"{where}: the SSH handshake did not finish within {2 * timeout:g}s") from None
         raise SshError(f"{where}: SSH failed: {text}") from None
     except OSError as e:
         client.close()

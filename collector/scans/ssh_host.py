@@ -9,6 +9,7 @@ collector, never in what the agent imports.
 from __future__ import annotations
 
 import fnmatch
+import os
 import posixpath
 import shlex
 import stat as _stat
@@ -23,6 +24,7 @@ from collector.scans.remote_stat import RemoteStat
 
 MAX_COMMAND_OUTPUT = 64 * 1024 * 1024
 _CACHE_SECONDS = 5.0  # a listing's stat results serve the lstat calls that follow it (a walk)
+_LIVE_SECONDS = 60.0  # processes, sockets and system figures, read once per scan
 _TYPE_BITS = {"f": _stat.S_IFREG, "d": _stat.S_IFDIR, "l": _stat.S_IFLNK, "p": _stat.S_IFIFO,
               "s": _stat.S_IFSOCK, "c": _stat.S_IFCHR, "b": _stat.S_IFBLK}
 
@@ -97,6 +99,7 @@ class SshHost:
         self._lstat_cache: dict[str, tuple[float, FileStat]] = {}
         self._which: dict[str, str | None] = {}
         self._find_works = True
+        self._live: dict[str, tuple[float, object]] = {}
 
     # -- connection ------------------------------------------------------------
     @property
@@ -164,6 +167,15 @@ class SshHost:
             raise HostError(f"{path}: {_reason(e)}") from None
 
     def _stat(self, op: str, path: str) -> FileStat:
+        # SFTP answers "no such file" without starting a process on the server; most probes
+        # (fingerprints look for many files) end there. Only what exists costs a `stat`.
+        try:
+            (self.sftp.stat if op == "S" else self.sftp.lstat)(path)
+        except OSError as e:
+            if e.errno:
+                raise HostError(f"{path}: {os.strerror(e.errno)}") from None
+        except paramiko.SSHException as e:
+            raise HostError(f"{path}: {_reason(e)}") from None
         reply = self.helper.ask(op, path)
         if not reply.ok:
             raise HostError(f"{path}: {reply.error()}")
@@ -285,14 +297,23 @@ class SshHost:
         raise CommandNotAvailable(f"{socket_path}: unix sockets are not read over SSH scans")
 
     # -- processes, sockets, system --------------------------------------------
+    # Several sources ask for these within one scan; each answer costs hundreds of round trips,
+    # so one answer serves the whole scan (a snapshot is one moment anyway).
+    def _once(self, what: str, compute):
+        entry = self._live.get(what)
+        if entry is None or time.monotonic() - entry[0] > _LIVE_SECONDS:
+            entry = (time.monotonic(), compute(self))
+            self._live[what] = entry
+        return entry[1]
+
     def processes(self) -> list[ProcessInfo]:
-        return ssh_system.processes(self)
+        return list(self._once("processes", ssh_system.processes))
 
     def listeners(self) -> list[ListenSocket]:
-        return ssh_system.listeners(self)
+        return list(self._once("listeners", ssh_system.listeners))
 
     def system_stats(self) -> SystemStats:
-        return ssh_system.system_stats(self)
+        return self._once("system", ssh_system.system_stats)
 
 
 def glob_has_magic(text: str) -> bool:

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import os
 import re
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field
 from datetime import datetime, timezone
 from pathlib import Path
 
@@ -62,11 +62,8 @@ def _state_dir(root: str, target: SshTarget) -> Path:
 
 
 def _scan_options(target: SshTarget, state_dir: Path) -> ScanOptions:
-    options = ScanOptions(discovery=DiscoveryOptions(nginx_conf=target.nginx_conf, apache_conf=target.apache_conf),
-                          agent_id=target.agent_id, source="ssh")
-    if "state_dir" in {f.name for f in fields(ScanOptions)}:  # usage state, where the snapshot builder keeps it
-        setattr(options, "state_dir", str(state_dir))
-    return options
+    return ScanOptions(discovery=DiscoveryOptions(nginx_conf=target.nginx_conf, apache_conf=target.apache_conf),
+                       agent_id=target.agent_id, source="ssh", state_dir=state_dir)
 
 
 def scan_host(store: Store, target: SshTarget, config: SshConfig, state_root: str) -> SshOutcome:
