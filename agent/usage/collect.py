@@ -98,7 +98,7 @@ class UsageCollector:
             return UsageState(":memory:")
 
     def _format(self, kind: str, name: str) -> LogFormat:
-        name = name or "combined"
+        name = name or ("json" if kind == "caddy" else "combined")
         return parse_definition(kind, name, self.log_formats.get(f"{kind}:{name}"))
 
     def _plan(self) -> tuple[dict[str, LogGroup], dict[int, tuple[str, int]]]:

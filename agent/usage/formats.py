@@ -65,9 +65,12 @@ class LogFormat:
 
     name: str
     tokens: tuple[Token, ...]
+    json: bool = False  # Caddy's JSON lines
 
     @property
     def roles(self) -> set[str]:
+        if self.json:
+            return {"addr", "iso8601", "request", "status", "ua", "vhost"}
         return {t.role for t in self.tokens}
 
     @property
@@ -76,12 +79,17 @@ class LogFormat:
 
     @property
     def time_kind(self) -> str:
+        if self.json:
+            return "epoch"
         for t in self.tokens:
             if t.role in TIME_ROLES:
                 return TIME_ROLES[t.role]
         return ""
 
     def compile(self, prefixes: list[str], probes: list[str]) -> "CompiledFormat":
+        if self.json:
+            from agent.usage.jsonlog import compile_json
+            return compile_json(prefixes, probes)
         return _compile(self, prefixes, probes)
 
 
@@ -97,6 +105,10 @@ class CompiledFormat:
 
 def parse_definition(kind: str, name: str, definition: str | None) -> LogFormat:
     """The format `name` of a server `kind`, from its definition or the server's built-ins."""
+    if kind == "caddy":
+        if (definition or name or "json") != "json":
+            raise FormatError(f"Caddy log format {name!r}: only the json encoder is read")
+        return LogFormat(name=name or "json", tokens=(), json=True)
     if definition is None:
         definition = BUILTIN.get(kind, APACHE_BUILTIN).get(name or "combined")
         if definition is None:
