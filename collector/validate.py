@@ -63,6 +63,7 @@ def validate_message(message: pb.Snapshot, now: datetime | None = None) -> None:
         app_detail(app, f"apps[{i}]", problems)
         if app.HasField("usage"):
             check_days(app.usage.daily, f"apps[{i}]", problems)
+            check_unique_dates(app.usage.daily, f"apps[{i}]", problems)
     if problems:
         raise InvalidSnapshot(problems)
 
@@ -123,6 +124,15 @@ def check_days(days, where: str, problems: list[str]) -> list[tuple]:
             problems.append(f"{where}: a usage count on {row[0]} is above {MAX_INT}")
             break
     return rows
+
+
+def check_unique_dates(days, where: str, problems: list[str]) -> None:
+    """One entry per date: a list that names a day twice is ambiguous (and would confuse the store's diff)."""
+    dates = [d.date for d in days]
+    if len(set(dates)) != len(dates):
+        seen: set[str] = set()
+        twice = next(d for d in dates if d in seen or seen.add(d))
+        problems.append(f"{where}: usage date {twice[:20]!r} appears twice")
 
 
 @cache

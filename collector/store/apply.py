@@ -16,7 +16,8 @@ from typing import Callable
 
 from google.protobuf.unknown_fields import UnknownFieldSet
 
-from collector.validate import InvalidSnapshot, app_detail, check_days, check_header, validate_message
+from collector.validate import InvalidSnapshot, app_detail, check_days, check_header, check_unique_dates, \
+    validate_message
 from ronda_wire.v1 import ronda_pb2 as pb
 
 AdmitHook = Callable[[sqlite3.Connection, pb.Snapshot], Callable[[], list[str]]]
@@ -173,8 +174,12 @@ def _apply_state(c: sqlite3.Connection, m: pb.Snapshot, now: str) -> None:
             if len(UnknownFieldSet(usage)):
                 usage.DiscardUnknownFields()  # from a newer agent; they would blur where the daily entries are
             block = daily_block(usage, usage.SerializeToString(deterministic=True))
+            if old is None or old[1] != block:
+                check_unique_dates(usage.daily, where, problems)  # stored blocks never name a day twice
             for row in check_days(changed_days(old[1] if old else None, block, usage.daily), where, problems):
                 day_rows.append((agent_id, app.key, *row))
+        if problems:
+            continue  # the snapshot is refused; only the problems are still of use
         fw = app.framework if app.HasField("framework") else None
         app_rows.append((
             agent_id, app.key, app.kind, json.dumps(list(app.server_names)),
