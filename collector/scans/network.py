@@ -7,7 +7,7 @@ from datetime import datetime, timezone
 from collector.scan_config import NetworkConfig
 from collector.scans.nmap_sweep import NmapFailed, NmapMissing, SweepOptions, find_nmap, sweep
 from collector.scans.records import record_run, record_sweep
-from collector.scans.scope import PortList, ScopeError, check_targets, parse_networks, split_list
+from collector.scans.scope import PortList, ScopeError, check_targets, exclusions_for, parse_networks, split_list
 from collector.scans.view import load_view
 from collector.store import Store
 
@@ -49,7 +49,8 @@ def run_network_scan(store: Store, config: NetworkConfig, targets: str | None = 
         raise
     options = SweepOptions(config.timing, config.host_timeout_seconds, config.version_detection)
     try:
-        result = sweep(networks, port_list, options, nmap_path=find_nmap(path))
+        result = sweep(networks, port_list, options, nmap_path=find_nmap(path),
+                       exclude=exclusions_for(networks, config.exclude))
     except (NmapMissing, NmapFailed) as e:
         record_run(store, "network", target_text, started, "failed", f"failed: {e}",
                    {"error": str(e), "ports": str(port_list)})

@@ -40,8 +40,9 @@ class PortObservation:
 
     @property
     def is_web(self) -> bool:
+        # without version detection nmap names services by port number only ("unknown" off the list)
         return bool(self.http_title) or self.service in HTTP_SERVICES or "http" in self.service \
-            or (not self.service and self.port in WEB_PORTS)
+            or (self.service in ("", "unknown") and self.port in WEB_PORTS)
 
     @property
     def scheme(self) -> str:
@@ -60,6 +61,7 @@ class SweepResult:
     command: str = ""
     open_ports: list[PortObservation] = field(default_factory=list)
     warnings: list[str] = field(default_factory=list)
+    exclude: list[IPNetwork] = field(default_factory=list)
 
     @property
     def addresses(self) -> list[str]:
@@ -82,23 +84,25 @@ def find_nmap(path: str | None = None) -> str:
     return found
 
 
-def nmap_arguments(options: SweepOptions) -> str:
+def nmap_arguments(options: SweepOptions, exclude: list[IPNetwork] = ()) -> str:
     args = ["-n", "-Pn", "-sT", f"-T{options.timing}", "--max-retries", "1",
             "--host-timeout", f"{options.host_timeout_seconds}s"]
+    if exclude:
+        args += ["--exclude", ",".join(map(str, exclude))]
     if options.version_detection:
         args += ["-sV", "--version-light", "--script", "http-title", "--script-timeout", "30s"]
     return " ".join(args)
 
 
 def sweep(targets: list[IPNetwork], ports: PortList, options: SweepOptions = SweepOptions(),
-          nmap_path: str | None = None) -> SweepResult:
-    """Run nmap over `targets` (already checked against the scopes) and return the open ports."""
+          nmap_path: str | None = None, exclude: list[IPNetwork] = ()) -> SweepResult:
+    """Run nmap over `targets` (already checked against the scopes), skipping `exclude`; return the open ports."""
     binary = nmap_path or find_nmap()
     try:
         scanner = nmap.PortScanner(nmap_search_path=(binary,))
     except nmap.PortScannerError as e:
         raise NmapMissing(f"{binary} does not run as nmap: {str(e).strip()}") from None
-    arguments = nmap_arguments(options)
+    arguments = nmap_arguments(options, exclude)
     hosts = " ".join(str(t) for t in targets)
     started = datetime.now(timezone.utc)
     try:
@@ -113,7 +117,8 @@ def sweep(targets: list[IPNetwork], ports: PortList, options: SweepOptions = Swe
     version = "{}.{}".format(*scanner.nmap_version())
     result = SweepResult(targets=targets, ports=ports, started_at=started, finished_at=finished,
                          nmap_version=version, command=data.get("nmap", {}).get("command_line", ""),
-                         warnings=[w.strip() for w in info.get("warning", [])] + [e.strip() for e in errors])
+                         warnings=[w.strip() for w in info.get("warning", [])] + [e.strip() for e in errors],
+                         exclude=list(exclude))
     tunnels = _tunnels(scanner.get_nmap_last_output())
     for address, host in data.get("scan", {}).items():
         for port, entry in host.get("tcp", {}).items():

@@ -13,7 +13,7 @@ from typing import Any
 
 from collector.scan_config import SshTarget
 from collector.scans.nmap_sweep import SweepResult
-from collector.scans.scope import IPNetwork, PortList, in_networks
+from collector.scans.scope import in_networks
 from collector.store import Store
 
 
@@ -45,7 +45,7 @@ def record_sweep(store: Store, result: SweepResult, summary: str) -> SweepChange
     """Store one successful sweep: its run, what it saw, and the ports it no longer finds open."""
     seen = now_iso(result.finished_at)
     found = {(p.address, p.protocol, p.port): p for p in result.open_ports}
-    detail = {"ports": str(result.ports), "nmap_version": result.nmap_version, "command": result.command,
+    detail = {"ports": str(result.ports), "exclude": [str(x) for x in result.exclude], "nmap_version": result.nmap_version, "command": result.command,
               "open_ports": len(result.open_ports), "warnings": result.warnings[:20]}
     with store.transaction() as c:
         scan_id = int(c.execute(
@@ -65,14 +65,15 @@ def record_sweep(store: Store, result: SweepResult, summary: str) -> SweepChange
                        p.http_title, int(p.is_web), seen, seen, scan_id))
             c.execute("INSERT INTO network_observations VALUES (?,?,?,?,?,?,?,?)",
                       (scan_id, p.address, p.protocol, p.port, p.service, p.product, p.version, p.http_title))
-        closed = [k for k in known if k not in found and _covered(k[0], k[2], result.targets, result.ports)]
+        closed = [k for k in known if k not in found and _covered(k[0], k[2], result)]
         c.executemany("UPDATE network_ports SET open=0, closed_at=? WHERE address=? AND protocol=? AND port=?",
                       [(seen, *k) for k in closed])
     return SweepChanges(scan_id, new, len(closed))
 
 
-def _covered(address: str, port: int, targets: list[IPNetwork], ports: PortList) -> bool:
-    return port in ports and in_networks(address, targets)
+def _covered(address: str, port: int, result: SweepResult) -> bool:
+    """Whether this sweep looked at address:port (so not finding it open means it closed)."""
+    return port in result.ports and in_networks(address, result.targets) and not in_networks(address, result.exclude)
 
 
 def record_ssh(store: Store, target: SshTarget, started: datetime, ok: bool, summary: str, error: str,

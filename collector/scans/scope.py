@@ -51,11 +51,16 @@ def check_targets(targets: list[IPNetwork], scopes: list[IPNetwork], exclude: li
             raise ScopeError(f"target {target} is outside the configured scopes "
                              f"({', '.join(map(str, scopes))}); refusing to scan it")
         for ex in exclude:
-            if target.version == ex.version and target.overlaps(ex):
-                raise ScopeError(f"target {target} overlaps the excluded network {ex}; refusing to scan it")
+            if target.version == ex.version and target.subnet_of(ex):
+                raise ScopeError(f"target {target} lies in the excluded network {ex}; refusing to scan it")
     total = sum(t.num_addresses for t in targets)
     if total > MAX_TARGET_ADDRESSES:
         raise ScopeError(f"{total} addresses in one sweep is more than {MAX_TARGET_ADDRESSES}; split the targets")
+
+
+def exclusions_for(targets: list[IPNetwork], exclude: list[IPNetwork]) -> list[IPNetwork]:
+    """The excluded networks a sweep of `targets` must skip (nmap --exclude)."""
+    return [ex for ex in exclude if any(t.version == ex.version and t.overlaps(ex) for t in targets)]
 
 
 def in_networks(address: str, networks: list[IPNetwork]) -> bool:

@@ -8,6 +8,7 @@ collector, never in what the agent imports.
 """
 from __future__ import annotations
 
+import errno
 import fnmatch
 import os
 import posixpath
@@ -172,6 +173,8 @@ class SshHost:
         try:
             (self.sftp.stat if op == "S" else self.sftp.lstat)(path)
         except OSError as e:
+            if e.errno == errno.ENOENT:
+                raise HostError(f"{path}: {self._missing(path)}") from None
             if e.errno:
                 raise HostError(f"{path}: {os.strerror(e.errno)}") from None
         except paramiko.SSHException as e:
@@ -183,6 +186,18 @@ class SshHost:
             return parse_stat_line(reply.text().strip())
         except ValueError:
             raise HostError(f"{path}: unexpected stat output {reply.text().strip()[:80]!r}") from None
+
+    def _missing(self, path: str) -> str:
+        """SFTP says "no such file" also where the kernel says "not a directory": ask the ancestors."""
+        parent = posixpath.dirname(path.rstrip("/"))
+        while parent and parent != "/":
+            try:
+                st = self.sftp.stat(parent)
+            except OSError:
+                parent = posixpath.dirname(parent)
+                continue
+            return os.strerror(errno.ENOENT if _stat.S_ISDIR(st.st_mode or 0) else errno.ENOTDIR)
+        return os.strerror(errno.ENOENT)
 
     def _cached(self, path: str) -> FileStat | None:
         entry = self._lstat_cache.get(path)
@@ -264,13 +279,16 @@ class SshHost:
         if exe is None:
             raise CommandNotAvailable(f"{argv[0]}: command not found")
         timeout = min(timeout, self.command_timeout)
+        # `timeout` on the server ends the command there too; the local deadline is the backstop
+        killer = self.which("timeout")
+        remote = ["env", "LC_ALL=C", *([killer, "-k", "2", f"{timeout:g}"] if killer else []), exe, *argv[1:]]
         try:
             channel = self.transport.open_session(timeout=timeout)
             channel.settimeout(timeout)
-            channel.exec_command(shlex.join(["env", "LC_ALL=C", exe, *argv[1:]]))
+            channel.exec_command(shlex.join(remote))
             channel.shutdown_write()
             out, err = bytearray(), bytearray()
-            deadline = time.monotonic() + timeout
+            deadline = time.monotonic() + timeout + (5 if killer else 0)
             while not (channel.exit_status_ready() and not channel.recv_ready() and not channel.recv_stderr_ready()):
                 if time.monotonic() > deadline:
                     channel.close()
@@ -289,6 +307,8 @@ class SshHost:
                     time.sleep(0.005)
             status = channel.recv_exit_status()
             channel.close()
+            if killer and status in (124, 137):
+                raise HostError(f"{argv[0]} did not finish within {timeout:g}s")
         except (paramiko.SSHException, OSError) as e:
             raise HostError(f"{argv[0]}: {_reason(e)}") from None
         return CommandResult(status, out.decode("utf-8", "replace"), err.decode("utf-8", "replace"))
