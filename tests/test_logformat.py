@@ -1,7 +1,7 @@
 """Access-log formats: the parser is derived from the server's own format definition."""
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import pytest
 
@@ -14,8 +14,8 @@ CASES = [
      f'10.1.2.3 - - [10/Oct/2026:13:55:36 +0700] "GET /sipd/laporan?x=1 HTTP/1.1" 200 2326 "-" "{UA}"',
      {"addr": "10.1.2.3", "day": "2026-10-10", "status": "200", "ua": UA, "prefix": "/sipd", "probe": ""},
      "2026-10-10T06:55:36"),
-    ("nginx", "vhosts", '$host $remote_addr [$time_local] "$request" $status $body_bytes_sent '
-                        '"$http_user_agent" $request_time',
+    ("nginx", "vhosts", ('$host $remote_addr [$time_local] "$request" $status $body_bytes_sent '
+                         '"$http_user_agent" $request_time'),
      f'app.example.go.id 10.1.2.3 [01/Jan/2026:00:00:01 +0000] "POST /login HTTP/2.0" 302 0 "{UA}" 0.012',
      {"vhost": "app.example.go.id", "addr": "10.1.2.3", "status": "302", "ua": UA, "prefix": "", "probe": ""},
      "2026-01-01T00:00:01"),
@@ -66,9 +66,9 @@ def test_fields_from_the_servers_own_format(kind, name, definition, line, expect
     fmt = parse_definition(kind, name, definition)
     compiled = fmt.compile(["/sipd", "/sipd/api"], ["/healthz", "/ping"])
     data = line.encode() + b"\n"
-    [m] = list(compiled.safe.finditer(data))
+    [safe] = list(compiled.safe.finditer(data))
     # the fast regex may refuse a line with escaped quotes (the parser then uses the safe one), never misread it
-    for m in [m, *compiled.fast.finditer(data)]:
+    for m in [safe, *compiled.fast.finditer(data)]:
         got = _fields(compiled.fields, m)
         assert {k: got.get(k) for k in expected if k != "day"} == {k: v for k, v in expected.items() if k != "day"}
         if "day" in expected:
@@ -76,7 +76,7 @@ def test_fields_from_the_servers_own_format(kind, name, definition, line, expect
     detail = _fields(compiled.detail_fields, compiled.detail.match(data, 0, len(data) - 1))
     clock = detail.get("clock", "").encode() or None
     epoch = _epoch(compiled.time_kind, detail["day"].encode(), clock)
-    assert datetime.fromtimestamp(epoch, timezone.utc).strftime("%Y-%m-%dT%H:%M:%S") == when
+    assert datetime.fromtimestamp(epoch, UTC).strftime("%Y-%m-%dT%H:%M:%S") == when
 
 
 def test_vhost_format_knows_its_virtual_host():

@@ -1,22 +1,22 @@
 """Who sent a request: crawler list from crawler-user-agents, configurable monitors; and the table summary."""
 from __future__ import annotations
 
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 
 import crawleruseragents
 import pytest
+from usage_lines import BROWSER, PHONE
 
 from agent.model import DailyUsage, Usage
 from agent.usage import UsageOptions, summarize
 from agent.usage.classify import BOT, HUMAN, MONITOR, Classifier, crawler_matcher
-from usage_lines import BROWSER, PHONE
 
 BROWSERS = [
     BROWSER, PHONE,
     "Mozilla/5.0 (Windows NT 10.0; Win64; x64; rv:128.0) Gecko/20100101 Firefox/128.0",
     "Mozilla/5.0 (Macintosh; Intel Mac OS X 14_5) AppleWebKit/605.1.15 (KHTML, like Gecko) Version/17.5 Safari/605.1.15",
-    "Mozilla/5.0 (Linux; Android 14; SM-A546E) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/126.0.0.0 Mobile "
-    "Safari/537.36",
+    ("Mozilla/5.0 (Linux; Android 14; SM-A546E) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/126.0.0.0 Mobile "
+     "Safari/537.36"),
 ]
 
 
@@ -55,8 +55,8 @@ def test_monitors_are_configurable():
 
 
 def test_summary_line():
-    usage = Usage(coverage="full", coverage_start=datetime(2026, 8, 1, tzinfo=timezone.utc),
-                  last_human_request=datetime(2026, 11, 20, 9, 30, tzinfo=timezone.utc),
+    usage = Usage(coverage="full", coverage_start=datetime(2026, 8, 1, tzinfo=UTC),
+                  last_human_request=datetime(2026, 11, 20, 9, 30, tzinfo=UTC),
                   daily=[DailyUsage("2026-09-01", human=99, bot=7), DailyUsage("2026-11-20", human=1234, bot=50),
                          DailyUsage("2026-11-27", human=0, bot=6)])
     assert summarize(usage, today=date(2026, 11, 27)) == \
@@ -64,6 +64,6 @@ def test_summary_line():
     assert summarize(Usage(coverage="none")) == "no access log"
     assert summarize(None) == "no access log"
     assert summarize(Usage(coverage="unreadable")) == "access log unreadable"
-    partial = Usage(coverage="partial", coverage_start=datetime(2026, 11, 1, tzinfo=timezone.utc))
+    partial = Usage(coverage="partial", coverage_start=datetime(2026, 11, 1, tzinfo=UTC))
     assert summarize(partial, today=date(2026, 11, 27)) == \
         "last human never, 30d: 0 human / 0 bot (logs since 2026-11-01, partial)"

@@ -4,10 +4,11 @@ from __future__ import annotations
 import gzip
 from pathlib import Path
 
+from usage_lines import BROWSER, GOOGLEBOT, Request, daily_of, expected_daily, log_app, scan
+
 from agent.host import LocalHost
 from agent.model import App, LogRef
 from agent.usage import UsageCollector, UsageOptions, collect_usage
-from usage_lines import BROWSER, GOOGLEBOT, Request, daily_of, expected_daily, log_app, scan
 
 START = 1767225600
 OPTIONS = UsageOptions(monitor_paths=("/healthz",))

@@ -8,9 +8,9 @@ from pathlib import Path
 
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
+from usage_lines import AGENTS, Request, daily_of, expected_daily, log_app, scan
 
 from agent.usage import UsageOptions
-from usage_lines import AGENTS, Request, daily_of, expected_daily, log_app, scan
 
 START = 1767225600  # 2026-01-01
 requests = st.builds(

@@ -8,9 +8,9 @@ import shutil
 from pathlib import Path
 
 import pytest
+from usage_lines import AGENTS, Request, daily_of, expected_daily, log_app, scan
 
 from agent.usage import UsageOptions
-from usage_lines import AGENTS, Request, daily_of, expected_daily, log_app, scan
 
 START = 1767225600  # 2026-01-01
 OPTIONS = UsageOptions(monitor_paths=("/healthz",), chunk_bytes=4096)

@@ -17,6 +17,10 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
+from servers import Nginx, free_port
+from servers_apache import Apache, web_tmp
+from servers_caddy import Caddy
+from usage_lines import BINGBOT, BROWSER, GOOGLEBOT, PHONE, UPTIME
 
 from agent.discovery import apache, caddy, nginx
 from agent.discovery.base import DiscoveryOptions
@@ -24,10 +28,6 @@ from agent.discovery.keys import assign_unique_keys
 from agent.host import LocalHost
 from agent.model import App
 from agent.usage import UsageOptions, collect_usage, summarize
-from servers import Nginx, free_port
-from servers_apache import Apache, web_tmp
-from servers_caddy import Caddy
-from usage_lines import BINGBOT, BROWSER, GOOGLEBOT, PHONE, UPTIME
 
 SITES = ("portal", "arsip", "lama", "baru", "sepi", "nolog")
 OPTIONS = UsageOptions(monitor_addresses=("127.0.0.4",), monitor_paths=("/healthz",), scanner_threshold=20)

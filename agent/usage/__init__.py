@@ -7,4 +7,4 @@ from agent.usage.collect import ScanStats, UsageCollector, collect_usage
 from agent.usage.options import UsageOptions
 from agent.usage.report import summarize
 
-__all__ = ["collect_usage", "UsageOptions", "UsageCollector", "ScanStats", "summarize"]
+__all__ = ["ScanStats", "UsageCollector", "UsageOptions", "collect_usage", "summarize"]

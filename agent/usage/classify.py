@@ -19,7 +19,7 @@ CLASS_NAMES = ("human", "bot", "monitor", "error", "reject")
 _CACHE_LIMIT = 100_000
 _LITERAL = re.compile(r"^(?:[^\\\[\](){}.*+?^$|]|\\[/\-. ])+$")
 _GRAM = 3
-_crawlers: "CrawlerMatcher | None" = None
+_crawlers: CrawlerMatcher | None = None
 
 
 class CrawlerMatcher:
@@ -67,7 +67,7 @@ class Classifier:
     def __init__(self, options: UsageOptions) -> None:
         self.crawlers = crawler_matcher()
         agents = [a for a in options.monitor_agents if a]
-        self.monitor_agents = re.compile("|".join(re.escape(a) for a in agents), re.I) if agents else None
+        self.monitor_agents = re.compile("|".join(re.escape(a) for a in agents), re.IGNORECASE) if agents else None
         self.networks = []
         for text in options.monitor_addresses:
             try:

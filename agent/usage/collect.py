@@ -1,10 +1,11 @@
 """Usage collection: read what is new in every app's access log and fill `app.usage`."""
 from __future__ import annotations
 
+import sqlite3
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Callable
 
 from agent.host import Host
 from agent.host.base import HostError
@@ -92,7 +93,7 @@ class UsageCollector:
     def _open_state(self) -> UsageState:
         try:
             return UsageState(self.state_dir / STATE_FILE)
-        except Exception as e:  # sqlite3.Error, OSError: keep going, without memory of earlier scans
+        except (sqlite3.Error, OSError) as e:  # keep going, without memory of earlier scans
             self.error(f"cannot use the usage state ({type(e).__name__}: {e}); counting this scan only",
                        str(self.state_dir / STATE_FILE))
             return UsageState(":memory:")

@@ -14,8 +14,9 @@ import gzip
 import hashlib
 import lzma
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass
-from typing import BinaryIO, Iterator
+from typing import BinaryIO
 
 from agent.host import Host
 from agent.host.base import FileStat, HostError

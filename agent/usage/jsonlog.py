@@ -73,7 +73,7 @@ def _epoch(ts) -> int | None:
         return int(ts)
     if isinstance(ts, str):
         try:
-            return int(datetime.fromisoformat(ts.replace("Z", "+00:00")).timestamp())
+            return int(datetime.fromisoformat(ts).timestamp())
         except ValueError:
             try:
                 return int(float(ts))

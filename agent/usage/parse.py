@@ -1,13 +1,14 @@
 """The hot loop: a buffer of log lines in, per-app daily tallies out.
 
-Per buffer, the work per line stays in C: one `findall` of the compiled
-format, a transpose into columns, a dict lookup mapping each user agent to its
-class, a `Counter` over small "group" tuples (vhost, path bucket, probe, day,
-status, agent class) and set/Counter updates of (group, client) pairs for the
-requests whose clients matter. Python runs once per distinct group — a few
-dozen per buffer — and once per distinct user agent ever seen. Exact times
-are read only for the lines that can matter: the last few of each kind of
-request (last request, last human request...) and the first lines of a file.
+Per buffer the per-line work stays in C: one `findall` of the compiled
+format (no time of day captured, so rows repeat: same client, agent, status
+and day) and one `Counter` of the row tuples. Python then runs once per
+*distinct* row: an itemgetter picks the row's group key (all but the client
+address), a dict maps it to a cached `GroupInfo` (apps, day, class), and the
+counts go to that group; people's and 403/404 clients go to sets. Exact
+times are read only for the lines that can matter: the last few of each
+kind of request (last request, last human request...) and the first lines of
+a file.
 """
 from __future__ import annotations
 
@@ -15,7 +16,7 @@ import calendar
 import hashlib
 from collections import Counter
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from operator import itemgetter
 
 from agent.usage.classify import BOT, ERROR, HUMAN, MONITOR, REJECT, Classifier
@@ -93,7 +94,7 @@ class GroupInfo:
     Hashed by identity (fast), so per-buffer tallies can be keyed by it.
     """
 
-    __slots__ = ("apps", "day", "cls", "lasts", "needs")
+    __slots__ = ("apps", "cls", "day", "lasts", "needs")
 
     def __init__(self, apps: tuple[int, ...], day: str, cls: int, lasts: tuple[int, ...]) -> None:
         self.apps, self.day, self.cls, self.lasts = apps, day, cls, lasts
@@ -349,7 +350,7 @@ def _day(kind: str, raw: bytes) -> str | None:
         if kind == "iso8601":
             return datetime.strptime(raw.decode("ascii"), "%Y-%m-%d").strftime("%Y-%m-%d")
         if kind == "epoch":
-            return datetime.fromtimestamp(int(raw), timezone.utc).strftime("%Y-%m-%d")
+            return datetime.fromtimestamp(int(raw), UTC).strftime("%Y-%m-%d")
     except (ValueError, KeyError, OverflowError, OSError):
         return None
     return None

@@ -3,7 +3,7 @@ from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 
 from agent.model import App, DailyUsage, LogSource, Usage
 from agent.usage.options import UsageOptions
@@ -27,7 +27,7 @@ class LogStatus:
 
 
 def _dt(epoch: int | None) -> datetime | None:
-    return datetime.fromtimestamp(epoch, timezone.utc) if epoch is not None else None
+    return datetime.fromtimestamp(epoch, UTC) if epoch is not None else None
 
 
 def build_usage(state: UsageState, app: App, counted: tuple[str, int] | None, statuses: dict[str, LogStatus],
@@ -91,7 +91,7 @@ def summarize(usage: Usage | None, days: int = 30, today: date | None = None) ->
         return "no access log"
     if usage.coverage == "unreadable":
         return "access log unreadable"
-    today = today or datetime.now(timezone.utc).date()
+    today = today or datetime.now(UTC).date()
     since = (today - timedelta(days=days - 1)).isoformat()
     recent = [d for d in usage.daily if d.date >= since]
     human = sum(d.human for d in recent)

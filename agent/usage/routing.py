@@ -23,7 +23,7 @@ def name_match(pattern: str, host: str) -> int:
         return 0
     if p.startswith("~"):
         try:
-            return 1 if re.search(p[1:], host, re.I) else 0
+            return 1 if re.search(p[1:], host, re.IGNORECASE) else 0
         except re.error:
             return 0
     if ":" in p and not p.startswith("["):
@@ -47,11 +47,11 @@ class _Site:
 
     def app_for(self, prefix: str) -> int | None:
         best: tuple[int, int] | None = None
-        for p, index in self.apps:
-            p = p.rstrip("/")
-            if p == "" or prefix == p or prefix.startswith(p + "/"):
-                if best is None or len(p) > best[0]:
-                    best = (len(p), index)
+        for app_prefix, index in self.apps:
+            p = app_prefix.rstrip("/")
+            under = p == "" or prefix == p or prefix.startswith(p + "/")
+            if under and (best is None or len(p) > best[0]):
+                best = (len(p), index)
         return best[1] if best else None
 
 
