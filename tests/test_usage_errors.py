@@ -7,8 +7,9 @@ from pathlib import Path
 from usage_lines import BROWSER, GOOGLEBOT, Request, daily_of, expected_daily, log_app, scan
 
 from agent.host import LocalHost
-from agent.model import App, LogRef
+from agent.model import App, LogRef, Snapshot
 from agent.usage import UsageCollector, UsageOptions, collect_usage
+from agent.wire import snapshot_from_wire, snapshot_to_wire
 
 START = 1767225600
 OPTIONS = UsageOptions(monitor_paths=("/healthz",))
@@ -111,3 +112,11 @@ def test_the_state_keeps_no_addresses_nor_paths(tmp_path):
     for text in ("203.0.113.77", "198.51.100.23", "s3cr3t", "token"):
         assert text.encode() not in stored
         assert text not in repr(app.usage)
+
+
+def test_usage_goes_over_the_wire_unchanged(tmp_path):
+    write(tmp_path / "access.log", people(4) + [Request("10.0.0.3", START + 999, "/x", 500, BROWSER)])
+    app = log_app(tmp_path / "access.log")
+    scan([app], tmp_path / "state", OPTIONS)
+    back = snapshot_from_wire(snapshot_to_wire(Snapshot(apps=[app]))).apps[0]
+    assert back.usage == app.usage and back.usage.daily[0].error == 1
