@@ -9,6 +9,7 @@ Each scan prints one summary line on stdout; problems go to stderr.
 """
 from __future__ import annotations
 
+import sqlite3
 from dataclasses import replace
 
 import click
@@ -58,7 +59,7 @@ def _load(config_path: str | None):
 
 @click.group("scan")
 def scan() -> None:
-    """Sweep networks with nmap, or scan hosts without an agent over SSH."""
+    """Sweep networks (nmap) or scan agentless hosts (SSH)."""
 
 
 @scan.command("network")
@@ -67,9 +68,9 @@ def scan() -> None:
 @click.option("--targets", metavar="CIDR,...", help="Networks or addresses to sweep (inside the configured scopes).")
 @click.option("--ports", metavar="LIST", help="Ports to sweep, e.g. 80,443,8000-8090 (default: common web ports).")
 def scan_network(db: str, config_path: str | None, targets: str | None, ports: str | None) -> None:
-    """Sweep the configured scopes (or --targets inside them) for web ports.
+    """Sweep the configured scopes for web servers.
 
-    Finds hosts answering on web ports, with service, version and HTTP title;
+    Sweeps the scopes of the collector config, or --targets inside them. Finds hosts answering on web ports, with service, version and HTTP title;
     a host with web ports and neither agent nor SSH scan becomes an
     unmanaged-host finding. Exit codes: 0 done, 1 failed, 2 refused.
     """
@@ -83,6 +84,8 @@ def scan_network(db: str, config_path: str | None, targets: str | None, ports: s
         raise Refused(str(e)) from None
     except NmapFailed as e:
         raise click.ClickException(str(e)) from None
+    except sqlite3.Error as e:
+        raise click.ClickException(f"database {db}: {e}") from None
     finally:
         store.close()
     click.echo(summary.line)
@@ -103,9 +106,10 @@ def scan_network(db: str, config_path: str | None, targets: str | None, ports: s
 def scan_ssh(db: str, config_path: str | None, hosts: tuple[str, ...], user: str | None, key: str | None,
              known_hosts: str | None, port: int | None, nginx_conf: str | None, apache_conf: str | None,
              state_dir: str | None) -> None:
-    """Scan hosts without an agent over SSH, with the agent's own discovery.
+    """Scan hosts without an agent over SSH.
 
-    Key authentication only; host keys must already be in the known_hosts file
+    Runs the agent's own discovery through SSH and stores the result as the
+    host's snapshot (agent id ssh:NAME). Key authentication only; host keys must already be in the known_hosts file
     (unknown keys are refused, never added); only read-only commands run.
     Exit codes: 0 done, 1 every host failed, 2 refused, 3 some hosts failed.
     """
@@ -122,6 +126,8 @@ def scan_ssh(db: str, config_path: str | None, hosts: tuple[str, ...], user: str
     store = _open(db)
     try:
         report = run_ssh_scans(store, ssh, targets, state_dir or ssh.state_dir or default_state_root(db))
+    except sqlite3.Error as e:
+        raise click.ClickException(f"database {db}: {e}") from None
     finally:
         store.close()
     for outcome in report.failed:
@@ -138,7 +144,10 @@ def scan_ssh(db: str, config_path: str | None, hosts: tuple[str, ...], user: str
 @click.option("--limit", type=int, default=50, show_default=True, help="How many runs, newest first.")
 @click.pass_context
 def scans(ctx: click.Context, db: str, fmt: str, kind: str | None, limit: int) -> None:
-    """History of network sweeps and SSH scans, newest first; see also `scans hosts` and `scans ports`."""
+    """History of sweeps and SSH scans; hosts and ports seen.
+
+    Without a subcommand: the runs, newest first.
+    """
     ctx.obj = {"db": db, "fmt": fmt}
     if ctx.invoked_subcommand is None:
         store = _open(db)
@@ -148,7 +157,11 @@ def scans(ctx: click.Context, db: str, fmt: str, kind: str | None, limit: int) -
 @scans.command("hosts")
 @click.pass_context
 def scans_hosts(ctx: click.Context) -> None:
-    """Every host and swept address: which source saw it last and when (agent, SSH, network)."""
+    """When each host was last seen, and by which source.
+
+    Every covered host and every swept address: last seen by its agent, by an
+    SSH scan and by a network sweep, with its web ports.
+    """
     from collector.scans.view import load_view, sightings
 
     rows = sightings(load_view(_open(ctx.obj["db"])))
@@ -158,7 +171,7 @@ def scans_hosts(ctx: click.Context) -> None:
 @scans.command("ports")
 @click.pass_context
 def scans_ports(ctx: click.Context) -> None:
-    """Ports the network sweeps found open, with service, version and HTTP title."""
+    """Open ports the sweeps found, with service and HTTP title."""
     columns = ["address", "port", "service", "product", "version", "http_title", "web", "first_seen", "last_seen"]
     click.echo(render(open_ports(_open(ctx.obj["db"])), ctx.obj["fmt"], columns, empty="no open port seen yet"))
 
@@ -166,5 +179,5 @@ def scans_ports(ctx: click.Context) -> None:
 @scans.command("ssh")
 @click.pass_context
 def scans_ssh(ctx: click.Context) -> None:
-    """SSH scan targets: last attempt, last success, last error."""
+    """SSH scan targets: last attempt, success and error."""
     click.echo(render(ssh_targets(_open(ctx.obj["db"])), ctx.obj["fmt"], empty="no SSH scan has run yet"))

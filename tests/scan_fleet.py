@@ -104,7 +104,7 @@ class Fleet:
         ssh = {"user": "root", "key": str(self.sshd.client_key), "known_hosts": str(self.sshd.known_hosts),
                "connect_timeout_seconds": 5, "command_timeout_seconds": 30, **ssh_overrides}
         lines = ["[network]", f'scopes = ["{self.scope}"]', f'ports = "{self.web_port},{self.stray_port}"',
-                 "timing = 4", "host_timeout_seconds = 60", "", "[ssh]"]
+                 "timing = 3", "host_timeout_seconds = 60", "", "[ssh]"]
         lines += [f"{k} = {v!r}" if isinstance(v, (int, float)) else f'{k} = "{v}"' for k, v in ssh.items()]
         lines += ["", "[[ssh.hosts]]", 'name = "host-b"', f'address = "{self.b}"', f"port = {self.sshd.port}",
                   f'nginx_conf = "{self.nginx_conf("app-b")}"']

@@ -8,13 +8,14 @@ from __future__ import annotations
 
 import json
 import re
+import subprocess
 import urllib.request
 
 import pytest
 
 from collector.scans.view import load_view
 from collector.store import Store
-from scan_fleet import Fleet, new_fleet, ronda, ronda_agent
+from scan_fleet import BIN, Fleet, new_fleet, ronda, ronda_agent
 
 # Fields that change between two scans of the same host a second apart.
 VOLATILE = {"cpu_seconds", "rss_bytes", "report_id", "collected_at", "pid", "coverage_end"}
@@ -122,6 +123,15 @@ def test_unmanaged_host_is_the_one_without_agent_or_ssh(fleet, scanned):
     assert "Aplikasi C" in unmanaged[0].summary
 
 
+def test_findings_take_reconciliation_shape(fleet, scanned):
+    from collector.reconcile.model import Finding
+    from collector.scans.reconcile_hook import network_findings_for
+
+    found = network_findings_for(_store(fleet))
+    assert all(isinstance(f, Finding) for f in found)
+    assert {f.kind for f in found} == {"unmanaged-host", "exposed-listener"}
+
+
 def test_port_the_agent_did_not_report_is_flagged(fleet, scanned):
     """The stray nginx on host A is not in the agent's config: reachable, yet no app of A explains it."""
     exposed = [f for f in load_view(_store(fleet)).findings() if f.kind == "exposed-listener"]
@@ -161,12 +171,29 @@ def test_scans_run_again_change_nothing_but_time(fleet, scanned):
     assert stable(apps_after) == stable(apps_before)
     sequences = [r["sequence"] for r in store.query("SELECT sequence FROM snapshots WHERE agent_id='ssh:host-b' "
                                                     "ORDER BY sequence")]
-    assert sequences == [1, 2]
+    assert sequences == list(range(1, len(sequences) + 1)) and len(sequences) >= 2
 
 
-def test_collector_kept_serving_during_the_scans(fleet, scanned):
-    """`ronda serve` held the same database through the scans; it still takes reports."""
+def test_scans_run_alongside_the_collector_and_each_other(fleet, scanned):
+    """What a schedule may start at once: a sweep, an SSH scan and agents reporting into `ronda serve`."""
     assert fleet.serve is not None and fleet.serve.poll() is None
-    again = fleet.agent_report()
-    assert again.returncode == 0, again.stderr
-    assert "sent snapshot 2" in again.stdout
+    quick = fleet.tmp / "quick.toml"  # no version detection: the sweep's ports only, a quick one
+    quick.write_text(fleet.config.read_text().replace("timing = 3", "timing = 3\nversion_detection = false"))
+    sweep = subprocess.Popen([str(BIN / "ronda"), "scan", "network", "--config", str(quick), "--db",
+                              str(fleet.db)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    try:
+        ssh = ronda("scan", "ssh", "--config", str(fleet.config), "--db", str(fleet.db))
+        reports = [fleet.agent_report() for _ in range(3)]
+        out, err = sweep.communicate(timeout=120)
+    finally:
+        if sweep.poll() is None:
+            sweep.kill()
+    assert sweep.returncode == 0, err
+    assert ssh.returncode == 0, ssh.stderr
+    assert all(r.returncode == 0 for r in reports), [r.stderr for r in reports]
+    assert "0 new, 0 closed" in out
+    titles = {r["http_title"] for r in json.loads(ronda("scans", "--db", str(fleet.db), "--format", "json",
+                                                         "ports").stdout)}
+    assert titles == {"Aplikasi A", "Aplikasi B", "Aplikasi C", "Stray on A"}  # kept from the full sweeps
+    runs = json.loads(ronda("scans", "--db", str(fleet.db), "--format", "json", "--limit", "2").stdout)
+    assert {(r["kind"], r["status"]) for r in runs} == {("network", "ok"), ("ssh", "ok")}

@@ -34,6 +34,12 @@ def record_run(store: Store, kind: str, target: str, started: datetime, status: 
         return int(cursor.lastrowid)
 
 
+_IDENTITY = ("service", "product", "version", "extrainfo", "tunnel", "http_title", "web")
+_KEEP_IF_UNIDENTIFIED = ", ".join(
+    f"{c}=CASE WHEN excluded.service IN ('', 'unknown') THEN network_ports.{c} ELSE excluded.{c} END"
+    for c in _IDENTITY)
+
+
 @dataclass(frozen=True)
 class SweepChanges:
     scan_id: int
@@ -56,10 +62,9 @@ def record_sweep(store: Store, result: SweepResult, summary: str) -> SweepChange
         new = 0
         for key, p in found.items():
             new += key not in known
-            c.execute("""INSERT INTO network_ports VALUES (?,?,?,?,?,?,?,?,?,?,1,?,?,?,NULL)
-                ON CONFLICT(address, protocol, port) DO UPDATE SET service=excluded.service,
-                product=excluded.product, version=excluded.version, extrainfo=excluded.extrainfo,
-                tunnel=excluded.tunnel, http_title=excluded.http_title, web=excluded.web, open=1,
+            # a port found open but not identified this time (a slow answer) keeps what was known of it
+            c.execute(f"""INSERT INTO network_ports VALUES (?,?,?,?,?,?,?,?,?,?,1,?,?,?,NULL)
+                ON CONFLICT(address, protocol, port) DO UPDATE SET {_KEEP_IF_UNIDENTIFIED}, open=1,
                 last_seen=excluded.last_seen, last_scan_id=excluded.last_scan_id, closed_at=NULL""",
                       (p.address, p.protocol, p.port, p.service, p.product, p.version, p.extrainfo, p.tunnel,
                        p.http_title, int(p.is_web), seen, seen, scan_id))
