@@ -70,7 +70,8 @@ def scan() -> None:
 def scan_network(db: str, config_path: str | None, targets: str | None, ports: str | None) -> None:
     """Sweep the configured scopes for web servers.
 
-    Sweeps the scopes of the collector config, or --targets inside them. Finds hosts answering on web ports, with service, version and HTTP title;
+    Sweeps the scopes of the collector config, or --targets inside them.
+    Finds hosts answering on web ports, with service, version and HTTP title;
     a host with web ports and neither agent nor SSH scan becomes an
     unmanaged-host finding. Exit codes: 0 done, 1 failed, 2 refused.
     """
@@ -109,8 +110,9 @@ def scan_ssh(db: str, config_path: str | None, hosts: tuple[str, ...], user: str
     """Scan hosts without an agent over SSH.
 
     Runs the agent's own discovery through SSH and stores the result as the
-    host's snapshot (agent id ssh:NAME). Key authentication only; host keys must already be in the known_hosts file
-    (unknown keys are refused, never added); only read-only commands run.
+    host's snapshot (agent id ssh:NAME). Key authentication only; host keys
+    must already be in the known_hosts file (unknown keys are refused, never
+    added); only read-only commands run.
     Exit codes: 0 done, 1 every host failed, 2 refused, 3 some hosts failed.
     """
     from collector.scans.ssh_scan import default_state_root, run_ssh_scans

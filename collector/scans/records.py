@@ -51,7 +51,8 @@ def record_sweep(store: Store, result: SweepResult, summary: str) -> SweepChange
     """Store one successful sweep: its run, what it saw, and the ports it no longer finds open."""
     seen = now_iso(result.finished_at)
     found = {(p.address, p.protocol, p.port): p for p in result.open_ports}
-    detail = {"ports": str(result.ports), "exclude": [str(x) for x in result.exclude], "nmap_version": result.nmap_version, "command": result.command,
+    detail = {"ports": str(result.ports), "exclude": [str(x) for x in result.exclude],
+              "nmap_version": result.nmap_version, "command": result.command,
               "open_ports": len(result.open_ports), "warnings": result.warnings[:20]}
     with store.transaction() as c:
         scan_id = int(c.execute(
