@@ -65,7 +65,7 @@ class ReportHandler:
         peer = Peer("none")
         try:
             peer = peer_of(context, self.auth)
-            result = self.store.ingest_message(message, admit=self._admit(peer), wait=self.store_wait)
+            result = self.store.ingest_message(message, admit=self._admit(peer), wait=self.store_wait, raw=request)
         except Refused as e:
             log.warning("refused a snapshot claiming agent %r from %s: %s", message.agent_id[:128], context.peer(),
                         e.message)

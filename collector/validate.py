@@ -1,7 +1,7 @@
 """Checks every snapshot before it reaches the store. Bad input is refused
 whole with every problem named; nothing is half-stored.
 
-Checks work on the ronda.v1 message itself, in one walk that also builds the
+Checks work on the ronda.v1 message itself, in generated code that also builds the
 app's JSON detail (protobuf's JSON mapping, proto field names), because the
 collector must keep up with hundreds of snapshots a second. Every field is
 bounded: counts of repeated fields, string lengths, integers that fit SQLite,
@@ -15,27 +15,20 @@ import re
 from datetime import date, datetime, timedelta, timezone
 from functools import cache
 
-from google.protobuf.message import Message
-
 from agent.model import Snapshot
 from agent.state import valid_agent_id
+from collector.wirejson import (CONVERTERS, LIMITS, MAX_INT, MAX_LIST, MAX_SECONDS, MAX_STRING, MIN_SECONDS,  # noqa: F401
+                               timestamp_json, to_json)
 from ronda_wire.v1 import ronda_pb2 as pb
 
 MAX_APPS = 20_000
 MAX_LISTENERS = 20_000
 MAX_ERRORS = 5_000
 MAX_DAYS = 3_700
-MAX_STRING = 4_096
-MAX_LIST = 1_000
-MAX_INT = 2**63 - 1           # SQLite's INTEGER
+_APP = CONVERTERS["ronda.v1.App"]
 CLOCK_SKEW = timedelta(days=1)
-MIN_SECONDS, MAX_SECONDS = -62135596800, 253402300799  # 0001-01-01 .. 9999-12-31, RFC 3339's range
-LIMITS = {"apps": MAX_APPS, "listeners": MAX_LISTENERS, "errors": MAX_ERRORS, "daily": MAX_DAYS}
-PORT_FIELDS = {("ronda.v1.ListenAddress", "port"), ("ronda.v1.Listener", "port")}
 _DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
 
-# Field kinds, decided once per field descriptor.
-_MAP, _REPEATED_MSG, _TIMESTAMP, _MSG, _REPEATED, _STRING, _ENUM, _INT64, _FLOAT, _PORT, _PLAIN = range(11)
 
 
 class InvalidSnapshot(ValueError):
@@ -99,15 +92,21 @@ def check_header(message: pb.Snapshot, now: datetime | None = None) -> list[str]
         keys.add(app.key)
         if not app.kind:
             add(f"apps[{i}]: kind is empty")
-    for name in ("host", "listeners", "errors", "agent_version", "report_id", "agent_id", "collected_at"):
-        field = message.DESCRIPTOR.fields_by_name[name]
-        _check_value(field, getattr(message, name), "snapshot", problems)
+    if len(message.agent_version) > MAX_STRING:
+        add(f"agent_version is longer than {MAX_STRING}")
+    if message.HasField("collected_at"):
+        timestamp_json(message.collected_at, "collected_at", problems)
+    if message.HasField("host"):
+        to_json(message.host, "host", problems)
+    for name in ("listeners", "errors"):
+        for i, item in enumerate(getattr(message, name)[:LIMITS[name]]):
+            to_json(item, f"{name}[{i}]", problems)
     return problems
 
 
 def app_detail(app: pb.App, where: str, problems: list[str]) -> dict:
     """Check one app (all but its daily usage) and return it as a JSON-ready dict without `usage.daily`."""
-    return _walk(app, where, problems, skip_daily=True)
+    return _APP(app, where, problems)
 
 
 def check_days(days, where: str, problems: list[str]) -> list[tuple]:
@@ -148,117 +147,3 @@ def _valid_date(text: str) -> bool:
 
 def _timestamp_ok(ts) -> bool:
     return MIN_SECONDS <= ts.seconds <= MAX_SECONDS and 0 <= ts.nanos < 1_000_000_000
-
-
-@cache
-def _kind(field) -> int:
-    message_type = field.message_type
-    if message_type is not None:
-        if message_type.GetOptions().map_entry:
-            return _MAP
-        if message_type.full_name == "google.protobuf.Timestamp":
-            return _TIMESTAMP
-        return _REPEATED_MSG if field.is_repeated else _MSG
-    if field.is_repeated:
-        return _REPEATED
-    if (field.containing_type.full_name, field.name) in PORT_FIELDS:
-        return _PORT
-    t = field.type
-    if t == field.TYPE_STRING:
-        return _STRING
-    if t == field.TYPE_ENUM:
-        return _ENUM
-    if t in (field.TYPE_INT64, field.TYPE_UINT64, field.TYPE_SINT64, field.TYPE_FIXED64, field.TYPE_SFIXED64):
-        return _INT64
-    if t in (field.TYPE_DOUBLE, field.TYPE_FLOAT):
-        return _FLOAT
-    return _PLAIN
-
-
-def _walk(message: Message, where: str, problems: list[str], skip_daily: bool = False) -> dict:
-    out: dict = {}
-    kinds = _KINDS
-    for field, value in message.ListFields():
-        kind = kinds.get(field)
-        if kind is None:
-            kind = kinds[field] = _kind(field)
-        if kind == _MSG:
-            out[field.name] = _walk(value, f"{where}.{field.name}", problems, skip_daily)
-        elif kind == _STRING:
-            if len(value) > MAX_STRING:
-                problems.append(f"{where}.{field.name}: string of {len(value)} characters is longer than {MAX_STRING}")
-            out[field.name] = value
-        elif kind == _PLAIN:
-            out[field.name] = value
-        elif kind == _REPEATED_MSG:
-            name = field.name
-            if skip_daily and name == "daily":
-                continue
-            limit = LIMITS.get(name, MAX_LIST)
-            if len(value) > limit:
-                problems.append(f"{where}.{name}: {len(value)} entries is more than the limit of {limit}")
-                value = value[:limit]
-            out[name] = [_walk(v, f"{where}.{name}[{i}]", problems, skip_daily) for i, v in enumerate(value)]
-        else:
-            out[field.name] = _check_value(field, value, where, problems, kind)
-    return out
-
-
-_KINDS: dict = {}
-
-
-def _check_value(field, value, where: str, problems: list[str], kind: int | None = None):
-    """Check one field's value (`where` names its parent); returns its JSON form."""
-    kind = _kind(field) if kind is None else kind
-    if kind in (_MSG, _REPEATED_MSG):
-        where = f"{where}.{field.name}"
-    if kind == _STRING:
-        if len(value) > MAX_STRING:
-            problems.append(f"{where}.{field.name}: string of {len(value)} characters is longer than {MAX_STRING}")
-        return value
-    if kind == _INT64:
-        if value > MAX_INT or value < -MAX_INT:
-            problems.append(f"{where}.{field.name}: {value} is out of range")
-        return str(value)
-    if kind == _PORT:
-        if value > 65535:
-            problems.append(f"{where}.{field.name}: port {value} is above 65535")
-        return value
-    if kind == _ENUM:
-        known = field.enum_type.values_by_number.get(value)
-        if known is None:
-            problems.append(f"{where}.{field.name}: {value} is not a known value")
-            return value
-        return known.name
-    if kind == _FLOAT:
-        if value != value or value in (float("inf"), float("-inf")):
-            problems.append(f"{where}.{field.name}: not a finite number")
-            return str(value)
-        return value
-    if kind == _TIMESTAMP:
-        if not _timestamp_ok(value):
-            problems.append(f"{where}.{field.name}: timestamp out of range")
-            return ""
-        return value.ToJsonString()
-    if kind == _MAP:
-        if len(value) > MAX_LIST:
-            problems.append(f"{where}.{field.name}: more than {MAX_LIST} entries")
-        for k, v in list(value.items())[:MAX_LIST]:
-            if len(k) > MAX_STRING or len(v) > MAX_STRING:
-                problems.append(f"{where}.{field.name}.{k[:20]}: string longer than {MAX_STRING}")
-                break
-        return dict(value)
-    if kind == _REPEATED:
-        if len(value) > MAX_LIST:
-            problems.append(f"{where}.{field.name}: {len(value)} entries is more than the limit of {MAX_LIST}")
-        if any(isinstance(v, str) and len(v) > MAX_STRING for v in value[:MAX_LIST]):
-            problems.append(f"{where}.{field.name}: a string is longer than {MAX_STRING}")
-        return list(value)
-    if kind == _MSG:
-        return _walk(value, where, problems)
-    if kind == _REPEATED_MSG:
-        limit = LIMITS.get(field.name, MAX_LIST)
-        if len(value) > limit:
-            problems.append(f"{where}: {len(value)} entries is more than the limit of {limit}")
-        return [_walk(v, f"{where}[{i}]", problems) for i, v in enumerate(value[:limit])]
-    return value

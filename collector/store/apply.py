@@ -11,7 +11,7 @@ from __future__ import annotations
 import hashlib
 import json
 import sqlite3
-from datetime import datetime, timezone
+from datetime import datetime, timedelta
 from typing import Callable
 
 from google.protobuf.unknown_fields import UnknownFieldSet
@@ -26,8 +26,8 @@ _SOURCE = {v.number: v.name[len("SOURCE_"):].lower() for v in pb.Source.DESCRIPT
 
 _APP_UPSERT = """INSERT INTO apps (agent_id, app_key, kind, server_names, listen, path_prefix, root, upstream,
     config_file, config_line, parent_key, framework, framework_version, coverage, coverage_start, last_request,
-    last_human_request, first_seen, last_seen, present, detail, digest, daily_wire)
-    VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,1,?,?,?)
+    last_human_request, first_seen, last_seen, present, detail)
+    VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,1,?)
     ON CONFLICT(agent_id, app_key) DO UPDATE SET kind=excluded.kind,
     server_names=excluded.server_names, listen=excluded.listen, path_prefix=excluded.path_prefix,
     root=excluded.root, upstream=excluded.upstream, config_file=excluded.config_file,
@@ -35,7 +35,7 @@ _APP_UPSERT = """INSERT INTO apps (agent_id, app_key, kind, server_names, listen
     framework_version=excluded.framework_version, coverage=excluded.coverage,
     coverage_start=excluded.coverage_start, last_request=excluded.last_request,
     last_human_request=excluded.last_human_request, last_seen=excluded.last_seen, present=1,
-    detail=excluded.detail, digest=excluded.digest, daily_wire=excluded.daily_wire"""
+    detail=excluded.detail"""
 
 
 class SequenceConflict(Exception):
@@ -48,15 +48,11 @@ class SequenceConflict(Exception):
         self.last_sequence = last_sequence
 
 
-def iso_ts(ts) -> str:
-    return datetime.fromtimestamp(ts.seconds, timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+_EPOCH = datetime(1970, 1, 1)
 
 
-def _opt_ts(message, name: str) -> str | None:
-    return iso_ts(getattr(message, name)) if message.HasField(name) else None
-
-
-def ingest_message(c: sqlite3.Connection, message: pb.Snapshot, now: str, admit: AdmitHook | None = None):
+def ingest_message(c: sqlite3.Connection, message: pb.Snapshot, now: str, admit: AdmitHook | None = None,
+                   raw: bytes | None = None):
     """Returns (duplicate, stale, last_sequence, notes). Raises InvalidSnapshot or SequenceConflict."""
     problems = check_header(message)
     if problems:
@@ -75,7 +71,7 @@ def ingest_message(c: sqlite3.Connection, message: pb.Snapshot, now: str, admit:
         validate_message(message)
     c.execute("INSERT INTO snapshots (agent_id, sequence, report_id, collected_at, received_at, applied, app_count, "
               "error_count, coalesced) VALUES (?,?,?,?,?,?,?,?,?)",
-              (agent_id, sequence, message.report_id, _opt_ts(message, "collected_at"), now, int(not stale),
+              (agent_id, sequence, message.report_id, _iso(message, "collected_at"), now, int(not stale),
                len(message.apps), len(message.errors), message.coalesced))
     if stale:
         return False, True, last, []
@@ -84,7 +80,7 @@ def ingest_message(c: sqlite3.Connection, message: pb.Snapshot, now: str, admit:
                  last_sequence=excluded.last_sequence, last_report_id=excluded.last_report_id,
                  source=excluded.source""",
               (agent_id, now, now, sequence, message.report_id, _SOURCE.get(message.source, "unspecified")))
-    _apply_state(c, message, now)
+    _apply_state(c, message, now, raw)
     notes = record() if record else []
     return False, False, sequence, notes
 
@@ -146,49 +142,106 @@ def changed_days(old: bytes | None, new: bytes, daily) -> list:
     return list(daily[n - k:])
 
 
-def _apply_state(c: sqlite3.Connection, m: pb.Snapshot, now: str) -> None:
+def raw_apps(request: bytes) -> list[bytes] | None:
+    """The apps (field 8) of a serialized Snapshot as the agent sent them, without re-encoding them.
+
+    None when the bytes hold something this reader does not expect (the caller re-serializes then).
+    """
+    apps, i, end = [], 0, len(request)
+    try:
+        while i < end:
+            key, i = _varint(request, i)
+            wire_type = key & 7
+            if wire_type == 2:
+                size, i = _varint(request, i)
+                if key >> 3 == 8:
+                    apps.append(request[i:i + size])
+                i += size
+            elif wire_type == 0:
+                _, i = _varint(request, i)
+            elif wire_type == 1:
+                i += 8
+            elif wire_type == 5:
+                i += 4
+            else:
+                return None
+    except IndexError:
+        return None
+    return apps if i == end else None
+
+
+def _varint(data: bytes, i: int) -> tuple[int, int]:
+    result = shift = 0
+    while True:
+        byte = data[i]
+        i += 1
+        result |= (byte & 0x7F) << shift
+        if byte < 0x80:
+            return result, i
+        shift += 7
+        if shift > 63:
+            raise IndexError("varint too long")
+
+
+def _iso(message, name: str) -> str | None:
+    if not message.HasField(name):
+        return None
+    return (_EPOCH + timedelta(seconds=getattr(message, name).seconds)).isoformat() + "Z"
+
+
+def _apply_state(c: sqlite3.Connection, m: pb.Snapshot, now: str, raw: bytes | None = None) -> None:
     agent_id = m.agent_id
     h = m.host
     c.execute("INSERT OR REPLACE INTO hosts VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)", (
         agent_id, h.machine_id, h.hostname, h.fqdn, json.dumps(list(h.addresses)), h.os_name, h.os_version,
-        h.kernel, h.architecture, _opt_ts(h, "boot_time"), h.cpu_count, h.memory_total_bytes, h.memory_used_bytes,
+        h.kernel, h.architecture, _iso(h, "boot_time"), h.cpu_count, h.memory_total_bytes, h.memory_used_bytes,
         json.dumps([{"mountpoint": d.mountpoint, "device": d.device, "fstype": d.fstype,
                      "total_bytes": d.total_bytes, "used_bytes": d.used_bytes} for d in h.disks]),
         _SOURCE.get(m.source, "unspecified"), m.agent_version, m.interval_seconds, m.sequence,
-        _opt_ts(m, "collected_at")))
-    stored = {key: (digest, usage) for key, digest, usage in
-              c.execute("SELECT app_key, digest, daily_wire FROM apps WHERE agent_id=?", (agent_id,))}
+        _iso(m, "collected_at")))
+    digests = dict(c.execute("SELECT app_key, digest FROM app_digests WHERE agent_id=?", (agent_id,)))
+    raws = raw_apps(raw) if raw is not None else None
+    if raws is not None and len(raws) != len(m.apps):
+        raws = None
     problems: list[str] = []
-    unchanged, app_rows, day_rows = [], [], []
+    unchanged, changed = [], []
     for i, app in enumerate(m.apps):
-        digest = hashlib.blake2b(app.SerializeToString(deterministic=True), digest_size=16).digest()
-        old = stored.get(app.key)
-        if old is not None and old[0] == digest:
+        wire = raws[i] if raws is not None else app.SerializeToString(deterministic=True)
+        digest = hashlib.blake2b(wire, digest_size=16).digest()
+        if digests.get(app.key) == digest:
             unchanged.append((now, agent_id, app.key))
-            continue
+        else:
+            changed.append((i, app, digest))
+    blocks = dict(c.execute("SELECT app_key, block FROM app_daily_wire WHERE agent_id=? AND app_key IN "
+                            "(SELECT value FROM json_each(?))",
+                            (agent_id, json.dumps([app.key for _, app, _ in changed])))) if changed else {}
+    app_rows, digest_rows, block_rows, day_rows = [], [], [], []
+    for i, app, digest in changed:
         where = f"apps[{i}]"
         detail = app_detail(app, where, problems)
         usage = app.usage if app.HasField("usage") else None
-        block = None
         if usage is not None:
             if len(UnknownFieldSet(usage)):
                 usage.DiscardUnknownFields()  # from a newer agent; they would blur where the daily entries are
             block = daily_block(usage, usage.SerializeToString(deterministic=True))
-            if old is None or old[1] != block:
+            old = blocks.get(app.key)
+            if old != block:
                 check_unique_dates(usage.daily, where, problems)  # stored blocks never name a day twice
-            for row in check_days(changed_days(old[1] if old else None, block, usage.daily), where, problems):
-                day_rows.append((agent_id, app.key, *row))
+                for row in check_days(changed_days(old, block, usage.daily), where, problems):
+                    day_rows.append((agent_id, app.key, *row))
+                block_rows.append((agent_id, app.key, block))
         if problems:
             continue  # the snapshot is refused; only the problems are still of use
         fw = app.framework if app.HasField("framework") else None
+        digest_rows.append((agent_id, app.key, digest))
         app_rows.append((
             agent_id, app.key, app.kind, json.dumps(list(app.server_names)),
             json.dumps([_listen_text(a) for a in app.listen]), app.path_prefix, app.root, app.upstream,
             app.config.file, app.config.line, app.parent_key, fw.name if fw else None, fw.version if fw else None,
-            _COVERAGE.get(usage.coverage) if usage else None, _opt_ts(usage, "coverage_start") if usage else None,
-            _opt_ts(usage, "last_request") if usage else None,
-            _opt_ts(usage, "last_human_request") if usage else None,
-            now, now, json.dumps(detail), digest, block))
+            _COVERAGE.get(usage.coverage) if usage else None, _iso(usage, "coverage_start") if usage else None,
+            _iso(usage, "last_request") if usage else None,
+            _iso(usage, "last_human_request") if usage else None,
+            now, now, json.dumps(detail)))
     if problems:
         raise InvalidSnapshot(problems)
     keys = json.dumps([app.key for app in m.apps])
@@ -196,6 +249,8 @@ def _apply_state(c: sqlite3.Connection, m: pb.Snapshot, now: str) -> None:
               "(SELECT value FROM json_each(?))", (agent_id, keys))
     c.executemany(_APP_UPSERT, app_rows)
     c.executemany("UPDATE apps SET present=1, last_seen=? WHERE agent_id=? AND app_key=?", unchanged)
+    c.executemany("INSERT OR REPLACE INTO app_digests VALUES (?,?,?)", digest_rows)
+    c.executemany("INSERT OR REPLACE INTO app_daily_wire VALUES (?,?,?)", block_rows)
     c.executemany("INSERT OR REPLACE INTO app_usage_daily VALUES (?,?,?,?,?,?,?,?,?)", day_rows)
     c.execute("DELETE FROM listeners WHERE agent_id=?", (agent_id,))
     c.executemany("INSERT OR REPLACE INTO listeners VALUES (?,?,?,?,?,?,?,?,?,?,?)", [

@@ -135,15 +135,17 @@ class Store:
         return self.ingest_message(message, received_at, admit)
 
     def ingest_message(self, message: pb.Snapshot, received_at: datetime | None = None,
-                       admit: AdmitHook | None = None, wait: float | None = None) -> IngestResult:
+                       admit: AdmitHook | None = None, wait: float | None = None, raw: bytes | None = None
+                       ) -> IngestResult:
         """Store a ronda.v1.Snapshot in one transaction (see collector.store.apply).
 
+        `raw`: the bytes `message` was parsed from, if at hand (spares re-encoding each app to hash it).
         Raises InvalidSnapshot, SequenceConflict, StoreBusy (after `wait` seconds in line), or whatever
         `admit` raises; nothing is stored then.
         """
         now = iso(received_at or datetime.now(timezone.utc))
         with self.transaction(wait) as c:
-            duplicate, stale, last, notes = ingest_message(c, message, now, admit)
+            duplicate, stale, last, notes = ingest_message(c, message, now, admit, raw)
         return IngestResult(duplicate=duplicate, stale=stale, last_sequence=last, notes=tuple(notes))
 
     # -- queries -----------------------------------------------------------------

@@ -59,3 +59,18 @@ MIGRATIONS.append((21, "app digests, so unchanged apps and days are not rewritte
 ALTER TABLE apps ADD COLUMN digest BLOB;       -- hash of the app's wire form as last applied
 ALTER TABLE apps ADD COLUMN daily_wire BLOB;   -- its daily usage entries in wire form, to find changed days
 """))
+
+MIGRATIONS.append((22, "app digests and daily wire blocks in tables of their own, so app rows stay small", """
+CREATE TABLE app_digests (
+    agent_id TEXT NOT NULL, app_key TEXT NOT NULL,
+    digest BLOB NOT NULL,              -- hash of the app's wire form as last applied
+    PRIMARY KEY (agent_id, app_key)
+) WITHOUT ROWID;
+CREATE TABLE app_daily_wire (
+    agent_id TEXT NOT NULL, app_key TEXT NOT NULL,
+    block BLOB NOT NULL,               -- its daily usage entries in wire form, to find the days that changed
+    PRIMARY KEY (agent_id, app_key)
+);
+ALTER TABLE apps DROP COLUMN digest;
+ALTER TABLE apps DROP COLUMN daily_wire;
+"""))
