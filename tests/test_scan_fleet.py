@@ -89,6 +89,10 @@ def test_ssh_scan_stores_host_b_marked_as_ssh(fleet, scanned):
     hosts = {h["agent_id"]: h for h in json.loads(ronda("hosts", "--db", str(fleet.db), "--format", "json").stdout)}
     assert hosts["ssh:host-b"]["source"] == "ssh"
     assert hosts["host-a"]["source"] == "agent"
+    # the host's sequence and log offsets live on the collector, next to the database
+    state = fleet.tmp / "ssh-state" / "host-b"
+    assert json.loads((state / "agent.json").read_text())["agent_id"] == "ssh:host-b"
+    assert (state / "usage.sqlite").stat().st_size > 0
 
 
 def test_ssh_scan_sees_what_the_agent_sees_on_the_same_host(fleet, scanned):
