@@ -81,10 +81,13 @@ def bare_server(port: int, cert: str, key: str, ca: str, workers: int) -> None:
 
 
 def peak_rss_mb(pid: int) -> float:
-    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
-        if line.startswith("VmHWM:"):
-            return int(line.split()[1]) / 1024
-    return 0.0
+    """Peak resident memory (VmHWM) of a server, summed over its processes."""
+    total = 0.0
+    for proc in _family(pid):
+        for line in Path(f"/proc/{proc.pid}/status").read_text().splitlines():
+            if line.startswith("VmHWM:"):
+                total += int(line.split()[1]) / 1024
+    return total
 
 
 def wait_ready(address: str, tls: TlsFiles, timeout: float = 30) -> None:
@@ -130,11 +133,16 @@ def client_process(address: str, agents: list[tuple[str, TlsFiles]], payloads: l
     queue.put(results)
 
 
-def _cpu(pid: int) -> float:
+def _family(pid: int) -> list:
     import psutil
 
-    times = psutil.Process(pid).cpu_times()
-    return times.user + times.system + times.children_user + times.children_system
+    me = psutil.Process(pid)
+    return [me, *me.children(recursive=True)]
+
+
+def _cpu(pid: int) -> float:
+    """CPU seconds of a server and its worker processes."""
+    return sum(p.cpu_times().user + p.cpu_times().system for p in _family(pid))
 
 
 def run_load(address: str, agents: list[tuple[str, TlsFiles]], payloads: list[bytes], seconds: float,
@@ -174,6 +182,8 @@ def main() -> None:
     parser.add_argument("--days", type=int, default=90)
     parser.add_argument("--client-processes", type=int, default=2)
     parser.add_argument("--workers", type=int, default=8, help="server worker threads (both servers)")
+    parser.add_argument("--server-processes", type=int, default=os.cpu_count() or 1,
+                        help="ronda serve --processes (default: one per CPU)")
     parser.add_argument("--skip-bare", action="store_true")
     args = parser.parse_args()
 
@@ -206,7 +216,7 @@ def main() -> None:
     db = work / "ronda.db"
     serve = subprocess.Popen([Path(sys.executable).parent / "ronda", "serve", "--db", db, "--listen",
                               f"127.0.0.1:{port}", "--cert", cert, "--key", key, "--ca", ca,
-                              "--workers", str(args.workers)],
+                              "--workers", str(args.workers), "--processes", str(args.server_processes)],
                              stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
     try:
         wait_ready(f"127.0.0.1:{port}", agents[0][1])
@@ -215,7 +225,7 @@ def main() -> None:
     finally:
         serve.terminate()
         serve.wait(30)
-    rows.append(("ronda serve (SQLite)", result))
+    rows.append((f"ronda serve x{args.server_processes}", result))
 
     print(f"{'server':<24} {'snapshots/s':>12} {'p50 ms':>8} {'p99 ms':>8} {'busy':>6} {'peak RSS MiB':>13} "
           f"{'server CPU ms/snapshot':>23}")

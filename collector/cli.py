@@ -67,20 +67,25 @@ def cli(verbose: int) -> None:
 @click.option("--ca", metavar="FILE", help="CA (PEM) whose client certificates are required (mutual TLS).")
 @click.option("--approval", type=click.Choice(["auto", "manual"]), default="auto", show_default=True,
               help="manual: new agents wait for `ronda agents approve` before their snapshots are stored.")
-@click.option("--workers", default=8, show_default=True, help="Calls handled at once.")
+@click.option("--workers", default=8, show_default=True, help="Calls handled at once (per process).")
+@click.option("--processes", default=1, show_default=True,
+              help="Server processes sharing the port; one per CPU core serves the most agents.")
 def serve(db: str, listen: str, insecure: bool, cert: str | None, key: str | None, ca: str | None,
-          approval: str, workers: int) -> None:
+          approval: str, workers: int, processes: int) -> None:
     """Receive snapshots from agents and store them in --db.
 
     With --ca, agents must show a client certificate from that CA (mutual TLS, recommended) and may
     only report as the agent id it names; without --ca, agents authenticate with a token from
     `ronda-agent enrol`. --insecure (plain text) is for loopback only.
     """
+    config = ServerConfig(listen=listen, insecure=insecure, tls=TlsFiles(ca or "", cert or "", key or ""),
+                          approval=approval, workers=workers)
+    if processes > 1:
+        _serve_processes(db, config, processes)
+        return
     store = open_store(db)
     try:
-        server, port = make_server(store, ServerConfig(listen=listen, insecure=insecure,
-                                                       tls=TlsFiles(ca or "", cert or "", key or ""),
-                                                       approval=approval, workers=workers))
+        server, port = make_server(store, config)
     except _DOMAIN_ERRORS as e:
         raise click.ClickException(str(e)) from None
     logging.getLogger("ronda").setLevel(logging.INFO)
@@ -93,6 +98,22 @@ def serve(db: str, listen: str, insecure: bool, cert: str | None, key: str | Non
     click.echo("stopping: finishing the calls in flight", err=True)
     stop_gracefully(server, grace=10)
     store.close()
+
+
+def _serve_processes(db: str, config: ServerConfig, processes: int) -> None:
+    from collector.multiserve import serve_processes
+
+    stop = threading.Event()
+    for sig in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(sig, lambda *_: stop.set())
+    mode = "plain text" if config.insecure else "TLS"
+    try:
+        serve_processes(db, config, processes, stop, lambda port: click.echo(
+            f"ronda collector listening on {config.listen.rsplit(':', 1)[0]}:{port} ({mode}, {processes} processes), "
+            f"database {db}", err=True))
+    except _DOMAIN_ERRORS as e:
+        raise click.ClickException(str(e)) from None
+    click.echo("stopped: calls in flight finished", err=True)
 
 
 @cli.command()

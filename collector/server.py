@@ -147,6 +147,7 @@ class ServerConfig:
     approval: str = "auto"      # auto: new agents are admitted; manual: they wait for `ronda agents approve`
     backlog: int = 64           # calls queued beyond the workers before new ones get UNAVAILABLE
     store_wait: float = 5.0     # seconds a call waits for the store before it gets UNAVAILABLE
+    reuse_port: bool = False    # let several processes listen on one port (ronda serve --processes)
 
     def auth_mode(self) -> str:
         if self.auth != "auto":
@@ -177,7 +178,7 @@ def make_server(store: Store, config: ServerConfig) -> tuple[grpc.Server, int]:
         pool,
         options=[("grpc.max_receive_message_length", config.max_message_bytes),
                  ("grpc.max_send_message_length", config.max_message_bytes),
-                 ("grpc.so_reuseport", 0)],
+                 ("grpc.so_reuseport", int(config.reuse_port))],
         maximum_concurrent_rpcs=config.workers + config.backlog * 4 + 32,  # beyond: RESOURCE_EXHAUSTED
     )
     registry = Registry(store, config.approval)

@@ -30,12 +30,13 @@ BIN = Path(sys.executable).parent
 class Serve:
     """`ronda serve` as a child process on a fixed loopback port and database."""
 
-    def __init__(self, db: Path, port: int) -> None:
-        self.db, self.port, self.proc = db, port, None
+    def __init__(self, db: Path, port: int, processes: int = 1) -> None:
+        self.db, self.port, self.proc, self.processes = db, port, None, processes
 
     def start(self) -> None:
         self.proc = subprocess.Popen([BIN / "ronda", "serve", "--db", self.db, "--listen", f"127.0.0.1:{self.port}",
-                                      "--insecure"], stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+                                      "--insecure", "--processes", str(self.processes)],
+                                     stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
         wait_for_port(self.port, timeout=20)
 
     def stop(self, sig: int = signal.SIGTERM) -> None:
@@ -204,3 +205,23 @@ def test_a_database_left_by_sigkill_opens_cleanly(tmp_path, serve):
         a.drain()
         a.close()
     _check(serve.db, agents)
+
+
+def test_several_server_processes_share_the_load_and_stop_cleanly(tmp_path):
+    import psutil
+
+    serve = Serve(tmp_path / "ronda.db", free_port(), processes=2)
+    serve.start()
+    try:
+        children = psutil.Process(serve.proc.pid).children(recursive=True)
+        assert len([c for c in children if "python" in c.name()]) >= 2
+        agents = _agents(tmp_path, serve.port, count=4, apps=50)
+        stop, threads = _run(agents)
+        time.sleep(1.5)
+        _finish(stop, threads, agents)
+        _check(serve.db, agents)
+        serve.stop(signal.SIGTERM)
+        assert serve.proc.returncode == 0
+        assert not any(c.is_running() and c.status() != psutil.STATUS_ZOMBIE for c in children)
+    finally:
+        serve.stop(signal.SIGKILL)

@@ -11,6 +11,7 @@ from __future__ import annotations
 import hashlib
 import json
 import sqlite3
+from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import Callable
 
@@ -52,23 +53,29 @@ _EPOCH = datetime(1970, 1, 1)
 
 
 def ingest_message(c: sqlite3.Connection, message: pb.Snapshot, now: str, admit: AdmitHook | None = None,
-                   raw: bytes | None = None):
-    """Returns (duplicate, stale, last_sequence, notes). Raises InvalidSnapshot or SequenceConflict."""
+                   raw: bytes | None = None, prepared: "Prepared | None" = None):
+    """Returns (duplicate, stale, last_sequence, notes). Raises InvalidSnapshot or SequenceConflict.
+
+    `prepared` (from `prepare` outside the write lock) is used if the agent's row is still what it
+    was prepared against; otherwise the work is redone here.
+    """
     problems = check_header(message)
     if problems:
         raise InvalidSnapshot(problems)
     record = admit(c, message) if admit else None
     agent_id, sequence = message.agent_id, message.sequence
-    row = c.execute("SELECT last_sequence FROM agents WHERE agent_id=?", (agent_id,)).fetchone()
-    last = row[0] if row else 0
+    base = read_base(c, agent_id)
+    last = base[0] if base else 0
     seen = c.execute("SELECT report_id FROM snapshots WHERE agent_id=? AND sequence=?", (agent_id, sequence)).fetchone()
     if seen:
         if seen[0] != message.report_id:
             raise SequenceConflict(agent_id, sequence, last)
         return True, False, last, []
-    stale = row is not None and sequence < last
+    stale = base is not None and sequence < last
     if stale:
         validate_message(message)
+    if not stale and (prepared is None or prepared.base != base):
+        prepared = prepare(c, message, now, raw, base)
     c.execute("INSERT INTO snapshots (agent_id, sequence, report_id, collected_at, received_at, applied, app_count, "
               "error_count, coalesced) VALUES (?,?,?,?,?,?,?,?,?)",
               (agent_id, sequence, message.report_id, _iso(message, "collected_at"), now, int(not stale),
@@ -80,9 +87,14 @@ def ingest_message(c: sqlite3.Connection, message: pb.Snapshot, now: str, admit:
                  last_sequence=excluded.last_sequence, last_report_id=excluded.last_report_id,
                  source=excluded.source""",
               (agent_id, now, now, sequence, message.report_id, _SOURCE.get(message.source, "unspecified")))
-    _apply_state(c, message, now, raw)
+    write(c, agent_id, prepared)
     notes = record() if record else []
     return False, False, sequence, notes
+
+
+def read_base(c: sqlite3.Connection, agent_id: str) -> tuple | None:
+    """What a prepared snapshot was computed against: the agent's newest sequence and report."""
+    return c.execute("SELECT last_sequence, last_report_id FROM agents WHERE agent_id=?", (agent_id,)).fetchone()
 
 
 def _listen_text(a) -> str:
@@ -189,16 +201,35 @@ def _iso(message, name: str) -> str | None:
     return (_EPOCH + timedelta(seconds=getattr(message, name).seconds)).isoformat() + "Z"
 
 
-def _apply_state(c: sqlite3.Connection, m: pb.Snapshot, now: str, raw: bytes | None = None) -> None:
+@dataclass
+class Prepared:
+    """Everything a snapshot writes, computed (and checked) before taking the write lock."""
+    base: tuple | None
+    host: tuple
+    keys: str
+    unchanged: list = field(default_factory=list)
+    apps: list = field(default_factory=list)
+    digests: list = field(default_factory=list)
+    blocks: list = field(default_factory=list)
+    days: list = field(default_factory=list)
+    listeners: list = field(default_factory=list)
+    errors: list = field(default_factory=list)
+
+
+def prepare(c: sqlite3.Connection, m: pb.Snapshot, now: str, raw: bytes | None, base: tuple | None) -> Prepared:
+    """Check the apps that changed since the agent's last snapshot and build every row; raises InvalidSnapshot.
+
+    Reads only; `c` may be a reader outside the write lock (then `base` is what it saw, checked again later).
+    """
     agent_id = m.agent_id
     h = m.host
-    c.execute("INSERT OR REPLACE INTO hosts VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)", (
+    host = (
         agent_id, h.machine_id, h.hostname, h.fqdn, json.dumps(list(h.addresses)), h.os_name, h.os_version,
         h.kernel, h.architecture, _iso(h, "boot_time"), h.cpu_count, h.memory_total_bytes, h.memory_used_bytes,
         json.dumps([{"mountpoint": d.mountpoint, "device": d.device, "fstype": d.fstype,
                      "total_bytes": d.total_bytes, "used_bytes": d.used_bytes} for d in h.disks]),
         _SOURCE.get(m.source, "unspecified"), m.agent_version, m.interval_seconds, m.sequence,
-        _iso(m, "collected_at")))
+        _iso(m, "collected_at"))
     digests = dict(c.execute("SELECT app_key, digest FROM app_digests WHERE agent_id=?", (agent_id,)))
     raws = raw_apps(raw) if raw is not None else None
     if raws is not None and len(raws) != len(m.apps):
@@ -244,18 +275,25 @@ def _apply_state(c: sqlite3.Connection, m: pb.Snapshot, now: str, raw: bytes | N
             now, now, json.dumps(detail)))
     if problems:
         raise InvalidSnapshot(problems)
-    keys = json.dumps([app.key for app in m.apps])
+    return Prepared(
+        base=base, host=host, keys=json.dumps([app.key for app in m.apps]), unchanged=unchanged, apps=app_rows,
+        digests=digest_rows, blocks=block_rows, days=day_rows,
+        listeners=[(agent_id, s.protocol, s.address, s.port, s.pid, s.process, s.user, s.unit, s.container,
+                    json.dumps(list(s.app_keys)), int(s.public)) for s in m.listeners],
+        errors=[(agent_id, e.source, e.path, e.line, e.message) for e in m.errors])
+
+
+def write(c: sqlite3.Connection, agent_id: str, p: Prepared) -> None:
+    """The writes of a prepared snapshot, inside the caller's transaction."""
+    c.execute("INSERT OR REPLACE INTO hosts VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)", p.host)
     c.execute("UPDATE apps SET present=0 WHERE agent_id=? AND present=1 AND app_key NOT IN "
-              "(SELECT value FROM json_each(?))", (agent_id, keys))
-    c.executemany(_APP_UPSERT, app_rows)
-    c.executemany("UPDATE apps SET present=1, last_seen=? WHERE agent_id=? AND app_key=?", unchanged)
-    c.executemany("INSERT OR REPLACE INTO app_digests VALUES (?,?,?)", digest_rows)
-    c.executemany("INSERT OR REPLACE INTO app_daily_wire VALUES (?,?,?)", block_rows)
-    c.executemany("INSERT OR REPLACE INTO app_usage_daily VALUES (?,?,?,?,?,?,?,?,?)", day_rows)
+              "(SELECT value FROM json_each(?))", (agent_id, p.keys))
+    c.executemany(_APP_UPSERT, p.apps)
+    c.executemany("UPDATE apps SET present=1, last_seen=? WHERE agent_id=? AND app_key=?", p.unchanged)
+    c.executemany("INSERT OR REPLACE INTO app_digests VALUES (?,?,?)", p.digests)
+    c.executemany("INSERT OR REPLACE INTO app_daily_wire VALUES (?,?,?)", p.blocks)
+    c.executemany("INSERT OR REPLACE INTO app_usage_daily VALUES (?,?,?,?,?,?,?,?,?)", p.days)
     c.execute("DELETE FROM listeners WHERE agent_id=?", (agent_id,))
-    c.executemany("INSERT OR REPLACE INTO listeners VALUES (?,?,?,?,?,?,?,?,?,?,?)", [
-        (agent_id, s.protocol, s.address, s.port, s.pid, s.process, s.user, s.unit, s.container,
-         json.dumps(list(s.app_keys)), int(s.public)) for s in m.listeners])
+    c.executemany("INSERT OR REPLACE INTO listeners VALUES (?,?,?,?,?,?,?,?,?,?,?)", p.listeners)
     c.execute("DELETE FROM source_errors WHERE agent_id=?", (agent_id,))
-    c.executemany("INSERT INTO source_errors VALUES (?,?,?,?,?)",
-                  [(agent_id, e.source, e.path, e.line, e.message) for e in m.errors])
+    c.executemany("INSERT INTO source_errors VALUES (?,?,?,?,?)", p.errors)

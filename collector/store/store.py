@@ -6,6 +6,7 @@ applied is recorded as history but does not roll the host's state back.
 """
 from __future__ import annotations
 
+import fcntl
 import os
 import sqlite3
 import threading
@@ -18,8 +19,9 @@ from typing import Any, Iterator
 import sqlite_utils
 
 from agent.model import Snapshot
-from collector.store.apply import AdmitHook, ingest_message
+from collector.store.apply import AdmitHook, ingest_message, prepare, read_base
 from collector.store.migrations import MIGRATIONS
+from collector.validate import check_header
 from ronda_wire.v1 import ronda_pb2 as pb
 
 
@@ -76,6 +78,13 @@ class Store:
         self.conn = conn
         self.db = sqlite_utils.Database(conn)
         self._lock = threading.RLock()
+        self._readers = threading.local()
+        self._lock_file: int | None = None
+        if self.path != ":memory:":
+            try:
+                self._lock_file = os.open(f"{self.path}-lock", os.O_RDWR | os.O_CREAT, 0o600)
+            except OSError:
+                self._lock_file = None  # a read-only place: SQLite's own locking still holds
         self._migrate()
 
     # -- schema ----------------------------------------------------------------
@@ -107,19 +116,59 @@ class Store:
         if not self._lock.acquire(timeout=-1 if wait is None else wait):
             raise StoreBusy(f"the store stayed busy for {wait:.1f} s")
         try:
-            self.conn.execute("BEGIN IMMEDIATE")
+            if self._lock_file is not None:
+                # Writers of other processes (ronda serve --processes) queue here and wake at once,
+                # rather than in SQLite's busy loop, which sleeps up to 100 ms between tries.
+                fcntl.flock(self._lock_file, fcntl.LOCK_EX)
             try:
-                yield self.conn
-            except BaseException:
-                self.conn.execute("ROLLBACK")
-                raise
-            else:
-                self.conn.execute("COMMIT")
+                self.conn.execute("BEGIN IMMEDIATE")
+                try:
+                    yield self.conn
+                except BaseException:
+                    self.conn.execute("ROLLBACK")
+                    raise
+                else:
+                    self.conn.execute("COMMIT")
+            finally:
+                if self._lock_file is not None:
+                    fcntl.flock(self._lock_file, fcntl.LOCK_UN)
         finally:
             self._lock.release()
 
     def close(self) -> None:
         self.conn.close()
+        if self._lock_file is not None:
+            os.close(self._lock_file)
+            self._lock_file = None
+
+    def _reader(self) -> sqlite3.Connection | None:
+        """This thread's read-only connection (WAL lets it read while another connection writes)."""
+        if self.path == ":memory:":
+            return None
+        reader = getattr(self._readers, "conn", None)
+        if reader is None:
+            reader = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False, timeout=30)
+            reader.execute("PRAGMA query_only=ON")
+            self._readers.conn = reader
+        return reader
+
+    def _prepare(self, message: pb.Snapshot, now: str, raw: bytes | None):
+        """The CPU-heavy part of an ingest, done before the write lock so that calls (and processes) overlap.
+
+        None when it cannot help (a duplicate, a bad header, an in-memory database); the transaction
+        then does the work itself.
+        """
+        reader = self._reader()
+        if reader is None or check_header(message):
+            return None
+        reader.execute("BEGIN")
+        try:
+            if reader.execute("SELECT 1 FROM snapshots WHERE agent_id=? AND sequence=?",
+                              (message.agent_id, message.sequence)).fetchone():
+                return None
+            return prepare(reader, message, now, raw, read_base(reader, message.agent_id))
+        finally:
+            reader.execute("COMMIT")
 
     # -- ingestion -------------------------------------------------------------
     def ingest(self, snap: Snapshot, received_at: datetime | None = None, admit: AdmitHook | None = None
@@ -144,8 +193,9 @@ class Store:
         `admit` raises; nothing is stored then.
         """
         now = iso(received_at or datetime.now(timezone.utc))
+        prepared = self._prepare(message, now, raw)
         with self.transaction(wait) as c:
-            duplicate, stale, last, notes = ingest_message(c, message, now, admit, raw)
+            duplicate, stale, last, notes = ingest_message(c, message, now, admit, raw, prepared)
         return IngestResult(duplicate=duplicate, stale=stale, last_sequence=last, notes=tuple(notes))
 
     # -- queries -----------------------------------------------------------------
