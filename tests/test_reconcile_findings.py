@@ -10,16 +10,20 @@ from collector.inventory.model import DeclaredApp
 from collector.reconcile.config import ReconcileConfig
 from collector.reconcile.engine import reconcile
 from collector.reconcile.findings import framework_differs
-from collector.reconcile.model import DiscoveredApp, HostInfo, Inputs, Listen, ListenerInfo
+from collector.reconcile.model import DiscoveredApp, HostInfo, Inputs, Listen, ListenerInfo, iso
 
 NOW = datetime(2026, 6, 1, 12, tzinfo=timezone.utc)
-HOSTS = {"a": HostInfo("a", "web-a", addresses=("10.0.0.5",), last_seen=NOW - timedelta(hours=1)),
-         "b": HostInfo("b", "web-b", addresses=("10.0.0.6",), last_seen=NOW - timedelta(hours=1))}
+
+def ago(days: float) -> str:
+    return iso(NOW - timedelta(days=days))
+
+
+HOSTS = {"a": HostInfo("a", "web-a", addresses=("10.0.0.5",), last_seen=ago(0.05)),
+         "b": HostInfo("b", "web-b", addresses=("10.0.0.6",), last_seen=ago(0.05))}
 USED = DiscoveredApp("a", "nginx:app.example:80/", "nginx", ("app.example",), (Listen("*", 80),),
                      framework="laravel", framework_version="10.48.2", coverage="full",
-                     coverage_start=NOW - timedelta(days=200), last_request=NOW - timedelta(days=1),
-                     last_human_request=NOW - timedelta(days=1), human_window=500)
-IDLE = replace(USED, last_human_request=NOW - timedelta(days=120), human_window=0)
+                     coverage_start=ago(200), last_request=ago(1), last_human_request=ago(1), human_window=500)
+IDLE = replace(USED, last_human_request=ago(120), human_window=0)
 
 
 def declared(**kw) -> DeclaredApp:
@@ -46,7 +50,7 @@ CASES = [
     ("missing: not when declared retired", [declared(urls=["gone.example"], status="retired")], [], "missing", False),
     ("idle: no human use, logs cover the window", [declared()], [IDLE], "idle", True),
     ("idle: not when used", [declared()], [USED], "idle", False),
-    ("idle: not when logs are too short", [declared()], [replace(IDLE, coverage_start=NOW - timedelta(days=20))],
+    ("idle: not when logs are too short", [declared()], [replace(IDLE, coverage_start=ago(20))],
      "idle", False),
     ("status-mismatch: declared inactive, still served", [declared(status="inactive")], [USED], "status-mismatch",
      True),

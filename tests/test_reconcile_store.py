@@ -46,13 +46,11 @@ def test_reconcile_findings_and_verdicts(db):
 def test_reconcile_is_idempotent(db):
     store = Store(db)
     run_reconcile(store, ReconcileConfig(), NOW)
-    first = store.query("SELECT finding_id, kind, subject, first_seen, resolved_at FROM findings ORDER BY 1")
-    verdicts = store.query("SELECT subject, verdict, since, reasons FROM verdicts ORDER BY 1")
+    tables = {t: store.query(f"SELECT * FROM {t} ORDER BY 1") for t in ("findings", "verdicts", "matches")}
     summary = run_reconcile(store, ReconcileConfig(), NOW + timedelta(minutes=5))
     assert (summary.opened, summary.resolved) == (0, 0)
-    assert store.query("SELECT finding_id, kind, subject, first_seen, resolved_at FROM findings ORDER BY 1") == first
-    assert store.query("SELECT subject, verdict, since, reasons FROM verdicts ORDER BY 1") == verdicts
-    assert {r["last_seen"] for r in store.query("SELECT last_seen FROM findings")} == \
+    assert {t: store.query(f"SELECT * FROM {t} ORDER BY 1") for t in tables} == tables
+    assert {r["last_seen"] for r in store.query("SELECT last_seen FROM findings_open")} == \
         {(NOW + timedelta(minutes=5)).strftime("%Y-%m-%dT%H:%M:%SZ")}
 
 

@@ -9,22 +9,22 @@ import pytest
 from collector.inventory.model import DeclaredApp
 from collector.reconcile.config import ReconcileConfig
 from collector.reconcile.engine import reconcile
-from collector.reconcile.model import DiscoveredApp, HostInfo, Inputs, Listen, Subject
+from collector.reconcile.model import DiscoveredApp, HostInfo, Inputs, Listen, Subject, iso
 from collector.reconcile.verdicts import INSUFFICIENT, KEEP, REVIEW, SAFE, verdict_for
 
 NOW = datetime(2026, 6, 1, 12, tzinfo=timezone.utc)
 CONFIG = ReconcileConfig()   # 90 idle days, 48 h stale, 10 requests low use
 
 
-def ago(days: float) -> datetime:
-    return NOW - timedelta(days=days)
+def ago(days: float) -> str:
+    return iso(NOW - timedelta(days=days))
 
 
 FRESH = {"a": HostInfo("a", "web-a", last_seen=ago(0.1)), "b": HostInfo("b", "web-b", last_seen=ago(0.2))}
 
 IDLE = DiscoveredApp("a", "nginx:old.example:80/", "nginx", ("old.example",), (Listen("*", 80),),
                      coverage="full", coverage_start=ago(200), last_request=ago(1), last_human_request=ago(150),
-                     human_window=0, human_recent=0, human_previous=0, requests_window=40)
+                     human_window=0, human_recent=0, human_previous=0)
 
 
 def app(**changes) -> DiscoveredApp:
@@ -105,7 +105,7 @@ def test_figures_carry_the_evidence():
     v = verdict([IDLE], decl(annual_cost=45_000_000))
     f = v.figures
     assert f["last_human_request"] == "2026-01-02T12:00:00Z"
-    assert f["coverage_start"] == "2025-11-13T12:00:00Z" and f["covered_days"] == 200
+    assert f["coverage_start"] == "2025-11-13T12:00:00Z" and f["coverage"] == "full"
     assert f["human_requests"] == 0 and f["trend"] == "none" and f["annual_cost"] == 45_000_000
     assert f["owner"] == "Dinas X" and f["hosts"] == ["web-a"]
     assert any("Rp 45.000.000" in r.text for r in v.reasons)

@@ -9,7 +9,7 @@ from collector.reconcile.config import ReconcileConfig
 from collector.reconcile.deps import inbound
 from collector.reconcile.match import build_index, match_all
 from collector.reconcile.model import Finding, Inputs, Outcome, Subject
-from collector.reconcile.verdicts import verdict_for
+from collector.reconcile.verdicts import clock_for, verdict_for
 
 
 def build_subjects(inputs: Inputs, matches) -> list[Subject]:
@@ -32,7 +32,7 @@ def build_subjects(inputs: Inputs, matches) -> list[Subject]:
 
 
 def reconcile(inputs: Inputs, config: ReconcileConfig, now: datetime) -> Outcome:
-    index = build_index(inputs.discovered, inputs.hosts)
+    index = build_index(inputs.discovered, inputs.hosts, roots=any(d.root for d in inputs.declared))
     matches = match_all(inputs.declared, index, inputs.pins)
     subjects = build_subjects(inputs, matches)
     subject_of: dict[str, str] = {}
@@ -42,24 +42,31 @@ def reconcile(inputs: Inputs, config: ReconcileConfig, now: datetime) -> Outcome
     by_app, by_declared = inbound(inputs.discovered, inputs.declared, index)
     findings: list[Finding] = []
     verdicts = []
+    clock = clock_for(now, config)
     declared_ids = {d.app_id for d in inputs.declared}
     declared_parent = {h: s for h, s in subject_of.items() if s in declared_ids}
     for subject in subjects:
+        declared = subject.declared
         deps: list[tuple[str, str]] = []
         for app in subject.apps:
-            deps.extend((subject_of.get(src, src), why) for src, why in by_app.get(app.handle, [])
-                        if subject_of.get(src, src) != subject.handle)
-        if subject.declared is not None:
-            deps.extend(by_declared.get(subject.declared.app_id, []))
-        deps = list(dict.fromkeys(deps))
-        findings += rules.hidden(subject, inputs.hosts, index, declared_parent)
-        findings += rules.missing(subject, index)
-        findings += rules.idle(subject, config, now)
-        findings += rules.status_mismatch(subject, config, now, inputs.hosts)
-        findings += rules.unowned(subject, config)
-        findings += rules.drift(subject, index, inputs.hosts)
-        if subject.apps or (subject.declared and subject.declared.status == "active"):
+            for source, why in by_app.get(app.handle, ()):
+                owner = subject_of.get(source, source)
+                if owner != subject.handle:
+                    deps.append((owner, why))
+        if declared is None:
+            findings += rules.hidden(subject, inputs.hosts, index, declared_parent)
+            findings += rules.idle(subject, config, clock)
+        else:
+            deps += by_declared.get(declared.app_id, ())
+            findings += rules.missing(subject, index)
+            findings += rules.idle(subject, config, clock)
+            findings += rules.status_mismatch(subject, config, clock, inputs.hosts)
+            findings += rules.unowned(subject, config)
+            findings += rules.drift(subject, index, inputs.hosts)
+        if len(deps) > 1:
+            deps = list(dict.fromkeys(deps))
+        if subject.apps or (declared is not None and declared.status == "active"):
             verdicts.append(verdict_for(subject, inputs.hosts, deps, inputs.decisions.get(subject.handle),
-                                        config, now))
+                                        config, clock))
     findings += rules.exposed_listeners(inputs.listeners, index, inputs.hosts, config)
     return Outcome(matches=matches, findings=findings, verdicts=verdicts, subjects=subjects)

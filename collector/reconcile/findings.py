@@ -6,11 +6,10 @@ history (first seen, last seen, resolved) is kept by the store.
 from __future__ import annotations
 
 import re
-from datetime import datetime, timedelta
 
 from collector.reconcile.config import ReconcileConfig
 from collector.reconcile.match import Index
-from collector.reconcile.model import DiscoveredApp, Finding, HostInfo, ListenerInfo, Subject, iso
+from collector.reconcile.model import Clock, DiscoveredApp, Finding, HostInfo, ListenerInfo, Subject
 
 # Declared "frameworks" that are languages or generic: nothing to compare a fingerprint with.
 _GENERIC = {"", "php", "native", "phpnative", "java", "python", "node", "nodejs", "javascript", "js", "net",
@@ -23,7 +22,7 @@ def label(app: DiscoveredApp) -> str:
     name = app.server_names[0] if app.server_names else "_"
     ports = sorted(app.ports)
     port = f":{ports[0]}" if ports and ports[0] not in (80, 443) else ""
-    return f"{name}{port}{'' if app.path_prefix in ('', '/') else app.path_prefix}"
+    return f"{name}{port}{'' if app.prefix == '/' else app.prefix}"
 
 
 def _host(app: DiscoveredApp, hosts: dict[str, HostInfo]) -> str:
@@ -36,11 +35,15 @@ def _on(app: DiscoveredApp, finding: Finding) -> Finding:
     return finding
 
 
-def is_idle(subject: Subject, config: ReconcileConfig, now: datetime) -> bool:
+def is_idle(subject: Subject, clock: Clock) -> bool:
     """No human use inside the window, and every app's logs cover the whole window."""
     if not subject.apps:
         return False
-    start = now - timedelta(days=config.idle_days)
+    start = clock.window_start
+    if len(subject.apps) == 1:
+        a = subject.apps[0]
+        return (a.coverage in ("full", "partial") and a.coverage_start is not None and a.coverage_start <= start
+                and not (a.last_human_request and a.last_human_request >= start))
     for app in subject.apps:
         if app.coverage not in ("full", "partial") or app.coverage_start is None or app.coverage_start > start:
             return False
@@ -53,10 +56,9 @@ def hidden(subject: Subject, hosts: dict[str, HostInfo], index: Index, parents: 
     if subject.declared is not None or not subject.apps:
         return []
     app = subject.apps[0]
-    detail = {"host": _host(app, hosts), "server_names": list(app.server_names),
-              "listen": sorted(app.ports), "path_prefix": app.path_prefix, "root": app.root,
-              "upstream": app.upstream, "framework": app.framework}
-    summary = f"{label(app)} on {_host(app, hosts)} matches no declared app"
+    host = _host(app, hosts)
+    detail = {"host": host}      # the rest is in the apps table (see the hidden_apps view)
+    summary = f"{label(app)} on {host} matches no declared app"
     owner = parents.get(f"{app.agent_id}/{app.parent_key}") if app.parent_key else None
     if owner:
         detail["inside"] = owner
@@ -77,22 +79,22 @@ def missing(subject: Subject, index: Index) -> list[Finding]:
     return [Finding("missing", subject.handle, summary, detail, app_id=declared.app_id)]
 
 
-def idle(subject: Subject, config: ReconcileConfig, now: datetime) -> list[Finding]:
-    if not is_idle(subject, config, now):
+def idle(subject: Subject, config: ReconcileConfig, clock: Clock) -> list[Finding]:
+    if not is_idle(subject, clock):
         return []
     humans = [a.last_human_request for a in subject.apps if a.last_human_request]
     start = max(a.coverage_start for a in subject.apps if a.coverage_start)
     last = max(humans) if humans else None
     name = subject.declared.name if subject.declared else label(subject.apps[0])
-    summary = (f"{name}: no human use in {config.idle_days} days (last: {iso(last)[:10] if last else 'never seen'}; "
-               f"logs since {iso(start)[:10]})")
-    detail = {"last_human_request": iso(last), "coverage_start": iso(start), "idle_days": config.idle_days}
+    summary = (f"{name}: no human use in {config.idle_days} days (last: {last[:10] if last else 'never seen'}; "
+               f"logs since {start[:10]})")
+    detail = {"last_human_request": last, "coverage_start": start, "idle_days": config.idle_days}
     finding = Finding("idle", subject.handle, summary, detail,
                       app_id=subject.declared.app_id if subject.declared else None)
     return [_on(subject.apps[0], finding) if subject.declared is None else finding]
 
 
-def status_mismatch(subject: Subject, config: ReconcileConfig, now: datetime,
+def status_mismatch(subject: Subject, config: ReconcileConfig, clock: Clock,
                     hosts: dict[str, HostInfo]) -> list[Finding]:
     declared = subject.declared
     if declared is None or not subject.apps:
@@ -102,11 +104,11 @@ def status_mismatch(subject: Subject, config: ReconcileConfig, now: datetime,
         last = max((a.last_request for a in subject.apps if a.last_request), default=None)
         summary = f"{declared.app_id} is declared {declared.status} but still served on {on}"
         if last:
-            summary += f" (last request {iso(last)[:10]})"
+            summary += f" (last request {last[:10]})"
         return [Finding("status-mismatch", subject.handle, summary,
-                        {"declared_status": declared.status, "served_on": on, "last_request": iso(last)},
+                        {"declared_status": declared.status, "served_on": on, "last_request": last},
                         app_id=declared.app_id)]
-    if declared.status == "active" and is_idle(subject, config, now):
+    if declared.status == "active" and is_idle(subject, clock):
         return [Finding("status-mismatch", subject.handle,
                         f"{declared.app_id} is declared active but nobody used it in {config.idle_days} days",
                         {"declared_status": declared.status, "idle_days": config.idle_days},

@@ -8,6 +8,7 @@ matches an app served from it. Operators' pins override all of it.
 """
 from __future__ import annotations
 
+import re
 from collections import defaultdict
 from dataclasses import dataclass, field
 
@@ -16,6 +17,7 @@ from collector.reconcile.model import DiscoveredApp, HostInfo, Match, Pin
 from collector.reconcile.urls import (WEB_PORTS, WILDCARD_ADDRESSES, Endpoint, ServerName, host_key,
                                       normalize_path, parse_endpoint, path_within, server_name)
 
+_PLAIN_NAME = re.compile(r"^[a-z0-9][a-z0-9\-.]*[a-z0-9]$")   # lower case, no wildcard, no port
 # Scores order the reasons of one match; a pin beats every rule.
 _SCORE = {"pin": 1000, "url": 300, "address": 200, "root": 100}
 
@@ -34,19 +36,24 @@ class Index:
         return self.host_ids.get(host_key(name), set())
 
 
-def build_index(apps: list[DiscoveredApp], hosts: dict[str, HostInfo]) -> Index:
+def build_index(apps: list[DiscoveredApp], hosts: dict[str, HostInfo], roots: bool = True) -> Index:
+    """Lookups by server name, host and (when `roots`: some declared app names a directory) by root."""
     index = Index(hosts=hosts)
+    by_name, by_agent, by_root, by_handle = index.by_name, index.by_agent, index.by_root, index.by_handle
     for app in apps:
         if not app.present:
             continue
-        index.by_handle[app.handle] = app
-        index.by_agent[app.agent_id].append(app)
-        if app.root:
-            index.by_root[normalize_path(app.root)].append(app)
+        by_handle[app.handle] = app
+        by_agent[app.agent_id].append(app)
+        if roots and app.root:
+            by_root[normalize_path(app.root)].append(app)
         for name in app.server_names:
+            if _PLAIN_NAME.match(name):
+                by_name[host_key(name)].append(app)
+                continue
             matcher = server_name(name)
             if matcher.kind == "exact":
-                index.by_name[matcher.value].append(app)
+                by_name[matcher.value].append(app)
             elif matcher.kind != "catch-all":
                 index.patterns.append((matcher, app))
     for agent_id, host in hosts.items():
@@ -88,11 +95,11 @@ def _default_apps(endpoint: Endpoint, agents: set[str], index: Index) -> list[Di
 
 def _narrow(endpoint: Endpoint, candidates: list[DiscoveredApp]) -> tuple[list[DiscoveredApp], str]:
     """Longest path prefix containing the declared path, then the declared port when something serves it."""
-    within = [a for a in candidates if path_within(endpoint.path, normalize_path(a.path_prefix))]
+    within = [a for a in candidates if path_within(endpoint.path, a.prefix)]
     if not within:
         return [], ""
-    longest = max(len(normalize_path(a.path_prefix)) for a in within)
-    best = [a for a in within if len(normalize_path(a.path_prefix)) == longest]
+    longest = max(len(a.prefix) for a in within)
+    best = [a for a in within if len(a.prefix) == longest]
     if endpoint.explicit_port:
         on_port = [a for a in best if endpoint.port in a.ports]
         return (on_port, f"port {endpoint.port}") if on_port else (best, f"declared port {endpoint.port} not served")
@@ -123,7 +130,7 @@ def match_declared(declared: DeclaredApp, index: Index) -> list[Match]:
             candidates, how, rule = _default_apps(endpoint, agents, index), "default server of", "address"
         chosen, port_note = _narrow(endpoint, candidates)
         for app in chosen:
-            prefix = normalize_path(app.path_prefix)
+            prefix = app.prefix
             where = index.hosts.get(app.agent_id)
             host = where.hostname if where and where.hostname else app.agent_id
             if rule == "url":

@@ -1,15 +1,20 @@
-"""Plain data that reconciliation works on and produces. No I/O here."""
+"""Plain data that reconciliation works on and produces. No I/O here.
+
+Timestamps are UTC text as the store keeps them (`2026-11-27T23:22:55Z`):
+they compare in time order as strings, and a fleet's worth of them need not
+be parsed and formatted again on every run.
+"""
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime
-from typing import Any
+from datetime import datetime, timedelta, timezone
+from typing import Any, NamedTuple
 
 from collector.inventory.model import DeclaredApp
+from collector.reconcile.urls import normalize_path
 
 
-@dataclass(frozen=True, slots=True)
-class Listen:
+class Listen(NamedTuple):
     address: str = "*"
     port: int = 0
     tls: bool = False
@@ -31,25 +36,25 @@ class DiscoveredApp:
     framework_version: str = ""
     redirect: str = ""                      # the app only redirects (e.g. http -> https)
     coverage: str = ""                      # none, unreadable, partial, full ("" when unknown)
-    coverage_start: datetime | None = None  # the oldest log line the usage figures rest on
-    last_request: datetime | None = None
-    last_human_request: datetime | None = None
+    coverage_start: str | None = None       # the oldest log line the usage figures rest on
+    last_request: str | None = None
+    last_human_request: str | None = None
     # Counts from the daily usage inside the windows of the config; None when there is no daily data.
     human_window: int | None = None         # human requests inside the idle window
     human_recent: int | None = None         # human requests in the last trend_days
     human_previous: int | None = None       # ... and in the trend_days before those
-    requests_window: int | None = None      # human and bot requests inside the idle window
     rss_bytes: int = 0
     disk_bytes: int = 0
     present: bool = True
+    # Derived once, used everywhere: the ports it listens on and its path prefix in normal form.
+    ports: frozenset[int] = field(init=False, repr=False, compare=False)
+    prefix: str = field(init=False, repr=False, compare=False)
+    handle: str = field(init=False, repr=False, compare=False)    # AGENT/APP_KEY, unique in a fleet
 
-    @property
-    def handle(self) -> str:
-        return f"{self.agent_id}/{self.app_key}"
-
-    @property
-    def ports(self) -> frozenset[int]:
-        return frozenset(a.port for a in self.listen if a.port)
+    def __post_init__(self) -> None:
+        self.ports = frozenset([a.port for a in self.listen if a.port])
+        self.prefix = "/" if self.path_prefix in ("/", "") else normalize_path(self.path_prefix)
+        self.handle = self.agent_id + "/" + self.app_key
 
 
 @dataclass(slots=True)
@@ -58,7 +63,7 @@ class HostInfo:
     hostname: str = ""
     fqdn: str = ""
     addresses: tuple[str, ...] = ()
-    last_seen: datetime | None = None       # when its latest snapshot arrived
+    last_seen: str | None = None            # when its latest snapshot arrived
     interval_seconds: int = 0
 
 
@@ -127,7 +132,7 @@ class Finding:
     app_key: str | None = None
 
 
-@dataclass(frozen=True, slots=True)
+@dataclass(slots=True)
 class Reason:
     rule: str
     effect: str          # the verdict it argues for (keep, review, insufficient-evidence,
@@ -168,9 +173,37 @@ class Outcome:
     subjects: list[Subject]
 
 
+@dataclass(frozen=True, slots=True)
+class Clock:
+    """`now` and the thresholds derived from it, computed once per run."""
+
+    now: datetime
+    text: str              # now, as stored
+    window_start: str      # now - idle_days: human use at or after this is "inside the window"
+    stale_before: str      # a host whose latest snapshot arrived before this is stale
+
+    @classmethod
+    def at(cls, now: datetime, idle_days: int, stale_after_hours: int) -> "Clock":
+        return cls(now, iso(now) or "", iso(now - timedelta(days=idle_days)) or "",
+                   iso(now - timedelta(hours=stale_after_hours)) or "")
+
+    def days_since(self, text: str) -> int:
+        return (self.now - _parse(text)).days
+
+    def hours_since(self, text: str) -> int:
+        return int((self.now - _parse(text)).total_seconds() // 3600)
+
+
+def _parse(text: str) -> datetime:
+    value = datetime.fromisoformat(text)
+    return value if value.tzinfo else value.replace(tzinfo=timezone.utc)
+
+
 def iso(value: datetime | None) -> str | None:
-    """UTC timestamps as the store writes them."""
+    """UTC timestamps as the store writes them (YYYY-MM-DDTHH:MM:SSZ); formatted by hand, it runs per app."""
     if value is None:
         return None
-    from datetime import timezone
-    return value.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    if value.tzinfo is not timezone.utc:
+        value = value.astimezone(timezone.utc)
+    return "%04d-%02d-%02dT%02d:%02d:%02dZ" % (value.year, value.month, value.day, value.hour, value.minute,
+                                                value.second)

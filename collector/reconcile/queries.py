@@ -1,10 +1,14 @@
 """What the operator commands and the report read: findings, verdicts, candidates."""
 from __future__ import annotations
 
+import json
 from typing import Any, Sequence
 
 from collector.store import Store
 
+FIGURES = ("apps", "coverage", "coverage_start", "last_human_request", "last_request", "human_requests",
+           "human_recent", "human_previous", "trend", "oldest_snapshot", "inbound", "annual_cost", "rss_bytes",
+           "disk_bytes")
 KINDS = ("hidden", "missing", "idle", "status-mismatch", "unowned", "drift", "exposed-listener", "unmanaged-host")
 
 
@@ -14,8 +18,10 @@ def finding_rows(store: Store, kinds: Sequence[str] = (), include_resolved: bool
     if kinds:
         where.append(f"f.kind IN ({', '.join('?' * len(kinds))})")
         params += list(kinds)
+    # An open finding held at the latest reconcile: that is its last_seen.
     sql = ("SELECT f.finding_id, f.kind, f.subject, f.app_id, h.hostname, f.agent_id, f.app_key, f.summary, "
-           "f.detail, f.first_seen, f.last_seen, f.resolved_at FROM findings f "
+           "f.detail, f.first_seen, coalesce(f.last_seen, (SELECT at FROM reconciled)) AS last_seen, "
+           "f.resolved_at FROM findings f "
            "LEFT JOIN hosts h ON h.agent_id = f.agent_id"
            + (" WHERE " + " AND ".join(where) if where else "")
            + " ORDER BY f.kind, f.subject, f.finding_id")
@@ -27,14 +33,22 @@ def candidate_rows(store: Store, verdicts: Sequence[str] = ("safe-to-take-down",
     """Verdict rows with the latest decision, largest declared cost first, then by subject."""
     marks = ", ".join("?" * len(verdicts))
     sql = f"""
-        SELECT v.subject, v.app_id, v.agent_id, v.app_key, v.name, v.owner, v.hosts, v.verdict, v.summary,
-               v.last_human_request, v.coverage_start, v.human_requests, v.trend, v.annual_cost, v.since,
-               v.reasons, v.figures, d.decision, d.decided_by, d.decided_at, d.reason AS decision_reason
+        SELECT v.*, d.decision, d.decided_by, d.decided_at, d.reason AS decision_reason
         FROM verdicts v LEFT JOIN latest_decisions d ON d.subject = v.subject
         WHERE v.verdict IN ({marks})
         ORDER BY v.verdict, v.annual_cost IS NULL, v.annual_cost DESC, v.subject
         {'LIMIT ' + str(int(limit)) if limit else ''}"""
     return store.query(sql, tuple(verdicts))
+
+
+def expand(row: dict[str, Any]) -> dict[str, Any]:
+    """A verdicts row for output: reasons as objects, the figures gathered in one mapping."""
+    row = dict(row)
+    row["reasons"] = [{"effect": e, "rule": r, "text": t} for e, r, t in json.loads(row["reasons"])]
+    row["inbound"] = json.loads(row["inbound"]) if row.get("inbound") else []
+    row["figures"] = {k: row.pop(k) for k in FIGURES if k in row}
+    row.pop("digest", None)
+    return row
 
 
 def verdict_counts(store: Store) -> dict[str, int]:

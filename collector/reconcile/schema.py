@@ -146,7 +146,83 @@ FROM verdicts v LEFT JOIN latest_decisions d ON d.subject = v.subject
 WHERE v.verdict = 'safe-to-take-down';
 """
 
+# Findings and verdicts in a form a 200,000-app reconcile writes fast: figures as columns (no JSON per
+# row), a digest per row so an unchanged row is not rewritten, and no per-run stamp on every open
+# finding (an open finding held at the latest reconcile; last_seen is set when it resolves).
+# Both tables are derived by reconcile; the first run after this migration recreates them.
+RESHAPE = """
+DROP VIEW takedown_candidates;
+DROP VIEW idle_apps;
+DROP VIEW hidden_apps;
+DROP VIEW findings_open;
+DROP TABLE findings;
+DROP TABLE verdicts;
+CREATE TABLE findings (
+    finding_id INTEGER PRIMARY KEY AUTOINCREMENT,
+    kind TEXT NOT NULL,                 -- hidden, missing, idle, status-mismatch, unowned, drift, exposed-listener
+    subject TEXT NOT NULL,              -- declared app id, AGENT/APP_KEY, or AGENT/listener:PROTO:ADDR:PORT
+    app_id TEXT, agent_id TEXT, app_key TEXT,
+    summary TEXT NOT NULL,
+    detail TEXT NOT NULL,               -- JSON: the figures behind it
+    digest INTEGER NOT NULL,            -- of summary and detail
+    first_seen TEXT NOT NULL,
+    last_seen TEXT,                     -- NULL while open (it held at the latest reconcile)
+    resolved_at TEXT                    -- set when it stops holding; a recurrence is a new row
+);
+CREATE UNIQUE INDEX findings_one_open ON findings (kind, subject) WHERE resolved_at IS NULL;
+CREATE INDEX findings_subject ON findings (subject);
+CREATE TABLE verdicts (
+    subject TEXT PRIMARY KEY,
+    app_id TEXT, agent_id TEXT, app_key TEXT,
+    name TEXT NOT NULL, owner TEXT NOT NULL, hosts TEXT NOT NULL,
+    verdict TEXT NOT NULL,              -- safe-to-take-down, review, keep, insufficient-evidence
+    summary TEXT NOT NULL,              -- the deciding reasons
+    apps INTEGER NOT NULL,              -- discovered apps it rests on
+    coverage TEXT, coverage_start TEXT, last_human_request TEXT, last_request TEXT,
+    human_requests INTEGER,             -- inside the idle window
+    human_recent INTEGER, human_previous INTEGER, trend TEXT,
+    oldest_snapshot TEXT,               -- the least recent snapshot of its hosts
+    inbound TEXT,                       -- JSON [{"from", "why"}] of what depends on it, or NULL
+    annual_cost INTEGER, rss_bytes INTEGER, disk_bytes INTEGER,
+    reasons TEXT NOT NULL,              -- JSON [[effect, rule, text], ...]
+    digest INTEGER NOT NULL,
+    since TEXT NOT NULL                 -- when the subject got this verdict
+);
+CREATE INDEX verdicts_verdict ON verdicts (verdict);
+CREATE INDEX app_usage_daily_counts ON app_usage_daily (agent_id, app_key, date, human, bot);
+CREATE VIEW reconciled AS SELECT max(started_at) AS at FROM reconcile_runs;
+CREATE VIEW findings_open AS
+SELECT f.finding_id, f.kind, f.subject, f.app_id, h.hostname, f.agent_id, f.app_key, f.summary,
+       f.first_seen, (SELECT at FROM reconciled) AS last_seen, f.detail
+FROM findings f LEFT JOIN hosts h ON h.agent_id = f.agent_id
+WHERE f.resolved_at IS NULL;
+CREATE VIEW hidden_apps AS
+SELECT h.hostname, p.agent_id, p.app_key, p.kind, p.server_names, p.listen, p.path_prefix, p.root, p.upstream,
+       p.framework, p.framework_version, p.coverage_start, p.last_human_request, v.verdict,
+       f.summary, f.first_seen
+FROM findings f
+JOIN apps p ON p.agent_id = f.agent_id AND p.app_key = f.app_key
+LEFT JOIN hosts h ON h.agent_id = f.agent_id
+LEFT JOIN verdicts v ON v.subject = f.subject
+WHERE f.kind = 'hidden' AND f.resolved_at IS NULL;
+CREATE VIEW idle_apps AS
+SELECT f.subject, f.app_id, v.name, v.owner, v.hosts,
+       json_extract(f.detail, '$.last_human_request') AS last_human_request,
+       json_extract(f.detail, '$.coverage_start') AS coverage_start,
+       json_extract(f.detail, '$.idle_days') AS idle_days,
+       v.verdict, f.summary, f.first_seen
+FROM findings f LEFT JOIN verdicts v ON v.subject = f.subject
+WHERE f.kind = 'idle' AND f.resolved_at IS NULL;
+CREATE VIEW takedown_candidates AS
+SELECT v.subject, v.app_id, v.name, v.owner, v.hosts, v.last_human_request, v.coverage_start,
+       v.human_requests, v.annual_cost, v.summary, v.reasons, v.since,
+       d.decision, d.decided_by, d.decided_at, d.reason AS decision_reason
+FROM verdicts v LEFT JOIN latest_decisions d ON d.subject = v.subject
+WHERE v.verdict = 'safe-to-take-down';
+"""
+
 MIGRATIONS: list[tuple[int, str, str]] = [
     (10, "declared inventory, its import history and operator pins", INVENTORY),
     (11, "reconciliation: matches, findings, verdicts, decisions and the operator views", RECONCILE),
+    (12, "findings and verdicts reshaped for large fleets; a covering index for usage windows", RESHAPE),
 ]

@@ -8,6 +8,7 @@ from typing import Any
 
 from collector.inventory.db import app_from_row, history
 from collector.reconcile.lookup import Found
+from collector.reconcile.queries import expand
 from collector.store import Store
 
 
@@ -55,12 +56,10 @@ def story(store: Store, found: Found, days: int = 119, now: datetime | None = No
     apps = _apps_of(store, found)
     since = (now.date() - timedelta(days=days)).isoformat()
     usage = daily_usage(store, [(a["agent_id"], a["app_key"]) for a in apps], since)
-    verdict = store.query("SELECT * FROM verdicts WHERE subject=?", (found.subject,))
-    if verdict:
-        verdict = verdict[0]
-        verdict["reasons"] = json.loads(verdict["reasons"])
-        verdict["figures"] = json.loads(verdict["figures"])
-    findings = store.query("SELECT kind, summary, first_seen, last_seen, resolved_at FROM findings "
+    rows = store.query("SELECT * FROM verdicts WHERE subject=?", (found.subject,))
+    verdict = expand(rows[0]) if rows else None
+    findings = store.query("SELECT kind, summary, first_seen, coalesce(last_seen, (SELECT at FROM reconciled)) "
+                           "AS last_seen, resolved_at FROM findings "
                            "WHERE subject = ? OR subject LIKE ? ORDER BY resolved_at IS NOT NULL, first_seen",
                            (found.subject, found.subject.replace("%", r"\%") + "#%"))
     decisions = store.query("SELECT decision, into_subject, reason, decided_by, decided_at, verdict FROM decisions "
@@ -75,7 +74,7 @@ def story(store: Store, found: Found, days: int = 119, now: datetime | None = No
         "coverage_start": max(starts) if starts and len(starts) == len(apps) else None,
         "usage_since": since,
         "usage": usage,
-        "verdict": verdict or None,
+        "verdict": verdict,
         "findings": findings,
         "decisions": decisions,
         "pins": pins,

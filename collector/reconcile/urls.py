@@ -51,6 +51,9 @@ def is_address(host: str) -> bool:
 
 
 def normalize_path(path: str) -> str:
+    if (path[:1] == "/" and path[-1:] != "/" and "%" not in path and "//" not in path and "?" not in path
+            and "#" not in path and path == path.lower()):
+        return path   # already normal: the usual case, and this runs for every app of a fleet
     path = unquote(path.split("?", 1)[0].split("#", 1)[0]).lower()
     path = re.sub(r"/{2,}", "/", path)
     path = path.rstrip("/")
@@ -66,8 +69,19 @@ def split_urls(text: str) -> list[str]:
     return [part for part in _SPLIT_RE.split(text.strip()) if part]
 
 
+# The usual shapes (`https://name/path`, `name:8080`), in lower case, parsed without urllib.
+_PLAIN = re.compile(r"^(?:(https?)://)?([a-z0-9_](?:[a-z0-9_\-.]*[a-z0-9_])?)\.?(?::(\d{1,5}))?(/[a-z0-9_\-./~]*)?$")
+
+
 def parse_endpoint(text: str) -> Endpoint:
     """A URL, a bare domain (`sipd.example.go.id/sipd`), or an address (`10.1.2.3:8080`); ValueError if none."""
+    m = _PLAIN.match(text.strip().lower())
+    if m and ".." not in m.group(2) and (m.group(3) is None or 0 < int(m.group(3)) < 65536):
+        scheme, host, port, path = m.group(1) or "", m.group(2), m.group(3), m.group(4) or "/"
+        path = path.rstrip("/") or "/" if "//" not in path else normalize_path(path)
+        if port is not None:
+            return Endpoint(host, int(port), True, scheme, path)
+        return Endpoint(host, DEFAULT_PORTS[scheme] if scheme else None, False, scheme, path)
     raw = text.strip()
     if not raw:
         raise ValueError("empty address")

@@ -7,29 +7,66 @@
     logs do not cover the window, stale host    -> insufficient-evidence
     otherwise (idle, covered, fresh, unneeded)  -> safe-to-take-down
 
-No input is read here: figures come in, a Verdict goes out.
+No input is read here: figures come in, a Verdict goes out. It runs once per
+app of a fleet, so it avoids needless work.
 """
 from __future__ import annotations
 
-from datetime import datetime, timedelta
+from dataclasses import dataclass
+from datetime import datetime
 from typing import Any
 
 from collector.reconcile.config import ReconcileConfig
-from collector.reconcile.model import Decision, DiscoveredApp, HostInfo, Reason, Subject, Verdict
-from collector.reconcile.model import iso
+from collector.reconcile.model import Clock, Decision, DiscoveredApp, HostInfo, Reason, Subject, Verdict
 
 SAFE, REVIEW, KEEP, INSUFFICIENT = "safe-to-take-down", "review", "keep", "insufficient-evidence"
 VERDICTS = (SAFE, REVIEW, KEEP, INSUFFICIENT)
-_COVERAGE_ORDER = {"": 0, "unspecified": 0, "none": 0, "unreadable": 0, "partial": 1, "full": 2}
+_COVERAGE_RANK = {"partial": 1, "full": 2}          # anything else: no usable coverage
+_USED_REVIEW_RULES = ("low-use", "superseded", "declared-status")
 
 
-def _day(value: datetime | None) -> str | None:
-    return value.strftime("%Y-%m-%d") if value else None
+@dataclass(slots=True)
+class Evidence:
+    """A subject's apps taken together: the weakest coverage, the latest use, summed counts."""
+
+    agents: tuple[str, ...]
+    last_human: str | None
+    last_request: str | None
+    coverage: str
+    coverage_start: str | None           # the latest start among its apps; None if one has none
+    human_window: int | None
+    human_recent: int | None
+    human_previous: int | None
+    rss_bytes: int
+    disk_bytes: int
 
 
-def _ago(delta: timedelta) -> str:
-    days = delta.days
-    return "today" if days == 0 else "1 day ago" if days == 1 else f"{days} days ago"
+def gather(apps: list[DiscoveredApp]) -> Evidence:
+    if len(apps) == 1:
+        a = apps[0]
+        return Evidence((a.agent_id,), a.last_human_request, a.last_request, a.coverage or "", a.coverage_start,
+                        a.human_window, a.human_recent, a.human_previous, a.rss_bytes, a.disk_bytes)
+    humans = [a.last_human_request for a in apps if a.last_human_request]
+    requests = [a.last_request for a in apps if a.last_request]
+    starts = [a.coverage_start for a in apps]
+    return Evidence(
+        tuple(dict.fromkeys(a.agent_id for a in apps)), max(humans, default=None), max(requests, default=None),
+        min((a.coverage or "" for a in apps), key=lambda c: _COVERAGE_RANK.get(c, 0), default=""),
+        None if not apps or None in starts else max(starts),  # type: ignore[type-var]
+        _sum([a.human_window for a in apps]), _sum([a.human_recent for a in apps]),
+        _sum([a.human_previous for a in apps]), sum(a.rss_bytes for a in apps), sum(a.disk_bytes for a in apps))
+
+
+def _sum(values: list[int | None]) -> int | None:
+    return None if not values or None in values else sum(values)  # type: ignore[arg-type]
+
+
+def _ago(days: int) -> str:
+    return "today" if days <= 0 else "1 day ago" if days == 1 else f"{days} days ago"
+
+
+def clock_for(now: datetime | Clock, config: ReconcileConfig) -> Clock:
+    return now if isinstance(now, Clock) else Clock.at(now, config.idle_days, config.stale_after_hours)
 
 
 def _trend(recent: int | None, previous: int | None) -> str | None:
@@ -43,153 +80,91 @@ def _trend(recent: int | None, previous: int | None) -> str | None:
     return "rising" if ratio >= 1.25 else "falling" if ratio <= 0.75 else "flat"
 
 
-def _sum(values: list[int | None]) -> int | None:
-    return None if not values or any(v is None for v in values) else sum(v for v in values if v is not None)
-
-
-def subject_figures(subject: Subject, hosts: dict[str, HostInfo], inbound: list[tuple[str, str]],
-                    decision: Decision | None, config: ReconcileConfig, now: datetime) -> dict[str, Any]:
-    apps = subject.apps
-    declared = subject.declared
-    host_infos = [hosts[a.agent_id] for a in apps if a.agent_id in hosts]
-    starts = [a.coverage_start for a in apps]
-    coverage_start = None if not apps or any(s is None for s in starts) else max(s for s in starts if s)
-    humans = [a.last_human_request for a in apps if a.last_human_request]
-    requests = [a.last_request for a in apps if a.last_request]
-    seen = [h.last_seen for h in host_infos if h.last_seen]
-    oldest_snapshot = min(seen) if seen and len(seen) == len({a.agent_id for a in apps}) else None
-    recent, previous = _sum([a.human_recent for a in apps]), _sum([a.human_previous for a in apps])
-    return {
-        "hosts": sorted({h.hostname or h.agent_id for h in host_infos} | {a.agent_id for a in apps
-                                                                          if a.agent_id not in hosts}),
-        "apps": len(apps),
-        "coverage": min((a.coverage or "" for a in apps), key=lambda c: _COVERAGE_ORDER.get(c, 0), default=None),
-        "coverage_start": iso(coverage_start),
-        "covered_days": (now - coverage_start).days if coverage_start else None,
-        "last_human_request": iso(max(humans)) if humans else None,
-        "days_since_human": (now - max(humans)).days if humans else None,
-        "last_request": iso(max(requests)) if requests else None,
-        "human_requests": _sum([a.human_window for a in apps]),
-        "requests": _sum([a.requests_window for a in apps]),
-        "human_recent": recent,
-        "human_previous": previous,
-        "trend": _trend(recent, previous),
-        "oldest_snapshot": iso(oldest_snapshot),
-        "snapshot_age_hours": round((now - oldest_snapshot).total_seconds() / 3600, 1) if oldest_snapshot else None,
-        "inbound": [{"from": source, "why": why} for source, why in inbound],
-        "owner": declared.owner if declared else "",
-        "contact": declared.contact if declared else "",
-        "declared_status": declared.status if declared else None,
-        "app_class": declared.app_class if declared else None,
-        "superseded_by": declared.superseded_by if declared else None,
-        "annual_cost": declared.annual_cost if declared else None,
-        "build_cost": declared.build_cost if declared else None,
-        "rss_bytes": sum(a.rss_bytes for a in apps),
-        "disk_bytes": sum(a.disk_bytes for a in apps),
-        "idle_days": config.idle_days,
-        "decision": {"decision": decision.decision, "by": decision.by, "at": decision.decided_at,
-                     "reason": decision.reason} if decision else None,
-    }
-
-
-def _used(subject: Subject, config: ReconcileConfig, now: datetime) -> datetime | None:
-    window_start = now - timedelta(days=config.idle_days)
-    humans = [a.last_human_request for a in subject.apps if a.last_human_request]
-    last = max(humans) if humans else None
-    return last if last and last >= window_start else None
-
-
-def rules(subject: Subject, figures: dict[str, Any], hosts: dict[str, HostInfo], config: ReconcileConfig,
-          now: datetime) -> list[Reason]:
+def rules(subject: Subject, ev: Evidence, hosts: dict[str, HostInfo], inbound: list[tuple[str, str]],
+          config: ReconcileConfig, clock: Clock) -> list[Reason]:
     """Every reason that bears on this subject, each with the figures in its text."""
     out: list[Reason] = []
     declared = subject.declared
     n = config.idle_days
-    used = _used(subject, config, now)
-    human = figures["human_requests"]
+    window_start = clock.window_start
+    used = ev.last_human is not None and ev.last_human >= window_start
     if used:
-        count = f"; {human} human requests in {n} days" if human is not None else ""
-        out.append(Reason("human-use", KEEP, f"humans used it {_ago(now - used)} ({_day(used)}){count}"))
-        if human is not None and human < config.low_use_requests:
-            out.append(Reason("low-use", REVIEW, f"only {human} human requests in {n} days "
+        count = f"; {ev.human_window} human requests in {n} days" if ev.human_window is not None else ""
+        out.append(Reason("human-use", KEEP, f"humans used it {_ago(clock.days_since(ev.last_human))} "  # type: ignore
+                                             f"({ev.last_human[:10]}){count}"))  # type: ignore[index]
+        if ev.human_window is not None and ev.human_window < config.low_use_requests:
+            out.append(Reason("low-use", REVIEW, f"only {ev.human_window} human requests in {n} days "
                                                  f"(fewer than {config.low_use_requests})"))
     else:
-        last = figures["last_human_request"]
-        out.append(Reason("no-human-use", SAFE, f"no human use in the last {n} days"
-                          + (f" (last: {last[:10]})" if last else " (none in the logs)")))
-    if declared and declared.superseded_by:
-        if used:
-            out.append(Reason("superseded", REVIEW, f"superseded by {declared.superseded_by} but still used: "
-                                                    "move its users first"))
-        else:
-            out.append(Reason("superseded", SAFE, f"superseded by {declared.superseded_by}"))
-    if declared and declared.status in ("inactive", "retired"):
-        if used:
-            out.append(Reason("declared-status", REVIEW, f"declared {declared.status} but humans still use it"))
-        else:
-            out.append(Reason("declared-status", SAFE, f"declared {declared.status}"))
-    elif declared and declared.status == "in-development":
-        out.append(Reason("declared-status", REVIEW, "declared in development"))
-    for item in figures["inbound"]:
-        out.append(Reason("depended-on", REVIEW, f"{item['why']}"))
-    if declared and declared.app_class == "common":
-        last_request = max((a.last_request for a in subject.apps if a.last_request), default=None)
+        last = f"last: {ev.last_human[:10]}" if ev.last_human else "none in the logs"
+        out.append(Reason("no-human-use", SAFE, f"no human use in the last {n} days ({last})"))
+    if declared is not None:
+        if declared.superseded_by:
+            out.append(Reason("superseded", REVIEW, f"superseded by {declared.superseded_by} but still used: move its "
+                                                    "users first") if used else
+                       Reason("superseded", SAFE, f"superseded by {declared.superseded_by}"))
+        if declared.status in ("inactive", "retired"):
+            out.append(Reason("declared-status", REVIEW, f"declared {declared.status} but humans still use it")
+                       if used else Reason("declared-status", SAFE, f"declared {declared.status}"))
+        elif declared.status == "in-development":
+            out.append(Reason("declared-status", REVIEW, "declared in development"))
+    for _, why in inbound:
+        out.append(Reason("depended-on", REVIEW, why))
+    if declared is not None and declared.app_class == "common":
         in_use = []
         if declared.status in ("active", "in-development"):
             in_use.append(f"declared {declared.status}")
-        if last_request and last_request >= now - timedelta(days=n):
-            in_use.append(f"last request {_day(last_request)}")
+        if ev.last_request and ev.last_request >= window_start:
+            in_use.append(f"last request {ev.last_request[:10]}")
         if in_use:
-            out.append(Reason("shared-service", REVIEW, "a shared/common service still in use ("
-                                                        + ", ".join(in_use) + ")"))
-    out.extend(_evidence(subject, figures, hosts, config, now))
-    if figures["trend"] == "none":
+            out.append(Reason("shared-service", REVIEW, f"a shared/common service still in use ({', '.join(in_use)})"))
+    _evidence(subject, ev, hosts, config, clock, out)
+    trend = _trend(ev.human_recent, ev.human_previous)
+    if trend == "none":
         out.append(Reason("trend", "info", f"no human requests in the last {2 * config.trend_days} days"))
-    elif figures["trend"]:
-        out.append(Reason("trend", "info", f"human requests {figures['trend']}: {figures['human_recent']} in the "
-                                           f"last {config.trend_days} days, {figures['human_previous']} in the "
-                                           f"{config.trend_days} before"))
-    if declared:
-        owner = declared.owner or "no owner declared"
-        out.append(Reason("owner", "info", f"owner: {owner}" + (f", {declared.unit}" if declared.unit else "")
+    elif trend:
+        out.append(Reason("trend", "info", f"human requests {trend}: {ev.human_recent} in the last {config.trend_days} "
+                                           f"days, {ev.human_previous} in the {config.trend_days} before"))
+    if declared is not None:
+        out.append(Reason("owner", "info", f"owner: {declared.owner or 'none declared'}"
+                          + (f", {declared.unit}" if declared.unit else "")
                           + (f", contact {declared.contact}" if declared.contact else ", no contact")))
         if declared.annual_cost:
-            out.append(Reason("cost", "info", f"declared annual cost Rp {declared.annual_cost:,}".replace(",", ".")))
+            out.append(Reason("cost", "info", "declared annual cost Rp " + f"{declared.annual_cost:,}".replace(",", ".")))
     else:
         out.append(Reason("undeclared", "info", "not in the declared inventory: no owner on record"))
     return out
 
 
-def _evidence(subject: Subject, figures: dict[str, Any], hosts: dict[str, HostInfo], config: ReconcileConfig,
-              now: datetime) -> list[Reason]:
-    out = []
+def _evidence(subject: Subject, ev: Evidence, hosts: dict[str, HostInfo], config: ReconcileConfig, clock: Clock,
+              out: list[Reason]) -> None:
+    apps = subject.apps
     n = config.idle_days
-    window_start = now - timedelta(days=n)
-    blind = [a for a in subject.apps if _COVERAGE_ORDER.get(a.coverage or "", 0) == 0 or a.coverage_start is None]
-    partial = [a for a in subject.apps if a.coverage == "partial"]
-    short = [a for a in subject.apps if a.coverage_start and a.coverage_start > window_start]
-    if blind:
-        out.append(Reason("coverage", INSUFFICIENT, "no readable access log for " + _keys(blind)))
-    if partial:
-        out.append(Reason("coverage", INSUFFICIENT, "access logs only partly readable for " + _keys(partial)))
-    if short:
-        start = max(a.coverage_start for a in short if a.coverage_start)
-        out.append(Reason("coverage", INSUFFICIENT, f"logs cover only {(now - start).days} days (since "
-                                                    f"{_day(start)}); {n} are needed"))
-    if not (blind or partial or short) and subject.apps:
-        out.append(Reason("coverage", SAFE, f"logs cover {figures['covered_days']} days (since "
-                                            f"{figures['coverage_start'][:10]})"))
-    stale_after = timedelta(hours=config.stale_after_hours)
-    for agent_id in sorted({a.agent_id for a in subject.apps}):
+    window_start = clock.window_start
+    if ev.coverage == "full" and ev.coverage_start is not None and ev.coverage_start <= window_start:
+        out.append(Reason("coverage", SAFE, f"logs cover {clock.days_since(ev.coverage_start)} days (since "
+                                            f"{ev.coverage_start[:10]})"))
+    else:
+        blind = [a for a in apps if a.coverage not in _COVERAGE_RANK or a.coverage_start is None]
+        partial = [a for a in apps if a.coverage == "partial"]
+        short = [a.coverage_start for a in apps if a.coverage_start and a.coverage_start > window_start]
+        if blind:
+            out.append(Reason("coverage", INSUFFICIENT, "no readable access log for " + _keys(blind)))
+        if partial:
+            out.append(Reason("coverage", INSUFFICIENT, "access logs only partly readable for " + _keys(partial)))
+        if short:
+            start = max(short)
+            out.append(Reason("coverage", INSUFFICIENT, f"logs cover only {clock.days_since(start)} days (since "
+                                                        f"{start[:10]}); {n} are needed"))
+    for agent_id in ev.agents:
         host = hosts.get(agent_id)
         if host is None or host.last_seen is None:
             out.append(Reason("stale-host", INSUFFICIENT, f"host {agent_id} has never reported"))
-        elif now - host.last_seen > stale_after:
-            hours = int((now - host.last_seen).total_seconds() // 3600)
+        elif host.last_seen < clock.stale_before:
             out.append(Reason("stale-host", INSUFFICIENT, f"host {host.hostname or agent_id} last reported "
-                                                          f"{hours} hours ago ({_day(host.last_seen)}); more than "
+                                                          f"{clock.hours_since(host.last_seen)} hours ago "
+                                                          f"({host.last_seen[:10]}); more than "
                                                           f"{config.stale_after_hours} hours"))
-    return out
 
 
 def _keys(apps: list[DiscoveredApp]) -> str:
@@ -199,8 +174,7 @@ def _keys(apps: list[DiscoveredApp]) -> str:
 def decide(reasons: list[Reason]) -> str:
     effects = {r.effect for r in reasons}
     if any(r.rule == "human-use" for r in reasons):
-        return REVIEW if any(r.effect == REVIEW and r.rule in ("low-use", "superseded", "declared-status")
-                             for r in reasons) else KEEP
+        return REVIEW if any(r.effect == REVIEW and r.rule in _USED_REVIEW_RULES for r in reasons) else KEEP
     if REVIEW in effects:
         return REVIEW
     if INSUFFICIENT in effects:
@@ -208,27 +182,60 @@ def decide(reasons: list[Reason]) -> str:
     return SAFE
 
 
-def verdict_for(subject: Subject, hosts: dict[str, HostInfo], inbound: list[tuple[str, str]],
-                decision: Decision | None, config: ReconcileConfig, now: datetime) -> Verdict:
-    figures = subject_figures(subject, hosts, inbound, decision, config, now)
+def figures(subject: Subject, ev: Evidence | None, hosts: dict[str, HostInfo],
+            inbound: list[tuple[str, str]], decision: Decision | None) -> dict[str, Any]:
+    """The numbers behind a verdict, flat (they are stored as columns)."""
     declared = subject.declared
+    seen = [hosts[a].last_seen for a in ev.agents if a in hosts and hosts[a].last_seen] if ev else []
+    if ev and len(ev.agents) == 1:
+        host = hosts.get(ev.agents[0])
+        names = [host.hostname or ev.agents[0] if host else ev.agents[0]]
+    else:
+        names = sorted({hosts[a].hostname or a if a in hosts else a for a in ev.agents}) if ev else []
+    return {
+        "hosts": names,
+        "apps": len(subject.apps),
+        "coverage": ev.coverage if ev else None,
+        "coverage_start": ev.coverage_start if ev else None,
+        "last_human_request": ev.last_human if ev else None,
+        "last_request": ev.last_request if ev else None,
+        "human_requests": ev.human_window if ev else None,
+        "human_recent": ev.human_recent if ev else None,
+        "human_previous": ev.human_previous if ev else None,
+        "trend": _trend(ev.human_recent, ev.human_previous) if ev else None,
+        "oldest_snapshot": min(seen) if ev and seen and len(seen) == len(ev.agents) else None,  # type: ignore
+        "inbound": [{"from": source, "why": why} for source, why in inbound],
+        "owner": declared.owner if declared else "",
+        "annual_cost": declared.annual_cost if declared else None,
+        "rss_bytes": ev.rss_bytes if ev else 0,
+        "disk_bytes": ev.disk_bytes if ev else 0,
+        "decision": {"decision": decision.decision, "by": decision.by, "at": decision.decided_at,
+                     "reason": decision.reason} if decision else None,
+    }
+
+
+def verdict_for(subject: Subject, hosts: dict[str, HostInfo], inbound: list[tuple[str, str]],
+                decision: Decision | None, config: ReconcileConfig, now: datetime | Clock) -> Verdict:
+    declared = subject.declared
+    clock = clock_for(now, config)
     if not subject.apps:
+        ev = None
         reasons = [Reason("missing", REVIEW, "declared but found on no host ronda covers: check the inventory, "
                                              "or the host has no agent")]
         verdict = REVIEW
     else:
-        reasons = rules(subject, figures, hosts, config, now)
+        ev = gather(subject.apps)
+        reasons = rules(subject, ev, hosts, inbound, config, clock)
         verdict = decide(reasons)
-    effect = {SAFE: SAFE, REVIEW: REVIEW, KEEP: KEEP, INSUFFICIENT: INSUFFICIENT}[verdict]
-    deciding = [r for r in reasons if r.effect == effect]
-    if verdict == REVIEW and subject.apps:
+    deciding = [r for r in reasons if r.effect == verdict]
+    if verdict == REVIEW and len(deciding) > 1:
         deciding = [r for r in deciding if r.rule != "human-use"] or deciding
-    summary = "; ".join(r.text for r in deciding[:3])
-    first = subject.apps[0] if len(subject.apps) == 1 and declared is None else None
+    first = subject.apps[0] if declared is None and len(subject.apps) == 1 else None
+    facts = figures(subject, ev, hosts, inbound, decision)
     return Verdict(
-        subject=subject.handle, verdict=verdict, summary=summary, reasons=reasons, figures=figures,
-        name=declared.name if declared else _label(first) if first else "",
-        owner=declared.owner if declared else "", hosts=figures["hosts"],
+        subject=subject.handle, verdict=verdict, summary="; ".join(r.text for r in deciding[:3]), reasons=reasons,
+        figures=facts, name=declared.name if declared else _label(first) if first else "",
+        owner=declared.owner if declared else "", hosts=facts["hosts"],
         app_id=declared.app_id if declared else None,
         agent_id=first.agent_id if first else None, app_key=first.app_key if first else None)
 
@@ -237,4 +244,4 @@ def _label(app: DiscoveredApp) -> str:
     name = app.server_names[0] if app.server_names else "_"
     ports = sorted(app.ports)
     port = f":{ports[0]}" if ports and ports[0] not in (80, 443) else ""
-    return f"{name}{port}{'' if app.path_prefix in ('', '/') else app.path_prefix}"
+    return f"{name}{port}{'' if app.prefix == '/' else app.prefix}"
