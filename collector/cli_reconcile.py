@@ -13,7 +13,7 @@ from collector.reconcile.db import run_reconcile
 from collector.reconcile.decisions import DECISIONS, DecisionError, record_decision
 from collector.reconcile.lookup import NotFound, find_subject
 from collector.reconcile.narrate import narrate
-from collector.reconcile.queries import KINDS, candidate_rows, finding_rows
+from collector.reconcile.queries import KINDS, candidate_rows, expand, finding_rows
 from collector.reconcile.story import story as build_story
 from collector.reconcile.verdicts import VERDICTS
 
@@ -78,19 +78,16 @@ def findings(db: str, fmt: str, kinds: tuple[str, ...], include_resolved: bool) 
               help="Show these verdicts instead of safe-to-take-down (repeatable).")
 def candidates(db: str, fmt: str, verdicts: tuple[str, ...]) -> None:
     """Apps ronda calls safe to take down, with the evidence and any decision."""
-    rows = candidate_rows(open_store(db), verdicts or ("safe-to-take-down",))
+    rows = [expand(r) for r in candidate_rows(open_store(db), verdicts or ("safe-to-take-down",))]
     if fmt == "table":
         columns = ["subject", "name", "owner", "hosts", "last_human", "logs_since", "decision", "summary"]
         for r in rows:
             r["subject"] = r["app_id"] or r["app_key"]
-            r["last_human"] = (r["last_human_request"] or "never")[:10]
-            r["logs_since"] = (r["coverage_start"] or "-")[:10]
+            r["last_human"] = (r["figures"]["last_human_request"] or "never")[:10]
+            r["logs_since"] = (r["figures"]["coverage_start"] or "-")[:10]
             r["decision"] = r["decision"] or ""
     else:
         columns = None
-        for r in rows:
-            r["reasons"] = json.loads(r["reasons"])
-            r["figures"] = json.loads(r["figures"])
     click.echo(render(rows, fmt, columns, empty="no candidates (run `ronda reconcile` first)"))
 
 

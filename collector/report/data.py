@@ -1,13 +1,12 @@
 """Everything the HTML report shows, read from the store into plain dicts."""
 from __future__ import annotations
 
-import json
 from datetime import date, datetime, timedelta, timezone
 from typing import Any
 
 from collector.reconcile.chart import weekly
 from collector.reconcile.model import iso
-from collector.reconcile.queries import candidate_rows, finding_counts, finding_rows, verdict_counts
+from collector.reconcile.queries import candidate_rows, expand, finding_counts, finding_rows, verdict_counts
 from collector.reconcile.story import coverage_date, daily_usage
 from collector.store import Store
 
@@ -23,11 +22,10 @@ def _apps_of(store: Store, row: dict[str, Any]) -> list[tuple[str, str]]:
 
 def _with_usage(store: Store, rows: list[dict[str, Any]], today: date) -> list[dict[str, Any]]:
     since = (today - timedelta(days=7 * WEEKS - 1)).isoformat()
+    rows = [expand(r) for r in rows]
     for row in rows:
-        row["reasons"] = json.loads(row["reasons"])
-        row["figures"] = json.loads(row["figures"])
         usage = daily_usage(store, _apps_of(store, row), since)
-        row["weeks"] = weekly(usage, today, WEEKS, coverage_date(row["coverage_start"]))
+        row["weeks"] = weekly(usage, today, WEEKS, coverage_date(row["figures"]["coverage_start"]))
     return rows
 
 

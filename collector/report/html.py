@@ -101,8 +101,9 @@ def _verdict_table(rows: list[dict[str, Any]], table_id: str, with_verdict: bool
         cells = [("", _app_cell(row)), ("", _e(row["owner"] or "-")), ("", _e(row["hosts"] or "-"))]
         if with_verdict:
             cells.append(("", f'<span class="tag {_e(row["verdict"])}">{_e(row["verdict"])}</span>'))
-        cells += [("num", _day(row["last_human_request"], "never seen")), ("num", _day(row["coverage_start"])),
-                  ("", usage_svg(row["weeks"])), ("num", _money(row["annual_cost"])), ("", _reasons(row["reasons"])),
+        f = row["figures"]
+        cells += [("num", _day(f["last_human_request"], "never seen")), ("num", _day(f["coverage_start"])),
+                  ("", usage_svg(row["weeks"])), ("num", _money(f["annual_cost"])), ("", _reasons(row["reasons"])),
                   ("", _decision(row))]
         out.append(f'<tr data-subject="{_e(row["subject"])}">'
                    + "".join(f'<td class="{c}">{v}</td>' if c else f"<td>{v}</td>" for c, v in cells) + "</tr>")
