@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import math
 from datetime import datetime, timedelta
+from functools import lru_cache
 
 from ronda_wire.v1 import ronda_pb2 as pb
 
@@ -26,12 +27,18 @@ _EPOCH = datetime(1970, 1, 1)
 _INT64_TYPES = {"TYPE_INT64", "TYPE_UINT64", "TYPE_SINT64", "TYPE_FIXED64", "TYPE_SFIXED64"}
 
 
+@lru_cache(maxsize=1 << 16)
+def iso_seconds(seconds: int) -> str:
+    """'YYYY-MM-DDTHH:MM:SS' (UTC); agents repeat the same instants snapshot after snapshot."""
+    return (_EPOCH + timedelta(seconds=seconds)).isoformat()
+
+
 def timestamp_json(ts, where: str, problems: list[str]) -> str:
     seconds, nanos = ts.seconds, ts.nanos
     if not (MIN_SECONDS <= seconds <= MAX_SECONDS and 0 <= nanos < 1_000_000_000):
         problems.append(f"{where}: timestamp out of range")
         return ""
-    text = (_EPOCH + timedelta(seconds=seconds)).isoformat()
+    text = iso_seconds(seconds)
     if nanos == 0:
         return text + "Z"
     if nanos % 1_000_000 == 0:

@@ -17,6 +17,7 @@ from typing import Callable
 
 from google.protobuf.unknown_fields import UnknownFieldSet
 
+from collector.wirejson import iso_seconds
 from collector.validate import InvalidSnapshot, app_detail, check_days, check_header, check_unique_dates, \
     validate_message
 from ronda_wire.v1 import ronda_pb2 as pb
@@ -198,7 +199,7 @@ def _varint(data: bytes, i: int) -> tuple[int, int]:
 def _iso(message, name: str) -> str | None:
     if not message.HasField(name):
         return None
-    return (_EPOCH + timedelta(seconds=getattr(message, name).seconds)).isoformat() + "Z"
+    return iso_seconds(getattr(message, name).seconds) + "Z"
 
 
 @dataclass
