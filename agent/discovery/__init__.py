@@ -27,6 +27,8 @@ def discover(host: Host, options: DiscoveryOptions | None = None) -> SourceResul
     options = options or DiscoveryOptions()
     result = SourceResult()
     for name, source in SOURCES.items():
+        if options.sources and name not in options.sources:
+            continue
         try:
             result.extend(source(host, options))
         except Exception as e:  # a broken source must not take the others down

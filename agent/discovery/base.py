@@ -17,6 +17,8 @@ class DiscoveryOptions:
     docker_socket: str = ""  # the Docker Engine API socket; empty: /var/run/docker.sock and the like
     # Ask the web server binary itself (nginx -T, apache2ctl -S) when it is installed.
     use_binaries: bool = True
+    # Names from SOURCES to run (e.g. ("nginx",)); empty: all of them.
+    sources: tuple[str, ...] = ()
 
 
 @dataclass
