@@ -15,6 +15,7 @@ from typing import Callable
 
 from agent.config import AgentConfig
 from agent.runner import Agent
+from collector.demo_reconcile import reconcile_demo
 from collector.demo_traffic import LogSpec, write_log
 from collector.output import render
 from collector.server import ServerConfig, make_server
@@ -68,12 +69,13 @@ def run_demo(keep: str | None = None, echo: Callable[[str], None] = print) -> Pa
         finally:
             server.stop(grace=2).wait()
         show(store, echo)
+        reconcile_demo(store, fleet / "inventory.csv", echo, work / "report.html" if keep else None)
         store.close()
     finally:
         if not keep:
             shutil.rmtree(work, ignore_errors=True)
     if keep:
-        echo(f"\nkept in {work}: try `ronda apps --db {db}`")
+        echo(f"\nkept in {work}: try `ronda candidates --db {db}`, `ronda explain APP-003 --db {db}`")
     return db
 
 

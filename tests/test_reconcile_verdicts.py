@@ -119,16 +119,44 @@ def test_the_window_comes_from_the_config(idle_days, expected):
 
 def test_engine_finds_dependencies_from_proxies_and_sub_apps():
     backend = app(app_key="node:3000", server_names=(), listen=(Listen("127.0.0.1", 3000),))
+    named = app(app_key="node:3001", server_names=(), listen=(Listen("*", 3001),))
     portal = app(app_key="nginx:portal:80/", server_names=("portal.example",))
     api = app(app_key="nginx:portal:80/api", server_names=("portal.example",), path_prefix="/api",
-              upstream="http://127.0.0.1:3000", parent_key="nginx:portal:80/")
+              upstream="http://127.0.0.1:3000", parent_key="nginx:portal:80/", last_human_request=ago(2),
+              human_window=400)
+    front = app(app_key="nginx:front:443/", server_names=("front.example",), upstream="http://front_backend",
+                upstream_servers=("127.0.0.1:3001",))
     loner = app(app_key="nginx:loner:80/", server_names=("loner.example",))
-    out = reconcile(Inputs(discovered=[backend, portal, api, loner], hosts=FRESH), CONFIG, NOW)
+    out = reconcile(Inputs(discovered=[backend, named, portal, api, front, loner], hosts=FRESH), CONFIG, NOW)
     by = {v.subject: v for v in out.verdicts}
-    assert by["a/node:3000"].verdict == REVIEW and "proxies to it" in by["a/node:3000"].summary
+    assert by["a/node:3000"].verdict == REVIEW and "proxies to it (http://127.0.0.1:3000)" in by["a/node:3000"].summary
+    assert by["a/node:3001"].verdict == REVIEW and "front.example proxies to it" in by["a/node:3001"].summary
     assert by["a/nginx:portal:80/"].verdict == REVIEW and "served inside this vhost" in by["a/nginx:portal:80/"].summary
     assert by["a/nginx:loner:80/"].verdict == SAFE
-    assert by["a/nginx:portal:80/api"].verdict == SAFE
+
+
+def test_an_idle_sub_app_goes_with_its_vhost_instead_of_blocking_it():
+    portal = app(app_key="nginx:portal:80/", server_names=("portal.example",))
+    wiki = app(app_key="nginx:portal:80/wiki", server_names=("portal.example",), path_prefix="/wiki",
+               parent_key="nginx:portal:80/")
+    out = reconcile(Inputs(discovered=[portal, wiki], hosts=FRESH), CONFIG, NOW)
+    by = {v.subject: v for v in out.verdicts}
+    assert by["a/nginx:portal:80/"].verdict == SAFE and by["a/nginx:portal:80/wiki"].verdict == SAFE
+    assert any("is idle too: it goes with it" in r.text for r in by["a/nginx:portal:80/"].reasons)
+
+
+def test_a_declared_app_owns_the_backend_its_front_end_proxies_to():
+    front = app(app_key="nginx:lapor:443/", server_names=("lapor.example",), listen=(Listen("*", 443, True),),
+                upstream="http://lapor_backend", upstream_servers=("127.0.0.1:3001",), framework="proxy")
+    node = app(app_key="node:lapor-api:3001/", server_names=("lapor-api",), listen=(Listen("*", 3001),),
+               framework="express", framework_version="4.18.2")
+    declared = DeclaredApp("LAPOR", "Lapor", "active", urls=["https://lapor.example"], framework="Express",
+                           owner="X", contact="y")
+    out = reconcile(Inputs(declared=[declared], discovered=[front, node], hosts=FRESH), CONFIG, NOW)
+    assert {(m.app_key, m.rule) for m in out.matches} == {("nginx:lapor:443/", "url"), ("node:lapor-api:3001/",
+                                                                                         "backend")}
+    assert not [f for f in out.findings if f.kind in ("hidden", "drift")]
+    assert [v.verdict for v in out.verdicts] == [SAFE]
 
 
 def test_engine_counts_declared_dependencies_of_live_apps_only():

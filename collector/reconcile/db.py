@@ -89,15 +89,17 @@ def _present_apps(store: Store) -> list[DiscoveredApp]:
     with store._lock:
         cursor = store.conn.execute("""
             SELECT agent_id, app_key, kind, server_names, json_extract(detail, '$.listen'), path_prefix, root,
-                   upstream, parent_key, framework, framework_version, json_extract(detail, '$.labels.redirect'),
+                   upstream, json_extract(detail, '$.labels.upstream_servers'), parent_key, framework,
+                   framework_version, json_extract(detail, '$.labels.redirect'),
                    coverage, coverage_start, last_request, last_human_request,
                    json_extract(detail, '$.resources.rss_bytes'), json_extract(detail, '$.resources.disk_bytes')
             FROM apps WHERE present""")
-        for (agent_id, app_key, kind, names, listen, prefix, root, upstream, parent, fw, fw_version, redirect,
-             coverage, coverage_start, last_request, last_human, rss, disk) in cursor:
+        for (agent_id, app_key, kind, names, listen, prefix, root, upstream, servers, parent, fw, fw_version,
+             redirect, coverage, coverage_start, last_request, last_human, rss, disk) in cursor:
             out.append(DiscoveredApp(
                 agent_id, app_key, kind, tuple(json.loads(names)), _listen(listen), prefix or "/", root or "",
-                upstream or "", parent or "", fw or "", fw_version or "", redirect or "", coverage or "",
+                upstream or "", tuple(servers.split(",")) if servers else (), parent or "", fw or "",
+                fw_version or "", redirect or "", coverage or "",
                 coverage_start, last_request, last_human, None, None, None, int(rss or 0), int(disk or 0)))
     return out
 

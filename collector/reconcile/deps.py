@@ -1,8 +1,10 @@
 """Inbound dependencies: who would break if an app were taken down.
 
-An app depends on another when it proxies to it (its upstream reaches the
-other app's name or listening port), when it lives inside the other's vhost
-(a sub-app under a path prefix), or when the inventory declares it does.
+An app depends on another when it proxies to it (its upstream, or the
+servers of its named upstream block, reach the other app's name or
+listening port), when it lives inside the other's vhost (a sub-app under a
+path prefix), or when the inventory declares it does. A declared app also
+owns the backends its front ends proxy to.
 """
 from __future__ import annotations
 
@@ -10,15 +12,14 @@ from collections import defaultdict
 
 from collector.inventory.model import DeclaredApp
 from collector.reconcile.match import Index, _by_name, _narrow
-from collector.reconcile.model import DiscoveredApp
+from collector.reconcile.model import DiscoveredApp, Match
 from collector.reconcile.urls import WILDCARD_ADDRESSES, is_address, is_loopback, parse_endpoint
 
 INACTIVE = ("retired", "inactive")
 
 
-def upstream_targets(app: DiscoveredApp, index: Index) -> list[DiscoveredApp]:
-    """The discovered apps `app`'s upstream reaches (none for sockets, pools and unknown names)."""
-    text = app.upstream.strip()
+def _targets_of(text: str, app: DiscoveredApp, index: Index) -> list[DiscoveredApp]:
+    text = text.strip()
     if not text or text.startswith("unix:") or text.startswith("/"):
         return []
     try:
@@ -28,29 +29,54 @@ def upstream_targets(app: DiscoveredApp, index: Index) -> list[DiscoveredApp]:
     if is_loopback(endpoint.host) or is_address(endpoint.host):
         agents = {app.agent_id} if is_loopback(endpoint.host) else index.agents_called(endpoint.host)
         port = endpoint.port or 80
-        found = []
-        for agent_id in agents:
-            for other in index.by_agent.get(agent_id, []):
-                if port in other.ports and any(
-                        lst.port == port and (lst.address in WILDCARD_ADDRESSES or is_loopback(lst.address)
-                                              or lst.address == endpoint.host) for lst in other.listen):
-                    found.append(other)
-        chosen, _ = _narrow(endpoint, found)
-        return [a for a in chosen if a.handle != app.handle]
-    candidates, _ = _by_name(endpoint.key, index)
-    chosen, _ = _narrow(endpoint, candidates)
+        found = [other for agent_id in agents for other in index.by_agent.get(agent_id, [])
+                 if port in other.ports and any(lst.port == port and (lst.address in WILDCARD_ADDRESSES
+                                                                      or is_loopback(lst.address)
+                                                                      or lst.address == endpoint.host)
+                                                for lst in other.listen)]
+    else:
+        found, _ = _by_name(endpoint.key, index)
+    chosen, _ = _narrow(endpoint, found)
     return [a for a in chosen if a.handle != app.handle]
+
+
+def upstream_targets(app: DiscoveredApp, index: Index) -> list[DiscoveredApp]:
+    """The discovered apps `app`'s upstream reaches (none for sockets, pools and unknown names)."""
+    if not app.upstream:
+        return []
+    found = _targets_of(app.upstream, app, index)
+    for server in app.upstream_servers:
+        found += _targets_of(server, app, index)
+    return list({a.handle: a for a in found}.values())
+
+
+def with_backends(matches: list[Match], index: Index) -> list[Match]:
+    """Add, to each declared app, the apps its matched front ends proxy to (unless matched on their own)."""
+    direct = {m.handle for m in matches}
+    added: dict[tuple[str, str], Match] = {}
+    for m in matches:
+        front = index.by_handle.get(m.handle)
+        if front is None or not front.upstream:
+            continue
+        for target in upstream_targets(front, index):
+            if target.handle not in direct and (m.app_id, target.handle) not in added:
+                added[(m.app_id, target.handle)] = Match(
+                    m.app_id, target.agent_id, target.app_key, "backend",
+                    f"backend of {_label(front)}: it proxies to it ({front.upstream}"
+                    + (f" = {','.join(front.upstream_servers)})" if front.upstream_servers else ")"), 50)
+    return sorted([*matches, *added.values()], key=lambda x: (x.app_id, x.agent_id, x.app_key))
 
 
 def inbound(discovered: list[DiscoveredApp], declared: list[DeclaredApp],
             index: Index) -> tuple[dict[str, list[tuple[str, str]]], dict[str, list[tuple[str, str]]]]:
-    """(per app handle, per declared app id): the list of (depending subject handle, why)."""
+    """(per app handle, per declared app id): the list of (depending app handle or app id, why)."""
     by_app: dict[str, list[tuple[str, str]]] = defaultdict(list)
     for app in discovered:
         if not app.present:
             continue
-        for target in upstream_targets(app, index):
-            by_app[target.handle].append((app.handle, f"{_label(app)} proxies to it ({app.upstream})"))
+        if app.upstream:
+            for target in upstream_targets(app, index):
+                by_app[target.handle].append((app.handle, f"{_label(app)} proxies to it ({app.upstream})"))
         if app.parent_key:
             parent = index.by_handle.get(f"{app.agent_id}/{app.parent_key}")
             if parent is not None:
@@ -66,5 +92,4 @@ def inbound(discovered: list[DiscoveredApp], declared: list[DeclaredApp],
 
 def _label(app: DiscoveredApp) -> str:
     name = app.server_names[0] if app.server_names else "_"
-    prefix = "" if app.path_prefix in ("", "/") else app.path_prefix
-    return f"{name}{prefix}"
+    return f"{name}{'' if app.prefix == '/' else app.prefix}"

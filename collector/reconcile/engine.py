@@ -6,10 +6,14 @@ from datetime import datetime
 
 from collector.reconcile import findings as rules
 from collector.reconcile.config import ReconcileConfig
-from collector.reconcile.deps import inbound
+from collector.reconcile.deps import inbound, with_backends
 from collector.reconcile.match import build_index, match_all
-from collector.reconcile.model import Finding, Inputs, Outcome, Subject
-from collector.reconcile.verdicts import clock_for, verdict_for
+from collector.reconcile.model import Clock, DiscoveredApp, Finding, Inputs, Outcome, Reason, Subject
+from collector.reconcile.verdicts import INSUFFICIENT, clock_for, verdict_for
+
+
+def _used(app: DiscoveredApp, clock: Clock) -> bool:
+    return bool(app.last_human_request) and app.last_human_request >= clock.window_start  # type: ignore
 
 
 def build_subjects(inputs: Inputs, matches) -> list[Subject]:
@@ -33,7 +37,7 @@ def build_subjects(inputs: Inputs, matches) -> list[Subject]:
 
 def reconcile(inputs: Inputs, config: ReconcileConfig, now: datetime) -> Outcome:
     index = build_index(inputs.discovered, inputs.hosts, roots=any(d.root for d in inputs.declared))
-    matches = match_all(inputs.declared, index, inputs.pins)
+    matches = with_backends(match_all(inputs.declared, index, inputs.pins), index)
     subjects = build_subjects(inputs, matches)
     subject_of: dict[str, str] = {}
     for subject in subjects:
@@ -48,11 +52,20 @@ def reconcile(inputs: Inputs, config: ReconcileConfig, now: datetime) -> Outcome
     for subject in subjects:
         declared = subject.declared
         deps: list[tuple[str, str]] = []
+        notes: list[Reason] = []
         for app in subject.apps:
             for source, why in by_app.get(app.handle, ()):
                 owner = subject_of.get(source, source)
-                if owner != subject.handle:
+                if owner == subject.handle:
+                    continue
+                child = index.by_handle.get(source)
+                if child is None or child.parent_key != app.app_key or _used(child, clock):
                     deps.append((owner, why))
+                elif rules.app_is_idle(child, clock):     # an idle sub-app blocks nothing: it goes along
+                    notes.append(Reason("sub-app", "info", f"{why}, and is idle too: it goes with it"))
+                else:
+                    notes.append(Reason("sub-app", INSUFFICIENT, f"{why}, and its use is unknown (no log "
+                                                                 "covering the window)"))
         if declared is None:
             findings += rules.hidden(subject, inputs.hosts, index, declared_parent)
             findings += rules.idle(subject, config, clock)
@@ -67,6 +80,6 @@ def reconcile(inputs: Inputs, config: ReconcileConfig, now: datetime) -> Outcome
             deps = list(dict.fromkeys(deps))
         if subject.apps or (declared is not None and declared.status == "active"):
             verdicts.append(verdict_for(subject, inputs.hosts, deps, inputs.decisions.get(subject.handle),
-                                        config, clock))
+                                        config, clock, notes))
     findings += rules.exposed_listeners(inputs.listeners, index, inputs.hosts, config)
     return Outcome(matches=matches, findings=findings, verdicts=verdicts, subjects=subjects)

@@ -12,7 +12,7 @@ from collector.reconcile.match import Index
 from collector.reconcile.model import Clock, DiscoveredApp, Finding, HostInfo, ListenerInfo, Subject
 
 # Declared "frameworks" that are languages or generic: nothing to compare a fingerprint with.
-_GENERIC = {"", "php", "native", "phpnative", "java", "python", "node", "nodejs", "javascript", "js", "net",
+_GENERIC = {"", "redirect", "php", "native", "phpnative", "java", "python", "node", "nodejs", "javascript", "js", "net",
             "aspnet", "asp", "ruby", "go", "golang", "html", "static", "proxy", "web", "lainnya", "other"}
 _ALIASES = {"ci": "codeigniter", "ci3": "codeigniter", "ci4": "codeigniter", "wp": "wordpress",
             "express": "expressjs", "yii2": "yii", "laravelframework": "laravel", "symfonyframework": "symfony"}
@@ -35,21 +35,15 @@ def _on(app: DiscoveredApp, finding: Finding) -> Finding:
     return finding
 
 
-def is_idle(subject: Subject, clock: Clock) -> bool:
-    """No human use inside the window, and every app's logs cover the whole window."""
-    if not subject.apps:
-        return False
+def app_is_idle(a: DiscoveredApp, clock: Clock) -> bool:
+    """No human use inside the window, and logs that cover the whole window."""
     start = clock.window_start
-    if len(subject.apps) == 1:
-        a = subject.apps[0]
-        return (a.coverage in ("full", "partial") and a.coverage_start is not None and a.coverage_start <= start
-                and not (a.last_human_request and a.last_human_request >= start))
-    for app in subject.apps:
-        if app.coverage not in ("full", "partial") or app.coverage_start is None or app.coverage_start > start:
-            return False
-        if app.last_human_request and app.last_human_request >= start:
-            return False
-    return True
+    return (a.coverage in ("full", "partial") and a.coverage_start is not None and a.coverage_start <= start
+            and not (a.last_human_request and a.last_human_request >= start))
+
+
+def is_idle(subject: Subject, clock: Clock) -> bool:
+    return bool(subject.apps) and all(app_is_idle(a, clock) for a in subject.apps)
 
 
 def hidden(subject: Subject, hosts: dict[str, HostInfo], index: Index, parents: dict[str, str]) -> list[Finding]:
@@ -169,17 +163,15 @@ def drift(subject: Subject, index: Index, hosts: dict[str, HostInfo]) -> list[Fi
                                f"{declared.app_id} is declared on {declared.host} but runs on {', '.join(elsewhere)}",
                                {"declared_host": declared.host, "runs_on": elsewhere, "aspect": "location"},
                                app_id=declared.app_id))
-    if declared.framework:
-        for app in subject.apps:
-            why = framework_differs(declared.framework, app.framework, app.framework_version) if app.framework \
-                else None
-            if why:
-                out.append(Finding("drift", f"{subject.handle}#framework",
-                                   f"{declared.app_id} on {_host(app, hosts)}: {why}",
-                                   {"declared_framework": declared.framework, "framework": app.framework,
-                                    "framework_version": app.framework_version, "aspect": "framework"},
-                                   app_id=declared.app_id))
-                break
+    known = [a for a in subject.apps if a.framework and _framework(a.framework)[0] not in _GENERIC]
+    if declared.framework and known:
+        why = [framework_differs(declared.framework, a.framework, a.framework_version) for a in known]
+        if all(why):      # drift only when no app of the subject runs what is declared
+            app = known[0]
+            out.append(Finding("drift", f"{subject.handle}#framework", f"{declared.app_id} on {_host(app, hosts)}: "
+                               f"{why[0]}", {"declared_framework": declared.framework, "framework": app.framework,
+                                             "framework_version": app.framework_version, "aspect": "framework"},
+                               app_id=declared.app_id))
     return out
 
 

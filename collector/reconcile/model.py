@@ -31,6 +31,7 @@ class DiscoveredApp:
     path_prefix: str = "/"
     root: str = ""
     upstream: str = ""
+    upstream_servers: tuple[str, ...] = ()  # the servers of a named upstream block (`127.0.0.1:3001`)
     parent_key: str = ""
     framework: str = ""
     framework_version: str = ""

@@ -81,7 +81,7 @@ def _trend(recent: int | None, previous: int | None) -> str | None:
 
 
 def rules(subject: Subject, ev: Evidence, hosts: dict[str, HostInfo], inbound: list[tuple[str, str]],
-          config: ReconcileConfig, clock: Clock) -> list[Reason]:
+          config: ReconcileConfig, clock: Clock, notes: list[Reason] = ()) -> list[Reason]:  # type: ignore
     """Every reason that bears on this subject, each with the figures in its text."""
     out: list[Reason] = []
     declared = subject.declared
@@ -110,6 +110,7 @@ def rules(subject: Subject, ev: Evidence, hosts: dict[str, HostInfo], inbound: l
             out.append(Reason("declared-status", REVIEW, "declared in development"))
     for _, why in inbound:
         out.append(Reason("depended-on", REVIEW, why))
+    out.extend(notes)    # what the engine knows about sub-apps inside this one
     if declared is not None and declared.app_class == "common":
         in_use = []
         if declared.status in ("active", "in-development"):
@@ -215,7 +216,8 @@ def figures(subject: Subject, ev: Evidence | None, hosts: dict[str, HostInfo],
 
 
 def verdict_for(subject: Subject, hosts: dict[str, HostInfo], inbound: list[tuple[str, str]],
-                decision: Decision | None, config: ReconcileConfig, now: datetime | Clock) -> Verdict:
+                decision: Decision | None, config: ReconcileConfig, now: datetime | Clock,
+                notes: list[Reason] = ()) -> Verdict:  # type: ignore[assignment]
     declared = subject.declared
     clock = clock_for(now, config)
     if not subject.apps:
@@ -225,7 +227,7 @@ def verdict_for(subject: Subject, hosts: dict[str, HostInfo], inbound: list[tupl
         verdict = REVIEW
     else:
         ev = gather(subject.apps)
-        reasons = rules(subject, ev, hosts, inbound, config, clock)
+        reasons = rules(subject, ev, hosts, inbound, config, clock, notes)
         verdict = decide(reasons)
     deciding = [r for r in reasons if r.effect == verdict]
     if verdict == REVIEW and len(deciding) > 1:

@@ -1,0 +1,44 @@
+"""The end of `ronda demo`: import the sample inventory, reconcile, and show
+the findings and the takedown verdicts with their reasons."""
+from __future__ import annotations
+
+from pathlib import Path
+from typing import Callable
+
+from collector.inventory.db import import_apps
+from collector.inventory.parse import load_inventory
+from collector.output import render
+from collector.reconcile.config import ReconcileConfig
+from collector.reconcile.db import run_reconcile
+from collector.reconcile.queries import candidate_rows, expand, finding_rows
+from collector.reconcile.verdicts import VERDICTS
+from collector.store import Store
+
+
+def reconcile_demo(store: Store, inventory: Path, echo: Callable[[str], None],
+                   report: Path | None = None) -> None:
+    apps, warnings = load_inventory(str(inventory))
+    result = import_apps(store, apps, str(inventory), "csv", inventory.read_bytes())
+    echo(f"\nDeclared inventory: {result.records} apps imported from {inventory.name} (SPBE column names)"
+         + "".join(f"\n  warning: {w}" for w in warnings))
+    summary = run_reconcile(store, ReconcileConfig())
+    echo(f"Reconciled: {summary.matched} of {summary.discovered} discovered apps belong to a declared app; "
+         f"{summary.findings_open} findings")
+    rows = finding_rows(store)
+    for r in rows:
+        r["subject"] = r["app_id"] or (r["app_key"] or r["subject"]).split("/", 1)[-1]
+    echo(f"\nFindings ({len(rows)})")
+    echo(render(rows, "table", ["kind", "hostname", "summary"]))
+    verdicts = [expand(r) for r in candidate_rows(store, VERDICTS)]
+    order = {v: i for i, v in enumerate(VERDICTS)}
+    verdicts.sort(key=lambda r: (order[r["verdict"]], r["subject"]))
+    for r in verdicts:
+        r["app"] = r["app_id"] or r["app_key"]
+        r["last_human"] = (r["figures"]["last_human_request"] or "never")[:10]
+        r["logs_since"] = (r["figures"]["coverage_start"] or "-")[:10]
+    echo("\nVerdicts (ronda recommends; people decide with `ronda decide`)")
+    echo(render(verdicts, "table", ["verdict", "app", "hosts", "last_human", "logs_since", "summary"]))
+    if report is not None:
+        from collector.report import build_report, render_html
+        report.write_text(render_html(build_report(store)), encoding="utf-8")
+        echo(f"\nHTML report for decision makers: {report}")
