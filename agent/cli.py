@@ -9,7 +9,7 @@ import threading
 import click
 
 from agent import __version__
-from agent.config import AgentConfig, ConfigError, load_config
+from agent.config import AgentConfig, ConfigError, check_sources, load_config
 from agent.enrol import EnrolError, enrol, read_secret, save_token
 from agent.host import LocalHost
 from agent.progress import TerminalProgress
@@ -45,7 +45,21 @@ def cli(verbose: int) -> None:
                         stream=sys.stderr)
 
 
+def _split_sources(ctx, param, value: str | None) -> list[str] | None:
+    if value is None:
+        return None
+    names = [n.strip() for n in value.split(",") if n.strip()]
+    try:
+        check_sources(names)
+    except ConfigError as e:
+        raise click.BadParameter(str(e).removeprefix("--sources: ")) from None
+    return names
+
+
 def _discovery_flags(f):
+    f = click.option("--sources", metavar="LIST", callback=_split_sources,
+                     help="Discovery sources to run, comma-separated (default: all: "
+                          "nginx,apache,caddy,tomcat,node,docker,systemd).")(f)
     f = click.option("--apache-conf", metavar="FILE", help="Apache main config (default: the usual places).")(f)
     f = click.option("--nginx-conf", metavar="FILE", help="nginx main config (default: the usual places).")(f)
     f = click.option("--root", metavar="DIR", type=click.Path(exists=True, file_okay=False),
@@ -58,11 +72,12 @@ def _discovery_flags(f):
 @click.option("--state-dir", metavar="DIR",
               help="Keep log offsets and daily counts here between scans (default: read every log from the start).")
 @click.option("--json", "as_json", is_flag=True, help="Print the snapshot as JSON (protobuf JSON, proto field names).")
-def scan_command(root: str | None, nginx_conf: str | None, apache_conf: str | None, state_dir: str | None,
-                 as_json: bool) -> None:
+def scan_command(root: str | None, nginx_conf: str | None, apache_conf: str | None, sources: list[str] | None,
+                 state_dir: str | None, as_json: bool) -> None:
     """Scan this host once and print what was found: apps, what they are,
     and who still uses them. Needs no collector."""
-    config = AgentConfig(root=root or "", nginx_conf=nginx_conf or "", apache_conf=apache_conf or "")
+    config = AgentConfig(root=root or "", nginx_conf=nginx_conf or "", apache_conf=apache_conf or "",
+                         sources=sources or [])
     options = scan_options(config, state_dir=state_dir)
     progress = TerminalProgress()
     options.progress = progress
@@ -88,13 +103,13 @@ def scan_command(root: str | None, nginx_conf: str | None, apache_conf: str | No
 @click.option("--agent-id", metavar="ID", help="Agent id (default: the machine id).")
 @_discovery_flags
 def run_command(config_path, once, collector, insecure, ca, cert, key, state_dir, agent_id, root, nginx_conf,
-                apache_conf) -> None:
+                apache_conf, sources) -> None:
     """Report to a collector: once (--once) or every interval until stopped."""
     try:
         config = load_config(config_path)
         overrides = {"collector": collector, "insecure": insecure, "ca": ca, "cert": cert, "key": key,
                      "state_dir": state_dir, "agent_id": agent_id, "root": root, "nginx_conf": nginx_conf,
-                     "apache_conf": apache_conf}
+                     "apache_conf": apache_conf, "sources": sources}
         for name, value in overrides.items():
             if value is not None:
                 setattr(config, name, value)

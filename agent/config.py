@@ -16,7 +16,7 @@
 from __future__ import annotations
 
 import tomllib
-from dataclasses import dataclass, fields
+from dataclasses import dataclass, field, fields
 from pathlib import Path
 
 DEFAULT_CONFIG = "/etc/ronda/agent.toml"
@@ -40,6 +40,7 @@ class AgentConfig:
     key: str = ""
     nginx_conf: str = ""
     apache_conf: str = ""
+    sources: list = field(default_factory=list)
     spool_max_entries: int = 16  # snapshots kept while the collector is unreachable (oldest dropped first)
 
 
@@ -66,6 +67,7 @@ def load_config(path: str | None) -> AgentConfig:
         if expected is int and isinstance(value, bool) or not isinstance(value, expected):
             raise ConfigError(f"{path}: {name} must be {expected.__name__}, not {type(value).__name__}")
         setattr(config, name, value)
+    check_sources(config.sources, path)
     if config.interval_seconds < 10:
         raise ConfigError(f"{path}: interval_seconds must be at least 10")
     if config.spool_max_entries < 1:
@@ -73,3 +75,12 @@ def load_config(path: str | None) -> AgentConfig:
     if config.jitter_seconds < 0:
         raise ConfigError(f"{path}: jitter_seconds must not be negative")
     return config
+
+
+def check_sources(names: list[str], where: str = "--sources") -> None:
+    from agent.discovery import SOURCES
+
+    unknown = [n for n in names if n not in SOURCES]
+    if unknown:
+        raise ConfigError(f"{where}: unknown discovery source(s) {', '.join(map(str, unknown))}; "
+                          f"known: {', '.join(SOURCES)}")

@@ -27,7 +27,8 @@ log = logging.getLogger("ronda.agent")
 
 def scan_options(config: AgentConfig, interval: int = 0, state_dir: str | None = None) -> ScanOptions:
     return ScanOptions(
-        discovery=DiscoveryOptions(nginx_conf=config.nginx_conf, apache_conf=config.apache_conf),
+        discovery=DiscoveryOptions(nginx_conf=config.nginx_conf, apache_conf=config.apache_conf,
+                                   sources=tuple(config.sources)),
         agent_id=config.agent_id,
         interval_seconds=interval,
         state_dir=Path(state_dir) if state_dir else None,

@@ -130,3 +130,18 @@ def test_demo_runs_the_sample_fleet_end_to_end(tmp_path):
     store = Store(tmp_path / "ronda.db")
     assert len(store.hosts()) == 3
     assert len(store.apps()) >= 10
+
+
+def test_unknown_discovery_source_is_refused_with_the_known_ones():
+    result = CliRunner().invoke(agent_cli, ["scan", "--sources", "nginx,iis"])
+    assert result.exit_code == 2
+    assert "unknown discovery source(s) iis" in result.output and "apache" in result.output
+
+
+def test_sources_flag_limits_discovery():
+    from collector.demo import fleet_dir
+
+    result = CliRunner().invoke(agent_cli, ["scan", "--json", "--sources", "node", "--root",
+                                            str(fleet_dir() / "app-diskominfo")])
+    assert result.exit_code == 0, result.output
+    assert {a["kind"] for a in json.loads(result.output)["apps"]} == {"node"}

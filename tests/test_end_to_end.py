@@ -57,7 +57,8 @@ server {{
 
             sent = subprocess.run([BIN / "ronda-agent", "run", "--once", "--collector", f"127.0.0.1:{collector_port}",
                                    "--insecure", "--nginx-conf", nginx.conf, "--state-dir", tmp_path / "state",
-                                   "--agent-id", "web-test"], capture_output=True, text=True, timeout=60)
+                                   "--agent-id", "web-test", "--sources", "nginx"],
+                                  capture_output=True, text=True, timeout=60)
             assert sent.returncode == 0, sent.stderr
             assert f"sent snapshot 1 to 127.0.0.1:{collector_port}" in sent.stdout
 

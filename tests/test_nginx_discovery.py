@@ -130,7 +130,7 @@ def test_real_nginx_is_asked_with_nginx_T(tmp_path):
     (tmp_path / "www/index.html").write_text("one")
     with Nginx.write(tmp_path, f"include {sites}/*.conf;").start(port) as nginx:
         assert http_get(port, "/", "one.test") == (200, b"one")
-        result = discover(LocalHost(), DiscoveryOptions(nginx_conf=str(nginx.conf)))
+        result = discover(LocalHost(), DiscoveryOptions(nginx_conf=str(nginx.conf), sources=("nginx",)))
     apps = by_key(result)
     assert set(apps) == {f"nginx:one.test:{port}/", f"nginx:one.test:{port}/app1"}
     assert apps[f"nginx:one.test:{port}/"].config.file == f"{sites}/one.conf"

@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from typing import Callable
 
-from agent.discovery import docker, nginx, node, systemd
+from agent.discovery import apache, caddy, docker, nginx, node, systemd, tomcat
 from agent.discovery.base import DiscoveryOptions, SourceResult
 from agent.discovery.keys import app_key, assign_unique_keys
 from agent.host import Host
@@ -17,6 +17,9 @@ Source = Callable[[Host, DiscoveryOptions], SourceResult]
 
 SOURCES: dict[str, Source] = {
     "nginx": nginx.discover,
+    "apache": apache.discover,
+    "caddy": caddy.discover,
+    "tomcat": tomcat.discover,
     "node": node.discover,
     "docker": docker.discover,
     "systemd": systemd.discover,
