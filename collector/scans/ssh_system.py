@@ -105,8 +105,8 @@ def listeners(host: "SshHost") -> list[ListenSocket]:
     result = []
     for sock in sockets:
         pids = owners.get(sock.inode)
-        # like psutil, the first process found holding the socket (the lowest pid)
-        key = (sock.protocol, sock.address, sock.port, min(pids) if pids else 0)
+        # as psutil tells it: of the processes sharing a socket, the last one in /proc (highest pid) wins
+        key = (sock.protocol, sock.address, sock.port, max(pids) if pids else 0)
         if key not in seen:
             seen.add(key)
             result.append(ListenSocket(*key))
