@@ -25,7 +25,7 @@ from agent.host import LocalHost
 from agent.wire import snapshot_to_wire
 from bench.fleet import make_snapshot
 from collector.server import ServerConfig
-from collector.store.apply import changed_days, daily_block
+from collector.store.wirebytes import changed_days, daily_block
 from collector.validate import app_detail
 from fuzz_wire import messages, snapshots
 from ronda_wire.v1 import ronda_pb2 as pb
@@ -167,6 +167,58 @@ def test_app_detail_is_protobufs_json_mapping(values):
     if reference.HasField("usage"):
         reference.usage.ClearField("daily")
     assert detail == json_format.MessageToDict(reference, preserving_proto_field_name=True)
+
+
+_app_versions = st.lists(st.tuples(messages(pb.Resources.DESCRIPTOR, max_repeat=2),
+                                   messages(pb.Usage.DESCRIPTOR, max_repeat=2),
+                                   st.sampled_from(["/var/www/a", "/var/www/b"]), st.booleans(), st.booleans()),
+                         min_size=1, max_size=4)
+
+
+@settings(max_examples=120, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(_app_versions)
+def test_the_stored_detail_is_always_the_last_apps_json(versions):
+    """Whatever changed between snapshots (only resources and usage, or more), the stored detail is the
+    JSON of the app as last sent: the patch path and the full path agree with json_format."""
+    from datetime import datetime, timezone
+
+    from collector.store import Store
+    from fuzz_wire import fill
+
+    store = Store(":memory:")
+    sequence = 0
+    expected = None
+    for resources, usage, root, with_resources, with_usage in versions:
+        app = pb.App(key="nginx:a.test:80/", kind="nginx", root=root, server_names=["a.test"])
+        app.listen.add(address="*", port=80)
+        if with_resources:
+            fill(app.resources, resources)
+        if with_usage:
+            fill(app.usage, usage)
+            app.usage.ClearField("daily")
+            app.usage.daily.add(date="2026-11-20", human=sequence)
+        if app_detail(app, "app", []) is None or _problems(app):
+            continue
+        sequence += 1
+        snap = pb.Snapshot(agent_id="w1", sequence=sequence, report_id=f"r{sequence}", source=pb.SOURCE_AGENT)
+        snap.collected_at.FromDatetime(datetime(2026, 11, 20, tzinfo=timezone.utc))
+        snap.apps.append(app)
+        raw = snap.SerializeToString()
+        store.ingest_message(pb.Snapshot.FromString(raw), raw=raw)
+        reference = pb.App()
+        reference.CopyFrom(app)
+        if reference.HasField("usage"):
+            reference.usage.ClearField("daily")
+        expected = json_format.MessageToDict(reference, preserving_proto_field_name=True)
+        stored = json.loads(store.query("SELECT detail FROM apps")[0]["detail"])
+        assert stored == expected
+    store.close()
+
+
+def _problems(app) -> list[str]:
+    problems: list[str] = []
+    app_detail(app, "app", problems)
+    return problems
 
 
 # -- config and log parsers ---------------------------------------------------------------------------------

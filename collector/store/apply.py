@@ -17,7 +17,8 @@ from typing import Callable
 
 from google.protobuf.unknown_fields import UnknownFieldSet
 
-from collector.wirejson import iso_seconds
+from collector.store.wirebytes import changed_days, daily_block, raw_apps, split_app
+from collector.wirejson import CONVERTERS, iso_seconds
 from collector.validate import InvalidSnapshot, app_detail, check_days, check_header, check_unique_dates, \
     validate_message
 from ronda_wire.v1 import ronda_pb2 as pb
@@ -38,6 +39,15 @@ _APP_UPSERT = """INSERT INTO apps (agent_id, app_key, kind, server_names, listen
     coverage_start=excluded.coverage_start, last_request=excluded.last_request,
     last_human_request=excluded.last_human_request, last_seen=excluded.last_seen, present=1,
     detail=excluded.detail"""
+
+
+# The detail without its old resources and usage, then the new ones (json_patch would merge objects, not
+# replace them); the columns that come from usage.
+_APP_PATCH = """UPDATE apps SET detail=json_patch(json_remove(detail, '$.resources', '$.usage'), ?),
+    coverage=?, coverage_start=?, last_request=?, last_human_request=?, last_seen=?, present=1
+    WHERE agent_id=? AND app_key=?"""
+_RESOURCES = CONVERTERS["ronda.v1.Resources"]
+_USAGE = CONVERTERS["ronda.v1.Usage"]
 
 
 class SequenceConflict(Exception):
@@ -104,96 +114,10 @@ def _listen_text(a) -> str:
     return text + (" ssl" if a.tls else "")
 
 
-_TIMES = ("coverage_start", "coverage_end", "last_request", "last_human_request", "last_human_success")
-
-
-def _varint_len(n: int) -> int:
-    return max(1, (n.bit_length() + 6) // 7)
-
-
-def _record_len(message) -> int:
-    size = message.ByteSize()
-    return 1 + _varint_len(size) + size
-
-
-def daily_block(usage: pb.Usage, wire: bytes) -> bytes:
-    """The bytes of `usage.daily` inside `wire` (usage serialized deterministically, unknown fields dropped).
-
-    Fields are written in number order, so the daily entries (field 7) sit between fields 1-6 and 8-9.
-    """
-    head = 1 + _varint_len(usage.coverage) if usage.coverage else 0
-    for name in _TIMES:
-        if usage.HasField(name):
-            head += _record_len(getattr(usage, name))
-    tail = sum(_record_len(log) for log in usage.logs)
-    if usage.unparsed_lines:
-        tail += 1 + _varint_len(usage.unparsed_lines)
-    return wire[head:len(wire) - tail]
-
-
-def changed_days(old: bytes | None, new: bytes, daily) -> list:
-    """The entries of `daily` (whose wire form is `new`) not byte-identical at the same place in `old`.
-
-    Entries wholly inside the common prefix of `old` and `new` are unchanged; the rest are
-    returned (usually just today's). A shifted window returns every entry, once a day.
-    """
-    if old == new:
-        return []
-    if not old:
-        return list(daily)
-    lo, hi = 0, min(len(old), len(new))
-    while lo < hi:
-        mid = (lo + hi + 1) // 2
-        if old[:mid] == new[:mid]:
-            lo = mid
-        else:
-            hi = mid - 1
-    end, k, n = len(new), 0, len(daily)
-    while k < n and end > lo:
-        end -= _record_len(daily[n - 1 - k])
-        k += 1
-    return list(daily[n - k:])
-
-
-def raw_apps(request: bytes) -> list[bytes] | None:
-    """The apps (field 8) of a serialized Snapshot as the agent sent them, without re-encoding them.
-
-    None when the bytes hold something this reader does not expect (the caller re-serializes then).
-    """
-    apps, i, end = [], 0, len(request)
-    try:
-        while i < end:
-            key, i = _varint(request, i)
-            wire_type = key & 7
-            if wire_type == 2:
-                size, i = _varint(request, i)
-                if key >> 3 == 8:
-                    apps.append(request[i:i + size])
-                i += size
-            elif wire_type == 0:
-                _, i = _varint(request, i)
-            elif wire_type == 1:
-                i += 8
-            elif wire_type == 5:
-                i += 4
-            else:
-                return None
-    except IndexError:
-        return None
-    return apps if i == end else None
-
-
-def _varint(data: bytes, i: int) -> tuple[int, int]:
-    result = shift = 0
-    while True:
-        byte = data[i]
-        i += 1
-        result |= (byte & 0x7F) << shift
-        if byte < 0x80:
-            return result, i
-        shift += 7
-        if shift > 63:
-            raise IndexError("varint too long")
+def _second(usage_json: dict, name: str) -> str | None:
+    """A usage instant as the apps columns keep it, to the second, from its JSON form."""
+    text = usage_json.get(name)
+    return None if text is None else text if len(text) == 20 else text[:19] + "Z"
 
 
 def _iso(message, name: str) -> str | None:
@@ -213,6 +137,7 @@ class Prepared:
     digests: list = field(default_factory=list)
     blocks: list = field(default_factory=list)
     days: list = field(default_factory=list)
+    patches: list = field(default_factory=list)  # apps whose resources or usage alone changed
     listeners: list = field(default_factory=list)
     errors: list = field(default_factory=list)
 
@@ -231,7 +156,8 @@ def prepare(c: sqlite3.Connection, m: pb.Snapshot, now: str, raw: bytes | None, 
                      "total_bytes": d.total_bytes, "used_bytes": d.used_bytes} for d in h.disks]),
         _SOURCE.get(m.source, "unspecified"), m.agent_version, m.interval_seconds, m.sequence,
         _iso(m, "collected_at"))
-    digests = dict(c.execute("SELECT app_key, digest FROM app_digests WHERE agent_id=?", (agent_id,)))
+    digests = {key: (digest, stable) for key, digest, stable in
+               c.execute("SELECT app_key, digest, stable FROM app_digests WHERE agent_id=?", (agent_id,))}
     raws = raw_apps(raw) if raw is not None else None
     if raws is not None and len(raws) != len(m.apps):
         raws = None
@@ -240,18 +166,29 @@ def prepare(c: sqlite3.Connection, m: pb.Snapshot, now: str, raw: bytes | None, 
     for i, app in enumerate(m.apps):
         wire = raws[i] if raws is not None else app.SerializeToString(deterministic=True)
         digest = hashlib.blake2b(wire, digest_size=16).digest()
-        if digests.get(app.key) == digest:
+        old = digests.get(app.key)
+        if old is not None and old[0] == digest:
             unchanged.append((now, agent_id, app.key))
         else:
-            changed.append((i, app, digest))
+            stable = split_app(wire)
+            changed.append((i, app, digest, hashlib.blake2b(stable, digest_size=16).digest() if stable else None,
+                            old[1] if old else None))
     blocks = dict(c.execute("SELECT app_key, block FROM app_daily_wire WHERE agent_id=? AND app_key IN "
                             "(SELECT value FROM json_each(?))",
-                            (agent_id, json.dumps([app.key for _, app, _ in changed])))) if changed else {}
-    app_rows, digest_rows, block_rows, day_rows = [], [], [], []
-    for i, app, digest in changed:
+                            (agent_id, json.dumps([app.key for _, app, _, _, _ in changed])))) if changed else {}
+    p = Prepared(base=base, host=host, keys=json.dumps([app.key for app in m.apps]), unchanged=unchanged)
+    for i, app, digest, stable, old_stable in changed:
         where = f"apps[{i}]"
-        detail = app_detail(app, where, problems)
         usage = app.usage if app.HasField("usage") else None
+        if stable is not None and stable == old_stable:
+            # Only resources and usage moved: check and convert those two, patch them into the detail.
+            volatile = {}
+            if app.HasField("resources"):
+                volatile["resources"] = _RESOURCES(app.resources, where + ".resources", problems)
+            if usage is not None:
+                volatile["usage"] = _USAGE(usage, where + ".usage", problems)
+        else:
+            detail = app_detail(app, where, problems)
         if usage is not None:
             if len(UnknownFieldSet(usage)):
                 usage.DiscardUnknownFields()  # from a newer agent; they would blur where the daily entries are
@@ -260,28 +197,30 @@ def prepare(c: sqlite3.Connection, m: pb.Snapshot, now: str, raw: bytes | None, 
             if old != block:
                 check_unique_dates(usage.daily, where, problems)  # stored blocks never name a day twice
                 for row in check_days(changed_days(old, block, usage.daily), where, problems):
-                    day_rows.append((agent_id, app.key, *row))
-                block_rows.append((agent_id, app.key, block))
+                    p.days.append((agent_id, app.key, *row))
+                p.blocks.append((agent_id, app.key, block))
         if problems:
             continue  # the snapshot is refused; only the problems are still of use
+        p.digests.append((agent_id, app.key, digest, stable))
+        usage_json = volatile.get("usage") if stable is not None and stable == old_stable else detail.get("usage")
+        usage_columns = (_COVERAGE.get(usage.coverage), _second(usage_json, "coverage_start"),
+                         _second(usage_json, "last_request"), _second(usage_json, "last_human_request")
+                         ) if usage is not None else (None, None, None, None)
+        if stable is not None and stable == old_stable:
+            p.patches.append((json.dumps(volatile), *usage_columns, now, agent_id, app.key))
+            continue
         fw = app.framework if app.HasField("framework") else None
-        digest_rows.append((agent_id, app.key, digest))
-        app_rows.append((
+        p.apps.append((
             agent_id, app.key, app.kind, json.dumps(list(app.server_names)),
             json.dumps([_listen_text(a) for a in app.listen]), app.path_prefix, app.root, app.upstream,
             app.config.file, app.config.line, app.parent_key, fw.name if fw else None, fw.version if fw else None,
-            _COVERAGE.get(usage.coverage) if usage else None, _iso(usage, "coverage_start") if usage else None,
-            _iso(usage, "last_request") if usage else None,
-            _iso(usage, "last_human_request") if usage else None,
-            now, now, json.dumps(detail)))
+            *usage_columns, now, now, json.dumps(detail)))
     if problems:
         raise InvalidSnapshot(problems)
-    return Prepared(
-        base=base, host=host, keys=json.dumps([app.key for app in m.apps]), unchanged=unchanged, apps=app_rows,
-        digests=digest_rows, blocks=block_rows, days=day_rows,
-        listeners=[(agent_id, s.protocol, s.address, s.port, s.pid, s.process, s.user, s.unit, s.container,
-                    json.dumps(list(s.app_keys)), int(s.public)) for s in m.listeners],
-        errors=[(agent_id, e.source, e.path, e.line, e.message) for e in m.errors])
+    p.listeners = [(agent_id, s.protocol, s.address, s.port, s.pid, s.process, s.user, s.unit, s.container,
+                    json.dumps(list(s.app_keys)), int(s.public)) for s in m.listeners]
+    p.errors = [(agent_id, e.source, e.path, e.line, e.message) for e in m.errors]
+    return p
 
 
 def write(c: sqlite3.Connection, agent_id: str, p: Prepared) -> None:
@@ -291,7 +230,8 @@ def write(c: sqlite3.Connection, agent_id: str, p: Prepared) -> None:
               "(SELECT value FROM json_each(?))", (agent_id, p.keys))
     c.executemany(_APP_UPSERT, p.apps)
     c.executemany("UPDATE apps SET present=1, last_seen=? WHERE agent_id=? AND app_key=?", p.unchanged)
-    c.executemany("INSERT OR REPLACE INTO app_digests VALUES (?,?,?)", p.digests)
+    c.executemany(_APP_PATCH, p.patches)
+    c.executemany("INSERT OR REPLACE INTO app_digests VALUES (?,?,?,?)", p.digests)
     c.executemany("INSERT OR REPLACE INTO app_daily_wire VALUES (?,?,?)", p.blocks)
     c.executemany("INSERT OR REPLACE INTO app_usage_daily VALUES (?,?,?,?,?,?,?,?,?)", p.days)
     c.execute("DELETE FROM listeners WHERE agent_id=?", (agent_id,))

@@ -74,3 +74,7 @@ CREATE TABLE app_daily_wire (
 ALTER TABLE apps DROP COLUMN digest;
 ALTER TABLE apps DROP COLUMN daily_wire;
 """))
+
+MIGRATIONS.append((23, "digest of the part of an app that rarely changes (all but resources and usage)", """
+ALTER TABLE app_digests ADD COLUMN stable BLOB;
+"""))

@@ -1,0 +1,146 @@
+"""Reading ronda.v1 wire bytes directly, where that spares the collector re-encoding what it received.
+
+Agents encode with protobuf, which writes known fields in field-number order. Where the bytes
+are not in that order these helpers answer None and the caller takes the slow, general path.
+"""
+from __future__ import annotations
+
+from ronda_wire.v1 import ronda_pb2 as pb
+
+def _varint_len(n: int) -> int:
+    return max(1, (n.bit_length() + 6) // 7)
+
+
+def _record_len(message) -> int:
+    size = message.ByteSize()
+    return 1 + _varint_len(size) + size
+
+
+def daily_block(usage: pb.Usage, wire: bytes) -> bytes:
+    """The bytes of `usage.daily` inside `wire` (usage serialized deterministically, unknown fields dropped).
+
+    Fields are written in number order, so the daily entries (field 7) sit between fields 1-6 and 8-9.
+    """
+    head, size = 0, len(wire)
+    while head < size and wire[head] < 0x38:  # a one-byte key of a field below 7
+        key = wire[head]
+        head += 1
+        if key & 7 == 2:
+            length, head = _varint(wire, head)
+            head += length
+        else:
+            _, head = _varint(wire, head)
+    tail = sum(_record_len(log) for log in usage.logs)
+    if usage.unparsed_lines:
+        tail += 1 + _varint_len(usage.unparsed_lines)
+    return wire[head:size - tail]
+
+
+def changed_days(old: bytes | None, new: bytes, daily) -> list:
+    """The entries of `daily` (whose wire form is `new`) not byte-identical at the same place in `old`.
+
+    Entries wholly inside the common prefix of `old` and `new` are unchanged; the rest are
+    returned (usually just today's). A shifted window returns every entry, once a day.
+    """
+    if old == new:
+        return []
+    if not old:
+        return list(daily)
+    lo, hi = 0, min(len(old), len(new))
+    while lo < hi:
+        mid = (lo + hi + 1) // 2
+        if old[:mid] == new[:mid]:
+            lo = mid
+        else:
+            hi = mid - 1
+    end, k, n = len(new), 0, len(daily)
+    while k < n and end > lo:
+        end -= _record_len(daily[n - 1 - k])
+        k += 1
+    return list(daily[n - k:])
+
+
+def raw_apps(request: bytes) -> list[bytes] | None:
+    """The apps (field 8) of a serialized Snapshot as the agent sent them, without re-encoding them.
+
+    None when the bytes hold something this reader does not expect (the caller re-serializes then).
+    """
+    apps, i, end = [], 0, len(request)
+    try:
+        while i < end:
+            key, i = _varint(request, i)
+            wire_type = key & 7
+            if wire_type == 2:
+                size, i = _varint(request, i)
+                if key >> 3 == 8:
+                    apps.append(request[i:i + size])
+                i += size
+            elif wire_type == 0:
+                _, i = _varint(request, i)
+            elif wire_type == 1:
+                i += 8
+            elif wire_type == 5:
+                i += 4
+            else:
+                return None
+    except IndexError:
+        return None
+    return apps if i == end else None
+
+
+def _varint(data: bytes, i: int) -> tuple[int, int]:
+    result = shift = 0
+    while True:
+        byte = data[i]
+        i += 1
+        result |= (byte & 0x7F) << shift
+        if byte < 0x80:
+            return result, i
+        shift += 7
+        if shift > 63:
+            raise IndexError("varint too long")
+
+
+def split_app(raw: bytes) -> bytes | None:
+    """The bytes of an App without its resources (11) and usage (12): the part that rarely changes.
+
+    None if the fields are not in number order or either of the two appears more than once.
+    """
+    cut_start = cut_end = -1
+    i, end, last = 0, len(raw), 0
+    try:
+        while i < end:
+            start = i
+            if raw[i] < 0x80:
+                key = raw[i]
+                i += 1
+            else:
+                key, i = _varint(raw, i)
+            number, wire_type = key >> 3, key & 7
+            if number < last or (number == last and number in (11, 12)):
+                return None  # out of order, or a message field written twice (protobuf would merge them)
+            if wire_type == 2:
+                if raw[i] < 0x80:
+                    size = raw[i]
+                    i += 1
+                else:
+                    size, i = _varint(raw, i)
+                i += size
+            elif wire_type == 0:
+                _, i = _varint(raw, i)
+            elif wire_type == 1:
+                i += 8
+            elif wire_type == 5:
+                i += 4
+            else:
+                return None
+            if number in (11, 12):
+                if cut_start < 0:
+                    cut_start = start
+                cut_end = i
+            last = number
+    except IndexError:
+        return None
+    if i != end:
+        return None
+    return raw if cut_start < 0 else raw[:cut_start] + raw[cut_end:]
