@@ -16,11 +16,17 @@ APPS = 100
 DAYS = 90
 
 
-def make_snapshot(agent_id: str, sequence: int, apps: int = APPS, days: int = DAYS, seed: int = 0) -> model.Snapshot:
+def make_snapshot(agent_id: str, sequence: int, apps: int = APPS, days: int = DAYS, seed: int = 0,
+                  busy: float = 1.0) -> model.Snapshot:
+    """`busy`: the share of apps whose logs grow between snapshots (monitors and bots reach most apps,
+    so 1.0 is the realistic default); the others are byte-for-byte the same as in the last snapshot."""
     rng = random.Random(f"{agent_id}:{seed}")
     today = date(2026, 11, 20)
     used = set(rng.sample(range(apps), k=apps * 3 // 10))
     with_processes = set(rng.sample(range(apps), k=apps // 3))
+    moving = set(rng.sample(range(apps), k=round(apps * busy)))
+    used &= moving
+    with_processes &= moving
     app_list = []
     for i in range(apps):
         name = f"app{i}.{agent_id}.go.id"
@@ -52,7 +58,8 @@ def make_snapshot(agent_id: str, sequence: int, apps: int = APPS, days: int = DA
             usage=model.Usage("full", coverage_start=first, coverage_end=datetime(2026, 11, 20, tzinfo=timezone.utc),
                               last_request=datetime(2026, 11, 20, 8, tzinfo=timezone.utc),
                               daily=daily, logs=[model.LogSource(f"/var/log/nginx/app{i}.access.log", "combined",
-                                                                 "ok", lines=120_000 + sequence)]),
+                                                                 "ok", lines=120_000 + (sequence if i in moving
+                                                                                        else 0))]),
             labels={"opd": f"dinas-{i % 17}"}))
     return model.Snapshot(
         agent_id=agent_id, sequence=sequence, report_id=str(uuid.uuid4()),

@@ -60,8 +60,8 @@ def personalise(base: bytes, agent_id: str, sequence: int) -> bytes:
             + _field(3, f"{agent_id}-{sequence}".encode()) + _field(7, host))
 
 
-def variants(apps: int, days: int, count: int = 3) -> list[bytes]:
-    return [snapshot_to_wire(make_snapshot("template", s, apps=apps, days=days)).SerializeToString()
+def variants(apps: int, days: int, count: int = 3, busy: float = 1.0) -> list[bytes]:
+    return [snapshot_to_wire(make_snapshot("template", s, apps=apps, days=days, busy=busy)).SerializeToString()
             for s in range(1, count + 1)]
 
 
@@ -180,6 +180,8 @@ def main() -> None:
     parser.add_argument("--seconds", type=float, default=20)
     parser.add_argument("--apps", type=int, default=100)
     parser.add_argument("--days", type=int, default=90)
+    parser.add_argument("--busy", type=float, default=1.0,
+                        help="share of apps that change between snapshots (1.0: every app's logs grow)")
     parser.add_argument("--client-processes", type=int, default=2)
     parser.add_argument("--workers", type=int, default=8, help="server worker threads (both servers)")
     parser.add_argument("--server-processes", type=int, default=os.cpu_count() or 1,
@@ -195,9 +197,10 @@ def main() -> None:
     for i in range(args.agents):
         issued = issue_agent(work / "ca", f"bench-{i:04d}", work / "agents")
         agents.append((f"bench-{i:04d}", TlsFiles(ca, str(issued.cert), str(issued.key))))
-    payloads = variants(args.apps, args.days)
+    payloads = variants(args.apps, args.days, busy=args.busy)
     size = len(personalise(payloads[0], agents[0][0], 1))
     print(f"{args.agents} agents, snapshots of {args.apps} apps x {args.days} days = {size / 1024:.0f} KiB, "
+          f"{args.busy:.0%} of apps changing between snapshots, "
           f"mutual TLS on loopback, {os.cpu_count()} CPUs, {args.seconds:.0f} s per server", flush=True)
 
     rows = []

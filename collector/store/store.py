@@ -152,7 +152,7 @@ class Store:
             self._readers.conn = reader
         return reader
 
-    def _prepare(self, message: pb.Snapshot, now: str, raw: bytes | None):
+    def _prepare(self, message: pb.Snapshot, now: str, raw: bytes | None, admit: AdmitHook | None = None):
         """The CPU-heavy part of an ingest, done before the write lock so that calls (and processes) overlap.
 
         None when it cannot help (a duplicate, a bad header, an in-memory database); the transaction
@@ -163,6 +163,8 @@ class Store:
             return None
         reader.execute("BEGIN")
         try:
+            if admit is not None:
+                admit(reader, message)  # refuse a caller before spending work on its snapshot (checked again later)
             if reader.execute("SELECT 1 FROM snapshots WHERE agent_id=? AND sequence=?",
                               (message.agent_id, message.sequence)).fetchone():
                 return None
@@ -193,7 +195,7 @@ class Store:
         `admit` raises; nothing is stored then.
         """
         now = iso(received_at or datetime.now(timezone.utc))
-        prepared = self._prepare(message, now, raw)
+        prepared = self._prepare(message, now, raw, admit)
         with self.transaction(wait) as c:
             duplicate, stale, last, notes = ingest_message(c, message, now, admit, raw, prepared)
         return IngestResult(duplicate=duplicate, stale=stale, last_sequence=last, notes=tuple(notes))
