@@ -64,13 +64,13 @@ _EPOCH = datetime(1970, 1, 1)
 
 
 def ingest_message(c: sqlite3.Connection, message: pb.Snapshot, now: str, admit: AdmitHook | None = None,
-                   raw: bytes | None = None, prepared: "Prepared | None" = None):
+                   raw: bytes | None = None, prepared: "Prepared | None" = None, header_checked: bool = False):
     """Returns (duplicate, stale, last_sequence, notes). Raises InvalidSnapshot or SequenceConflict.
 
     `prepared` (from `prepare` outside the write lock) is used if the agent's row is still what it
     was prepared against; otherwise the work is redone here.
     """
-    problems = check_header(message)
+    problems = [] if header_checked else check_header(message)
     if problems:
         raise InvalidSnapshot(problems)
     record = admit(c, message) if admit else None

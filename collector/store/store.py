@@ -21,7 +21,7 @@ import sqlite_utils
 from agent.model import Snapshot
 from collector.store.apply import AdmitHook, ingest_message, prepare, read_base
 from collector.store.migrations import MIGRATIONS
-from collector.validate import check_header
+from collector.validate import InvalidSnapshot, check_header
 from ronda_wire.v1 import ronda_pb2 as pb
 
 
@@ -159,7 +159,7 @@ class Store:
         then does the work itself.
         """
         reader = self._reader()
-        if reader is None or check_header(message):
+        if reader is None:
             return None
         reader.execute("BEGIN")
         try:
@@ -177,7 +177,6 @@ class Store:
                ) -> IngestResult:
         """Store a snapshot built in this process (e.g. by an SSH scan)."""
         from agent.wire import snapshot_to_wire
-        from collector.validate import InvalidSnapshot
 
         try:
             message = snapshot_to_wire(snap)
@@ -195,9 +194,12 @@ class Store:
         `admit` raises; nothing is stored then.
         """
         now = iso(received_at or datetime.now(timezone.utc))
+        problems = check_header(message)
+        if problems:
+            raise InvalidSnapshot(problems)
         prepared = self._prepare(message, now, raw, admit)
         with self.transaction(wait) as c:
-            duplicate, stale, last, notes = ingest_message(c, message, now, admit, raw, prepared)
+            duplicate, stale, last, notes = ingest_message(c, message, now, admit, raw, prepared, header_checked=True)
         return IngestResult(duplicate=duplicate, stale=stale, last_sequence=last, notes=tuple(notes))
 
     # -- queries -----------------------------------------------------------------
