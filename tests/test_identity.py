@@ -217,3 +217,13 @@ def test_wire_level_forgery_of_the_agent_id_is_refused(pki, mtls):
         with pytest.raises(SendError) as refused:
             sender.send_message(message)
     assert refused.value.code == grpc.StatusCode.PERMISSION_DENIED
+
+
+def test_one_identity_on_two_machines_is_reported(pki, mtls):
+    tls = pki.agent("web01")
+    with Sender(mtls.address, tls=tls) as sender:
+        sender.send(snapshot("web01", 1, machine_id="machine-a"))
+        ack = sender.send(snapshot("web01", 2, machine_id="machine-b"))
+    assert "two machines share this identity" in ack.message
+    events = mtls.store.query("SELECT kind, detail FROM identity_events WHERE kind='machine-id-changed'")
+    assert events == [{"kind": "machine-id-changed", "detail": "machine-a -> machine-b"}]

@@ -67,7 +67,7 @@ class Registry:
         if claimed is not None and claimed != agent_id:
             raise Refused("PERMISSION_DENIED", f"the snapshot claims agent id {agent_id!r} but this connection is "
                                                f"authenticated as {claimed!r}; an agent may only report as itself")
-        row = c.execute("SELECT status, status_changed_at FROM agent_identities WHERE agent_id=?",
+        row = c.execute("SELECT status, status_changed_at, machine_id FROM agent_identities WHERE agent_id=?",
                         (agent_id,)).fetchone()
         if row is None and self.approval == "manual":
             raise Refused("PERMISSION_DENIED", f"agent {agent_id!r} is new and waits for approval: "
@@ -85,7 +85,14 @@ class Registry:
                 c.execute("UPDATE agent_identities SET method=?, credential=?, machine_id=?, hostname=?, "
                           "last_seen=? WHERE agent_id=?",
                           (peer.method, peer.credential, machine_id, hostname, now, agent_id))
-            return self._clones(c, agent_id, machine_id, now)
+            notes = self._clones(c, agent_id, machine_id, now)
+            if row is not None and row[2] and machine_id and row[2] != machine_id:
+                note = (f"agent {agent_id} now reports machine id {machine_id} (was {row[2]}): reinstalled, or "
+                        "two machines share this identity (a copied certificate or token)?")
+                log.warning("%s", note)
+                _event(c, agent_id, "machine-id-changed", f"{row[2]} -> {machine_id}", now)
+                notes.append(note)
+            return notes
         return record
 
     def _authenticated_id(self, c: sqlite3.Connection, peer: Peer) -> str | None:
