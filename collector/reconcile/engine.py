@@ -66,14 +66,16 @@ def reconcile(inputs: Inputs, config: ReconcileConfig, now: datetime) -> Outcome
                 else:
                     notes.append(Reason("sub-app", INSUFFICIENT, f"{why}, and its use is unknown (no log "
                                                                  "covering the window)"))
+        idle = rules.is_idle(subject, clock)
         if declared is None:
             findings += rules.hidden(subject, inputs.hosts, index, declared_parent)
-            findings += rules.idle(subject, config, clock)
+            if idle:
+                findings += rules.idle(subject, config, clock, idle)
         else:
             deps += by_declared.get(declared.app_id, ())
             findings += rules.missing(subject, index)
-            findings += rules.idle(subject, config, clock)
-            findings += rules.status_mismatch(subject, config, clock, inputs.hosts)
+            findings += rules.idle(subject, config, clock, idle)
+            findings += rules.status_mismatch(subject, config, clock, inputs.hosts, idle)
             findings += rules.unowned(subject, config)
             findings += rules.drift(subject, index, inputs.hosts)
         if len(deps) > 1:

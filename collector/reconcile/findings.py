@@ -73,8 +73,9 @@ def missing(subject: Subject, index: Index) -> list[Finding]:
     return [Finding("missing", subject.handle, summary, detail, app_id=declared.app_id)]
 
 
-def idle(subject: Subject, config: ReconcileConfig, clock: Clock) -> list[Finding]:
-    if not is_idle(subject, clock):
+def idle(subject: Subject, config: ReconcileConfig, clock: Clock, known: bool | None = None) -> list[Finding]:
+    """`known`: is_idle already computed by the caller."""
+    if not (is_idle(subject, clock) if known is None else known):
         return []
     humans = [a.last_human_request for a in subject.apps if a.last_human_request]
     start = max(a.coverage_start for a in subject.apps if a.coverage_start)
@@ -89,7 +90,7 @@ def idle(subject: Subject, config: ReconcileConfig, clock: Clock) -> list[Findin
 
 
 def status_mismatch(subject: Subject, config: ReconcileConfig, clock: Clock,
-                    hosts: dict[str, HostInfo]) -> list[Finding]:
+                    hosts: dict[str, HostInfo], known_idle: bool | None = None) -> list[Finding]:
     declared = subject.declared
     if declared is None or not subject.apps:
         return []
@@ -102,7 +103,7 @@ def status_mismatch(subject: Subject, config: ReconcileConfig, clock: Clock,
         return [Finding("status-mismatch", subject.handle, summary,
                         {"declared_status": declared.status, "served_on": on, "last_request": last},
                         app_id=declared.app_id)]
-    if declared.status == "active" and is_idle(subject, clock):
+    if declared.status == "active" and (is_idle(subject, clock) if known_idle is None else known_idle):
         return [Finding("status-mismatch", subject.handle,
                         f"{declared.app_id} is declared active but nobody used it in {config.idle_days} days",
                         {"declared_status": declared.status, "idle_days": config.idle_days},

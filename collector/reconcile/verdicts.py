@@ -173,14 +173,18 @@ def _keys(apps: list[DiscoveredApp]) -> str:
 
 
 def decide(reasons: list[Reason]) -> str:
-    effects = {r.effect for r in reasons}
-    if any(r.rule == "human-use" for r in reasons):
-        return REVIEW if any(r.effect == REVIEW and r.rule in _USED_REVIEW_RULES for r in reasons) else KEEP
-    if REVIEW in effects:
-        return REVIEW
-    if INSUFFICIENT in effects:
-        return INSUFFICIENT
-    return SAFE
+    used = review_when_used = review = insufficient = False
+    for r in reasons:
+        if r.rule == "human-use":
+            used = True
+        elif r.effect == REVIEW:
+            review = True
+            review_when_used = review_when_used or r.rule in _USED_REVIEW_RULES
+        elif r.effect == INSUFFICIENT:
+            insufficient = True
+    if used:
+        return REVIEW if review_when_used else KEEP
+    return REVIEW if review else INSUFFICIENT if insufficient else SAFE
 
 
 def figures(subject: Subject, ev: Evidence | None, hosts: dict[str, HostInfo],
@@ -229,17 +233,13 @@ def verdict_for(subject: Subject, hosts: dict[str, HostInfo], inbound: list[tupl
         ev = gather(subject.apps)
         reasons = rules(subject, ev, hosts, inbound, config, clock, notes)
         verdict = decide(reasons)
-    deciding = [r for r in reasons if r.effect == verdict]
-    if verdict == REVIEW and len(deciding) > 1:
-        deciding = [r for r in deciding if r.rule != "human-use"] or deciding
-    first = subject.apps[0] if declared is None and len(subject.apps) == 1 else None
+    deciding = [r.text for r in reasons if r.effect == verdict and not (verdict == REVIEW and r.rule == "human-use")]
+    single = subject.apps[0] if declared is None and len(subject.apps) == 1 else None
     facts = figures(subject, ev, hosts, inbound, decision)
-    return Verdict(
-        subject=subject.handle, verdict=verdict, summary="; ".join(r.text for r in deciding[:3]), reasons=reasons,
-        figures=facts, name=declared.name if declared else _label(first) if first else "",
-        owner=declared.owner if declared else "", hosts=facts["hosts"],
-        app_id=declared.app_id if declared else None,
-        agent_id=first.agent_id if first else None, app_key=first.app_key if first else None)
+    return Verdict(subject.handle, verdict, "; ".join(deciding[:3]), reasons, facts,
+                   declared.name if declared else _label(single) if single else "",
+                   declared.owner if declared else "", facts["hosts"], declared.app_id if declared else None,
+                   single.agent_id if single else None, single.app_key if single else None)
 
 
 def _label(app: DiscoveredApp) -> str:

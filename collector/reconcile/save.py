@@ -1,0 +1,219 @@
+"""Writing a reconcile outcome: findings with their history, verdicts, matches, the run record.
+
+Rows carry a digest, so a run rewrites only what changed. What the previous
+run left is read on a second connection while the engine computes, and the
+rows are written by a thread while the next ones are prepared: SQLite works
+without the GIL, so a fleet's first run uses both cores.
+"""
+from __future__ import annotations
+
+import json
+import queue
+import sqlite3
+import threading
+import zlib
+from dataclasses import dataclass, field
+from datetime import datetime, timezone
+from typing import Any
+
+from collector.reconcile.config import ReconcileConfig
+from collector.reconcile.model import Outcome, Verdict, iso
+from collector.reconcile.verdicts import SAFE
+from collector.store import Store
+
+CHUNK = 20_000
+
+
+@dataclass(frozen=True)
+class RunSummary:
+    run_id: int
+    declared: int
+    discovered: int
+    matched: int
+    findings_open: int
+    opened: int
+    resolved: int
+    counts: dict[str, int]        # open findings per kind
+    verdicts: dict[str, int]      # subjects per verdict
+
+
+@dataclass
+class Previous:
+    """What the latest run left: its id and start, the open findings and the verdicts (with digests)."""
+
+    run_id: int | None = None
+    started: str | None = None
+    findings: dict[tuple[str, str], tuple[int, int]] = field(default_factory=dict)
+    verdicts: dict[str, tuple[int, str, str]] = field(default_factory=dict)
+
+
+def _latest_run(conn: sqlite3.Connection) -> tuple[int | None, str | None]:
+    return conn.execute("SELECT run_id, started_at FROM reconcile_runs ORDER BY run_id DESC LIMIT 1").fetchone() \
+        or (None, None)
+
+
+def read_previous(conn: sqlite3.Connection) -> Previous:
+    run_id, started = _latest_run(conn)
+    return Previous(run_id, started,
+                    {(k, s): (fid, d) for fid, k, s, d in conn.execute(
+                        "SELECT finding_id, kind, subject, digest FROM findings WHERE resolved_at IS NULL")},
+                    {s: (d, v, since) for s, d, v, since in conn.execute(
+                        "SELECT subject, digest, verdict, since FROM verdicts")})
+
+
+class Prefetch(threading.Thread):
+    """read_previous on its own connection, in the background (WAL: a consistent snapshot)."""
+
+    def __init__(self, path: str) -> None:
+        super().__init__(name="ronda-reconcile-prefetch", daemon=True)
+        self.path = path
+        self.result: Previous | None = None
+
+    def run(self) -> None:
+        try:
+            conn = sqlite3.connect(self.path, timeout=30)
+            try:
+                conn.execute("BEGIN")
+                self.result = read_previous(conn)
+            finally:
+                conn.close()
+        except sqlite3.Error:
+            self.result = None   # the writer reads it again inside its transaction
+
+    def get(self) -> Previous | None:
+        self.join()
+        return self.result
+
+
+class _Writer:
+    """Runs statements in order on the transaction's connection, in a thread of its own."""
+
+    def __init__(self, conn: sqlite3.Connection) -> None:
+        self.conn = conn
+        self.jobs: queue.Queue = queue.Queue(maxsize=4)
+        self.error: BaseException | None = None
+        self.thread = threading.Thread(target=self._run, name="ronda-reconcile-writer", daemon=True)
+        self.thread.start()
+
+    def _run(self) -> None:
+        while (job := self.jobs.get()) is not None:
+            if self.error is None:
+                try:
+                    self.conn.executemany(*job)
+                except BaseException as e:  # handed to the caller in close()
+                    self.error = e
+
+    def put(self, sql: str, rows: list[tuple]) -> None:
+        if self.error is not None:
+            raise self.error
+        if rows:
+            self.jobs.put((sql, rows))
+
+    def close(self) -> None:
+        self.jobs.put(None)
+        self.thread.join()
+        if self.error is not None:
+            raise self.error
+
+
+def _dumps(value: Any) -> str:
+    return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+
+
+def _digest(parts: tuple) -> int:
+    """A checksum of a row's values (str, int, None, or tuples of str): it only tells "changed" from "same"."""
+    return zlib.crc32("\x1f".join([p if type(p) is str else "\x1e".join(map(str, p)) if type(p) is tuple
+                                   else str(p) for p in parts]).encode())
+
+
+def verdict_row(v: Verdict) -> tuple:
+    """The verdicts row without its digest and since, in column order; inbound and reasons still as tuples."""
+    f = v.figures
+    return (v.subject, v.app_id, v.agent_id, v.app_key, v.name, v.owner, ", ".join(v.hosts), v.verdict, v.summary,
+            f["apps"], f["coverage"], f["coverage_start"], f["last_human_request"], f["last_request"],
+            f["human_requests"], f["human_recent"], f["human_previous"], f["trend"], f["oldest_snapshot"],
+            tuple(i["from"] + "\x1d" + i["why"] for i in f["inbound"]), f["annual_cost"], f["rss_bytes"],
+            f["disk_bytes"], tuple(r.effect + "\x1d" + r.rule + "\x1d" + r.text for r in v.reasons))
+
+
+def _stored(row: tuple) -> tuple:
+    """A verdict row as written: inbound and reasons in JSON (only rows that changed get this far)."""
+    inbound = _dumps([dict(zip(("from", "why"), i.split("\x1d"))) for i in row[19]]) if row[19] else None
+    return row[:19] + (inbound,) + row[20:23] + (_dumps([r.split("\x1d") for r in row[23]]),)
+
+
+_NEW_FINDING = ("INSERT INTO findings (kind, subject, app_id, agent_id, app_key, summary, detail, digest, first_seen) "
+                "VALUES (?,?,?,?,?,?,?,?,?)")
+_CHANGED_FINDING = "UPDATE findings SET summary=?, detail=?, digest=? WHERE finding_id=?"
+_VERDICT = f"INSERT OR REPLACE INTO verdicts VALUES ({', '.join('?' * 26)})"
+
+
+def _findings(w: _Writer, outcome: Outcome, old: dict, stamp: str, previous: str) -> tuple[int, int]:
+    new, changed, held = [], [], set()
+    opened = 0
+    for f in outcome.findings:
+        key = (f.kind, f.subject)
+        if key in held:
+            continue
+        held.add(key)
+        digest = _digest((f.summary, tuple(map(str, f.detail.values()))))
+        row = old.get(key)
+        if row is None:
+            new.append((f.kind, f.subject, f.app_id, f.agent_id, f.app_key, f.summary, _dumps(f.detail), digest,
+                        stamp))
+        elif row[1] != digest:
+            changed.append((f.summary, _dumps(f.detail), digest, row[0]))
+        if len(new) >= CHUNK:
+            opened += len(new)
+            w.put(_NEW_FINDING, new)
+            new = []
+    gone = [(stamp, previous, fid) for key, (fid, _) in old.items() if key not in held]
+    w.put("UPDATE findings SET resolved_at=?, last_seen=? WHERE finding_id=?", gone)
+    w.put(_NEW_FINDING, new)
+    w.put(_CHANGED_FINDING, changed)
+    return opened + len(new), len(gone)
+
+
+def _verdicts(w: _Writer, outcome: Outcome, old: dict, stamp: str) -> None:
+    existing = dict(old)
+    rows = []
+    for v in outcome.verdicts:
+        row = verdict_row(v)
+        digest = _digest(row)
+        before = existing.pop(v.subject, None)
+        if before is not None and before[0] == digest:
+            continue
+        since = before[2] if before is not None and before[1] == v.verdict else stamp
+        rows.append(_stored(row) + (digest, since))
+        if len(rows) >= CHUNK:
+            w.put(_VERDICT, rows)
+            rows = []
+    w.put(_VERDICT, rows)
+    w.put("DELETE FROM verdicts WHERE subject=?", [(s,) for s in existing])
+
+
+def save_outcome(store: Store, outcome: Outcome, config: ReconcileConfig, started: datetime,
+                 declared: int, discovered: int, previous: Previous | None = None) -> RunSummary:
+    stamp = iso(started) or ""
+    with store.transaction() as c:
+        if previous is None or previous.run_id != _latest_run(c)[0]:
+            previous = read_previous(c)     # none prefetched, or another run finished in between
+        last = previous.started or stamp
+        writer = _Writer(c)
+        try:
+            writer.put("DELETE FROM matches WHERE 1", [()])
+            writer.put("INSERT INTO matches VALUES (?,?,?,?,?)",
+                       [(m.app_id, m.agent_id, m.app_key, m.rule, m.reason) for m in outcome.matches])
+            opened, resolved = _findings(writer, outcome, previous.findings, stamp, last)
+            _verdicts(writer, outcome, previous.verdicts, stamp)
+        finally:
+            writer.close()
+        counts = dict(c.execute("SELECT kind, count(*) FROM findings WHERE resolved_at IS NULL GROUP BY kind"))
+        verdicts = dict(c.execute("SELECT verdict, count(*) FROM verdicts GROUP BY verdict"))
+        matched = len({m.handle for m in outcome.matches})
+        finished = iso(datetime.now(timezone.utc))
+        run_id = c.execute("INSERT INTO reconcile_runs (started_at, finished_at, config, declared, discovered, "
+                           "matched, findings_open, opened, resolved, candidates) VALUES (?,?,?,?,?,?,?,?,?,?)",
+                           (stamp, finished, _dumps(config.as_dict()), declared, discovered, matched,
+                            sum(counts.values()), opened, resolved, verdicts.get(SAFE, 0))).lastrowid
+    return RunSummary(run_id, declared, discovered, matched, sum(counts.values()), opened, resolved, counts, verdicts)
