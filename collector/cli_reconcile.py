@@ -9,12 +9,10 @@ import click
 from collector.cli_common import db_option, format_option, open_store
 from collector.output import render
 from collector.reconcile.config import ConfigError, load_config
-from collector.reconcile.db import run_reconcile
 from collector.reconcile.decisions import DECISIONS, DecisionError, record_decision
 from collector.reconcile.lookup import NotFound, find_subject
-from collector.reconcile.narrate import narrate
-from collector.reconcile.queries import KINDS, candidate_rows, expand, finding_rows
-from collector.reconcile.story import story as build_story
+from collector.reconcile.queries import (CANDIDATE_COLUMNS, KINDS, candidate_rows, candidate_table, expand,
+                                        finding_rows, text_table)
 from collector.reconcile.verdicts import VERDICTS
 
 
@@ -30,6 +28,8 @@ def _config_option(f):
 def reconcile(db: str, config_path: str | None, fmt: str) -> None:
     """Hold the declared inventory against what the agents found; update
     findings and verdicts. Idempotent: this is what a schedule runs."""
+    from collector.reconcile.db import run_reconcile
+
     try:
         config = load_config(config_path)
     except ConfigError as e:
@@ -78,17 +78,14 @@ def findings(db: str, fmt: str, kinds: tuple[str, ...], include_resolved: bool) 
               help="Show these verdicts instead of safe-to-take-down (repeatable).")
 def candidates(db: str, fmt: str, verdicts: tuple[str, ...]) -> None:
     """Apps ronda calls safe to take down, with the evidence and any decision."""
-    rows = [expand(r) for r in candidate_rows(open_store(db), verdicts or ("safe-to-take-down",))]
+    store = open_store(db)
+    chosen = verdicts or ("safe-to-take-down",)
     if fmt == "table":
-        columns = ["subject", "name", "owner", "hosts", "last_human", "logs_since", "decision", "summary"]
-        for r in rows:
-            r["subject"] = r["app_id"] or r["app_key"]
-            r["last_human"] = (r["figures"]["last_human_request"] or "never")[:10]
-            r["logs_since"] = (r["figures"]["coverage_start"] or "-")[:10]
-            r["decision"] = r["decision"] or ""
-    else:
-        columns = None
-    click.echo(render(rows, fmt, columns, empty="no candidates (run `ronda reconcile` first)"))
+        rows = candidate_table(store, chosen)
+        click.echo(text_table(CANDIDATE_COLUMNS, rows) if rows else "no candidates (run `ronda reconcile` first)")
+        return
+    rows = [expand(r) for r in candidate_rows(store, chosen)]
+    click.echo(render(rows, fmt, None, empty="no candidates (run `ronda reconcile` first)"))
 
 
 @click.command()
@@ -100,6 +97,9 @@ def explain(db: str, fmt: str, app: str, weeks: int) -> None:
     """The whole story of one app: what it is, where it runs, its usage,
     findings, verdict with reasons, and decisions. APP is a declared app id,
     HOST/APP_KEY, or a URL."""
+    from collector.reconcile.narrate import narrate
+    from collector.reconcile.story import story as build_story
+
     store = open_store(db)
     try:
         found = find_subject(store, app)

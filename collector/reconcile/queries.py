@@ -58,3 +58,35 @@ def verdict_counts(store: Store) -> dict[str, int]:
 def finding_counts(store: Store) -> dict[str, int]:
     return {r["kind"]: r["n"] for r in store.query(
         "SELECT kind, count(*) AS n FROM findings WHERE resolved_at IS NULL GROUP BY kind")}
+
+
+CANDIDATE_COLUMNS = ("app", "name", "owner", "hosts", "last_human", "logs_since", "decision", "summary")
+
+
+def candidate_table(store: Store, verdicts: Sequence[str]) -> list[tuple[str, ...]]:
+    """The candidates as table cells, straight from SQL (this is what `ronda candidates` prints;
+    a fleet can have tens of thousands)."""
+    marks = ", ".join("?" * len(verdicts))
+    decided = store.conn.execute("SELECT 1 FROM decisions LIMIT 1").fetchone() is not None
+    decision = ("(SELECT d.decision || ' by ' || d.decided_by FROM decisions d WHERE d.subject = v.subject "
+                "ORDER BY d.decision_id DESC LIMIT 1)") if decided else "''"
+    with store._lock:
+        return store.conn.execute(f"""
+            SELECT coalesce(v.app_id, v.app_key, v.subject), v.name, v.owner, v.hosts,
+                   coalesce(substr(v.last_human_request, 1, 10), 'never'), coalesce(substr(v.coverage_start, 1, 10), '-'),
+                   coalesce({decision}, ''), v.summary
+            FROM verdicts v WHERE v.verdict IN ({marks})
+            ORDER BY v.verdict, v.annual_cost IS NULL, v.annual_cost DESC, v.subject""", tuple(verdicts)).fetchall()
+
+
+def text_table(headers: Sequence[str], rows: list[tuple[str, ...]]) -> str:
+    """A plain aligned table, like collector.output's, built column-wise for many rows."""
+    if not rows:
+        return ""
+    columns = list(zip(*rows))
+    widths = [max(len(h), max(map(len, col))) for h, col in zip(headers, columns)]
+    last = len(widths) - 1
+    lines = ["  ".join(h.upper().ljust(w) for h, w in zip(headers, widths)).rstrip(),
+             "  ".join("-" * w for w in widths)]
+    lines += ["  ".join([c.ljust(w) for c, w in zip(row[:last], widths)] + [row[last]]) for row in rows]
+    return "\n".join(lines)
