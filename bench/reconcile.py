@@ -28,18 +28,18 @@ import subprocess
 import sys
 import tempfile
 import time
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 sys.path.insert(0, str(ROOT))
 
-from collector.inventory.db import import_apps  # noqa: E402
-from collector.inventory.model import DeclaredApp  # noqa: E402
-from collector.reconcile.urls import host_key, normalize_path, parse_endpoint, path_within  # noqa: E402
-from collector.store import Store  # noqa: E402
+from collector.inventory.db import import_apps
+from collector.inventory.model import DeclaredApp
+from collector.reconcile.urls import host_key, normalize_path, parse_endpoint, path_within
+from collector.store import Store
 
-NOW = datetime.now(timezone.utc).replace(microsecond=0)
+NOW = datetime.now(UTC).replace(microsecond=0)
 FRAMEWORKS = ("wordpress", "laravel", "codeigniter", "yii", "drupal", "joomla", "", "", "")
 
 
@@ -134,6 +134,9 @@ def build(db: Path, hosts: int, apps: int, declared: int, idle_days: int = 90, s
     return counts
 
 
+CPU: list[float] = []   # CPU seconds (user + system) of each child, in order
+
+
 def child(args: list[str]) -> tuple[float, float, str]:
     """Run a command in a child; (wall seconds, peak RSS MiB of that child alone, stdout)."""
     out_file = tempfile.TemporaryFile()
@@ -142,6 +145,7 @@ def child(args: list[str]) -> tuple[float, float, str]:
     _, status, usage = os.wait4(proc.pid, 0)
     wall = time.perf_counter() - start
     proc.returncode = os.waitstatus_to_exitcode(status)
+    CPU.append(usage.ru_utime + usage.ru_stime)
     if proc.returncode:
         raise SystemExit(f"{' '.join(args)} failed: {proc.stderr.read().decode() if proc.stderr else ''}")
     out_file.seek(0)
@@ -201,13 +205,16 @@ def main() -> None:
         else:
             print(f"reusing {db}")
         first, first_rss, out = child([*ronda, "reconcile", "--db", str(db)])
-        print(f"\nronda reconcile, first run : {first:6.2f} s  peak RSS {first_rss:6.0f} MiB   (limit 10 s)")
+        print(f"\nronda reconcile, first run : {first:6.2f} s  (CPU {CPU[-1]:5.2f} s)  peak RSS {first_rss:6.0f} MiB"
+              "   (limit 10 s)")
         print("  " + out.strip().replace("\n", "\n  "))
         second, second_rss, _ = child([*ronda, "reconcile", "--db", str(db)])
-        print(f"ronda reconcile, steady    : {second:6.2f} s  peak RSS {second_rss:6.0f} MiB   (limit 10 s)")
+        print(f"ronda reconcile, steady    : {second:6.2f} s  (CPU {CPU[-1]:5.2f} s)  peak RSS {second_rss:6.0f} MiB"
+              "   (limit 10 s)")
         cand, cand_rss, out = child([*ronda, "candidates", "--db", str(db)])
         rows = max(0, len(out.splitlines()) - 2)
-        print(f"ronda candidates           : {cand:6.2f} s  peak RSS {cand_rss:6.0f} MiB   (limit 1 s; {rows:,} rows)")
+        print(f"ronda candidates           : {cand:6.2f} s  (CPU {CPU[-1]:5.2f} s)  peak RSS {cand_rss:6.0f} MiB"
+              f"   (limit 1 s; {rows:,} rows)")
         idle_sql = sql_seconds(db, "SELECT count(*) FROM apps WHERE present AND coverage_start <= ? AND "
                                    "(last_human_request IS NULL OR last_human_request < ?)",
                                (iso(NOW - timedelta(days=90)),) * 2)
@@ -227,8 +234,8 @@ def main() -> None:
               f"{second / idle_sql:,.0f}x that floor")
         print(f"  plain SQL select of the candidate verdicts          : {cand_sql:8.3f} s; `ronda candidates` "
               f"(process start, query, table) is {cand / cand_sql:,.0f}x that")
-        print(f"\nmachine: {os.cpu_count()} CPUs; python {sys.version.split()[0]}; sqlite "
-              f"{__import__('sqlite3').sqlite_version}")
+        print(f"\nmachine: {os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.1f} (other work running "
+              f"slows the wall times); python {sys.version.split()[0]}; sqlite {__import__('sqlite3').sqlite_version}")
         ok = first < 10 and second < 10 and cand < 1
         print("PASS" if ok else "FAIL: over a limit")
     finally:

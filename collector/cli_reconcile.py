@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 import json
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import click
 
@@ -11,8 +11,15 @@ from collector.output import render
 from collector.reconcile.config import ConfigError, load_config
 from collector.reconcile.decisions import DECISIONS, DecisionError, record_decision
 from collector.reconcile.lookup import NotFound, find_subject
-from collector.reconcile.queries import (CANDIDATE_COLUMNS, KINDS, candidate_rows, candidate_table, expand,
-                                        finding_rows, text_table)
+from collector.reconcile.queries import (
+    CANDIDATE_COLUMNS,
+    KINDS,
+    candidate_rows,
+    candidate_table,
+    expand,
+    finding_rows,
+    text_table,
+)
 from collector.reconcile.verdicts import VERDICTS
 
 
@@ -156,7 +163,7 @@ def decide(db: str, app: str, decision: str, reason: str, by: str, into: str) ->
     try:
         found = find_subject(store, app)
         target = find_subject(store, into).subject if into else ""
-        row = record_decision(store, found, decision, reason, by, target, datetime.now(timezone.utc))
+        row = record_decision(store, found, decision, reason, by, target, datetime.now(UTC))
     except (NotFound, DecisionError) as e:
         raise click.ClickException(str(e)) from None
     click.echo(f"recorded: {row['subject']} {row['decision']}"

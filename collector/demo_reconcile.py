@@ -2,8 +2,8 @@
 the findings and the takedown verdicts with their reasons."""
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
-from typing import Callable
 
 from collector.inventory.db import import_apps
 from collector.inventory.parse import load_inventory

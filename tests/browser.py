@@ -142,7 +142,7 @@ class Browser:
         os.close(self._to_child)
         os.close(self._from_child)
 
-    def __enter__(self) -> "Browser":
+    def __enter__(self) -> Browser:
         return self
 
     def __exit__(self, *exc) -> None:

@@ -1,7 +1,7 @@
 """A small fleet for reconciliation tests: one host, three apps, an inventory with gaps."""
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from click.testing import CliRunner
@@ -9,7 +9,7 @@ from click.testing import CliRunner
 from agent.model import App, DailyUsage, HostFacts, ListenAddress, Snapshot, Usage
 from collector.cli import cli
 
-NOW = datetime.now(timezone.utc).replace(microsecond=0)
+NOW = datetime.now(UTC).replace(microsecond=0)
 INVENTORY = ("app_id,name,owner,contact,urls,status,app_class,annual_cost\n"
              "APP-1,Portal,Dinas Kesehatan,humas@prov.example,https://portal.prov.example,active,specific,1000\n"
              "APP-2,Old mail,Dinas Kesehatan,,oldmail.prov.example,inactive,specific,5000\n"

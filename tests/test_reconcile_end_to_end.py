@@ -14,7 +14,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from browser import Browser
@@ -31,7 +31,7 @@ CRAWLER = "Mozilla/5.0 (compatible; Googlebot/2.1; +http://www.google.com/bot.ht
 
 def old_lines(path: Path, *days_ago: int) -> None:
     """Human visits in the past, in the combined format both servers write."""
-    now = datetime.now(timezone.utc)
+    now = datetime.now(UTC)
     path.parent.mkdir(parents=True, exist_ok=True)
     with path.open("a") as f:
         for days in sorted(days_ago, reverse=True):
@@ -152,7 +152,7 @@ def test_findings_and_verdicts_from_real_servers_and_traffic(tmp_path):
     assert f"shop.test proxies to it (http://127.0.0.1:{back})" in why["APP-4"]
     assert "a shared/common service still in use (declared active" in why["APP-7"]
     assert verdicts["APP-2"]["figures"]["last_human_request"][:10] == \
-        (datetime.now(timezone.utc) - timedelta(days=100)).strftime("%Y-%m-%d")
+        (datetime.now(UTC) - timedelta(days=100)).strftime("%Y-%m-%d")
 
     story = ronda(db, "explain", "APP-2")
     assert "SAFE-TO-TAKE-DOWN" in story and "matched by url: http://www.old.test -> server name old.test" in story

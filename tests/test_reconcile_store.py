@@ -17,6 +17,7 @@ from collector.reconcile.config import ReconcileConfig
 from collector.reconcile.db import run_reconcile
 from collector.store import Store
 
+
 @pytest.fixture
 def db(tmp_path) -> Path:
     path = tmp_path / "ronda.db"

@@ -2,7 +2,7 @@
 from __future__ import annotations
 
 from dataclasses import replace
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import pytest
 
@@ -12,7 +12,7 @@ from collector.reconcile.engine import reconcile
 from collector.reconcile.model import DiscoveredApp, HostInfo, Inputs, Listen, Subject, iso
 from collector.reconcile.verdicts import INSUFFICIENT, KEEP, REVIEW, SAFE, verdict_for
 
-NOW = datetime(2026, 6, 1, 12, tzinfo=timezone.utc)
+NOW = datetime(2026, 6, 1, 12, tzinfo=UTC)
 CONFIG = ReconcileConfig()   # 90 idle days, 48 h stale, 10 requests low use
 
 

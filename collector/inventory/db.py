@@ -9,7 +9,7 @@ from __future__ import annotations
 import hashlib
 import json
 from dataclasses import dataclass, fields
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 from collector.inventory.model import DeclaredApp
@@ -52,7 +52,7 @@ def app_from_row(row: dict[str, Any]) -> DeclaredApp:
 def import_apps(store: Store, apps: list[DeclaredApp], file: str, fmt: str, content: bytes,
                 now: datetime | None = None, dry_run: bool = False) -> ImportResult:
     """Apply a validated inventory; all of it or (on any error, or with dry_run) nothing."""
-    stamp = iso(now or datetime.now(timezone.utc))
+    stamp = iso(now or datetime.now(UTC))
     with store.transaction() as c:
         existing = {r["app_id"]: r for r in _rows(c, "SELECT * FROM inventory")}
         cur = c.execute("INSERT INTO inventory_imports (imported_at, file, sha256, format, records, added, "
@@ -146,7 +146,7 @@ def history(store: Store, app_id: str) -> list[dict[str, Any]]:
 def set_pin(store: Store, app_id: str, agent_id: str, app_key: str, action: str, reason: str, by: str,
             now: datetime | None = None) -> None:
     """action: link (always match), forbid (never match) or clear (back to the rules)."""
-    stamp = iso(now or datetime.now(timezone.utc))
+    stamp = iso(now or datetime.now(UTC))
     with store.transaction() as c:
         if action == "clear":
             c.execute("DELETE FROM inventory_links WHERE app_id=? AND agent_id=? AND app_key=?",

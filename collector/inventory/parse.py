@@ -6,7 +6,7 @@ InventoryError listing each problem by line and column (warnings ride along).
 from __future__ import annotations
 
 import re
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 from typing import Any
 
 from collector.inventory.fields import ALIASES, BY_NAME, FIELDS, accepted, header_key, lookup
@@ -29,7 +29,7 @@ def load_inventory(path: str, fmt: str = "", encoding: str = "",
 
 
 def check_table(table: RawTable, today: date | None = None) -> tuple[list[DeclaredApp], list[Problem]]:
-    today = today or datetime.now(timezone.utc).date()
+    today = today or datetime.now(UTC).date()
     problems = list(table.problems)
     mapping = _map_columns(table.columns, problems)
     apps: list[DeclaredApp] = []
@@ -137,7 +137,7 @@ def _convert(kind: str, text: str, items: list[str], value: Any, column: str, ba
             bad(column, f"{text!r} is not a known {kind}; accepted: {accepted(kind)}")
         return found
     if kind == "year":
-        year = text[:-2] if text.endswith(".0") else text
+        year = text.removesuffix(".0")
         if not year.isdigit() or not 1950 <= int(year) <= today.year + 1:
             bad(column, f"{text!r} is not a year between 1950 and {today.year + 1}")
             return None

@@ -7,9 +7,9 @@ import gc
 import json
 import sqlite3
 import threading
+from collections.abc import Iterator
 from contextlib import contextmanager
-from datetime import datetime, timedelta, timezone
-from typing import Iterator
+from datetime import UTC, datetime, timedelta
 
 from collector.inventory.db import declared_apps
 from collector.reconcile.config import ReconcileConfig
@@ -17,6 +17,7 @@ from collector.reconcile.engine import reconcile
 from collector.reconcile.model import Decision, DiscoveredApp, HostInfo, Inputs, Listen, ListenerInfo, Pin
 from collector.reconcile.save import Prefetch, RunSummary, save_outcome
 from collector.store import Store
+
 
 def _listen(text: str | None) -> tuple[Listen, ...]:
     return tuple(Listen(str(x.get("address", "*")), int(x.get("port", 0)), bool(x.get("tls", False)),
@@ -131,7 +132,7 @@ def _no_cycle_collection() -> Iterator[None]:
 
 def run_reconcile(store: Store, config: ReconcileConfig, now: datetime | None = None) -> RunSummary:
     """Read, reconcile, write: what `ronda reconcile` and a schedule run. Idempotent."""
-    now = now or datetime.now(timezone.utc)
+    now = now or datetime.now(UTC)
     prefetch = Prefetch(store.path) if store.path != ":memory:" else None
     if prefetch is not None:
         prefetch.start()

@@ -1,7 +1,7 @@
 """People's decisions on apps: appended with who, when and why; never changed afterwards."""
 from __future__ import annotations
 
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 from collector.reconcile.lookup import Found
@@ -27,7 +27,7 @@ def record_decision(store: Store, found: Found, decision: str, reason: str, by: 
         raise DecisionError("consolidate needs --into APP: the app that takes over")
     if decision != "consolidate" and into:
         raise DecisionError("--into only goes with consolidate")
-    stamp = iso(now or datetime.now(timezone.utc))
+    stamp = iso(now or datetime.now(UTC))
     with store.transaction() as c:
         row = c.execute("SELECT verdict FROM verdicts WHERE subject=?", (found.subject,)).fetchone()
         verdict = row[0] if row else None

@@ -14,8 +14,17 @@ from dataclasses import dataclass, field
 
 from collector.inventory.model import DeclaredApp
 from collector.reconcile.model import DiscoveredApp, HostInfo, Match, Pin
-from collector.reconcile.urls import (WEB_PORTS, WILDCARD_ADDRESSES, Endpoint, ServerName, host_key,
-                                      normalize_path, parse_endpoint, path_within, server_name)
+from collector.reconcile.urls import (
+    WEB_PORTS,
+    WILDCARD_ADDRESSES,
+    Endpoint,
+    ServerName,
+    host_key,
+    normalize_path,
+    parse_endpoint,
+    path_within,
+    server_name,
+)
 
 _PLAIN_NAME = re.compile(r"^[a-z0-9][a-z0-9\-.]*[a-z0-9]$")   # lower case, no wildcard, no port
 # Scores order the reasons of one match; a pin beats every rule.

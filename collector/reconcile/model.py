@@ -7,7 +7,7 @@ be parsed and formatted again on every run.
 from __future__ import annotations
 
 from dataclasses import dataclass, field
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from typing import Any, NamedTuple
 
 from collector.inventory.model import DeclaredApp
@@ -184,7 +184,7 @@ class Clock:
     stale_before: str      # a host whose latest snapshot arrived before this is stale
 
     @classmethod
-    def at(cls, now: datetime, idle_days: int, stale_after_hours: int) -> "Clock":
+    def at(cls, now: datetime, idle_days: int, stale_after_hours: int) -> Clock:
         return cls(now, iso(now) or "", iso(now - timedelta(days=idle_days)) or "",
                    iso(now - timedelta(hours=stale_after_hours)) or "")
 
@@ -197,14 +197,14 @@ class Clock:
 
 def _parse(text: str) -> datetime:
     value = datetime.fromisoformat(text)
-    return value if value.tzinfo else value.replace(tzinfo=timezone.utc)
+    return value if value.tzinfo else value.replace(tzinfo=UTC)
 
 
 def iso(value: datetime | None) -> str | None:
     """UTC timestamps as the store writes them (YYYY-MM-DDTHH:MM:SSZ); formatted by hand, it runs per app."""
     if value is None:
         return None
-    if value.tzinfo is not timezone.utc:
-        value = value.astimezone(timezone.utc)
+    if value.tzinfo is not UTC:
+        value = value.astimezone(UTC)
     return "%04d-%02d-%02dT%02d:%02d:%02dZ" % (value.year, value.month, value.day, value.hour, value.minute,
                                                 value.second)

@@ -1,7 +1,7 @@
 """`ronda explain` as text: the story of one app, for a terminal."""
 from __future__ import annotations
 
-from datetime import date, datetime, timezone
+from datetime import UTC, date, datetime
 from typing import Any
 
 from collector.reconcile.chart import terminal_chart, weekly
@@ -21,10 +21,12 @@ def _join(*parts: Any) -> str:
 
 
 def narrate(story: dict[str, Any], today: date | None = None, weeks: int = 17) -> list[str]:
-    today = today or datetime.now(timezone.utc).date()
+    today = today or datetime.now(UTC).date()
     d = story["declared"]
     v = story["verdict"]
-    title = f"{d['app_id']}  {d['name']}" if d else story["subject"]
+    runs = story["runs_on"]
+    where = f"{runs[0]['hostname'] or runs[0]['agent_id']}/{runs[0]['app_key']}" if runs else story["subject"]
+    title = f"{d['app_id']}  {d['name']}" if d else f"{where}  (undeclared)"
     out = [title, "=" * min(len(title), 100)]
     if v:
         out.append(f"verdict   {v['verdict'].upper()}  (since {v['since'][:10]})")
@@ -76,9 +78,10 @@ def narrate(story: dict[str, Any], today: date | None = None, weeks: int = 17) -
                                                       else "")
                    + f"; last human visit {(a['last_human_request'] or 'never seen')[:10]}")
     out.append("")
-    out.append(f"Usage, requests per week (last {weeks} weeks)")
-    out.extend(terminal_chart(weekly(story["usage"], today, weeks, coverage_date(story["coverage_start"]))))
-    out.append("")
+    if story["runs_on"]:
+        out.append(f"Usage, requests per week (last {weeks} weeks)")
+        out.extend(terminal_chart(weekly(story["usage"], today, weeks, coverage_date(story["coverage_start"]))))
+        out.append("")
     if v:
         out.append("Reasons")
         for r in v["reasons"]:

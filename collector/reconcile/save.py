@@ -13,7 +13,7 @@ import sqlite3
 import threading
 import zlib
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 from collector.reconcile.config import ReconcileConfig
@@ -211,7 +211,7 @@ def save_outcome(store: Store, outcome: Outcome, config: ReconcileConfig, starte
         counts = dict(c.execute("SELECT kind, count(*) FROM findings WHERE resolved_at IS NULL GROUP BY kind"))
         verdicts = dict(c.execute("SELECT verdict, count(*) FROM verdicts GROUP BY verdict"))
         matched = len({m.handle for m in outcome.matches})
-        finished = iso(datetime.now(timezone.utc))
+        finished = iso(datetime.now(UTC))
         run_id = c.execute("INSERT INTO reconcile_runs (started_at, finished_at, config, declared, discovered, "
                            "matched, findings_open, opened, resolved, candidates) VALUES (?,?,?,?,?,?,?,?,?,?)",
                            (stamp, finished, _dumps(config.as_dict()), declared, discovered, matched,

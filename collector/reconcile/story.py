@@ -3,7 +3,7 @@ how it is used, what ronda found, its verdict, and what people decided."""
 from __future__ import annotations
 
 import json
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 from collector.inventory.db import app_from_row, history
@@ -44,7 +44,7 @@ def daily_usage(store: Store, apps: list[tuple[str, str]], since: str) -> list[d
 
 
 def story(store: Store, found: Found, days: int = 119, now: datetime | None = None) -> dict[str, Any]:
-    now = now or datetime.now(timezone.utc)
+    now = now or datetime.now(UTC)
     declared = None
     changes: list[dict] = []
     if found.app_id:

@@ -1,7 +1,7 @@
 """Everything the HTML report shows, read from the store into plain dicts."""
 from __future__ import annotations
 
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 from collector.reconcile.chart import weekly
@@ -30,7 +30,7 @@ def _with_usage(store: Store, rows: list[dict[str, Any]], today: date) -> list[d
 
 
 def build_report(store: Store, now: datetime | None = None, limit: int = 1000) -> dict[str, Any]:
-    now = now or datetime.now(timezone.utc)
+    now = now or datetime.now(UTC)
     today = now.date()
     counts = store.query("""SELECT
         (SELECT count(*) FROM hosts) AS hosts,
