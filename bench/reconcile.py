@@ -47,6 +47,32 @@ def iso(value: datetime | None) -> str | None:
     return value.strftime("%Y-%m-%dT%H:%M:%SZ") if value else None
 
 
+def _detail(key: str, name: str, listen: list, prefix: str, n: int, fw: str, upstream: str, coverage_days: int,
+            last_human: datetime | None, rng: random.Random) -> str:
+    """The app's whole JSON as agents send it (about 1 KiB): the store keeps it, reconcile mostly need not read it."""
+    log = f"/var/log/nginx/app{n}.access.log"
+    return json.dumps({
+        "key": key, "kind": "nginx", "server_names": [name], "listen": listen, "path_prefix": prefix,
+        "root": f"/var/www/app{n}", "upstream": upstream,
+        "config": {"file": f"/etc/nginx/sites-enabled/app{n}.conf", "line": 1},
+        "access_logs": [{"path": log, "format": "combined"}],
+        "framework": {"name": fw or "php", "version": "1.2.3", "evidence_file": f"/var/www/app{n}/version.php",
+                      "language": "php"},
+        "resources": {"rss_bytes": str(rng.randrange(10, 500) << 20), "disk_bytes": str(rng.randrange(1, 900) << 20),
+                      "file_count": str(rng.randrange(10, 9000)), "newest_file": f"/var/www/app{n}/index.php"},
+        "usage": {"coverage": "COVERAGE_FULL", "coverage_start": iso(NOW - timedelta(days=coverage_days)),
+                  "coverage_end": iso(NOW), "last_request": iso(NOW), "last_human_request": iso(last_human),
+                  "logs": [{"path": log, "format": "combined", "status": "ok",
+                            "oldest_line": iso(NOW - timedelta(days=coverage_days)), "newest_line": iso(NOW),
+                            "lines": str(rng.randrange(1000, 900000))}]},
+        "tls": {"file": f"/etc/letsencrypt/live/{name}/fullchain.pem", "subject": f"CN={name}",
+                "issuer": "CN=R11,O=Let's Encrypt", "dns_names": [name], "not_after": iso(NOW + timedelta(days=60))},
+        "database": {"engine": "mysql", "name": f"db_app{n}", "host": "localhost",
+                     "evidence_file": f"/var/www/app{n}/config.php"},
+        "labels": {"upstream_servers": upstream.removeprefix("http://")} if upstream else {},
+    })
+
+
 def _fleet(rng: random.Random, hosts: int, per_host: int, idle_days: int, names: list):
     """Per host: its agents/hosts rows, app rows, daily usage rows and listener rows (generated lazily)."""
     stamp = iso(NOW)
@@ -76,7 +102,7 @@ def _fleet(rng: random.Random, hosts: int, per_host: int, idle_days: int, names:
             listen = [{"address": "*", "port": port, "tls": port == 443, "default_server": name == "_"}]
             if upstream:
                 listen.append({"address": "127.0.0.1", "port": 9000 + i})
-            detail = json.dumps({"listen": listen, "resources": {"rss_bytes": rng.randrange(10, 500) << 20}})
+            detail = _detail(key, name, listen, prefix, n, fw, upstream, coverage_days, last_human, rng)
             apps.append((agent, key, "nginx", json.dumps([name]), json.dumps([f"*:{port}"]), prefix,
                          f"/var/www/app{n}", upstream, "/etc/nginx/sites-enabled/x.conf", 1, parent, fw or None, "",
                          "full", iso(NOW - timedelta(days=coverage_days)), stamp, iso(last_human), stamp, stamp, 1,

@@ -11,6 +11,8 @@ import pytest
 from click.testing import CliRunner
 from reconcile_fleet import FLEET, INVENTORY, NOW, cli_run, snapshot
 
+from agent.model import App, ListenAddress
+
 from collector.cli import cli
 from collector.inventory.db import declared_apps, history
 from collector.reconcile.config import ReconcileConfig
@@ -156,3 +158,17 @@ def test_operator_commands(db):
         assert text in story, story
     assert "verdict,verdict,safe-to-take-down" in cli_run(db, "explain", "oldmail.prov.example", "--format", "csv")
     assert "keep" in cli_run(db, "explain", "https://portal.prov.example/", "--format", "json")
+
+
+def test_a_declared_address_reaches_the_default_server_of_that_port(tmp_path):
+    """The default_server flag is read from the app's stored JSON for hosts a declared address names."""
+    db = tmp_path / "ronda.db"
+    vhosts = [App(key=f"nginx:{name}:8081/", kind="nginx", server_names=[name],
+                  listen=[ListenAddress("*", 8081, default_server=default)], root=f"/var/www/{name}")
+              for name, default in (("intranet.local", True), ("other.local", False))]
+    Store(db).ingest(snapshot(1, vhosts))
+    (tmp_path / "inv.csv").write_text("app_id,name,owner,urls,status\nAPP-9,Intranet,BKD,http://10.0.0.5:8081/,active\n")
+    cli_run(db, "inventory", "import", str(tmp_path / "inv.csv"))
+    run_reconcile(Store(db), ReconcileConfig())
+    assert Store(db).query("SELECT app_id, app_key, rule FROM matches") == [
+        {"app_id": "APP-9", "app_key": "nginx:intranet.local:8081/", "rule": "address"}]

@@ -12,10 +12,12 @@ from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 
 from collector.inventory.db import declared_apps
+from collector.inventory.model import DeclaredApp
 from collector.reconcile.config import ReconcileConfig
 from collector.reconcile.engine import reconcile
 from collector.reconcile.model import Decision, DiscoveredApp, HostInfo, Inputs, Listen, ListenerInfo, Pin
 from collector.reconcile.save import Prefetch, RunSummary, save_outcome
+from collector.reconcile.urls import host_key, parse_endpoint
 from collector.store import Store
 
 
@@ -51,7 +53,8 @@ def usage_windows(conn: sqlite3.Connection, config: ReconcileConfig,
     return out
 
 
-def load_discovered(store: Store, config: ReconcileConfig, now: datetime) -> list[DiscoveredApp]:
+def load_discovered(store: Store, config: ReconcileConfig, now: datetime,
+                    full_listen: set[str] = frozenset()) -> list[DiscoveredApp]:  # type: ignore[assignment]
     """Present apps with their usage windows. The sums run on a second connection in a thread while
     this one reads the apps: SQLite works without the GIL, so both cores are busy."""
     windows: dict[tuple[str, str], tuple[int, int, int]] = {}
@@ -68,7 +71,7 @@ def load_discovered(store: Store, config: ReconcileConfig, now: datetime) -> lis
     else:
         with store._lock:
             windows = usage_windows(store.conn, config, now)
-    apps = _present_apps(store)
+    apps = _present_apps(store, set(full_listen))
     if worker is not None:
         worker.join()
     for app in apps:
@@ -78,24 +81,62 @@ def load_discovered(store: Store, config: ReconcileConfig, now: datetime) -> lis
     return apps
 
 
-def _present_apps(store: Store) -> list[DiscoveredApp]:
+def _listen_texts(text: str | None) -> tuple[Listen, ...]:
+    """The apps.listen column (`10.0.0.5:443 ssl`, `[::]:80`): everything but the default_server flag."""
+    out = []
+    for item in json.loads(text or "[]"):
+        spec, _, flag = item.partition(" ")
+        if spec.startswith("["):
+            address, _, port = spec[1:].partition("]")
+            port = port.lstrip(":")
+        else:
+            address, sep, port = spec.rpartition(":")
+            if not sep:
+                address, port = spec, ""
+        out.append(Listen(address, int(port) if port.isdigit() else 0, flag == "ssl", False))
+    return tuple(out)
+
+
+def _present_apps(store: Store, full_listen: set[str]) -> list[DiscoveredApp]:
+    """Present apps from their columns. The app's whole JSON (its `detail`, ~1 KiB each) is read only
+    where a rule needs it: upstream block servers of proxies, redirect targets, and listen flags
+    (default_server) on the hosts that declared addresses point at."""
     out = []
     with store._lock:
         cursor = store.conn.execute("""
-            SELECT agent_id, app_key, kind, server_names, json_extract(detail, '$.listen'), path_prefix, root,
-                   upstream, json_extract(detail, '$.labels.upstream_servers'), parent_key, framework,
-                   framework_version, json_extract(detail, '$.labels.redirect'),
+            SELECT agent_id, app_key, kind, server_names, listen, path_prefix, root, upstream,
+                   CASE WHEN upstream != '' THEN json_extract(detail, '$.labels.upstream_servers') END,
+                   parent_key, framework, framework_version,
+                   CASE WHEN framework = 'redirect' THEN json_extract(detail, '$.labels.redirect') END,
                    coverage, coverage_start, last_request, last_human_request,
-                   json_extract(detail, '$.resources.rss_bytes'), json_extract(detail, '$.resources.disk_bytes')
-            FROM apps WHERE present""")
+                   CASE WHEN agent_id IN (SELECT value FROM json_each(:agents))
+                        THEN json_extract(detail, '$.listen') END
+            FROM apps WHERE present""", {"agents": json.dumps(sorted(full_listen))})
         for (agent_id, app_key, kind, names, listen, prefix, root, upstream, servers, parent, fw, fw_version,
-             redirect, coverage, coverage_start, last_request, last_human, rss, disk) in cursor:
+             redirect, coverage, coverage_start, last_request, last_human, listen_full) in cursor:
             out.append(DiscoveredApp(
-                agent_id, app_key, kind, tuple(json.loads(names)), _listen(listen), prefix or "/", root or "",
+                agent_id, app_key, kind, tuple(json.loads(names)),
+                _listen(listen_full) if listen_full else _listen_texts(listen), prefix or "/", root or "",
                 upstream or "", tuple(servers.split(",")) if servers else (), parent or "", fw or "",
-                fw_version or "", redirect or "", coverage or "",
-                coverage_start, last_request, last_human, None, None, None, int(rss or 0), int(disk or 0)))
+                fw_version or "", redirect or "", coverage or "", coverage_start, last_request, last_human))
     return out
+
+
+def _addressed_agents(declared: list[DeclaredApp], hosts: dict[str, HostInfo]) -> set[str]:
+    """Hosts that a declared URL names by address or host name: their default servers may be matched."""
+    names: dict[str, set[str]] = {}
+    for agent_id, host in hosts.items():
+        for name in (agent_id, host.hostname, host.fqdn, *host.addresses):
+            if name:
+                names.setdefault(host_key(name.split("/")[0]), set()).add(agent_id)
+    found: set[str] = set()
+    for app in declared:
+        for url in app.urls:
+            try:
+                found |= names.get(parse_endpoint(url).key, set())
+            except ValueError:
+                continue
+    return found
 
 
 def load_inputs(store: Store, config: ReconcileConfig, now: datetime) -> Inputs:
@@ -113,8 +154,10 @@ def load_inputs(store: Store, config: ReconcileConfig, now: datetime) -> Inputs:
     decisions = {r["subject"]: Decision(r["decision"], r["reason"], r["decided_by"], r["decided_at"],
                                         r["into_subject"] or "")
                  for r in store.query("SELECT * FROM latest_decisions")}
-    return Inputs(declared=declared_apps(store), discovered=load_discovered(store, config, now), hosts=hosts,
-                  listeners=listeners, pins=pins, decisions=decisions)
+    declared = declared_apps(store)
+    discovered = load_discovered(store, config, now, _addressed_agents(declared, hosts))
+    return Inputs(declared=declared, discovered=discovered, hosts=hosts, listeners=listeners, pins=pins,
+                  decisions=decisions)
 
 
 @contextmanager

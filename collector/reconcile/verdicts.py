@@ -212,8 +212,8 @@ def figures(subject: Subject, ev: Evidence | None, hosts: dict[str, HostInfo],
         "inbound": [{"from": source, "why": why} for source, why in inbound],
         "owner": declared.owner if declared else "",
         "annual_cost": declared.annual_cost if declared else None,
-        "rss_bytes": ev.rss_bytes if ev else 0,
-        "disk_bytes": ev.disk_bytes if ev else 0,
+        "rss_bytes": ev.rss_bytes if ev and ev.rss_bytes else None,     # None: not measured
+        "disk_bytes": ev.disk_bytes if ev and ev.disk_bytes else None,
         "decision": {"decision": decision.decision, "by": decision.by, "at": decision.decided_at,
                      "reason": decision.reason} if decision else None,
     }
