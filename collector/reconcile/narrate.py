@@ -16,6 +16,13 @@ def _money(value: int | None) -> str:
     return f"Rp {value:,}".replace(",", ".") if value else "-"
 
 
+def _mib(value: Any) -> str:
+    if not value:
+        return "-"
+    size = int(value)
+    return f"{size / 2**20:,.0f} MiB" if size >= 2**20 else f"{max(1, size // 1024)} KiB"
+
+
 def _join(*parts: Any) -> str:
     return " · ".join(str(p) for p in parts if p)
 
@@ -73,6 +80,10 @@ def narrate(story: dict[str, Any], today: date | None = None, weeks: int = 17) -
             out.append(f"      matched by {a['rule']}: {a['reason']}")
         if a["config_file"]:
             out.append(f"      config {a['config_file']}:{a['config_line']}")
+        res = a.get("resources") or {}
+        if res.get("rss_bytes") or res.get("disk_bytes"):
+            out.append(f"      resources: memory {_mib(res.get('rss_bytes'))}, disk {_mib(res.get('disk_bytes'))}"
+                       + (f", {len(res.get('processes') or [])} processes" if res.get("processes") else ""))
         out.append(f"      first seen {a['first_seen'][:10]}, last seen {a['last_seen'][:10]}; logs "
                    f"{a['coverage'] or 'unknown'}" + (f" since {a['coverage_start'][:10]}" if a['coverage_start']
                                                       else "")

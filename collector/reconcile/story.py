@@ -25,7 +25,10 @@ def _apps_of(store: Store, found: Found) -> list[dict[str, Any]]:
     for row in rows:
         row["server_names"] = json.loads(row["server_names"])
         row["listen"] = json.loads(row["listen"])
-        row.pop("detail", None)
+        detail = json.loads(row.pop("detail", None) or "{}")
+        row["resources"] = detail.get("resources") or {}
+        row.pop("digest", None)
+        row.pop("daily_wire", None)
     return rows
 
 
