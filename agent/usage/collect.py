@@ -33,6 +33,7 @@ class ScanStats:
     bytes_read: int = 0  # log content parsed in this scan
     head_bytes: int = 0  # bytes read only to fingerprint files
     lines: int = 0
+    lean_lines: int = 0  # lines read by the lean path (the rest by the general one)
     files_read: int = 0
     files_skipped: int = 0  # rotated or unchanged files with nothing new
 
@@ -170,7 +171,7 @@ class UsageCollector:
         if not router.split:
             group.status.shared = True
         compiled = group.fmt.compile(router.prefixes, list(self.options.monitor_paths))
-        parser = ChunkParser(compiled, router, classifier)
+        parser = ChunkParser(compiled, router, classifier, lean=self.options.lean_regex)
         now = int(time.time())
         entries = state.files(group.path)
         readable = 0
@@ -283,14 +284,15 @@ class UsageCollector:
             newest=tally.newest, lines=tally.lines, unparsed=tally.unparsed, file=entry)
         for (app, day), (human, bot, monitor, error) in tally.daily.items():
             batch.daily.append((keys[app], day, human, bot, monitor, error))
-        for apps, day, client in parser.clients(tally.clients):
-            batch.clients.extend((keys[app], day, client) for app in apps)
-        for (apps, day, client), n in parser.rejects(tally.rejects).items():
-            batch.rejects.extend((keys[app], day, client, n) for app in apps)
+        batch.clients = [(keys[app], day, client) for apps, day, client in parser.clients(tally.clients)
+                         for app in apps]
+        batch.rejects = [(keys[app], day, client, n) for (apps, day, client), n in parser.rejects(tally.rejects).items()
+                         for app in apps]
         batch.last = [(keys[app], kind, at) for (app, kind), at in tally.last.items()]
         batch.app_logs = [(key, tally.oldest, tally.newest, tally.app_lines.get(i, 0)) for i, key in enumerate(keys)]
         state.write(batch)
         self.stats.lines += tally.lines
+        self.stats.lean_lines += tally.lean_lines
         group.status.unparsed += tally.unparsed
 
 

@@ -9,19 +9,26 @@ counts go to that group; people's and 403/404 clients go to sets. Exact
 times are read only for the lines that can matter: the last few of each
 kind of request (last request, last human request...) and the first lines of
 a file.
+
+Two paths give the same tallies. The lean path (`CompiledFormat.lean`) reads
+a buffer with possessive repeats and captures a status only as its class, so
+rows of one client and class collapse further; it is taken when it matches
+every line of the buffer. Otherwise the general path reads the buffer with
+the fast regex, or the safe one when a line is malformed.
 """
 from __future__ import annotations
 
-import calendar
+import gc
 import hashlib
 from collections import Counter
 from dataclasses import dataclass, field
-from datetime import UTC, datetime
 from operator import itemgetter
 
 from agent.usage.classify import BOT, ERROR, HUMAN, MONITOR, REJECT, Classifier
-from agent.usage.formats import CompiledFormat, month_number
+from agent.usage.formats import CompiledFormat
 from agent.usage.routing import Router
+from agent.usage.times import day_of as _day
+from agent.usage.times import epoch_of as _epoch
 
 # Kinds of "last time" tracked per app.
 LAST_ANY, LAST_HUMAN, LAST_SUCCESS = range(3)
@@ -68,6 +75,7 @@ class Tally:
     last: dict[tuple[int, int], int] = field(default_factory=dict)  # (app, LAST_*) -> epoch seconds
     app_lines: Counter = field(default_factory=Counter)
     lines: int = 0
+    lean_lines: int = 0  # lines read by the lean path
     unparsed: int = 0
     oldest: int | None = None
     newest: int | None = None
@@ -112,7 +120,7 @@ def _getter(positions: list[int]):
 
 
 class ChunkParser:
-    def __init__(self, fmt: CompiledFormat, router: Router, classifier: Classifier) -> None:
+    def __init__(self, fmt: CompiledFormat, router: Router, classifier: Classifier, lean: bool = True) -> None:
         self.fmt = fmt
         self.router = router
         self.classifier = classifier
@@ -139,6 +147,16 @@ class ChunkParser:
         self._days: dict[bytes, str | None] = {}
         self._routes: dict = {}
         self._groups: dict[tuple, GroupInfo] = {}
+        self._ids: dict[bytes, int] = {}
+        self._lean = fmt.lean if lean else None
+        if self._lean is not None:
+            lean_pos = {name: i for i, name in enumerate(fmt.lean_fields)}
+            self._lean_key = itemgetter(*[i for i, f in enumerate(fmt.lean_fields) if f != "addr" or keep_addr])
+            self._lean_addr_of = itemgetter(lean_pos["addr"]) if "addr" in lean_pos else (lambda row: b"")
+            # the general row of a lean row: every field but the status is captured as is
+            self._lean_parts = [(f, lean_pos.get(f, -1)) for f in fmt.fields]
+            self._reject_at, self._error_at = lean_pos.get("reject", -1), lean_pos.get("error", -1)
+            self._lean_groups: dict[tuple, GroupInfo] = {}
 
     # -- per distinct value ---------------------------------------------------------
     def day(self, raw: bytes) -> str | None:
@@ -197,35 +215,62 @@ class ChunkParser:
         self._groups[self._group_key(row)] = info
         return info
 
+    def _new_lean_info(self, row: tuple) -> GroupInfo:
+        """A lean row's GroupInfo, through the general row it stands for (any status of its class)."""
+        general = []
+        for name, at in self._lean_parts:
+            if name == "status":
+                reject = row[self._reject_at] if self._reject_at >= 0 else b""
+                error = row[self._error_at] if self._error_at >= 0 else b""
+                general.append(b"40" + reject if reject else error + b"00" if error else b"200")
+            else:
+                general.append(row[at])
+        info = self.info(tuple(general))
+        if len(self._lean_groups) >= _CACHE_LIMIT:
+            self._lean_groups.clear()
+        self._lean_groups[self._lean_key(row)] = info
+        return info
+
     # -- the buffer -------------------------------------------------------------
     def feed(self, buf: bytes, tally: Tally, first: bool = False, start: int = 0, end: int | None = None) -> None:
         """Tally every line of `buf[start:end]`, which starts a line and ends at a line end or the file's end.
 
         Offsets instead of slices: the buffers are large and copying them costs more than parsing.
         """
+        # A buffer's rows are tuples of bytes (no cycles): reference counting frees them, and the
+        # cycle collector, triggered by their number, would only scan them again and again.
+        enabled = gc.isenabled()
+        gc.disable()
+        try:
+            self._feed(buf, tally, first, start, end)
+        finally:
+            if enabled:
+                gc.enable()
+
+    def _feed(self, buf: bytes, tally: Tally, first: bool, start: int, end: int | None) -> None:
         end = len(buf) if end is None else end
         if end <= start:
             return
         lines = buf.count(b"\n", start, end) + (0 if buf[end - 1] == 10 else 1)
-        rows = self.fmt.fast.findall(buf, start, end)
-        if len(rows) != lines:  # a malformed line: the fast regex may have read across it
-            rows = self.fmt.safe.findall(buf, start, end)
         tally.lines += lines
-        tally.unparsed += lines - len(rows)
-        if not rows:
-            return
-        counted = Counter(rows)
-        # per distinct row: two C calls and a dict update; clients only for people and 403/404s
-        per_info: dict[GroupInfo, int] = {}
-        clients, rejects = tally.clients, tally.rejects
-        groups_get, group_key, addr_of = self._groups.get, self._group_key, self._addr_of
-        for row, n in counted.items():
-            info = groups_get(group_key(row)) or self._new_info(row)
-            per_info[info] = per_info.get(info, 0) + n
-            if info.cls == HUMAN:
-                clients.add((info, addr_of(row)))
-            elif info.cls == REJECT:
-                rejects[(info, addr_of(row))] += n
+        rows = self._lean.findall(buf, start, end) if self._lean is not None else None
+        if rows is not None and len(rows) == lines:
+            tally.lean_lines += lines
+            per_info = self._per_info(Counter(rows), tally, self._lean_groups.get, self._lean_key,
+                                      self._lean_addr_of, self._new_lean_info)
+        else:
+            if rows is None:
+                rows = self.fmt.fast.findall(buf, start, end)
+            # a malformed line, which the fast regex (and the lean one, which accepts the same) may have
+            # read across: the safe regex never does
+            if len(rows) != lines:
+                rows = self.fmt.safe.findall(buf, start, end)
+            tally.unparsed += lines - len(rows)
+            if not rows:
+                return
+            per_info = self._per_info(Counter(rows), tally, self._groups.get, self._group_key, self._addr_of,
+                                      self._new_info)
+        del rows
         needed: set[tuple[int, int]] = set()
         daily, app_lines = tally.daily, tally.app_lines
         for info, n in per_info.items():
@@ -242,21 +287,42 @@ class ChunkParser:
                     counts[_COLUMN[info.cls]] += n
         self._walk_back(buf, start, end, tally, needed)
         if needed:
-            self._find_rest(buf, start, end, tally, needed, counted)
+            self._find_rest(buf, start, end, tally, needed)
         if first:
             self._walk_head(buf, start, end, tally)
 
     @staticmethod
-    def clients(entries: set[tuple[GroupInfo, bytes]]) -> set[tuple[tuple[int, ...], str, int]]:
-        """Tally.clients as (apps, day, client id)."""
-        return {(info.apps, info.day, client_id(addr)) for info, addr in entries}
+    def _per_info(counted: Counter, tally: Tally, groups_get, group_key, addr_of, new_info) -> dict[GroupInfo, int]:
+        """Lines per group; clients only for people and 403/404s. Per distinct row: two C calls and a dict update."""
+        per_info: dict[GroupInfo, int] = {}
+        clients, rejects = tally.clients, tally.rejects
+        for row, n in counted.items():
+            info = groups_get(group_key(row)) or new_info(row)
+            per_info[info] = per_info.get(info, 0) + n
+            if info.cls == HUMAN:
+                clients.add((info, addr_of(row)))
+            elif info.cls == REJECT:
+                rejects[(info, addr_of(row))] += n
+        return per_info
 
-    @staticmethod
-    def rejects(counts: Counter) -> Counter:
+    def client_id(self, addr: bytes) -> int:
+        found = self._ids.get(addr)
+        if found is None:
+            if len(self._ids) >= _CACHE_LIMIT:
+                self._ids.clear()
+            found = self._ids[addr] = client_id(addr)
+        return found
+
+    def clients(self, entries: set[tuple[GroupInfo, bytes]]) -> set[tuple[tuple[int, ...], str, int]]:
+        """Tally.clients as (apps, day, client id)."""
+        ids = self.client_id
+        return {(info.apps, info.day, ids(addr)) for info, addr in entries}
+
+    def rejects(self, counts: Counter) -> Counter:
         """Tally.rejects as (apps, day, client id) -> count."""
         out: Counter = Counter()
         for (info, addr), n in counts.items():
-            out[(info.apps, info.day, client_id(addr))] += n
+            out[(info.apps, info.day, self.client_id(addr))] += n
         return out
 
     def _split(self, detail_row: tuple) -> tuple[tuple, int | None]:
@@ -296,13 +362,12 @@ class ChunkParser:
             if parsed is not None:
                 self._note(tally, parsed[0], parsed[1], needed)
 
-    def _find_rest(self, buf: bytes, start: int, end: int, tally: Tally, needed: set[tuple[int, int]],
-                   counted: Counter) -> None:
+    def _find_rest(self, buf: bytes, start: int, end: int, tally: Tally, needed: set[tuple[int, int]]) -> None:
         """Kinds of request whose last line lies deeper in the buffer: found with C-level scans."""
         detail = self.fmt.detail.findall(buf, start, end)
         rows = list(map(self._fast_of_detail, detail))
         wants: dict[tuple, set[tuple[int, int]]] = {}
-        for row in counted:
+        for row in set(rows):
             info = self.info(row)
             if info is not _INVALID:
                 wants[row] = set(info.needs)
@@ -340,41 +405,3 @@ def _lasts(cls: int, status: int) -> tuple[int, ...]:
     if cls == ERROR:
         return (LAST_ANY, LAST_HUMAN)
     return (LAST_ANY,)
-
-
-def _day(kind: str, raw: bytes) -> str | None:
-    try:
-        if kind == "clf":  # 10/Oct/2000
-            d, mon, y = raw.decode("ascii").split("/")
-            return datetime(int(y), month_number(mon), int(d)).strftime("%Y-%m-%d")
-        if kind == "iso8601":
-            return datetime.strptime(raw.decode("ascii"), "%Y-%m-%d").strftime("%Y-%m-%d")
-        if kind == "epoch":
-            return datetime.fromtimestamp(int(raw), UTC).strftime("%Y-%m-%d")
-    except (ValueError, KeyError, OverflowError, OSError):
-        return None
-    return None
-
-
-def _epoch(kind: str, day_raw: bytes, clock: bytes | None) -> int | None:
-    try:
-        if kind == "epoch":
-            return int(day_raw)
-        day = _day(kind, day_raw)
-        if day is None or clock is None:
-            return None
-        y, mo, d = (int(x) for x in day.split("-"))
-        text = clock.decode("ascii")
-        if kind == "clf":  # 13:55:36 -0700
-            hms, zone = text.split(" ")
-            offset = (int(zone[1:3]) * 60 + int(zone[3:5])) * 60 * (-1 if zone[0] == "-" else 1)
-        else:  # 13:55:36+07:00 or 13:55:36Z
-            hms, zone = text[:8], text[8:]
-            offset = 0 if zone in ("Z", "") else (int(zone[1:3]) * 60 + int(zone[4:6])) * 60 * (
-                -1 if zone[0] == "-" else 1)
-        h, mi, s = (int(x) for x in hms.split(":"))
-        if h > 23 or mi > 59 or s > 60:
-            return None
-        return calendar.timegm((y, mo, d, h, mi, s, 0, 0, 0)) - offset
-    except (ValueError, IndexError):
-        return None
