@@ -17,7 +17,7 @@ from typing import Callable
 
 from google.protobuf.unknown_fields import UnknownFieldSet
 
-from collector.store.wirebytes import changed_days, daily_block, raw_apps, split_app
+from collector.store.wirebytes import changed_days, daily_block, dates_once, raw_apps, split_app
 from collector.wirejson import CONVERTERS, iso_seconds
 from collector.validate import InvalidSnapshot, app_detail, check_days, check_header, check_unique_dates, \
     validate_message
@@ -46,6 +46,14 @@ _APP_UPSERT = """INSERT INTO apps (agent_id, app_key, kind, server_names, listen
 _APP_PATCH = """UPDATE apps SET detail=json_patch(json_remove(detail, '$.resources', '$.usage'), ?),
     coverage=?, coverage_start=?, last_request=?, last_human_request=?, last_seen=?, present=1
     WHERE agent_id=? AND app_key=?"""
+# Upserts rewrite a row in place; INSERT OR REPLACE would delete it and insert it again (twice the index work).
+_UPSERT_APP_DIGESTS = """INSERT INTO app_digests VALUES (?,?,?,?) ON CONFLICT(agent_id, app_key)
+    DO UPDATE SET digest=excluded.digest, stable=excluded.stable"""
+_UPSERT_APP_DAILY_WIRE = """INSERT INTO app_daily_wire VALUES (?,?,?) ON CONFLICT(agent_id, app_key)
+    DO UPDATE SET block=excluded.block"""
+_UPSERT_APP_USAGE_DAILY = """INSERT INTO app_usage_daily VALUES (?,?,?,?,?,?,?,?,?) ON CONFLICT(agent_id, app_key, date)
+    DO UPDATE SET human=excluded.human, bot=excluded.bot, monitor=excluded.monitor, error=excluded.error,
+    scanner=excluded.scanner, human_clients=excluded.human_clients"""
 _RESOURCES = CONVERTERS["ronda.v1.Resources"]
 _USAGE = CONVERTERS["ronda.v1.Usage"]
 
@@ -195,8 +203,10 @@ def prepare(c: sqlite3.Connection, m: pb.Snapshot, now: str, raw: bytes | None, 
             block = daily_block(usage, usage.SerializeToString(deterministic=True))
             old = blocks.get(app.key)
             if old != block:
-                check_unique_dates(usage.daily, where, problems)  # stored blocks never name a day twice
-                for row in check_days(changed_days(old, block, usage.daily), where, problems):
+                moved = changed_days(old, block, usage.daily)
+                if old is None or not dates_once(block, moved):
+                    check_unique_dates(usage.daily, where, problems)
+                for row in check_days(moved, where, problems):
                     p.days.append((agent_id, app.key, *row))
                 p.blocks.append((agent_id, app.key, block))
         if problems:
@@ -231,9 +241,9 @@ def write(c: sqlite3.Connection, agent_id: str, p: Prepared) -> None:
     c.executemany(_APP_UPSERT, p.apps)
     c.executemany("UPDATE apps SET present=1, last_seen=? WHERE agent_id=? AND app_key=?", p.unchanged)
     c.executemany(_APP_PATCH, p.patches)
-    c.executemany("INSERT OR REPLACE INTO app_digests VALUES (?,?,?,?)", p.digests)
-    c.executemany("INSERT OR REPLACE INTO app_daily_wire VALUES (?,?,?)", p.blocks)
-    c.executemany("INSERT OR REPLACE INTO app_usage_daily VALUES (?,?,?,?,?,?,?,?,?)", p.days)
+    c.executemany(_UPSERT_APP_DIGESTS, p.digests)
+    c.executemany(_UPSERT_APP_DAILY_WIRE, p.blocks)
+    c.executemany(_UPSERT_APP_USAGE_DAILY, p.days)
     c.execute("DELETE FROM listeners WHERE agent_id=?", (agent_id,))
     c.executemany("INSERT OR REPLACE INTO listeners VALUES (?,?,?,?,?,?,?,?,?,?,?)", p.listeners)
     c.execute("DELETE FROM source_errors WHERE agent_id=?", (agent_id,))

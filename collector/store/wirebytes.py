@@ -144,3 +144,19 @@ def split_app(raw: bytes) -> bytes | None:
     if i != end:
         return None
     return raw if cut_start < 0 else raw[:cut_start] + raw[cut_end:]
+
+
+def dates_once(block: bytes, days) -> bool:
+    """True if each of `days` names a date that no other entry of `block` (their canonical wire form) names.
+
+    Every entry of a 10-character date holds the bytes 0x0a 0x0a DATE (field 1, length 10), so a count of
+    one proves it unique; a count above one (perhaps by chance inside another field) answers False and the
+    caller checks the slow way. Only for a few days: each costs a scan of the block.
+    """
+    if len(days) > 8:
+        return False
+    for d in days:
+        date = d.date.encode()
+        if len(date) != 10 or block.count(b"\n\n" + date) != 1:
+            return False
+    return True
