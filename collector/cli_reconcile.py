@@ -50,7 +50,7 @@ def reconcile(db: str, config_path: str | None, fmt: str) -> None:
                             **{f"verdict_{k}": v for k, v in sorted(summary.verdicts.items())}}], fmt))
         return
     click.echo(f"reconciled {summary.declared} declared apps with {summary.discovered} discovered apps "
-               f"({summary.matched} matched)")
+               f"({summary.matched} matched; {summary.unchanged} unchanged since the last run)")
     click.echo(f"findings: {summary.findings_open} open ({summary.opened} new, {summary.resolved} resolved): "
                + (", ".join(f"{v} {k}" for k, v in sorted(summary.counts.items())) or "none"))
     click.echo("verdicts: " + (", ".join(f"{summary.verdicts.get(k, 0)} {k}" for k in VERDICTS)))

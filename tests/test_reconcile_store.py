@@ -9,7 +9,7 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
-from reconcile_fleet import FLEET, INVENTORY, NOW, cli_run, snapshot
+from reconcile_fleet import FLEET, INVENTORY, NOW, cli_run, snapshot, web_app
 
 from agent.model import App, ListenAddress
 
@@ -55,6 +55,23 @@ def test_reconcile_is_idempotent(db):
     assert {t: store.query(f"SELECT * FROM {t} ORDER BY 1") for t in tables} == tables
     assert {r["last_seen"] for r in store.query("SELECT last_seen FROM findings_open")} == \
         {(NOW + timedelta(minutes=5)).strftime("%Y-%m-%dT%H:%M:%SZ")}
+
+
+def test_unchanged_apps_are_skipped_and_changed_ones_worked_out_again(db):
+    store = Store(db)
+    first = run_reconcile(store, ReconcileConfig())
+    assert first.unchanged == 0
+    again = run_reconcile(store, ReconcileConfig())
+    assert again.unchanged == 4          # every subject with a verdict
+    revived = [web_app("oldmail.prov.example", 2) if a.server_names == ["oldmail.prov.example"] else a for a in FLEET]
+    store.ingest(snapshot(2, revived))    # a human came back to the old mail app
+    third = run_reconcile(store, ReconcileConfig())
+    assert third.unchanged == 3 and third.resolved == 1     # its idle finding resolved; the rest held
+    verdicts = {r["subject"]: r["verdict"] for r in store.query("SELECT subject, verdict FROM verdicts")}
+    assert verdicts["APP-2"] == "review"  # declared inactive, but used again
+    assert ("idle", "agent-web1/nginx:forgotten.prov.example:80/") in open_findings(store)
+    tomorrow = run_reconcile(store, ReconcileConfig(), NOW + timedelta(days=1))
+    assert tomorrow.unchanged < 4         # texts that count days move on
 
 
 def test_findings_resolve_and_recur_as_new_rows(db, tmp_path):

@@ -16,7 +16,7 @@ from collector.inventory.model import DeclaredApp
 from collector.reconcile.config import ReconcileConfig
 from collector.reconcile.engine import reconcile
 from collector.reconcile.model import Decision, DiscoveredApp, HostInfo, Inputs, Listen, ListenerInfo, Pin
-from collector.reconcile.save import Prefetch, RunSummary, save_outcome
+from collector.reconcile.save import Prefetch, RunSummary, StaleSkip, save_outcome
 from collector.reconcile.urls import host_key, parse_endpoint
 from collector.store import Store
 
@@ -41,7 +41,7 @@ def usage_windows(conn: sqlite3.Connection, config: ReconcileConfig,
         SELECT p.agent_id, p.app_key, (
             SELECT printf('%d %d %d', total(CASE WHEN d.date >= :window THEN d.human END),
                           total(CASE WHEN d.date >= :recent THEN d.human END),
-                          total(CASE WHEN d.date >= :previous AND d.date < :recent THEN d.human END))
+                          total(CASE WHEN d.date >= :previous THEN d.human END))
             FROM app_usage_daily d
             WHERE d.agent_id = p.agent_id AND d.app_key = p.app_key AND d.date >= :earliest)
         FROM apps p WHERE p.present AND p.last_human_request >= :earliest""",
@@ -49,7 +49,7 @@ def usage_windows(conn: sqlite3.Connection, config: ReconcileConfig,
     out = {}
     for agent_id, app_key, sums in rows:
         a, b, c = sums.split()
-        out[(agent_id, app_key)] = (int(a), int(b), int(c))
+        out[(agent_id, app_key)] = (int(a), int(b), int(c) - int(b))   # the trend window before the recent one
     return out
 
 
@@ -81,10 +81,29 @@ def load_discovered(store: Store, config: ReconcileConfig, now: datetime,
     return apps
 
 
+_LISTEN_CACHE: dict[str, tuple[Listen, ...]] = {}
+
+
+def _names(text: str) -> tuple[str, ...]:
+    """apps.server_names (a JSON list); one plain name, the usual case, without the JSON parser."""
+    if text.startswith('["') and text.endswith('"]') and '"' not in text[2:-2] and "\\" not in text:
+        return (text[2:-2],)
+    return tuple(json.loads(text))
+
+
 def _listen_texts(text: str | None) -> tuple[Listen, ...]:
-    """The apps.listen column (`10.0.0.5:443 ssl`, `[::]:80`): everything but the default_server flag."""
+    """The apps.listen column (`10.0.0.5:443 ssl`, `[::]:80`): everything but the default_server flag.
+    A fleet repeats a few dozen distinct values, so each is parsed once."""
+    text = text or "[]"
+    found = _LISTEN_CACHE.get(text)
+    if found is None:
+        found = _LISTEN_CACHE[text] = _parse_listen_texts(text)
+    return found
+
+
+def _parse_listen_texts(text: str) -> tuple[Listen, ...]:
     out = []
-    for item in json.loads(text or "[]"):
+    for item in json.loads(text):
         spec, _, flag = item.partition(" ")
         if spec.startswith("["):
             address, _, port = spec[1:].partition("]")
@@ -115,7 +134,7 @@ def _present_apps(store: Store, full_listen: set[str]) -> list[DiscoveredApp]:
         for (agent_id, app_key, kind, names, listen, prefix, root, upstream, servers, parent, fw, fw_version,
              redirect, coverage, coverage_start, last_request, last_human, listen_full) in cursor:
             out.append(DiscoveredApp(
-                agent_id, app_key, kind, tuple(json.loads(names)),
+                agent_id, app_key, kind, _names(names),
                 _listen(listen_full) if listen_full else _listen_texts(listen), prefix or "/", root or "",
                 upstream or "", tuple(servers.split(",")) if servers else (), parent or "", fw or "",
                 fw_version or "", redirect or "", coverage or "", coverage_start, last_request, last_human))
@@ -174,16 +193,25 @@ def _no_cycle_collection() -> Iterator[None]:
 
 
 def run_reconcile(store: Store, config: ReconcileConfig, now: datetime | None = None) -> RunSummary:
-    """Read, reconcile, write: what `ronda reconcile` and a schedule run. Idempotent."""
+    """Read, reconcile, write: what `ronda reconcile` and a schedule run. Idempotent.
+
+    What the previous run left is read alongside the inputs; subjects whose inputs have not changed
+    since are not worked out again. Should another run finish in between, this one starts over."""
     now = now or datetime.now(UTC)
-    prefetch = Prefetch(store.path) if store.path != ":memory:" else None
-    if prefetch is not None:
-        prefetch.start()
-    with _no_cycle_collection():
-        inputs = load_inputs(store, config, now)
-        outcome = reconcile(inputs, config, now)
-        return save_outcome(store, outcome, config, now, len(inputs.declared), len(inputs.discovered),
-                            prefetch.get() if prefetch else None)
+    for attempt in range(2):
+        prefetch = Prefetch(store.path) if store.path != ":memory:" and attempt == 0 else None
+        if prefetch is not None:
+            prefetch.start()
+        with _no_cycle_collection():
+            inputs = load_inputs(store, config, now)
+            previous = prefetch.get() if prefetch is not None else None
+            outcome = reconcile(inputs, config, now, previous.known() if previous else None)
+            try:
+                return save_outcome(store, outcome, config, now, len(inputs.declared), len(inputs.discovered),
+                                    previous)
+            except StaleSkip:
+                continue
+    raise AssertionError("a run without skipped subjects does not raise StaleSkip")
 
 
 __all__ = ["RunSummary", "load_inputs", "run_reconcile", "save_outcome"]

@@ -7,6 +7,7 @@ from datetime import datetime
 from collector.reconcile import findings as rules
 from collector.reconcile.config import ReconcileConfig
 from collector.reconcile.deps import inbound, with_backends
+from collector.reconcile.inputkey import subject_key
 from collector.reconcile.match import build_index, match_all
 from collector.reconcile.model import Clock, DiscoveredApp, Finding, Inputs, Outcome, Reason, Subject
 from collector.reconcile.verdicts import INSUFFICIENT, clock_for, verdict_for
@@ -35,7 +36,11 @@ def build_subjects(inputs: Inputs, matches) -> list[Subject]:
     return subjects
 
 
-def reconcile(inputs: Inputs, config: ReconcileConfig, now: datetime) -> Outcome:
+def reconcile(inputs: Inputs, config: ReconcileConfig, now: datetime,
+              known: dict[str, int] | None = None) -> Outcome:
+    """`known`: the input checksum of each subject as the previous run stored it; a subject whose
+    checksum is unchanged is skipped (its stored verdict and findings hold) and listed in Outcome.skipped."""
+    known = known or {}
     index = build_index(inputs.discovered, inputs.hosts, roots=any(d.root for d in inputs.declared))
     matches = with_backends(match_all(inputs.declared, index, inputs.pins), index)
     subjects = build_subjects(inputs, matches)
@@ -47,6 +52,9 @@ def reconcile(inputs: Inputs, config: ReconcileConfig, now: datetime) -> Outcome
     findings: list[Finding] = []
     verdicts = []
     clock = clock_for(now, config)
+    run_text = repr(sorted(config.as_dict().items()))
+    keys: dict[str, int] = {}
+    skipped: set[str] = set()
     declared_ids = {d.app_id for d in inputs.declared}
     declared_parent = {h: s for h, s in subject_of.items() if s in declared_ids}
     for subject in subjects:
@@ -66,22 +74,34 @@ def reconcile(inputs: Inputs, config: ReconcileConfig, now: datetime) -> Outcome
                 else:
                     notes.append(Reason("sub-app", INSUFFICIENT, f"{why}, and its use is unknown (no log "
                                                                  "covering the window)"))
+        if declared is not None:
+            deps += by_declared.get(declared.app_id, ())
+        if len(deps) > 1:
+            deps = list(dict.fromkeys(deps))
+        decision = inputs.decisions.get(subject.handle)
+        if declared is None:
+            app = subject.apps[0]
+            context = declared_parent.get(f"{app.agent_id}/{app.parent_key}", "") if app.parent_key else ""
+        else:
+            context = ",".join(sorted(index.agents_called(declared.host))) if declared.host else ""
+        key = keys[subject.handle] = subject_key(subject, inputs.hosts, deps, notes, decision, clock, run_text,
+                                                 context)
+        if known.get(subject.handle) == key:
+            skipped.add(subject.handle)
+            continue
         idle = rules.is_idle(subject, clock)
         if declared is None:
             findings += rules.hidden(subject, inputs.hosts, index, declared_parent)
             if idle:
                 findings += rules.idle(subject, config, clock, idle)
         else:
-            deps += by_declared.get(declared.app_id, ())
             findings += rules.missing(subject, index)
             findings += rules.idle(subject, config, clock, idle)
             findings += rules.status_mismatch(subject, config, clock, inputs.hosts, idle)
             findings += rules.unowned(subject, config)
             findings += rules.drift(subject, index, inputs.hosts)
-        if len(deps) > 1:
-            deps = list(dict.fromkeys(deps))
         if subject.apps or (declared is not None and declared.status == "active"):
-            verdicts.append(verdict_for(subject, inputs.hosts, deps, inputs.decisions.get(subject.handle),
-                                        config, clock, notes))
+            verdicts.append(verdict_for(subject, inputs.hosts, deps, decision, config, clock, notes))
     findings += rules.exposed_listeners(inputs.listeners, index, inputs.hosts, config)
-    return Outcome(matches=matches, findings=findings, verdicts=verdicts, subjects=subjects)
+    return Outcome(matches=matches, findings=findings, verdicts=verdicts, subjects=subjects, keys=keys,
+                   skipped=skipped)

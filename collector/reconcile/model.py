@@ -172,6 +172,8 @@ class Outcome:
     findings: list[Finding]
     verdicts: list[Verdict]
     subjects: list[Subject]
+    keys: dict[str, int] = field(default_factory=dict)    # input checksum per subject
+    skipped: set[str] = field(default_factory=set)        # subjects whose stored verdict and findings hold
 
 
 @dataclass(frozen=True, slots=True)

@@ -35,6 +35,7 @@ class RunSummary:
     resolved: int
     counts: dict[str, int]        # open findings per kind
     verdicts: dict[str, int]      # subjects per verdict
+    unchanged: int = 0            # subjects whose inputs had not changed since the previous run
 
 
 @dataclass
@@ -44,7 +45,12 @@ class Previous:
     run_id: int | None = None
     started: str | None = None
     findings: dict[tuple[str, str], tuple[int, int]] = field(default_factory=dict)
-    verdicts: dict[str, tuple[int, str, str]] = field(default_factory=dict)
+    verdicts: dict[str, tuple[int, str, str, int | None]] = field(default_factory=dict)  # digest, verdict, since,
+    #                                                                                      input digest
+
+    def known(self) -> dict[str, int]:
+        """Subject -> input checksum of its stored verdict (for reconcile's `known`)."""
+        return {s: v[3] for s, v in self.verdicts.items() if v[3] is not None}
 
 
 def _latest_run(conn: sqlite3.Connection) -> tuple[int | None, str | None]:
@@ -57,8 +63,8 @@ def read_previous(conn: sqlite3.Connection) -> Previous:
     return Previous(run_id, started,
                     {(k, s): (fid, d) for fid, k, s, d in conn.execute(
                         "SELECT finding_id, kind, subject, digest FROM findings WHERE resolved_at IS NULL")},
-                    {s: (d, v, since) for s, d, v, since in conn.execute(
-                        "SELECT subject, digest, verdict, since FROM verdicts")})
+                    {s: (d, v, since, key) for s, d, v, since, key in conn.execute(
+                        "SELECT subject, digest, verdict, since, input_digest FROM verdicts")})
 
 
 class Prefetch(threading.Thread):
@@ -116,8 +122,11 @@ class _Writer:
             raise self.error
 
 
-def _dumps(value: Any) -> str:
-    return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+_dumps = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode   # one encoder: faster per call
+
+
+class StaleSkip(Exception):
+    """Another run finished between reading its results and writing ours: the skipped subjects are unsure."""
 
 
 def _digest(parts: tuple) -> int:
@@ -145,11 +154,20 @@ def _stored(row: tuple) -> tuple:
 _NEW_FINDING = ("INSERT INTO findings (kind, subject, app_id, agent_id, app_key, summary, detail, digest, first_seen) "
                 "VALUES (?,?,?,?,?,?,?,?,?)")
 _CHANGED_FINDING = "UPDATE findings SET summary=?, detail=?, digest=? WHERE finding_id=?"
-_VERDICT = f"INSERT OR REPLACE INTO verdicts VALUES ({', '.join('?' * 26)})"
+_VERDICT = f"INSERT OR REPLACE INTO verdicts VALUES ({', '.join('?' * 27)})"
+
+
+def _matches(w: _Writer, c: sqlite3.Connection, outcome: Outcome) -> None:
+    old = set(c.execute("SELECT app_id, agent_id, app_key, rule, reason FROM matches"))
+    new = {(m.app_id, m.agent_id, m.app_key, m.rule, m.reason) for m in outcome.matches}
+    w.put("DELETE FROM matches WHERE app_id=? AND agent_id=? AND app_key=?", [r[:3] for r in old - new])
+    w.put("INSERT OR REPLACE INTO matches VALUES (?,?,?,?,?)", list(new - old))
 
 
 def _findings(w: _Writer, outcome: Outcome, old: dict, stamp: str, previous: str) -> tuple[int, int]:
     new, changed, held = [], [], set()
+    if outcome.skipped:   # the open findings of skipped subjects still hold (drift keeps `#aspect` subjects)
+        held.update(key for key in old if key[1].split("#", 1)[0] in outcome.skipped)
     opened = 0
     for f in outcome.findings:
         key = (f.kind, f.subject)
@@ -175,20 +193,25 @@ def _findings(w: _Writer, outcome: Outcome, old: dict, stamp: str, previous: str
 
 
 def _verdicts(w: _Writer, outcome: Outcome, old: dict, stamp: str) -> None:
-    existing = dict(old)
-    rows = []
+    existing = {s: v for s, v in old.items() if s not in outcome.skipped}
+    keys = outcome.keys
+    rows, rekeyed = [], []
     for v in outcome.verdicts:
         row = verdict_row(v)
         digest = _digest(row)
+        key = keys.get(v.subject)
         before = existing.pop(v.subject, None)
         if before is not None and before[0] == digest:
+            if before[3] != key:
+                rekeyed.append((key, v.subject))
             continue
         since = before[2] if before is not None and before[1] == v.verdict else stamp
-        rows.append(_stored(row) + (digest, since))
+        rows.append(_stored(row) + (digest, since, key))
         if len(rows) >= CHUNK:
             w.put(_VERDICT, rows)
             rows = []
     w.put(_VERDICT, rows)
+    w.put("UPDATE verdicts SET input_digest=? WHERE subject=?", rekeyed)
     w.put("DELETE FROM verdicts WHERE subject=?", [(s,) for s in existing])
 
 
@@ -197,13 +220,13 @@ def save_outcome(store: Store, outcome: Outcome, config: ReconcileConfig, starte
     stamp = iso(started) or ""
     with store.transaction() as c:
         if previous is None or previous.run_id != _latest_run(c)[0]:
+            if outcome.skipped:
+                raise StaleSkip()
             previous = read_previous(c)     # none prefetched, or another run finished in between
         last = previous.started or stamp
         writer = _Writer(c)
         try:
-            writer.put("DELETE FROM matches WHERE 1", [()])
-            writer.put("INSERT INTO matches VALUES (?,?,?,?,?)",
-                       [(m.app_id, m.agent_id, m.app_key, m.rule, m.reason) for m in outcome.matches])
+            _matches(writer, c, outcome)
             opened, resolved = _findings(writer, outcome, previous.findings, stamp, last)
             _verdicts(writer, outcome, previous.verdicts, stamp)
         finally:
@@ -216,4 +239,5 @@ def save_outcome(store: Store, outcome: Outcome, config: ReconcileConfig, starte
                            "matched, findings_open, opened, resolved, candidates) VALUES (?,?,?,?,?,?,?,?,?,?)",
                            (stamp, finished, _dumps(config.as_dict()), declared, discovered, matched,
                             sum(counts.values()), opened, resolved, verdicts.get(SAFE, 0))).lastrowid
-    return RunSummary(run_id, declared, discovered, matched, sum(counts.values()), opened, resolved, counts, verdicts)
+    return RunSummary(run_id, declared, discovered, matched, sum(counts.values()), opened, resolved, counts, verdicts,
+                      len(outcome.skipped))

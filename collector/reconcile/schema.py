@@ -225,4 +225,6 @@ MIGRATIONS: list[tuple[int, str, str]] = [
     (10, "declared inventory, its import history and operator pins", INVENTORY),
     (11, "reconciliation: matches, findings, verdicts, decisions and the operator views", RECONCILE),
     (12, "findings and verdicts reshaped for large fleets; a covering index for usage windows", RESHAPE),
+    (13, "the input checksum of each verdict, so unchanged apps are not worked out again",
+     "ALTER TABLE verdicts ADD COLUMN input_digest INTEGER"),
 ]
