@@ -36,6 +36,13 @@ class DeclaredApp:
         data.pop("line")
         return data
 
+    def values(self) -> tuple:
+        """The declared values in field order (without the file position): cheap, for checksums."""
+        return (self.app_id, self.name, self.status, self.owner, self.unit, self.contact, tuple(self.urls),
+                self.host, self.root, self.app_class, self.superseded_by, self.audience, self.platform,
+                self.framework, self.database, self.year_built, self.build_cost, self.annual_cost,
+                tuple(self.depends_on), self.last_verified, tuple(sorted(self.extra.items())))
+
 
 @dataclass(frozen=True, slots=True)
 class Problem:

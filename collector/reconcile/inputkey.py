@@ -37,7 +37,7 @@ def subject_key(subject: Subject, hosts: dict[str, HostInfo], deps: list[tuple[s
     findings read (the declared app a hidden sub-app's vhost belongs to, the hosts a declared host names)."""
     parts = [run_text, subject.handle, context]
     if subject.declared is not None:
-        parts.append(str(subject.declared.record()))
+        parts.append(str(subject.declared.values()))
     for app in subject.apps:
         parts.append(app_text(app, clock))
         parts.append(host_text(hosts.get(app.agent_id), clock))

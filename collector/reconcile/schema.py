@@ -227,4 +227,6 @@ MIGRATIONS: list[tuple[int, str, str]] = [
     (12, "findings and verdicts reshaped for large fleets; a covering index for usage windows", RESHAPE),
     (13, "the input checksum of each verdict, so unchanged apps are not worked out again",
      "ALTER TABLE verdicts ADD COLUMN input_digest INTEGER"),
+    # Looking up one app's findings (ronda explain) scans; writing a fleet's findings is what must be fast.
+    (14, "findings without a second index on subject", "DROP INDEX findings_subject"),
 ]
