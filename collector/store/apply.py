@@ -54,6 +54,8 @@ _UPSERT_APP_DAILY_WIRE = """INSERT INTO app_daily_wire VALUES (?,?,?) ON CONFLIC
 _UPSERT_APP_USAGE_DAILY = """INSERT INTO app_usage_daily VALUES (?,?,?,?,?,?,?,?,?) ON CONFLICT(agent_id, app_key, date)
     DO UPDATE SET human=excluded.human, bot=excluded.bot, monitor=excluded.monitor, error=excluded.error,
     scanner=excluded.scanner, human_clients=excluded.human_clients"""
+# json.dumps without its cycle check (these dicts are fresh trees): the same text, a third less time.
+_dumps = json.JSONEncoder(check_circular=False).encode
 _RESOURCES = CONVERTERS["ronda.v1.Resources"]
 _USAGE = CONVERTERS["ronda.v1.Usage"]
 
@@ -217,14 +219,14 @@ def prepare(c: sqlite3.Connection, m: pb.Snapshot, now: str, raw: bytes | None, 
                          _second(usage_json, "last_request"), _second(usage_json, "last_human_request")
                          ) if usage is not None else (None, None, None, None)
         if stable is not None and stable == old_stable:
-            p.patches.append((json.dumps(volatile), *usage_columns, now, agent_id, app.key))
+            p.patches.append((_dumps(volatile), *usage_columns, now, agent_id, app.key))
             continue
         fw = app.framework if app.HasField("framework") else None
         p.apps.append((
             agent_id, app.key, app.kind, json.dumps(list(app.server_names)),
             json.dumps([_listen_text(a) for a in app.listen]), app.path_prefix, app.root, app.upstream,
             app.config.file, app.config.line, app.parent_key, fw.name if fw else None, fw.version if fw else None,
-            *usage_columns, now, now, json.dumps(detail)))
+            *usage_columns, now, now, _dumps(detail)))
     if problems:
         raise InvalidSnapshot(problems)
     p.listeners = [(agent_id, s.protocol, s.address, s.port, s.pid, s.process, s.user, s.unit, s.container,

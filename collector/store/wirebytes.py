@@ -46,18 +46,19 @@ def changed_days(old: bytes | None, new: bytes, daily) -> list:
         return []
     if not old:
         return list(daily)
-    lo, hi = 0, min(len(old), len(new))
-    while lo < hi:
-        mid = (lo + hi + 1) // 2
-        if old[:mid] == new[:mid]:
-            lo = mid
-        else:
-            hi = mid - 1
+    lo = common_prefix(old, new)
     end, k, n = len(new), 0, len(daily)
     while k < n and end > lo:
         end -= _record_len(daily[n - 1 - k])
         k += 1
     return list(daily[n - k:])
+
+
+def common_prefix(a: bytes, b: bytes) -> int:
+    """How many leading bytes `a` and `b` share (compared as two big integers: one XOR, no byte loop)."""
+    size = min(len(a), len(b))
+    diff = int.from_bytes(a[:size], "big") ^ int.from_bytes(b[:size], "big")
+    return size if not diff else size - 1 - (diff.bit_length() - 1) // 8
 
 
 def raw_apps(request: bytes) -> list[bytes] | None:
