@@ -14,10 +14,11 @@ from agent.usage import files
 from agent.usage.classify import Classifier
 from agent.usage.formats import FormatError, LogFormat, parse_definition
 from agent.usage.options import UsageOptions
-from agent.usage.parse import ChunkParser, Tally
+from agent.usage.parse import ChunkParser
 from agent.usage.report import LogStatus, build_usage
 from agent.usage.routing import Router
 from agent.usage.state import Batch, FileEntry, UsageState
+from agent.usage.tally import Tally
 
 SOURCE = "usage"
 STATE_FILE = "usage.sqlite"

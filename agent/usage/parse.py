@@ -19,19 +19,16 @@ the fast regex, or the safe one when a line is malformed.
 from __future__ import annotations
 
 import gc
-import hashlib
 from collections import Counter
-from dataclasses import dataclass, field
 from operator import itemgetter
 
 from agent.usage.classify import BOT, ERROR, HUMAN, MONITOR, REJECT, Classifier
 from agent.usage.formats import CompiledFormat
 from agent.usage.routing import Router
+from agent.usage.tally import _INVALID, LAST_ANY, LAST_HUMAN, LAST_SUCCESS, GroupInfo, Tally, client_id
 from agent.usage.times import day_of as _day
 from agent.usage.times import epoch_of as _epoch
 
-# Kinds of "last time" tracked per app.
-LAST_ANY, LAST_HUMAN, LAST_SUCCESS = range(3)
 # Lines read past the last needed one, so slightly out-of-order timestamps still give the true maximum.
 _SLACK = 32
 _HEAD = 32
@@ -63,53 +60,6 @@ def _code_class(code: int) -> int:
 _CODE_CLASS = [_code_class(c) for c in range(256)]
 _CACHE_LIMIT = 200_000
 
-
-@dataclass
-class Tally:
-    """Counts not yet written to the state. Clients are raw addresses here; the state stores ids."""
-
-    daily: dict[tuple[int, str], list[int]] = field(default_factory=dict)  # human, bot, monitor, error
-    # (group, addr): 403/404 answers per client, and the clients of human requests
-    rejects: Counter = field(default_factory=Counter)
-    clients: set[tuple] = field(default_factory=set)
-    last: dict[tuple[int, int], int] = field(default_factory=dict)  # (app, LAST_*) -> epoch seconds
-    app_lines: Counter = field(default_factory=Counter)
-    lines: int = 0
-    lean_lines: int = 0  # lines read by the lean path
-    unparsed: int = 0
-    oldest: int | None = None
-    newest: int | None = None
-
-    def see_time(self, when: int) -> None:
-        if self.oldest is None or when < self.oldest:
-            self.oldest = when
-        if self.newest is None or when > self.newest:
-            self.newest = when
-
-    def size(self) -> int:
-        return len(self.daily) + len(self.rejects) + len(self.clients)
-
-
-def client_id(addr: bytes) -> int:
-    """A stable, non-reversible id for a client address: the state never holds addresses."""
-    digest = hashlib.blake2b(addr, digest_size=8, person=b"ronda-client").digest()
-    return int.from_bytes(digest, "big", signed=True)
-
-
-class GroupInfo:
-    """What rows of one kind mean: the apps they count for, their day and class.
-
-    Hashed by identity (fast), so per-buffer tallies can be keyed by it.
-    """
-
-    __slots__ = ("apps", "cls", "day", "lasts", "needs")
-
-    def __init__(self, apps: tuple[int, ...], day: str, cls: int, lasts: tuple[int, ...]) -> None:
-        self.apps, self.day, self.cls, self.lasts = apps, day, cls, lasts
-        self.needs = tuple((app, last) for app in apps for last in lasts)
-
-
-_INVALID = GroupInfo((), "", HUMAN, ())  # rows whose date is no date
 
 
 def _getter(positions: list[int]):

@@ -7,8 +7,8 @@ from datetime import UTC, date, datetime, timedelta
 
 from agent.model import App, DailyUsage, LogSource, Usage
 from agent.usage.options import UsageOptions
-from agent.usage.parse import LAST_ANY, LAST_HUMAN, LAST_SUCCESS
 from agent.usage.state import UsageState
+from agent.usage.tally import LAST_ANY, LAST_HUMAN, LAST_SUCCESS
 
 
 @dataclass
