@@ -63,3 +63,81 @@ def test_a_changed_day_with_a_bad_date_is_refused(tmp_path):
     store.ingest(snapshot(1))
     with pytest.raises(InvalidSnapshot, match="YYYY-MM-DD"):
         store.ingest(snapshot(2, today="2026-13-01"))
+
+
+def _usage(days: int = 5, logs: int = 1, unparsed: int = 0):
+    from agent.wire import snapshot_to_wire
+    snap = snapshot(1)
+    snap.apps[0].usage.daily = snap.apps[0].usage.daily[:days]
+    snap.apps[0].usage.logs = snap.apps[0].usage.logs * logs
+    snap.apps[0].usage.unparsed_lines = unparsed
+    snap.apps[0].usage.last_request = datetime(2026, 9, 1, tzinfo=timezone.utc)
+    return snapshot_to_wire(snap).apps[0].usage
+
+
+def _record(number: int, data: bytes) -> bytes:
+    from collector.store.wirebytes import _varint_bytes
+    return _varint_bytes(number << 3 | 2) + _varint_bytes(len(data)) + data
+
+
+@pytest.mark.parametrize("days,logs,unparsed", [(5, 1, 0), (0, 1, 0), (5, 0, 0), (5, 2, 7), (40, 1, 300)])
+def test_the_received_daily_block_of_a_canonical_usage_is_its_serialized_one(days, logs, unparsed):
+    from collector.store.wirebytes import daily_block, raw_daily_block
+    usage = _usage(days, logs, unparsed)
+    wire = b"prefix" + usage.SerializeToString(deterministic=True)
+    assert raw_daily_block(wire, 6, len(wire), usage) == daily_block(usage, wire[6:])
+
+
+def _reordered(usage) -> dict[str, bytes]:
+    """Wire forms of `usage` with its fields out of the usual order (each parses, most to other days)."""
+    from ronda_wire.v1 import ronda_pb2 as pb
+    head = pb.Usage(coverage=usage.coverage, last_request=usage.last_request).SerializeToString()
+    days = [_record(7, d.SerializeToString()) for d in usage.daily]
+    logs = b"".join(_record(8, log.SerializeToString()) for log in usage.logs)
+    extra = _record(7, pb.DailyUsage(date="2026-12-01", human=3).SerializeToString())
+    stamp = _record(4, usage.last_request.SerializeToString())
+    return {
+        "day after the logs": head + b"".join(days) + logs + extra,
+        "log before the days": head + logs + b"".join(days),
+        "stamp among the days": head[:2] + b"".join(days[:2]) + stamp + b"".join(days[2:]) + logs,
+        "stamp after the days": head[:2] + b"".join(days) + stamp + logs,
+        "day twice": head + b"".join(days) + days[-1] + logs,
+    }
+
+
+@pytest.mark.parametrize("case,days_differ", [("day after the logs", True), ("log before the days", False),
+                                               ("stamp among the days", False), ("stamp after the days", False),
+                                               ("day twice", True)])
+def test_a_reordered_usage_is_never_taken_for_the_stored_days(case, days_differ):
+    from collector.store.wirebytes import daily_block, raw_daily_block
+    from ronda_wire.v1 import ronda_pb2 as pb
+    stored = _usage()
+    stored_block = daily_block(stored, stored.SerializeToString(deterministic=True))
+    wire = _reordered(stored)[case]
+    received = pb.Usage.FromString(wire)
+    assert (list(received.daily) != list(stored.daily)) == days_differ
+    found = raw_daily_block(wire, 0, len(wire), received)
+    # Equal to the stored block means "the stored days": only ever where it is true.
+    assert found != stored_block or not days_differ
+    if days_differ:
+        assert found != stored_block
+
+
+def test_a_day_received_out_of_order_is_stored(tmp_path):
+    from agent.wire import snapshot_to_wire
+    from ronda_wire.v1 import ronda_pb2 as pb
+    store = Store(tmp_path / "a.db")
+    store.ingest(snapshot(1))
+    message = snapshot_to_wire(snapshot(2))
+    usage = message.apps[0].usage
+    wire = _reordered(usage)["day after the logs"]
+    first = message.apps[0]
+    first.ClearField("usage")
+    apps = [_record(8, first.SerializeToString() + _record(12, wire))] + \
+        [_record(8, app.SerializeToString()) for app in message.apps[1:]]
+    message.ClearField("apps")
+    raw = message.SerializeToString() + b"".join(apps)
+    store.ingest_message(pb.Snapshot.FromString(raw), raw=raw)
+    stored = store.query("SELECT date, human FROM app_usage_daily WHERE app_key='nginx:site0.test:80/' "
+                         "AND date='2026-12-01'")
+    assert stored == [{"date": "2026-12-01", "human": 3}]

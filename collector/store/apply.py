@@ -17,7 +17,8 @@ from typing import Callable
 
 from google.protobuf.unknown_fields import UnknownFieldSet
 
-from collector.store.wirebytes import changed_days, daily_block, dates_once, raw_apps, split_app
+from collector.store.wirebytes import app_parts, changed_days, daily_block, dates_once, raw_apps, \
+    raw_daily_block
 from collector.wirejson import CONVERTERS, iso_seconds
 from collector.validate import InvalidSnapshot, app_detail, check_days, check_header, check_unique_dates, \
     validate_message
@@ -180,14 +181,15 @@ def prepare(c: sqlite3.Connection, m: pb.Snapshot, now: str, raw: bytes | None, 
         if old is not None and old[0] == digest:
             unchanged.append((now, agent_id, app.key))
         else:
-            stable = split_app(wire)
+            parts = app_parts(wire)
+            stable = parts[0] if parts else None
             changed.append((i, app, digest, hashlib.blake2b(stable, digest_size=16).digest() if stable else None,
-                            old[1] if old else None))
+                            old[1] if old else None, wire, parts))
     blocks = dict(c.execute("SELECT app_key, block FROM app_daily_wire WHERE agent_id=? AND app_key IN "
                             "(SELECT value FROM json_each(?))",
-                            (agent_id, json.dumps([app.key for _, app, _, _, _ in changed])))) if changed else {}
+                            (agent_id, json.dumps([item[1].key for item in changed])))) if changed else {}
     p = Prepared(base=base, host=host, keys=json.dumps([app.key for app in m.apps]), unchanged=unchanged)
-    for i, app, digest, stable, old_stable in changed:
+    for i, app, digest, stable, old_stable, wire, parts in changed:
         where = f"apps[{i}]"
         usage = app.usage if app.HasField("usage") else None
         if stable is not None and stable == old_stable:
@@ -200,11 +202,15 @@ def prepare(c: sqlite3.Connection, m: pb.Snapshot, now: str, raw: bytes | None, 
         else:
             detail = app_detail(app, where, problems)
         if usage is not None:
-            if len(UnknownFieldSet(usage)):
-                usage.DiscardUnknownFields()  # from a newer agent; they would blur where the daily entries are
-            block = daily_block(usage, usage.SerializeToString(deterministic=True))
             old = blocks.get(app.key)
-            if old != block:
+            # Most often the days are those already stored: then the received bytes show it, unserialized.
+            same = old is not None and parts is not None and parts[1] >= 0 and \
+                raw_daily_block(wire, parts[1], parts[2], usage) == old
+            if not same:
+                if len(UnknownFieldSet(usage)):
+                    usage.DiscardUnknownFields()  # from a newer agent; they would blur where the daily entries are
+                block = daily_block(usage, usage.SerializeToString(deterministic=True))
+            if not same and old != block:
                 moved = changed_days(old, block, usage.daily)
                 if old is None or not dates_once(block, moved):
                     check_unique_dates(usage.daily, where, problems)

@@ -107,6 +107,14 @@ def split_app(raw: bytes) -> bytes | None:
 
     None if the fields are not in number order or either of the two appears more than once.
     """
+    parts = app_parts(raw)
+    return None if parts is None else parts[0]
+
+
+def app_parts(raw: bytes) -> tuple[bytes, int, int] | None:
+    """`split_app`'s stable bytes, and where the usage message's own bytes start and end in `raw` (-1, -1
+    without usage). None as for `split_app`."""
+    usage_start = usage_end = -1
     cut_start = cut_end = -1
     i, end, last = 0, len(raw), 0
     try:
@@ -139,12 +147,56 @@ def split_app(raw: bytes) -> bytes | None:
                 if cut_start < 0:
                     cut_start = start
                 cut_end = i
+                if number == 12 and wire_type == 2:
+                    usage_start, usage_end = i - size, i
             last = number
     except IndexError:
         return None
     if i != end:
         return None
-    return raw if cut_start < 0 else raw[:cut_start] + raw[cut_end:]
+    return (raw if cut_start < 0 else raw[:cut_start] + raw[cut_end:]), usage_start, usage_end
+
+
+def raw_daily_block(raw: bytes, start: int, end: int, usage: pb.Usage) -> bytes | None:
+    """The bytes between the daily entries' neighbours in the usage message `raw[start:end]` as received.
+
+    The caller may trust it only where it equals a block it stored (the canonical entries of an earlier
+    snapshot): the part before it holds only fields 1-6 (checked here, in order) and the part after it is
+    byte for byte the canonical form of the parsed `logs` and `unparsed_lines` (checked here), so every
+    daily entry of the message lies inside it, and equal bytes parse to equal entries. None where the
+    layout is other; the caller serializes then.
+    """
+    i, last = start, 0
+    while i < end and raw[i] < 0x38:  # a one-byte key of a field below 7
+        key = raw[i]
+        if key >> 3 <= last:
+            return None
+        last = key >> 3
+        i += 1
+        if key & 7 == 2:
+            length, i = _varint(raw, i)
+            i += length
+        elif key & 7 == 0:
+            _, i = _varint(raw, i)
+        else:
+            return None
+    tail = b"".join(b"\x42" + _varint_bytes(len(wire)) + wire
+                    for wire in (log.SerializeToString(deterministic=True) for log in usage.logs))
+    if usage.unparsed_lines:
+        tail += b"\x48" + _varint_bytes(usage.unparsed_lines)
+    cut = end - len(tail)
+    if cut < i or raw[cut:end] != tail:
+        return None
+    return raw[i:cut]
+
+
+def _varint_bytes(n: int) -> bytes:
+    out = bytearray()
+    while n > 0x7F:
+        out.append(n & 0x7F | 0x80)
+        n >>= 7
+    out.append(n)
+    return bytes(out)
 
 
 def dates_once(block: bytes, days) -> bool:
