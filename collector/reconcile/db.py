@@ -116,6 +116,12 @@ def _parse_listen_texts(text: str) -> tuple[Listen, ...]:
     return tuple(out)
 
 
+# The app's stored state as one text, built by SQLite (the input checksum of reconcile starts from it).
+_FINGERPRINT = " || char(30) || ".join(f"ifnull({c}, '')" for c in (
+    "agent_id", "app_key", "kind", "server_names", "listen", "path_prefix", "root", "upstream", "parent_key",
+    "framework", "framework_version", "coverage", "coverage_start", "last_request", "last_human_request"))
+
+
 def _present_apps(store: Store, full_listen: set[str]) -> list[DiscoveredApp]:
     """Present apps from their columns. The app's whole JSON (its `detail`, ~1 KiB each) is read only
     where a rule needs it: upstream block servers of proxies, redirect targets, and listen flags
@@ -129,15 +135,17 @@ def _present_apps(store: Store, full_listen: set[str]) -> list[DiscoveredApp]:
                    CASE WHEN framework = 'redirect' THEN json_extract(detail, '$.labels.redirect') END,
                    coverage, coverage_start, last_request, last_human_request,
                    CASE WHEN agent_id IN (SELECT value FROM json_each(:agents))
-                        THEN json_extract(detail, '$.listen') END
+                        THEN json_extract(detail, '$.listen') END,
+                   """ + _FINGERPRINT + """
             FROM apps WHERE present""", {"agents": json.dumps(sorted(full_listen))})
         for (agent_id, app_key, kind, names, listen, prefix, root, upstream, servers, parent, fw, fw_version,
-             redirect, coverage, coverage_start, last_request, last_human, listen_full) in cursor:
+             redirect, coverage, coverage_start, last_request, last_human, listen_full, stored) in cursor:
             out.append(DiscoveredApp(
                 agent_id, app_key, kind, _names(names),
                 _listen(listen_full) if listen_full else _listen_texts(listen), prefix or "/", root or "",
                 upstream or "", tuple(servers.split(",")) if servers else (), parent or "", fw or "",
-                fw_version or "", redirect or "", coverage or "", coverage_start, last_request, last_human))
+                fw_version or "", redirect or "", coverage or "", coverage_start, last_request, last_human,
+                fingerprint=f"{stored}\x1e{servers}\x1e{redirect}\x1e{listen_full}"))
     return out
 
 
@@ -179,6 +187,23 @@ def load_inputs(store: Store, config: ReconcileConfig, now: datetime) -> Inputs:
                   decisions=decisions)
 
 
+CACHE_KIB = 262_144   # SQLite page cache during a run: a fleet's findings and verdicts are written in one go
+
+
+@contextmanager
+def _big_cache(store: Store) -> Iterator[None]:
+    """A run writes hundreds of thousands of rows in one transaction; with SQLite's default 2 MiB
+    cache its B-trees would spill and re-read pages all along."""
+    with store._lock:
+        before = store.conn.execute("PRAGMA cache_size").fetchone()[0]
+        store.conn.execute(f"PRAGMA cache_size = -{CACHE_KIB}")
+    try:
+        yield
+    finally:
+        with store._lock:
+            store.conn.execute(f"PRAGMA cache_size = {int(before)}")
+
+
 @contextmanager
 def _no_cycle_collection() -> Iterator[None]:
     """A run allocates millions of small objects and frees nothing until the end: the cyclic collector
@@ -202,7 +227,7 @@ def run_reconcile(store: Store, config: ReconcileConfig, now: datetime | None = 
         prefetch = Prefetch(store.path) if store.path != ":memory:" and attempt == 0 else None
         if prefetch is not None:
             prefetch.start()
-        with _no_cycle_collection():
+        with _no_cycle_collection(), _big_cache(store):
             inputs = load_inputs(store, config, now)
             previous = prefetch.get() if prefetch is not None else None
             outcome = reconcile(inputs, config, now, previous.known() if previous else None)

@@ -16,12 +16,14 @@ from collector.reconcile.model import Clock, Decision, DiscoveredApp, HostInfo, 
 def app_text(a: DiscoveredApp, clock: Clock) -> str:
     used = a.last_human_request is not None and a.last_human_request >= clock.window_start
     covered = a.coverage_start is not None and a.coverage_start <= clock.window_start
+    moving = (f"{a.human_window},{a.human_recent},{a.human_previous},{used:d}{covered:d},"
+              f"{clock.days_since(a.coverage_start) if a.coverage_start else ''},"
+              f"{clock.days_since(a.last_human_request) if used else ''}")
+    if a.fingerprint:
+        return a.fingerprint + "\x1e" + moving
     return str((a.handle, a.kind, a.server_names, a.listen, a.prefix, a.root, a.upstream, a.upstream_servers,
                 a.parent_key, a.framework, a.framework_version, a.redirect, a.coverage, a.coverage_start,
-                a.last_request, a.last_human_request, a.human_window, a.human_recent, a.human_previous,
-                a.rss_bytes, a.disk_bytes, used, covered,
-                clock.days_since(a.coverage_start) if a.coverage_start else None,
-                clock.days_since(a.last_human_request) if used else None))
+                a.last_request, a.last_human_request, a.rss_bytes, a.disk_bytes, moving))
 
 
 def host_text(host: HostInfo | None, clock: Clock) -> str:

@@ -47,6 +47,8 @@ class DiscoveredApp:
     rss_bytes: int = 0
     disk_bytes: int = 0
     present: bool = True
+    # Everything stored about the app, as one text (the store builds it); "" when built by hand.
+    fingerprint: str = field(default="", repr=False, compare=False)
     # Derived once, used everywhere: the ports it listens on and its path prefix in normal form.
     ports: frozenset[int] = field(init=False, repr=False, compare=False)
     prefix: str = field(init=False, repr=False, compare=False)

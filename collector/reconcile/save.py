@@ -9,6 +9,7 @@ from __future__ import annotations
 
 import json
 import queue
+from collections import Counter
 import sqlite3
 import threading
 import zlib
@@ -164,7 +165,9 @@ def _matches(w: _Writer, c: sqlite3.Connection, outcome: Outcome) -> None:
     w.put("INSERT OR REPLACE INTO matches VALUES (?,?,?,?,?)", list(new - old))
 
 
-def _findings(w: _Writer, outcome: Outcome, old: dict, stamp: str, previous: str) -> tuple[int, int]:
+def _findings(w: _Writer, outcome: Outcome, old: dict, stamp: str,
+              previous: str) -> tuple[int, int, dict[str, int]]:
+    """Returns (opened, resolved, open findings per kind)."""
     new, changed, held = [], [], set()
     if outcome.skipped:   # the open findings of skipped subjects still hold (drift keeps `#aspect` subjects)
         held.update(key for key in old if key[1].split("#", 1)[0] in outcome.skipped)
@@ -189,30 +192,30 @@ def _findings(w: _Writer, outcome: Outcome, old: dict, stamp: str, previous: str
     w.put("UPDATE findings SET resolved_at=?, last_seen=? WHERE finding_id=?", gone)
     w.put(_NEW_FINDING, new)
     w.put(_CHANGED_FINDING, changed)
-    return opened + len(new), len(gone)
+    return opened + len(new), len(gone), dict(Counter(kind for kind, _ in held))
 
 
-def _verdicts(w: _Writer, outcome: Outcome, old: dict, stamp: str) -> None:
+def _verdicts(w: _Writer, outcome: Outcome, old: dict, stamp: str) -> dict[str, int]:
+    """Write the verdicts of the subjects worked out this run; returns the number of subjects per verdict.
+
+    A subject's row changes with its inputs, so its input checksum is its digest: no second checksum of
+    the output is needed to tell a changed row."""
     existing = {s: v for s, v in old.items() if s not in outcome.skipped}
+    counts = Counter(v[1] for s, v in old.items() if s in outcome.skipped)
     keys = outcome.keys
-    rows, rekeyed = [], []
+    rows = []
     for v in outcome.verdicts:
-        row = verdict_row(v)
-        digest = _digest(row)
-        key = keys.get(v.subject)
+        counts[v.verdict] += 1
         before = existing.pop(v.subject, None)
-        if before is not None and before[0] == digest:
-            if before[3] != key:
-                rekeyed.append((key, v.subject))
-            continue
         since = before[2] if before is not None and before[1] == v.verdict else stamp
-        rows.append(_stored(row) + (digest, since, key))
+        key = keys.get(v.subject, 0)
+        rows.append(_stored(verdict_row(v)) + (key, since, key))
         if len(rows) >= CHUNK:
             w.put(_VERDICT, rows)
             rows = []
     w.put(_VERDICT, rows)
-    w.put("UPDATE verdicts SET input_digest=? WHERE subject=?", rekeyed)
     w.put("DELETE FROM verdicts WHERE subject=?", [(s,) for s in existing])
+    return dict(counts)
 
 
 def save_outcome(store: Store, outcome: Outcome, config: ReconcileConfig, started: datetime,
@@ -227,12 +230,10 @@ def save_outcome(store: Store, outcome: Outcome, config: ReconcileConfig, starte
         writer = _Writer(c)
         try:
             _matches(writer, c, outcome)
-            opened, resolved = _findings(writer, outcome, previous.findings, stamp, last)
-            _verdicts(writer, outcome, previous.verdicts, stamp)
+            opened, resolved, counts = _findings(writer, outcome, previous.findings, stamp, last)
+            verdicts = _verdicts(writer, outcome, previous.verdicts, stamp)
         finally:
             writer.close()
-        counts = dict(c.execute("SELECT kind, count(*) FROM findings WHERE resolved_at IS NULL GROUP BY kind"))
-        verdicts = dict(c.execute("SELECT verdict, count(*) FROM verdicts GROUP BY verdict"))
         matched = len({m.handle for m in outcome.matches})
         finished = iso(datetime.now(UTC))
         run_id = c.execute("INSERT INTO reconcile_runs (started_at, finished_at, config, declared, discovered, "
