@@ -2,6 +2,7 @@
 from __future__ import annotations
 
 import dataclasses
+import hashlib
 import random
 import shutil
 import tempfile
@@ -16,6 +17,7 @@ from usage_lines import AGENTS, BROWSER, GOOGLEBOT, PHONE, UPTIME
 from agent.host import LocalHost
 from agent.model import App, LogRef, Usage
 from agent.usage import UsageCollector, UsageOptions
+from agent.usage.tally import client_id
 
 START = 1767225600  # 2026-01-01
 # name -> (server kind, format name, definition or None for a built-in, vhost field?)
@@ -186,3 +188,10 @@ def test_the_log_of_a_real_nginx_reads_the_same_both_ways(tmp_path):
     assert lean == general
     assert stats.lines == stats.lean_lines == 40
     assert sum(d.human for d in lean["a"].daily) > 0 and sum(d.bot for d in lean["a"].daily) > 0
+
+
+def test_client_ids_stay_what_the_state_already_holds():
+    """Ids in existing state files were made this way: a scan after an upgrade must make the same ones."""
+    for addr in (b"10.0.0.1", b"2001:db8::5", b"", b"x" * 300):
+        digest = hashlib.blake2b(addr, digest_size=8, person=b"ronda-client").digest()
+        assert client_id(addr) == int.from_bytes(digest, "big", signed=True)

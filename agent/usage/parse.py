@@ -255,24 +255,28 @@ class ChunkParser:
                 rejects[(info, addr_of(row))] += n
         return per_info
 
-    def client_id(self, addr: bytes) -> int:
-        found = self._ids.get(addr)
-        if found is None:
-            if len(self._ids) >= _CACHE_LIMIT:
-                self._ids.clear()
-            found = self._ids[addr] = client_id(addr)
-        return found
+    def _ids_of(self, addrs: set[bytes]) -> dict[bytes, int]:
+        """Client ids of these addresses (and maybe others): hashed once per address, not once per entry."""
+        ids = self._ids
+        new = addrs - ids.keys()
+        if len(ids) + len(new) > _CACHE_LIMIT:
+            ids.clear()
+            new = addrs
+        for addr in new:
+            ids[addr] = client_id(addr)
+        return ids
 
     def clients(self, entries: set[tuple[GroupInfo, bytes]]) -> set[tuple[tuple[int, ...], str, int]]:
         """Tally.clients as (apps, day, client id)."""
-        ids = self.client_id
-        return {(info.apps, info.day, ids(addr)) for info, addr in entries}
+        ids = self._ids_of({addr for _, addr in entries})
+        return {(info.apps, info.day, ids[addr]) for info, addr in entries}
 
     def rejects(self, counts: Counter) -> Counter:
         """Tally.rejects as (apps, day, client id) -> count."""
+        ids = self._ids_of({addr for _, addr in counts})
         out: Counter = Counter()
         for (info, addr), n in counts.items():
-            out[(info.apps, info.day, self.client_id(addr))] += n
+            out[(info.apps, info.day, ids[addr])] += n
         return out
 
     def _split(self, detail_row: tuple) -> tuple[tuple, int | None]:
