@@ -33,10 +33,11 @@ def iso_seconds(seconds: int) -> str:
     return (_EPOCH + timedelta(seconds=seconds)).isoformat()
 
 
-def timestamp_json(ts, where: str, problems: list[str]) -> str:
+def timestamp_json(ts, where: str, problems: list[str], field: str = "") -> str:
+    """`field` (".name") is appended to `where` only in a problem: valid timestamps build no strings."""
     seconds, nanos = ts.seconds, ts.nanos
     if not (MIN_SECONDS <= seconds <= MAX_SECONDS and 0 <= nanos < 1_000_000_000):
-        problems.append(f"{where}: timestamp out of range")
+        problems.append(f"{where}{field}: timestamp out of range")
         return ""
     text = iso_seconds(seconds)
     if nanos == 0:
@@ -76,7 +77,7 @@ def _source(desc) -> list[str]:
         elif sub is not None and sub.full_name == "google.protobuf.Timestamp":
             if f.is_repeated:
                 raise NotImplementedError(f"repeated Timestamp {f.full_name}")
-            out += [f"    if m.HasField({n!r}):", f"        out[{n!r}] = ts(m.{n}, where + '.{n}', problems)"]
+            out += [f"    if m.HasField({n!r}):", f"        out[{n!r}] = ts(m.{n}, where, problems, '.{n}')"]
         elif sub is not None and f.is_repeated:
             limit = LIMITS.get(n, MAX_LIST)
             out += [f"    v = m.{n}", "    if v:",

@@ -141,3 +141,15 @@ def test_a_day_received_out_of_order_is_stored(tmp_path):
     stored = store.query("SELECT date, human FROM app_usage_daily WHERE app_key='nginx:site0.test:80/' "
                          "AND date='2026-12-01'")
     assert stored == [{"date": "2026-12-01", "human": 3}]
+
+
+@pytest.mark.parametrize("first", [True, False])
+def test_a_changed_app_with_a_timestamp_out_of_range_is_refused_with_its_place(tmp_path, first):
+    from agent.wire import snapshot_to_wire
+    store = Store(tmp_path / "a.db")
+    if not first:
+        store.ingest(snapshot(1))
+    message = snapshot_to_wire(snapshot(2))
+    message.apps[1].usage.last_request.seconds = 10**13
+    with pytest.raises(InvalidSnapshot, match=r"apps\[1\]\.usage\.last_request: timestamp out of range"):
+        store.ingest_message(message, raw=message.SerializeToString())
