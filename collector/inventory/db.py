@@ -129,9 +129,25 @@ def _rows(c, sql: str, params: tuple = ()) -> list[dict[str, Any]]:
     return [dict(zip(names, r)) for r in cur.fetchall()]
 
 
+def _json(text: str | None, empty: Any) -> Any:
+    return empty if not text or text in ("[]", "{}") else json.loads(text)
+
+
 def declared_apps(store: Store, include_withdrawn: bool = False) -> list[DeclaredApp]:
     where = "" if include_withdrawn else "WHERE withdrawn_at IS NULL"
-    return [app_from_row(r) for r in store.query(f"SELECT * FROM inventory {where} ORDER BY app_id")]
+    with store._lock:
+        cursor = store.conn.execute(f"SELECT {', '.join(_COLUMNS)}, source_line FROM inventory {where} "
+                                    "ORDER BY app_id")
+        names = [d[0] for d in cursor.description]
+        out = []
+        for row in cursor:
+            values = dict(zip(names, row))
+            for name in _LIST_FIELDS:
+                values[name] = _json(values[name], [])
+            values["extra"] = _json(values["extra"], {})
+            values["line"] = values.pop("source_line") or 0
+            out.append(DeclaredApp(**values))
+    return out
 
 
 def history(store: Store, app_id: str) -> list[dict[str, Any]]:
