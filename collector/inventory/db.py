@@ -129,8 +129,8 @@ def _rows(c, sql: str, params: tuple = ()) -> list[dict[str, Any]]:
     return [dict(zip(names, r)) for r in cur.fetchall()]
 
 
-def _json(text: str | None, empty: Any) -> Any:
-    return empty if not text or text in ("[]", "{}") else json.loads(text)
+def _json(text: str | None, empty: type) -> Any:
+    return empty() if not text or text in ("[]", "{}") else json.loads(text)
 
 
 def declared_apps(store: Store, include_withdrawn: bool = False) -> list[DeclaredApp]:
@@ -143,8 +143,8 @@ def declared_apps(store: Store, include_withdrawn: bool = False) -> list[Declare
         for row in cursor:
             values = dict(zip(names, row))
             for name in _LIST_FIELDS:
-                values[name] = _json(values[name], [])
-            values["extra"] = _json(values["extra"], {})
+                values[name] = _json(values[name], list)
+            values["extra"] = _json(values["extra"], dict)
             values["line"] = values.pop("source_line") or 0
             out.append(DeclaredApp(**values))
     return out
