@@ -201,3 +201,19 @@ def test_scans_run_alongside_the_collector_and_each_other(fleet, scanned):
     assert titles == {"Aplikasi A", "Aplikasi B", "Aplikasi C", "Stray on A"}  # kept from the full sweeps
     runs = json.loads(ronda("scans", "--db", str(fleet.db), "--format", "json", "--limit", "2").stdout)
     assert {(r["kind"], r["status"]) for r in runs} == {("network", "ok"), ("ssh", "ok")}
+
+
+def test_reconcile_reports_the_unmanaged_host(fleet, scanned):
+    """What an operator sees: `ronda reconcile`, then `ronda findings --kind unmanaged-host`."""
+    import json
+
+    from click.testing import CliRunner
+
+    from collector.cli import cli
+
+    runner = CliRunner()
+    done = runner.invoke(cli, ["reconcile", "--db", str(fleet.db)])
+    assert done.exit_code == 0, done.output
+    listed = runner.invoke(cli, ["findings", "--db", str(fleet.db), "--kind", "unmanaged-host", "--format", "json"])
+    assert listed.exit_code == 0, listed.output
+    assert [f["subject"] for f in json.loads(listed.output)] == [f"network:{fleet.c}"]

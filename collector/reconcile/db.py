@@ -183,8 +183,10 @@ def load_inputs(store: Store, config: ReconcileConfig, now: datetime) -> Inputs:
                  for r in store.query("SELECT * FROM latest_decisions")}
     declared = declared_apps(store)
     discovered = load_discovered(store, config, now, _addressed_agents(declared, hosts))
+    from collector.scans.reconcile_hook import network_findings_for
+
     return Inputs(declared=declared, discovered=discovered, hosts=hosts, listeners=listeners, pins=pins,
-                  decisions=decisions)
+                  decisions=decisions, network_findings=network_findings_for(store, config))
 
 
 CACHE_KIB = 262_144   # SQLite page cache during a run: a fleet's findings and verdicts are written in one go

@@ -103,5 +103,7 @@ def reconcile(inputs: Inputs, config: ReconcileConfig, now: datetime,
         if subject.apps or (declared is not None and declared.status == "active"):
             verdicts.append(verdict_for(subject, inputs.hosts, deps, decision, config, clock, notes))
     findings += rules.exposed_listeners(inputs.listeners, index, inputs.hosts, config)
+    seen = {(f.kind, f.subject) for f in findings}  # a sweep may confirm what a snapshot already showed
+    findings += [f for f in inputs.network_findings if (f.kind, f.subject) not in seen]
     return Outcome(matches=matches, findings=findings, verdicts=verdicts, subjects=subjects, keys=keys,
                    skipped=skipped)

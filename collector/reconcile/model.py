@@ -108,6 +108,7 @@ class Inputs:
     listeners: list[ListenerInfo] = field(default_factory=list)
     pins: list[Pin] = field(default_factory=list)
     decisions: dict[str, Decision] = field(default_factory=dict)   # subject -> latest
+    network_findings: list["Finding"] = field(default_factory=list)  # from nmap sweeps (unmanaged-host, ...)
 
 
 @dataclass(frozen=True, slots=True)
