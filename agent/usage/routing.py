@@ -55,6 +55,16 @@ class _Site:
         return best[1] if best else None
 
 
+def _site_root(app: App, by_key: dict[str, App]) -> App:
+    """The vhost an app is served under (a prefix app's parent, or an Alias from another file's):
+    apps of one site share its log and are told apart by path prefix, not by virtual host."""
+    seen = {app.key}
+    while app.parent_key in by_key and app.parent_key not in seen:
+        app = by_key[app.parent_key]
+        seen.add(app.key)
+    return app
+
+
 class Router:
     """Maps (vhost, prefix) from a log line to the indices of the apps it counts for.
 
@@ -66,7 +76,8 @@ class Router:
         self.has_vhost = has_vhost
         sites: dict[tuple, _Site] = {}
         for index, app in enumerate(apps):
-            ident = (app.kind, app.config.file, tuple(app.server_names))
+            top = _site_root(app, {a.key: a for a in apps if a.key})
+            ident = (top.kind, top.config.file, tuple(top.server_names))
             site = sites.get(ident)
             if site is None:
                 default = any(listen.default_server for listen in app.listen)
