@@ -30,6 +30,7 @@ from servers import free_port, wait_for_port
 PROJECT = ANSIBLE_DIR.parent.parent
 VERSION = tomllib.loads((PROJECT / "pyproject.toml").read_text())["project"]["version"]
 HOSTS = {"collector": "127.0.0.2", "web-1": "127.0.0.3", "web-2": "127.0.0.4"}
+AGENTLESS = ("web-3", "127.0.0.5")  # no agent: the collector's scheduled SSH scan reads it
 COLLECTOR = "collector"
 # Accounts the roles create on this machine, unique per run so that concurrent runs never share one.
 RUN = secrets.token_hex(3)
@@ -69,7 +70,7 @@ class Fleet:
         return self.prefix(host) / "etc/systemd/system"
 
 
-def host_vars(fleet_root: Path, host: str, address: str) -> dict:
+def host_vars(fleet_root: Path, host: str, address: str, sshd: Sshd) -> dict:
     p = fleet_root / "hosts" / host
     values = {
         "ansible_host": address,
@@ -89,6 +90,11 @@ def host_vars(fleet_root: Path, host: str, address: str) -> dict:
             "ronda_collector_cli_path": f"{p}/usr/local/bin/ronda",
             "ronda_collector_user": COLLECTOR_USER,
             "ronda_collector_group": COLLECTOR_USER,
+            "ronda_collector_network": {"scopes": ["127.0.0.0/29"], "ports": "22,80,443", "timing": 4},
+            "ronda_collector_ssh": {"user": "root", "port": sshd.port},
+            "ronda_collector_ssh_hosts": [{"name": AGENTLESS[0], "address": AGENTLESS[1]}],
+            "ronda_collector_ssh_key_src": str(sshd.client_key),
+            "ronda_collector_ssh_known_hosts_src": str(sshd.known_hosts),
         }
     return values
 
@@ -97,7 +103,7 @@ def write_inventory(root: Path, sshd: Sshd, wheelhouse: Path, port: int) -> Path
     import json
 
     inventory = {"all": {
-        "hosts": {name: host_vars(root, name, address) for name, address in HOSTS.items()},
+        "hosts": {name: host_vars(root, name, address, sshd) for name, address in HOSTS.items()},
         "vars": {
             "ansible_port": sshd.port,
             "ansible_user": "root",
@@ -139,7 +145,7 @@ def fleet(wheelhouse, tmp_path_factory):
     root = Path(tempfile.mkdtemp(prefix="ronda-fleet-"))
     root.chmod(0o755)
     remove_test_accounts()
-    sshd = Sshd(tmp_path_factory.mktemp("sshd"), list(HOSTS.values()), free_port()).start()
+    sshd = Sshd(tmp_path_factory.mktemp("sshd"), [*HOSTS.values(), AGENTLESS[1]], free_port()).start()
     port = free_port()
     try:
         (root / "hosts" / COLLECTOR / "usr/local/bin").mkdir(parents=True)
@@ -212,9 +218,10 @@ def test_secrets_have_tight_modes_and_never_show_in_output(fleet):
         assert stat.S_IMODE(info.st_mode) == 0o640
         assert (pwd.getpwuid(info.st_uid).pw_name, grp.getgrgid(info.st_gid).gr_name) == ("root", agent_user(host))
         assert not (config / "ca-key.pem").exists()
-    collector_key = fleet.prefix(COLLECTOR) / "etc/ronda/collector-key.pem"
-    assert stat.S_IMODE(collector_key.stat().st_mode) == 0o640
-    assert grp.getgrgid(collector_key.stat().st_gid).gr_name == COLLECTOR_USER
+    for key in ("collector-key.pem", "ssh/id_ronda"):
+        info = (fleet.prefix(COLLECTOR) / "etc/ronda" / key).stat()
+        assert stat.S_IMODE(info.st_mode) == 0o640
+        assert grp.getgrgid(info.st_gid).gr_name == COLLECTOR_USER
     assert stat.S_IMODE((fleet.root / "pki/ca-key.pem").stat().st_mode) == 0o600
     for run in fleet.runs.values():
         assert "PRIVATE KEY" not in output(run)
@@ -238,6 +245,11 @@ def test_agents_started_from_their_units_report_to_the_collector_over_mtls(fleet
             assert all(p.poll() is None for p in processes), "a service exited"
         logs = {p.name: p.read_text(errors="replace") for p in tmp_path.glob("*.log")}
         assert seen == set(HOSTS), logs
+
+        # The scheduled SSH scan, run as its unit would: collector.toml names the host, key and known_hosts.
+        job = start_unit(fleet.units(COLLECTOR) / "ronda-scan-ssh.service", tmp_path / "scan-ssh.log")
+        assert job.wait(timeout=120) == 0, (tmp_path / "scan-ssh.log").read_text(errors="replace")
+        assert {row["agent_id"] for row in ronda_hosts(cli)} == set(HOSTS) | {f"ssh:{AGENTLESS[0]}"}
     finally:
         for process in processes:
             stop_process(process)
