@@ -59,6 +59,8 @@ def _code_class(code: int) -> int:
 
 _CODE_CLASS = [_code_class(c) for c in range(256)]
 _CACHE_LIMIT = 200_000
+# Smaller bounds for the caches the lean path adds, so that memory stays near what it was without them.
+_LEAN_CACHE_LIMIT = _ID_CACHE_LIMIT = 50_000
 
 
 
@@ -176,7 +178,7 @@ class ChunkParser:
             else:
                 general.append(row[at])
         info = self.info(tuple(general))
-        if len(self._lean_groups) >= _CACHE_LIMIT:
+        if len(self._lean_groups) >= _LEAN_CACHE_LIMIT:
             self._lean_groups.clear()
         self._lean_groups[self._lean_key(row)] = info
         return info
@@ -259,7 +261,7 @@ class ChunkParser:
         """Client ids of these addresses (and maybe others): hashed once per address, not once per entry."""
         ids = self._ids
         new = addrs - ids.keys()
-        if len(ids) + len(new) > _CACHE_LIMIT:
+        if len(ids) + len(new) > _ID_CACHE_LIMIT:
             ids.clear()
             new = addrs
         for addr in new:
