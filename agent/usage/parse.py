@@ -108,7 +108,12 @@ class ChunkParser:
             # the general row of a lean row: every field but the status is captured as is
             self._lean_parts = [(f, lean_pos.get(f, -1)) for f in fmt.fields]
             self._reject_at, self._error_at = lean_pos.get("reject", -1), lean_pos.get("error", -1)
+            self._lean_day_of = itemgetter(lean_pos["day"])
+            # what a row means but its day: rows of one kind on other days make their GroupInfo from it
+            self._lean_kind_key = _getter([i for i, f in enumerate(fmt.lean_fields)
+                                           if f != "day" and (f != "addr" or keep_addr)])
             self._lean_groups: dict[tuple, GroupInfo] = {}
+            self._lean_kinds: dict = {}
 
     # -- per distinct value ---------------------------------------------------------
     def day(self, raw: bytes) -> str | None:
@@ -151,33 +156,44 @@ class ChunkParser:
         info = self._groups.get(self._group_key(row))
         return info if info is not None else self._new_info(row)
 
-    def _new_info(self, row: tuple) -> GroupInfo:
+    def _kind(self, row: tuple) -> GroupInfo:
+        """What a row means but its day: apps, class and kinds of last time (a GroupInfo without a day)."""
         code_key = self._code_key(row)
         code = self._codes.get(code_key)
         if code is None:
             if len(self._codes) >= _CACHE_LIMIT:
                 self._codes.clear()
             code = self._codes[code_key] = self._code(code_key)
-        day = self.day(self._day_of(row))
         cls = _CODE_CLASS[code]
-        info = _INVALID if day is None else GroupInfo(
-            self.route(self._route_key(row)), day, cls, _lasts(cls, code & _STATUS_MASK))
+        return GroupInfo(self.route(self._route_key(row)), "", cls, _lasts(cls, code & _STATUS_MASK))
+
+    def _new_info(self, row: tuple) -> GroupInfo:
+        day = self.day(self._day_of(row))
+        info = _INVALID if day is None else self._kind(row).on(day)
         if len(self._groups) >= _CACHE_LIMIT:
             self._groups.clear()
         self._groups[self._group_key(row)] = info
         return info
 
     def _new_lean_info(self, row: tuple) -> GroupInfo:
-        """A lean row's GroupInfo, through the general row it stands for (any status of its class)."""
-        general = []
-        for name, at in self._lean_parts:
-            if name == "status":
-                reject = row[self._reject_at] if self._reject_at >= 0 else b""
-                error = row[self._error_at] if self._error_at >= 0 else b""
-                general.append(b"40" + reject if reject else error + b"00" if error else b"200")
-            else:
-                general.append(row[at])
-        info = self.info(tuple(general))
+        """A lean row's GroupInfo: from the general row it stands for (any status of its class), made once
+        per kind of row and then dated."""
+        kind_key = self._lean_kind_key(row)
+        kind = self._lean_kinds.get(kind_key)
+        if kind is None:
+            general = []
+            for name, at in self._lean_parts:
+                if name == "status":
+                    reject = row[self._reject_at] if self._reject_at >= 0 else b""
+                    error = row[self._error_at] if self._error_at >= 0 else b""
+                    general.append(b"40" + reject if reject else error + b"00" if error else b"200")
+                else:
+                    general.append(row[at])
+            if len(self._lean_kinds) >= _LEAN_CACHE_LIMIT:
+                self._lean_kinds.clear()
+            kind = self._lean_kinds[kind_key] = self._kind(tuple(general))
+        day = self.day(self._lean_day_of(row))
+        info = _INVALID if day is None else kind.on(day)
         if len(self._lean_groups) >= _LEAN_CACHE_LIMIT:
             self._lean_groups.clear()
         self._lean_groups[self._lean_key(row)] = info

@@ -55,9 +55,14 @@ class GroupInfo:
 
     __slots__ = ("apps", "cls", "day", "lasts", "needs")
 
-    def __init__(self, apps: tuple[int, ...], day: str, cls: int, lasts: tuple[int, ...]) -> None:
+    def __init__(self, apps: tuple[int, ...], day: str, cls: int, lasts: tuple[int, ...],
+                 needs: tuple[tuple[int, int], ...] | None = None) -> None:
         self.apps, self.day, self.cls, self.lasts = apps, day, cls, lasts
-        self.needs = tuple((app, last) for app in apps for last in lasts)
+        self.needs = tuple((app, last) for app in apps for last in lasts) if needs is None else needs
+
+    def on(self, day: str) -> GroupInfo:
+        """The same kind of rows on another day."""
+        return GroupInfo(self.apps, day, self.cls, self.lasts, self.needs)
 
 
 _INVALID = GroupInfo((), "", HUMAN, ())  # rows whose date is no date
