@@ -122,7 +122,8 @@ def child_floor(log: str) -> dict:
     """The C-level work of ronda's design alone, with no tallies, state or Python per distinct row.
 
     The same reads, newline count, lean-regex findall and Counter per 1 MiB buffer as the real parse:
-    no regex-based parser in Python does less per line, so this bounds what ronda can reach.
+    the least a parser built on `re.findall` and `Counter` does per line, so this bounds what ronda
+    can reach (tallies, times and the state come on top).
     """
     sys.path.insert(0, str(ROOT))
     from collections import Counter
