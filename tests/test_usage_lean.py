@@ -26,6 +26,7 @@ FORMATS = {
     "vhost_iso": ("nginx", "vhost_iso", '$host $remote_addr [$time_iso8601] "$request" $status "$http_user_agent"',
                   True),
     "vhost_combined": ("apache", "vhost_combined", None, True),
+    "msec": ("nginx", "msec", '$msec $remote_addr "$request" $status "$http_user_agent"', False),
 }
 ADDRS = ["10.0.0.1", "10.0.0.2", "192.0.2.77", "2001:db8::5", "10.9.9.9", ""]
 PATHS = ["/", "/index.php?a=1", "/healthz", "/healthz?full=1", "/sipd", "/sipd/api/x", "/sipdx", "/.env", "/a b",
@@ -45,6 +46,8 @@ class Line:
     ua: str
 
     def text(self) -> str:
+        if self.fmt == "msec":
+            return f'{self.when}.{self.when % 1000:03d} {self.addr} "GET {self.path} HTTP/1.1" {self.status} "{self.ua}"'
         if self.fmt == "vhost_iso":
             stamp = time.strftime("%Y-%m-%dT%H:%M:%S+00:00", time.gmtime(self.when))
             return f'{self.vhost} {self.addr} [{stamp}] "GET {self.path} HTTP/1.1" {self.status} "{self.ua}"'
@@ -71,7 +74,7 @@ def malformed(draw, fmt: str) -> bytes:
     if kind == "status":
         return line.replace(b'HTTP/1.1" ', b'HTTP/1.1" 2x', 1)
     if kind == "date":
-        return line.replace(b"/Jan/", b"/Foo/", 1).replace(b"[2026-01-0", b"[2026-13-0", 1)
+        return line.replace(b"/Jan/", b"/Foo/", 1).replace(b"[2026-01-0", b"[2026-13-0", 1).replace(b"17", b"x7", 1)
     if kind == "empty-day":
         return line.replace(b"[0", b"[:", 1) if b"[0" in line else line.replace(b"[2026-01-0", b"[", 1)
     if kind == "quote":
