@@ -16,7 +16,7 @@ from agent.usage.options import UsageOptions
 
 HUMAN, BOT, MONITOR, ERROR, REJECT = range(5)
 CLASS_NAMES = ("human", "bot", "monitor", "error", "reject")
-_CACHE_LIMIT = 100_000
+_CACHE_LIMIT = 10_000
 _LITERAL = re.compile(r"^(?:[^\\\[\](){}.*+?^$|]|\\[/\-. ])+$")
 _GRAM = 3
 _crawlers: CrawlerMatcher | None = None

@@ -22,7 +22,7 @@ from agent.usage.tally import Tally
 
 SOURCE = "usage"
 STATE_FILE = "usage.sqlite"
-_FLUSH_ENTRIES = 150_000  # tally size (distinct days, clients...) that forces a write to the state
+_FLUSH_ENTRIES = 30_000  # tally size (distinct days, clients...) that forces a write to the state
 _FORGET_FILES_AFTER = 30 * 86400
 _MAX_LINE = 1 << 20  # longer "lines" are not log lines: counted as one unparsed line each
 

@@ -58,9 +58,9 @@ def _code_class(code: int) -> int:
 
 
 _CODE_CLASS = [_code_class(c) for c in range(256)]
-_CACHE_LIMIT = 200_000
+_CACHE_LIMIT = 10_000
 # Smaller bounds for the caches the lean path adds, so that memory stays near what it was without them.
-_LEAN_CACHE_LIMIT = _ID_CACHE_LIMIT = 50_000
+_LEAN_CACHE_LIMIT = _ID_CACHE_LIMIT = 10_000
 
 
 
