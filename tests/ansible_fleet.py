@@ -5,6 +5,7 @@ the hosts do not collide; the playbook reaches them over SSH like any server.
 Without systemd as PID 1, a service is started with its unit's own command line,
 user, group and capabilities (`start_unit`).
 """
+
 from __future__ import annotations
 
 import json
@@ -24,7 +25,9 @@ BIN = Path(sys.executable).parent
 
 
 def keygen(path: Path) -> Path:
-    subprocess.run(["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", "ronda-test", "-f", str(path)], check=True)
+    subprocess.run(
+        ["ssh-keygen", "-q", "-t", "ed25519", "-N", "", "-C", "ronda-test", "-f", str(path)], check=True
+    )
     return path
 
 
@@ -45,7 +48,7 @@ class Sshd:
     def known_hosts(self) -> Path:
         return self.directory / "known_hosts"
 
-    def start(self) -> "Sshd":
+    def start(self) -> Sshd:
         self.directory.mkdir(parents=True, exist_ok=True)
         host_key = keygen(self.directory / "host_key")
         keygen(self.client_key)
@@ -70,10 +73,13 @@ MaxSessions 50
 LogLevel ERROR
 Subsystem sftp internal-sftp
 """)
-        Path("/run/sshd").mkdir(mode=0o755, exist_ok=True)  # privilege separation; the packaged service makes it
+        Path("/run/sshd").mkdir(
+            mode=0o755, exist_ok=True
+        )  # privilege separation; the packaged service makes it
         sshd = shutil.which("sshd") or "/usr/sbin/sshd"
-        self.process = subprocess.Popen([sshd, "-D", "-e", "-f", str(config)],
-                                        stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+        self.process = subprocess.Popen(
+            [sshd, "-D", "-e", "-f", str(config)], stdout=subprocess.PIPE, stderr=subprocess.STDOUT
+        )
         for address in self.addresses:
             try:
                 wait_for_port(self.port, address)
@@ -98,22 +104,32 @@ def stop_process(process: subprocess.Popen | None) -> None:
 
 def ansible_env(home: Path) -> dict[str, str]:
     env = dict(os.environ)
-    env.update({
-        "ANSIBLE_CONFIG": str(ANSIBLE_DIR / "ansible.cfg"),
-        "ANSIBLE_HOME": str(home),
-        "ANSIBLE_LOCAL_TEMP": str(home / "tmp"),
-        "ANSIBLE_NOCOLOR": "1",
-        "ANSIBLE_FORCE_COLOR": "0",
-        "ANSIBLE_RETRY_FILES_ENABLED": "0",
-        "PATH": f"{BIN}:{env.get('PATH', '')}",
-    })
+    env.update(
+        {
+            "ANSIBLE_CONFIG": str(ANSIBLE_DIR / "ansible.cfg"),
+            "ANSIBLE_HOME": str(home),
+            "ANSIBLE_LOCAL_TEMP": str(home / "tmp"),
+            "ANSIBLE_NOCOLOR": "1",
+            "ANSIBLE_FORCE_COLOR": "0",
+            "ANSIBLE_RETRY_FILES_ENABLED": "0",
+            "PATH": f"{BIN}:{env.get('PATH', '')}",
+        }
+    )
     return env
 
 
-def run_playbook(playbook: str, inventory: Path, home: Path, *args: str,
-                 timeout: int = 240) -> subprocess.CompletedProcess:
-    return subprocess.run([str(BIN / "ansible-playbook"), "-i", str(inventory), str(ANSIBLE_DIR / playbook), *args],
-                          cwd=ANSIBLE_DIR, env=ansible_env(home), capture_output=True, text=True, timeout=timeout)
+def run_playbook(
+    playbook: str, inventory: Path, home: Path, *args: str, timeout: int = 240
+) -> subprocess.CompletedProcess:
+    return subprocess.run(
+        [str(BIN / "ansible-playbook"), "-i", str(inventory), str(ANSIBLE_DIR / playbook), *args],
+        cwd=ANSIBLE_DIR,
+        env=ansible_env(home),
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        check=False,
+    )
 
 
 def recap(output: str) -> dict[str, dict[str, int]]:
@@ -138,7 +154,7 @@ class Unit:
     capabilities: list[str] = field(default_factory=list)
 
     @classmethod
-    def parse(cls, path: Path) -> "Unit":
+    def parse(cls, path: Path) -> Unit:
         section, values = "", {}
         environment: dict[str, str] = {}
         for raw in path.read_text().splitlines():
@@ -157,16 +173,29 @@ class Unit:
                     environment[name] = val
             else:
                 values[key] = value
-        return cls(argv=shlex.split(values["ExecStart"].replace("%%", "%")), user=values.get("User", ""),
-                   group=values.get("Group", ""), environment=environment,
-                   capabilities=values.get("AmbientCapabilities", "").split())
+        return cls(
+            argv=shlex.split(values["ExecStart"].replace("%%", "%")),
+            user=values.get("User", ""),
+            group=values.get("Group", ""),
+            environment=environment,
+            capabilities=values.get("AmbientCapabilities", "").split(),
+        )
 
     def command(self) -> list[str]:
         """argv run as the unit's user with only the unit's capabilities, as systemd would."""
         caps = ",".join(["-all"] + [f"+{c.removeprefix('CAP_').lower()}" for c in self.capabilities])
-        return ["setpriv", f"--reuid={self.user}", f"--regid={self.group}", "--init-groups",
-                f"--inh-caps={caps}", f"--ambient-caps={caps}", f"--bounding-set={caps}", "--no-new-privs",
-                "--", *self.argv]
+        return [
+            "setpriv",
+            f"--reuid={self.user}",
+            f"--regid={self.group}",
+            "--init-groups",
+            f"--inh-caps={caps}",
+            f"--ambient-caps={caps}",
+            f"--bounding-set={caps}",
+            "--no-new-privs",
+            "--",
+            *self.argv,
+        ]
 
 
 def start_unit(path: Path, log: Path) -> subprocess.Popen:
@@ -177,7 +206,9 @@ def start_unit(path: Path, log: Path) -> subprocess.Popen:
 
 
 def ronda_hosts(cli: Path) -> list[dict]:
-    result = subprocess.run([str(cli), "hosts", "--format", "json"], capture_output=True, text=True, timeout=30)
+    result = subprocess.run(
+        [str(cli), "hosts", "--format", "json"], capture_output=True, text=True, timeout=30, check=False
+    )
     if result.returncode != 0:
         return []
     return json.loads(result.stdout or "[]")

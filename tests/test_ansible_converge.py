@@ -6,10 +6,10 @@ machine. systemd is not PID 1 here, so the roles lay the units down
 (`*_service_manage: false`) and the test starts each service with its unit's own
 command line, user and capabilities.
 """
+
 from __future__ import annotations
 
 import grp
-import os
 import pwd
 import secrets
 import shutil
@@ -22,9 +22,18 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
-
-from ansible_fleet import ANSIBLE_DIR, Sshd, Unit, changed_tasks, recap, rewheel, ronda_hosts, run_playbook, start_unit, \
-    stop_process
+from ansible_fleet import (
+    ANSIBLE_DIR,
+    Sshd,
+    Unit,
+    changed_tasks,
+    recap,
+    rewheel,
+    ronda_hosts,
+    run_playbook,
+    start_unit,
+    stop_process,
+)
 from servers import free_port, wait_for_port
 
 PROJECT = ANSIBLE_DIR.parent.parent
@@ -46,8 +55,17 @@ def wheelhouse(tmp_path_factory) -> Path:
     """ronda and its dependencies as wheels, built once per session by wheelhouse.yml (pip wheel)."""
     home = tmp_path_factory.mktemp("ansible-home")
     directory = tmp_path_factory.mktemp("wheelhouse")
-    result = run_playbook("wheelhouse.yml", "localhost,", home, "-e", f"ronda_version={VERSION}",
-                          "-e", f"ronda_wheelhouse_dir={directory}", "-e", f"ronda_wheelhouse_source={PROJECT}")
+    result = run_playbook(
+        "wheelhouse.yml",
+        "localhost,",
+        home,
+        "-e",
+        f"ronda_version={VERSION}",
+        "-e",
+        f"ronda_wheelhouse_dir={directory}",
+        "-e",
+        f"ronda_wheelhouse_source={PROJECT}",
+    )
     assert result.returncode == 0, result.stdout + result.stderr
     assert (directory / VERSION / f"ronda-{VERSION}-py3-none-any.whl").exists()
     return directory
@@ -102,31 +120,35 @@ def host_vars(fleet_root: Path, host: str, address: str, sshd: Sshd) -> dict:
 def write_inventory(root: Path, sshd: Sshd, wheelhouse: Path, port: int) -> Path:
     import json
 
-    inventory = {"all": {
-        "hosts": {name: host_vars(root, name, address, sshd) for name, address in HOSTS.items()},
-        "vars": {
-            "ansible_port": sshd.port,
-            "ansible_user": "root",
-            "ansible_become": False,
-            "ansible_python_interpreter": "/usr/bin/python3",
-            "ansible_ssh_private_key_file": str(sshd.client_key),
-            "ansible_ssh_common_args": f"-o UserKnownHostsFile={sshd.known_hosts} -o StrictHostKeyChecking=yes",
-            "ronda_version": VERSION,
-            "ronda_wheelhouse_dir": str(wheelhouse),
-            "ronda_wheelhouse_source": str(PROJECT),
-            "ronda_certs_dir": str(root / "pki"),
-            "ronda_agent_service_manage": False,
-            "ronda_collector_service_manage": False,
-            "ronda_agent_collector": f"{HOSTS[COLLECTOR]}:{port}",
-            "ronda_agent_interval_seconds": 3600,
-            "ronda_agent_jitter_seconds": 0,
-            "ronda_collector_listen": f"{HOSTS[COLLECTOR]}:{port}",
-        },
-        "children": {
-            "ronda_collectors": {"hosts": {COLLECTOR: {}}},
-            "ronda_agents": {"hosts": {name: {} for name in HOSTS}},
-        },
-    }}
+    inventory = {
+        "all": {
+            "hosts": {name: host_vars(root, name, address, sshd) for name, address in HOSTS.items()},
+            "vars": {
+                "ansible_port": sshd.port,
+                "ansible_user": "root",
+                "ansible_become": False,
+                "ansible_python_interpreter": "/usr/bin/python3",
+                "ansible_ssh_private_key_file": str(sshd.client_key),
+                "ansible_ssh_common_args": (
+                    f"-o UserKnownHostsFile={sshd.known_hosts} -o StrictHostKeyChecking=yes"
+                ),
+                "ronda_version": VERSION,
+                "ronda_wheelhouse_dir": str(wheelhouse),
+                "ronda_wheelhouse_source": str(PROJECT),
+                "ronda_certs_dir": str(root / "pki"),
+                "ronda_agent_service_manage": False,
+                "ronda_collector_service_manage": False,
+                "ronda_agent_collector": f"{HOSTS[COLLECTOR]}:{port}",
+                "ronda_agent_interval_seconds": 3600,
+                "ronda_agent_jitter_seconds": 0,
+                "ronda_collector_listen": f"{HOSTS[COLLECTOR]}:{port}",
+            },
+            "children": {
+                "ronda_collectors": {"hosts": {COLLECTOR: {}}},
+                "ronda_agents": {"hosts": {name: {} for name in HOSTS}},
+            },
+        }
+    }
     path = root / "inventory.yml"
     path.write_text(json.dumps(inventory, indent=2))  # JSON is YAML
     return path
@@ -134,8 +156,8 @@ def write_inventory(root: Path, sshd: Sshd, wheelhouse: Path, port: int) -> Path
 
 def remove_test_accounts() -> None:
     for name in [COLLECTOR_USER, *(agent_user(h) for h in HOSTS)]:
-        subprocess.run(["userdel", name], capture_output=True)
-        subprocess.run(["groupdel", name], capture_output=True)
+        subprocess.run(["userdel", name], capture_output=True, check=False)
+        subprocess.run(["groupdel", name], capture_output=True, check=False)
 
 
 @pytest.fixture(scope="module")
@@ -182,7 +204,9 @@ def test_converge_installs_every_host_from_the_wheelhouse(fleet):
     for host in HOSTS:
         venv = fleet.prefix(host) / "opt/ronda-agent/venvs" / VERSION
         assert (fleet.prefix(host) / "opt/ronda-agent/current").resolve() == venv
-        version = subprocess.run([str(venv / "bin/ronda-agent"), "--version"], capture_output=True, text=True)
+        version = subprocess.run(
+            [str(venv / "bin/ronda-agent"), "--version"], capture_output=True, text=True, check=False
+        )
         assert version.stdout.split()[-1] == VERSION
         wheels = {p.name for p in (fleet.prefix(host) / "opt/ronda-agent/wheelhouse" / VERSION).iterdir()}
         assert f"ronda-{VERSION}-py3-none-any.whl" in wheels
@@ -202,11 +226,15 @@ def test_rendered_units_pass_systemd_analyze_verify(fleet, host):
     units = sorted(str(p) for p in fleet.units(host).iterdir())
     expected = {"ronda-agent.service"}
     if host == COLLECTOR:
-        expected |= {"ronda-collector.service"} | {f"ronda-{job}.{kind}" for job in
-                                                   ("scan-network", "scan-ssh", "reconcile", "report")
-                                                   for kind in ("service", "timer")}
+        expected |= {"ronda-collector.service"} | {
+            f"ronda-{job}.{kind}"
+            for job in ("scan-network", "scan-ssh", "reconcile", "report")
+            for kind in ("service", "timer")
+        }
     assert {Path(u).name for u in units} == expected
-    result = subprocess.run(["systemd-analyze", "verify", "--man=no", *units], capture_output=True, text=True)
+    result = subprocess.run(
+        ["systemd-analyze", "verify", "--man=no", *units], capture_output=True, text=True, check=False
+    )
     assert result.returncode == 0 and result.stdout + result.stderr == "", result.stdout + result.stderr
 
 
@@ -216,7 +244,10 @@ def test_secrets_have_tight_modes_and_never_show_in_output(fleet):
         key = config / "agent-key.pem"
         info = key.stat()
         assert stat.S_IMODE(info.st_mode) == 0o640
-        assert (pwd.getpwuid(info.st_uid).pw_name, grp.getgrgid(info.st_gid).gr_name) == ("root", agent_user(host))
+        assert (pwd.getpwuid(info.st_uid).pw_name, grp.getgrgid(info.st_gid).gr_name) == (
+            "root",
+            agent_user(host),
+        )
         assert not (config / "ca-key.pem").exists()
     for key in ("collector-key.pem", "ssh/id_ronda"):
         info = (fleet.prefix(COLLECTOR) / "etc/ronda" / key).stat()
@@ -258,12 +289,14 @@ def test_agents_started_from_their_units_report_to_the_collector_over_mtls(fleet
 def installed_version(venv: Path) -> str:
     code = "import importlib.metadata as m; print(m.version('ronda'))"
     # cwd "/": a checkout's ronda.egg-info in the working directory would answer first
-    return subprocess.run([str(venv / "bin/python"), "-c", code], capture_output=True, text=True,
-                          cwd="/").stdout.strip()
+    return subprocess.run(
+        [str(venv / "bin/python"), "-c", code], capture_output=True, text=True, cwd="/", check=False
+    ).stdout.strip()
 
 
 def test_changing_the_version_upgrades_and_changing_it_back_rolls_back(fleet):
-    """ronda_version picks the environment the unit runs; the old one stays, so a rollback reinstalls nothing."""
+    """ronda_version picks the environment the unit runs; the old one stays, so a rollback
+    reinstalls nothing."""
     new = f"{VERSION}.post1"
     (fleet.wheelhouse / new).mkdir(exist_ok=True)
     for wheel in (fleet.wheelhouse / VERSION).glob("*.whl"):
@@ -275,7 +308,9 @@ def test_changing_the_version_upgrades_and_changing_it_back_rolls_back(fleet):
     install = fleet.prefix(host) / "opt/ronda-agent"
     unit = fleet.units(host) / "ronda-agent.service"
 
-    upgrade = run_playbook("site.yml", fleet.inventory, fleet.home, "--limit", host, "-e", f"ronda_version={new}")
+    upgrade = run_playbook(
+        "site.yml", fleet.inventory, fleet.home, "--limit", host, "-e", f"ronda_version={new}"
+    )
     assert upgrade.returncode == 0, output(upgrade)
     assert set(recap(upgrade.stdout)) == {host}
     assert (install / "current").resolve() == install / "venvs" / new
@@ -283,8 +318,13 @@ def test_changing_the_version_upgrades_and_changing_it_back_rolls_back(fleet):
     assert Unit.parse(unit).argv[0] == f"{install}/venvs/{new}/bin/ronda-agent"
     assert installed_version(install / "venvs" / VERSION) == VERSION  # kept for a rollback
 
-    rollback = run_playbook("site.yml", fleet.inventory, fleet.home, "--limit", host, "-e", f"ronda_version={VERSION}")
+    rollback = run_playbook(
+        "site.yml", fleet.inventory, fleet.home, "--limit", host, "-e", f"ronda_version={VERSION}"
+    )
     assert rollback.returncode == 0, output(rollback)
     assert (install / "current").resolve() == install / "venvs" / VERSION
     assert Unit.parse(unit).argv[0] == f"{install}/venvs/{VERSION}/bin/ronda-agent"
-    assert changed_tasks(rollback.stdout, host) == {f"Point current at ronda {VERSION}", "Write the systemd unit"}
+    assert changed_tasks(rollback.stdout, host) == {
+        f"Point current at ronda {VERSION}",
+        "Write the systemd unit",
+    }

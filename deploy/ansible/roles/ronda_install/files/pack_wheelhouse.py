@@ -4,6 +4,7 @@ One file crosses to each host instead of one per wheel. Run on the controller:
     python pack_wheelhouse.py WHEELHOUSE_DIR ARCHIVE
 prints "changed" when ARCHIVE was (re)written, "unchanged" otherwise.
 """
+
 import io
 import os
 import sys
