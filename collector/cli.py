@@ -15,28 +15,16 @@ import click
 
 from agent.transport import TlsFiles, TransportError
 from collector import __version__
-from collector.output import FORMATS, render
+from collector.cli_common import db_option, format_option, open_store
+from collector.cli_inventory import inventory
+from collector.cli_reconcile import candidates, decide, explain, findings, reconcile, report
+from collector.cli_scan import scan, scans
+from collector.cli_trust import agents, ca
+from collector.output import render
 from collector.server import ServeError, ServerConfig, make_server, stop_gracefully
-from collector.store import Store, StoreError, default_db_path
+from collector.store import StoreError
 
 _DOMAIN_ERRORS = (StoreError, ServeError, TransportError)
-
-
-def _db_option(f):
-    return click.option("--db", metavar="FILE", default=default_db_path, show_default="$RONDA_DB or a per-user path",
-                        help="The collector's SQLite database.")(f)
-
-
-def _format_option(f):
-    return click.option("--format", "fmt", type=click.Choice(FORMATS), default="table", show_default=True,
-                        help="Output format.")(f)
-
-
-def open_store(path: str) -> Store:
-    try:
-        return Store(path)
-    except StoreError as e:
-        raise click.ClickException(str(e)) from None
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -58,7 +46,7 @@ def cli(verbose: int) -> None:
 
 
 @cli.command()
-@_db_option
+@db_option
 @click.option("--listen", default="127.0.0.1:7470", show_default=True, metavar="HOST:PORT",
               help="Address to serve gRPC on.")
 @click.option("--insecure", is_flag=True, help="Plain text instead of TLS; loopback addresses only.")
@@ -117,8 +105,8 @@ def _serve_processes(db: str, config: ServerConfig, processes: int) -> None:
 
 
 @cli.command()
-@_db_option
-@_format_option
+@db_option
+@format_option
 def hosts(db: str, fmt: str) -> None:
     """Servers that have reported, with their app counts."""
     rows = open_store(db).hosts()
@@ -128,8 +116,8 @@ def hosts(db: str, fmt: str) -> None:
 
 
 @cli.command()
-@_db_option
-@_format_option
+@db_option
+@format_option
 @click.option("--all", "include_gone", is_flag=True, help="Include apps gone from their host's latest snapshot.")
 def apps(db: str, fmt: str, include_gone: bool) -> None:
     """Every app found on every host."""
@@ -161,25 +149,6 @@ def demo(keep: str | None) -> None:
 def main() -> None:
     cli(prog_name="ronda")
 
-
-from collector.cli_trust import agents as _agents, ca as _ca  # noqa: E402
-
-cli.add_command(_ca)
-cli.add_command(_agents)
-
-from collector.cli_inventory import inventory as _inventory  # noqa: E402
-from collector.cli_reconcile import candidates as _candidates, decide as _decide, explain as _explain  # noqa: E402
-from collector.cli_reconcile import findings as _findings, reconcile as _reconcile, report as _report  # noqa: E402
-
-cli.add_command(_inventory)
-cli.add_command(_reconcile)
-cli.add_command(_findings)
-cli.add_command(_candidates)
-cli.add_command(_explain)
-cli.add_command(_report)
-cli.add_command(_decide)
-
-from collector.cli_scan import scan as _scan, scans as _scans  # noqa: E402
-
-cli.add_command(_scan)
-cli.add_command(_scans)
+for _command in (ca, agents, inventory, reconcile, findings, candidates, explain, report, decide, scan,
+                 scans):
+    cli.add_command(_command)

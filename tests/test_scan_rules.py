@@ -7,6 +7,7 @@ from pathlib import Path
 
 import pytest
 
+from agent.host.cgroups import cgroup_owner
 from collector.scan_config import ScanConfigError, load_scan_config
 from collector.scans import procfs
 from collector.scans.findings import CoveredHost, HostListener, NetPort, network_findings
@@ -202,7 +203,7 @@ def test_proc_parsers():
         ("nginx:", "master", "process", "/usr/sbin/nginx")
     assert procfs.parse_cmdline(b"/usr/bin/python3\0-m\0http.server\0") == ("/usr/bin/python3", "-m", "http.server")
     assert procfs.process_name("gnome-keyring-d", ("/usr/bin/gnome-keyring-daemon",)) == "gnome-keyring-daemon"
-    assert procfs.cgroup_owner("0::/system.slice/nginx.service\n") == ("nginx.service", "")
+    assert cgroup_owner("0::/system.slice/nginx.service\n") == ("nginx.service", "")
     assert procfs.parse_ss_owners('LISTEN 0 511 0.0.0.0:80 0.0.0.0:* users:(("nginx",pid=12,fd=6),'
                                   '("nginx",pid=10,fd=6)) ino:555 sk:1') == {555: [12, 10]}
     assert procfs.parse_ip_addresses("1: lo    inet 127.0.0.1/8 scope host lo\n"

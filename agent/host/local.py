@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import glob as _glob
 import os
-import re
 import shutil
 import socket
 import stat as _stat
@@ -29,11 +28,10 @@ from agent.host.base import (
     ProcessInfo,
     SystemStats,
 )
+from agent.host.cgroups import cgroup_owner
 from agent.host.http_unix import http_get_unix
 
 _MAX_SYMLINK_HOPS = 40
-_UNIT_RE = re.compile(r"/([^/]+\.(?:service|scope))$")
-_CONTAINER_RE = re.compile(r"(?:docker-|docker/|containerd-|libpod-)([0-9a-f]{12,64})")
 _PSEUDO_FS = {"proc", "sysfs", "tmpfs", "devtmpfs", "devpts", "cgroup", "cgroup2", "overlay", "squashfs",
               "securityfs", "pstore", "bpf", "tracefs", "debugfs", "mqueue", "hugetlbfs", "fusectl",
               "configfs", "autofs", "binfmt_misc", "nsfs", "ramfs", "efivarfs", "rpc_pipefs"}
@@ -243,16 +241,6 @@ def _cgroup_owner(pid: int) -> tuple[str, str]:
     """The systemd unit and container id a process belongs to, from its cgroup."""
     try:
         with open(f"/proc/{pid}/cgroup") as f:
-            text = f.read()
+            return cgroup_owner(f.read())
     except OSError:
         return "", ""
-    unit = container = ""
-    for line in text.splitlines():
-        path = line.split(":", 2)[-1]
-        m = _CONTAINER_RE.search(path)
-        if m:
-            container = m.group(1)[:12]
-        m = _UNIT_RE.search(path)
-        if m and not m.group(1).startswith(("docker-", "libpod-")):
-            unit = m.group(1)
-    return unit, container

@@ -10,7 +10,6 @@ import re
 import socket
 from dataclasses import dataclass
 
-from agent.host.local import _CONTAINER_RE, _UNIT_RE  # the same cgroup rule as the local host
 
 TCP_LISTEN = "0A"
 
@@ -61,20 +60,6 @@ def process_name(comm: str, cmdline: tuple[str, ...]) -> str:
         if extended.startswith(comm):
             return extended
     return comm
-
-
-def cgroup_owner(text: str) -> tuple[str, str]:
-    """The systemd unit and container id a process belongs to, from /proc/PID/cgroup."""
-    unit = container = ""
-    for line in text.splitlines():
-        path = line.split(":", 2)[-1]
-        m = _CONTAINER_RE.search(path)
-        if m:
-            container = m.group(1)[:12]
-        m = _UNIT_RE.search(path)
-        if m and not m.group(1).startswith(("docker-", "libpod-")):
-            unit = m.group(1)
-    return unit, container
 
 
 def passwd_names(text: str) -> dict[int, str]:

@@ -9,6 +9,7 @@ from datetime import datetime, timezone
 from typing import TYPE_CHECKING
 
 from agent.host import DiskUsage, HostError, ListenSocket, ProcessInfo, SystemStats
+from agent.host.cgroups import cgroup_owner
 from agent.host.local import _PSEUDO_FS
 from collector.scans import procfs
 
@@ -79,7 +80,7 @@ def processes(host: "SshHost") -> list[ProcessInfo]:
             cmdline = ()
         uid = procfs.real_uid(_read_or_empty(host, f"{base}/status"))
         statm = _read_or_empty(host, f"{base}/statm").split()
-        unit, container = procfs.cgroup_owner(_read_or_empty(host, f"{base}/cgroup"))
+        unit, container = cgroup_owner(_read_or_empty(host, f"{base}/cgroup"))
         found.append(ProcessInfo(
             pid=pid, ppid=st.ppid, name=procfs.process_name(st.name, cmdline),
             exe=_link_or_empty(host, f"{base}/exe"),
