@@ -40,8 +40,30 @@ def http_get(port: int, path: str = "/", host_header: str = "", user_agent: str 
         return e.code, e.read()
 
 
+class ChildServer:
+    """Stop and `with` for a server the test runs as its child process (`self.process`)."""
+
+    stop_timeout = 10.0
+
+    def stop(self) -> None:
+        process = self.process  # type: ignore[attr-defined]
+        if process and process.poll() is None:
+            process.terminate()
+            try:
+                process.wait(timeout=self.stop_timeout)
+            except subprocess.TimeoutExpired:
+                process.kill()
+                process.wait()
+
+    def __enter__(self):
+        return self
+
+    def __exit__(self, *exc) -> None:
+        self.stop()
+
+
 @dataclass
-class Nginx:
+class Nginx(ChildServer):
     """nginx from the Debian package, running as a child of the test."""
 
     conf: Path
@@ -96,17 +118,3 @@ http {{
             raise RuntimeError(f"nginx did not start: {out}") from None
         return self
 
-    def stop(self) -> None:
-        if self.process and self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
-
-    def __enter__(self) -> "Nginx":
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self.stop()

@@ -20,12 +20,12 @@ import pwd
 import shutil
 import subprocess
 import tempfile
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
 from pathlib import Path
-from collections.abc import Iterator
 
-from servers import wait_for_port
+from servers import ChildServer, wait_for_port
 
 MODULE_DIR = "/usr/lib/apache2/modules"
 # Modules every test config loads; tests may LoadModule more in their body.
@@ -62,7 +62,7 @@ def let_others_traverse(path: Path) -> None:
 
 
 @dataclass
-class Apache:
+class Apache(ChildServer):
     conf: Path
     server_root: Path
     process: subprocess.Popen | None = None
@@ -116,17 +116,3 @@ LogFormat "%v:%p %h %l %u %t \\"%r\\" %>s %O \\"%{{Referer}}i\\" \\"%{{User-Agen
             raise RuntimeError(f"apache2 did not start: {out}{log.read_text() if log.exists() else ''}") from None
         return self
 
-    def stop(self) -> None:
-        if self.process and self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
-
-    def __enter__(self) -> Apache:
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self.stop()

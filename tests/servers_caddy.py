@@ -14,11 +14,11 @@ import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
-from servers import wait_for_port
+from servers import ChildServer, wait_for_port
 
 
 @dataclass
-class Caddy:
+class Caddy(ChildServer):
     config: Path
     home: Path
     process: subprocess.Popen | None = None
@@ -63,17 +63,3 @@ class Caddy:
             raise RuntimeError(f"caddy did not start: {output.read_text()[-2000:]}") from None
         return self
 
-    def stop(self) -> None:
-        if self.process and self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
-
-    def __enter__(self) -> Caddy:
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self.stop()

@@ -16,7 +16,7 @@ import subprocess
 from dataclasses import dataclass
 from pathlib import Path
 
-from servers import wait_for_port
+from servers import ChildServer, wait_for_port
 
 
 def keygen(path: Path, kind: str = "ed25519") -> Path:
@@ -34,7 +34,7 @@ def known_hosts_line(address: str, port: int, host_pub: Path) -> str:
 
 
 @dataclass
-class Sshd:
+class Sshd(ChildServer):
     directory: Path
     address: str
     port: int
@@ -107,17 +107,3 @@ Subsystem sftp internal-sftp
             raise RuntimeError(f"sshd did not start: {out}") from None
         return self
 
-    def stop(self) -> None:
-        if self.process and self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(timeout=10)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
-
-    def __enter__(self) -> "Sshd":
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self.stop()

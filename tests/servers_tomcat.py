@@ -16,16 +16,17 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from servers import wait_for_port
+from servers import ChildServer, wait_for_port
 
 CATALINA_HOME = Path("/usr/share/tomcat10")
 PACKAGE_CONF = Path("/etc/tomcat10")
 
 
 @dataclass
-class Tomcat:
+class Tomcat(ChildServer):
     base: Path
     process: subprocess.Popen | None = None
+    stop_timeout = 30.0  # the JVM takes its time
 
     @property
     def server_xml(self) -> Path:
@@ -70,17 +71,3 @@ class Tomcat:
             raise RuntimeError(f"tomcat did not start: {output.read_text()[-3000:]}") from None
         return self
 
-    def stop(self) -> None:
-        if self.process and self.process.poll() is None:
-            self.process.terminate()
-            try:
-                self.process.wait(timeout=30)
-            except subprocess.TimeoutExpired:
-                self.process.kill()
-                self.process.wait()
-
-    def __enter__(self) -> Tomcat:
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self.stop()
