@@ -126,7 +126,8 @@ def write_inventory(root: Path, sshd: Sshd, wheelhouse: Path, port: int) -> Path
             "vars": {
                 "ansible_port": sshd.port,
                 "ansible_user": "root",
-                "ansible_become": False,
+                # The plays become root as on real servers; su needs no password from root here.
+                "ansible_become_method": "su",
                 "ansible_python_interpreter": "/usr/bin/python3",
                 "ansible_ssh_private_key_file": str(sshd.client_key),
                 "ansible_ssh_common_args": (
