@@ -9,14 +9,14 @@ from pathlib import Path
 
 import grpc
 
-from agent.config import AgentConfig
-from agent.discovery import DiscoveryOptions
-from agent.host import LocalHost
 from agent.backoff import Backoff
+from agent.config import AgentConfig, ConfigError
+from agent.discovery import DiscoveryOptions
 from agent.enrol import agent_id_from_certificate, load_token
+from agent.host import LocalHost
 from agent.sender import Ack, Sender, SendError
-from agent.spool import Spool
 from agent.snapshot import ScanOptions, scan
+from agent.spool import Spool
 from agent.state import AgentState, default_state_dir
 from agent.transport import TlsFiles
 from agent.wire import snapshot_to_wire
@@ -52,7 +52,6 @@ class Agent:
 
     def __init__(self, config: AgentConfig) -> None:
         if not config.collector:
-            from agent.config import ConfigError
             raise ConfigError("no collector address: give --collector HOST:PORT or set collector in the config")
         self.config = config
         self.host = LocalHost(config.root or None)
@@ -65,7 +64,6 @@ class Agent:
             config.agent_id = agent_id_from_certificate(config.cert)
         if token is not None:
             if config.agent_id and config.agent_id != token.agent_id:
-                from agent.config import ConfigError
                 raise ConfigError(f"the agent token in {state_dir} was issued for {token.agent_id!r}, not "
                                   f"{config.agent_id!r}; enrol again or drop agent_id")
             config.agent_id = token.agent_id
