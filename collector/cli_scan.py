@@ -14,12 +14,12 @@ from dataclasses import replace
 
 import click
 
-from collector.output import FORMATS, render
+from collector.cli_common import db_option, format_option, open_store
+from collector.output import render
 from collector.scan_config import ScanConfigError, load_scan_config
 from collector.scans.nmap_sweep import NmapFailed, NmapMissing
 from collector.scans.records import open_ports, runs, ssh_targets
 from collector.scans.scope import ScopeError
-from collector.store import Store, StoreError, default_db_path
 
 EXIT_OK, EXIT_FAILED, EXIT_REFUSED, EXIT_PARTIAL = 0, 1, 2, 3
 
@@ -28,26 +28,9 @@ class Refused(click.ClickException):
     exit_code = EXIT_REFUSED
 
 
-def _db(f):
-    return click.option("--db", metavar="FILE", default=default_db_path, show_default="$RONDA_DB or a per-user path",
-                        help="The collector's SQLite database.")(f)
-
-
 def _config(f):
     return click.option("--config", "config_path", metavar="FILE",
                         help="Collector config (default $RONDA_CONFIG, else /etc/ronda/collector.toml if present).")(f)
-
-
-def _format(f):
-    return click.option("--format", "fmt", type=click.Choice(FORMATS), default="table", show_default=True,
-                        help="Output format.")(f)
-
-
-def _open(db: str) -> Store:
-    try:
-        return Store(db)
-    except StoreError as e:
-        raise click.ClickException(str(e)) from None
 
 
 def _load(config_path: str | None):
@@ -63,7 +46,7 @@ def scan() -> None:
 
 
 @scan.command("network")
-@_db
+@db_option
 @_config
 @click.option("--targets", metavar="CIDR,...", help="Networks or addresses to sweep (inside the configured scopes).")
 @click.option("--ports", metavar="LIST", help="Ports to sweep, e.g. 80,443,8000-8090 (default: common web ports).")
@@ -78,7 +61,7 @@ def scan_network(db: str, config_path: str | None, targets: str | None, ports: s
     from collector.scans.network import run_network_scan
 
     config = _load(config_path)
-    store = _open(db)
+    store = open_store(db)
     try:
         summary = run_network_scan(store, config.network, targets, ports)
     except (ScopeError, NmapMissing) as e:
@@ -93,7 +76,7 @@ def scan_network(db: str, config_path: str | None, targets: str | None, ports: s
 
 
 @scan.command("ssh")
-@_db
+@db_option
 @_config
 @click.option("--host", "hosts", metavar="NAME|ADDRESS", multiple=True,
               help="A configured host (by name or address), or an address; repeat for more. Default: all configured.")
@@ -125,7 +108,7 @@ def scan_ssh(db: str, config_path: str | None, hosts: tuple[str, ...], user: str
     overrides = {"user": user, "key": key, "known_hosts": known_hosts, "port": port, "nginx_conf": nginx_conf,
                  "apache_conf": apache_conf}
     targets = [replace(t, **{k: v for k, v in overrides.items() if v is not None}) for t in targets]
-    store = _open(db)
+    store = open_store(db)
     try:
         report = run_ssh_scans(store, ssh, targets, state_dir or ssh.state_dir or default_state_root(db))
     except sqlite3.Error as e:
@@ -140,8 +123,8 @@ def scan_ssh(db: str, config_path: str | None, hosts: tuple[str, ...], user: str
 
 
 @click.group("scans", invoke_without_command=True)
-@_db
-@_format
+@db_option
+@format_option
 @click.option("--kind", type=click.Choice(["network", "ssh"]), help="Only runs of this kind.")
 @click.option("--limit", type=int, default=50, show_default=True, help="How many runs, newest first.")
 @click.pass_context
@@ -152,7 +135,7 @@ def scans(ctx: click.Context, db: str, fmt: str, kind: str | None, limit: int) -
     """
     ctx.obj = {"db": db, "fmt": fmt}
     if ctx.invoked_subcommand is None:
-        store = _open(db)
+        store = open_store(db)
         click.echo(render(runs(store, kind, limit), fmt, empty="no scan has run yet; try `ronda scan network`"))
 
 
@@ -166,7 +149,7 @@ def scans_hosts(ctx: click.Context) -> None:
     """
     from collector.scans.view import load_view, sightings
 
-    rows = sightings(load_view(_open(ctx.obj["db"])))
+    rows = sightings(load_view(open_store(ctx.obj["db"])))
     click.echo(render(rows, ctx.obj["fmt"], empty="no host seen yet"))
 
 
@@ -175,11 +158,11 @@ def scans_hosts(ctx: click.Context) -> None:
 def scans_ports(ctx: click.Context) -> None:
     """Open ports the sweeps found, with service and HTTP title."""
     columns = ["address", "port", "service", "product", "version", "http_title", "web", "first_seen", "last_seen"]
-    click.echo(render(open_ports(_open(ctx.obj["db"])), ctx.obj["fmt"], columns, empty="no open port seen yet"))
+    click.echo(render(open_ports(open_store(ctx.obj["db"])), ctx.obj["fmt"], columns, empty="no open port seen yet"))
 
 
 @scans.command("ssh")
 @click.pass_context
 def scans_ssh(ctx: click.Context) -> None:
     """SSH scan targets: last attempt, success and error."""
-    click.echo(render(ssh_targets(_open(ctx.obj["db"])), ctx.obj["fmt"], empty="no SSH scan has run yet"))
+    click.echo(render(ssh_targets(open_store(ctx.obj["db"])), ctx.obj["fmt"], empty="no SSH scan has run yet"))
