@@ -256,30 +256,22 @@ def moodle(f: Files, app: App) -> Database | None:
     return _db(engine, name, host, path)
 
 
-def joomla(f: Files, app: App) -> Database | None:
-    config = _Config(f, "configuration.php")
-    name, path = config.find(lambda c: php_var(c, "db"))
+def _from_php_vars(config: _Config, name_var: str, engine_var: str, host_var: str,
+                   default_engine: str = "") -> Database | None:
+    """Database name, engine and host from plain PHP variables (``$db = 'x';``)."""
+    name, path = config.find(lambda c: php_var(c, name_var))
     if name is None:
         return None
-    return _db(
-        config.find(lambda c: php_var(c, "dbtype"))[0],
-        name,
-        config.find(lambda c: php_var(c, "host"))[0],
-        path,
-    )
+    engine = config.find(lambda c: php_var(c, engine_var))[0] or default_engine
+    return _db(engine, name, config.find(lambda c: php_var(c, host_var))[0], path)
+
+
+def joomla(f: Files, app: App) -> Database | None:
+    return _from_php_vars(_Config(f, "configuration.php"), "db", "dbtype", "host")
 
 
 def mediawiki(f: Files, app: App) -> Database | None:
-    config = _Config(f, "LocalSettings.php")
-    name, path = config.find(lambda c: php_var(c, "wgDBname"))
-    if name is None:
-        return None
-    return _db(
-        config.find(lambda c: php_var(c, "wgDBtype"))[0] or "mysql",
-        name,
-        config.find(lambda c: php_var(c, "wgDBserver"))[0],
-        path,
-    )
+    return _from_php_vars(_Config(f, "LocalSettings.php"), "wgDBname", "wgDBtype", "wgDBserver", "mysql")
 
 
 def roundcube(f: Files, app: App) -> Database | None:
@@ -287,15 +279,7 @@ def roundcube(f: Files, app: App) -> Database | None:
     dsn, path = config.find(lambda c: php_array_assign(c, "config", "db_dsnw"))
     if dsn and "$" not in dsn:
         return from_url(dsn, path)
-    name, path = config.find(lambda c: php_var(c, "dbname"))  # Debian's dbconfig-common include
-    if name is None:
-        return None
-    return _db(
-        config.find(lambda c: php_var(c, "dbtype"))[0],
-        name,
-        config.find(lambda c: php_var(c, "dbserver"))[0],
-        path,
-    )
+    return _from_php_vars(config, "dbname", "dbtype", "dbserver")  # Debian's dbconfig-common include
 
 
 def phpmyadmin(f: Files, app: App) -> Database | None:
