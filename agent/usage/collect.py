@@ -281,12 +281,13 @@ class UsageCollector:
                state: UsageState) -> None:
         keys = [app.key for app in group.apps]
         batch = Batch(
-            log=group.path, daily=[], clients=[], rejects=[], last=[], app_logs=[], oldest=tally.oldest,
+            log=group.path, daily=[], clients={}, rejects=[], last=[], app_logs=[], oldest=tally.oldest,
             newest=tally.newest, lines=tally.lines, unparsed=tally.unparsed, file=entry)
         for (app, day), (human, bot, monitor, error) in tally.daily.items():
             batch.daily.append((keys[app], day, human, bot, monitor, error))
-        batch.clients = [(keys[app], day, client) for apps, day, client in parser.clients(tally.clients)
-                         for app in apps]
+        for (apps, day), ids in parser.client_days(tally.clients).items():
+            for app in apps:
+                batch.clients.setdefault((keys[app], day), set()).update(ids)
         batch.rejects = [(keys[app], day, client, n) for (apps, day, client), n in parser.rejects(tally.rejects).items()
                          for app in apps]
         batch.last = [(keys[app], kind, at) for (app, kind), at in tally.last.items()]

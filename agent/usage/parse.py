@@ -284,10 +284,17 @@ class ChunkParser:
             ids[addr] = client_id(addr)
         return ids
 
-    def clients(self, entries: set[tuple[GroupInfo, bytes]]) -> set[tuple[tuple[int, ...], str, int]]:
-        """Tally.clients as (apps, day, client id)."""
+    def client_days(self, entries: set[tuple[GroupInfo, bytes]]) -> dict[tuple[tuple[int, ...], str], set[int]]:
+        """Tally.clients as (apps, day) -> client ids."""
         ids = self._ids_of({addr for _, addr in entries})
-        return {(info.apps, info.day, ids[addr]) for info, addr in entries}
+        out: dict[tuple[tuple[int, ...], str], set[int]] = {}
+        for info, addr in entries:
+            key = (info.apps, info.day)
+            day = out.get(key)
+            if day is None:
+                day = out[key] = set()
+            day.add(ids[addr])
+        return out
 
     def rejects(self, counts: Counter) -> Counter:
         """Tally.rejects as (apps, day, client id) -> count."""

@@ -10,10 +10,13 @@ from __future__ import annotations
 
 import os
 import sqlite3
+import struct
 from dataclasses import dataclass
+from itertools import groupby
 from pathlib import Path
 
-SCHEMA_VERSION = 1
+# 2: the clients of a day are one blob of ids per app and day instead of a row per client
+SCHEMA_VERSION = 2
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta(key TEXT PRIMARY KEY, value TEXT);
 CREATE TABLE IF NOT EXISTS files(
@@ -32,8 +35,8 @@ CREATE TABLE IF NOT EXISTS app_last(app TEXT NOT NULL, kind INTEGER NOT NULL, at
 CREATE TABLE IF NOT EXISTS daily(
     app TEXT NOT NULL, day TEXT NOT NULL, human INTEGER NOT NULL DEFAULT 0, bot INTEGER NOT NULL DEFAULT 0,
     monitor INTEGER NOT NULL DEFAULT 0, error INTEGER NOT NULL DEFAULT 0, PRIMARY KEY(app, day));
-CREATE TABLE IF NOT EXISTS clients(app TEXT NOT NULL, day TEXT NOT NULL, client INTEGER NOT NULL,
-    PRIMARY KEY(app, day, client)) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS client_days(app TEXT NOT NULL, day TEXT NOT NULL, ids BLOB NOT NULL,
+    PRIMARY KEY(app, day)) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS rejects(app TEXT NOT NULL, day TEXT NOT NULL, client INTEGER NOT NULL,
     n INTEGER NOT NULL, PRIMARY KEY(app, day, client)) WITHOUT ROWID;
 """
@@ -61,7 +64,7 @@ class Batch:
 
     log: str
     daily: list[tuple[str, str, int, int, int, int]]  # app, day, human, bot, monitor, error
-    clients: list[tuple[str, str, int]]
+    clients: dict[tuple[str, str], set[int]]  # (app, day) -> client ids
     rejects: list[tuple[str, str, int, int]]
     last: list[tuple[str, int, int]]  # app, kind, epoch
     app_logs: list[tuple[str, int | None, int | None, int]]  # app, oldest, newest, lines
@@ -86,8 +89,20 @@ class UsageState:
         self.db.execute("PRAGMA journal_mode=WAL")
         self.db.execute("PRAGMA synchronous=NORMAL")
         self.db.executescript(_SCHEMA)
-        self.db.execute("INSERT OR IGNORE INTO meta VALUES('schema', ?)", (str(SCHEMA_VERSION),))
+        self._migrate()
+        self.db.execute("INSERT OR REPLACE INTO meta VALUES('schema', ?)", (str(SCHEMA_VERSION),))
         self.db.commit()
+
+    def _migrate(self) -> None:
+        """Schema 1 kept a row per client and day: fold those rows into the day's blob."""
+        if not self.db.execute("SELECT 1 FROM sqlite_master WHERE name = 'clients'").fetchone():
+            return
+        with self.db:
+            rows = self.db.execute("SELECT app, day, client FROM clients ORDER BY app, day")
+            self.db.executemany("INSERT OR REPLACE INTO client_days VALUES (?, ?, ?)",
+                                [(app, day, _pack({r[2] for r in group}))
+                                 for (app, day), group in groupby(rows.fetchall(), key=lambda r: (r[0], r[1]))])
+            self.db.execute("DROP TABLE clients")
 
     def close(self) -> None:
         self.db.close()
@@ -115,7 +130,7 @@ class UsageState:
                 "INSERT INTO daily VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT(app, day) DO UPDATE SET "
                 "human = human + excluded.human, bot = bot + excluded.bot, "
                 "monitor = monitor + excluded.monitor, error = error + excluded.error", batch.daily)
-            db.executemany("INSERT OR IGNORE INTO clients VALUES (?, ?, ?)", batch.clients)
+            self._add_clients(batch.clients)
             db.executemany("INSERT INTO rejects VALUES (?, ?, ?, ?) ON CONFLICT(app, day, client) "
                            "DO UPDATE SET n = n + excluded.n", batch.rejects)
             db.executemany("INSERT INTO app_last VALUES (?, ?, ?) ON CONFLICT(app, kind) "
@@ -145,6 +160,19 @@ class UsageState:
                                           " done, seen) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", values).lastrowid
         return entry
 
+    def _add_clients(self, clients: dict[tuple[str, str], set[int]]) -> None:
+        """Merge client ids into each day's blob: one row per app and day, however many clients."""
+        by_app: dict[str, list[str]] = {}
+        for app, day in clients:
+            by_app.setdefault(app, []).append(day)
+        for app, days in by_app.items():
+            days.sort()
+            stored = dict(self.db.execute("SELECT day, ids FROM client_days WHERE app = ? AND day BETWEEN ? AND ?",
+                                          (app, days[0], days[-1])))
+            self.db.executemany("INSERT OR REPLACE INTO client_days VALUES (?, ?, ?)",
+                                [(app, day, _pack(clients[(app, day)].union(_unpack(stored.get(day, b"")))))
+                                 for day in days])
+
     def mark_read(self, log: str, when: int) -> None:
         with self.db:
             self.db.execute("INSERT INTO logs(log, read_at) VALUES (?, ?) "
@@ -152,7 +180,7 @@ class UsageState:
 
     def prune(self, before_day: str) -> None:
         with self.db:
-            for table in ("daily", "clients", "rejects"):
+            for table in ("daily", "client_days", "rejects"):
                 self.db.execute(f"DELETE FROM {table} WHERE day < ?", (before_day,))
 
     # -- reading back -----------------------------------------------------------
@@ -168,8 +196,7 @@ class UsageState:
             row = days.setdefault(day, [0] * 6)
             row[3] += below
             row[4] += above
-        for day, count in self.db.execute(
-                "SELECT day, count(*) FROM clients WHERE app = ? GROUP BY day", (app,)):
+        for day, count in self.db.execute("SELECT day, length(ids) / 8 FROM client_days WHERE app = ?", (app,)):
             days.setdefault(day, [0] * 6)[5] = count
         return [(day, *days[day]) for day in sorted(days)]
 
@@ -185,3 +212,12 @@ class UsageState:
         row = self.db.execute("SELECT oldest, newest, lines, unparsed, read_at FROM logs WHERE log = ?",
                               (log,)).fetchone()
         return tuple(row) if row else None
+
+
+def _pack(ids: set[int]) -> bytes:
+    """Client ids (signed 64-bit) as little-endian bytes, sorted: the same set gives the same blob."""
+    return struct.pack(f"<{len(ids)}q", *sorted(ids))
+
+
+def _unpack(blob: bytes) -> tuple[int, ...]:
+    return struct.unpack(f"<{len(blob) // 8}q", blob)
