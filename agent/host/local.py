@@ -4,6 +4,8 @@ With a root (a directory laid out like `/`), only the file tree is read:
 commands, processes, sockets and live system figures belong to the machine
 running ronda, not to the tree, so they are reported as unavailable.
 This module is the only place that touches os, glob, subprocess and psutil.
+The last two are imported where they are used: reading files and logs (a
+usage scan, `--root`) needs neither, and a short run should not pay for them.
 """
 from __future__ import annotations
 
@@ -12,11 +14,8 @@ import os
 import shutil
 import socket
 import stat as _stat
-import subprocess
 from datetime import datetime, timezone
 from typing import BinaryIO, Sequence
-
-import psutil
 
 from agent.host.base import (
     CommandNotAvailable,
@@ -150,6 +149,8 @@ class LocalHost:
     def run(self, argv: Sequence[str], timeout: float = 30.0) -> CommandResult:
         if not self.live:
             raise CommandNotAvailable(f"{self.name} is a file tree; cannot run {argv[0]}")
+        import subprocess
+
         exe = self.which(argv[0])
         if exe is None:
             raise CommandNotAvailable(f"{argv[0]}: command not found")
@@ -171,6 +172,8 @@ class LocalHost:
     def processes(self) -> list[ProcessInfo]:
         if not self.live:
             return []
+        import psutil
+
         found = []
         attrs = ["pid", "ppid", "name", "exe", "username", "cwd", "cpu_times", "memory_info", "cmdline"]
         for proc in psutil.process_iter(attrs):
@@ -189,6 +192,8 @@ class LocalHost:
     def listeners(self) -> list[ListenSocket]:
         if not self.live:
             return []
+        import psutil
+
         try:
             conns = psutil.net_connections(kind="tcp")
         except (psutil.AccessDenied, OSError) as e:
@@ -208,6 +213,8 @@ class LocalHost:
     def system_stats(self) -> SystemStats:
         if not self.live:
             return SystemStats()
+        import psutil
+
         uname = os.uname()
         addresses = []
         for ifname, addrs in psutil.net_if_addrs().items():
