@@ -153,3 +153,44 @@ def test_a_changed_app_with_a_timestamp_out_of_range_is_refused_with_its_place(t
     message.apps[1].usage.last_request.seconds = 10**13
     with pytest.raises(InvalidSnapshot, match=r"apps\[1\]\.usage\.last_request: timestamp out of range"):
         store.ingest_message(message, raw=message.SerializeToString())
+
+
+def _blocks(store: Store) -> dict[str, bytes]:
+    return {r["app_key"]: r["block"] for r in store.query("SELECT app_key, block FROM app_daily_wire")}
+
+
+@pytest.mark.parametrize("todays", [
+    [5, 9, 5],            # today's count goes back to a value the stored block still holds
+    [5, 9, 9, 12],
+    [5, 5, 9],
+])
+def test_a_block_kept_behind_in_its_last_entry_still_gives_a_whole_ingest(tmp_path, todays):
+    store = Store(tmp_path / "a.db")
+    for sequence, today_human in enumerate(todays, 1):
+        store.ingest(snapshot(sequence, today_human=today_human))
+        if sequence == 1:
+            first_blocks = _blocks(store)
+    assert _blocks(store) == first_blocks   # only today's entry moved: the blocks were never rewritten
+    whole = Store(tmp_path / "b.db")
+    whole.ingest(snapshot(len(todays), today_human=todays[-1]))
+    assert _days(store) == _days(whole)
+
+
+def test_a_new_day_after_a_kept_block_is_stored_and_the_block_catches_up(tmp_path):
+    store = Store(tmp_path / "a.db")
+    store.ingest(snapshot(1, today=DAYS[-1], today_human=5))
+    store.ingest(snapshot(2, today=DAYS[-1], today_human=8))
+    tomorrow = (date.fromisoformat(DAYS[-1]) + timedelta(days=1)).isoformat()
+
+    def two_days(sequence: int, yesterday: int, today: int) -> model.Snapshot:
+        snap = snapshot(sequence, today=DAYS[-1], today_human=yesterday)
+        for i, app in enumerate(snap.apps):
+            app.usage.daily.append(model.DailyUsage(tomorrow, human=today + i))
+        return snap
+
+    store.ingest(two_days(3, yesterday=10, today=1))
+    store.ingest(two_days(4, yesterday=10, today=2))
+    whole = Store(tmp_path / "b.db")
+    whole.ingest(two_days(4, yesterday=10, today=2))
+    assert _days(store) == _days(whole)
+    assert {r["human"] for r in _days(store) if r["date"] == DAYS[-1]} == {10, 11, 12}

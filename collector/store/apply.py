@@ -214,9 +214,15 @@ def prepare(c: sqlite3.Connection, m: pb.Snapshot, now: str, raw: bytes | None, 
                 moved = changed_days(old, block, usage.daily)
                 if old is None or not dates_once(block, moved):
                     check_unique_dates(usage.daily, where, problems)
-                for row in check_days(moved, where, problems):
-                    p.days.append((agent_id, app.key, *row))
-                p.blocks.append((agent_id, app.key, block))
+                if old is None or len(moved) > 1:
+                    p.blocks.append((agent_id, app.key, block))
+                # else only the last entry (today's) moved: the stored block keeps every earlier entry as
+                # it is, so it is not rewritten (about once a day instead of with every snapshot)
+            else:
+                # the stored block may lag behind in its last entry: that one is written whatever it says
+                moved = usage.daily[-1:]
+            for row in check_days(moved, where, problems):
+                p.days.append((agent_id, app.key, *row))
         if problems:
             continue  # the snapshot is refused; only the problems are still of use
         p.digests.append((agent_id, app.key, digest, stable))
