@@ -35,6 +35,18 @@ def test_a_client_seen_again_in_a_later_batch_is_counted_once(tmp_path):
     assert clients_per_day(state, "other") == {"2026-01-01": 1}
 
 
+def test_a_day_written_in_parts_is_merged_once_read(tmp_path):
+    state = UsageState(tmp_path / "usage.db")
+    for ids in ({1, 2}, {2, 3}, {3, 4, 5}):
+        state.write(batch({("app", "2026-01-01"): ids}))
+    parts = "SELECT count(*) FROM client_days WHERE app = 'app'"
+    assert state.db.execute(parts).fetchone() == (3,)
+    assert clients_per_day(state, "app") == {"2026-01-01": 5}
+    assert state.db.execute(parts).fetchone() == (1,)
+    state.write(batch({("app", "2026-01-01"): {5, 6}}))
+    assert clients_per_day(state, "app") == {"2026-01-01": 6}
+
+
 def test_pruned_days_lose_their_clients(tmp_path):
     state = UsageState(tmp_path / "usage.db")
     state.write(batch({("app", "2025-01-01"): {1}, ("app", "2026-01-01"): {2}}))

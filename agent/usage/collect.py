@@ -287,7 +287,8 @@ class UsageCollector:
             batch.daily.append((keys[app], day, human, bot, monitor, error))
         for (apps, day), ids in parser.client_days(tally.clients).items():
             for app in apps:
-                batch.clients.setdefault((keys[app], day), set()).update(ids)
+                key = (keys[app], day)
+                batch.clients[key] = batch.clients[key] | ids if key in batch.clients else ids
         batch.rejects = [(keys[app], day, client, n) for (apps, day, client), n in parser.rejects(tally.rejects).items()
                          for app in apps]
         batch.last = [(keys[app], kind, at) for (app, kind), at in tally.last.items()]

@@ -15,7 +15,7 @@ from dataclasses import dataclass
 from itertools import groupby
 from pathlib import Path
 
-# 2: the clients of a day are one blob of ids per app and day instead of a row per client
+# 2: the clients of a day are blobs of ids (a part per write) instead of a row per client
 SCHEMA_VERSION = 2
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta(key TEXT PRIMARY KEY, value TEXT);
@@ -35,8 +35,8 @@ CREATE TABLE IF NOT EXISTS app_last(app TEXT NOT NULL, kind INTEGER NOT NULL, at
 CREATE TABLE IF NOT EXISTS daily(
     app TEXT NOT NULL, day TEXT NOT NULL, human INTEGER NOT NULL DEFAULT 0, bot INTEGER NOT NULL DEFAULT 0,
     monitor INTEGER NOT NULL DEFAULT 0, error INTEGER NOT NULL DEFAULT 0, PRIMARY KEY(app, day));
-CREATE TABLE IF NOT EXISTS client_days(app TEXT NOT NULL, day TEXT NOT NULL, ids BLOB NOT NULL,
-    PRIMARY KEY(app, day)) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS client_days(app TEXT NOT NULL, day TEXT NOT NULL, part INTEGER NOT NULL,
+    ids BLOB NOT NULL, PRIMARY KEY(app, day, part)) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS rejects(app TEXT NOT NULL, day TEXT NOT NULL, client INTEGER NOT NULL,
     n INTEGER NOT NULL, PRIMARY KEY(app, day, client)) WITHOUT ROWID;
 """
@@ -99,7 +99,7 @@ class UsageState:
             return
         with self.db:
             rows = self.db.execute("SELECT app, day, client FROM clients ORDER BY app, day")
-            self.db.executemany("INSERT OR REPLACE INTO client_days VALUES (?, ?, ?)",
+            self.db.executemany("INSERT INTO client_days VALUES (?, ?, 0, ?)",
                                 [(app, day, _pack({r[2] for r in group}))
                                  for (app, day), group in groupby(rows.fetchall(), key=lambda r: (r[0], r[1]))])
             self.db.execute("DROP TABLE clients")
@@ -161,17 +161,29 @@ class UsageState:
         return entry
 
     def _add_clients(self, clients: dict[tuple[str, str], set[int]]) -> None:
-        """Merge client ids into each day's blob: one row per app and day, however many clients."""
-        by_app: dict[str, list[str]] = {}
-        for app, day in clients:
-            by_app.setdefault(app, []).append(day)
-        for app, days in by_app.items():
-            days.sort()
-            stored = dict(self.db.execute("SELECT day, ids FROM client_days WHERE app = ? AND day BETWEEN ? AND ?",
-                                          (app, days[0], days[-1])))
-            self.db.executemany("INSERT OR REPLACE INTO client_days VALUES (?, ?, ?)",
-                                [(app, day, _pack(clients[(app, day)].union(_unpack(stored.get(day, b"")))))
-                                 for day in days])
+        """Each write adds a part per app and day: linear however many clients a day has. Parts may
+        share ids; they are merged (and counted) when the day is read back."""
+        self.db.executemany(
+            "INSERT INTO client_days VALUES (?1, ?2, "
+            "(SELECT ifnull(max(part) + 1, 0) FROM client_days WHERE app = ?1 AND day = ?2), ?3)",
+            [(app, day, _pack(ids)) for (app, day), ids in clients.items()])
+
+    def _client_counts(self, app: str) -> dict[str, int]:
+        """Distinct clients per day. A day written in several parts is merged into one on the way."""
+        counts = {}
+        for day, parts, size in self.db.execute(
+                "SELECT day, count(*), sum(length(ids)) FROM client_days WHERE app = ? GROUP BY day", (app,)).fetchall():
+            if parts == 1:
+                counts[day] = size // 8
+                continue
+            ids: set[int] = set()
+            for (blob,) in self.db.execute("SELECT ids FROM client_days WHERE app = ? AND day = ?", (app, day)):
+                ids.update(_unpack(blob))
+            with self.db:
+                self.db.execute("DELETE FROM client_days WHERE app = ? AND day = ?", (app, day))
+                self.db.execute("INSERT INTO client_days VALUES (?, ?, 0, ?)", (app, day, _pack(ids)))
+            counts[day] = len(ids)
+        return counts
 
     def mark_read(self, log: str, when: int) -> None:
         with self.db:
@@ -196,7 +208,7 @@ class UsageState:
             row = days.setdefault(day, [0] * 6)
             row[3] += below
             row[4] += above
-        for day, count in self.db.execute("SELECT day, length(ids) / 8 FROM client_days WHERE app = ?", (app,)):
+        for day, count in self._client_counts(app).items():
             days.setdefault(day, [0] * 6)[5] = count
         return [(day, *days[day]) for day in sorted(days)]
 
@@ -215,8 +227,8 @@ class UsageState:
 
 
 def _pack(ids: set[int]) -> bytes:
-    """Client ids (signed 64-bit) as little-endian bytes, sorted: the same set gives the same blob."""
-    return struct.pack(f"<{len(ids)}q", *sorted(ids))
+    """Client ids (signed 64-bit) as little-endian bytes."""
+    return struct.pack(f"<{len(ids)}q", *ids)
 
 
 def _unpack(blob: bytes) -> tuple[int, ...]:
