@@ -5,6 +5,7 @@ from __future__ import annotations
 
 import gc
 import json
+import os
 import sqlite3
 import threading
 from collections.abc import Iterator
@@ -14,9 +15,19 @@ from datetime import UTC, datetime, timedelta
 from collector.inventory.db import declared_apps
 from collector.inventory.model import DeclaredApp
 from collector.reconcile.config import ReconcileConfig
-from collector.reconcile.engine import reconcile
-from collector.reconcile.model import Decision, DiscoveredApp, HostInfo, Inputs, Listen, ListenerInfo, Pin
+from collector.reconcile.engine import Plan, plan
+from collector.reconcile.model import (
+    Decision,
+    DiscoveredApp,
+    HostInfo,
+    Inputs,
+    Listen,
+    ListenerInfo,
+    Pin,
+    iso,
+)
 from collector.reconcile.save import Prefetch, RunSummary, StaleSkip, save_outcome
+from collector.reconcile.split import Split
 from collector.reconcile.urls import host_key, parse_endpoint
 from collector.store import Store
 
@@ -209,7 +220,8 @@ def _big_cache(store: Store) -> Iterator[None]:
 @contextmanager
 def _no_cycle_collection() -> Iterator[None]:
     """A run allocates millions of small objects and frees nothing until the end: the cyclic collector
-    would walk them all again and again (seconds at fleet scale) to find no garbage."""
+    would walk them all again and again (seconds at fleet scale) to find no garbage. Free them before
+    leaving: the first allocation after gc.enable() would otherwise walk them all once more."""
     enabled = gc.isenabled()
     gc.disable()
     try:
@@ -219,26 +231,57 @@ def _no_cycle_collection() -> Iterator[None]:
             gc.enable()
 
 
-def run_reconcile(store: Store, config: ReconcileConfig, now: datetime | None = None) -> RunSummary:
+SPLIT_SUBJECTS = 20_000   # from this many subjects on, a run works them out in two processes
+SHARE = 0.5               # of the subjects, the part the parent works out (it also writes the whole run)
+
+
+def _split_at(work: Plan, processes: int | None) -> int:
+    """Where the second process's subjects start, or 0 for a run in one process. A process forks
+    only with no other thread running, and where a second core can take the other part."""
+    if processes is None:
+        processes = 2 if len(work.subjects) >= SPLIT_SUBJECTS and (os.cpu_count() or 1) > 1 else 1
+    if processes < 2 or len(work.subjects) < 2 or not hasattr(os, "fork") or threading.active_count() > 1:
+        return 0
+    return max(1, round(len(work.subjects) * SHARE))
+
+
+def run_reconcile(store: Store, config: ReconcileConfig, now: datetime | None = None,
+                  processes: int | None = None) -> RunSummary:
     """Read, reconcile, write: what `ronda reconcile` and a schedule run. Idempotent.
 
     What the previous run left is read alongside the inputs; subjects whose inputs have not changed
-    since are not worked out again. Should another run finish in between, this one starts over."""
+    since are not worked out again. Should another run finish in between, this one starts over.
+    `processes`: 1 or 2 (default: 2 for a large fleet on a machine with two cores or more)."""
     now = now or datetime.now(UTC)
     for attempt in range(2):
-        prefetch = Prefetch(store.path) if store.path != ":memory:" and attempt == 0 else None
-        if prefetch is not None:
-            prefetch.start()
-        with _no_cycle_collection(), _big_cache(store):
-            inputs = load_inputs(store, config, now)
-            previous = prefetch.get() if prefetch is not None else None
-            outcome = reconcile(inputs, config, now, previous.known() if previous else None)
-            try:
-                return save_outcome(store, outcome, config, now, len(inputs.declared), len(inputs.discovered),
-                                    previous)
-            except StaleSkip:
-                continue
+        with _no_cycle_collection():   # _attempt's objects are freed on its return, before collection resumes
+            summary = _attempt(store, config, now, processes, prefetch=attempt == 0)
+        if summary is not None:
+            return summary
     raise AssertionError("a run without skipped subjects does not raise StaleSkip")
+
+
+def _attempt(store: Store, config: ReconcileConfig, now: datetime, processes: int | None,
+             prefetch: bool) -> RunSummary | None:
+    """One try at a run; None when another run finished meanwhile (StaleSkip)."""
+    reader = Prefetch(store.path) if store.path != ":memory:" and prefetch else None
+    if reader is not None:
+        reader.start()
+    inputs = load_inputs(store, config, now)
+    previous = reader.get() if reader is not None else None
+    work = plan(inputs, config, now, previous.known() if previous else None)
+    start = _split_at(work, processes) if previous is not None else 0
+    split = Split(store, work, start, previous, iso(now) or "") if start else None  # type: ignore[arg-type]
+    try:
+        outcome = split.outcome() if split else work.outcome()
+        with _big_cache(store):
+            return save_outcome(store, outcome, config, now, len(inputs.declared), len(inputs.discovered),
+                                split.mine(previous) if split else previous, split)  # type: ignore[union-attr]
+    except StaleSkip:
+        return None
+    finally:
+        if split is not None:
+            split.close()
 
 
 __all__ = ["RunSummary", "load_inputs", "run_reconcile", "save_outcome"]

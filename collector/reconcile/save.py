@@ -1,26 +1,29 @@
 """Writing a reconcile outcome: findings with their history, verdicts, matches, the run record.
 
 Rows carry a digest, so a run rewrites only what changed. What the previous
-run left is read on a second connection while the engine computes, and the
-rows are written by a thread while the next ones are prepared: SQLite works
-without the GIL, so a fleet's first run uses both cores.
+run left is read on a second connection while the inputs are read. An outcome
+may come in two parts (the second worked out by another process, see
+collector.reconcile.split): each part writes the rows of its own subjects.
 """
 from __future__ import annotations
 
 import json
-import queue
-from collections import Counter
 import sqlite3
 import threading
 import zlib
+from collections import Counter
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING
 
 from collector.reconcile.config import ReconcileConfig
 from collector.reconcile.model import Outcome, Verdict, iso
 from collector.reconcile.verdicts import SAFE
 from collector.store import Store
+
+if TYPE_CHECKING:
+    from collector.reconcile.split import Split
 
 CHUNK = 20_000
 
@@ -37,6 +40,7 @@ class RunSummary:
     counts: dict[str, int]        # open findings per kind
     verdicts: dict[str, int]      # subjects per verdict
     unchanged: int = 0            # subjects whose inputs had not changed since the previous run
+    processes: int = 1            # that worked out the subjects
 
 
 @dataclass
@@ -52,6 +56,11 @@ class Previous:
     def known(self) -> dict[str, int]:
         """Subject -> input checksum of its stored verdict (for reconcile's `known`)."""
         return {s: v[3] for s, v in self.verdicts.items() if v[3] is not None}
+
+    def only(self, keep: Callable[[str], bool]) -> Previous:
+        """The findings and verdicts whose subject `keep` accepts."""
+        return Previous(self.run_id, self.started, {k: v for k, v in self.findings.items() if keep(k[1])},
+                        {s: v for s, v in self.verdicts.items() if keep(s)})
 
 
 def _latest_run(conn: sqlite3.Connection) -> tuple[int | None, str | None]:
@@ -92,35 +101,22 @@ class Prefetch(threading.Thread):
         return self.result
 
 
-class _Writer:
-    """Runs statements in order on the transaction's connection, in a thread of its own."""
+Put = Callable[[str, list[tuple]], object]     # runs one statement over many rows (executemany)
 
-    def __init__(self, conn: sqlite3.Connection) -> None:
-        self.conn = conn
-        self.jobs: queue.Queue = queue.Queue(maxsize=4)
-        self.error: BaseException | None = None
-        self.thread = threading.Thread(target=self._run, name="ronda-reconcile-writer", daemon=True)
-        self.thread.start()
 
-    def _run(self) -> None:
-        while (job := self.jobs.get()) is not None:
-            if self.error is None:
-                try:
-                    self.conn.executemany(*job)
-                except BaseException as e:  # handed to the caller in close()
-                    self.error = e
+@dataclass
+class Written:
+    """What a part of an outcome wrote, for the run record."""
 
-    def put(self, sql: str, rows: list[tuple]) -> None:
-        if self.error is not None:
-            raise self.error
-        if rows:
-            self.jobs.put((sql, rows))
+    opened: int = 0
+    resolved: int = 0
+    kinds: Counter = field(default_factory=Counter)       # open findings per kind
+    verdicts: Counter = field(default_factory=Counter)    # subjects per verdict
+    unchanged: int = 0
 
-    def close(self) -> None:
-        self.jobs.put(None)
-        self.thread.join()
-        if self.error is not None:
-            raise self.error
+    def __add__(self, other: Written) -> Written:
+        return Written(self.opened + other.opened, self.resolved + other.resolved, self.kinds + other.kinds,
+                       self.verdicts + other.verdicts, self.unchanged + other.unchanged)
 
 
 _dumps = json.JSONEncoder(ensure_ascii=False, separators=(",", ":")).encode   # one encoder: faster per call
@@ -152,26 +148,24 @@ def _stored(row: tuple) -> tuple:
     return row[:19] + (inbound,) + row[20:23] + (_dumps([r.split("\x1d") for r in row[23]]),)
 
 
-_NEW_FINDING = ("INSERT INTO findings (kind, subject, app_id, agent_id, app_key, summary, detail, digest, first_seen) "
-                "VALUES (?,?,?,?,?,?,?,?,?)")
+FINDING_COLUMNS = "kind, subject, app_id, agent_id, app_key, summary, detail, digest, first_seen"
+VERDICT_COLUMNS = 27
+NEW_FINDING = f"INSERT INTO findings ({FINDING_COLUMNS}) VALUES ({', '.join('?' * 9)})"
 _CHANGED_FINDING = "UPDATE findings SET summary=?, detail=?, digest=? WHERE finding_id=?"
-_VERDICT = f"INSERT OR REPLACE INTO verdicts VALUES ({', '.join('?' * 27)})"
+VERDICT = f"INSERT OR REPLACE INTO verdicts VALUES ({', '.join('?' * VERDICT_COLUMNS)})"
 
 
-def _matches(w: _Writer, c: sqlite3.Connection, outcome: Outcome) -> None:
+def _matches(put: Put, c: sqlite3.Connection, outcome: Outcome) -> None:
     old = set(c.execute("SELECT app_id, agent_id, app_key, rule, reason FROM matches"))
     new = {(m.app_id, m.agent_id, m.app_key, m.rule, m.reason) for m in outcome.matches}
-    w.put("DELETE FROM matches WHERE app_id=? AND agent_id=? AND app_key=?", [r[:3] for r in old - new])
-    w.put("INSERT OR REPLACE INTO matches VALUES (?,?,?,?,?)", list(new - old))
+    put("DELETE FROM matches WHERE app_id=? AND agent_id=? AND app_key=?", [r[:3] for r in old - new])
+    put("INSERT OR REPLACE INTO matches VALUES (?,?,?,?,?)", list(new - old))
 
 
-def _findings(w: _Writer, outcome: Outcome, old: dict, stamp: str,
-              previous: str) -> tuple[int, int, dict[str, int]]:
-    """Returns (opened, resolved, open findings per kind)."""
+def _findings(put: Put, outcome: Outcome, old: dict, stamp: str, previous: str, written: Written) -> None:
     new, changed, held = [], [], set()
     if outcome.skipped:   # the open findings of skipped subjects still hold (drift keeps `#aspect` subjects)
         held.update(key for key in old if key[1].split("#", 1)[0] in outcome.skipped)
-    opened = 0
     for f in outcome.findings:
         key = (f.kind, f.subject)
         if key in held:
@@ -185,23 +179,26 @@ def _findings(w: _Writer, outcome: Outcome, old: dict, stamp: str,
         elif row[1] != digest:
             changed.append((f.summary, _dumps(f.detail), digest, row[0]))
         if len(new) >= CHUNK:
-            opened += len(new)
-            w.put(_NEW_FINDING, new)
+            written.opened += len(new)
+            put(NEW_FINDING, new)
             new = []
     gone = [(stamp, previous, fid) for key, (fid, _) in old.items() if key not in held]
-    w.put("UPDATE findings SET resolved_at=?, last_seen=? WHERE finding_id=?", gone)
-    w.put(_NEW_FINDING, new)
-    w.put(_CHANGED_FINDING, changed)
-    return opened + len(new), len(gone), dict(Counter(kind for kind, _ in held))
+    put("UPDATE findings SET resolved_at=?, last_seen=? WHERE finding_id=?", gone)
+    put(NEW_FINDING, new)
+    put(_CHANGED_FINDING, changed)
+    written.opened += len(new)
+    written.resolved += len(gone)
+    written.kinds.update(kind for kind, _ in held)
 
 
-def _verdicts(w: _Writer, outcome: Outcome, old: dict, stamp: str) -> dict[str, int]:
-    """Write the verdicts of the subjects worked out this run; returns the number of subjects per verdict.
+def _verdicts(put: Put, outcome: Outcome, old: dict, stamp: str, written: Written) -> None:
+    """Write the verdicts of the subjects worked out this run.
 
     A subject's row changes with its inputs, so its input checksum is its digest: no second checksum of
     the output is needed to tell a changed row."""
     existing = {s: v for s, v in old.items() if s not in outcome.skipped}
-    counts = Counter(v[1] for s, v in old.items() if s in outcome.skipped)
+    counts = written.verdicts
+    counts.update(v[1] for s, v in old.items() if s in outcome.skipped)
     keys = outcome.keys
     rows = []
     for v in outcome.verdicts:
@@ -211,34 +208,48 @@ def _verdicts(w: _Writer, outcome: Outcome, old: dict, stamp: str) -> dict[str, 
         key = keys.get(v.subject, 0)
         rows.append(_stored(verdict_row(v)) + (key, since, key))
         if len(rows) >= CHUNK:
-            w.put(_VERDICT, rows)
+            put(VERDICT, rows)
             rows = []
-    w.put(_VERDICT, rows)
-    w.put("DELETE FROM verdicts WHERE subject=?", [(s,) for s in existing])
-    return dict(counts)
+    put(VERDICT, rows)
+    put("DELETE FROM verdicts WHERE subject=?", [(s,) for s in existing])
+
+
+def write_part(put: Put, outcome: Outcome, previous: Previous, stamp: str) -> Written:
+    """Write the findings and verdicts of an outcome's subjects against what the previous run left of
+    them (`previous`, only theirs when the outcome is a part); `stamp`: when this run started."""
+    written = Written(unchanged=len(outcome.skipped))
+    _findings(put, outcome, previous.findings, stamp, previous.started or stamp, written)
+    _verdicts(put, outcome, previous.verdicts, stamp, written)
+    return written
 
 
 def save_outcome(store: Store, outcome: Outcome, config: ReconcileConfig, started: datetime,
-                 declared: int, discovered: int, previous: Previous | None = None) -> RunSummary:
+                 declared: int, discovered: int, previous: Previous | None = None,
+                 rest: Split | None = None) -> RunSummary:
+    """Write `outcome` and, after it, the `rest` of the run's outcome: both were worked out against
+    `previous`, so should another run have finished since, StaleSkip tells the caller to start over."""
     stamp = iso(started) or ""
     with store.transaction() as c:
         if previous is None or previous.run_id != _latest_run(c)[0]:
-            if outcome.skipped:
+            if outcome.skipped or rest is not None:
                 raise StaleSkip()
             previous = read_previous(c)     # none prefetched, or another run finished in between
-        last = previous.started or stamp
-        writer = _Writer(c)
-        try:
-            _matches(writer, c, outcome)
-            opened, resolved, counts = _findings(writer, outcome, previous.findings, stamp, last)
-            verdicts = _verdicts(writer, outcome, previous.verdicts, stamp)
-        finally:
-            writer.close()
+
+        def put(sql: str, rows: list[tuple]) -> None:
+            if rows:
+                c.executemany(sql, rows)
+
+        _matches(put, c, outcome)
+        written = write_part(put, outcome, previous, stamp)
+        if rest is not None:
+            written += rest.copy_into(c)
         matched = len({m.handle for m in outcome.matches})
         finished = iso(datetime.now(UTC))
+        counts, verdicts = dict(written.kinds), dict(written.verdicts)
         run_id = c.execute("INSERT INTO reconcile_runs (started_at, finished_at, config, declared, discovered, "
                            "matched, findings_open, opened, resolved, candidates) VALUES (?,?,?,?,?,?,?,?,?,?)",
                            (stamp, finished, _dumps(config.as_dict()), declared, discovered, matched,
-                            sum(counts.values()), opened, resolved, verdicts.get(SAFE, 0))).lastrowid
-    return RunSummary(run_id, declared, discovered, matched, sum(counts.values()), opened, resolved, counts, verdicts,
-                      len(outcome.skipped))
+                            sum(counts.values()), written.opened, written.resolved,
+                            verdicts.get(SAFE, 0))).lastrowid
+    return RunSummary(run_id, declared, discovered, matched, sum(counts.values()), written.opened,
+                      written.resolved, counts, verdicts, written.unchanged, 1 if rest is None else 2)

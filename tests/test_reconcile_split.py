@@ -1,0 +1,89 @@
+"""A run split over two processes writes exactly what one process writes: the
+same findings (ids included), verdicts, matches and run record, on a fleet's
+first run and on a later one where findings resolve, open and change and
+most subjects are skipped."""
+from __future__ import annotations
+
+import shutil
+import sqlite3
+import tempfile
+import threading
+from datetime import timedelta
+
+import pytest
+
+from bench.reconcile import NOW, build
+from collector.reconcile.config import ReconcileConfig
+from collector.reconcile.db import run_reconcile
+from collector.store import Store
+
+
+@pytest.fixture(scope="module")
+def fleet(tmp_path_factory):
+    """A small benchmark fleet: vhosts, sub-apps, proxies, idle and used apps, gaps in the inventory."""
+    path = tmp_path_factory.mktemp("fleet") / "fleet.db"
+    build(path, hosts=40, apps=800, declared=150)
+    return path
+
+
+def tables(db) -> dict:
+    conn = sqlite3.connect(db)
+    try:
+        out = {t: conn.execute(f"SELECT * FROM {t} ORDER BY rowid").fetchall() for t in ("findings", "verdicts",
+                                                                                            "matches")}
+        out["runs"] = conn.execute("SELECT started_at, config, declared, discovered, matched, findings_open, opened, "
+                                   "resolved, candidates FROM reconcile_runs ORDER BY run_id").fetchall()
+        return out
+    finally:
+        conn.close()
+
+
+def change(db) -> None:
+    """Between runs: some apps are gone, some owners cleared, some apps used again."""
+    conn = sqlite3.connect(db)
+    with conn:
+        conn.execute("UPDATE apps SET present = 0 WHERE rowid % 37 = 0")
+        conn.execute("UPDATE inventory SET owner = '' WHERE rowid % 11 = 0")
+        conn.execute("UPDATE apps SET last_human_request = ? WHERE rowid % 29 = 0",
+                     ((NOW + timedelta(days=1)).strftime("%Y-%m-%dT%H:%M:%SZ"),))
+    conn.close()
+
+
+def test_two_processes_write_what_one_writes(fleet, tmp_path, monkeypatch):
+    temp = tmp_path / "tmp"
+    temp.mkdir()
+    monkeypatch.setattr(tempfile, "tempdir", str(temp))
+    assert threading.active_count() == 1          # a run forks only then
+    summaries = {}
+    for processes in (1, 2):
+        db = tmp_path / f"{processes}.db"
+        shutil.copy(fleet, db)
+        store = Store(db)
+        first = run_reconcile(store, ReconcileConfig(), NOW, processes=processes)
+        assert first.processes == processes and first.opened > 0 and first.unchanged == 0
+        again = run_reconcile(store, ReconcileConfig(), NOW + timedelta(minutes=5), processes=processes)
+        assert again.opened == again.resolved == 0 and again.unchanged == sum(again.verdicts.values())
+        change(db)
+        later = run_reconcile(store, ReconcileConfig(), NOW + timedelta(days=1), processes=processes)
+        assert later.opened and later.resolved and later.unchanged
+        store.close()
+        summaries[processes] = [(s.opened, s.resolved, s.unchanged, s.counts, s.verdicts, s.findings_open)
+                                for s in (first, again, later)]
+    assert summaries[1] == summaries[2]
+    assert tables(tmp_path / "1.db") == tables(tmp_path / "2.db")
+    assert list(temp.iterdir()) == []               # the second process's file is gone
+
+
+def test_a_run_stays_in_one_process_when_threads_run(fleet, tmp_path):
+    """Forking with another thread running could copy a lock it holds: such a run is not split."""
+    db = tmp_path / "t.db"
+    shutil.copy(fleet, db)
+    stop = threading.Event()
+    other = threading.Thread(target=stop.wait)
+    other.start()
+    try:
+        summary = run_reconcile(Store(db), ReconcileConfig(), NOW, processes=2)
+    finally:
+        stop.set()
+        other.join()
+    assert summary.processes == 1 and summary.opened > 0
