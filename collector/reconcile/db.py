@@ -8,7 +8,7 @@ import json
 import os
 import sqlite3
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 
@@ -42,53 +42,74 @@ def usage_windows(conn: sqlite3.Connection, config: ReconcileConfig,
     """(agent, app) -> (human requests in the idle window, in the last trend_days, in the trend_days before).
 
     Only apps with a human request inside the longest window are summed: for the others every count is
-    zero by definition. Each sum is one seek into the covering index of the daily counts.
+    zero by definition. Each sum is one seek into the covering index of the daily counts. The answer
+    comes back as one JSON text that SQLite builds without the GIL: a thread running this does not
+    take turns, row by row, with the one reading the apps.
     """
     window = (now - timedelta(days=config.idle_days - 1)).strftime("%Y-%m-%d")
     recent = (now - timedelta(days=config.trend_days - 1)).strftime("%Y-%m-%d")
     previous = (now - timedelta(days=2 * config.trend_days - 1)).strftime("%Y-%m-%d")
     earliest = min(window, previous)
-    rows = conn.execute("""
-        SELECT p.agent_id, p.app_key, (
+    found = conn.execute("""
+        SELECT json_group_array(json_array(p.agent_id, p.app_key, (
             SELECT printf('%d %d %d', total(CASE WHEN d.date >= :window THEN d.human END),
                           total(CASE WHEN d.date >= :recent THEN d.human END),
                           total(CASE WHEN d.date >= :previous THEN d.human END))
             FROM app_usage_daily d
-            WHERE d.agent_id = p.agent_id AND d.app_key = p.app_key AND d.date >= :earliest)
+            WHERE d.agent_id = p.agent_id AND d.app_key = p.app_key AND d.date >= :earliest)))
         FROM apps p WHERE p.present AND p.last_human_request >= :earliest""",
-                        {"window": window, "recent": recent, "previous": previous, "earliest": earliest})
+                         {"window": window, "recent": recent, "previous": previous, "earliest": earliest}).fetchone()
     out = {}
-    for agent_id, app_key, sums in rows:
+    for agent_id, app_key, sums in json.loads(found[0]):
         a, b, c = sums.split()
         out[(agent_id, app_key)] = (int(a), int(b), int(c) - int(b))   # the trend window before the recent one
     return out
 
 
-def load_discovered(store: Store, config: ReconcileConfig, now: datetime,
-                    full_listen: set[str] = frozenset()) -> list[DiscoveredApp]:  # type: ignore[assignment]
-    """Present apps with their usage windows. The sums run on a second connection in a thread while
-    this one reads the apps: SQLite works without the GIL, so both cores are busy."""
-    windows: dict[tuple[str, str], tuple[int, int, int]] = {}
-    worker = None
-    if store.path != ":memory:":
-        def sums() -> None:
+Windows = dict[tuple[str, str], tuple[int, int, int]]
+
+
+def _windows(store: Store, config: ReconcileConfig, now: datetime) -> Callable[[], Windows]:
+    """usage_windows, begun at once on a second connection in a thread; call the result for the answer."""
+    if store.path == ":memory:":
+        with store._lock:
+            found = usage_windows(store.conn, config, now)
+        return lambda: found
+    answer: list = []
+
+    def sums() -> None:
+        try:
             conn = sqlite3.connect(store.path, timeout=30)
             try:
-                windows.update(usage_windows(conn, config, now))
+                answer.append(usage_windows(conn, config, now))
             finally:
                 conn.close()
-        worker = threading.Thread(target=sums, name="ronda-usage-windows")
-        worker.start()
-    else:
-        with store._lock:
-            windows = usage_windows(store.conn, config, now)
+        except BaseException as e:  # noqa: BLE001 (raised by the caller)
+            answer.append(e)
+
+    thread = threading.Thread(target=sums, name="ronda-usage-windows")
+    thread.start()
+
+    def wait() -> Windows:
+        thread.join()
+        if isinstance(answer[0], BaseException):
+            raise answer[0]
+        return answer[0]
+    return wait
+
+
+def load_discovered(store: Store, config: ReconcileConfig, now: datetime,
+                    full_listen: set[str] = frozenset(),  # type: ignore[assignment]
+                    windows: Callable[[], Windows] | None = None) -> list[DiscoveredApp]:
+    """Present apps with their usage windows (`windows`: begun by the caller with _windows). The sums
+    run on a second connection in a thread while this one reads the apps: both cores are busy."""
+    windows = windows or _windows(store, config, now)
     apps = _present_apps(store, set(full_listen))
-    if worker is not None:
-        worker.join()
+    found = windows()
     for app in apps:
         if app.coverage_start:   # with logs read, no daily row on a day means no request that day
-            app.human_window, app.human_recent, app.human_previous = windows.get((app.agent_id, app.app_key),
-                                                                                 (0, 0, 0))
+            app.human_window, app.human_recent, app.human_previous = found.get((app.agent_id, app.app_key),
+                                                                               (0, 0, 0))
     return apps
 
 
@@ -178,6 +199,7 @@ def _addressed_agents(declared: list[DeclaredApp], hosts: dict[str, HostInfo]) -
 
 
 def load_inputs(store: Store, config: ReconcileConfig, now: datetime) -> Inputs:
+    windows = _windows(store, config, now)    # in the background while the rest is read
     hosts = {}
     for r in store.query("SELECT h.agent_id, h.hostname, h.fqdn, h.addresses, h.interval_seconds, a.last_seen "
                          "FROM hosts h JOIN agents a USING (agent_id)"):
@@ -193,7 +215,7 @@ def load_inputs(store: Store, config: ReconcileConfig, now: datetime) -> Inputs:
                                         r["into_subject"] or "")
                  for r in store.query("SELECT * FROM latest_decisions")}
     declared = declared_apps(store)
-    discovered = load_discovered(store, config, now, _addressed_agents(declared, hosts))
+    discovered = load_discovered(store, config, now, _addressed_agents(declared, hosts), windows)
     from collector.scans.reconcile_hook import network_findings_for
 
     return Inputs(declared=declared, discovered=discovered, hosts=hosts, listeners=listeners, pins=pins,
@@ -232,7 +254,7 @@ def _no_cycle_collection() -> Iterator[None]:
 
 
 SPLIT_SUBJECTS = 20_000   # from this many subjects on, a run works them out in two processes
-SHARE = 0.5               # of the subjects, the part the parent works out (it also writes the whole run)
+SHARE = 0.46              # of the subjects, the part the parent works out (it also writes the whole run)
 
 
 def _split_at(work: Plan, processes: int | None) -> int:

@@ -46,18 +46,23 @@ class Split:
         self.store, self.plan, self.start = store, plan, start
         self.dir = tempfile.mkdtemp(prefix="ronda-reconcile-")
         self.path = os.path.join(self.dir, "part.db")
-        self.attached = False
+        self.attached = self.finished = False
+        done, self.done = os.pipe()     # the child says when its file is written: its exit takes a while
         self.pid: int | None = os.fork()
         if self.pid == 0:
+            os.close(done)
             status = 1
             try:
                 _work(plan.outcome(start), previous.only(self.theirs), stamp, self.path)
+                os.write(self.done, b"\n")
                 status = 0
             except BaseException:       # noqa: BLE001 (the parent reports the failure)
                 traceback.print_exc()
             finally:
                 sys.stderr.flush()
                 os._exit(status)         # nothing of the parent's to tidy up or flush twice
+        os.close(self.done)
+        self.done = done
 
     def theirs(self, subject: str) -> bool:
         return self.plan.owner(subject) >= self.start
@@ -71,10 +76,11 @@ class Split:
         return self.plan.outcome(0, self.start, fleet=False)
 
     def copy_into(self, conn: sqlite3.Connection) -> Written:
-        """Wait for the child, then write its rows through `conn` (in the run's transaction)."""
-        status = self._wait()
-        if status != 0:
-            raise SplitFailed(f"the second reconcile process failed (exit status {status}); nothing was written")
+        """Wait for the child's file, then write its rows through `conn` (in the run's transaction)."""
+        self.finished = os.read(self.done, 1) == b"\n"    # nothing: it exited without
+        if not self.finished:
+            raise SplitFailed(f"the second reconcile process failed (exit status {self._wait()}); "
+                              "nothing was written")
         conn.execute("ATTACH DATABASE ? AS part", (self.path,))
         self.attached = True           # detached once the transaction is over (SQLite holds it till then)
         conn.execute(f"INSERT INTO main.findings ({FINDING_COLUMNS}) SELECT {FINDING_COLUMNS} FROM part.findings "
@@ -93,10 +99,12 @@ class Split:
         return os.waitstatus_to_exitcode(status)
 
     def close(self) -> None:
-        """Stop the child if it still runs (the run failed), detach its file and remove it."""
+        """Stop the child if it still works (the run failed), detach its file and remove it."""
         if self.pid is not None:
-            os.kill(self.pid, signal.SIGKILL)
+            if not self.finished:
+                os.kill(self.pid, signal.SIGKILL)
             self._wait()
+        os.close(self.done)
         if self.attached:
             with self.store._lock:
                 self.store.conn.execute("DETACH DATABASE part")
