@@ -187,6 +187,8 @@ class Clock:
     text: str              # now, as stored
     window_start: str      # now - idle_days: human use at or after this is "inside the window"
     stale_before: str      # a host whose latest snapshot arrived before this is stale
+    # Whole days since each date asked about: a subject's key and its verdict ask about the same dates.
+    days: dict[str, int] = field(default_factory=dict, compare=False, repr=False)
 
     @classmethod
     def at(cls, now: datetime, idle_days: int, stale_after_hours: int) -> Clock:
@@ -194,7 +196,10 @@ class Clock:
                    iso(now - timedelta(hours=stale_after_hours)) or "")
 
     def days_since(self, text: str) -> int:
-        return (self.now - _parse(text)).days
+        days = self.days.get(text)
+        if days is None:
+            days = self.days[text] = (self.now - _parse(text)).days
+        return days
 
     def hours_since(self, text: str) -> int:
         return int((self.now - _parse(text)).total_seconds() // 3600)

@@ -20,7 +20,7 @@ from json.encoder import c_make_encoder, encode_basestring  # type: ignore[attr-
 from typing import TYPE_CHECKING
 
 from collector.reconcile.config import ReconcileConfig
-from collector.reconcile.model import Outcome, Verdict, iso
+from collector.reconcile.model import Finding, Outcome, Verdict, iso
 from collector.reconcile.verdicts import SAFE
 from collector.store import Store
 
@@ -137,26 +137,21 @@ class StaleSkip(Exception):
     """Another run finished between reading its results and writing ours: the skipped subjects are unsure."""
 
 
-def _digest(parts: tuple) -> int:
-    """A checksum of a row's values (str, int, None, or tuples of str): it only tells "changed" from "same"."""
-    return zlib.crc32("\x1f".join([p if type(p) is str else "\x1e".join(map(str, p)) if type(p) is tuple
-                                   else str(p) for p in parts]).encode())
+def _digest(f: Finding) -> int:
+    """A checksum of a finding's summary and detail values: it only tells "changed" from "same"."""
+    return zlib.crc32((f.summary + "\x1f" + "\x1e".join(map(str, f.detail.values()))).encode())
 
 
-def verdict_row(v: Verdict) -> tuple:
-    """The verdicts row without its digest and since, in column order; inbound and reasons still as tuples."""
+def verdict_row(v: Verdict, key: int, since: str) -> tuple:
+    """The verdicts row as written, in column order: inbound and reasons in JSON, and the input checksum
+    both as the row's digest and its input_digest."""
     f = v.figures
+    inbound = f["inbound"]
     return (v.subject, v.app_id, v.agent_id, v.app_key, v.name, v.owner, ", ".join(v.hosts), v.verdict, v.summary,
             f["apps"], f["coverage"], f["coverage_start"], f["last_human_request"], f["last_request"],
             f["human_requests"], f["human_recent"], f["human_previous"], f["trend"], f["oldest_snapshot"],
-            tuple(i["from"] + "\x1d" + i["why"] for i in f["inbound"]), f["annual_cost"], f["rss_bytes"],
-            f["disk_bytes"], tuple(r.effect + "\x1d" + r.rule + "\x1d" + r.text for r in v.reasons))
-
-
-def _stored(row: tuple) -> tuple:
-    """A verdict row as written: inbound and reasons in JSON (only rows that changed get this far)."""
-    inbound = _dumps([dict(zip(("from", "why"), i.split("\x1d"))) for i in row[19]]) if row[19] else None
-    return row[:19] + (inbound,) + row[20:23] + (_dumps([r.split("\x1d") for r in row[23]]),)
+            _dumps(inbound) if inbound else None, f["annual_cost"], f["rss_bytes"], f["disk_bytes"],
+            _dumps([[r.effect, r.rule, r.text] for r in v.reasons]), key, since, key)
 
 
 FINDING_COLUMNS = "kind, subject, app_id, agent_id, app_key, summary, detail, digest, first_seen"
@@ -182,7 +177,7 @@ def _findings(put: Put, outcome: Outcome, old: dict, stamp: str, previous: str, 
         if key in held:
             continue
         held.add(key)
-        digest = _digest((f.summary, tuple(map(str, f.detail.values()))))
+        digest = _digest(f)
         row = old.get(key)
         if row is None:
             new.append((f.kind, f.subject, f.app_id, f.agent_id, f.app_key, f.summary, _dumps(f.detail), digest,
@@ -216,8 +211,7 @@ def _verdicts(put: Put, outcome: Outcome, old: dict, stamp: str, written: Writte
         counts[v.verdict] += 1
         before = existing.pop(v.subject, None)
         since = before[2] if before is not None and before[1] == v.verdict else stamp
-        key = keys.get(v.subject, 0)
-        rows.append(_stored(verdict_row(v)) + (key, since, key))
+        rows.append(verdict_row(v, keys.get(v.subject, 0), since))
         if len(rows) >= CHUNK:
             put(VERDICT, rows)
             rows = []
