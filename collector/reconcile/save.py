@@ -71,12 +71,16 @@ def _latest_run(conn: sqlite3.Connection) -> tuple[int | None, str | None]:
 
 
 def read_previous(conn: sqlite3.Connection) -> Previous:
+    """Each table comes back as one JSON text that SQLite builds without the GIL: read in a thread,
+    it does not take turns, row by row, with the thread reading the inputs."""
     run_id, started = _latest_run(conn)
-    return Previous(run_id, started,
-                    {(k, s): (fid, d) for fid, k, s, d in conn.execute(
-                        "SELECT finding_id, kind, subject, digest FROM findings WHERE resolved_at IS NULL")},
-                    {s: (d, v, since, key) for s, d, v, since, key in conn.execute(
-                        "SELECT subject, digest, verdict, since, input_digest FROM verdicts")})
+    findings, verdicts = conn.execute("""
+        SELECT (SELECT json_group_array(json_array(finding_id, kind, subject, digest)) FROM findings
+                WHERE resolved_at IS NULL),
+               (SELECT json_group_array(json_array(subject, digest, verdict, since, input_digest)) FROM verdicts)
+        """).fetchone()
+    return Previous(run_id, started, {(k, s): (fid, d) for fid, k, s, d in json.loads(findings)},
+                    {s: (d, v, since, key) for s, d, v, since, key in json.loads(verdicts)})
 
 
 class Prefetch(threading.Thread):
