@@ -96,57 +96,7 @@ def write_log(path: Path, lines: int, seed: int = 20260101, days: int = 14, clie
                 written += 1
 
 
-# -- the contenders, each run in a child process --------------------------------------------
-def child_ronda(log: str, state: str, general: bool = False) -> dict:
-    sys.path.insert(0, str(ROOT))
-    from agent.host import LocalHost
-    from agent.model import App, LogRef
-    from agent.usage import UsageOptions, collect_usage
-    from agent.usage.collect import UsageCollector
-
-    app = App(key="bench", kind="nginx", server_names=["app.example.go.id"],
-              access_logs=[LogRef(path=log, format="combined")])
-    collector = UsageCollector(LocalHost(), [app], {}, Path(state), UsageOptions(lean_regex=not general))
-    wall, cpu = time.perf_counter(), time.process_time()
-    errors = collector.run()  # what collect_usage() runs
-    wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
-    assert collect_usage
-    daily = [(d.date, d.human, d.bot, d.monitor, d.error, d.scanner, d.human_clients) for d in app.usage.daily]
-    return {"errors": [e.message for e in errors], "lines": collector.stats.lines, "wall": wall, "cpu": cpu,
-            "lean_lines": collector.stats.lean_lines, "bytes_read": collector.stats.bytes_read,
-            "human": sum(d.human for d in app.usage.daily), "daily": daily,
-            "last_human": str(app.usage.last_human_request)}
-
-
-def child_floor(log: str) -> dict:
-    """The C-level work of ronda's design alone, with no tallies, state or Python per distinct row.
-
-    The same reads, newline count, lean-regex findall and Counter per 1 MiB buffer as the real parse:
-    the least a parser built on `re.findall` and `Counter` does per line, so this bounds what ronda
-    can reach (tallies, times and the state come on top).
-    """
-    sys.path.insert(0, str(ROOT))
-    from collections import Counter
-
-    from agent.usage import UsageOptions
-    from agent.usage.formats import parse_definition
-
-    options = UsageOptions()
-    lean = parse_definition("nginx", "combined", None).compile([], list(options.monitor_paths)).lean
-    assert lean is not None
-    wall, cpu = time.perf_counter(), time.process_time()
-    lines = rows = 0
-    rest = b""
-    with open(log, "rb") as f:
-        while block := f.read(options.chunk_bytes):
-            cut = block.rfind(b"\n") + 1
-            buf, rest = rest + block[:cut], block[cut:]
-            lines += buf.count(b"\n")
-            rows += len(Counter(lean.findall(buf)))
-    wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
-    return {"lines": lines, "distinct_rows": rows, "wall": wall, "cpu": cpu}
-
-
+# -- the contenders, each run in a child process (bench/logs_child.py: ronda's imports and nothing else) ----
 def run_child(argv: list[str]) -> tuple[float, float, int, str]:
     """Wall seconds, CPU seconds, peak RSS (bytes) and stdout of one child process.
 
@@ -177,16 +127,7 @@ def main() -> int:
     parser.add_argument("--lines", type=int, default=1_000_000)
     parser.add_argument("--keep", help="write the log and state here and keep them")
     parser.add_argument("--repeat", type=int, default=1, help="run each tool N times and keep its best CPU time")
-    parser.add_argument("--child", nargs=2, metavar=("LOG", "STATE"), help=argparse.SUPPRESS)
-    parser.add_argument("--general", action="store_true", help=argparse.SUPPRESS)
-    parser.add_argument("--floor", help=argparse.SUPPRESS)
     args = parser.parse_args()
-    if args.child:
-        print(json.dumps(child_ronda(*args.child, general=args.general)))
-        return 0
-    if args.floor:
-        print(json.dumps(child_floor(args.floor)))
-        return 0
     work = Path(args.keep) if args.keep else Path(tempfile.mkdtemp(prefix="ronda-bench-"))
     work.mkdir(parents=True, exist_ok=True)
     log, state = work / "access.log", work / "state"
@@ -205,7 +146,8 @@ def main() -> int:
         memory = f"{rss / 2**20:>9.1f}MB" if rss else f"{'':>11}"
         print(f"{name:<34}{wall:>8.2f}{cpu:>8.2f}{rate:>14,.0f}{memory}")
 
-    me = [sys.executable, str(Path(__file__).resolve()), "--child", str(log), str(state)]
+    child = [sys.executable, str(Path(__file__).resolve().with_name("logs_child.py"))]
+    me = [*child, "ronda", str(log), str(state)]
 
     def first_parse(general: bool) -> tuple[float, float, int, dict]:
         """Best of --repeat first parses (each from an empty state): process figures and the child's report."""
@@ -225,7 +167,7 @@ def main() -> int:
     show(f"ronda, {path} (process)", wall, cpu, rss)
     show(f"ronda, {path} (parse)", first["wall"], first["cpu"], None)
     show("ronda, general path (parse)", general[3]["wall"], general[3]["cpu"], None)
-    floor = min((json.loads(run_child([*me[:2], "--floor", str(log)])[3]) for _ in range(max(args.repeat, 1))),
+    floor = min((json.loads(run_child([*child, "floor", str(log)])[3]) for _ in range(max(args.repeat, 1))),
                 key=lambda report: report["cpu"])
     show("floor: count+findall+Counter", floor["wall"], floor["cpu"], None)
     goaccess = shutil.which("goaccess")
