@@ -44,25 +44,30 @@ class Split:
 
     def __init__(self, store: Store, plan: Plan, start: int, previous: Previous, stamp: str) -> None:
         self.store, self.plan, self.start = store, plan, start
+        self.attached = self.finished = False
         self.dir = tempfile.mkdtemp(prefix="ronda-reconcile-")
         self.path = os.path.join(self.dir, "part.db")
-        self.attached = self.finished = False
-        done, self.done = os.pipe()     # the child says when its file is written: its exit takes a while
-        self.pid: int | None = os.fork()
+        self.done, written = os.pipe()    # the child says when its file is written: its exit takes a while
+        try:
+            self.pid: int | None = os.fork()
+        except OSError:
+            os.close(written)
+            self.pid = None
+            self.close()
+            raise
         if self.pid == 0:
-            os.close(done)
+            os.close(self.done)
             status = 1
             try:
                 _work(plan.outcome(start), previous.only(self.theirs), stamp, self.path)
-                os.write(self.done, b"\n")
+                os.write(written, b"\n")
                 status = 0
             except BaseException:       # noqa: BLE001 (the parent reports the failure)
                 traceback.print_exc()
             finally:
                 sys.stderr.flush()
                 os._exit(status)         # nothing of the parent's to tidy up or flush twice
-        os.close(self.done)
-        self.done = done
+        os.close(written)
 
     def theirs(self, subject: str) -> bool:
         return self.plan.owner(subject) >= self.start
