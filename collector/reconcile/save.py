@@ -12,8 +12,7 @@ import sqlite3
 import threading
 import zlib
 from collections import Counter
-from collections.abc import Callable, Iterator
-from contextlib import contextmanager
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from json.encoder import c_make_encoder, encode_basestring  # type: ignore[attr-defined]
@@ -232,23 +231,6 @@ def write_part(put: Put, outcome: Outcome, previous: Previous, stamp: str) -> Wr
     return written
 
 
-_LATER_INDEXES = ("findings_one_open", "verdicts_verdict")
-
-
-@contextmanager
-def _indexes_after(c: sqlite3.Connection) -> Iterator[None]:
-    """Into empty tables (a fleet's first run) rows go faster without the secondary indexes, built
-    once at the end from the sorted rows. A failed run rolls the whole change back."""
-    empty = c.execute("SELECT NOT EXISTS (SELECT 1 FROM findings) AND NOT EXISTS (SELECT 1 FROM verdicts)").fetchone()
-    made = c.execute("SELECT name, sql FROM sqlite_master WHERE type = 'index' AND name IN (?, ?)",
-                     _LATER_INDEXES).fetchall() if empty[0] else []
-    for name, _ in made:
-        c.execute(f"DROP INDEX {name}")
-    yield
-    for _, sql in made:
-        c.execute(sql)
-
-
 def save_outcome(store: Store, outcome: Outcome, config: ReconcileConfig, started: datetime,
                  declared: int, discovered: int, previous: Previous | None = None,
                  rest: Split | None = None) -> RunSummary:
@@ -266,10 +248,9 @@ def save_outcome(store: Store, outcome: Outcome, config: ReconcileConfig, starte
                 c.executemany(sql, rows)
 
         _matches(put, c, outcome)
-        with _indexes_after(c):
-            written = write_part(put, outcome, previous, stamp)
-            if rest is not None:
-                written += rest.copy_into(c)
+        written = write_part(put, outcome, previous, stamp)
+        if rest is not None:
+            written += rest.copy_into(c)
         matched = len({m.handle for m in outcome.matches})
         finished = iso(datetime.now(UTC))
         counts, verdicts = dict(written.kinds), dict(written.verdicts)
