@@ -48,6 +48,7 @@ class Split:
         self.dir = tempfile.mkdtemp(prefix="ronda-reconcile-")
         self.path = os.path.join(self.dir, "part.db")
         self.done, written = os.pipe()    # the child says when its file is written: its exit takes a while
+        parent = os.getpid()
         try:
             self.pid: int | None = os.fork()
         except OSError:
@@ -63,8 +64,11 @@ class Split:
                 os.write(written, b"\n")
                 status = 0
             except BaseException:       # noqa: BLE001 (the parent reports the failure)
-                traceback.print_exc()
+                if os.getppid() == parent:
+                    traceback.print_exc()
             finally:
+                if os.getppid() != parent:   # the run was stopped: nobody else removes the file
+                    shutil.rmtree(self.dir, ignore_errors=True)
                 sys.stderr.flush()
                 os._exit(status)         # nothing of the parent's to tidy up or flush twice
         os.close(written)
