@@ -12,7 +12,11 @@ ingest has its own benchmark; this one measures reconciliation.
 
 Then, each in its own child process (wall time and peak RSS from rusage):
 `ronda reconcile` twice (first run writes every finding and verdict, the
-second is the steady state a schedule sees) and `ronda candidates`. Baselines
+second is the steady state a schedule sees) and `ronda candidates`. A run
+this large works out about half its subjects in a forked second process:
+its CPU time is counted in, and the peak RSS shown is the larger of the two
+processes, which share most of their pages (together, ~1.6 GB of PSS on the
+first run). Baselines
 measured in the same run: a naive nested-loop matcher on a sample of declared
 apps (extrapolated), and plain SQL over the same tables (the idle count, the
 candidate count) as the floor any implementation pays.
