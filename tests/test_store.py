@@ -51,3 +51,28 @@ def test_unopenable_path_is_a_clear_error(tmp_path):
     (tmp_path / "file").write_text("")
     with pytest.raises(StoreError, match="cannot"):
         Store(tmp_path / "file" / "ronda.db")
+
+
+def test_daily_usage_of_an_older_store_moves_into_the_keyed_table(tmp_path):
+    path = tmp_path / "r.db"
+    Store(path).close()
+    conn = sqlite3.connect(path)   # the daily usage as versions 1 and 12 made it
+    conn.executescript("""
+        DROP TABLE app_usage_daily;
+        CREATE TABLE app_usage_daily (
+            agent_id TEXT NOT NULL, app_key TEXT NOT NULL, date TEXT NOT NULL,
+            human INTEGER NOT NULL, bot INTEGER NOT NULL, monitor INTEGER NOT NULL,
+            error INTEGER NOT NULL, scanner INTEGER NOT NULL, human_clients INTEGER NOT NULL,
+            PRIMARY KEY (agent_id, app_key, date));
+        CREATE INDEX app_usage_daily_counts ON app_usage_daily (agent_id, app_key, date, human, bot);
+        DELETE FROM schema_migrations WHERE version = 15;""")
+    rows = [("a1", f"nginx:site{i}:80/", f"2026-11-{d:02d}", i, d, 1, 2, 3, 4) for i in range(3) for d in (1, 2)]
+    conn.executemany("INSERT INTO app_usage_daily VALUES (?,?,?,?,?,?,?,?,?)", rows)
+    conn.commit()
+    conn.close()
+    store = Store(path)
+    assert [tuple(r.values()) for r in store.query("SELECT * FROM app_usage_daily ORDER BY app_key, date")] == rows
+    assert "WITHOUT ROWID" in store.conn.execute(
+        "SELECT sql FROM sqlite_master WHERE name = 'app_usage_daily'").fetchone()[0]
+    assert store.conn.execute("SELECT count(*) FROM sqlite_master WHERE tbl_name = 'app_usage_daily' "
+                              "AND type = 'index' AND sql IS NOT NULL").fetchone() == (0,)

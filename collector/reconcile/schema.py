@@ -229,4 +229,18 @@ MIGRATIONS: list[tuple[int, str, str]] = [
      "ALTER TABLE verdicts ADD COLUMN input_digest INTEGER"),
     # Looking up one app's findings (ronda explain) scans; writing a fleet's findings is what must be fast.
     (14, "findings without a second index on subject", "DROP INDEX findings_subject"),
+    # A rowid table, its key and the covering index were three B-trees, each touched in another page per app
+    # by every snapshot; keyed by (agent, app, date) the rows are their own covering index.
+    (15, "daily usage in one B-tree keyed by agent, app and date", """
+CREATE TABLE app_usage_daily_keyed (
+    agent_id TEXT NOT NULL, app_key TEXT NOT NULL, date TEXT NOT NULL,
+    human INTEGER NOT NULL, bot INTEGER NOT NULL, monitor INTEGER NOT NULL,
+    error INTEGER NOT NULL, scanner INTEGER NOT NULL, human_clients INTEGER NOT NULL,
+    PRIMARY KEY (agent_id, app_key, date)
+) WITHOUT ROWID;
+INSERT INTO app_usage_daily_keyed SELECT agent_id, app_key, date, human, bot, monitor, error, scanner, human_clients
+    FROM app_usage_daily;
+DROP TABLE app_usage_daily;
+ALTER TABLE app_usage_daily_keyed RENAME TO app_usage_daily;
+"""),
 ]
