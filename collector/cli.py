@@ -76,7 +76,7 @@ def serve(db: str, listen: str, insecure: bool, cert: str | None, key: str | Non
         server, port = make_server(store, config)
     except _DOMAIN_ERRORS as e:
         raise click.ClickException(str(e)) from None
-    logging.getLogger("ronda").setLevel(logging.INFO)
+    logging.getLogger("ronda").setLevel(min(logging.INFO, logging.getLogger().level))
     click.echo(f"ronda collector listening on {listen.rsplit(':', 1)[0]}:{port} "
                f"({'plain text' if insecure else 'TLS'}), database {db}", err=True)
     stop = threading.Event()

@@ -95,7 +95,8 @@ class ReportHandler:
             text = f"stored {len(message.apps)} apps"
         if result.notes:
             text += "; " + "; ".join(result.notes)
-        log.info("snapshot agent=%s seq=%d: %s", message.agent_id, message.sequence, text)
+        # one line per snapshot is for debugging (ronda -vv serve): a fleet reports hundreds a second
+        log.debug("snapshot agent=%s seq=%d: %s", message.agent_id, message.sequence, text)
         context.set_trailing_metadata(((LAST_SEQUENCE_METADATA, str(result.last_sequence)),))
         ack = pb.ReportAck(accepted=True, duplicate=result.duplicate, stale=result.stale,
                            sequence=message.sequence, message=text)
