@@ -10,7 +10,7 @@ import sqlite3
 import tempfile
 import threading
 from concurrent.futures import ProcessPoolExecutor
-from datetime import timedelta
+from datetime import datetime, timedelta
 
 import pytest
 
@@ -41,27 +41,28 @@ def tables(db) -> dict:
         conn.close()
 
 
-def change(db) -> None:
+def change(db, now: datetime) -> None:
     """Between runs: some apps are gone, some owners cleared, some apps used again."""
     conn = sqlite3.connect(db)
     with conn:
         conn.execute("UPDATE apps SET present = 0 WHERE rowid % 37 = 0")
         conn.execute("UPDATE inventory SET owner = '' WHERE rowid % 11 = 0")
         conn.execute("UPDATE apps SET last_human_request = ? WHERE rowid % 29 = 0",
-                     ((NOW + timedelta(days=1)).strftime("%Y-%m-%dT%H:%M:%SZ"),))
+                     ((now + timedelta(days=1)).strftime("%Y-%m-%dT%H:%M:%SZ"),))
     conn.close()
 
 
-def three_runs(db: str, processes: int, temp: str) -> list:
-    """A first run, the same again five minutes later, and a run a day later after changes."""
+def three_runs(db: str, processes: int, temp: str, now: datetime) -> list:
+    """A first run, the same again five minutes later, and a run a day later after changes (`now`: the fleet's
+    clock, passed on because another interpreter's import of bench.reconcile would read a later one)."""
     tempfile.tempdir = temp
     store = Store(db)
-    first = run_reconcile(store, ReconcileConfig(), NOW, processes=processes)
+    first = run_reconcile(store, ReconcileConfig(), now, processes=processes)
     assert first.processes == processes and first.opened > 0 and first.unchanged == 0
-    again = run_reconcile(store, ReconcileConfig(), NOW + timedelta(minutes=5), processes=processes)
+    again = run_reconcile(store, ReconcileConfig(), now + timedelta(minutes=5), processes=processes)
     assert again.opened == again.resolved == 0 and again.unchanged == sum(again.verdicts.values())
-    change(db)
-    later = run_reconcile(store, ReconcileConfig(), NOW + timedelta(days=1), processes=processes)
+    change(db, now)
+    later = run_reconcile(store, ReconcileConfig(), now + timedelta(days=1), processes=processes)
     assert later.opened and later.resolved and later.unchanged
     store.close()
     return [(s.opened, s.resolved, s.unchanged, s.counts, s.verdicts, s.findings_open) for s in (first, again, later)]
@@ -72,11 +73,11 @@ def test_two_processes_write_what_one_writes(fleet, tmp_path):
     temp.mkdir()
     for processes in (1, 2):
         shutil.copy(fleet, tmp_path / f"{processes}.db")
-    one = three_runs(str(tmp_path / "1.db"), 1, str(temp))
+    one = three_runs(str(tmp_path / "1.db"), 1, str(temp), NOW)
     # A run forks only when no other thread runs: the split runs go in a fresh interpreter, whatever
     # threads earlier tests left in this one.
     with ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn")) as pool:
-        two = pool.submit(three_runs, str(tmp_path / "2.db"), 2, str(temp)).result(timeout=300)
+        two = pool.submit(three_runs, str(tmp_path / "2.db"), 2, str(temp), NOW).result(timeout=300)
     assert one == two
     assert tables(tmp_path / "1.db") == tables(tmp_path / "2.db")
     assert list(temp.iterdir()) == []               # the second process's file is gone
