@@ -52,10 +52,9 @@ def change(db, now: datetime) -> None:
     conn.close()
 
 
-def three_runs(db: str, processes: int, temp: str, now: datetime) -> list:
+def three_runs(db: str, processes: int, now: datetime) -> list:
     """A first run, the same again five minutes later, and a run a day later after changes (`now`: the fleet's
     clock, passed on because another interpreter's import of bench.reconcile would read a later one)."""
-    tempfile.tempdir = temp
     store = Store(db)
     first = run_reconcile(store, ReconcileConfig(), now, processes=processes)
     assert first.processes == processes and first.opened > 0 and first.unchanged == 0
@@ -68,16 +67,22 @@ def three_runs(db: str, processes: int, temp: str, now: datetime) -> list:
     return [(s.opened, s.resolved, s.unchanged, s.counts, s.verdicts, s.findings_open) for s in (first, again, later)]
 
 
+def split_runs(db: str, temp: str, now: datetime) -> list:
+    """three_runs in two processes, their temporary files under `temp` (in a spawned interpreter of its own)."""
+    tempfile.tempdir = temp
+    return three_runs(db, 2, now)
+
+
 def test_two_processes_write_what_one_writes(fleet, tmp_path):
     temp = tmp_path / "tmp"
     temp.mkdir()
     for processes in (1, 2):
         shutil.copy(fleet, tmp_path / f"{processes}.db")
-    one = three_runs(str(tmp_path / "1.db"), 1, str(temp), NOW)
+    one = three_runs(str(tmp_path / "1.db"), 1, NOW)
     # A run forks only when no other thread runs: the split runs go in a fresh interpreter, whatever
     # threads earlier tests left in this one.
     with ProcessPoolExecutor(1, mp_context=multiprocessing.get_context("spawn")) as pool:
-        two = pool.submit(three_runs, str(tmp_path / "2.db"), 2, str(temp), NOW).result(timeout=300)
+        two = pool.submit(split_runs, str(tmp_path / "2.db"), str(temp), NOW).result(timeout=300)
     assert one == two
     assert tables(tmp_path / "1.db") == tables(tmp_path / "2.db")
     assert list(temp.iterdir()) == []               # the second process's file is gone
