@@ -99,9 +99,9 @@ class UsageState:
             return
         with self.db:
             rows = self.db.execute("SELECT app, day, client FROM clients ORDER BY app, day")
-            self.db.executemany("INSERT INTO client_days VALUES (?, ?, 0, ?)",
-                                [(app, day, _pack({r[2] for r in group}))
-                                 for (app, day), group in groupby(rows.fetchall(), key=lambda r: (r[0], r[1]))])
+            self.db.executemany("INSERT INTO client_days VALUES (?, ?, 0, ?)",   # a day at a time in memory
+                                ((app, day, _pack({r[2] for r in group}))
+                                 for (app, day), group in groupby(rows, key=lambda r: (r[0], r[1]))))
             self.db.execute("DROP TABLE clients")
 
     def close(self) -> None:
