@@ -7,6 +7,7 @@ from __future__ import annotations
 
 from ronda_wire.v1 import ronda_pb2 as pb
 
+
 def _varint_len(n: int) -> int:
     return max(1, (n.bit_length() + 6) // 7)
 
@@ -70,85 +71,72 @@ def raw_apps(request: bytes) -> list[bytes] | None:
     try:
         while i < end:
             key, i = _varint(request, i)
-            wire_type = key & 7
-            if wire_type == 2:
-                size, i = _varint(request, i)
-                if key >> 3 == 8:
-                    apps.append(request[i:i + size])
-                i += size
-            elif wire_type == 0:
-                _, i = _varint(request, i)
-            elif wire_type == 1:
-                i += 8
-            elif wire_type == 5:
-                i += 4
-            else:
-                return None
+            value, i = _field_value(request, i, key & 7)
+            if key == 8 << 3 | 2:
+                apps.append(request[value:i])
     except IndexError:
         return None
     return apps if i == end else None
 
 
 def _varint(data: bytes, i: int) -> tuple[int, int]:
-    result = shift = 0
+    byte = data[i]
+    if byte < 0x80:   # most keys and lengths
+        return byte, i + 1
+    result, shift = byte & 0x7F, 7
     while True:
-        byte = data[i]
         i += 1
+        byte = data[i]
         result |= (byte & 0x7F) << shift
         if byte < 0x80:
-            return result, i
+            return result, i + 1
         shift += 7
         if shift > 63:
             raise IndexError("varint too long")
 
 
-def split_app(raw: bytes) -> bytes | None:
-    """The bytes of an App without its resources (11) and usage (12): the part that rarely changes.
-
-    None if the fields are not in number order or either of the two appears more than once.
-    """
-    parts = app_parts(raw)
-    return None if parts is None else parts[0]
+def _field_value(data: bytes, i: int, wire_type: int) -> tuple[int, int]:
+    """Where the value of a field whose key ends at `i` starts (after its length, if any) and ends.
+    IndexError for a wire type this reader does not expect (groups) or a value cut short."""
+    if wire_type == 2:
+        size, i = _varint(data, i)
+        return i, i + size
+    if wire_type == 0:
+        return i, _varint(data, i)[1]
+    if wire_type == 1:
+        return i, i + 8
+    if wire_type == 5:
+        return i, i + 4
+    raise IndexError(f"wire type {wire_type}")
 
 
 def app_parts(raw: bytes) -> tuple[bytes, int, int] | None:
-    """`split_app`'s stable bytes, and where the usage message's own bytes start and end in `raw` (-1, -1
-    without usage). None as for `split_app`."""
+    """The bytes of an App without its resources (11) and usage (12), the part that rarely changes, and
+    where the usage message's own bytes start and end in `raw` (-1, -1 without usage).
+
+    None if the fields are not in number order or either of the two appears more than once.
+    """
     usage_start = usage_end = -1
     cut_start = cut_end = -1
     i, end, last = 0, len(raw), 0
     try:
         while i < end:
             start = i
-            if raw[i] < 0x80:
-                key = raw[i]
+            key = raw[i]
+            if key < 0x80:   # every key of an App: fields 1-15, read without a call
                 i += 1
             else:
                 key, i = _varint(raw, i)
             number, wire_type = key >> 3, key & 7
             if number < last or (number == last and number in (11, 12)):
                 return None  # out of order, or a message field written twice (protobuf would merge them)
-            if wire_type == 2:
-                if raw[i] < 0x80:
-                    size = raw[i]
-                    i += 1
-                else:
-                    size, i = _varint(raw, i)
-                i += size
-            elif wire_type == 0:
-                _, i = _varint(raw, i)
-            elif wire_type == 1:
-                i += 8
-            elif wire_type == 5:
-                i += 4
-            else:
-                return None
+            value, i = _field_value(raw, i, wire_type)
             if number in (11, 12):
                 if cut_start < 0:
                     cut_start = start
                 cut_end = i
                 if number == 12 and wire_type == 2:
-                    usage_start, usage_end = i - size, i
+                    usage_start, usage_end = value, i
             last = number
     except IndexError:
         return None
