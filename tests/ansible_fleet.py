@@ -18,7 +18,7 @@ import sys
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from servers import wait_for_port
+from servers import stop_process, wait_for_port
 
 ANSIBLE_DIR = Path(__file__).resolve().parent.parent / "deploy" / "ansible"
 BIN = Path(sys.executable).parent
@@ -90,16 +90,6 @@ Subsystem sftp internal-sftp
 
     def stop(self) -> None:
         stop_process(self.process)
-
-
-def stop_process(process: subprocess.Popen | None) -> None:
-    if process and process.poll() is None:
-        process.terminate()
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
 
 
 def ansible_env(home: Path) -> dict[str, str]:

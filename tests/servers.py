@@ -40,20 +40,24 @@ def http_get(port: int, path: str = "/", host_header: str = "", user_agent: str 
         return e.code, e.read()
 
 
+def stop_process(process: subprocess.Popen | None, timeout: float = 10.0) -> None:
+    """Terminate a child the test started, killing it if it does not stop within `timeout` seconds."""
+    if process and process.poll() is None:
+        process.terminate()
+        try:
+            process.wait(timeout=timeout)
+        except subprocess.TimeoutExpired:
+            process.kill()
+            process.wait()
+
+
 class ChildServer:
     """Stop and `with` for a server the test runs as its child process (`self.process`)."""
 
     stop_timeout = 10.0
 
     def stop(self) -> None:
-        process = self.process  # type: ignore[attr-defined]
-        if process and process.poll() is None:
-            process.terminate()
-            try:
-                process.wait(timeout=self.stop_timeout)
-            except subprocess.TimeoutExpired:
-                process.kill()
-                process.wait()
+        stop_process(self.process, self.stop_timeout)  # type: ignore[attr-defined]
 
     def __enter__(self):
         return self

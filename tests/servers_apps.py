@@ -10,7 +10,7 @@ import time
 from dataclasses import dataclass
 from pathlib import Path
 
-from servers import wait_for_port
+from servers import ChildServer, wait_for_port
 
 
 def _wait_for_socket(path: Path, timeout: float = 10.0) -> None:
@@ -23,7 +23,7 @@ def _wait_for_socket(path: Path, timeout: float = 10.0) -> None:
 
 
 @dataclass
-class PhpFpm:
+class PhpFpm(ChildServer):
     """Debian's php-fpm in the foreground, its php-fpm.conf and pool files in a temp dir."""
 
     conf: Path
@@ -71,15 +71,6 @@ class PhpFpm:
             raise RuntimeError(f"php-fpm did not start: {self.process.stdout.read().decode()}") from None
         return self
 
-    def stop(self) -> None:
-        _stop(self.process)
-
-    def __enter__(self) -> "PhpFpm":
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self.stop()
-
 
 NODE_SERVER = """
 const http = require('http');
@@ -89,7 +80,7 @@ http.createServer((req, res) => { res.end('layanan ' + req.url); }).listen(port,
 
 
 @dataclass
-class NodeApp:
+class NodeApp(ChildServer):
     """A Node.js HTTP app (Debian's nodejs) listening on a loopback port, its cwd the app directory."""
 
     directory: Path
@@ -106,25 +97,6 @@ class NodeApp:
         )
         wait_for_port(self.port)
         return self
-
-    def stop(self) -> None:
-        _stop(self.process)
-
-    def __enter__(self) -> "NodeApp":
-        return self
-
-    def __exit__(self, *exc) -> None:
-        self.stop()
-
-
-def _stop(process: subprocess.Popen | None) -> None:
-    if process and process.poll() is None:
-        process.terminate()
-        try:
-            process.wait(timeout=10)
-        except subprocess.TimeoutExpired:
-            process.kill()
-            process.wait()
 
 
 class DockerApiFixture:

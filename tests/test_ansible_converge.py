@@ -32,9 +32,8 @@ from ansible_fleet import (
     ronda_hosts,
     run_playbook,
     start_unit,
-    stop_process,
 )
-from servers import free_port, wait_for_port
+from servers import free_port, stop_process, wait_for_port
 
 PROJECT = ANSIBLE_DIR.parent.parent
 VERSION = tomllib.loads((PROJECT / "pyproject.toml").read_text())["project"]["version"]

@@ -17,7 +17,7 @@ import subprocess
 import sys
 from pathlib import Path
 
-from servers import free_port, http_get, wait_for_port
+from servers import free_port, http_get, stop_process, wait_for_port
 from servers_apps import Cgroup, DockerApiFixture, NodeApp
 
 from agent.discovery import DiscoveryOptions, discover
@@ -37,11 +37,6 @@ def _http_server(directory: Path, port: int) -> subprocess.Popen:
     return process
 
 
-def _stop(process: subprocess.Popen) -> None:
-    process.terminate()
-    process.wait(timeout=10)
-
-
 def test_systemd_service_that_listens(tmp_path: Path) -> None:
     unit = f"ronda-test-{secrets.token_hex(4)}.service"
     site = tmp_path / "srv/laporan"
@@ -58,7 +53,7 @@ def test_systemd_service_that_listens(tmp_path: Path) -> None:
         inspect_apps(host, result)
         listeners, errors = map_listeners(host, result.apps)
     finally:
-        _stop(process)
+        stop_process(process)
         cgroup.remove()
     key = f"systemd:{unit.removesuffix('.service')}:{port}/"
     apps = {a.key: a for a in result.apps}
@@ -116,7 +111,7 @@ def test_docker_container_with_published_port(tmp_path: Path) -> None:
         inspect_apps(host, result)
         listeners, _ = map_listeners(host, result.apps)
     finally:
-        _stop(process)
+        stop_process(process)
         cgroup.remove()
     key = f"docker:sipd-web-1:{port}/"
     app = {a.key: a for a in result.apps}[key]
