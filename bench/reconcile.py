@@ -140,7 +140,7 @@ def build(db: Path, hosts: int, apps: int, declared: int, idle_days: int = 90, s
                           "upstream, config_file, config_line, parent_key, framework, framework_version, coverage, "
                           "coverage_start, last_request, last_human_request, first_seen, last_seen, present, "
                           "detail) VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)", app_rows)
-            c.executemany("INSERT OR REPLACE INTO app_usage_daily VALUES (?,?,?,?,?,?,?,?,?)", usage_rows)
+            c.executemany("INSERT OR REPLACE INTO app_usage_days VALUES (?,?,?,?,?,?,?,?,?)", usage_rows)
             c.executemany("INSERT OR IGNORE INTO listeners VALUES (?,?,?,?,?,?,?,?,?,?,?)", listener_rows)
     inventory = []
     vhosts = [(name, prefix, fw) for name, prefix, fw in names if name != "_"]

@@ -210,7 +210,7 @@ def test_the_stored_detail_is_always_the_last_apps_json(versions):
         if reference.HasField("usage"):
             reference.usage.ClearField("daily")
         expected = json_format.MessageToDict(reference, preserving_proto_field_name=True)
-        stored = json.loads(store.query("SELECT detail FROM apps")[0]["detail"])
+        stored = json.loads(store.query("SELECT json_patch(detail, state) AS app FROM apps")[0]["app"])
         assert stored == expected
     store.close()
 

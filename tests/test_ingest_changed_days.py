@@ -31,8 +31,8 @@ def _days(store: Store) -> list[dict]:
 
 
 def _details(store: Store) -> list[dict]:
-    rows = store.query("SELECT app_key, detail, coverage, present FROM apps ORDER BY app_key")
-    return [{**r, "detail": json.loads(r["detail"])} for r in rows]  # a patched detail is compact JSON
+    rows = store.query("SELECT app_key, detail, state, coverage, present FROM apps ORDER BY app_key")
+    return [{**r, "detail": json.loads(r["detail"]), "state": json.loads(r["state"])} for r in rows]
 
 
 @pytest.mark.parametrize("today_human", [5, 6, 900])
@@ -194,3 +194,45 @@ def test_a_new_day_after_a_kept_block_is_stored_and_the_block_catches_up(tmp_pat
     whole.ingest(two_days(4, yesterday=10, today=2))
     assert _days(store) == _days(whole)
     assert {r["human"] for r in _days(store) if r["date"] == DAYS[-1]} == {10, 11, 12}
+
+
+def _shortened(sequence: int, last: int, today_human: int) -> model.Snapshot:
+    """snapshot(sequence) whose days end at DAYS[last] (a window cut back, as after a clock set back)."""
+    snap = snapshot(sequence, today_human=today_human)
+    for app in snap.apps:
+        app.usage.daily = app.usage.daily[:last] + [model.DailyUsage(DAYS[last], human=today_human)]
+    return snap
+
+
+@pytest.mark.parametrize("lasts", [
+    [39, 39, 39],          # the same newest day, counts moving
+    [38, 39, 39],          # a new day: the finished one moves to the earlier days
+    [39, 37, 39],          # the newest day goes back, then forward again
+    [20, 39, 30, 39],
+])
+def test_each_day_is_stored_once_whichever_day_is_newest(tmp_path, lasts):
+    store = Store(tmp_path / "a.db")
+    for sequence, last in enumerate(lasts, 1):
+        store.ingest(_shortened(sequence, last, today_human=100 + sequence))
+    days = _days(store)
+    assert len({(r["app_key"], r["date"]) for r in days}) == len(days)
+    newest = store.query("SELECT app_key, date, human FROM app_usage_latest ORDER BY app_key")
+    assert [(r["date"], r["human"]) for r in newest] == [(DAYS[lasts[-1]], 100 + len(lasts))] * 3
+    assert store.query("SELECT * FROM app_usage_days WHERE date = ?", (DAYS[lasts[-1]],)) == []
+    whole = Store(tmp_path / "b.db")
+    whole.ingest(_shortened(len(lasts), lasts[-1], today_human=100 + len(lasts)))
+    assert [r for r in days if r["date"] <= DAYS[lasts[-1]]] == _days(whole)
+
+
+def test_a_finished_day_keeps_its_last_counts(tmp_path):
+    store = Store(tmp_path / "a.db")
+    store.ingest(_shortened(1, 38, today_human=7))
+    store.ingest(_shortened(2, 38, today_human=9))     # the day's counts grow
+    next_day = _shortened(3, 38, today_human=9)        # the next day begins
+    for app in next_day.apps:
+        app.usage.daily.append(model.DailyUsage(DAYS[39], human=1))
+    store.ingest(next_day)
+    finished = store.query("SELECT human FROM app_usage_days WHERE date = ?", (DAYS[38],))
+    assert [r["human"] for r in finished] == [9, 9, 9]
+    newest = store.query("SELECT date, human FROM app_usage_latest")
+    assert [(r["date"], r["human"]) for r in newest] == [(DAYS[39], 1)] * 3

@@ -101,13 +101,13 @@ def test_ssh_scan_sees_what_the_agent_sees_on_the_same_host(fleet, scanned):
     assert local.returncode == 0, local.stderr
     agent_apps = {a["key"]: _strip(a) for a in json.loads(local.stdout)["apps"]}
     store = _store(fleet)
-    stored = {r["app_key"]: _strip(json.loads(r["detail"]))
-              for r in store.query("SELECT app_key, detail FROM apps WHERE agent_id = 'ssh:host-b' AND present")}
+    stored = {r["app_key"]: _strip(json.loads(r["app"])) for r in store.query(
+        "SELECT app_key, json_patch(detail, state) AS app FROM apps WHERE agent_id = 'ssh:host-b' AND present")}
     mine = f"nginx:app-b.test:{fleet.web_port}/"
     assert mine in stored and set(stored) == set(agent_apps)
     assert stored[mine]["root"] == str(fleet.tmp / "app-b" / "www")
     assert stored[mine]["framework"]["evidence_file"].endswith("composer.json")
-    # daily counts are kept in their own table; the rest of usage is in the app's detail
+    # daily counts are kept in their own table; the rest of usage is in the app's state
     daily = [{k: v for k, v in r.items() if v and k not in ("agent_id", "app_key")} for r in store.query(
         "SELECT * FROM app_usage_daily WHERE agent_id = 'ssh:host-b' AND app_key = ? ORDER BY date", (mine,))]
     expected = [{k: int(v) if k != "date" else v for k, v in d.items()} for d in agent_apps[mine]["usage"]["daily"]]

@@ -1,3 +1,4 @@
+import json
 import sqlite3
 
 import pytest
@@ -11,8 +12,9 @@ def test_new_database_is_wal_and_fully_migrated(tmp_path):
     assert store.conn.execute("PRAGMA journal_mode").fetchone()[0] == "wal"
     versions = [r["version"] for r in store.query("SELECT version FROM schema_migrations ORDER BY version")]
     assert versions == sorted(v for v, _, _ in MIGRATIONS)
-    assert {"agents", "snapshots", "hosts", "apps", "listeners", "source_errors", "app_usage_daily"} <= set(
-        store.db.table_names())
+    assert {"agents", "snapshots", "hosts", "apps", "listeners", "source_errors", "app_usage_days",
+            "app_usage_latest"} <= set(store.db.table_names())
+    assert "app_usage_daily" in store.db.view_names()
 
 
 def test_reopening_applies_nothing_twice(tmp_path):
@@ -28,7 +30,8 @@ def test_a_missing_lower_migration_is_still_applied(tmp_path):
     conn.execute("DROP TABLE source_errors")
     conn.execute("DELETE FROM schema_migrations WHERE version = 1")
     conn.execute("DROP TABLE agents")  # make version 1 re-creatable from scratch
-    for table in ("snapshots", "hosts", "apps", "app_usage_daily", "listeners"):
+    conn.execute("DROP VIEW app_usage_daily")
+    for table in ("snapshots", "hosts", "apps", "app_usage_days", "app_usage_latest", "listeners"):
         conn.execute(f"DROP TABLE {table}")
     conn.commit()
     conn.close()
@@ -58,14 +61,16 @@ def test_daily_usage_of_an_older_store_moves_into_the_keyed_table(tmp_path):
     Store(path).close()
     conn = sqlite3.connect(path)   # the daily usage as versions 1 and 12 made it
     conn.executescript("""
-        DROP TABLE app_usage_daily;
+        DROP VIEW app_usage_daily;
+        DROP TABLE app_usage_days;
+        DROP TABLE app_usage_latest;
         CREATE TABLE app_usage_daily (
             agent_id TEXT NOT NULL, app_key TEXT NOT NULL, date TEXT NOT NULL,
             human INTEGER NOT NULL, bot INTEGER NOT NULL, monitor INTEGER NOT NULL,
             error INTEGER NOT NULL, scanner INTEGER NOT NULL, human_clients INTEGER NOT NULL,
             PRIMARY KEY (agent_id, app_key, date));
         CREATE INDEX app_usage_daily_counts ON app_usage_daily (agent_id, app_key, date, human, bot);
-        DELETE FROM schema_migrations WHERE version = 15;""")
+        DELETE FROM schema_migrations WHERE version IN (15, 40);""")
     rows = [("a1", f"nginx:site{i}:80/", f"2026-11-{d:02d}", i, d, 1, 2, 3, 4) for i in range(3) for d in (1, 2)]
     conn.executemany("INSERT INTO app_usage_daily VALUES (?,?,?,?,?,?,?,?,?)", rows)
     conn.commit()
@@ -73,6 +78,26 @@ def test_daily_usage_of_an_older_store_moves_into_the_keyed_table(tmp_path):
     store = Store(path)
     assert [tuple(r.values()) for r in store.query("SELECT * FROM app_usage_daily ORDER BY app_key, date")] == rows
     assert "WITHOUT ROWID" in store.conn.execute(
-        "SELECT sql FROM sqlite_master WHERE name = 'app_usage_daily'").fetchone()[0]
-    assert store.conn.execute("SELECT count(*) FROM sqlite_master WHERE tbl_name = 'app_usage_daily' "
+        "SELECT sql FROM sqlite_master WHERE name = 'app_usage_days'").fetchone()[0]
+    assert store.conn.execute("SELECT count(*) FROM sqlite_master WHERE tbl_name = 'app_usage_days' "
                               "AND type = 'index' AND sql IS NOT NULL").fetchone() == (0,)
+
+
+def test_the_state_of_apps_stored_before_it_had_a_column_moves_out_of_their_detail(tmp_path):
+    from test_ingest_changed_days import snapshot
+    path = tmp_path / "r.db"
+    store = Store(path)
+    store.ingest(snapshot(1))
+    expected = store.query("SELECT app_key, detail, state FROM apps ORDER BY app_key")
+    store.close()
+    conn = sqlite3.connect(path)   # the apps as versions before 41 kept them: the state inside the detail
+    conn.executescript("""
+        UPDATE apps SET detail = json_patch(detail, state);
+        ALTER TABLE apps DROP COLUMN state;
+        DELETE FROM schema_migrations WHERE version = 41;""")
+    conn.commit()
+    conn.close()
+    rows = Store(path).query("SELECT app_key, detail, state FROM apps ORDER BY app_key")
+    assert [(r["app_key"], json.loads(r["detail"]), json.loads(r["state"])) for r in rows] == \
+        [(r["app_key"], json.loads(r["detail"]), json.loads(r["state"])) for r in expected]
+    assert all("usage" in json.loads(r["state"]) and "usage" not in json.loads(r["detail"]) for r in rows)

@@ -42,9 +42,10 @@ def usage_windows(conn: sqlite3.Connection, config: ReconcileConfig,
     """(agent, app) -> (human requests in the idle window, in the last trend_days, in the trend_days before).
 
     Only apps with a human request inside the longest window are summed: for the others every count is
-    zero by definition. Each sum is one seek into the covering index of the daily counts. The answer
-    comes back as one JSON text that SQLite builds without the GIL: a thread running this does not
-    take turns, row by row, with the one reading the apps.
+    zero by definition. Each sum is one seek into the app's earlier days and one into its newest day (the
+    view app_usage_daily would be scanned whole: SQLite does not push a correlated term into a UNION ALL).
+    The answer comes back as one JSON text that SQLite builds without the GIL: a thread running this does
+    not take turns, row by row, with the one reading the apps.
     """
     window = (now - timedelta(days=config.idle_days - 1)).strftime("%Y-%m-%d")
     recent = (now - timedelta(days=config.trend_days - 1)).strftime("%Y-%m-%d")
@@ -55,8 +56,11 @@ def usage_windows(conn: sqlite3.Connection, config: ReconcileConfig,
             SELECT printf('%d %d %d', total(CASE WHEN d.date >= :window THEN d.human END),
                           total(CASE WHEN d.date >= :recent THEN d.human END),
                           total(CASE WHEN d.date >= :previous THEN d.human END))
-            FROM app_usage_daily d
-            WHERE d.agent_id = p.agent_id AND d.app_key = p.app_key AND d.date >= :earliest)))
+            FROM (SELECT date, human FROM app_usage_days
+                  WHERE agent_id = p.agent_id AND app_key = p.app_key AND date >= :earliest
+                  UNION ALL
+                  SELECT date, human FROM app_usage_latest
+                  WHERE agent_id = p.agent_id AND app_key = p.app_key AND date >= :earliest) d)))
         FROM apps p WHERE p.present AND p.last_human_request >= :earliest""",
                          {"window": window, "recent": recent, "previous": previous, "earliest": earliest}).fetchone()
     out = {}

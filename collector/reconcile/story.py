@@ -25,8 +25,8 @@ def _apps_of(store: Store, found: Found) -> list[dict[str, Any]]:
     for row in rows:
         row["server_names"] = json.loads(row["server_names"])
         row["listen"] = json.loads(row["listen"])
-        detail = json.loads(row.pop("detail", None) or "{}")
-        row["resources"] = detail.get("resources") or {}
+        row.pop("detail", None)
+        row["resources"] = json.loads(row.pop("state", None) or "{}").get("resources") or {}
         row.pop("digest", None)
         row.pop("daily_wire", None)
     return rows

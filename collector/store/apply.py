@@ -17,8 +17,8 @@ from typing import Callable
 
 from google.protobuf.unknown_fields import UnknownFieldSet
 
-from collector.store.wirebytes import app_parts, changed_days, daily_block, dates_once, raw_apps, \
-    raw_daily_block
+from collector.store.wirebytes import app_parts, changed_days, daily_block, dates_once, last_entry_only, \
+    raw_apps, raw_daily_block
 from collector.wirejson import CONVERTERS, iso_seconds
 from collector.validate import InvalidSnapshot, app_detail, check_days, check_header, check_unique_dates, \
     validate_message
@@ -30,8 +30,8 @@ _SOURCE = {v.number: v.name[len("SOURCE_"):].lower() for v in pb.Source.DESCRIPT
 
 _APP_UPSERT = """INSERT INTO apps (agent_id, app_key, kind, server_names, listen, path_prefix, root, upstream,
     config_file, config_line, parent_key, framework, framework_version, coverage, coverage_start, last_request,
-    last_human_request, first_seen, last_seen, present, detail)
-    VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,1,?)
+    last_human_request, first_seen, last_seen, present, detail, state)
+    VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,1,?,?)
     ON CONFLICT(agent_id, app_key) DO UPDATE SET kind=excluded.kind,
     server_names=excluded.server_names, listen=excluded.listen, path_prefix=excluded.path_prefix,
     root=excluded.root, upstream=excluded.upstream, config_file=excluded.config_file,
@@ -39,12 +39,11 @@ _APP_UPSERT = """INSERT INTO apps (agent_id, app_key, kind, server_names, listen
     framework_version=excluded.framework_version, coverage=excluded.coverage,
     coverage_start=excluded.coverage_start, last_request=excluded.last_request,
     last_human_request=excluded.last_human_request, last_seen=excluded.last_seen, present=1,
-    detail=excluded.detail"""
+    detail=excluded.detail, state=excluded.state"""
 
 
-# The detail without its old resources and usage, then the new ones (json_patch would merge objects, not
-# replace them); the columns that come from usage.
-_APP_PATCH = """UPDATE apps SET detail=json_patch(json_remove(detail, '$.resources', '$.usage'), ?),
+# An app of which only resources and usage changed: those two (its state) and the columns that come from usage.
+_APP_PATCH = """UPDATE apps SET state=?,
     coverage=?, coverage_start=?, last_request=?, last_human_request=?, last_seen=?, present=1
     WHERE agent_id=? AND app_key=?"""
 # Upserts rewrite a row in place; INSERT OR REPLACE would delete it and insert it again (twice the index work).
@@ -52,13 +51,18 @@ _UPSERT_APP_DIGESTS = """INSERT INTO app_digests VALUES (?,?,?,?) ON CONFLICT(ag
     DO UPDATE SET digest=excluded.digest, stable=excluded.stable"""
 _UPSERT_APP_DAILY_WIRE = """INSERT INTO app_daily_wire VALUES (?,?,?) ON CONFLICT(agent_id, app_key)
     DO UPDATE SET block=excluded.block"""
-_UPSERT_APP_USAGE_DAILY = """INSERT INTO app_usage_daily VALUES (?,?,?,?,?,?,?,?,?) ON CONFLICT(agent_id, app_key, date)
-    DO UPDATE SET human=excluded.human, bot=excluded.bot, monitor=excluded.monitor, error=excluded.error,
+_COUNTS = """human=excluded.human, bot=excluded.bot, monitor=excluded.monitor, error=excluded.error,
     scanner=excluded.scanner, human_clients=excluded.human_clients"""
+_UPSERT_APP_USAGE_DAYS = """INSERT INTO app_usage_days VALUES (?,?,?,?,?,?,?,?,?) ON CONFLICT(agent_id, app_key, date)
+    DO UPDATE SET """ + _COUNTS
+# A new date moves the app's previous newest day into app_usage_days (a trigger of migration 16).
+_UPSERT_APP_USAGE_LATEST = """INSERT INTO app_usage_latest VALUES (?,?,?,?,?,?,?,?,?) ON CONFLICT(agent_id, app_key)
+    DO UPDATE SET date=excluded.date, """ + _COUNTS
 # json.dumps without its cycle check (these dicts are fresh trees): the same text, a third less time.
 _dumps = json.JSONEncoder(check_circular=False).encode
 _RESOURCES = CONVERTERS["ronda.v1.Resources"]
 _USAGE = CONVERTERS["ronda.v1.Usage"]
+_STATE = ("resources", "usage")  # the parts of an app that change between snapshots, kept apart from its detail
 
 
 class SequenceConflict(Exception):
@@ -147,7 +151,8 @@ class Prepared:
     apps: list = field(default_factory=list)
     digests: list = field(default_factory=list)
     blocks: list = field(default_factory=list)
-    days: list = field(default_factory=list)
+    days: list = field(default_factory=list)      # an app's earlier days that changed
+    latest: list = field(default_factory=list)    # each app's newest day (its last entry)
     patches: list = field(default_factory=list)  # apps whose resources or usage alone changed
     listeners: list = field(default_factory=list)
     errors: list = field(default_factory=list)
@@ -193,14 +198,15 @@ def prepare(c: sqlite3.Connection, m: pb.Snapshot, now: str, raw: bytes | None, 
         where = f"apps[{i}]"
         usage = app.usage if app.HasField("usage") else None
         if stable is not None and stable == old_stable:
-            # Only resources and usage moved: check and convert those two, patch them into the detail.
-            volatile = {}
+            # Only resources and usage moved: check and convert those two.
+            state = {}
             if app.HasField("resources"):
-                volatile["resources"] = _RESOURCES(app.resources, where + ".resources", problems)
+                state["resources"] = _RESOURCES(app.resources, where + ".resources", problems)
             if usage is not None:
-                volatile["usage"] = _USAGE(usage, where + ".usage", problems)
+                state["usage"] = _USAGE(usage, where + ".usage", problems)
         else:
             detail = app_detail(app, where, problems)
+            state = {name: detail.pop(name) for name in _STATE if name in detail}
         if usage is not None:
             old = blocks.get(app.key)
             # Most often the days are those already stored: then the received bytes show it, unserialized.
@@ -214,31 +220,34 @@ def prepare(c: sqlite3.Connection, m: pb.Snapshot, now: str, raw: bytes | None, 
                 moved = changed_days(old, block, usage.daily)
                 if old is None or not dates_once(block, moved):
                     check_unique_dates(usage.daily, where, problems)
-                if old is None or len(moved) > 1:
+                if old is None or len(moved) > 1 or not last_entry_only(old, block, usage.daily[-1]):
                     p.blocks.append((agent_id, app.key, block))
                 # else only the last entry (today's) moved: the stored block keeps every earlier entry as
-                # it is, so it is not rewritten (about once a day instead of with every snapshot)
+                # it is, so it is not rewritten (about once a day instead of with every snapshot). The store
+                # then holds every entry of the stored block but perhaps its last exactly as the block says.
             else:
                 # the stored block may lag behind in its last entry: that one is written whatever it says
                 moved = usage.daily[-1:]
-            for row in check_days(moved, where, problems):
-                p.days.append((agent_id, app.key, *row))
+            rows = check_days(moved, where, problems)
+            if rows:
+                p.latest.append((agent_id, app.key, *rows[-1]))
+                p.days.extend((agent_id, app.key, *row) for row in rows[:-1])
         if problems:
             continue  # the snapshot is refused; only the problems are still of use
         p.digests.append((agent_id, app.key, digest, stable))
-        usage_json = volatile.get("usage") if stable is not None and stable == old_stable else detail.get("usage")
+        usage_json = state.get("usage")
         usage_columns = (_COVERAGE.get(usage.coverage), _second(usage_json, "coverage_start"),
                          _second(usage_json, "last_request"), _second(usage_json, "last_human_request")
                          ) if usage is not None else (None, None, None, None)
         if stable is not None and stable == old_stable:
-            p.patches.append((_dumps(volatile), *usage_columns, now, agent_id, app.key))
+            p.patches.append((_dumps(state), *usage_columns, now, agent_id, app.key))
             continue
         fw = app.framework if app.HasField("framework") else None
         p.apps.append((
             agent_id, app.key, app.kind, json.dumps(list(app.server_names)),
             json.dumps([_listen_text(a) for a in app.listen]), app.path_prefix, app.root, app.upstream,
             app.config.file, app.config.line, app.parent_key, fw.name if fw else None, fw.version if fw else None,
-            *usage_columns, now, now, _dumps(detail)))
+            *usage_columns, now, now, _dumps(detail), _dumps(state)))
     if problems:
         raise InvalidSnapshot(problems)
     p.listeners = [(agent_id, s.protocol, s.address, s.port, s.pid, s.process, s.user, s.unit, s.container,
@@ -257,7 +266,8 @@ def write(c: sqlite3.Connection, agent_id: str, p: Prepared) -> None:
     c.executemany(_APP_PATCH, p.patches)
     c.executemany(_UPSERT_APP_DIGESTS, p.digests)
     c.executemany(_UPSERT_APP_DAILY_WIRE, p.blocks)
-    c.executemany(_UPSERT_APP_USAGE_DAILY, p.days)
+    c.executemany(_UPSERT_APP_USAGE_LATEST, p.latest)  # first: it may move an earlier newest day to the days
+    c.executemany(_UPSERT_APP_USAGE_DAYS, p.days)
     c.execute("DELETE FROM listeners WHERE agent_id=?", (agent_id,))
     c.executemany("INSERT OR REPLACE INTO listeners VALUES (?,?,?,?,?,?,?,?,?,?,?)", p.listeners)
     c.execute("DELETE FROM source_errors WHERE agent_id=?", (agent_id,))

@@ -4,7 +4,7 @@ A database records which versions it has, so a migration is applied even when
 a higher-numbered one already is. Never edit a migration that has shipped; add
 a new one. Version ranges by concern keep parallel work apart:
 1-9 core ingest, 10-19 inventory and reconciliation, 20-29 agent identity and
-trust, 30-39 network and SSH scans.
+trust, 30-39 network and SSH scans, 40-49 core ingest again (after 15, which reshaped the daily usage).
 """
 from __future__ import annotations
 
@@ -71,6 +71,45 @@ CREATE INDEX source_errors_agent ON source_errors (agent_id);
 """),
 ]
 
+LATER: list[tuple[int, str, str]] = [
+    # Every snapshot moves each app's newest day. Kept beside the app's other days, that entry was in another
+    # page per app (a hundred pages written per snapshot); kept in a table of its own keyed by (agent, app),
+    # an agent's newest days share a few pages. When an app's newest day changes date, the trigger moves the
+    # finished day to app_usage_days. No row of app_usage_days has the date of the app's newest day, so
+    # the view app_usage_daily (what readers use) holds every (agent, app, date) once.
+    (40, "each app's newest day of usage in a table of its own; app_usage_daily a view over both", """
+ALTER TABLE app_usage_daily RENAME TO app_usage_days;
+CREATE TABLE app_usage_latest (
+    agent_id TEXT NOT NULL, app_key TEXT NOT NULL, date TEXT NOT NULL,
+    human INTEGER NOT NULL, bot INTEGER NOT NULL, monitor INTEGER NOT NULL,
+    error INTEGER NOT NULL, scanner INTEGER NOT NULL, human_clients INTEGER NOT NULL,
+    PRIMARY KEY (agent_id, app_key)
+) WITHOUT ROWID;
+CREATE TRIGGER app_usage_latest_inserted AFTER INSERT ON app_usage_latest BEGIN
+    DELETE FROM app_usage_days WHERE agent_id = new.agent_id AND app_key = new.app_key AND date = new.date;
+END;
+CREATE TRIGGER app_usage_latest_next_day AFTER UPDATE OF date ON app_usage_latest WHEN old.date <> new.date BEGIN
+    INSERT INTO app_usage_days VALUES (old.agent_id, old.app_key, old.date, old.human, old.bot, old.monitor,
+                                       old.error, old.scanner, old.human_clients)
+        ON CONFLICT (agent_id, app_key, date) DO UPDATE SET human = excluded.human, bot = excluded.bot,
+        monitor = excluded.monitor, error = excluded.error, scanner = excluded.scanner,
+        human_clients = excluded.human_clients;
+    DELETE FROM app_usage_days WHERE agent_id = new.agent_id AND app_key = new.app_key AND date = new.date;
+END;
+CREATE VIEW app_usage_daily AS
+    SELECT agent_id, app_key, date, human, bot, monitor, error, scanner, human_clients FROM app_usage_days
+    UNION ALL
+    SELECT agent_id, app_key, date, human, bot, monitor, error, scanner, human_clients FROM app_usage_latest;
+"""),
+    # Rewriting the resources and usage inside the detail took SQLite a JSON parse and print of the whole app.
+    (41, "an app's resources and usage (its state) in a column apart from the rest of its JSON detail", """
+ALTER TABLE apps ADD COLUMN state TEXT NOT NULL DEFAULT '{}';  -- JSON: the app's resources and usage
+UPDATE apps SET state = (SELECT json_group_object(key, json(value)) FROM json_each(apps.detail)
+                         WHERE key IN ('resources', 'usage')),
+                detail = json_remove(detail, '$.resources', '$.usage');
+"""),
+]
+
 from collector.reconcile.schema import MIGRATIONS as _RECONCILE  # noqa: E402  (10-19)
 
 MIGRATIONS += _RECONCILE
@@ -82,3 +121,5 @@ MIGRATIONS += _TRUST_MIGRATIONS
 from collector.scans.schema import MIGRATIONS as _SCAN_MIGRATIONS  # noqa: E402  (30-39)
 
 MIGRATIONS += _SCAN_MIGRATIONS
+
+MIGRATIONS += LATER

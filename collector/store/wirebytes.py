@@ -41,18 +41,38 @@ def changed_days(old: bytes | None, new: bytes, daily) -> list:
     """The entries of `daily` (whose wire form is `new`) not byte-identical at the same place in `old`.
 
     Entries wholly inside the common prefix of `old` and `new` are unchanged; the rest are
-    returned (usually just today's). A shifted window returns every entry, once a day.
+    returned (usually just today's). A shifted window returns every entry, once a day. The last
+    entry of a stored block may be older than what the store holds for its day (see
+    `last_entry_only`), so where `new` continues `old` the entry in the place of old's last is
+    returned too.
     """
     if old == new:
         return []
     if not old:
         return list(daily)
     lo = common_prefix(old, new)
+    if lo == len(old):
+        lo -= 1
     end, k, n = len(new), 0, len(daily)
     while k < n and end > lo:
         end -= _record_len(daily[n - 1 - k])
         k += 1
     return list(daily[n - k:])
+
+
+def last_entry_only(old: bytes, new: bytes, last) -> bool:
+    """True if the blocks `old` and `new` hold the same entries but the last, of which each has one.
+
+    `last` is new's last entry (parsed); the caller knows the bytes before it are equal in both.
+    """
+    start = len(new) - _record_len(last)
+    if start >= len(old) or old[start] != 0x3A:  # the key of a daily entry: field 7, length-delimited
+        return False
+    try:
+        value, end = _field_value(old, start + 1, 2)
+    except IndexError:
+        return False
+    return end == len(old)
 
 
 def common_prefix(a: bytes, b: bytes) -> int:
