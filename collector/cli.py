@@ -21,7 +21,7 @@ from collector.cli_reconcile import candidates, decide, explain, findings, recon
 from collector.cli_scan import scan, scans
 from collector.cli_trust import agents, ca
 from collector.output import render
-from collector.server import ServeError, ServerConfig, make_server, stop_gracefully
+from collector.server import CHECKPOINT_EVERY, ServeError, ServerConfig, make_server, stop_gracefully
 from collector.store import StoreError
 
 _DOMAIN_ERRORS = (StoreError, ServeError, TransportError)
@@ -71,7 +71,7 @@ def serve(db: str, listen: str, insecure: bool, cert: str | None, key: str | Non
     if processes > 1:
         _serve_processes(db, config, processes)
         return
-    store = open_store(db)
+    store = open_store(db, CHECKPOINT_EVERY)
     try:
         server, port = make_server(store, config)
     except _DOMAIN_ERRORS as e:

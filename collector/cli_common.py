@@ -17,8 +17,8 @@ def format_option(f):
                         help="Output format.")(f)
 
 
-def open_store(path: str) -> Store:
+def open_store(path: str, checkpoint_every: float | None = None) -> Store:
     try:
-        return Store(path)
+        return Store(path, checkpoint_every)
     except StoreError as e:
         raise click.ClickException(str(e)) from None

@@ -16,7 +16,7 @@ import threading
 from typing import Callable
 
 from agent.transport import join_address, split_address
-from collector.server import ServeError, ServerConfig, make_server, stop_gracefully
+from collector.server import CHECKPOINT_EVERY, ServeError, ServerConfig, make_server, stop_gracefully
 from collector.store import Store
 
 
@@ -32,7 +32,7 @@ def _child(db: str, config: ServerConfig, ready) -> None:
     stop = threading.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda *_: stop.set())
-    store = Store(db)
+    store = Store(db, CHECKPOINT_EVERY)
     try:
         server, port = make_server(store, config)
     except Exception as e:  # reported to the parent, which explains it

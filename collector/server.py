@@ -33,6 +33,7 @@ from ronda_wire.v1 import ronda_pb2 as pb
 log = logging.getLogger("ronda.collector")
 SERVICE = "ronda.v1.Collector"
 LAST_SEQUENCE_METADATA = "ronda-last-sequence"
+CHECKPOINT_EVERY = 0.25  # seconds: how often a serving store copies its write-ahead log (Store(checkpoint_every))
 _HEALTH: "weakref.WeakKeyDictionary[grpc.Server, health.HealthServicer]" = weakref.WeakKeyDictionary()
 
 

@@ -89,6 +89,8 @@ def check_header(message: pb.Snapshot, now: datetime | None = None) -> list[str]
             add(f"apps[{i}]: key is empty")
         elif app.key in keys:
             add(f"apps[{i}]: key {app.key!r} appears twice")
+        elif "\x00" in app.key:
+            add(f"apps[{i}]: key {app.key[:128]!r} holds a NUL character")
         keys.add(app.key)
         if not app.kind:
             add(f"apps[{i}]: kind is empty")

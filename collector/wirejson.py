@@ -10,6 +10,7 @@ test holds it to that), except that `Usage.daily` is left out: daily rows are st
 """
 from __future__ import annotations
 
+import json
 import math
 from datetime import datetime, timedelta
 from functools import lru_cache
@@ -60,9 +61,20 @@ def _is_type(field, name: str) -> bool:
     return field.type == getattr(field, name)
 
 
-def _source(desc) -> list[str]:
+def _source(desc, check_only: bool = False) -> list[str]:
+    """conv_<Message>(m, where, problems) -> its JSON dict; with check_only, check_<Message>: the same checks,
+    no output (for parts of a message the store keeps in wire form)."""
     full = desc.full_name
-    out = [f"def conv_{desc.name}(m, where, problems):", "    out = {}"]
+    prefix = "check" if check_only else "conv"
+    q = "'"
+
+    def put(name: str, expr: str, checks: bool = False) -> str:
+        """Store `expr` under `name`, or in check_only mode evaluate it only if it checks something."""
+        if not check_only:
+            return f"out[{name!r}] = {expr}"
+        return expr if checks else "pass"
+
+    out = [f"def {prefix}_{desc.name}(m, where, problems):"] + ([] if check_only else ["    out = {}"])
     for f in desc.fields:
         n = f.name
         if (full, n) in SKIPPED:
@@ -73,21 +85,32 @@ def _source(desc) -> list[str]:
                     f"        if len(v) > {MAX_LIST}: problems.append(f'{{where}}.{n}: more than {MAX_LIST} entries')",
                     f"        if any(len(k) > {MAX_STRING} or len(x) > {MAX_STRING} for k, x in v.items()):",
                     f"            problems.append(f'{{where}}.{n}: a string is longer than {MAX_STRING}')",
-                    f"        out[{n!r}] = dict(v)"]
+                    f"        {put(n, 'dict(v)')}"]
         elif sub is not None and sub.full_name == "google.protobuf.Timestamp":
             if f.is_repeated:
                 raise NotImplementedError(f"repeated Timestamp {f.full_name}")
-            out += [f"    if m.HasField({n!r}):", f"        out[{n!r}] = ts(m.{n}, where, problems, '.{n}')"]
+            out += [f"    if m.HasField({n!r}):"]
+            if check_only:  # the range check of timestamp_json, inline: the collector checks many
+                out += [f"        t = m.{n}",
+                        f"        if not ({MIN_SECONDS} <= t.seconds <= {MAX_SECONDS} and 0 <= t.nanos < 1000000000):",
+                        f"            problems.append(f'{{where}}.{n}: timestamp out of range')"]
+            else:
+                out += [f"        out[{n!r}] = ts(m.{n}, where, problems, '.{n}')"]
         elif sub is not None and f.is_repeated:
             limit = LIMITS.get(n, MAX_LIST)
             out += [f"    v = m.{n}", "    if v:",
                     f"        if len(v) > {limit}:",
                     f"            problems.append(f'{{where}}.{n}: {{len(v)}} entries is more than the limit of {limit}')",
-                    f"            v = v[:{limit}]",
-                    f"        out[{n!r}] = [conv_{sub.name}(x, f'{{where}}.{n}[{{i}}]', problems) "
-                    "for i, x in enumerate(v)]"]
+                    f"            v = v[:{limit}]"]
+            if check_only:
+                out += ["        for i, x in enumerate(v):",
+                        f"            check_{sub.name}(x, f'{{where}}.{n}[{{i}}]', problems)"]
+            else:
+                out += [f"        out[{n!r}] = [conv_{sub.name}(x, f'{{where}}.{n}[{{i}}]', problems) "
+                        "for i, x in enumerate(v)]"]
         elif sub is not None:
-            out += [f"    if m.HasField({n!r}):", f"        out[{n!r}] = conv_{sub.name}(m.{n}, where + '.{n}', problems)"]
+            call = f"{prefix}_{sub.name}(m.{n}, where + '.{n}', problems)"
+            out += [f"    if m.HasField({n!r}):", f"        {put(n, call, True)}"]
         elif f.is_repeated:
             if not _is_type(f, "TYPE_STRING"):
                 raise NotImplementedError(f"repeated non-string scalar {f.full_name}")
@@ -96,52 +119,74 @@ def _source(desc) -> list[str]:
                     f"the limit of {MAX_LIST}')",
                     f"        if any(len(x) > {MAX_STRING} for x in v):",
                     f"            problems.append(f'{{where}}.{n}: a string is longer than {MAX_STRING}')",
-                    f"        out[{n!r}] = list(v)"]
+                    f"        {put(n, 'list(v)')}"]
         elif _is_type(f, "TYPE_STRING"):
             out += [f"    v = m.{n}", "    if v:",
                     f"        if len(v) > {MAX_STRING}: problems.append(f'{{where}}.{n}: string of {{len(v)}} characters "
                     f"is longer than {MAX_STRING}')",
-                    f"        out[{n!r}] = v"]
+                    f"        {put(n, 'v')}"]
+        elif _is_type(f, "TYPE_ENUM") and check_only:
+            out += [f"    v = m.{n}", f"    if v and v not in ENUMS[{f.enum_type.full_name!r}]:",
+                    f"        problems.append(f'{{where}}.{n}: {{v}} is not a known value')"]
         elif _is_type(f, "TYPE_ENUM"):
             out += [f"    v = m.{n}", "    if v:",
                     f"        name = ENUMS[{f.enum_type.full_name!r}].get(v)",
                     "        if name is None:",
                     f"            problems.append(f'{{where}}.{n}: {{v}} is not a known value')",
-                    f"            out[{n!r}] = v",
+                    f"            {put(n, 'v')}",
                     "        else:",
-                    f"            out[{n!r}] = name"]
+                    f"            {put(n, 'name')}"]
         elif any(_is_type(f, t) for t in _INT64_TYPES):
             out += [f"    v = m.{n}", "    if v:",
                     f"        if not -{MAX_INT} <= v <= {MAX_INT}: problems.append(f'{{where}}.{n}: {{v}} is out of range')",
-                    f"        out[{n!r}] = str(v)"]
+                    f"        {put(n, 'str(v)')}"]
         elif _is_type(f, "TYPE_DOUBLE") or _is_type(f, "TYPE_FLOAT"):
             out += [f"    v = m.{n}", "    if v or math.copysign(1.0, v) < 0:",
-                    f"        out[{n!r}] = flt(v, where + '.{n}', problems)"]
+                    f"        {put(n, f'flt(v, where + {q}.{n}{q}, problems)', True)}"]
         elif _is_type(f, "TYPE_BYTES"):
             raise NotImplementedError(f"bytes field {f.full_name}")
+        elif check_only and (full, n) not in PORT_FIELDS:
+            continue  # a bool or a 32-bit integer: nothing to check
         else:  # bool and 32-bit integers
             out += [f"    v = m.{n}", "    if v:"]
             if (full, n) in PORT_FIELDS:
                 out += [f"        if v > 65535: problems.append(f'{{where}}.{n}: port {{v}} is above 65535')"]
-            out += [f"        out[{n!r}] = v"]
-    out.append("    return out")
+            out += [f"        {put(n, 'v')}"]
+    out.append("    return None" if check_only else "    return out")
     return out
 
 
-def _compile() -> dict[str, object]:
+def _compile() -> tuple[dict[str, object], dict[str, object]]:
     namespace: dict = {"ts": timestamp_json, "flt": _float_json, "math": math,
                        "ENUMS": {e.full_name: {v.number: v.name for v in e.values}
                                  for e in pb.DESCRIPTOR.enum_types_by_name.values()}}
     lines: list[str] = []
     for desc in pb.DESCRIPTOR.message_types_by_name.values():
-        lines += _source(desc) + [""]
+        lines += _source(desc) + [""] + _source(desc, check_only=True) + [""]
     exec(compile("\n".join(lines), "<ronda wirejson>", "exec"), namespace)  # noqa: S102 (generated from descriptors)
-    return {desc.full_name: namespace[f"conv_{desc.name}"] for desc in pb.DESCRIPTOR.message_types_by_name.values()}
+    messages = pb.DESCRIPTOR.message_types_by_name.values()
+    return ({desc.full_name: namespace[f"conv_{desc.name}"] for desc in messages},
+            {desc.full_name: namespace[f"check_{desc.name}"] for desc in messages})
 
 
-CONVERTERS = _compile()
+# CONVERTERS[full name](message, where, problems) -> its JSON dict; CHECKERS[...] the same checks, no output.
+CONVERTERS, CHECKERS = _compile()
 
 
 def to_json(message, where: str, problems: list[str]) -> dict:
     """Check `message` (appending to `problems`) and return its JSON mapping as a dict."""
     return CONVERTERS[message.DESCRIPTOR.full_name](message, where, problems)  # type: ignore[operator]
+
+
+def app_state_json(state: bytes | None) -> dict:
+    """An app's state as the store keeps it (an App message holding only resources and usage, daily entries
+    left out) in JSON: {"resources": ..., "usage": ...}; {} for none."""
+    if not state:
+        return {}
+    return CONVERTERS["ronda.v1.App"](pb.App.FromString(state), "state", [])  # type: ignore[operator]
+
+
+def app_json(detail: str, state: bytes | None) -> dict:
+    """An app as the store keeps it (apps.detail and apps.state) in one piece again: protobuf's JSON mapping,
+    without usage.daily. (A row stored before version 41 has its state inside its detail.)"""
+    return {**json.loads(detail), **app_state_json(state)}

@@ -124,6 +124,7 @@ def _duplicate_keys():
     (_bad(collected_at=datetime.now(timezone.utc) + timedelta(days=30)), "future"),
     (_bad_app(key=""), "key is empty"),
     (_duplicate_keys(), "appears twice"),
+    (_bad_app(key="nginx:a.test:80/\x00"), "NUL"),
     (_bad_app(kind=""), "kind"),
     (_bad_app(root="/" + "a" * 5000), "longer than"),
     (_bad_app(usage=model.Usage("full", daily=[model.DailyUsage("yesterday", 1)])), "YYYY-MM-DD"),

@@ -27,6 +27,7 @@ from bench.fleet import make_snapshot
 from collector.server import ServerConfig
 from collector.store.wirebytes import changed_days, daily_block
 from collector.validate import app_detail
+from collector.wirejson import app_json
 from fuzz_wire import messages, snapshots
 from ronda_wire.v1 import ronda_pb2 as pb
 from trust_fixtures import Collector
@@ -169,6 +170,43 @@ def test_app_detail_is_protobufs_json_mapping(values):
     assert detail == json_format.MessageToDict(reference, preserving_proto_field_name=True)
 
 
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(messages(pb.App.DESCRIPTOR, max_repeat=2))
+def test_the_checks_without_output_find_what_the_conversion_finds(values):
+    """The resources and usage of an app whose rest is unchanged are only checked (CHECKERS): the same
+    problems as converting them (CONVERTERS), in the same order."""
+    from fuzz_wire import fill
+
+    from collector.wirejson import CHECKERS, CONVERTERS
+    app = fill(pb.App(), values)
+    for name in ("ronda.v1.App", "ronda.v1.Resources", "ronda.v1.Usage"):
+        message = app if name == "ronda.v1.App" else getattr(app, name.rsplit(".", 1)[1].lower())
+        converted: list[str] = []
+        checked: list[str] = []
+        CONVERTERS[name](message, "app", converted)
+        assert CHECKERS[name](message, "app", checked) is None
+        assert checked == converted
+
+
+@settings(max_examples=200, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+@given(messages(pb.App.DESCRIPTOR, max_repeat=3))
+def test_an_apps_state_taken_from_its_bytes_is_the_one_protobuf_builds(values):
+    """apps.state: resources and usage without the daily entries, cut from the bytes as received."""
+    from fuzz_wire import fill
+
+    from collector.store.wirebytes import app_parts, app_state, app_state_of, daily_span
+    app = fill(pb.App(), values)
+    wire = app.SerializeToString(deterministic=True)
+    parts = app_parts(wire)
+    assert parts is not None   # protobuf's own bytes are in field order
+    usage_rest = None
+    if parts.usage_start >= 0:
+        usage = wire[parts.usage_start:parts.usage_end]
+        head, tail = daily_span(app.usage, usage)
+        usage_rest = usage[:head] + usage[tail:]
+    assert pb.App.FromString(app_state(parts.resources, usage_rest)) == pb.App.FromString(app_state_of(app))
+
+
 _app_versions = st.lists(st.tuples(messages(pb.Resources.DESCRIPTOR, max_repeat=2),
                                    messages(pb.Usage.DESCRIPTOR, max_repeat=2),
                                    st.sampled_from(["/var/www/a", "/var/www/b"]), st.booleans(), st.booleans()),
@@ -210,7 +248,8 @@ def test_the_stored_detail_is_always_the_last_apps_json(versions):
         if reference.HasField("usage"):
             reference.usage.ClearField("daily")
         expected = json_format.MessageToDict(reference, preserving_proto_field_name=True)
-        stored = json.loads(store.query("SELECT json_patch(detail, state) AS app FROM apps")[0]["app"])
+        row = store.query("SELECT detail, state FROM apps")[0]
+        stored = app_json(row["detail"], row["state"])
         assert stored == expected
     store.close()
 

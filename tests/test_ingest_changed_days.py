@@ -8,6 +8,7 @@ import pytest
 from agent import model
 from collector.store import Store
 from collector.validate import InvalidSnapshot
+from collector.wirejson import app_state_json
 
 DAYS = [(date(2026, 8, 1) + timedelta(days=d)).isoformat() for d in range(40)]
 
@@ -32,7 +33,7 @@ def _days(store: Store) -> list[dict]:
 
 def _details(store: Store) -> list[dict]:
     rows = store.query("SELECT app_key, detail, state, coverage, present FROM apps ORDER BY app_key")
-    return [{**r, "detail": json.loads(r["detail"]), "state": json.loads(r["state"])} for r in rows]
+    return [{**r, "detail": json.loads(r["detail"]), "state": app_state_json(r["state"])} for r in rows]
 
 
 @pytest.mark.parametrize("today_human", [5, 6, 900])

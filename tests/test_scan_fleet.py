@@ -15,6 +15,7 @@ import pytest
 
 from collector.scans.view import load_view
 from collector.store import Store
+from collector.wirejson import app_json
 from scan_fleet import BIN, Fleet, new_fleet, ronda, ronda_agent
 
 # Fields that change between two scans of the same host a second apart.
@@ -101,8 +102,8 @@ def test_ssh_scan_sees_what_the_agent_sees_on_the_same_host(fleet, scanned):
     assert local.returncode == 0, local.stderr
     agent_apps = {a["key"]: _strip(a) for a in json.loads(local.stdout)["apps"]}
     store = _store(fleet)
-    stored = {r["app_key"]: _strip(json.loads(r["app"])) for r in store.query(
-        "SELECT app_key, json_patch(detail, state) AS app FROM apps WHERE agent_id = 'ssh:host-b' AND present")}
+    stored = {r["app_key"]: _strip(app_json(r["detail"], r["state"])) for r in store.query(
+        "SELECT app_key, detail, state FROM apps WHERE agent_id = 'ssh:host-b' AND present")}
     mine = f"nginx:app-b.test:{fleet.web_port}/"
     assert mine in stored and set(stored) == set(agent_apps)
     assert stored[mine]["root"] == str(fleet.tmp / "app-b" / "www")

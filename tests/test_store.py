@@ -83,21 +83,32 @@ def test_daily_usage_of_an_older_store_moves_into_the_keyed_table(tmp_path):
                               "AND type = 'index' AND sql IS NOT NULL").fetchone() == (0,)
 
 
-def test_the_state_of_apps_stored_before_it_had_a_column_moves_out_of_their_detail(tmp_path):
+def test_apps_stored_before_their_state_had_a_column_are_whole_until_stored_again(tmp_path):
     from test_ingest_changed_days import snapshot
+
+    from collector.wirejson import app_json
     path = tmp_path / "r.db"
     store = Store(path)
     store.ingest(snapshot(1))
-    expected = store.query("SELECT app_key, detail, state FROM apps ORDER BY app_key")
+    expected = {r["app_key"]: app_json(r["detail"], r["state"]) for r in store.query("SELECT * FROM apps")}
     store.close()
     conn = sqlite3.connect(path)   # the apps as versions before 41 kept them: the state inside the detail
+    conn.create_function("whole", 2, lambda detail, state: json.dumps(app_json(detail, state)))
     conn.executescript("""
-        UPDATE apps SET detail = json_patch(detail, state);
+        UPDATE apps SET detail = whole(detail, state);
         ALTER TABLE apps DROP COLUMN state;
         DELETE FROM schema_migrations WHERE version = 41;""")
     conn.commit()
     conn.close()
-    rows = Store(path).query("SELECT app_key, detail, state FROM apps ORDER BY app_key")
-    assert [(r["app_key"], json.loads(r["detail"]), json.loads(r["state"])) for r in rows] == \
-        [(r["app_key"], json.loads(r["detail"]), json.loads(r["state"])) for r in expected]
-    assert all("usage" in json.loads(r["state"]) and "usage" not in json.loads(r["detail"]) for r in rows)
+    store = Store(path)
+
+    def whole():
+        return {r["app_key"]: app_json(r["detail"], r["state"]) for r in store.query("SELECT * FROM apps")}
+    assert whole() == expected
+    assert store.query("SELECT count(*) AS n FROM apps WHERE state IS NULL") == [{"n": 3}]
+    store.ingest(snapshot(2))   # the same apps (log lines aside): stored whole again, their state apart
+    again = whole()
+    assert {key: {k: v for k, v in app.items() if k != "usage"} for key, app in again.items()} == \
+        {key: {k: v for k, v in app.items() if k != "usage"} for key, app in expected.items()}
+    for r in store.query("SELECT detail, state FROM apps"):
+        assert r["state"] and "usage" not in json.loads(r["detail"])

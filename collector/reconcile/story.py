@@ -10,6 +10,7 @@ from collector.inventory.db import app_from_row, history
 from collector.reconcile.lookup import Found
 from collector.reconcile.queries import expand
 from collector.store import Store
+from collector.wirejson import app_json
 
 
 def _apps_of(store: Store, found: Found) -> list[dict[str, Any]]:
@@ -25,8 +26,7 @@ def _apps_of(store: Store, found: Found) -> list[dict[str, Any]]:
     for row in rows:
         row["server_names"] = json.loads(row["server_names"])
         row["listen"] = json.loads(row["listen"])
-        row.pop("detail", None)
-        row["resources"] = json.loads(row.pop("state", None) or "{}").get("resources") or {}
+        row["resources"] = app_json(row.pop("detail", None) or "{}", row.pop("state", None)).get("resources") or {}
         row.pop("digest", None)
         row.pop("daily_wire", None)
     return rows

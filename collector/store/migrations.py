@@ -101,12 +101,14 @@ CREATE VIEW app_usage_daily AS
     UNION ALL
     SELECT agent_id, app_key, date, human, bot, monitor, error, scanner, human_clients FROM app_usage_latest;
 """),
-    # Rewriting the resources and usage inside the detail took SQLite a JSON parse and print of the whole app.
-    (41, "an app's resources and usage (its state) in a column apart from the rest of its JSON detail", """
-ALTER TABLE apps ADD COLUMN state TEXT NOT NULL DEFAULT '{}';  -- JSON: the app's resources and usage
-UPDATE apps SET state = (SELECT json_group_object(key, json(value)) FROM json_each(apps.detail)
-                         WHERE key IN ('resources', 'usage')),
-                detail = json_remove(detail, '$.resources', '$.usage');
+    # Rewriting the resources and usage inside the detail took SQLite a JSON parse and print of the whole app,
+    # and the collector a conversion to JSON of what changes with every snapshot. An app's state is now
+    # kept apart, in wire form (collector.wirejson.app_state_json reads it). The digests are forgotten, so
+    # each app is stored whole, state apart, with its agent's next snapshot; until then its state is NULL
+    # and its detail still holds its resources and usage.
+    (41, "an app's resources and usage (its state) in wire form, apart from the rest of its JSON detail", """
+ALTER TABLE apps ADD COLUMN state BLOB;  -- an App message holding only resources and usage (without daily)
+DELETE FROM app_digests;
 """),
 ]
 

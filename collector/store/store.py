@@ -10,6 +10,7 @@ import fcntl
 import os
 import sqlite3
 import threading
+import time
 from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import datetime, timezone
@@ -61,8 +62,16 @@ class IngestResult:
 
 
 class Store:
-    def __init__(self, path: str | Path) -> None:
+    def __init__(self, path: str | Path, checkpoint_every: float | None = None) -> None:
+        """`checkpoint_every` (seconds): copy the write-ahead log into the database at the end of the first
+        write after each such interval, instead of whenever it passes 1,000 pages (SQLite's default).
+
+        With SQLite's default, one write in some thirty copies the pages of all of them while every other
+        writer waits; on a busy collector, a page written by many writes in an interval is copied once.
+        """
         self.path = str(path)
+        self.checkpoint_every = checkpoint_every
+        self._next_checkpoint = 0.0
         if self.path != ":memory:":
             try:
                 Path(self.path).parent.mkdir(parents=True, exist_ok=True)
@@ -73,6 +82,8 @@ class Store:
             conn.execute("PRAGMA journal_mode=WAL")
             conn.execute("PRAGMA synchronous=NORMAL")
             conn.execute("PRAGMA foreign_keys=ON")
+            if checkpoint_every is not None:
+                conn.execute("PRAGMA wal_autocheckpoint=0")
         except sqlite3.Error as e:
             raise StoreError(f"cannot open database {self.path}: {e}") from None
         self.conn = conn
@@ -111,8 +122,8 @@ class Store:
                                   (version, description, iso(datetime.now(timezone.utc))))
 
     @contextmanager
-    def transaction(self, wait: float | None = None) -> Iterator[sqlite3.Connection]:
-        """One write transaction; with `wait`, give up (StoreBusy) after that many seconds in line."""
+    def writing(self, wait: float | None = None) -> Iterator[sqlite3.Connection]:
+        """The connection, with no other writer of this store (thread or process) at work until the end."""
         if not self._lock.acquire(timeout=-1 if wait is None else wait):
             raise StoreBusy(f"the store stayed busy for {wait:.1f} s")
         try:
@@ -121,19 +132,30 @@ class Store:
                 # rather than in SQLite's busy loop, which sleeps up to 100 ms between tries.
                 fcntl.flock(self._lock_file, fcntl.LOCK_EX)
             try:
-                self.conn.execute("BEGIN IMMEDIATE")
-                try:
-                    yield self.conn
-                except BaseException:
-                    self.conn.execute("ROLLBACK")
-                    raise
-                else:
-                    self.conn.execute("COMMIT")
+                yield self.conn
             finally:
                 if self._lock_file is not None:
                     fcntl.flock(self._lock_file, fcntl.LOCK_UN)
         finally:
             self._lock.release()
+
+    @contextmanager
+    def transaction(self, wait: float | None = None) -> Iterator[sqlite3.Connection]:
+        """One write transaction; with `wait`, give up (StoreBusy) after that many seconds in line."""
+        with self.writing(wait) as conn:
+            conn.execute("BEGIN IMMEDIATE")
+            try:
+                yield conn
+            except BaseException:
+                conn.execute("ROLLBACK")
+                raise
+            else:
+                conn.execute("COMMIT")
+                if self.checkpoint_every is not None and time.monotonic() >= self._next_checkpoint:
+                    # Still holding the write lock: a checkpoint beside running writers would never catch up
+                    # with them, and the log restarts from its beginning only once it is wholly copied.
+                    conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
+                    self._next_checkpoint = time.monotonic() + self.checkpoint_every
 
     def close(self) -> None:
         self.conn.close()

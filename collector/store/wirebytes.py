@@ -5,6 +5,8 @@ are not in that order these helpers answer None and the caller takes the slow, g
 """
 from __future__ import annotations
 
+from typing import NamedTuple
+
 from ronda_wire.v1 import ronda_pb2 as pb
 
 
@@ -18,7 +20,13 @@ def _record_len(message) -> int:
 
 
 def daily_block(usage: pb.Usage, wire: bytes) -> bytes:
-    """The bytes of `usage.daily` inside `wire` (usage serialized deterministically, unknown fields dropped).
+    """The bytes of `usage.daily` inside `wire` (usage serialized deterministically, unknown fields dropped)."""
+    head, tail = daily_span(usage, wire)
+    return wire[head:tail]
+
+
+def daily_span(usage: pb.Usage, wire: bytes) -> tuple[int, int]:
+    """Where the daily entries start and end in `wire` (as for daily_block).
 
     Fields are written in number order, so the daily entries (field 7) sit between fields 1-6 and 8-9.
     """
@@ -34,7 +42,7 @@ def daily_block(usage: pb.Usage, wire: bytes) -> bytes:
     tail = sum(_record_len(log) for log in usage.logs)
     if usage.unparsed_lines:
         tail += 1 + _varint_len(usage.unparsed_lines)
-    return wire[head:size - tail]
+    return head, size - tail
 
 
 def changed_days(old: bytes | None, new: bytes, daily) -> list:
@@ -130,14 +138,19 @@ def _field_value(data: bytes, i: int, wire_type: int) -> tuple[int, int]:
     raise IndexError(f"wire type {wire_type}")
 
 
-def app_parts(raw: bytes) -> tuple[bytes, int, int] | None:
-    """The bytes of an App without its resources (11) and usage (12), the part that rarely changes, and
-    where the usage message's own bytes start and end in `raw` (-1, -1 without usage).
+class AppParts(NamedTuple):
+    stable: bytes          # the App without its resources (11) and usage (12): the part that rarely changes
+    usage_start: int       # where the usage message's own bytes start and end in the App (-1 without usage)
+    usage_end: int
+    resources: bytes       # the resources field as received (key, length and message), or b""
 
-    None if the fields are not in number order or either of the two appears more than once.
-    """
+
+def app_parts(raw: bytes) -> AppParts | None:
+    """An App's wire form taken apart (see AppParts), or None if its fields are not in number order or
+    resources or usage appears more than once."""
     usage_start = usage_end = -1
     cut_start = cut_end = -1
+    resources = b""
     i, end, last = 0, len(raw), 0
     try:
         while i < end:
@@ -157,22 +170,30 @@ def app_parts(raw: bytes) -> tuple[bytes, int, int] | None:
                 cut_end = i
                 if number == 12 and wire_type == 2:
                     usage_start, usage_end = value, i
+                elif number == 11:
+                    resources = raw[start:i]
             last = number
     except IndexError:
         return None
     if i != end:
         return None
-    return (raw if cut_start < 0 else raw[:cut_start] + raw[cut_end:]), usage_start, usage_end
+    return AppParts(raw if cut_start < 0 else raw[:cut_start] + raw[cut_end:], usage_start, usage_end, resources)
 
 
 def raw_daily_block(raw: bytes, start: int, end: int, usage: pb.Usage) -> bytes | None:
-    """The bytes between the daily entries' neighbours in the usage message `raw[start:end]` as received.
+    """The bytes between the daily entries' neighbours in the usage message `raw[start:end]` as received."""
+    span = raw_daily_span(raw, start, end, usage)
+    return None if span is None else raw[span[0]:span[1]]
 
-    The caller may trust it only where it equals a block it stored (the canonical entries of an earlier
-    snapshot): the part before it holds only fields 1-6 (checked here, in order) and the part after it is
-    byte for byte the canonical form of the parsed `logs` and `unparsed_lines` (checked here), so every
-    daily entry of the message lies inside it, and equal bytes parse to equal entries. None where the
-    layout is other; the caller serializes then.
+
+def raw_daily_span(raw: bytes, start: int, end: int, usage: pb.Usage) -> tuple[int, int] | None:
+    """Where the daily entries of the usage message `raw[start:end]` (as received) start and end.
+
+    The caller may trust the bytes between only where they equal a block it stored (the canonical
+    entries of an earlier snapshot): the part before them holds only fields 1-6 (checked here, in order)
+    and the part after them is byte for byte the canonical form of the parsed `logs` and `unparsed_lines`
+    (checked here), so every daily entry of the message lies between, and equal bytes parse to equal
+    entries. None where the layout is other; the caller serializes then.
     """
     i, last = start, 0
     while i < end and raw[i] < 0x38:  # a one-byte key of a field below 7
@@ -195,7 +216,28 @@ def raw_daily_block(raw: bytes, start: int, end: int, usage: pb.Usage) -> bytes 
     cut = end - len(tail)
     if cut < i or raw[cut:end] != tail:
         return None
-    return raw[i:cut]
+    return i, cut
+
+
+def app_state(resources: bytes, usage: bytes | None) -> bytes:
+    """The wire form of an App holding only `resources` (its field as received, or b"") and a usage
+    message `usage` without its daily entries (None: no usage): what the store keeps as the app's state."""
+    if usage is None:
+        return resources
+    return resources + b"\x62" + _varint_bytes(len(usage)) + usage
+
+
+def app_state_of(app: pb.App) -> bytes:
+    """app_state built by protobuf, for an app whose bytes were not taken apart."""
+    state = pb.App()
+    if app.HasField("resources"):
+        state.resources.SetInParent()
+        state.resources.CopyFrom(app.resources)
+    if app.HasField("usage"):
+        state.usage.SetInParent()
+        state.usage.CopyFrom(app.usage)
+        state.usage.ClearField("daily")
+    return state.SerializeToString(deterministic=True)
 
 
 def _varint_bytes(n: int) -> bytes:
