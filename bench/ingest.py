@@ -29,6 +29,7 @@ import grpc
 from agent.transport import TlsFiles, channel
 from agent.wire import snapshot_to_wire
 from bench.fleet import make_snapshot
+from collector.server import ServerConfig
 from collector.trust.ca import init_ca, issue_agent, issue_collector
 from ronda_wire.v1 import ronda_pb2 as pb
 
@@ -183,7 +184,9 @@ def main() -> None:
     parser.add_argument("--busy", type=float, default=1.0,
                         help="share of apps that change between snapshots (1.0: every app's logs grow)")
     parser.add_argument("--client-processes", type=int, default=2)
-    parser.add_argument("--workers", type=int, default=8, help="server worker threads (both servers)")
+    parser.add_argument("--workers", type=int, default=ServerConfig().workers,
+                        help="ronda serve --workers: calls each process handles at once")
+    parser.add_argument("--bare-workers", type=int, default=8, help="worker threads of the bare server")
     parser.add_argument("--server-processes", type=int, default=os.cpu_count() or 1,
                         help="ronda serve --processes (default: one per CPU)")
     parser.add_argument("--skip-bare", action="store_true")
@@ -206,7 +209,7 @@ def main() -> None:
     rows = []
     if not args.skip_bare:
         port = _free_port()
-        bare = mp.get_context("spawn").Process(target=bare_server, args=(port, cert, key, ca, args.workers))
+        bare = mp.get_context("spawn").Process(target=bare_server, args=(port, cert, key, ca, args.bare_workers))
         bare.start()
         wait_ready(f"127.0.0.1:{port}", agents[0][1])
         result = run_load(f"127.0.0.1:{port}", agents, payloads, args.seconds, args.client_processes, 1, bare.pid)

@@ -55,7 +55,8 @@ def cli(verbose: int) -> None:
 @click.option("--ca", metavar="FILE", help="CA (PEM) whose client certificates are required (mutual TLS).")
 @click.option("--approval", type=click.Choice(["auto", "manual"]), default="auto", show_default=True,
               help="manual: new agents wait for `ronda agents approve` before their snapshots are stored.")
-@click.option("--workers", default=8, show_default=True, help="Calls handled at once (per process).")
+@click.option("--workers", default=1, show_default=True,
+              help="Calls each process handles at once; others wait in line (--processes uses more cores).")
 @click.option("--processes", default=1, show_default=True,
               help="Server processes sharing the port; one per CPU core serves the most agents.")
 def serve(db: str, listen: str, insecure: bool, cert: str | None, key: str | None, ca: str | None,

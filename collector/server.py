@@ -144,7 +144,11 @@ class ServerConfig:
     insecure: bool = False
     tls: TlsFiles = TlsFiles()
     max_message_bytes: int = MAX_MESSAGE_BYTES
-    workers: int = 8
+    # Calls a process handles at once. Checking and storing a snapshot is Python work, and Python runs one
+    # thread of a process at a time: a second thread only takes turns with the first, and one that holds
+    # the store's write lock waits its turn while the other process's writers wait for it. More cores are
+    # used with more processes (--processes), not threads.
+    workers: int = 1
     auth: str = "auto"          # certificate (mutual TLS), token (enrolment), open (plain text); auto picks
     approval: str = "auto"      # auto: new agents are admitted; manual: they wait for `ronda agents approve`
     backlog: int = 64           # calls queued beyond the workers before new ones get UNAVAILABLE
