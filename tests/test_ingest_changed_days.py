@@ -237,3 +237,29 @@ def test_a_finished_day_keeps_its_last_counts(tmp_path):
     assert [r["human"] for r in finished] == [9, 9, 9]
     newest = store.query("SELECT date, human FROM app_usage_latest")
     assert [(r["date"], r["human"]) for r in newest] == [(DAYS[39], 1)] * 3
+
+
+@pytest.mark.parametrize("newest_human", [0, 7])
+def test_usage_windows_count_the_newest_day_and_the_earlier_ones(tmp_path, newest_human):
+    from collector.reconcile.config import ReconcileConfig
+    from collector.reconcile.db import usage_windows
+    store = Store(tmp_path / "a.db")
+    now = datetime.fromisoformat(DAYS[-1]).replace(tzinfo=timezone.utc)
+    snap = _shortened(1, 39, today_human=newest_human)
+    for app in snap.apps:
+        app.usage.last_human_request = now   # only apps used in the window are summed
+    store.ingest(snap)
+    assert store.query("SELECT count(*) AS n FROM app_usage_latest") == [{"n": 3}]
+    config = ReconcileConfig()
+    found = usage_windows(store.conn, config, now)
+    for i in range(3):
+        days = {r["date"]: r["human"] for r in _days(store) if r["app_key"] == f"nginx:site{i}.test:80/"}
+
+        def window(first_day: int, last_day: int) -> int:
+            return sum(h for d, h in days.items() if (now - timedelta(days=first_day)).date().isoformat() <= d
+                       <= (now - timedelta(days=last_day)).date().isoformat())
+        idle = window(config.idle_days - 1, 0)
+        recent = window(config.trend_days - 1, 0)
+        before = window(2 * config.trend_days - 1, config.trend_days)
+        assert found[("web01", f"nginx:site{i}.test:80/")] == (idle, recent, before)
+        assert days[DAYS[-1]] == newest_human

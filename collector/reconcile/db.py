@@ -42,7 +42,7 @@ def usage_windows(conn: sqlite3.Connection, config: ReconcileConfig,
     """(agent, app) -> (human requests in the idle window, in the last trend_days, in the trend_days before).
 
     Only apps with a human request inside the longest window are summed: for the others every count is
-    zero by definition. Each sum is one seek into the app's earlier days and one into its newest day (the
+    zero by definition. Each sum is one seek into the app's earlier days, plus its newest day, joined (the
     view app_usage_daily would be scanned whole: SQLite does not push a correlated term into a UNION ALL).
     The answer comes back as one JSON text that SQLite builds without the GIL: a thread running this does
     not take turns, row by row, with the one reading the apps.
@@ -53,15 +53,14 @@ def usage_windows(conn: sqlite3.Connection, config: ReconcileConfig,
     earliest = min(window, previous)
     found = conn.execute("""
         SELECT json_group_array(json_array(p.agent_id, p.app_key, (
-            SELECT printf('%d %d %d', total(CASE WHEN d.date >= :window THEN d.human END),
-                          total(CASE WHEN d.date >= :recent THEN d.human END),
-                          total(CASE WHEN d.date >= :previous THEN d.human END))
-            FROM (SELECT date, human FROM app_usage_days
-                  WHERE agent_id = p.agent_id AND app_key = p.app_key AND date >= :earliest
-                  UNION ALL
-                  SELECT date, human FROM app_usage_latest
-                  WHERE agent_id = p.agent_id AND app_key = p.app_key AND date >= :earliest) d)))
-        FROM apps p WHERE p.present AND p.last_human_request >= :earliest""",
+            SELECT printf('%d %d %d',
+                          total(CASE WHEN d.date >= :window THEN d.human END) + iif(l.date >= :window, l.human, 0),
+                          total(CASE WHEN d.date >= :recent THEN d.human END) + iif(l.date >= :recent, l.human, 0),
+                          total(CASE WHEN d.date >= :previous THEN d.human END) + iif(l.date >= :previous, l.human, 0))
+            FROM app_usage_days d
+            WHERE d.agent_id = p.agent_id AND d.app_key = p.app_key AND d.date >= :earliest)))
+        FROM apps p LEFT JOIN app_usage_latest l ON l.agent_id = p.agent_id AND l.app_key = p.app_key
+        WHERE p.present AND p.last_human_request >= :earliest""",
                          {"window": window, "recent": recent, "previous": previous, "earliest": earliest}).fetchone()
     out = {}
     for agent_id, app_key, sums in json.loads(found[0]):
