@@ -216,8 +216,9 @@ _app_versions = st.lists(st.tuples(messages(pb.Resources.DESCRIPTOR, max_repeat=
 @settings(max_examples=120, deadline=None, suppress_health_check=[HealthCheck.too_slow])
 @given(_app_versions)
 def test_the_stored_detail_is_always_the_last_apps_json(versions):
-    """Whatever changed between snapshots (only resources and usage, or more), the stored detail is the
-    JSON of the app as last sent: the patch path and the full path agree with json_format."""
+    """Whatever changed between snapshots (only resources and usage, or more), the stored app (its detail
+    and its state) is the JSON of the app as last sent: the patch path and the full path agree with
+    json_format."""
     from datetime import datetime, timezone
 
     from collector.store import Store

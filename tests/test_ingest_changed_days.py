@@ -76,6 +76,12 @@ def _usage(days: int = 5, logs: int = 1, unparsed: int = 0):
     return snapshot_to_wire(snap).apps[0].usage
 
 
+def _raw_daily_block(wire: bytes, start: int, end: int, usage) -> bytes | None:
+    from collector.store.wirebytes import raw_daily_span
+    span = raw_daily_span(wire, start, end, usage)
+    return None if span is None else wire[span[0]:span[1]]
+
+
 def _record(number: int, data: bytes) -> bytes:
     from collector.store.wirebytes import _varint_bytes
     return _varint_bytes(number << 3 | 2) + _varint_bytes(len(data)) + data
@@ -83,10 +89,10 @@ def _record(number: int, data: bytes) -> bytes:
 
 @pytest.mark.parametrize("days,logs,unparsed", [(5, 1, 0), (0, 1, 0), (5, 0, 0), (5, 2, 7), (40, 1, 300)])
 def test_the_received_daily_block_of_a_canonical_usage_is_its_serialized_one(days, logs, unparsed):
-    from collector.store.wirebytes import daily_block, raw_daily_block
+    from collector.store.wirebytes import daily_block
     usage = _usage(days, logs, unparsed)
     wire = b"prefix" + usage.SerializeToString(deterministic=True)
-    assert raw_daily_block(wire, 6, len(wire), usage) == daily_block(usage, wire[6:])
+    assert _raw_daily_block(wire, 6, len(wire), usage) == daily_block(usage, wire[6:])
 
 
 def _reordered(usage) -> dict[str, bytes]:
@@ -110,14 +116,14 @@ def _reordered(usage) -> dict[str, bytes]:
                                                ("stamp among the days", False), ("stamp after the days", False),
                                                ("day twice", True)])
 def test_a_reordered_usage_is_never_taken_for_the_stored_days(case, days_differ):
-    from collector.store.wirebytes import daily_block, raw_daily_block
+    from collector.store.wirebytes import daily_block
     from ronda_wire.v1 import ronda_pb2 as pb
     stored = _usage()
     stored_block = daily_block(stored, stored.SerializeToString(deterministic=True))
     wire = _reordered(stored)[case]
     received = pb.Usage.FromString(wire)
     assert (list(received.daily) != list(stored.daily)) == days_differ
-    found = raw_daily_block(wire, 0, len(wire), received)
+    found = _raw_daily_block(wire, 0, len(wire), received)
     # Equal to the stored block means "the stored days": only ever where it is true.
     assert found != stored_block or not days_differ
     if days_differ:
@@ -252,14 +258,14 @@ def test_usage_windows_count_the_newest_day_and_the_earlier_ones(tmp_path, newes
     assert store.query("SELECT count(*) AS n FROM app_usage_latest") == [{"n": 3}]
     config = ReconcileConfig()
     found = usage_windows(store.conn, config, now)
+
+    def window(days: dict[str, int], first_day: int, last_day: int) -> int:
+        return sum(h for d, h in days.items() if (now - timedelta(days=first_day)).date().isoformat() <= d
+                   <= (now - timedelta(days=last_day)).date().isoformat())
     for i in range(3):
         days = {r["date"]: r["human"] for r in _days(store) if r["app_key"] == f"nginx:site{i}.test:80/"}
-
-        def window(first_day: int, last_day: int) -> int:
-            return sum(h for d, h in days.items() if (now - timedelta(days=first_day)).date().isoformat() <= d
-                       <= (now - timedelta(days=last_day)).date().isoformat())
-        idle = window(config.idle_days - 1, 0)
-        recent = window(config.trend_days - 1, 0)
-        before = window(2 * config.trend_days - 1, config.trend_days)
+        idle = window(days, config.idle_days - 1, 0)
+        recent = window(days, config.trend_days - 1, 0)
+        before = window(days, 2 * config.trend_days - 1, config.trend_days)
         assert found[("web01", f"nginx:site{i}.test:80/")] == (idle, recent, before)
         assert days[DAYS[-1]] == newest_human

@@ -77,7 +77,7 @@ def last_entry_only(old: bytes, new: bytes, last) -> bool:
     if start >= len(old) or old[start] != 0x3A:  # the key of a daily entry: field 7, length-delimited
         return False
     try:
-        value, end = _field_value(old, start + 1, 2)
+        _, end = _field_value(old, start + 1, 2)
     except IndexError:
         return False
     return end == len(old)
@@ -178,12 +178,6 @@ def app_parts(raw: bytes) -> AppParts | None:
     if i != end:
         return None
     return AppParts(raw if cut_start < 0 else raw[:cut_start] + raw[cut_end:], usage_start, usage_end, resources)
-
-
-def raw_daily_block(raw: bytes, start: int, end: int, usage: pb.Usage) -> bytes | None:
-    """The bytes between the daily entries' neighbours in the usage message `raw[start:end]` as received."""
-    span = raw_daily_span(raw, start, end, usage)
-    return None if span is None else raw[span[0]:span[1]]
 
 
 def raw_daily_span(raw: bytes, start: int, end: int, usage: pb.Usage) -> tuple[int, int] | None:
