@@ -7,6 +7,7 @@ applied is recorded as history but does not roll the host's state back.
 from __future__ import annotations
 
 import fcntl
+import logging
 import os
 import sqlite3
 import threading
@@ -24,6 +25,8 @@ from collector.store.apply import AdmitHook, ingest_message, prepare, read_base
 from collector.store.migrations import MIGRATIONS
 from collector.validate import InvalidSnapshot, check_header
 from ronda_wire.v1 import ronda_pb2 as pb
+
+log = logging.getLogger("ronda.collector")
 
 
 class StoreError(Exception):
@@ -122,8 +125,8 @@ class Store:
                                   (version, description, iso(datetime.now(timezone.utc))))
 
     @contextmanager
-    def writing(self, wait: float | None = None) -> Iterator[sqlite3.Connection]:
-        """The connection, with no other writer of this store (thread or process) at work until the end."""
+    def transaction(self, wait: float | None = None) -> Iterator[sqlite3.Connection]:
+        """One write transaction; with `wait`, give up (StoreBusy) after that many seconds in line."""
         if not self._lock.acquire(timeout=-1 if wait is None else wait):
             raise StoreBusy(f"the store stayed busy for {wait:.1f} s")
         try:
@@ -132,30 +135,31 @@ class Store:
                 # rather than in SQLite's busy loop, which sleeps up to 100 ms between tries.
                 fcntl.flock(self._lock_file, fcntl.LOCK_EX)
             try:
-                yield self.conn
+                self.conn.execute("BEGIN IMMEDIATE")
+                try:
+                    yield self.conn
+                except BaseException:
+                    self.conn.execute("ROLLBACK")
+                    raise
+                else:
+                    self.conn.execute("COMMIT")
+                    if self.checkpoint_every is not None and time.monotonic() >= self._next_checkpoint:
+                        self._checkpoint()
             finally:
                 if self._lock_file is not None:
                     fcntl.flock(self._lock_file, fcntl.LOCK_UN)
         finally:
             self._lock.release()
 
-    @contextmanager
-    def transaction(self, wait: float | None = None) -> Iterator[sqlite3.Connection]:
-        """One write transaction; with `wait`, give up (StoreBusy) after that many seconds in line."""
-        with self.writing(wait) as conn:
-            conn.execute("BEGIN IMMEDIATE")
-            try:
-                yield conn
-            except BaseException:
-                conn.execute("ROLLBACK")
-                raise
-            else:
-                conn.execute("COMMIT")
-                if self.checkpoint_every is not None and time.monotonic() >= self._next_checkpoint:
-                    # Still holding the write lock: a checkpoint beside running writers would never catch up
-                    # with them, and the log restarts from its beginning only once it is wholly copied.
-                    conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
-                    self._next_checkpoint = time.monotonic() + self.checkpoint_every
+    def _checkpoint(self) -> None:
+        """Copy the write-ahead log into the database, still holding the write lock: a checkpoint beside
+        running writers would never catch up with them, and the log restarts from its beginning only once
+        it is wholly copied."""
+        try:
+            self.conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
+        except sqlite3.Error as e:  # the write itself is committed; the next interval tries again
+            log.warning("checkpoint of %s failed: %s", self.path, e)
+        self._next_checkpoint = time.monotonic() + self.checkpoint_every
 
     def close(self) -> None:
         self.conn.close()
