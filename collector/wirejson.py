@@ -66,7 +66,6 @@ def _source(desc, check_only: bool = False) -> list[str]:
     no output (for parts of a message the store keeps in wire form)."""
     full = desc.full_name
     prefix = "check" if check_only else "conv"
-    q = "'"
 
     def put(name: str, expr: str, checks: bool = False) -> str:
         """Store `expr` under `name`, or in check_only mode evaluate it only if it checks something."""
@@ -141,8 +140,8 @@ def _source(desc, check_only: bool = False) -> list[str]:
                     f"        if not -{MAX_INT} <= v <= {MAX_INT}: problems.append(f'{{where}}.{n}: {{v}} is out of range')",
                     f"        {put(n, 'str(v)')}"]
         elif _is_type(f, "TYPE_DOUBLE") or _is_type(f, "TYPE_FLOAT"):
-            out += [f"    v = m.{n}", "    if v or math.copysign(1.0, v) < 0:",
-                    f"        {put(n, f'flt(v, where + {q}.{n}{q}, problems)', True)}"]
+            call = f"flt(v, where + '.{n}', problems)"
+            out += [f"    v = m.{n}", "    if v or math.copysign(1.0, v) < 0:", f"        {put(n, call, True)}"]
         elif _is_type(f, "TYPE_BYTES"):
             raise NotImplementedError(f"bytes field {f.full_name}")
         elif check_only and (full, n) not in PORT_FIELDS:

@@ -2,9 +2,11 @@
 
 Fast on purpose: agents resend their full state every interval, so most of a
 snapshot is what the store already holds. Each app's wire form is hashed; an
-app whose hash is unchanged is only marked present. Of a changed app's daily
-usage only the days that differ from its last applied usage are written.
-Unchanged apps and days were checked when they were first stored.
+app whose hash is unchanged is only marked present. Of a changed app whose
+rest is unchanged, only its resources and usage (its state) are checked, and
+stored as received, in wire form. Of a changed app's daily usage only the days
+that differ from its last applied usage are written. Unchanged apps and days
+were checked when they were first stored.
 """
 from __future__ import annotations
 
