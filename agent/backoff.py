@@ -1,4 +1,5 @@
 """Jittered exponential backoff that defers to the collector's own retry hint."""
+
 from __future__ import annotations
 
 import random

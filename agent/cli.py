@@ -1,4 +1,5 @@
 """ronda-agent: scan this server's web apps and report them to a ronda collector."""
+
 from __future__ import annotations
 
 import logging
@@ -8,19 +9,19 @@ import threading
 
 import click
 
-from agent import __version__
-from agent.config import AgentConfig, ConfigError, check_sources, load_config
-from agent.enrol import EnrolError, enrol, read_secret, save_token
-from agent.host import LocalHost
-from agent.progress import TerminalProgress
-from agent.render import snapshot_text
-from agent.runner import Agent, lower_priority, scan_options
-from agent.sender import SendError
-from agent.snapshot import default_agent_id, scan
-from agent.spool import SpoolError
-from agent.state import StateError, default_state_dir
-from agent.transport import TlsFiles, TransportError
-from agent.wire import message_to_json, snapshot_to_wire
+from ronda import __version__
+from ronda.agent.config import AgentConfig, ConfigError, check_sources, load_config
+from ronda.agent.enrol import EnrolError, enrol, read_secret, save_token
+from ronda.agent.host import LocalHost
+from ronda.agent.progress import TerminalProgress
+from ronda.agent.render import snapshot_text
+from ronda.agent.runner import Agent, lower_priority, scan_options
+from ronda.agent.sender import SendError
+from ronda.agent.snapshot import default_agent_id, scan
+from ronda.agent.spool import SpoolError
+from ronda.agent.state import StateError, default_state_dir
+from ronda.convert import message_to_json, snapshot_to_wire
+from ronda.transport import TlsFiles, TransportError
 
 _DOMAIN_ERRORS = (ConfigError, StateError, TransportError, SendError, EnrolError, SpoolError)
 
@@ -41,8 +42,11 @@ def cli(verbose: int) -> None:
       ronda-agent run --config /etc/ronda/agent.toml      # keep reporting
     """
     level = logging.WARNING - 10 * verbose
-    logging.basicConfig(level=max(level, logging.DEBUG), format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-                        stream=sys.stderr)
+    logging.basicConfig(
+        level=max(level, logging.DEBUG),
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        stream=sys.stderr,
+    )
 
 
 def _split_sources(ctx, param, value: str | None) -> list[str] | None:
@@ -57,27 +61,49 @@ def _split_sources(ctx, param, value: str | None) -> list[str] | None:
 
 
 def _discovery_flags(f):
-    f = click.option("--sources", metavar="LIST", callback=_split_sources,
-                     help="Discovery sources to run, comma-separated (default: all: "
-                          "nginx,apache,caddy,tomcat,node,docker,systemd).")(f)
-    f = click.option("--apache-conf", metavar="FILE", help="Apache main config (default: the usual places).")(f)
+    f = click.option(
+        "--sources",
+        metavar="LIST",
+        callback=_split_sources,
+        help="Discovery sources to run, comma-separated (default: all: "
+        "nginx,apache,caddy,tomcat,node,docker,systemd).",
+    )(f)
+    f = click.option("--apache-conf", metavar="FILE", help="Apache main config (default: the usual places).")(
+        f
+    )
     f = click.option("--nginx-conf", metavar="FILE", help="nginx main config (default: the usual places).")(f)
-    f = click.option("--root", metavar="DIR", type=click.Path(exists=True, file_okay=False),
-                     help="Read a server laid out under DIR instead of this machine (e.g. a copy or a fixture).")(f)
+    f = click.option(
+        "--root",
+        metavar="DIR",
+        type=click.Path(exists=True, file_okay=False),
+        help="Read a server laid out under DIR instead of this machine (e.g. a copy or a fixture).",
+    )(f)
     return f
 
 
 @cli.command("scan", short_help="Scan this host and print what was found.")
 @_discovery_flags
-@click.option("--state-dir", metavar="DIR",
-              help="Keep log offsets and daily counts here between scans (default: read every log from the start).")
-@click.option("--json", "as_json", is_flag=True, help="Print the snapshot as JSON (protobuf JSON, proto field names).")
-def scan_command(root: str | None, nginx_conf: str | None, apache_conf: str | None, sources: list[str] | None,
-                 state_dir: str | None, as_json: bool) -> None:
+@click.option(
+    "--state-dir",
+    metavar="DIR",
+    help="Keep log offsets and daily counts here between scans (default: read every log from the start).",
+)
+@click.option(
+    "--json", "as_json", is_flag=True, help="Print the snapshot as JSON (protobuf JSON, proto field names)."
+)
+def scan_command(
+    root: str | None,
+    nginx_conf: str | None,
+    apache_conf: str | None,
+    sources: list[str] | None,
+    state_dir: str | None,
+    as_json: bool,
+) -> None:
     """Scan this host once and print what was found: apps, what they are,
     and who still uses them. Needs no collector."""
-    config = AgentConfig(root=root or "", nginx_conf=nginx_conf or "", apache_conf=apache_conf or "",
-                         sources=sources or [])
+    config = AgentConfig(
+        root=root or "", nginx_conf=nginx_conf or "", apache_conf=apache_conf or "", sources=sources or []
+    )
     options = scan_options(config, state_dir=state_dir)
     progress = TerminalProgress()
     options.progress = progress
@@ -92,24 +118,51 @@ def scan_command(root: str | None, nginx_conf: str | None, apache_conf: str | No
 
 
 @cli.command("run", short_help="Report to a collector, once or on an interval.")
-@click.option("--config", "config_path", metavar="FILE", help="TOML config (default /etc/ronda/agent.toml if present).")
+@click.option(
+    "--config", "config_path", metavar="FILE", help="TOML config (default /etc/ronda/agent.toml if present)."
+)
 @click.option("--once", is_flag=True, help="Scan and send one snapshot, then exit.")
 @click.option("--collector", metavar="HOST:PORT", help="Collector address (overrides the config).")
-@click.option("--insecure", is_flag=True, default=None, help="Plain text instead of TLS; loopback collectors only.")
+@click.option(
+    "--insecure", is_flag=True, default=None, help="Plain text instead of TLS; loopback collectors only."
+)
 @click.option("--ca", metavar="FILE", help="CA certificate (PEM) that signed the collector's certificate.")
 @click.option("--cert", metavar="FILE", help="This agent's client certificate (PEM), for mutual TLS.")
 @click.option("--key", metavar="FILE", help="The private key of --cert (PEM).")
 @click.option("--state-dir", metavar="DIR", help="Where the agent keeps its state [env RONDA_STATE_DIR].")
 @click.option("--agent-id", metavar="ID", help="Agent id (default: the machine id).")
 @_discovery_flags
-def run_command(config_path, once, collector, insecure, ca, cert, key, state_dir, agent_id, root, nginx_conf,
-                apache_conf, sources) -> None:
+def run_command(
+    config_path,
+    once,
+    collector,
+    insecure,
+    ca,
+    cert,
+    key,
+    state_dir,
+    agent_id,
+    root,
+    nginx_conf,
+    apache_conf,
+    sources,
+) -> None:
     """Report to a collector: once (--once) or every interval until stopped."""
     try:
         config = load_config(config_path)
-        overrides = {"collector": collector, "insecure": insecure, "ca": ca, "cert": cert, "key": key,
-                     "state_dir": state_dir, "agent_id": agent_id, "root": root, "nginx_conf": nginx_conf,
-                     "apache_conf": apache_conf, "sources": sources}
+        overrides = {
+            "collector": collector,
+            "insecure": insecure,
+            "ca": ca,
+            "cert": cert,
+            "key": key,
+            "state_dir": state_dir,
+            "agent_id": agent_id,
+            "root": root,
+            "nginx_conf": nginx_conf,
+            "apache_conf": apache_conf,
+            "sources": sources,
+        }
         for name, value in overrides.items():
             if value is not None:
                 setattr(config, name, value)
@@ -120,8 +173,10 @@ def run_command(config_path, once, collector, insecure, ca, cert, key, state_dir
     try:
         if once:
             ack = agent.report_once()
-            click.echo(f"sent snapshot {ack.sequence} to {config.collector}"
-                       + (" (already received)" if ack.duplicate else ""))
+            click.echo(
+                f"sent snapshot {ack.sequence} to {config.collector}"
+                + (" (already received)" if ack.duplicate else "")
+            )
             return
         lower_priority()
         stop = threading.Event()
@@ -135,41 +190,73 @@ def run_command(config_path, once, collector, insecure, ca, cert, key, state_dir
 
 
 @cli.command("enrol")
-@click.option("--config", "config_path", metavar="FILE", help="TOML config (default /etc/ronda/agent.toml if present).")
+@click.option(
+    "--config", "config_path", metavar="FILE", help="TOML config (default /etc/ronda/agent.toml if present)."
+)
 @click.option("--collector", metavar="HOST:PORT", help="Collector address (overrides the config).")
-@click.option("--insecure", is_flag=True, default=None, help="Plain text instead of TLS; loopback collectors only.")
+@click.option(
+    "--insecure", is_flag=True, default=None, help="Plain text instead of TLS; loopback collectors only."
+)
 @click.option("--ca", metavar="FILE", help="CA certificate (PEM) that signed the collector's certificate.")
-@click.option("--secret-file", required=True, metavar="FILE",
-              help="File holding the enrolment secret from `ronda agents enrolment-secret` ('-': standard input).")
+@click.option(
+    "--secret-file",
+    required=True,
+    metavar="FILE",
+    help="File holding the enrolment secret from `ronda agents enrolment-secret` ('-': standard input).",
+)
 @click.option("--state-dir", metavar="DIR", help="Where the token is kept (0600) [env RONDA_STATE_DIR].")
 @click.option("--agent-id", metavar="ID", help="Agent id to enrol as (default: the machine id).")
-@click.option("--root", metavar="DIR", type=click.Path(exists=True, file_okay=False),
-              help="Read the machine id under DIR instead of this machine.")
+@click.option(
+    "--root",
+    metavar="DIR",
+    type=click.Path(exists=True, file_okay=False),
+    help="Read the machine id under DIR instead of this machine.",
+)
 def enrol_command(config_path, collector, insecure, ca, secret_file, state_dir, agent_id, root) -> None:
     """Trade an enrolment secret for this agent's own token (collectors without client certificates).
 
     The secret is read from a file, never from the command line (where other users could see it).
     """
-    from agent.facts import collect_facts
+    from ronda.agent.facts import collect_facts
 
     try:
         config = load_config(config_path)
-        for name, value in {"collector": collector, "insecure": insecure, "ca": ca, "state_dir": state_dir,
-                            "agent_id": agent_id, "root": root}.items():
+        for name, value in {
+            "collector": collector,
+            "insecure": insecure,
+            "ca": ca,
+            "state_dir": state_dir,
+            "agent_id": agent_id,
+            "root": root,
+        }.items():
             if value is not None:
                 setattr(config, name, value)
         if not config.collector:
-            raise ConfigError("no collector address: give --collector HOST:PORT or set collector in the config")
+            raise ConfigError(
+                "no collector address: give --collector HOST:PORT or set collector in the config"
+            )
         facts, _ = collect_facts(LocalHost(config.root or None))
         wanted = config.agent_id or default_agent_id(facts.machine_id, facts.hostname)
-        token = enrol(config.collector, config.insecure, TlsFiles(config.ca), read_secret(secret_file), wanted,
-                      facts.machine_id, facts.hostname)
+        token = enrol(
+            config.collector,
+            config.insecure,
+            TlsFiles(config.ca),
+            read_secret(secret_file),
+            wanted,
+            facts.machine_id,
+            facts.hostname,
+        )
         path = save_token(config.state_dir or default_state_dir(), token)
     except _DOMAIN_ERRORS as e:
         raise click.ClickException(str(e)) from None
-    click.echo(f"enrolled as {token.agent_id} ({token.status}); token kept in {path}"
-               + ("; an operator must approve it: ronda agents approve " + token.agent_id
-                  if token.status == "pending" else ""))
+    click.echo(
+        f"enrolled as {token.agent_id} ({token.status}); token kept in {path}"
+        + (
+            "; an operator must approve it: ronda agents approve " + token.agent_id
+            if token.status == "pending"
+            else ""
+        )
+    )
 
 
 def main() -> None:

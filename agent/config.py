@@ -1,18 +1,19 @@
 """The agent's TOML config file. Command-line flags override it.
 
-    collector = "collector.example.go.id:7470"
-    interval_seconds = 900      # how often to scan and report
-    jitter_seconds = 60         # random delay added to spread the fleet's load
-    state_dir = "/var/lib/ronda-agent"
-    root = "/"                  # read the host under this prefix
-    agent_id = ""               # default: the machine id
-    insecure = false            # plain text, loopback only
-    ca = "/etc/ronda/ca.pem"
-    cert = "/etc/ronda/agent.pem"
-    key = "/etc/ronda/agent-key.pem"
-    nginx_conf = ""             # default: the usual places
-    spool_max_entries = 16      # snapshots kept on disk while the collector is unreachable
+collector = "collector.example.go.id:7470"
+interval_seconds = 900      # how often to scan and report
+jitter_seconds = 60         # random delay added to spread the fleet's load
+state_dir = "/var/lib/ronda-agent"
+root = "/"                  # read the host under this prefix
+agent_id = ""               # default: the machine id
+insecure = false            # plain text, loopback only
+ca = "/etc/ronda/ca.pem"
+cert = "/etc/ronda/agent.pem"
+key = "/etc/ronda/agent-key.pem"
+nginx_conf = ""             # default: the usual places
+spool_max_entries = 16      # snapshots kept on disk while the collector is unreachable
 """
+
 from __future__ import annotations
 
 import tomllib
@@ -78,9 +79,11 @@ def load_config(path: str | None) -> AgentConfig:
 
 
 def check_sources(names: list[str], where: str = "--sources") -> None:
-    from agent.discovery import SOURCES
+    from ronda.agent.discovery import SOURCES
 
     unknown = [n for n in names if n not in SOURCES]
     if unknown:
-        raise ConfigError(f"{where}: unknown discovery source(s) {', '.join(map(str, unknown))}; "
-                          f"known: {', '.join(SOURCES)}")
+        raise ConfigError(
+            f"{where}: unknown discovery source(s) {', '.join(map(str, unknown))}; "
+            f"known: {', '.join(SOURCES)}"
+        )

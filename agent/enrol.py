@@ -4,6 +4,7 @@ For collectors that do not use client certificates. The token is kept in the
 state directory (0600) and sent on every report; the collector keeps only
 its hash. With a client certificate, the agent id comes from the certificate.
 """
+
 from __future__ import annotations
 
 import json
@@ -13,9 +14,9 @@ from pathlib import Path
 
 import grpc
 
-from agent.transport import TlsFiles, TransportError, channel
-from ronda_wire.v1 import ronda_pb2 as pb
-from ronda_wire.v1 import ronda_pb2_grpc
+from ronda.transport import TlsFiles, TransportError, channel
+from ronda.wire.v1 import ronda_pb2 as pb
+from ronda.wire.v1 import ronda_pb2_grpc
 
 TOKEN_FILE = "token.json"
 
@@ -67,13 +68,22 @@ def read_secret(path: str) -> str:
     return text
 
 
-def enrol(address: str, insecure: bool, tls: TlsFiles, secret: str, agent_id: str, machine_id: str = "",
-          hostname: str = "", timeout: float = 30.0) -> Token:
+def enrol(
+    address: str,
+    insecure: bool,
+    tls: TlsFiles,
+    secret: str,
+    agent_id: str,
+    machine_id: str = "",
+    hostname: str = "",
+    timeout: float = 30.0,
+) -> Token:
     try:
         with channel(address, insecure, TlsFiles(tls.ca)) as ch:
             reply = ronda_pb2_grpc.CollectorStub(ch).Enrol(
                 pb.EnrolRequest(agent_id=agent_id, secret=secret, machine_id=machine_id, hostname=hostname),
-                timeout=timeout)
+                timeout=timeout,
+            )
     except grpc.RpcError as e:
         raise EnrolError(f"enrolment refused: collector answered {e.code().name}: {e.details()}") from None
     except TransportError:
@@ -92,5 +102,7 @@ def agent_id_from_certificate(path: str) -> str:
         raise TransportError(f"cannot read certificate {path}: {e}") from None
     names = cert.subject.get_attributes_for_oid(NameOID.COMMON_NAME)
     if not names:
-        raise TransportError(f"certificate {path} has no subject CN to take the agent id from; give --agent-id")
+        raise TransportError(
+            f"certificate {path} has no subject CN to take the agent id from; give --agent-id"
+        )
     return str(names[0].value)

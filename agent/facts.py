@@ -1,10 +1,11 @@
 """Host facts: identity from the host's own files, live figures from the seam."""
+
 from __future__ import annotations
 
 import shlex
 
-from agent.host import Host, HostError
-from agent.model import Disk, HostFacts, SourceError
+from ronda.agent.host import Host, HostError
+from ronda.model import Disk, HostFacts, SourceError
 
 
 def _first_line(host: Host, *paths: str) -> str:
@@ -62,5 +63,7 @@ def collect_facts(host: Host) -> tuple[HostFacts, list[SourceError]]:
     facts.memory_used_bytes = stats.memory_used_bytes
     facts.disks = [Disk(d.mountpoint, d.device, d.fstype, d.total_bytes, d.used_bytes) for d in stats.disks]
     if not facts.machine_id:
-        errors.append(SourceError(source="facts", path="/etc/machine-id", message="no machine id on this host"))
+        errors.append(
+            SourceError(source="facts", path="/etc/machine-id", message="no machine id on this host")
+        )
     return facts, errors

@@ -8,9 +8,9 @@ public ones as exposed listeners.
 
 from __future__ import annotations
 
-from agent.host import Host, HostError, ListenSocket, ProcessInfo
-from agent.inspect.endpoints import backs, is_loopback, serves
-from agent.model import App, Listener, SourceError
+from ronda.agent.host import Host, HostError, ListenSocket, ProcessInfo
+from ronda.agent.inspect.endpoints import backs, is_loopback, serves
+from ronda.model import App, Listener, SourceError
 
 SOURCE = "listeners"
 

@@ -1,4 +1,5 @@
 """Progress of long log reads on a terminal (stderr), quiet everywhere else."""
+
 from __future__ import annotations
 
 import sys
@@ -9,8 +10,12 @@ from typing import TextIO
 class TerminalProgress:
     """A `progress(done, total)` callback that redraws one line at most 5 times a second."""
 
-    def __init__(self, label: str = "reading access logs", stream: TextIO | None = None,
-                 min_total: int = 32 * 1024 * 1024) -> None:
+    def __init__(
+        self,
+        label: str = "reading access logs",
+        stream: TextIO | None = None,
+        min_total: int = 32 * 1024 * 1024,
+    ) -> None:
         self.label = label
         self.stream = stream or sys.stderr
         self.min_total = min_total  # small reads finish before a bar would help

@@ -1,4 +1,5 @@
 """The agent's reporting loop: scan, number, send; again after the interval."""
+
 from __future__ import annotations
 
 import logging
@@ -9,26 +10,27 @@ from pathlib import Path
 
 import grpc
 
-from agent.backoff import Backoff
-from agent.config import AgentConfig, ConfigError
-from agent.discovery import DiscoveryOptions
-from agent.enrol import agent_id_from_certificate, load_token
-from agent.host import LocalHost
-from agent.sender import Ack, Sender, SendError
-from agent.snapshot import ScanOptions, scan
-from agent.spool import Spool
-from agent.state import AgentState, default_state_dir
-from agent.transport import TlsFiles
-from agent.wire import snapshot_to_wire
-from ronda_wire.v1 import ronda_pb2 as pb
+from ronda.agent.backoff import Backoff
+from ronda.agent.config import AgentConfig, ConfigError
+from ronda.agent.discovery import DiscoveryOptions
+from ronda.agent.enrol import agent_id_from_certificate, load_token
+from ronda.agent.host import LocalHost
+from ronda.agent.sender import Ack, Sender, SendError
+from ronda.agent.snapshot import ScanOptions, scan
+from ronda.agent.spool import Spool
+from ronda.agent.state import AgentState, default_state_dir
+from ronda.convert import snapshot_to_wire
+from ronda.transport import TlsFiles
+from ronda.wire.v1 import ronda_pb2 as pb
 
 log = logging.getLogger("ronda.agent")
 
 
 def scan_options(config: AgentConfig, interval: int = 0, state_dir: str | None = None) -> ScanOptions:
     return ScanOptions(
-        discovery=DiscoveryOptions(nginx_conf=config.nginx_conf, apache_conf=config.apache_conf,
-                                   sources=tuple(config.sources)),
+        discovery=DiscoveryOptions(
+            nginx_conf=config.nginx_conf, apache_conf=config.apache_conf, sources=tuple(config.sources)
+        ),
         agent_id=config.agent_id,
         interval_seconds=interval,
         state_dir=Path(state_dir) if state_dir else None,
@@ -52,7 +54,9 @@ class Agent:
 
     def __init__(self, config: AgentConfig) -> None:
         if not config.collector:
-            raise ConfigError("no collector address: give --collector HOST:PORT or set collector in the config")
+            raise ConfigError(
+                "no collector address: give --collector HOST:PORT or set collector in the config"
+            )
         self.config = config
         self.host = LocalHost(config.root or None)
         state_dir = config.state_dir or default_state_dir()
@@ -64,11 +68,17 @@ class Agent:
             config.agent_id = agent_id_from_certificate(config.cert)
         if token is not None:
             if config.agent_id and config.agent_id != token.agent_id:
-                raise ConfigError(f"the agent token in {state_dir} was issued for {token.agent_id!r}, not "
-                                  f"{config.agent_id!r}; enrol again or drop agent_id")
+                raise ConfigError(
+                    f"the agent token in {state_dir} was issued for {token.agent_id!r}, not "
+                    f"{config.agent_id!r}; enrol again or drop agent_id"
+                )
             config.agent_id = token.agent_id
-        self.sender = Sender(config.collector, config.insecure, TlsFiles(config.ca, config.cert, config.key),
-                             token=token.token if token else None)
+        self.sender = Sender(
+            config.collector,
+            config.insecure,
+            TlsFiles(config.ca, config.cert, config.key),
+            token=token.token if token else None,
+        )
         self.backoff = Backoff()
 
     def scan_into_spool(self, interval: int = 0) -> int:
@@ -100,19 +110,32 @@ class Agent:
                     self._renumber(sequence, message, e.last_sequence, "its sequence was already used")
                     continue
                 if e.code == grpc.StatusCode.INVALID_ARGUMENT:
-                    log.error("the collector refused snapshot %d as invalid; dropped: %s", sequence, e.details)
+                    log.error(
+                        "the collector refused snapshot %d as invalid; dropped: %s", sequence, e.details
+                    )
                     self.spool.remove(sequence)
                     continue
                 raise
             self.spool.remove(sequence)
             self.spool.coalesced = 0
-            log.info("sent snapshot agent=%s seq=%d apps=%d errors=%d to %s%s", message.agent_id, sequence,
-                     len(message.apps), len(message.errors), self.config.collector,
-                     " (duplicate)" if last.duplicate else " (older than the collector's newest)" if last.stale
-                     else "")
+            log.info(
+                "sent snapshot agent=%s seq=%d apps=%d errors=%d to %s%s",
+                message.agent_id,
+                sequence,
+                len(message.apps),
+                len(message.errors),
+                self.config.collector,
+                " (duplicate)"
+                if last.duplicate
+                else " (older than the collector's newest)"
+                if last.stale
+                else "",
+            )
             if last.stale and last.last_sequence and sequence == sequences[-1]:
                 # Our sequence fell behind the collector's (state restored from a backup?): resend our newest.
-                self._renumber(sequence, message, last.last_sequence, "it was older than the collector's newest")
+                self._renumber(
+                    sequence, message, last.last_sequence, "it was older than the collector's newest"
+                )
         return last
 
     def _renumber(self, sequence: int, message: pb.Snapshot, collector_last: int, why: str) -> None:
@@ -128,9 +151,15 @@ class Agent:
             ack = self.flush()
         except SendError as e:
             waiting = len(self.spool)
-            raise SendError(e.code, f"{e.details} (snapshot {sequence} is kept in the spool with {waiting - 1} "
-                                    f"other(s) and sent on the next run)" if e.retryable else e.details,
-                            e.retry_after, e.last_sequence) from None
+            raise SendError(
+                e.code,
+                f"{e.details} (snapshot {sequence} is kept in the spool with {waiting - 1} "
+                f"other(s) and sent on the next run)"
+                if e.retryable
+                else e.details,
+                e.retry_after,
+                e.last_sequence,
+            ) from None
         assert ack is not None
         return ack
 
@@ -154,8 +183,12 @@ class Agent:
             except SendError as e:
                 if e.retryable:
                     wait = min(self.backoff.next(e.retry_after), max(next_scan - time.monotonic(), 0.0) + 1.0)
-                    log.warning("report failed: %s; %d snapshot(s) spooled, retrying in %.1f s", e,
-                                len(self.spool), wait)
+                    log.warning(
+                        "report failed: %s; %d snapshot(s) spooled, retrying in %.1f s",
+                        e,
+                        len(self.spool),
+                        wait,
+                    )
                 else:
                     log.error("report refused: %s; trying again next interval", e)
                     wait = next_scan - time.monotonic()

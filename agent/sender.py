@@ -1,19 +1,24 @@
 """Send snapshots to the collector over gRPC."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass
 
 import grpc
 
-from agent.model import Snapshot
-from agent.transport import TlsFiles, channel
-from agent.wire import snapshot_to_wire
-from ronda_wire.v1 import ronda_pb2 as pb
-from ronda_wire.v1 import ronda_pb2_grpc
+from ronda.convert import snapshot_to_wire
+from ronda.model import Snapshot
+from ronda.transport import TlsFiles, channel
+from ronda.wire.v1 import ronda_pb2 as pb
+from ronda.wire.v1 import ronda_pb2_grpc
 
-RETRYABLE = {grpc.StatusCode.UNAVAILABLE, grpc.StatusCode.DEADLINE_EXCEEDED, grpc.StatusCode.RESOURCE_EXHAUSTED,
-             grpc.StatusCode.ABORTED}
-RETRY_METADATA = "ronda-retry-after-ms"        # the collector's hint: come back after this long
+RETRYABLE = {
+    grpc.StatusCode.UNAVAILABLE,
+    grpc.StatusCode.DEADLINE_EXCEEDED,
+    grpc.StatusCode.RESOURCE_EXHAUSTED,
+    grpc.StatusCode.ABORTED,
+}
+RETRY_METADATA = "ronda-retry-after-ms"  # the collector's hint: come back after this long
 LAST_SEQUENCE_METADATA = "ronda-last-sequence"  # the newest sequence the collector holds for this agent
 
 
@@ -29,12 +34,17 @@ def _int(value: str | None) -> int | None:
 
 
 class SendError(Exception):
-    def __init__(self, code: grpc.StatusCode, details: str, retry_after: float | None = None,
-                 last_sequence: int | None = None) -> None:
+    def __init__(
+        self,
+        code: grpc.StatusCode,
+        details: str,
+        retry_after: float | None = None,
+        last_sequence: int | None = None,
+    ) -> None:
         super().__init__(f"collector answered {code.name}: {details}")
         self.code = code
         self.details = details
-        self.retry_after = retry_after        # seconds, from the collector's hint
+        self.retry_after = retry_after  # seconds, from the collector's hint
         self.last_sequence = last_sequence
 
     @property
@@ -53,8 +63,14 @@ class Ack:
 
 
 class Sender:
-    def __init__(self, address: str, insecure: bool = False, tls: TlsFiles = TlsFiles(), timeout: float = 30.0,
-                 token: str | None = None):
+    def __init__(
+        self,
+        address: str,
+        insecure: bool = False,
+        tls: TlsFiles = TlsFiles(),
+        timeout: float = 30.0,
+        token: str | None = None,
+    ):
         self.address = address
         self.timeout = timeout
         self._channel = channel(address, insecure, tls)
@@ -66,20 +82,25 @@ class Sender:
 
     def send_message(self, message: pb.Snapshot) -> Ack:
         try:
-            ack, call = self._stub.Report.with_call(message, timeout=self.timeout, wait_for_ready=False,
-                                                    metadata=self._metadata)
+            ack, call = self._stub.Report.with_call(
+                message, timeout=self.timeout, wait_for_ready=False, metadata=self._metadata
+            )
         except grpc.RpcError as e:
             hints = _trailing(e)
             retry_ms = _int(hints.get(RETRY_METADATA))
-            raise SendError(e.code(), e.details() or "", retry_ms / 1000 if retry_ms is not None else None,
-                            _int(hints.get(LAST_SEQUENCE_METADATA))) from None
+            raise SendError(
+                e.code(),
+                e.details() or "",
+                retry_ms / 1000 if retry_ms is not None else None,
+                _int(hints.get(LAST_SEQUENCE_METADATA)),
+            ) from None
         last = _int(_trailing(call).get(LAST_SEQUENCE_METADATA))
         return Ack(ack.accepted, ack.duplicate, ack.stale, ack.sequence, ack.message, last)
 
     def close(self) -> None:
         self._channel.close()
 
-    def __enter__(self) -> "Sender":
+    def __enter__(self) -> Sender:
         return self
 
     def __exit__(self, *exc) -> None:

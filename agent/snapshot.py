@@ -3,31 +3,32 @@
 discover (which apps) -> inspect (what each is and costs) -> usage (who still
 uses it, from access logs) -> listeners (which socket serves which app).
 """
+
 from __future__ import annotations
 
 import tempfile
 import uuid
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
-from agent import __version__
-from agent.discovery import DiscoveryOptions, discover
-from agent.facts import collect_facts
-from agent.host import Host
-from agent.inspect import inspect_apps
-from agent.listeners import map_listeners
-from agent.model import Snapshot
-from agent.state import valid_agent_id
-from agent.usage import UsageOptions, collect_usage
-from agent.usage.collect import Progress
+from ronda import __version__
+from ronda.agent.discovery import DiscoveryOptions, discover
+from ronda.agent.facts import collect_facts
+from ronda.agent.host import Host
+from ronda.agent.inspect import inspect_apps
+from ronda.agent.listeners import map_listeners
+from ronda.agent.usage import UsageOptions, collect_usage
+from ronda.agent.usage.collect import Progress
+from ronda.ids import valid_agent_id
+from ronda.model import Snapshot
 
 
 @dataclass
 class ScanOptions:
     discovery: DiscoveryOptions = field(default_factory=DiscoveryOptions)
     usage: UsageOptions = field(default_factory=UsageOptions)
-    agent_id: str = ""          # empty: machine id, else hostname
+    agent_id: str = ""  # empty: machine id, else hostname
     interval_seconds: int = 0
     source: str = "agent"
     # Where log offsets and daily counts persist between scans; None reads every log
@@ -44,16 +45,18 @@ def scan(host: Host, options: ScanOptions | None = None) -> Snapshot:
     inspect_apps(host, found)
     if options.state_dir is None:
         with tempfile.TemporaryDirectory(prefix="ronda-scan-") as scratch:
-            usage_errors = collect_usage(host, found.apps, found.log_formats, Path(scratch), options.usage,
-                                         options.progress)
+            usage_errors = collect_usage(
+                host, found.apps, found.log_formats, Path(scratch), options.usage, options.progress
+            )
     else:
-        usage_errors = collect_usage(host, found.apps, found.log_formats, options.state_dir, options.usage,
-                                     options.progress)
+        usage_errors = collect_usage(
+            host, found.apps, found.log_formats, options.state_dir, options.usage, options.progress
+        )
     listeners, listener_errors = map_listeners(host, found.apps)
     return Snapshot(
         agent_id=options.agent_id or default_agent_id(facts.machine_id, facts.hostname),
         report_id=str(uuid.uuid4()),
-        collected_at=datetime.now(timezone.utc),
+        collected_at=datetime.now(UTC),
         agent_version=__version__,
         source=options.source,
         host=facts,

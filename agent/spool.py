@@ -6,6 +6,7 @@ unreachable, or an agent restart, loses nothing. The spool is bounded: since
 every snapshot carries the host's full state, the oldest are dropped first
 and counted as coalesced; the next snapshot sent says how many it replaced.
 """
+
 from __future__ import annotations
 
 import logging
@@ -24,8 +25,12 @@ class SpoolError(Exception):
 
 
 class Spool:
-    def __init__(self, directory: str | Path, max_entries: int = DEFAULT_MAX_ENTRIES,
-                 max_bytes: int = DEFAULT_MAX_BYTES) -> None:
+    def __init__(
+        self,
+        directory: str | Path,
+        max_entries: int = DEFAULT_MAX_ENTRIES,
+        max_bytes: int = DEFAULT_MAX_BYTES,
+    ) -> None:
         self.dir = Path(directory)
         self.max_entries = max(1, max_entries)
         self.max_bytes = max_bytes
@@ -57,15 +62,19 @@ class Spool:
         dropped = 0
         sequences = self.sequences()
         sizes = {s: _size(self._path(s)) for s in sequences}
-        while len(sequences) > 1 and (len(sequences) > self.max_entries or sum(sizes.values()) > self.max_bytes):
+        while len(sequences) > 1 and (
+            len(sequences) > self.max_entries or sum(sizes.values()) > self.max_bytes
+        ):
             oldest = sequences.pop(0)
             self._path(oldest).unlink(missing_ok=True)
             sizes.pop(oldest)
             dropped += 1
         if dropped:
             self.coalesced += dropped
-            log.warning("spool full: dropped %d older snapshot(s); the newer ones carry the same, fresher state",
-                        dropped)
+            log.warning(
+                "spool full: dropped %d older snapshot(s); the newer ones carry the same, fresher state",
+                dropped,
+            )
         return dropped
 
     def read(self, sequence: int) -> bytes:

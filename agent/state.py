@@ -3,16 +3,15 @@
 Kept as one JSON file in the state directory, written atomically, so a
 restart continues the sequence and the collector's idempotency holds.
 """
+
 from __future__ import annotations
 
 import json
 import os
-import re
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
-_ID_RE = re.compile(r"^[A-Za-z0-9][A-Za-z0-9._:@-]{0,127}$")
 DEFAULT_STATE_DIR = "/var/lib/ronda-agent"
 
 
@@ -29,10 +28,6 @@ def default_state_dir() -> str:
     return os.path.join(base, "ronda-agent")
 
 
-def valid_agent_id(value: str) -> bool:
-    return bool(_ID_RE.match(value))
-
-
 @dataclass
 class AgentState:
     path: Path
@@ -40,7 +35,7 @@ class AgentState:
     sequence: int = 0
 
     @classmethod
-    def load(cls, state_dir: str | Path) -> "AgentState":
+    def load(cls, state_dir: str | Path) -> AgentState:
         directory = Path(state_dir)
         try:
             directory.mkdir(parents=True, exist_ok=True, mode=0o700)

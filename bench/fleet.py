@@ -4,20 +4,22 @@ Consecutive snapshots of one agent differ as they do in the field: today's
 counts grow on the apps that are used, process figures move on the apps that
 run processes, everything else stays the same.
 """
+
 from __future__ import annotations
 
 import random
 import uuid
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 
-from agent import model
+from ronda import model
 
 APPS = 100
 DAYS = 90
 
 
-def make_snapshot(agent_id: str, sequence: int, apps: int = APPS, days: int = DAYS, seed: int = 0,
-                  busy: float = 1.0) -> model.Snapshot:
+def make_snapshot(
+    agent_id: str, sequence: int, apps: int = APPS, days: int = DAYS, seed: int = 0, busy: float = 1.0
+) -> model.Snapshot:
     """`busy`: the share of apps whose logs grow between snapshots (monitors and bots reach most apps,
     so 1.0 is the realistic default); the others are byte-for-byte the same as in the last snapshot."""
     rng = random.Random(f"{agent_id}:{seed}")
@@ -35,38 +37,90 @@ def make_snapshot(agent_id: str, sequence: int, apps: int = APPS, days: int = DA
             day = today - timedelta(days=days - 1 - d)
             base = rng.randrange(0, 500) if i in used else 0
             human = base + (sequence if (i in used and d == days - 1) else 0)
-            daily.append(model.DailyUsage(day.isoformat(), human=human, bot=rng.randrange(0, 200),
-                                          monitor=96, error=rng.randrange(0, 20), scanner=rng.randrange(0, 5),
-                                          human_clients=human // 7))
+            daily.append(
+                model.DailyUsage(
+                    day.isoformat(),
+                    human=human,
+                    bot=rng.randrange(0, 200),
+                    monitor=96,
+                    error=rng.randrange(0, 20),
+                    scanner=rng.randrange(0, 5),
+                    human_clients=human // 7,
+                )
+            )
         processes = []
         resources = None
         if i in with_processes:
-            processes = [model.ProcessRef(pid=1000 + i, name="php-fpm8.2", user="www-data",
-                                          unit="php8.2-fpm.service", cpu_seconds=12.5 + sequence * 0.25,
-                                          rss_bytes=48_000_000 + sequence * 4096, role=f"php-fpm pool app{i}")]
-            resources = model.Resources(processes=processes, cpu_seconds=12.5 + sequence * 0.25,
-                                        rss_bytes=48_000_000 + sequence * 4096, disk_bytes=180_000_000,
-                                        file_count=5400)
-        first = datetime(2026, 8, 22, tzinfo=timezone.utc)
-        app_list.append(model.App(
-            key=f"nginx:{name}:443/", kind="nginx", server_names=[name, "www." + name],
-            listen=[model.ListenAddress("*", 443, tls=True), model.ListenAddress("*", 80)],
-            root=f"/srv/www/app{i}/public", config=model.ConfigLocation(f"/etc/nginx/sites-enabled/app{i}.conf", 3),
-            access_logs=[model.LogRef(f"/var/log/nginx/app{i}.access.log", "combined")],
-            framework=model.Framework("laravel", "10.48.4", f"/srv/www/app{i}/vendor/composer/installed.json", "php"),
-            resources=resources,
-            usage=model.Usage("full", coverage_start=first, coverage_end=datetime(2026, 11, 20, tzinfo=timezone.utc),
-                              last_request=datetime(2026, 11, 20, 8, tzinfo=timezone.utc),
-                              daily=daily, logs=[model.LogSource(f"/var/log/nginx/app{i}.access.log", "combined",
-                                                                 "ok", lines=120_000 + (sequence if i in moving
-                                                                                        else 0))]),
-            labels={"opd": f"dinas-{i % 17}"}))
+            processes = [
+                model.ProcessRef(
+                    pid=1000 + i,
+                    name="php-fpm8.2",
+                    user="www-data",
+                    unit="php8.2-fpm.service",
+                    cpu_seconds=12.5 + sequence * 0.25,
+                    rss_bytes=48_000_000 + sequence * 4096,
+                    role=f"php-fpm pool app{i}",
+                )
+            ]
+            resources = model.Resources(
+                processes=processes,
+                cpu_seconds=12.5 + sequence * 0.25,
+                rss_bytes=48_000_000 + sequence * 4096,
+                disk_bytes=180_000_000,
+                file_count=5400,
+            )
+        first = datetime(2026, 8, 22, tzinfo=UTC)
+        app_list.append(
+            model.App(
+                key=f"nginx:{name}:443/",
+                kind="nginx",
+                server_names=[name, "www." + name],
+                listen=[model.ListenAddress("*", 443, tls=True), model.ListenAddress("*", 80)],
+                root=f"/srv/www/app{i}/public",
+                config=model.ConfigLocation(f"/etc/nginx/sites-enabled/app{i}.conf", 3),
+                access_logs=[model.LogRef(f"/var/log/nginx/app{i}.access.log", "combined")],
+                framework=model.Framework(
+                    "laravel", "10.48.4", f"/srv/www/app{i}/vendor/composer/installed.json", "php"
+                ),
+                resources=resources,
+                usage=model.Usage(
+                    "full",
+                    coverage_start=first,
+                    coverage_end=datetime(2026, 11, 20, tzinfo=UTC),
+                    last_request=datetime(2026, 11, 20, 8, tzinfo=UTC),
+                    daily=daily,
+                    logs=[
+                        model.LogSource(
+                            f"/var/log/nginx/app{i}.access.log",
+                            "combined",
+                            "ok",
+                            lines=120_000 + (sequence if i in moving else 0),
+                        )
+                    ],
+                ),
+                labels={"opd": f"dinas-{i % 17}"},
+            )
+        )
     return model.Snapshot(
-        agent_id=agent_id, sequence=sequence, report_id=str(uuid.uuid4()),
-        collected_at=datetime.now(timezone.utc), agent_version="0.1.0", source="agent",
-        host=model.HostFacts(machine_id=uuid.uuid5(uuid.NAMESPACE_DNS, agent_id).hex, hostname=agent_id,
-                             os_name="Debian GNU/Linux", os_version="12", cpu_count=4,
-                             memory_total_bytes=8 << 30, memory_used_bytes=(3 << 30) + sequence),
+        agent_id=agent_id,
+        sequence=sequence,
+        report_id=str(uuid.uuid4()),
+        collected_at=datetime.now(UTC),
+        agent_version="0.1.0",
+        source="agent",
+        host=model.HostFacts(
+            machine_id=uuid.uuid5(uuid.NAMESPACE_DNS, agent_id).hex,
+            hostname=agent_id,
+            os_name="Debian GNU/Linux",
+            os_version="12",
+            cpu_count=4,
+            memory_total_bytes=8 << 30,
+            memory_used_bytes=(3 << 30) + sequence,
+        ),
         apps=app_list,
-        listeners=[model.Listener("tcp", "0.0.0.0", 443, public=True), model.Listener("tcp", "0.0.0.0", 80, public=True)],
-        interval_seconds=900)
+        listeners=[
+            model.Listener("tcp", "0.0.0.0", 443, public=True),
+            model.Listener("tcp", "0.0.0.0", 80, public=True),
+        ],
+        interval_seconds=900,
+    )

@@ -15,6 +15,7 @@ old byte is read again.
 On a shared machine CPU time is what to compare (wall time includes waiting
 for the CPU); `--repeat N` keeps each tool's best of N runs.
 """
+
 from __future__ import annotations
 
 import argparse
@@ -33,10 +34,14 @@ ROOT = Path(__file__).resolve().parent.parent
 BROWSERS = (
     "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/{v}.0.0.0 Safari/537.36",
     "Mozilla/5.0 (X11; Linux x86_64; rv:{v}.0) Gecko/20100101 Firefox/{v}.0",
-    ("Mozilla/5.0 (iPhone; CPU iPhone OS 17_{m} like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) "
-     "Version/17.{m} Mobile/15E148 Safari/604.1"),
-    ("Mozilla/5.0 (Linux; Android 14; SM-A{m}5F) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/{v}.0.0.0 "
-     "Mobile Safari/537.36"),
+    (
+        "Mozilla/5.0 (iPhone; CPU iPhone OS 17_{m} like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) "
+        "Version/17.{m} Mobile/15E148 Safari/604.1"
+    ),
+    (
+        "Mozilla/5.0 (Linux; Android 14; SM-A{m}5F) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/{v}.0.0.0 "
+        "Mobile Safari/537.36"
+    ),
 )
 CRAWLERS = (
     "Mozilla/5.0 (compatible; Googlebot/2.1; +http://www.google.com/bot.html)",
@@ -44,8 +49,16 @@ CRAWLERS = (
     "Mozilla/5.0 (compatible; AhrefsBot/7.0; +http://ahrefs.com/robot/)",
     "python-requests/2.31.0",
 )
-PAGES = ("/", "/index.php", "/login", "/dashboard", "/laporan?tahun=2026", "/sipd/anggaran",
-         "/sipd/api/rekap?id={p}", "/api/v1/data?page={p}")
+PAGES = (
+    "/",
+    "/index.php",
+    "/login",
+    "/dashboard",
+    "/laporan?tahun=2026",
+    "/sipd/anggaran",
+    "/sipd/api/rekap?id={p}",
+    "/api/v1/data?page={p}",
+)
 ASSETS = ("/assets/app.js", "/assets/app.css", "/img/logo.png", "/favicon.ico", "/assets/font.woff2")
 SCAN_PATHS = ("/wp-login.php", "/.env", "/phpmyadmin/", "/.git/config", "/admin.php", "/xmlrpc.php")
 
@@ -72,7 +85,9 @@ def write_log(path: Path, lines: int, seed: int = 20260101, days: int = 14, clie
             kind = rnd.random()
             if kind < 0.10:
                 ip, ua = f"66.249.{rnd.randrange(64, 80)}.{rnd.randrange(1, 255)}", rnd.choice(CRAWLERS)
-                visit = [(rnd.choice(PAGES).format(p=rnd.randrange(900)), 200) for _ in range(rnd.randrange(1, 6))]
+                visit = [
+                    (rnd.choice(PAGES).format(p=rnd.randrange(900)), 200) for _ in range(rnd.randrange(1, 6))
+                ]
             elif kind < 0.12:
                 ip, ua = "10.0.0.5", "UptimeRobot/2.0"
                 visit = [("/healthz", 200)]
@@ -86,13 +101,17 @@ def write_log(path: Path, lines: int, seed: int = 20260101, days: int = 14, clie
                 for _ in range(rnd.randrange(1, 6)):
                     status = 200 if rnd.random() < 0.93 else rnd.choice((302, 304, 404, 500))
                     visit.append((rnd.choice(PAGES).format(p=rnd.randrange(900)), status))
-                    visit.extend((rnd.choice(ASSETS), 200 if rnd.random() < 0.7 else 304)
-                                 for _ in range(rnd.randrange(0, 8)))
+                    visit.extend(
+                        (rnd.choice(ASSETS), 200 if rnd.random() < 0.7 else 304)
+                        for _ in range(rnd.randrange(0, 8))
+                    )
             for page, status in visit[: lines - written]:
                 stamp = time.strftime("%d/%b/%Y:%H:%M:%S +0700", time.gmtime(t + 7 * 3600))
                 size = rnd.randrange(200, 90_000) if status == 200 else 0
-                f.write(f'{ip} - - [{stamp}] "GET {page} HTTP/1.1" {status} {size} '
-                        f'"https://app.example.go.id/" "{ua}"\n')
+                f.write(
+                    f'{ip} - - [{stamp}] "GET {page} HTTP/1.1" {status} {size} '
+                    f'"https://app.example.go.id/" "{ua}"\n'
+                )
                 written += 1
 
 
@@ -126,7 +145,9 @@ def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--lines", type=int, default=1_000_000)
     parser.add_argument("--keep", help="write the log and state here and keep them")
-    parser.add_argument("--repeat", type=int, default=1, help="run each tool N times and keep its best CPU time")
+    parser.add_argument(
+        "--repeat", type=int, default=1, help="run each tool N times and keep its best CPU time"
+    )
     args = parser.parse_args()
     work = Path(args.keep) if args.keep else Path(tempfile.mkdtemp(prefix="ronda-bench-"))
     work.mkdir(parents=True, exist_ok=True)
@@ -135,7 +156,9 @@ def main() -> int:
     t = time.perf_counter()
     write_log(log, args.lines)
     size = log.stat().st_size
-    print(f"log: {log} — {args.lines:,} lines, {size / 1e6:.1f} MB, written in {time.perf_counter() - t:.1f}s")
+    print(
+        f"log: {log} — {args.lines:,} lines, {size / 1e6:.1f} MB, written in {time.perf_counter() - t:.1f}s"
+    )
     print(f"{'tool':<34}{'wall s':>8}{'cpu s':>8}{'lines/cpu-s':>14}{'peak RSS':>11}")
     print("(lines/s per CPU second: one core's throughput; wall time when CPU time is too small to see)")
     results: dict[str, tuple[float, float, int]] = {}
@@ -167,15 +190,25 @@ def main() -> int:
     show(f"ronda, {path} (process)", wall, cpu, rss)
     show(f"ronda, {path} (parse)", first["wall"], first["cpu"], None)
     show("ronda, general path (parse)", general[3]["wall"], general[3]["cpu"], None)
-    floor = min((json.loads(run_child([*child, "floor", str(log)])[3]) for _ in range(max(args.repeat, 1))),
-                key=lambda report: report["cpu"])
+    floor = min(
+        (json.loads(run_child([*child, "floor", str(log)])[3]) for _ in range(max(args.repeat, 1))),
+        key=lambda report: report["cpu"],
+    )
     show("floor: count+findall+Counter", floor["wall"], floor["cpu"], None)
     goaccess = shutil.which("goaccess")
     if goaccess:
         best = None
         for _ in range(max(args.repeat, 1)):
-            run = run_child([goaccess, str(log), "--log-format=COMBINED", "--no-global-config",
-                             "-o", str(work / "goaccess.json")])
+            run = run_child(
+                [
+                    goaccess,
+                    str(log),
+                    "--log-format=COMBINED",
+                    "--no-global-config",
+                    "-o",
+                    str(work / "goaccess.json"),
+                ]
+            )
             best = run if best is None or run[1] < best[1] else best
         show("goaccess", *best[:3])
     else:
@@ -188,24 +221,40 @@ def main() -> int:
 
     ronda, parse = results[f"ronda, {path} (process)"], results[f"ronda, {path} (parse)"]
     print()
-    print(f"ronda: {first['lines']:,} lines parsed, {first['human']:,} human requests, errors: {first['errors']}")
+    print(
+        f"ronda: {first['lines']:,} lines parsed, {first['human']:,} human requests, errors: {first['errors']}"
+    )
     same = all(first[k] == general[3][k] for k in ("lines", "daily", "last_human"))
-    print(f"ronda path: lean regex for {first['lean_lines']:,} of {first['lines']:,} lines; "
-          f"the general path alone gives the same counts: {'yes' if same else 'NO'}")
+    print(
+        f"ronda path: lean regex for {first['lean_lines']:,} of {first['lines']:,} lines; "
+        f"the general path alone gives the same counts: {'yes' if same else 'NO'}"
+    )
     if "goaccess" in results:
         goaccess = results["goaccess"]
-        print(f"goaccess CPU time / ronda CPU time: {goaccess[1] / max(ronda[1], 1e-3):.1f} (whole process), "
-              f"{goaccess[1] / max(parse[1], 1e-3):.1f} (parse only)")
-        print(f"goaccess CPU time / floor CPU time: {goaccess[1] / max(floor['cpu'], 1e-3):.1f} (the bound for a "
-              "findall-and-Counter parser)")
+        print(
+            f"goaccess CPU time / ronda CPU time: {goaccess[1] / max(ronda[1], 1e-3):.1f} (whole process), "
+            f"{goaccess[1] / max(parse[1], 1e-3):.1f} (parse only)"
+        )
+        print(
+            f"goaccess CPU time / floor CPU time: {goaccess[1] / max(floor['cpu'], 1e-3):.1f} (the bound for a "
+            "findall-and-Counter parser)"
+        )
     wc = results["wc -l"]
     print(f"ronda parse CPU time / wc -l wall time: {parse[1] / max(wc[0], 1e-3):.0f}")
-    print(f"rescan of the unchanged log: {again['bytes_read']:,} bytes of log read, {again['lines']:,} lines parsed")
-    print(f"targets: >= 1,000,000 lines/s per core: {args.lines / max(parse[1], 1e-3):,.0f} (parse), "
-          f"{args.lines / max(ronda[1], 1e-3):,.0f} (process); peak RSS < 64 MB: {ronda[2] / 2**20:.1f} MB"
-          + (f"; >= 10x goaccess: {results['goaccess'][1] / max(parse[1], 1e-3):.1f}x (parse), "
-             f"{results['goaccess'][1] / max(ronda[1], 1e-3):.1f}x (process: start-up and imports included, "
-             "which the agent's daemon pays once)" if "goaccess" in results else ""))
+    print(
+        f"rescan of the unchanged log: {again['bytes_read']:,} bytes of log read, {again['lines']:,} lines parsed"
+    )
+    print(
+        f"targets: >= 1,000,000 lines/s per core: {args.lines / max(parse[1], 1e-3):,.0f} (parse), "
+        f"{args.lines / max(ronda[1], 1e-3):,.0f} (process); peak RSS < 64 MB: {ronda[2] / 2**20:.1f} MB"
+        + (
+            f"; >= 10x goaccess: {results['goaccess'][1] / max(parse[1], 1e-3):.1f}x (parse), "
+            f"{results['goaccess'][1] / max(ronda[1], 1e-3):.1f}x (process: start-up and imports included, "
+            "which the agent's daemon pays once)"
+            if "goaccess" in results
+            else ""
+        )
+    )
     if not args.keep:
         shutil.rmtree(work, ignore_errors=True)
     return 0

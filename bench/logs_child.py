@@ -5,6 +5,7 @@
 
 Prints one JSON object: the figures measured inside the process.
 """
+
 from __future__ import annotations
 
 import json
@@ -17,23 +18,36 @@ ROOT = Path(__file__).resolve().parent.parent
 
 def child_ronda(log: str, state: str, general: bool = False) -> dict:
     sys.path.insert(0, str(ROOT))
-    from agent.host import LocalHost
-    from agent.model import App, LogRef
-    from agent.usage import UsageOptions, collect_usage
-    from agent.usage.collect import UsageCollector
+    from ronda.agent.host import LocalHost
+    from ronda.agent.usage import UsageOptions, collect_usage
+    from ronda.agent.usage.collect import UsageCollector
+    from ronda.model import App, LogRef
 
-    app = App(key="bench", kind="nginx", server_names=["app.example.go.id"],
-              access_logs=[LogRef(path=log, format="combined")])
+    app = App(
+        key="bench",
+        kind="nginx",
+        server_names=["app.example.go.id"],
+        access_logs=[LogRef(path=log, format="combined")],
+    )
     collector = UsageCollector(LocalHost(), [app], {}, Path(state), UsageOptions(lean_regex=not general))
     wall, cpu = time.perf_counter(), time.process_time()
     errors = collector.run()  # what collect_usage() runs
     wall, cpu = time.perf_counter() - wall, time.process_time() - cpu
     assert collect_usage
-    daily = [(d.date, d.human, d.bot, d.monitor, d.error, d.scanner, d.human_clients) for d in app.usage.daily]
-    return {"errors": [e.message for e in errors], "lines": collector.stats.lines, "wall": wall, "cpu": cpu,
-            "lean_lines": collector.stats.lean_lines, "bytes_read": collector.stats.bytes_read,
-            "human": sum(d.human for d in app.usage.daily), "daily": daily,
-            "last_human": str(app.usage.last_human_request)}
+    daily = [
+        (d.date, d.human, d.bot, d.monitor, d.error, d.scanner, d.human_clients) for d in app.usage.daily
+    ]
+    return {
+        "errors": [e.message for e in errors],
+        "lines": collector.stats.lines,
+        "wall": wall,
+        "cpu": cpu,
+        "lean_lines": collector.stats.lean_lines,
+        "bytes_read": collector.stats.bytes_read,
+        "human": sum(d.human for d in app.usage.daily),
+        "daily": daily,
+        "last_human": str(app.usage.last_human_request),
+    }
 
 
 def child_floor(log: str) -> dict:
@@ -46,8 +60,8 @@ def child_floor(log: str) -> dict:
     sys.path.insert(0, str(ROOT))
     from collections import Counter
 
-    from agent.usage import UsageOptions
-    from agent.usage.formats import parse_definition
+    from ronda.agent.usage import UsageOptions
+    from ronda.agent.usage.formats import parse_definition
 
     options = UsageOptions()
     lean = parse_definition("nginx", "combined", None).compile([], list(options.monitor_paths)).lean

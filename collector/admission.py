@@ -6,6 +6,7 @@ more than `limit` ahead of it is refused at once (before it is decoded) with
 a delay derived from how long calls take now, so agents come back when
 there is room rather than all at once.
 """
+
 from __future__ import annotations
 
 import random

@@ -3,6 +3,7 @@
 Thin by design: parse arguments, call the library, turn domain errors into
 ClickException.
 """
+
 from __future__ import annotations
 
 import json
@@ -13,16 +14,16 @@ import threading
 
 import click
 
-from agent.transport import TlsFiles, TransportError
-from collector import __version__
-from collector.cli_common import db_option, format_option, open_store
-from collector.cli_inventory import inventory
-from collector.cli_reconcile import candidates, decide, explain, findings, reconcile, report
-from collector.cli_scan import scan, scans
-from collector.cli_trust import agents, ca
-from collector.output import render
-from collector.server import CHECKPOINT_EVERY, ServeError, ServerConfig, make_server, stop_gracefully
-from collector.store import StoreError
+from ronda import __version__
+from ronda.collector.cli_common import db_option, format_option, open_store
+from ronda.collector.cli_inventory import inventory
+from ronda.collector.cli_reconcile import candidates, decide, explain, findings, reconcile, report
+from ronda.collector.cli_scan import scan, scans
+from ronda.collector.cli_trust import agents, ca
+from ronda.collector.output import render
+from ronda.collector.server import CHECKPOINT_EVERY, ServeError, ServerConfig, make_server, stop_gracefully
+from ronda.collector.store import StoreError
+from ronda.transport import TlsFiles, TransportError
 
 _DOMAIN_ERRORS = (StoreError, ServeError, TransportError)
 
@@ -41,34 +42,69 @@ def cli(verbose: int) -> None:
       ronda hosts                        # servers that reported
       ronda apps --format csv            # every app found
     """
-    logging.basicConfig(level=max(logging.WARNING - 10 * verbose, logging.DEBUG), stream=sys.stderr,
-                        format="%(asctime)s %(levelname)s %(name)s: %(message)s")
+    logging.basicConfig(
+        level=max(logging.WARNING - 10 * verbose, logging.DEBUG),
+        stream=sys.stderr,
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+    )
 
 
 @cli.command()
 @db_option
-@click.option("--listen", default="127.0.0.1:7470", show_default=True, metavar="HOST:PORT",
-              help="Address to serve gRPC on.")
+@click.option(
+    "--listen",
+    default="127.0.0.1:7470",
+    show_default=True,
+    metavar="HOST:PORT",
+    help="Address to serve gRPC on.",
+)
 @click.option("--insecure", is_flag=True, help="Plain text instead of TLS; loopback addresses only.")
 @click.option("--cert", metavar="FILE", help="The collector's certificate (PEM).")
 @click.option("--key", metavar="FILE", help="The private key of --cert (PEM).")
 @click.option("--ca", metavar="FILE", help="CA (PEM) whose client certificates are required (mutual TLS).")
-@click.option("--approval", type=click.Choice(["auto", "manual"]), default="auto", show_default=True,
-              help="manual: new agents wait for `ronda agents approve` before their snapshots are stored.")
-@click.option("--workers", default=1, show_default=True,
-              help="Calls each process handles at once; others wait in line (--processes uses more cores).")
-@click.option("--processes", default=1, show_default=True,
-              help="Server processes sharing the port; one per CPU core serves the most agents.")
-def serve(db: str, listen: str, insecure: bool, cert: str | None, key: str | None, ca: str | None,
-          approval: str, workers: int, processes: int) -> None:
+@click.option(
+    "--approval",
+    type=click.Choice(["auto", "manual"]),
+    default="auto",
+    show_default=True,
+    help="manual: new agents wait for `ronda agents approve` before their snapshots are stored.",
+)
+@click.option(
+    "--workers",
+    default=1,
+    show_default=True,
+    help="Calls each process handles at once; others wait in line (--processes uses more cores).",
+)
+@click.option(
+    "--processes",
+    default=1,
+    show_default=True,
+    help="Server processes sharing the port; one per CPU core serves the most agents.",
+)
+def serve(
+    db: str,
+    listen: str,
+    insecure: bool,
+    cert: str | None,
+    key: str | None,
+    ca: str | None,
+    approval: str,
+    workers: int,
+    processes: int,
+) -> None:
     """Receive snapshots from agents and store them in --db.
 
     With --ca, agents must show a client certificate from that CA (mutual TLS, recommended) and may
     only report as the agent id it names; without --ca, agents authenticate with a token from
     `ronda-agent enrol`. --insecure (plain text) is for loopback only.
     """
-    config = ServerConfig(listen=listen, insecure=insecure, tls=TlsFiles(ca or "", cert or "", key or ""),
-                          approval=approval, workers=workers)
+    config = ServerConfig(
+        listen=listen,
+        insecure=insecure,
+        tls=TlsFiles(ca or "", cert or "", key or ""),
+        approval=approval,
+        workers=workers,
+    )
     if processes > 1:
         _serve_processes(db, config, processes)
         return
@@ -78,8 +114,11 @@ def serve(db: str, listen: str, insecure: bool, cert: str | None, key: str | Non
     except _DOMAIN_ERRORS as e:
         raise click.ClickException(str(e)) from None
     logging.getLogger("ronda").setLevel(min(logging.INFO, logging.getLogger().level))
-    click.echo(f"ronda collector listening on {listen.rsplit(':', 1)[0]}:{port} "
-               f"({'plain text' if insecure else 'TLS'}), database {db}", err=True)
+    click.echo(
+        f"ronda collector listening on {listen.rsplit(':', 1)[0]}:{port} "
+        f"({'plain text' if insecure else 'TLS'}), database {db}",
+        err=True,
+    )
     stop = threading.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda *_: stop.set())
@@ -90,16 +129,24 @@ def serve(db: str, listen: str, insecure: bool, cert: str | None, key: str | Non
 
 
 def _serve_processes(db: str, config: ServerConfig, processes: int) -> None:
-    from collector.multiserve import serve_processes
+    from ronda.collector.multiserve import serve_processes
 
     stop = threading.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda *_: stop.set())
     mode = "plain text" if config.insecure else "TLS"
     try:
-        serve_processes(db, config, processes, stop, lambda port: click.echo(
-            f"ronda collector listening on {config.listen.rsplit(':', 1)[0]}:{port} ({mode}, {processes} processes), "
-            f"database {db}", err=True))
+        serve_processes(
+            db,
+            config,
+            processes,
+            stop,
+            lambda port: click.echo(
+                f"ronda collector listening on {config.listen.rsplit(':', 1)[0]}:{port} ({mode}, {processes} processes), "
+                f"database {db}",
+                err=True,
+            ),
+        )
     except _DOMAIN_ERRORS as e:
         raise click.ClickException(str(e)) from None
     click.echo("stopped: calls in flight finished", err=True)
@@ -119,7 +166,9 @@ def hosts(db: str, fmt: str) -> None:
 @cli.command()
 @db_option
 @format_option
-@click.option("--all", "include_gone", is_flag=True, help="Include apps gone from their host's latest snapshot.")
+@click.option(
+    "--all", "include_gone", is_flag=True, help="Include apps gone from their host's latest snapshot."
+)
 def apps(db: str, fmt: str, include_gone: bool) -> None:
     """Every app found on every host."""
     rows = open_store(db).apps(include_gone)
@@ -139,7 +188,7 @@ def apps(db: str, fmt: str, include_gone: bool) -> None:
 def demo(keep: str | None) -> None:
     """Run a sample fleet end to end: a collector on loopback, agents over
     sample servers, real gRPC, and what was found."""
-    from collector.demo import run_demo
+    from ronda.collector.demo import run_demo
 
     try:
         run_demo(keep, echo=click.echo)
@@ -150,6 +199,18 @@ def demo(keep: str | None) -> None:
 def main() -> None:
     cli(prog_name="ronda")
 
-for _command in (ca, agents, inventory, reconcile, findings, candidates, explain, report, decide, scan,
-                 scans):
+
+for _command in (
+    ca,
+    agents,
+    inventory,
+    reconcile,
+    findings,
+    candidates,
+    explain,
+    report,
+    decide,
+    scan,
+    scans,
+):
     cli.add_command(_command)

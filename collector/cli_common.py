@@ -1,20 +1,32 @@
 """Options and helpers every collector command shares."""
+
 from __future__ import annotations
 
 import click
 
-from collector.output import FORMATS
-from collector.store import Store, StoreError, default_db_path
+from ronda.collector.output import FORMATS
+from ronda.collector.store import Store, StoreError, default_db_path
 
 
 def db_option(f):
-    return click.option("--db", metavar="FILE", default=default_db_path, show_default="$RONDA_DB or a per-user path",
-                        help="The collector's SQLite database.")(f)
+    return click.option(
+        "--db",
+        metavar="FILE",
+        default=default_db_path,
+        show_default="$RONDA_DB or a per-user path",
+        help="The collector's SQLite database.",
+    )(f)
 
 
 def format_option(f):
-    return click.option("--format", "fmt", type=click.Choice(FORMATS), default="table", show_default=True,
-                        help="Output format.")(f)
+    return click.option(
+        "--format",
+        "fmt",
+        type=click.Choice(FORMATS),
+        default="table",
+        show_default=True,
+        help="Output format.",
+    )(f)
 
 
 def open_store(path: str, checkpoint_every: float | None = None) -> Store:

@@ -1,18 +1,19 @@
 """`ronda inventory`: import, export, list, and pin or forbid matches."""
+
 from __future__ import annotations
 
 import sys
 
 import click
 
-from collector.cli_common import db_option, format_option, open_store
-from collector.inventory.db import declared_apps, import_apps, pins, preview_import, set_pin
-from collector.inventory.export import export_text
-from collector.inventory.model import InventoryError
-from collector.inventory.parse import check_table
-from collector.inventory.read import FORMATS, decode, detect_format, parse_text
-from collector.output import render
-from collector.reconcile.lookup import NotFound, find_discovered
+from ronda.collector.cli_common import db_option, format_option, open_store
+from ronda.collector.inventory.db import declared_apps, import_apps, pins, preview_import, set_pin
+from ronda.collector.inventory.export import export_text
+from ronda.collector.inventory.model import InventoryError
+from ronda.collector.inventory.parse import check_table
+from ronda.collector.inventory.read import FORMATS, decode, detect_format, parse_text
+from ronda.collector.output import render
+from ronda.collector.reconcile.lookup import NotFound, find_discovered
 
 
 @click.group()
@@ -23,8 +24,12 @@ def inventory() -> None:
 @inventory.command("import")
 @db_option
 @click.argument("file", type=click.Path(dir_okay=False, allow_dash=False))
-@click.option("--format", "file_format", type=click.Choice(FORMATS), help="File format (default: by extension).")
-@click.option("--encoding", default="", metavar="NAME", help="Text encoding (default: UTF-8, with or without BOM).")
+@click.option(
+    "--format", "file_format", type=click.Choice(FORMATS), help="File format (default: by extension)."
+)
+@click.option(
+    "--encoding", default="", metavar="NAME", help="Text encoding (default: UTF-8, with or without BOM)."
+)
 @click.option("--dry-run", is_flag=True, help="Check the file and show what would change; change nothing.")
 def import_(db: str, file: str, file_format: str | None, encoding: str, dry_run: bool) -> None:
     """Import a declared inventory (CSV, YAML or JSON; English or Indonesian
@@ -49,9 +54,11 @@ def import_(db: str, file: str, file_format: str | None, encoding: str, dry_run:
     store = open_store(db)
     result = (preview_import if dry_run else import_apps)(store, apps, file, fmt, content)
     verb = "would import" if dry_run else "imported"
-    click.echo(f"{verb} {result.records} apps from {file}: {len(result.added)} new, {len(result.updated)} updated, "
-               f"{len(result.restored)} back in the inventory, {result.unchanged} unchanged, "
-               f"{len(result.withdrawn)} withdrawn (no longer listed)")
+    click.echo(
+        f"{verb} {result.records} apps from {file}: {len(result.added)} new, {len(result.updated)} updated, "
+        f"{len(result.restored)} back in the inventory, {result.unchanged} unchanged, "
+        f"{len(result.withdrawn)} withdrawn (no longer listed)"
+    )
     for label, ids in (("withdrawn", result.withdrawn), ("updated", result.updated)):
         if ids:
             click.echo(f"  {label}: {', '.join(ids[:20])}{' ...' if len(ids) > 20 else ''}")
@@ -62,10 +69,19 @@ def import_(db: str, file: str, file_format: str | None, encoding: str, dry_run:
 @inventory.command()
 @db_option
 @click.argument("file", default="-", type=click.Path(dir_okay=False, allow_dash=True))
-@click.option("--format", "file_format", type=click.Choice(FORMATS), help="File format (default: by extension, "
-                                                                         "CSV on stdout).")
-@click.option("--columns", type=click.Choice(["en", "id"]), default="en", show_default=True,
-              help="Column names and values in English or Indonesian (SPBE catalogue style).")
+@click.option(
+    "--format",
+    "file_format",
+    type=click.Choice(FORMATS),
+    help="File format (default: by extension, CSV on stdout).",
+)
+@click.option(
+    "--columns",
+    type=click.Choice(["en", "id"]),
+    default="en",
+    show_default=True,
+    help="Column names and values in English or Indonesian (SPBE catalogue style).",
+)
 @click.option("--all", "include_withdrawn", is_flag=True, help="Include apps withdrawn by a later import.")
 def export(db: str, file: str, file_format: str | None, columns: str, include_withdrawn: bool) -> None:
     """Write the declared inventory back out (to FILE or stdout)."""
@@ -134,5 +150,11 @@ def unlink(db: str, app_id: str, target: str, reason: str, by: str, clear: bool)
 def pins_(db: str, fmt: str) -> None:
     """Pinned and forbidden matches."""
     rows = pins(open_store(db))
-    click.echo(render(rows, fmt, ["app_id", "action", "hostname", "app_key", "decided_by", "created_at", "reason"],
-                      empty="no pins"))
+    click.echo(
+        render(
+            rows,
+            fmt,
+            ["app_id", "action", "hostname", "app_key", "decided_by", "created_at", "reason"],
+            empty="no pins",
+        )
+    )

@@ -1,4 +1,5 @@
 """`ronda reconcile`, `findings`, `candidates`, `explain`, `report`, `decide`."""
+
 from __future__ import annotations
 
 import json
@@ -6,12 +7,12 @@ from datetime import UTC, datetime
 
 import click
 
-from collector.cli_common import db_option, format_option, open_store
-from collector.output import render
-from collector.reconcile.config import ConfigError, load_config
-from collector.reconcile.decisions import DECISIONS, DecisionError, record_decision
-from collector.reconcile.lookup import NotFound, find_subject
-from collector.reconcile.queries import (
+from ronda.collector.cli_common import db_option, format_option, open_store
+from ronda.collector.output import render
+from ronda.collector.reconcile.config import ConfigError, load_config
+from ronda.collector.reconcile.decisions import DECISIONS, DecisionError, record_decision
+from ronda.collector.reconcile.lookup import NotFound, find_subject
+from ronda.collector.reconcile.queries import (
     CANDIDATE_COLUMNS,
     KINDS,
     candidate_rows,
@@ -20,12 +21,16 @@ from collector.reconcile.queries import (
     finding_rows,
     text_table,
 )
-from collector.reconcile.verdicts import VERDICTS
+from ronda.collector.reconcile.verdicts import VERDICTS
 
 
 def _config_option(f):
-    return click.option("--config", "config_path", metavar="FILE",
-                        help="Thresholds (TOML; default $RONDA_RECONCILE_CONFIG or /etc/ronda/reconcile.toml).")(f)
+    return click.option(
+        "--config",
+        "config_path",
+        metavar="FILE",
+        help="Thresholds (TOML; default $RONDA_RECONCILE_CONFIG or /etc/ronda/reconcile.toml).",
+    )(f)
 
 
 @click.command()
@@ -35,7 +40,7 @@ def _config_option(f):
 def reconcile(db: str, config_path: str | None, fmt: str) -> None:
     """Hold the declared inventory against what the agents found; update
     findings and verdicts. Idempotent: this is what a schedule runs."""
-    from collector.reconcile.db import run_reconcile
+    from ronda.collector.reconcile.db import run_reconcile
 
     try:
         config = load_config(config_path)
@@ -43,16 +48,33 @@ def reconcile(db: str, config_path: str | None, fmt: str) -> None:
         raise click.ClickException(str(e)) from None
     summary = run_reconcile(open_store(db), config)
     if fmt != "table":
-        click.echo(render([{"run_id": summary.run_id, "declared": summary.declared, "discovered":
-                            summary.discovered, "matched": summary.matched, "findings_open": summary.findings_open,
-                            "opened": summary.opened, "resolved": summary.resolved,
-                            **{f"findings_{k}": v for k, v in sorted(summary.counts.items())},
-                            **{f"verdict_{k}": v for k, v in sorted(summary.verdicts.items())}}], fmt))
+        click.echo(
+            render(
+                [
+                    {
+                        "run_id": summary.run_id,
+                        "declared": summary.declared,
+                        "discovered": summary.discovered,
+                        "matched": summary.matched,
+                        "findings_open": summary.findings_open,
+                        "opened": summary.opened,
+                        "resolved": summary.resolved,
+                        **{f"findings_{k}": v for k, v in sorted(summary.counts.items())},
+                        **{f"verdict_{k}": v for k, v in sorted(summary.verdicts.items())},
+                    }
+                ],
+                fmt,
+            )
+        )
         return
-    click.echo(f"reconciled {summary.declared} declared apps with {summary.discovered} discovered apps "
-               f"({summary.matched} matched; {summary.unchanged} unchanged since the last run)")
-    click.echo(f"findings: {summary.findings_open} open ({summary.opened} new, {summary.resolved} resolved): "
-               + (", ".join(f"{v} {k}" for k, v in sorted(summary.counts.items())) or "none"))
+    click.echo(
+        f"reconciled {summary.declared} declared apps with {summary.discovered} discovered apps "
+        f"({summary.matched} matched; {summary.unchanged} unchanged since the last run)"
+    )
+    click.echo(
+        f"findings: {summary.findings_open} open ({summary.opened} new, {summary.resolved} resolved): "
+        + (", ".join(f"{v} {k}" for k, v in sorted(summary.counts.items())) or "none")
+    )
     click.echo("verdicts: " + (", ".join(f"{summary.verdicts.get(k, 0)} {k}" for k in VERDICTS)))
 
 
@@ -75,21 +97,30 @@ def findings(db: str, fmt: str, kinds: tuple[str, ...], include_resolved: bool) 
         columns += ["app_id", "agent_id", "app_key", "detail"]
         for r in rows:
             r["detail"] = json.loads(r["detail"])
-    click.echo(render(rows, fmt, columns, empty="no findings: run `ronda reconcile` after importing an inventory"))
+    click.echo(
+        render(rows, fmt, columns, empty="no findings: run `ronda reconcile` after importing an inventory")
+    )
 
 
 @click.command()
 @db_option
 @format_option
-@click.option("--verdict", "verdicts", multiple=True, type=click.Choice(VERDICTS),
-              help="Show these verdicts instead of safe-to-take-down (repeatable).")
+@click.option(
+    "--verdict",
+    "verdicts",
+    multiple=True,
+    type=click.Choice(VERDICTS),
+    help="Show these verdicts instead of safe-to-take-down (repeatable).",
+)
 def candidates(db: str, fmt: str, verdicts: tuple[str, ...]) -> None:
     """Apps ronda calls safe to take down, with the evidence and any decision."""
     store = open_store(db)
     chosen = verdicts or ("safe-to-take-down",)
     if fmt == "table":
         rows = candidate_table(store, chosen)
-        click.echo(text_table(CANDIDATE_COLUMNS, rows) if rows else "no candidates (run `ronda reconcile` first)")
+        click.echo(
+            text_table(CANDIDATE_COLUMNS, rows) if rows else "no candidates (run `ronda reconcile` first)"
+        )
         return
     rows = [expand(r) for r in candidate_rows(store, chosen)]
     click.echo(render(rows, fmt, None, empty="no candidates (run `ronda reconcile` first)"))
@@ -104,8 +135,8 @@ def explain(db: str, fmt: str, app: str, weeks: int) -> None:
     """The whole story of one app: what it is, where it runs, its usage,
     findings, verdict with reasons, and decisions. APP is a declared app id,
     HOST/APP_KEY, or a URL."""
-    from collector.reconcile.narrate import narrate
-    from collector.reconcile.story import story as build_story
+    from ronda.collector.reconcile.narrate import narrate
+    from ronda.collector.reconcile.story import story as build_story
 
     store = open_store(db)
     try:
@@ -120,8 +151,13 @@ def explain(db: str, fmt: str, app: str, weeks: int) -> None:
         for r in (data["verdict"] or {}).get("reasons", []):
             rows.append({"section": "reason", "key": r["effect"], "value": r["text"]})
         for k, v in ((data["verdict"] or {}).get("figures") or {}).items():
-            rows.append({"section": "figure", "key": k, "value": json.dumps(v, ensure_ascii=False)
-                         if isinstance(v, (dict, list)) else v})
+            rows.append(
+                {
+                    "section": "figure",
+                    "key": k,
+                    "value": json.dumps(v, ensure_ascii=False) if isinstance(v, (dict, list)) else v,
+                }
+            )
         for k, v in (data["declared"] or {}).items():
             rows.append({"section": "declared", "key": k, "value": v})
         for a in data["runs_on"]:
@@ -137,11 +173,13 @@ def explain(db: str, fmt: str, app: str, weeks: int) -> None:
 
 @click.command()
 @db_option
-@click.option("--html", "html_file", required=True, metavar="FILE", help="Write a self-contained HTML page here.")
+@click.option(
+    "--html", "html_file", required=True, metavar="FILE", help="Write a self-contained HTML page here."
+)
 @click.option("--title", default="ronda: web apps, their use, and what can be taken down", show_default=False)
 def report(db: str, html_file: str, title: str) -> None:
     """A self-contained HTML report for decision makers (no external assets)."""
-    from collector.report import build_report, render_html
+    from ronda.collector.report import build_report, render_html
 
     page = render_html(build_report(open_store(db)), title=title)
     with open(html_file, "w", encoding="utf-8") as f:
@@ -166,10 +204,12 @@ def decide(db: str, app: str, decision: str, reason: str, by: str, into: str) ->
         row = record_decision(store, found, decision, reason, by, target, datetime.now(UTC))
     except (NotFound, DecisionError) as e:
         raise click.ClickException(str(e)) from None
-    click.echo(f"recorded: {row['subject']} {row['decision']}"
-               + (f" into {row['into']}" if row["into"] else "")
-               + f" by {row['decided_by']} at {row['decided_at']}"
-               + (f" (ronda's verdict: {row['verdict']})" if row["verdict"] else ""))
+    click.echo(
+        f"recorded: {row['subject']} {row['decision']}"
+        + (f" into {row['into']}" if row["into"] else "")
+        + f" by {row['decided_by']} at {row['decided_at']}"
+        + (f" (ronda's verdict: {row['verdict']})" if row["verdict"] else "")
+    )
 
 
 COMMANDS = (reconcile, findings, candidates, explain, report, decide)

@@ -7,6 +7,7 @@ Exit codes, for a systemd timer or cron to act on:
   3  partial: some SSH hosts were scanned, others failed
 Each scan prints one summary line on stdout; problems go to stderr.
 """
+
 from __future__ import annotations
 
 import sqlite3
@@ -14,12 +15,12 @@ from dataclasses import replace
 
 import click
 
-from collector.cli_common import db_option, format_option, open_store
-from collector.output import render
-from collector.scan_config import ScanConfigError, load_scan_config
-from collector.scans.nmap_sweep import NmapFailed, NmapMissing
-from collector.scans.records import open_ports, runs, ssh_targets
-from collector.scans.scope import ScopeError
+from ronda.collector.cli_common import db_option, format_option, open_store
+from ronda.collector.output import render
+from ronda.collector.scan_config import ScanConfigError, load_scan_config
+from ronda.collector.scans.nmap_sweep import NmapFailed, NmapMissing
+from ronda.collector.scans.records import open_ports, runs, ssh_targets
+from ronda.collector.scans.scope import ScopeError
 
 EXIT_OK, EXIT_FAILED, EXIT_REFUSED, EXIT_PARTIAL = 0, 1, 2, 3
 
@@ -29,8 +30,12 @@ class Refused(click.ClickException):
 
 
 def _config(f):
-    return click.option("--config", "config_path", metavar="FILE",
-                        help="Collector config (default $RONDA_CONFIG, else /etc/ronda/collector.toml if present).")(f)
+    return click.option(
+        "--config",
+        "config_path",
+        metavar="FILE",
+        help="Collector config (default $RONDA_CONFIG, else /etc/ronda/collector.toml if present).",
+    )(f)
 
 
 def _load(config_path: str | None):
@@ -48,8 +53,12 @@ def scan() -> None:
 @scan.command("network")
 @db_option
 @_config
-@click.option("--targets", metavar="CIDR,...", help="Networks or addresses to sweep (inside the configured scopes).")
-@click.option("--ports", metavar="LIST", help="Ports to sweep, e.g. 80,443,8000-8090 (default: common web ports).")
+@click.option(
+    "--targets", metavar="CIDR,...", help="Networks or addresses to sweep (inside the configured scopes)."
+)
+@click.option(
+    "--ports", metavar="LIST", help="Ports to sweep, e.g. 80,443,8000-8090 (default: common web ports)."
+)
 def scan_network(db: str, config_path: str | None, targets: str | None, ports: str | None) -> None:
     """Sweep the configured scopes for web servers.
 
@@ -58,7 +67,7 @@ def scan_network(db: str, config_path: str | None, targets: str | None, ports: s
     a host with web ports and neither agent nor SSH scan becomes an
     unmanaged-host finding. Exit codes: 0 done, 1 failed, 2 refused.
     """
-    from collector.scans.network import run_network_scan
+    from ronda.collector.scans.network import run_network_scan
 
     config = _load(config_path)
     store = open_store(db)
@@ -78,18 +87,40 @@ def scan_network(db: str, config_path: str | None, targets: str | None, ports: s
 @scan.command("ssh")
 @db_option
 @_config
-@click.option("--host", "hosts", metavar="NAME|ADDRESS", multiple=True,
-              help="A configured host (by name or address), or an address; repeat for more. Default: all configured.")
+@click.option(
+    "--host",
+    "hosts",
+    metavar="NAME|ADDRESS",
+    multiple=True,
+    help="A configured host (by name or address), or an address; repeat for more. Default: all configured.",
+)
 @click.option("--user", metavar="USER", help="SSH user (overrides the config).")
 @click.option("--key", metavar="FILE", help="Private key file (overrides the config).")
-@click.option("--known-hosts", metavar="FILE", help="known_hosts file with the hosts' keys (overrides the config).")
+@click.option(
+    "--known-hosts", metavar="FILE", help="known_hosts file with the hosts' keys (overrides the config)."
+)
 @click.option("--port", type=int, help="SSH port (overrides the config).")
-@click.option("--nginx-conf", metavar="FILE", help="nginx main config on the host (default: the usual places).")
-@click.option("--apache-conf", metavar="FILE", help="Apache main config on the host (default: the usual places).")
-@click.option("--state-dir", metavar="DIR", help="Per-host scan state (default: [ssh] state_dir, else next to --db).")
-def scan_ssh(db: str, config_path: str | None, hosts: tuple[str, ...], user: str | None, key: str | None,
-             known_hosts: str | None, port: int | None, nginx_conf: str | None, apache_conf: str | None,
-             state_dir: str | None) -> None:
+@click.option(
+    "--nginx-conf", metavar="FILE", help="nginx main config on the host (default: the usual places)."
+)
+@click.option(
+    "--apache-conf", metavar="FILE", help="Apache main config on the host (default: the usual places)."
+)
+@click.option(
+    "--state-dir", metavar="DIR", help="Per-host scan state (default: [ssh] state_dir, else next to --db)."
+)
+def scan_ssh(
+    db: str,
+    config_path: str | None,
+    hosts: tuple[str, ...],
+    user: str | None,
+    key: str | None,
+    known_hosts: str | None,
+    port: int | None,
+    nginx_conf: str | None,
+    apache_conf: str | None,
+    state_dir: str | None,
+) -> None:
     """Scan hosts without an agent over SSH.
 
     Runs the agent's own discovery through SSH and stores the result as the
@@ -98,15 +129,23 @@ def scan_ssh(db: str, config_path: str | None, hosts: tuple[str, ...], user: str
     added); only read-only commands run.
     Exit codes: 0 done, 1 every host failed, 2 refused, 3 some hosts failed.
     """
-    from collector.scans.ssh_scan import default_state_root, run_ssh_scans
+    from ronda.collector.scans.ssh_scan import default_state_root, run_ssh_scans
 
     config = _load(config_path)
     ssh = config.ssh
     targets = [ssh.target(h) for h in hosts] if hosts else [ssh.complete(h) for h in ssh.hosts]
     if not targets:
-        raise Refused("no SSH hosts to scan: list them as [[ssh.hosts]] in the collector config, or give --host")
-    overrides = {"user": user, "key": key, "known_hosts": known_hosts, "port": port, "nginx_conf": nginx_conf,
-                 "apache_conf": apache_conf}
+        raise Refused(
+            "no SSH hosts to scan: list them as [[ssh.hosts]] in the collector config, or give --host"
+        )
+    overrides = {
+        "user": user,
+        "key": key,
+        "known_hosts": known_hosts,
+        "port": port,
+        "nginx_conf": nginx_conf,
+        "apache_conf": apache_conf,
+    }
     targets = [replace(t, **{k: v for k, v in overrides.items() if v is not None}) for t in targets]
     store = open_store(db)
     try:
@@ -136,7 +175,9 @@ def scans(ctx: click.Context, db: str, fmt: str, kind: str | None, limit: int) -
     ctx.obj = {"db": db, "fmt": fmt}
     if ctx.invoked_subcommand is None:
         store = open_store(db)
-        click.echo(render(runs(store, kind, limit), fmt, empty="no scan has run yet; try `ronda scan network`"))
+        click.echo(
+            render(runs(store, kind, limit), fmt, empty="no scan has run yet; try `ronda scan network`")
+        )
 
 
 @scans.command("hosts")
@@ -147,7 +188,7 @@ def scans_hosts(ctx: click.Context) -> None:
     Every covered host and every swept address: last seen by its agent, by an
     SSH scan and by a network sweep, with its web ports.
     """
-    from collector.scans.view import load_view, sightings
+    from ronda.collector.scans.view import load_view, sightings
 
     rows = sightings(load_view(open_store(ctx.obj["db"])))
     click.echo(render(rows, ctx.obj["fmt"], empty="no host seen yet"))
@@ -157,12 +198,26 @@ def scans_hosts(ctx: click.Context) -> None:
 @click.pass_context
 def scans_ports(ctx: click.Context) -> None:
     """Open ports the sweeps found, with service and HTTP title."""
-    columns = ["address", "port", "service", "product", "version", "http_title", "web", "first_seen", "last_seen"]
-    click.echo(render(open_ports(open_store(ctx.obj["db"])), ctx.obj["fmt"], columns, empty="no open port seen yet"))
+    columns = [
+        "address",
+        "port",
+        "service",
+        "product",
+        "version",
+        "http_title",
+        "web",
+        "first_seen",
+        "last_seen",
+    ]
+    click.echo(
+        render(open_ports(open_store(ctx.obj["db"])), ctx.obj["fmt"], columns, empty="no open port seen yet")
+    )
 
 
 @scans.command("ssh")
 @click.pass_context
 def scans_ssh(ctx: click.Context) -> None:
     """SSH scan targets: last attempt, success and error."""
-    click.echo(render(ssh_targets(open_store(ctx.obj["db"])), ctx.obj["fmt"], empty="no SSH scan has run yet"))
+    click.echo(
+        render(ssh_targets(open_store(ctx.obj["db"])), ctx.obj["fmt"], empty="no SSH scan has run yet")
+    )

@@ -1,4 +1,5 @@
 """`ronda ca ...` (certificates) and `ronda agents ...` (identities): thin over collector.trust."""
+
 from __future__ import annotations
 
 import re
@@ -6,20 +7,31 @@ from datetime import timedelta
 
 import click
 
-from collector.output import FORMATS, render
-from collector.store import Store, StoreError, default_db_path
-from collector.trust.ca import CaError, default_ca_dir, init_ca, issue_agent, issue_collector
-from collector.trust.registry import Registry
+from ronda.collector.output import FORMATS, render
+from ronda.collector.store import Store, StoreError, default_db_path
+from ronda.collector.trust.ca import CaError, default_ca_dir, init_ca, issue_agent, issue_collector
+from ronda.collector.trust.registry import Registry
 
 
 def _db_option(f):
-    return click.option("--db", metavar="FILE", default=default_db_path, show_default="$RONDA_DB or a per-user path",
-                        help="The collector's SQLite database.")(f)
+    return click.option(
+        "--db",
+        metavar="FILE",
+        default=default_db_path,
+        show_default="$RONDA_DB or a per-user path",
+        help="The collector's SQLite database.",
+    )(f)
 
 
 def _ca_dir_option(f):
-    return click.option("--dir", "ca_dir", metavar="DIR", default=default_ca_dir,
-                        show_default="$RONDA_CA_DIR or a per-user path", help="Where the CA's files live.")(f)
+    return click.option(
+        "--dir",
+        "ca_dir",
+        metavar="DIR",
+        default=default_ca_dir,
+        show_default="$RONDA_CA_DIR or a per-user path",
+        help="Where the CA's files live.",
+    )(f)
 
 
 def _registry(db: str) -> Registry:
@@ -53,15 +65,21 @@ def ca_init(ca_dir: str, name: str, days: int, force: bool) -> None:
         issued = init_ca(ca_dir, name, days, force)
     except CaError as e:
         raise click.ClickException(str(e)) from None
-    click.echo(f"CA certificate {issued.cert} (give it to agents and the collector as --ca)\n"
-               f"CA key         {issued.key} (0600; keep it off the collector if you can)")
+    click.echo(
+        f"CA certificate {issued.cert} (give it to agents and the collector as --ca)\n"
+        f"CA key         {issued.key} (0600; keep it off the collector if you can)"
+    )
 
 
 @ca.command("issue-collector")
 @_ca_dir_option
 @click.argument("name")
-@click.option("--san", multiple=True, metavar="DNS|IP", help="Another name or address agents use (repeatable).")
-@click.option("--out", metavar="DIR", default=".", show_default=True, help="Where to write NAME.pem and NAME-key.pem.")
+@click.option(
+    "--san", multiple=True, metavar="DNS|IP", help="Another name or address agents use (repeatable)."
+)
+@click.option(
+    "--out", metavar="DIR", default=".", show_default=True, help="Where to write NAME.pem and NAME-key.pem."
+)
 @click.option("--days", default=825, show_default=True, help="Validity in days.")
 def ca_issue_collector(ca_dir: str, name: str, san: tuple[str, ...], out: str, days: int) -> None:
     """A server certificate for `ronda serve`; NAME (and each --san) must be what agents connect to."""
@@ -69,13 +87,17 @@ def ca_issue_collector(ca_dir: str, name: str, san: tuple[str, ...], out: str, d
         issued = issue_collector(ca_dir, name, list(san), out, days)
     except CaError as e:
         raise click.ClickException(str(e)) from None
-    click.echo(f"certificate {issued.cert}\nkey         {issued.key} (0600)\nvalid until {issued.not_after:%Y-%m-%d}")
+    click.echo(
+        f"certificate {issued.cert}\nkey         {issued.key} (0600)\nvalid until {issued.not_after:%Y-%m-%d}"
+    )
 
 
 @ca.command("issue-agent")
 @_ca_dir_option
 @click.argument("agent_id")
-@click.option("--out", metavar="DIR", default=".", show_default=True, help="Where to write ID.pem and ID-key.pem.")
+@click.option(
+    "--out", metavar="DIR", default=".", show_default=True, help="Where to write ID.pem and ID-key.pem."
+)
 @click.option("--days", default=825, show_default=True, help="Validity in days.")
 def ca_issue_agent(ca_dir: str, agent_id: str, out: str, days: int) -> None:
     """A client certificate for one agent: it may report only as AGENT_ID."""
@@ -83,8 +105,10 @@ def ca_issue_agent(ca_dir: str, agent_id: str, out: str, days: int) -> None:
         issued = issue_agent(ca_dir, agent_id, out, days)
     except CaError as e:
         raise click.ClickException(str(e)) from None
-    click.echo(f"certificate {issued.cert}\nkey         {issued.key} (0600)\nvalid until {issued.not_after:%Y-%m-%d}\n"
-               f"the agent reports as {agent_id} (ronda-agent takes the id from --cert)")
+    click.echo(
+        f"certificate {issued.cert}\nkey         {issued.key} (0600)\nvalid until {issued.not_after:%Y-%m-%d}\n"
+        f"the agent reports as {agent_id} (ronda-agent takes the id from --cert)"
+    )
 
 
 @click.group("agents")
@@ -105,8 +129,14 @@ def agents() -> None:
 def agents_list(db: str, fmt: str) -> None:
     """Every agent the collector knows, pending ones first."""
     rows = _registry(db).agents()
-    click.echo(render(rows, fmt, ["agent_id", "status", "method", "hostname", "last_seen", "last_sequence",
-                                  "clone_of"], empty="no agent has reported or enrolled yet"))
+    click.echo(
+        render(
+            rows,
+            fmt,
+            ["agent_id", "status", "method", "hostname", "last_seen", "last_sequence", "clone_of"],
+            empty="no agent has reported or enrolled yet",
+        )
+    )
 
 
 @agents.command("approve")
@@ -174,8 +204,11 @@ def agents_secret(db: str, ttl: str, uses: int, label: str) -> None:
     except ValueError as e:
         raise click.ClickException(str(e)) from None
     click.echo(secret)
-    click.echo(f"valid for {ttl}, {uses} use(s). On each server: write it to a file readable by root only, then\n"
-               "  ronda-agent enrol --collector HOST:PORT --ca ca.pem --secret-file FILE", err=True)
+    click.echo(
+        f"valid for {ttl}, {uses} use(s). On each server: write it to a file readable by root only, then\n"
+        "  ronda-agent enrol --collector HOST:PORT --ca ca.pem --secret-file FILE",
+        err=True,
+    )
 
 
 @agents.command("secrets")

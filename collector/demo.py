@@ -3,35 +3,36 @@
 A collector on a loopback port and a temporary SQLite file; one agent per
 sample server (a directory laid out like `/`), reporting over real gRPC.
 """
+
 from __future__ import annotations
 
 import shutil
 import tempfile
 import tomllib
-from datetime import datetime, timezone
+from collections.abc import Callable
+from datetime import UTC, datetime
 from importlib import resources
 from pathlib import Path
-from typing import Callable
 
-from agent.config import AgentConfig
-from agent.runner import Agent
-from collector.demo_reconcile import reconcile_demo
-from collector.demo_traffic import LogSpec, write_log
-from collector.output import render
-from collector.server import ServerConfig, make_server
-from collector.store import Store
+from ronda.agent.config import AgentConfig
+from ronda.agent.runner import Agent
+from ronda.collector.demo_reconcile import reconcile_demo
+from ronda.collector.demo_traffic import LogSpec, write_log
+from ronda.collector.output import render
+from ronda.collector.server import ServerConfig, make_server
+from ronda.collector.store import Store
 
 FLEET = "sample_fleet"
 
 
 def fleet_dir() -> Path:
-    return Path(str(resources.files("collector") / FLEET))
+    return Path(str(resources.files("ronda.collector") / FLEET))
 
 
 def prepare_fleet(target: Path, today: datetime | None = None) -> list[Path]:
     """Copy the sample servers into `target` and write their access logs; returns the host roots."""
     source = fleet_dir()
-    today = today or datetime.now(timezone.utc)
+    today = today or datetime.now(UTC)
     roots = []
     for host in sorted(p for p in source.iterdir() if p.is_dir()):
         shutil.copytree(host, target / host.name, symlinks=True)
@@ -59,8 +60,14 @@ def run_demo(keep: str | None = None, echo: Callable[[str], None] = print) -> Pa
         echo(f"collector listening on 127.0.0.1:{port} (plain text, loopback only), database {db}")
         try:
             for root in roots:
-                agent = Agent(AgentConfig(collector=f"127.0.0.1:{port}", insecure=True, root=str(root),
-                                          state_dir=str(work / "state" / root.name)))
+                agent = Agent(
+                    AgentConfig(
+                        collector=f"127.0.0.1:{port}",
+                        insecure=True,
+                        root=str(root),
+                        state_dir=str(work / "state" / root.name),
+                    )
+                )
                 try:
                     ack = agent.report_once()
                 finally:
@@ -93,5 +100,19 @@ def show(store: Store, echo: Callable[[str], None]) -> None:
         row["framework"] = fw
         row["listen"] = ",".join(json.loads(row["listen"]))
     echo(f"\nApps ({len(rows)})")
-    echo(render(rows, "table", ["hostname", "kind", "names", "listen", "path_prefix", "root/upstream", "framework",
-                                "last_human_request"]))
+    echo(
+        render(
+            rows,
+            "table",
+            [
+                "hostname",
+                "kind",
+                "names",
+                "listen",
+                "path_prefix",
+                "root/upstream",
+                "framework",
+                "last_human_request",
+            ],
+        )
+    )

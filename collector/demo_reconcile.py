@@ -1,29 +1,35 @@
 """The end of `ronda demo`: import the sample inventory, reconcile, and show
 the findings and the takedown verdicts with their reasons."""
+
 from __future__ import annotations
 
 from collections.abc import Callable
 from pathlib import Path
 
-from collector.inventory.db import import_apps
-from collector.inventory.parse import load_inventory
-from collector.output import render
-from collector.reconcile.config import ReconcileConfig
-from collector.reconcile.db import run_reconcile
-from collector.reconcile.queries import candidate_rows, expand, finding_rows
-from collector.reconcile.verdicts import VERDICTS
-from collector.store import Store
+from ronda.collector.inventory.db import import_apps
+from ronda.collector.inventory.parse import load_inventory
+from ronda.collector.output import render
+from ronda.collector.reconcile.config import ReconcileConfig
+from ronda.collector.reconcile.db import run_reconcile
+from ronda.collector.reconcile.queries import candidate_rows, expand, finding_rows
+from ronda.collector.reconcile.verdicts import VERDICTS
+from ronda.collector.store import Store
 
 
-def reconcile_demo(store: Store, inventory: Path, echo: Callable[[str], None],
-                   report: Path | None = None) -> None:
+def reconcile_demo(
+    store: Store, inventory: Path, echo: Callable[[str], None], report: Path | None = None
+) -> None:
     apps, warnings = load_inventory(str(inventory))
     result = import_apps(store, apps, str(inventory), "csv", inventory.read_bytes())
-    echo(f"\nDeclared inventory: {result.records} apps imported from {inventory.name} (SPBE column names)"
-         + "".join(f"\n  warning: {w}" for w in warnings))
+    echo(
+        f"\nDeclared inventory: {result.records} apps imported from {inventory.name} (SPBE column names)"
+        + "".join(f"\n  warning: {w}" for w in warnings)
+    )
     summary = run_reconcile(store, ReconcileConfig())
-    echo(f"Reconciled: {summary.matched} of {summary.discovered} discovered apps belong to a declared app; "
-         f"{summary.findings_open} findings")
+    echo(
+        f"Reconciled: {summary.matched} of {summary.discovered} discovered apps belong to a declared app; "
+        f"{summary.findings_open} findings"
+    )
     rows = finding_rows(store)
     for r in rows:
         r["subject"] = r["app_id"] or (r["app_key"] or r["subject"]).split("/", 1)[-1]
@@ -39,6 +45,7 @@ def reconcile_demo(store: Store, inventory: Path, echo: Callable[[str], None],
     echo("\nVerdicts (ronda recommends; people decide with `ronda decide`)")
     echo(render(verdicts, "table", ["verdict", "app", "hosts", "last_human", "logs_since", "summary"]))
     if report is not None:
-        from collector.report import build_report, render_html
+        from ronda.collector.report import build_report, render_html
+
         report.write_text(render_html(build_report(store)), encoding="utf-8")
         echo(f"\nHTML report for decision makers: {report}")

@@ -3,6 +3,7 @@
 Each log gets a traffic profile from sample_fleet/traffic.toml and is written
 as a live file plus rotated ones (.1, .2.gz, ...), the way logrotate leaves them.
 """
+
 from __future__ import annotations
 
 import gzip
@@ -26,8 +27,14 @@ CRAWLERS = [
     "Mozilla/5.0 (compatible; YandexBot/3.0; +http://yandex.com/bots)",
 ]
 MONITOR = "Mozilla/5.0+(compatible; UptimeRobot/2.0; http://www.uptimerobot.com/)"
-SCANNER_PATHS = ["/.env", "/wp-admin/setup-config.php", "/phpmyadmin/scripts/setup.php", "/.git/config",
-                 "/vendor/phpunit/phpunit/src/Util/PHP/eval-stdin.php", "/cgi-bin/luci"]
+SCANNER_PATHS = [
+    "/.env",
+    "/wp-admin/setup-config.php",
+    "/phpmyadmin/scripts/setup.php",
+    "/.git/config",
+    "/vendor/phpunit/phpunit/src/Util/PHP/eval-stdin.php",
+    "/cgi-bin/luci",
+]
 SCANNER_UA = "Mozilla/5.0 zgrab/0.x"
 
 
@@ -52,7 +59,9 @@ def _humans_per_day(spec: LogSpec, days_ago: int, rng: random.Random) -> int:
     return 0
 
 
-def _line(when: datetime, client: str, path: str, status: int, size: int, agent: str, referer: str = "-") -> str:
+def _line(
+    when: datetime, client: str, path: str, status: int, size: int, agent: str, referer: str = "-"
+) -> str:
     stamp = when.astimezone(WIB).strftime("%d/%b/%Y:%H:%M:%S %z")
     return f'{client} - - [{stamp}] "GET {path} HTTP/1.1" {status} {size} "{referer}" "{agent}"\n'
 
@@ -66,11 +75,33 @@ def day_lines(spec: LogSpec, day: datetime, days_ago: int, rng: random.Random) -
     for _ in range(_humans_per_day(spec, days_ago, rng)):
         client = f"10.{rng.randint(20, 40)}.{rng.randint(0, 255)}.{rng.randint(1, 254)}"
         status = 200 if rng.random() > 0.03 else 404
-        events.append((when := at(), _line(when, client, rng.choice(spec.paths), status, rng.randint(900, 60_000),
-                                           rng.choice(BROWSERS))))
+        events.append(
+            (
+                when := at(),
+                _line(
+                    when,
+                    client,
+                    rng.choice(spec.paths),
+                    status,
+                    rng.randint(900, 60_000),
+                    rng.choice(BROWSERS),
+                ),
+            )
+        )
     for _ in range(rng.randint(2, 12)):
-        events.append((when := at(), _line(when, f"66.249.{rng.randint(64, 79)}.{rng.randint(1, 254)}",
-                                           rng.choice(spec.paths), 200, rng.randint(900, 30_000), rng.choice(CRAWLERS))))
+        events.append(
+            (
+                when := at(),
+                _line(
+                    when,
+                    f"66.249.{rng.randint(64, 79)}.{rng.randint(1, 254)}",
+                    rng.choice(spec.paths),
+                    200,
+                    rng.randint(900, 30_000),
+                    rng.choice(CRAWLERS),
+                ),
+            )
+        )
     for hour in range(0, 24, 2):
         when = day + timedelta(hours=hour, minutes=3)
         events.append((when, _line(when, "69.162.124.226", "/", 200, 512, MONITOR)))
@@ -89,7 +120,9 @@ def write_log(root: Path, spec: LogSpec, today: datetime) -> int:
     midnight = today.astimezone(WIB).replace(hour=0, minute=0, second=0, microsecond=0)
     chunks: dict[int, list[tuple[datetime, str]]] = {}
     for days_ago in range(spec.days, -1, -1):
-        events = [e for e in day_lines(spec, midnight - timedelta(days=days_ago), days_ago, rng) if e[0] <= today]
+        events = [
+            e for e in day_lines(spec, midnight - timedelta(days=days_ago), days_ago, rng) if e[0] <= today
+        ]
         chunks.setdefault(days_ago // spec.rotate, []).extend(events)
     target = root / spec.path.lstrip("/")
     target.parent.mkdir(parents=True, exist_ok=True)

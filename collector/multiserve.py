@@ -5,6 +5,7 @@ CPU work, so a collector on a machine with several cores serves more agents with
 core. The kernel spreads connections over the processes; SQLite serializes their writes (each
 ingest is still one transaction). Each process drains its calls in flight on SIGTERM.
 """
+
 from __future__ import annotations
 
 import ctypes
@@ -13,11 +14,11 @@ import multiprocessing as mp
 import signal
 import socket
 import threading
-from typing import Callable
+from collections.abc import Callable
 
-from agent.transport import join_address, split_address
-from collector.server import CHECKPOINT_EVERY, ServeError, ServerConfig, make_server, stop_gracefully
-from collector.store import Store
+from ronda.collector.server import CHECKPOINT_EVERY, ServeError, ServerConfig, make_server, stop_gracefully
+from ronda.collector.store import Store
+from ronda.transport import join_address, split_address
 
 
 def _die_with_parent() -> None:
@@ -51,8 +52,13 @@ def free_port(host: str) -> int:
         return s.getsockname()[1]
 
 
-def serve_processes(db: str, config: ServerConfig, processes: int, stop: threading.Event,
-                    on_ready: Callable[[int], None] = lambda port: None) -> None:
+def serve_processes(
+    db: str,
+    config: ServerConfig,
+    processes: int,
+    stop: threading.Event,
+    on_ready: Callable[[int], None] = lambda port: None,
+) -> None:
     """Run `processes` servers until `stop` is set, then drain them all; `on_ready(port)` once all listen."""
     Store(db).close()  # migrate once, before the servers race for it
     host, port = split_address(config.listen, allow_zero=True)

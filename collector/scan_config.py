@@ -1,30 +1,31 @@
 """The collector's scan settings: which networks may be swept, which hosts are scanned over SSH.
 
-    [network]
-    scopes = ["10.20.0.0/16", "192.168.5.10"]   # the only addresses ronda ever sweeps
-    exclude = ["10.20.99.0/24"]                  # never swept, even inside a scope
-    targets = []                                 # default sweep (empty: all scopes)
-    ports = "80,443,8000-8090,8443"              # default: common web ports
-    timing = 3                                   # nmap -T0..-T5
-    host_timeout_seconds = 300
-    version_detection = true                     # nmap -sV and the http-title script
+[network]
+scopes = ["10.20.0.0/16", "192.168.5.10"]   # the only addresses ronda ever sweeps
+exclude = ["10.20.99.0/24"]                  # never swept, even inside a scope
+targets = []                                 # default sweep (empty: all scopes)
+ports = "80,443,8000-8090,8443"              # default: common web ports
+timing = 3                                   # nmap -T0..-T5
+host_timeout_seconds = 300
+version_detection = true                     # nmap -sV and the http-title script
 
-    [ssh]
-    user = "ronda"
-    key = "/etc/ronda/ssh/id_ed25519"
-    known_hosts = "/etc/ronda/ssh/known_hosts"  # unknown host keys are refused
-    port = 22
-    connect_timeout_seconds = 10
-    command_timeout_seconds = 60
-    state_dir = "/var/lib/ronda/ssh"            # per-host usage state and sequence
+[ssh]
+user = "ronda"
+key = "/etc/ronda/ssh/id_ed25519"
+known_hosts = "/etc/ronda/ssh/known_hosts"  # unknown host keys are refused
+port = 22
+connect_timeout_seconds = 10
+command_timeout_seconds = 60
+state_dir = "/var/lib/ronda/ssh"            # per-host usage state and sequence
 
-    [[ssh.hosts]]
-    name = "web-dinkes"       # the scanned host's id in the store is "ssh:web-dinkes"
-    address = "10.20.1.5"
-    nginx_conf = ""           # optional, as on the agent
-    apache_conf = ""
-    # user, key, known_hosts, port may be set per host too
+[[ssh.hosts]]
+name = "web-dinkes"       # the scanned host's id in the store is "ssh:web-dinkes"
+address = "10.20.1.5"
+nginx_conf = ""           # optional, as on the agent
+apache_conf = ""
+# user, key, known_hosts, port may be set per host too
 """
+
 from __future__ import annotations
 
 import os
@@ -33,8 +34,8 @@ from dataclasses import dataclass, field, fields, replace
 from pathlib import Path
 from typing import Any
 
-from agent.state import valid_agent_id
-from collector.scans.scope import DEFAULT_WEB_PORTS, IPNetwork, PortList, ScopeError, parse_networks
+from ronda.collector.scans.scope import DEFAULT_WEB_PORTS, IPNetwork, PortList, ScopeError, parse_networks
+from ronda.ids import valid_agent_id
 
 DEFAULT_CONFIG = "/etc/ronda/collector.toml"
 
@@ -58,7 +59,7 @@ class NetworkConfig:
 class SshTarget:
     name: str
     address: str
-    port: int = 0             # 0: the [ssh] default
+    port: int = 0  # 0: the [ssh] default
     user: str = ""
     key: str = ""
     known_hosts: str = ""
@@ -89,9 +90,13 @@ class SshConfig:
         return self.complete(SshTarget(name=spec, address=spec))
 
     def complete(self, host: SshTarget) -> SshTarget:
-        return replace(host, user=host.user or self.user, key=host.key or self.key,
-                       known_hosts=host.known_hosts or self.known_hosts,
-                       port=host.port or self.port)
+        return replace(
+            host,
+            user=host.user or self.user,
+            key=host.key or self.key,
+            known_hosts=host.known_hosts or self.known_hosts,
+            port=host.port or self.port,
+        )
 
 
 @dataclass
@@ -120,8 +125,9 @@ def load_scan_config(path: str | None) -> ScanConfig:
     except tomllib.TOMLDecodeError as e:
         raise ScanConfigError(f"{path}: not valid TOML: {e}") from None
     try:
-        return ScanConfig(path=path, network=_network(data.get("network", {}), path),
-                          ssh=_ssh(data.get("ssh", {}), path))
+        return ScanConfig(
+            path=path, network=_network(data.get("network", {}), path), ssh=_ssh(data.get("ssh", {}), path)
+        )
     except ScopeError as e:
         raise ScanConfigError(f"{path}: [network] {e}") from None
 
@@ -131,7 +137,9 @@ def _check_keys(table: Any, known: set[str], where: str) -> dict:
         raise ScanConfigError(f"{where} must be a table")
     unknown = sorted(set(table) - known)
     if unknown:
-        raise ScanConfigError(f"{where}: unknown setting(s) {', '.join(unknown)}; known: {', '.join(sorted(known))}")
+        raise ScanConfigError(
+            f"{where}: unknown setting(s) {', '.join(unknown)}; known: {', '.join(sorted(known))}"
+        )
     return table
 
 
@@ -155,7 +163,9 @@ def _network(table: Any, path: str) -> NetworkConfig:
     config.timing = _typed(table, "timing", int, config.timing, where)
     if not 0 <= config.timing <= 5:
         raise ScanConfigError(f"{where}: timing must be 0-5 (nmap -T)")
-    config.host_timeout_seconds = _typed(table, "host_timeout_seconds", int, config.host_timeout_seconds, where)
+    config.host_timeout_seconds = _typed(
+        table, "host_timeout_seconds", int, config.host_timeout_seconds, where
+    )
     if config.host_timeout_seconds < 1:
         raise ScanConfigError(f"{where}: host_timeout_seconds must be at least 1")
     config.version_detection = _typed(table, "version_detection", bool, True, where)

@@ -7,6 +7,7 @@ Every call is admitted (or refused UNAVAILABLE with a retry delay when the
 server is overloaded), authenticated (client certificate or agent token),
 held against the agent's identity and status, then stored in one transaction.
 """
+
 from __future__ import annotations
 
 import logging
@@ -19,34 +20,52 @@ import grpc
 from google.protobuf.message import DecodeError
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 
-from agent.transport import MAX_MESSAGE_BYTES, TlsFiles, join_address, require_loopback_for_insecure, \
-    server_credentials, split_address
-from collector.admission import RETRY_METADATA, Admission, CountingPool
-from collector.store import Store
-from collector.store.store import StoreBusy
-from collector.store.apply import SequenceConflict
-from collector.trust.identity import AUTH_MODES, peer_of
-from collector.trust.registry import Peer, Refused, Registry
-from collector.validate import InvalidSnapshot
-from ronda_wire.v1 import ronda_pb2 as pb
+from ronda.collector.admission import RETRY_METADATA, Admission, CountingPool
+from ronda.collector.store import Store
+from ronda.collector.store.apply import SequenceConflict
+from ronda.collector.store.store import StoreBusy
+from ronda.collector.trust.identity import AUTH_MODES, peer_of
+from ronda.collector.trust.registry import Peer, Refused, Registry
+from ronda.collector.validate import InvalidSnapshot
+from ronda.transport import (
+    MAX_MESSAGE_BYTES,
+    TlsFiles,
+    join_address,
+    require_loopback_for_insecure,
+    server_credentials,
+    split_address,
+)
+from ronda.wire.v1 import ronda_pb2 as pb
 
 log = logging.getLogger("ronda.collector")
 SERVICE = "ronda.v1.Collector"
 LAST_SEQUENCE_METADATA = "ronda-last-sequence"
-CHECKPOINT_EVERY = 0.25  # seconds: how often a serving store copies its write-ahead log (Store(checkpoint_every))
-_HEALTH: "weakref.WeakKeyDictionary[grpc.Server, health.HealthServicer]" = weakref.WeakKeyDictionary()
+CHECKPOINT_EVERY = (
+    0.25  # seconds: how often a serving store copies its write-ahead log (Store(checkpoint_every))
+)
+_HEALTH: weakref.WeakKeyDictionary[grpc.Server, health.HealthServicer] = weakref.WeakKeyDictionary()
 
 
-def _abort(context: grpc.ServicerContext, code: grpc.StatusCode, message: str,
-           metadata: tuple[tuple[str, str], ...] = ()) -> None:
+def _abort(
+    context: grpc.ServicerContext,
+    code: grpc.StatusCode,
+    message: str,
+    metadata: tuple[tuple[str, str], ...] = (),
+) -> None:
     if metadata:
         context.set_trailing_metadata(metadata)
     context.abort(code, message)
 
 
 class ReportHandler:
-    def __init__(self, store: Store, registry: Registry | None = None, auth: str = "open",
-                 admission: Admission | None = None, store_wait: float | None = None) -> None:
+    def __init__(
+        self,
+        store: Store,
+        registry: Registry | None = None,
+        auth: str = "open",
+        admission: Admission | None = None,
+        store_wait: float | None = None,
+    ) -> None:
         self.store = store
         self.store_wait = store_wait
         self.registry = registry or Registry(store)
@@ -57,19 +76,31 @@ class ReportHandler:
         started = time.monotonic()
         if self.admission is not None and self.admission.overloaded():
             delay = self.admission.retry_after()
-            _abort(context, grpc.StatusCode.UNAVAILABLE, f"the collector is busy; retry in {delay:.1f} s",
-                   ((RETRY_METADATA, str(int(delay * 1000))),))
+            _abort(
+                context,
+                grpc.StatusCode.UNAVAILABLE,
+                f"the collector is busy; retry in {delay:.1f} s",
+                ((RETRY_METADATA, str(int(delay * 1000))),),
+            )
         try:
             message = pb.Snapshot.FromString(request)
         except DecodeError:
-            _abort(context, grpc.StatusCode.INVALID_ARGUMENT, "the request is not a ronda.v1.Snapshot message")
+            _abort(
+                context, grpc.StatusCode.INVALID_ARGUMENT, "the request is not a ronda.v1.Snapshot message"
+            )
         peer = Peer("none")
         try:
             peer = peer_of(context, self.auth)
-            result = self.store.ingest_message(message, admit=self._admit(peer), wait=self.store_wait, raw=request)
+            result = self.store.ingest_message(
+                message, admit=self._admit(peer), wait=self.store_wait, raw=request
+            )
         except Refused as e:
-            log.warning("refused a snapshot claiming agent %r from %s: %s", message.agent_id[:128], context.peer(),
-                        e.message)
+            log.warning(
+                "refused a snapshot claiming agent %r from %s: %s",
+                message.agent_id[:128],
+                context.peer(),
+                e.message,
+            )
             self.registry.record_refusal(message.agent_id, peer, e)
             _abort(context, getattr(grpc.StatusCode, e.code), e.message)
         except InvalidSnapshot as e:
@@ -78,20 +109,31 @@ class ReportHandler:
         except SequenceConflict as e:
             log.warning("refused a snapshot from %s: %s", context.peer(), e)
             self.registry.record_refusal(message.agent_id, peer, Refused("ALREADY_EXISTS", str(e)))
-            _abort(context, grpc.StatusCode.ALREADY_EXISTS, str(e), ((LAST_SEQUENCE_METADATA, str(e.last_sequence)),))
+            _abort(
+                context,
+                grpc.StatusCode.ALREADY_EXISTS,
+                str(e),
+                ((LAST_SEQUENCE_METADATA, str(e.last_sequence)),),
+            )
         except (StoreBusy, sqlite3.OperationalError) as e:  # a long write ahead, or a locked database
             log.warning("store busy: %s", e)
             delay = self.admission.retry_after() if self.admission else 1.0
-            _abort(context, grpc.StatusCode.UNAVAILABLE, f"the collector's store is busy; retry in {delay:.1f} s",
-                   ((RETRY_METADATA, str(int(delay * 1000))),))
+            _abort(
+                context,
+                grpc.StatusCode.UNAVAILABLE,
+                f"the collector's store is busy; retry in {delay:.1f} s",
+                ((RETRY_METADATA, str(int(delay * 1000))),),
+            )
         finally:
             if self.admission is not None:
                 self.admission.observe(started)
         if result.duplicate:
             text = "already received; nothing changed"
         elif result.stale:
-            text = (f"older than the newest snapshot of this agent ({result.last_sequence}); kept as history; "
-                    "continue above it")
+            text = (
+                f"older than the newest snapshot of this agent ({result.last_sequence}); kept as history; "
+                "continue above it"
+            )
         else:
             text = f"stored {len(message.apps)} apps"
         if result.notes:
@@ -99,8 +141,13 @@ class ReportHandler:
         # one line per snapshot is for debugging (ronda -vv serve): a fleet reports hundreds a second
         log.debug("snapshot agent=%s seq=%d: %s", message.agent_id, message.sequence, text)
         context.set_trailing_metadata(((LAST_SEQUENCE_METADATA, str(result.last_sequence)),))
-        ack = pb.ReportAck(accepted=True, duplicate=result.duplicate, stale=result.stale,
-                           sequence=message.sequence, message=text)
+        ack = pb.ReportAck(
+            accepted=True,
+            duplicate=result.duplicate,
+            stale=result.stale,
+            sequence=message.sequence,
+            message=text,
+        )
         return ack.SerializeToString()
 
     def _admit(self, peer: Peer):
@@ -109,6 +156,7 @@ class ReportHandler:
         def admit(c, message):
             h = message.host
             return registry.admit(c, message.agent_id, h.machine_id, h.hostname, peer)
+
         return admit
 
 
@@ -119,23 +167,35 @@ class EnrolHandler:
 
     def __call__(self, request: bytes, context: grpc.ServicerContext) -> bytes:
         if self.auth == "certificate":
-            _abort(context, grpc.StatusCode.FAILED_PRECONDITION,
-                   "this collector authenticates agents by client certificate; enrolment is not used")
+            _abort(
+                context,
+                grpc.StatusCode.FAILED_PRECONDITION,
+                "this collector authenticates agents by client certificate; enrolment is not used",
+            )
         try:
             message = pb.EnrolRequest.FromString(request)
         except DecodeError:
-            _abort(context, grpc.StatusCode.INVALID_ARGUMENT, "the request is not a ronda.v1.EnrolRequest message")
+            _abort(
+                context,
+                grpc.StatusCode.INVALID_ARGUMENT,
+                "the request is not a ronda.v1.EnrolRequest message",
+            )
         if len(message.machine_id) > 128 or len(message.hostname) > 255 or len(message.secret) > 256:
             _abort(context, grpc.StatusCode.INVALID_ARGUMENT, "machine_id, hostname or secret is too long")
         try:
-            token, status = self.registry.enrol(message.agent_id, message.secret, message.machine_id,
-                                                message.hostname)
+            token, status = self.registry.enrol(
+                message.agent_id, message.secret, message.machine_id, message.hostname
+            )
         except Refused as e:
-            log.warning("refused enrolment of %r from %s: %s", message.agent_id[:128], context.peer(), e.message)
+            log.warning(
+                "refused enrolment of %r from %s: %s", message.agent_id[:128], context.peer(), e.message
+            )
             self.registry.record_refusal(message.agent_id, Peer("none"), e)
             _abort(context, getattr(grpc.StatusCode, e.code), e.message)
         text = "enrolled" + ("; waiting for an operator to approve it" if status == "pending" else "")
-        return pb.EnrolReply(agent_id=message.agent_id, token=token, status=status, message=text).SerializeToString()
+        return pb.EnrolReply(
+            agent_id=message.agent_id, token=token, status=status, message=text
+        ).SerializeToString()
 
 
 @dataclass
@@ -149,11 +209,11 @@ class ServerConfig:
     # the store's write lock waits its turn while the other process's writers wait for it. More cores are
     # used with more processes (--processes), not threads.
     workers: int = 1
-    auth: str = "auto"          # certificate (mutual TLS), token (enrolment), open (plain text); auto picks
-    approval: str = "auto"      # auto: new agents are admitted; manual: they wait for `ronda agents approve`
-    backlog: int = 64           # calls queued beyond the workers before new ones get UNAVAILABLE
-    store_wait: float = 5.0     # seconds a call waits for the store before it gets UNAVAILABLE
-    reuse_port: bool = False    # let several processes listen on one port (ronda serve --processes)
+    auth: str = "auto"  # certificate (mutual TLS), token (enrolment), open (plain text); auto picks
+    approval: str = "auto"  # auto: new agents are admitted; manual: they wait for `ronda agents approve`
+    backlog: int = 64  # calls queued beyond the workers before new ones get UNAVAILABLE
+    store_wait: float = 5.0  # seconds a call waits for the store before it gets UNAVAILABLE
+    reuse_port: bool = False  # let several processes listen on one port (ronda serve --processes)
 
     def auth_mode(self) -> str:
         if self.auth != "auto":
@@ -182,18 +242,22 @@ def make_server(store: Store, config: ServerConfig) -> tuple[grpc.Server, int]:
     pool = CountingPool(max_workers=config.workers, thread_name_prefix="ronda-rpc")
     server = grpc.server(
         pool,
-        options=[("grpc.max_receive_message_length", config.max_message_bytes),
-                 ("grpc.max_send_message_length", config.max_message_bytes),
-                 ("grpc.so_reuseport", int(config.reuse_port))],
+        options=[
+            ("grpc.max_receive_message_length", config.max_message_bytes),
+            ("grpc.max_send_message_length", config.max_message_bytes),
+            ("grpc.so_reuseport", int(config.reuse_port)),
+        ],
         maximum_concurrent_rpcs=config.workers + config.backlog * 4 + 32,  # beyond: RESOURCE_EXHAUSTED
     )
     registry = Registry(store, config.approval)
     admission = Admission(pool, config.workers, config.backlog)
     report = grpc.unary_unary_rpc_method_handler(  # raw bytes in and out
-        ReportHandler(store, registry, mode, admission, config.store_wait))
+        ReportHandler(store, registry, mode, admission, config.store_wait)
+    )
     enrol = grpc.unary_unary_rpc_method_handler(EnrolHandler(registry, mode))
-    server.add_generic_rpc_handlers([grpc.method_handlers_generic_handler(SERVICE, {"Report": report,
-                                                                                    "Enrol": enrol})])
+    server.add_generic_rpc_handlers(
+        [grpc.method_handlers_generic_handler(SERVICE, {"Report": report, "Enrol": enrol})]
+    )
     health_servicer = health.HealthServicer()
     health_pb2_grpc.add_HealthServicer_to_server(health_servicer, server)
     address = join_address(host, port)

@@ -9,17 +9,26 @@ finite numbers, known enum values, timestamps in range, ports and dates.
 Daily usage rows are checked by `check_days` as the store reads them (it only
 reads the days that changed since the agent's last snapshot).
 """
+
 from __future__ import annotations
 
 import re
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 from functools import cache
 
-from agent.model import Snapshot
-from agent.state import valid_agent_id
-from collector.wirejson import (CONVERTERS, LIMITS, MAX_INT, MAX_LIST, MAX_SECONDS, MAX_STRING, MIN_SECONDS,  # noqa: F401
-                               timestamp_json, to_json)
-from ronda_wire.v1 import ronda_pb2 as pb
+from ronda.collector.wirejson import (
+    CONVERTERS,
+    LIMITS,
+    MAX_INT,
+    MAX_SECONDS,
+    MAX_STRING,
+    MIN_SECONDS,  # noqa: F401
+    timestamp_json,
+    to_json,
+)
+from ronda.ids import valid_agent_id
+from ronda.model import Snapshot
+from ronda.wire.v1 import ronda_pb2 as pb
 
 MAX_APPS = 20_000
 MAX_LISTENERS = 20_000
@@ -28,7 +37,6 @@ MAX_DAYS = 3_700
 _APP = CONVERTERS["ronda.v1.App"]
 CLOCK_SKEW = timedelta(days=1)
 _DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
-
 
 
 class InvalidSnapshot(ValueError):
@@ -40,7 +48,7 @@ class InvalidSnapshot(ValueError):
 
 def validate(snap: Snapshot, now: datetime | None = None) -> None:
     """Raise InvalidSnapshot listing every problem found (the dataclass form of `validate_message`)."""
-    from agent.wire import snapshot_to_wire
+    from ronda.convert import snapshot_to_wire
 
     try:
         message = snapshot_to_wire(snap)
@@ -63,11 +71,13 @@ def validate_message(message: pb.Snapshot, now: datetime | None = None) -> None:
 
 def check_header(message: pb.Snapshot, now: datetime | None = None) -> list[str]:
     """Everything but the apps' contents: ids, times, counts, listeners, errors, host facts, app keys."""
-    now = now or datetime.now(timezone.utc)
+    now = now or datetime.now(UTC)
     problems: list[str] = []
     add = problems.append
     if not valid_agent_id(message.agent_id):
-        add("agent_id must be 1-128 characters of letters, digits and ._:@- (starting with a letter or digit)")
+        add(
+            "agent_id must be 1-128 characters of letters, digits and ._:@- (starting with a letter or digit)"
+        )
     if message.sequence < 1 or message.sequence > MAX_INT:
         add(f"sequence must be 1 to {MAX_INT}")
     if not message.report_id or len(message.report_id) > 128:
@@ -75,8 +85,10 @@ def check_header(message: pb.Snapshot, now: datetime | None = None) -> list[str]
     if not message.HasField("collected_at"):
         add("collected_at is missing")
     elif _timestamp_ok(message.collected_at):
-        if message.collected_at.ToDatetime(tzinfo=timezone.utc) > now + CLOCK_SKEW:
-            add(f"collected_at {message.collected_at.ToJsonString()} is in the future; check the agent's clock")
+        if message.collected_at.ToDatetime(tzinfo=UTC) > now + CLOCK_SKEW:
+            add(
+                f"collected_at {message.collected_at.ToJsonString()} is in the future; check the agent's clock"
+            )
     if message.source not in (pb.SOURCE_AGENT, pb.SOURCE_SSH):
         add("source must be agent or ssh")
     for name in ("apps", "listeners", "errors"):
@@ -101,7 +113,7 @@ def check_header(message: pb.Snapshot, now: datetime | None = None) -> list[str]
     if message.HasField("host"):
         to_json(message.host, "host", problems)
     for name in ("listeners", "errors"):
-        for i, item in enumerate(getattr(message, name)[:LIMITS[name]]):
+        for i, item in enumerate(getattr(message, name)[: LIMITS[name]]):
             to_json(item, f"{name}[{i}]", problems)
     return problems
 

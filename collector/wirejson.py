@@ -8,6 +8,7 @@ The generated code reads each field directly, which is several times faster than
 Output equals `json_format.MessageToDict(message, preserving_proto_field_name=True)` (a property
 test holds it to that), except that `Usage.daily` is left out: daily rows are stored on their own.
 """
+
 from __future__ import annotations
 
 import json
@@ -15,7 +16,7 @@ import math
 from datetime import datetime, timedelta
 from functools import lru_cache
 
-from ronda_wire.v1 import ronda_pb2 as pb
+from ronda.wire.v1 import ronda_pb2 as pb
 
 MAX_STRING = 4_096
 MAX_LIST = 1_000
@@ -80,68 +81,99 @@ def _source(desc, check_only: bool = False) -> list[str]:
             continue
         sub = f.message_type
         if sub is not None and sub.GetOptions().map_entry:
-            out += [f"    v = m.{n}", "    if v:",
-                    f"        if len(v) > {MAX_LIST}: problems.append(f'{{where}}.{n}: more than {MAX_LIST} entries')",
-                    f"        if any(len(k) > {MAX_STRING} or len(x) > {MAX_STRING} for k, x in v.items()):",
-                    f"            problems.append(f'{{where}}.{n}: a string is longer than {MAX_STRING}')",
-                    f"        {put(n, 'dict(v)')}"]
+            out += [
+                f"    v = m.{n}",
+                "    if v:",
+                f"        if len(v) > {MAX_LIST}: problems.append(f'{{where}}.{n}: more than {MAX_LIST} entries')",
+                f"        if any(len(k) > {MAX_STRING} or len(x) > {MAX_STRING} for k, x in v.items()):",
+                f"            problems.append(f'{{where}}.{n}: a string is longer than {MAX_STRING}')",
+                f"        {put(n, 'dict(v)')}",
+            ]
         elif sub is not None and sub.full_name == "google.protobuf.Timestamp":
             if f.is_repeated:
                 raise NotImplementedError(f"repeated Timestamp {f.full_name}")
             out += [f"    if m.HasField({n!r}):"]
             if check_only:  # the range check of timestamp_json, inline: the collector checks many
-                out += [f"        t = m.{n}",
-                        f"        if not ({MIN_SECONDS} <= t.seconds <= {MAX_SECONDS} and 0 <= t.nanos < 1000000000):",
-                        f"            problems.append(f'{{where}}.{n}: timestamp out of range')"]
+                out += [
+                    f"        t = m.{n}",
+                    f"        if not ({MIN_SECONDS} <= t.seconds <= {MAX_SECONDS} and 0 <= t.nanos < 1000000000):",
+                    f"            problems.append(f'{{where}}.{n}: timestamp out of range')",
+                ]
             else:
                 out += [f"        out[{n!r}] = ts(m.{n}, where, problems, '.{n}')"]
         elif sub is not None and f.is_repeated:
             limit = LIMITS.get(n, MAX_LIST)
-            out += [f"    v = m.{n}", "    if v:",
-                    f"        if len(v) > {limit}:",
-                    f"            problems.append(f'{{where}}.{n}: {{len(v)}} entries is more than the limit of {limit}')",
-                    f"            v = v[:{limit}]"]
+            out += [
+                f"    v = m.{n}",
+                "    if v:",
+                f"        if len(v) > {limit}:",
+                f"            problems.append(f'{{where}}.{n}: {{len(v)}} entries is more than the limit of {limit}')",
+                f"            v = v[:{limit}]",
+            ]
             if check_only:
-                out += ["        for i, x in enumerate(v):",
-                        f"            check_{sub.name}(x, f'{{where}}.{n}[{{i}}]', problems)"]
+                out += [
+                    "        for i, x in enumerate(v):",
+                    f"            check_{sub.name}(x, f'{{where}}.{n}[{{i}}]', problems)",
+                ]
             else:
-                out += [f"        out[{n!r}] = [conv_{sub.name}(x, f'{{where}}.{n}[{{i}}]', problems) "
-                        "for i, x in enumerate(v)]"]
+                out += [
+                    f"        out[{n!r}] = [conv_{sub.name}(x, f'{{where}}.{n}[{{i}}]', problems) "
+                    "for i, x in enumerate(v)]"
+                ]
         elif sub is not None:
             call = f"{prefix}_{sub.name}(m.{n}, where + '.{n}', problems)"
             out += [f"    if m.HasField({n!r}):", f"        {put(n, call, True)}"]
         elif f.is_repeated:
             if not _is_type(f, "TYPE_STRING"):
                 raise NotImplementedError(f"repeated non-string scalar {f.full_name}")
-            out += [f"    v = m.{n}", "    if v:",
-                    f"        if len(v) > {MAX_LIST}: problems.append(f'{{where}}.{n}: {{len(v)}} entries is more than "
-                    f"the limit of {MAX_LIST}')",
-                    f"        if any(len(x) > {MAX_STRING} for x in v):",
-                    f"            problems.append(f'{{where}}.{n}: a string is longer than {MAX_STRING}')",
-                    f"        {put(n, 'list(v)')}"]
+            out += [
+                f"    v = m.{n}",
+                "    if v:",
+                f"        if len(v) > {MAX_LIST}: problems.append(f'{{where}}.{n}: {{len(v)}} entries is more than "
+                f"the limit of {MAX_LIST}')",
+                f"        if any(len(x) > {MAX_STRING} for x in v):",
+                f"            problems.append(f'{{where}}.{n}: a string is longer than {MAX_STRING}')",
+                f"        {put(n, 'list(v)')}",
+            ]
         elif _is_type(f, "TYPE_STRING"):
-            out += [f"    v = m.{n}", "    if v:",
-                    f"        if len(v) > {MAX_STRING}: problems.append(f'{{where}}.{n}: string of {{len(v)}} characters "
-                    f"is longer than {MAX_STRING}')",
-                    f"        {put(n, 'v')}"]
+            out += [
+                f"    v = m.{n}",
+                "    if v:",
+                f"        if len(v) > {MAX_STRING}: problems.append(f'{{where}}.{n}: string of {{len(v)}} characters "
+                f"is longer than {MAX_STRING}')",
+                f"        {put(n, 'v')}",
+            ]
         elif _is_type(f, "TYPE_ENUM") and check_only:
-            out += [f"    v = m.{n}", f"    if v and v not in ENUMS[{f.enum_type.full_name!r}]:",
-                    f"        problems.append(f'{{where}}.{n}: {{v}} is not a known value')"]
+            out += [
+                f"    v = m.{n}",
+                f"    if v and v not in ENUMS[{f.enum_type.full_name!r}]:",
+                f"        problems.append(f'{{where}}.{n}: {{v}} is not a known value')",
+            ]
         elif _is_type(f, "TYPE_ENUM"):
-            out += [f"    v = m.{n}", "    if v:",
-                    f"        name = ENUMS[{f.enum_type.full_name!r}].get(v)",
-                    "        if name is None:",
-                    f"            problems.append(f'{{where}}.{n}: {{v}} is not a known value')",
-                    f"            {put(n, 'v')}",
-                    "        else:",
-                    f"            {put(n, 'name')}"]
+            out += [
+                f"    v = m.{n}",
+                "    if v:",
+                f"        name = ENUMS[{f.enum_type.full_name!r}].get(v)",
+                "        if name is None:",
+                f"            problems.append(f'{{where}}.{n}: {{v}} is not a known value')",
+                f"            {put(n, 'v')}",
+                "        else:",
+                f"            {put(n, 'name')}",
+            ]
         elif any(_is_type(f, t) for t in _INT64_TYPES):
-            out += [f"    v = m.{n}", "    if v:",
-                    f"        if not -{MAX_INT} <= v <= {MAX_INT}: problems.append(f'{{where}}.{n}: {{v}} is out of range')",
-                    f"        {put(n, 'str(v)')}"]
+            out += [
+                f"    v = m.{n}",
+                "    if v:",
+                f"        if not -{MAX_INT} <= v <= {MAX_INT}: problems.append(f'{{where}}.{n}: {{v}} is out of range')",
+                f"        {put(n, 'str(v)')}",
+            ]
         elif _is_type(f, "TYPE_DOUBLE") or _is_type(f, "TYPE_FLOAT"):
             call = f"flt(v, where + '.{n}', problems)"
-            out += [f"    v = m.{n}", "    if v or math.copysign(1.0, v) < 0:", f"        {put(n, call, True)}"]
+            out += [
+                f"    v = m.{n}",
+                "    if v or math.copysign(1.0, v) < 0:",
+                f"        {put(n, call, True)}",
+            ]
         elif _is_type(f, "TYPE_BYTES"):
             raise NotImplementedError(f"bytes field {f.full_name}")
         elif check_only and (full, n) not in PORT_FIELDS:
@@ -156,16 +188,24 @@ def _source(desc, check_only: bool = False) -> list[str]:
 
 
 def _compile() -> tuple[dict[str, object], dict[str, object]]:
-    namespace: dict = {"ts": timestamp_json, "flt": _float_json, "math": math,
-                       "ENUMS": {e.full_name: {v.number: v.name for v in e.values}
-                                 for e in pb.DESCRIPTOR.enum_types_by_name.values()}}
+    namespace: dict = {
+        "ts": timestamp_json,
+        "flt": _float_json,
+        "math": math,
+        "ENUMS": {
+            e.full_name: {v.number: v.name for v in e.values}
+            for e in pb.DESCRIPTOR.enum_types_by_name.values()
+        },
+    }
     lines: list[str] = []
     for desc in pb.DESCRIPTOR.message_types_by_name.values():
         lines += _source(desc) + [""] + _source(desc, check_only=True) + [""]
     exec(compile("\n".join(lines), "<ronda wirejson>", "exec"), namespace)  # noqa: S102 (generated from descriptors)
     messages = pb.DESCRIPTOR.message_types_by_name.values()
-    return ({desc.full_name: namespace[f"conv_{desc.name}"] for desc in messages},
-            {desc.full_name: namespace[f"check_{desc.name}"] for desc in messages})
+    return (
+        {desc.full_name: namespace[f"conv_{desc.name}"] for desc in messages},
+        {desc.full_name: namespace[f"check_{desc.name}"] for desc in messages},
+    )
 
 
 # CONVERTERS[full name](message, where, problems) -> its JSON dict; CHECKERS[...] the same checks, no output.

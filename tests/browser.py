@@ -1,9 +1,10 @@
 """Headless Chromium for tests, driven over the DevTools protocol on a pipe (no extra packages).
 
-    with Browser(tmp) as b:
-        page = b.load("file:///.../report.html")
-        page.requests, page.errors, b.evaluate(page, "document.title")
+with Browser(tmp) as b:
+    page = b.load("file:///.../report.html")
+    page.requests, page.errors, b.evaluate(page, "document.title")
 """
+
 from __future__ import annotations
 
 import json
@@ -16,9 +17,17 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
-FLAGS = ["--headless", "--no-sandbox", "--disable-gpu", "--disable-background-networking",
-         "--disable-component-update", "--no-first-run", "--no-default-browser-check", "--disable-sync",
-         "--remote-debugging-pipe"]
+FLAGS = [
+    "--headless",
+    "--no-sandbox",
+    "--disable-gpu",
+    "--disable-background-networking",
+    "--disable-component-update",
+    "--no-first-run",
+    "--no-default-browser-check",
+    "--disable-sync",
+    "--remote-debugging-pipe",
+]
 
 
 def chromium_binary() -> str:
@@ -32,8 +41,8 @@ def chromium_binary() -> str:
 @dataclass
 class Page:
     session: str
-    requests: list[str] = field(default_factory=list)    # every URL the page asked for
-    errors: list[str] = field(default_factory=list)      # console errors, exceptions, failed loads, CSP refusals
+    requests: list[str] = field(default_factory=list)  # every URL the page asked for
+    errors: list[str] = field(default_factory=list)  # console errors, exceptions, failed loads, CSP refusals
 
 
 class Browser:
@@ -48,9 +57,13 @@ class Browser:
 
         profile = tmp / "chromium-profile"
         profile.mkdir(parents=True, exist_ok=True)
-        self.process = subprocess.Popen([chromium_binary(), *FLAGS, f"--user-data-dir={profile}", "about:blank"],
-                                        preexec_fn=plumb, close_fds=False, stdout=subprocess.DEVNULL,
-                                        stderr=subprocess.DEVNULL)
+        self.process = subprocess.Popen(
+            [chromium_binary(), *FLAGS, f"--user-data-dir={profile}", "about:blank"],
+            preexec_fn=plumb,
+            close_fds=False,
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
         os.close(to_child_r)
         os.close(from_child_w)
         self._buffer = b""
@@ -69,8 +82,9 @@ class Browser:
         raw, self._buffer = self._buffer.split(b"\0", 1)
         return json.loads(raw)
 
-    def send(self, method: str, params: dict | None = None, session: str | None = None,
-             timeout: float = 30) -> dict[str, Any]:
+    def send(
+        self, method: str, params: dict | None = None, session: str | None = None, timeout: float = 30
+    ) -> dict[str, Any]:
         self._next_id += 1
         message: dict[str, Any] = {"id": self._next_id, "method": method, "params": params or {}}
         if session:
@@ -99,7 +113,7 @@ class Browser:
         self.send("Page.navigate", {"url": url}, session=session)
         self._wait_event("Page.loadEventFired", session)
         deadline = time.monotonic() + settle
-        while time.monotonic() < deadline:   # late requests and console messages
+        while time.monotonic() < deadline:  # late requests and console messages
             try:
                 self._events.append(self._read_message(deadline))
             except TimeoutError:
@@ -116,15 +130,18 @@ class Browser:
             elif method == "Runtime.exceptionThrown":
                 page.errors.append(f"exception: {p['exceptionDetails'].get('text')}")
             elif method == "Runtime.consoleAPICalled" and p.get("type") in ("error", "assert"):
-                page.errors.append("console: " + " ".join(str(a.get("value", a.get("description")))
-                                                          for a in p.get("args", [])))
+                page.errors.append(
+                    "console: "
+                    + " ".join(str(a.get("value", a.get("description"))) for a in p.get("args", []))
+                )
             elif method == "Log.entryAdded" and p["entry"].get("level") == "error":
                 page.errors.append(f"log: {p['entry'].get('text')} {p['entry'].get('url', '')}")
         return page
 
     def evaluate(self, page: Page, expression: str) -> Any:
-        result = self.send("Runtime.evaluate", {"expression": expression, "returnByValue": True},
-                           session=page.session)
+        result = self.send(
+            "Runtime.evaluate", {"expression": expression, "returnByValue": True}, session=page.session
+        )
         if "exceptionDetails" in result:
             raise RuntimeError(f"evaluate failed: {result['exceptionDetails']}")
         return result["result"].get("value")

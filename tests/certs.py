@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 from cryptography import x509
@@ -22,7 +22,7 @@ def self_signed(
             x509.NameAttribute(NameOID.ORGANIZATION_NAME, "Diskominfo"),
         ]
     )
-    now = datetime.now(timezone.utc).replace(microsecond=0)
+    now = datetime.now(UTC).replace(microsecond=0)
     not_after = now + timedelta(days=days)
     cert = (
         x509.CertificateBuilder()

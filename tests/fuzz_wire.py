@@ -1,9 +1,10 @@
 """Hypothesis strategies that build any ronda.v1 message from its descriptor, edge cases included."""
+
 from __future__ import annotations
 
 from hypothesis import strategies as st
 
-from ronda_wire.v1 import ronda_pb2 as pb
+from ronda.wire.v1 import ronda_pb2 as pb
 
 INT_EDGES = {
     "int32": [0, 1, -1, 2**31 - 1, -(2**31)],
@@ -20,12 +21,33 @@ for _name in ("INT64", "SINT64", "SFIXED64"):
     _TYPES[_name] = "int64"
 for _name in ("UINT64", "FIXED64"):
     _TYPES[_name] = "uint64"
-_RANGES = {"int32": (-(2**31), 2**31 - 1), "uint32": (0, 2**32 - 1), "int64": (-(2**63), 2**63 - 1),
-           "uint64": (0, 2**64 - 1)}
+_RANGES = {
+    "int32": (-(2**31), 2**31 - 1),
+    "uint32": (0, 2**32 - 1),
+    "int64": (-(2**63), 2**63 - 1),
+    "uint64": (0, 2**64 - 1),
+}
 
 texts = st.one_of(
-    st.sampled_from(["", "web01", "2026-11-20", "2026-02-30", "/var/www", "*", "::", "nginx", "a" * 4097,
-                     "x" * 5000, "é漢字", "nul\x00byte", "../../etc/passwd", "2026-1-1", "1e309"]),
+    st.sampled_from(
+        [
+            "",
+            "web01",
+            "2026-11-20",
+            "2026-02-30",
+            "/var/www",
+            "*",
+            "::",
+            "nginx",
+            "a" * 4097,
+            "x" * 5000,
+            "é漢字",
+            "nul\x00byte",
+            "../../etc/passwd",
+            "2026-1-1",
+            "1e309",
+        ]
+    ),
     st.text(max_size=40),
 )
 
@@ -52,8 +74,18 @@ def _scalar(field):
 
 
 def _type_name(field) -> str:
-    for name in ("INT32", "SINT32", "SFIXED32", "UINT32", "FIXED32", "INT64", "SINT64", "SFIXED64", "UINT64",
-                 "FIXED64"):
+    for name in (
+        "INT32",
+        "SINT32",
+        "SFIXED32",
+        "UINT32",
+        "FIXED32",
+        "INT64",
+        "SINT64",
+        "SFIXED64",
+        "UINT64",
+        "FIXED64",
+    ):
         if field.type == getattr(field, f"TYPE_{name}"):
             return name
     raise TypeError(field.full_name)
@@ -61,8 +93,12 @@ def _type_name(field) -> str:
 
 @st.composite
 def timestamps(draw):
-    seconds = draw(st.one_of(st.integers(1_600_000_000, 1_900_000_000),
-                             st.sampled_from([0, -62135596801, 253402300800, 2**62, -(2**62)])))
+    seconds = draw(
+        st.one_of(
+            st.integers(1_600_000_000, 1_900_000_000),
+            st.sampled_from([0, -62135596801, 253402300800, 2**62, -(2**62)]),
+        )
+    )
     nanos = draw(st.one_of(st.just(0), st.integers(0, 999_999_999), st.sampled_from([-1, 1_000_000_000])))
     return seconds, nanos
 
@@ -101,7 +137,11 @@ def fill(message, values: dict):
         target = getattr(message, name)
         if isinstance(value, tuple):  # a timestamp
             target.seconds, target.nanos = value
-        elif isinstance(value, dict) and field.message_type is not None and field.message_type.GetOptions().map_entry:
+        elif (
+            isinstance(value, dict)
+            and field.message_type is not None
+            and field.message_type.GetOptions().map_entry
+        ):
             target.update(value)
         elif isinstance(value, dict):
             fill(target, value)

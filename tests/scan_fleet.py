@@ -6,6 +6,7 @@
 The block 127.x.y.0/29 is drawn at random so parallel runs do not meet, and
 it is the only scope the collector config allows.
 """
+
 from __future__ import annotations
 
 import os
@@ -22,8 +23,13 @@ BIN = Path(sys.executable).parent
 
 
 def ronda(*args: str, env: dict | None = None, timeout: float = 180) -> subprocess.CompletedProcess:
-    return subprocess.run([str(BIN / "ronda"), *args], capture_output=True, text=True, timeout=timeout,
-                          env=env or os.environ.copy())
+    return subprocess.run(
+        [str(BIN / "ronda"), *args],
+        capture_output=True,
+        text=True,
+        timeout=timeout,
+        env=env or os.environ.copy(),
+    )
 
 
 def ronda_agent(*args: str, timeout: float = 120) -> subprocess.CompletedProcess:
@@ -35,8 +41,9 @@ def random_block() -> str:
     return f"127.{rng.randint(100, 250)}.{rng.randint(0, 255)}.{rng.choice(range(0, 256, 8))}"
 
 
-def web_host(tmp: Path, name: str, address: str, port: int, title: str, extra_files: dict[str, str] | None = None
-             ) -> Nginx:
+def web_host(
+    tmp: Path, name: str, address: str, port: int, title: str, extra_files: dict[str, str] | None = None
+) -> Nginx:
     """nginx serving one vhost on address:port with an index page titled `title`."""
     www = tmp / name / "www"
     www.mkdir(parents=True, exist_ok=True)
@@ -101,29 +108,68 @@ class Fleet:
 
     def write_config(self, **ssh_overrides: str) -> Path:
         assert self.sshd is not None
-        ssh = {"user": "root", "key": str(self.sshd.client_key), "known_hosts": str(self.sshd.known_hosts),
-               "connect_timeout_seconds": 5, "command_timeout_seconds": 30, **ssh_overrides}
-        lines = ["[network]", f'scopes = ["{self.scope}"]', f'ports = "{self.web_port},{self.stray_port}"',
-                 "timing = 3", "host_timeout_seconds = 60", "", "[ssh]"]
+        ssh = {
+            "user": "root",
+            "key": str(self.sshd.client_key),
+            "known_hosts": str(self.sshd.known_hosts),
+            "connect_timeout_seconds": 5,
+            "command_timeout_seconds": 30,
+            **ssh_overrides,
+        }
+        lines = [
+            "[network]",
+            f'scopes = ["{self.scope}"]',
+            f'ports = "{self.web_port},{self.stray_port}"',
+            "timing = 3",
+            "host_timeout_seconds = 60",
+            "",
+            "[ssh]",
+        ]
         lines += [f"{k} = {v!r}" if isinstance(v, (int, float)) else f'{k} = "{v}"' for k, v in ssh.items()]
-        lines += ["", "[[ssh.hosts]]", 'name = "host-b"', f'address = "{self.b}"', f"port = {self.sshd.port}",
-                  f'nginx_conf = "{self.nginx_conf("app-b")}"']
+        lines += [
+            "",
+            "[[ssh.hosts]]",
+            'name = "host-b"',
+            f'address = "{self.b}"',
+            f"port = {self.sshd.port}",
+            f'nginx_conf = "{self.nginx_conf("app-b")}"',
+        ]
         self.config.write_text("\n".join(lines) + "\n")
         return self.config
 
-    def start(self) -> "Fleet":
+    def start(self) -> Fleet:
         self.servers.append(web_host(self.tmp, "app-a", self.a, self.web_port, "Aplikasi A"))
         self.servers.append(web_host(self.tmp, "stray", self.a, self.stray_port, "Stray on A"))
-        self.servers.append(web_host(self.tmp, "app-b", self.b, self.web_port, "Aplikasi B", {
-            "composer.json": '{"name": "dinkes/sikda", "require": {"php": ">=7.4"}}',
-        }))
+        self.servers.append(
+            web_host(
+                self.tmp,
+                "app-b",
+                self.b,
+                self.web_port,
+                "Aplikasi B",
+                {
+                    "composer.json": '{"name": "dinkes/sikda", "require": {"php": ">=7.4"}}',
+                },
+            )
+        )
         self.servers.append(web_host(self.tmp, "app-c", self.c, self.web_port, "Aplikasi C"))
         self.sshd = Sshd.write(self.tmp / "sshd", self.b, free_port()).start()
         self.write_config()
         self.collector_port = free_port()
         log = open(self.tmp / "serve.log", "w")
-        self.serve = subprocess.Popen([str(BIN / "ronda"), "serve", "--db", str(self.db), "--insecure",
-                                       "--listen", f"127.0.0.1:{self.collector_port}"], stdout=log, stderr=log)
+        self.serve = subprocess.Popen(
+            [
+                str(BIN / "ronda"),
+                "serve",
+                "--db",
+                str(self.db),
+                "--insecure",
+                "--listen",
+                f"127.0.0.1:{self.collector_port}",
+            ],
+            stdout=log,
+            stderr=log,
+        )
         wait_for_port(self.collector_port)
         return self
 
@@ -140,9 +186,19 @@ class Fleet:
             server.stop()
 
     def agent_report(self) -> subprocess.CompletedProcess:
-        return ronda_agent("run", "--once", "--collector", f"127.0.0.1:{self.collector_port}", "--insecure",
-                           "--nginx-conf", self.nginx_conf("app-a"), "--state-dir", str(self.tmp / "agent-a"),
-                           "--agent-id", "host-a")
+        return ronda_agent(
+            "run",
+            "--once",
+            "--collector",
+            f"127.0.0.1:{self.collector_port}",
+            "--insecure",
+            "--nginx-conf",
+            self.nginx_conf("app-a"),
+            "--state-dir",
+            str(self.tmp / "agent-a"),
+            "--agent-id",
+            "host-a",
+        )
 
 
 def new_fleet(tmp: Path) -> Fleet:

@@ -1,4 +1,5 @@
 """Real web servers for tests, started on loopback ports with configs in a temp dir."""
+
 from __future__ import annotations
 
 import os
@@ -28,8 +29,13 @@ def wait_for_port(port: int, host: str = "127.0.0.1", timeout: float = 10.0) -> 
     raise TimeoutError(f"nothing listens on {host}:{port} after {timeout}s")
 
 
-def http_get(port: int, path: str = "/", host_header: str = "", user_agent: str = "Mozilla/5.0 (X11; Linux x86_64) "
-             "AppleWebKit/537.36 (KHTML, like Gecko) Chrome/126.0 Safari/537.36") -> tuple[int, bytes]:
+def http_get(
+    port: int,
+    path: str = "/",
+    host_header: str = "",
+    user_agent: str = "Mozilla/5.0 (X11; Linux x86_64) "
+    "AppleWebKit/537.36 (KHTML, like Gecko) Chrome/126.0 Safari/537.36",
+) -> tuple[int, bytes]:
     request = urllib.request.Request(f"http://127.0.0.1:{port}{path}", headers={"User-Agent": user_agent})
     if host_header:
         request.add_header("Host", host_header)
@@ -82,7 +88,7 @@ class Nginx(ChildServer):
         return path
 
     @classmethod
-    def write(cls, tmp: Path, http_body: str, main_extra: str = "") -> "Nginx":
+    def write(cls, tmp: Path, http_body: str, main_extra: str = "") -> Nginx:
         """A complete nginx.conf whose http block contains `http_body` (server blocks, includes...)."""
         tmp.mkdir(parents=True, exist_ok=True)
         (tmp / "logs").mkdir(exist_ok=True)
@@ -110,9 +116,12 @@ http {{
 """)
         return cls(conf=conf, prefix=tmp)
 
-    def start(self, *ports: int) -> "Nginx":
-        self.process = subprocess.Popen([self.binary(), "-c", str(self.conf), "-p", str(self.prefix)],
-                                        stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+    def start(self, *ports: int) -> Nginx:
+        self.process = subprocess.Popen(
+            [self.binary(), "-c", str(self.conf), "-p", str(self.prefix)],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+        )
         try:
             for port in ports:
                 wait_for_port(port)
@@ -121,4 +130,3 @@ http {{
             out = self.process.stdout.read().decode() if self.process.stdout else ""
             raise RuntimeError(f"nginx did not start: {out}") from None
         return self
-

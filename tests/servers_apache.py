@@ -13,6 +13,7 @@ starts on the machine, so docroots under `tmp_path` can turn 403 mid-test:
 serve files from a `web_tmp()` directory instead (nginx workers, as nobody,
 need the same).
 """
+
 from __future__ import annotations
 
 import os
@@ -104,8 +105,11 @@ LogFormat "%v:%p %h %l %u %t \\"%r\\" %>s %O \\"%{{Referer}}i\\" \\"%{{User-Agen
         return cls(conf=conf, server_root=tmp)
 
     def start(self, *ports: int) -> Apache:
-        self.process = subprocess.Popen([self.binary(), "-f", str(self.conf), "-DFOREGROUND"],
-                                        stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+        self.process = subprocess.Popen(
+            [self.binary(), "-f", str(self.conf), "-DFOREGROUND"],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+        )
         try:
             for port in ports:
                 wait_for_port(port)
@@ -113,6 +117,7 @@ LogFormat "%v:%p %h %l %u %t \\"%r\\" %>s %O \\"%{{Referer}}i\\" \\"%{{User-Agen
             self.stop()
             out = self.process.stdout.read().decode() if self.process.stdout else ""
             log = self.server_root / "logs" / "error.log"
-            raise RuntimeError(f"apache2 did not start: {out}{log.read_text() if log.exists() else ''}") from None
+            raise RuntimeError(
+                f"apache2 did not start: {out}{log.read_text() if log.exists() else ''}"
+            ) from None
         return self
-

@@ -40,7 +40,7 @@ class PhpFpm(ChildServer):
         return found
 
     @classmethod
-    def write(cls, tmp: Path, pools: list[str]) -> "PhpFpm":
+    def write(cls, tmp: Path, pools: list[str]) -> PhpFpm:
         """One pool per name on a unix socket tmp/<name>.sock, configs in tmp/pool.d/ (Debian's layout)."""
         (tmp / "pool.d").mkdir(parents=True, exist_ok=True)
         conf = tmp / "php-fpm.conf"
@@ -57,7 +57,7 @@ class PhpFpm(ChildServer):
             )
         return cls(conf=conf, sockets=sockets)
 
-    def start(self) -> "PhpFpm":
+    def start(self) -> PhpFpm:
         self.process = subprocess.Popen(
             [self.binary(), "-F", "-R", "-y", str(self.conf)],
             stdout=subprocess.PIPE,
@@ -87,7 +87,7 @@ class NodeApp(ChildServer):
     port: int
     process: subprocess.Popen | None = None
 
-    def start(self, env: dict[str, str] | None = None) -> "NodeApp":
+    def start(self, env: dict[str, str] | None = None) -> NodeApp:
         node = shutil.which("node") or shutil.which("nodejs")
         if not node:
             raise RuntimeError("nodejs is not installed: .ci/run installs it (apt-get install nodejs)")
@@ -147,7 +147,7 @@ class DockerApiFixture:
         self.server.daemon_threads = True
         self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
 
-    def __enter__(self) -> "DockerApiFixture":
+    def __enter__(self) -> DockerApiFixture:
         self.thread.start()
         return self
 

@@ -6,6 +6,7 @@
 network and out of the home directory: no admin endpoint, no HTTP->HTTPS
 redirect listener, storage under `tmp`, every site bound to 127.0.0.1.
 """
+
 from __future__ import annotations
 
 import os
@@ -48,13 +49,21 @@ class Caddy(ChildServer):
         return cls(config=config, home=tmp)
 
     def start(self, *ports: int) -> Caddy:
-        env = {"PATH": os.environ.get("PATH", ""), "HOME": str(self.home),
-               "XDG_DATA_HOME": str(self.home / "xdg-data"), "XDG_CONFIG_HOME": str(self.home / "xdg-config")}
+        env = {
+            "PATH": os.environ.get("PATH", ""),
+            "HOME": str(self.home),
+            "XDG_DATA_HOME": str(self.home / "xdg-data"),
+            "XDG_CONFIG_HOME": str(self.home / "xdg-config"),
+        }
         output = self.home / "caddy.out"  # a file, not a pipe nobody drains: Caddy logs every request there
         with open(output, "wb") as out:
-            self.process = subprocess.Popen([self.binary(), "run", "--config", str(self.config),
-                                             "--adapter", "caddyfile"], stdout=out, stderr=subprocess.STDOUT,
-                                            env=env, cwd=self.home)
+            self.process = subprocess.Popen(
+                [self.binary(), "run", "--config", str(self.config), "--adapter", "caddyfile"],
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                env=env,
+                cwd=self.home,
+            )
         try:
             for port in ports:
                 wait_for_port(port)
@@ -62,4 +71,3 @@ class Caddy(ChildServer):
             self.stop()
             raise RuntimeError(f"caddy did not start: {output.read_text()[-2000:]}") from None
         return self
-

@@ -7,6 +7,7 @@
 Everything (host key, authorized keys, pid file, config) lives in `tmp`; the
 server logs in as the user running the test (root in CI) with the client key only.
 """
+
 from __future__ import annotations
 
 import os
@@ -23,7 +24,9 @@ def keygen(path: Path, kind: str = "ed25519") -> Path:
     """A new key pair without passphrase at `path` (and `path`.pub)."""
     path.unlink(missing_ok=True)
     Path(f"{path}.pub").unlink(missing_ok=True)
-    subprocess.run(["ssh-keygen", "-q", "-t", kind, "-N", "", "-C", "ronda-test", "-f", str(path)], check=True)
+    subprocess.run(
+        ["ssh-keygen", "-q", "-t", kind, "-N", "", "-C", "ronda-test", "-f", str(path)], check=True
+    )
     return path
 
 
@@ -64,7 +67,7 @@ class Sshd(ChildServer):
         return path
 
     @classmethod
-    def write(cls, directory: Path, address: str, port: int) -> "Sshd":
+    def write(cls, directory: Path, address: str, port: int) -> Sshd:
         directory.mkdir(parents=True, exist_ok=True)
         sshd = cls(directory, address, port)
         keygen(sshd.host_key)
@@ -94,11 +97,14 @@ Subsystem sftp internal-sftp
 """)
         return sshd
 
-    def start(self) -> "Sshd":
+    def start(self) -> Sshd:
         # privilege separation needs this directory; the packaged service normally creates it
         Path("/run/sshd").mkdir(mode=0o755, exist_ok=True)
-        self.process = subprocess.Popen([self.binary(), "-D", "-e", "-f", str(self.config)],
-                                        stdout=subprocess.PIPE, stderr=subprocess.STDOUT)
+        self.process = subprocess.Popen(
+            [self.binary(), "-D", "-e", "-f", str(self.config)],
+            stdout=subprocess.PIPE,
+            stderr=subprocess.STDOUT,
+        )
         try:
             wait_for_port(self.port, self.address)
         except TimeoutError:
@@ -106,4 +112,3 @@ Subsystem sftp internal-sftp
             out = self.process.stdout.read().decode() if self.process.stdout else ""
             raise RuntimeError(f"sshd did not start: {out}") from None
         return self
-

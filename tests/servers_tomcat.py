@@ -7,6 +7,7 @@ ports, Engine, Hosts); the shutdown port is off, so stop() ends the JVM by
 signal. The JVM needs a few seconds to start: put all of a test module's apps
 in one instance (a module-scoped fixture).
 """
+
 from __future__ import annotations
 
 import os
@@ -48,15 +49,24 @@ class Tomcat(ChildServer):
         return cls(base=base)
 
     def start(self, *ports: int, timeout: float = 90.0) -> Tomcat:
-        env = {"PATH": os.environ.get("PATH", ""), "CATALINA_HOME": str(CATALINA_HOME),
-               "CATALINA_BASE": str(self.base), "CATALINA_TMPDIR": str(self.base / "temp"),
-               # small and quick to start: a test JVM serves a handful of requests
-               "JAVA_OPTS": "-Xmx128m -XX:TieredStopAtLevel=1 -XX:+UseSerialGC -Xshare:auto "
-                            "-Djava.awt.headless=true -Djava.security.egd=file:/dev/urandom"}
+        env = {
+            "PATH": os.environ.get("PATH", ""),
+            "CATALINA_HOME": str(CATALINA_HOME),
+            "CATALINA_BASE": str(self.base),
+            "CATALINA_TMPDIR": str(self.base / "temp"),
+            # small and quick to start: a test JVM serves a handful of requests
+            "JAVA_OPTS": "-Xmx128m -XX:TieredStopAtLevel=1 -XX:+UseSerialGC -Xshare:auto "
+            "-Djava.awt.headless=true -Djava.security.egd=file:/dev/urandom",
+        }
         output = self.base / "logs" / "catalina.out"
         with open(output, "wb") as out:
-            self.process = subprocess.Popen([str(CATALINA_HOME / "bin" / "catalina.sh"), "run"], stdout=out,
-                                            stderr=subprocess.STDOUT, env=env, cwd=self.base)
+            self.process = subprocess.Popen(
+                [str(CATALINA_HOME / "bin" / "catalina.sh"), "run"],
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                env=env,
+                cwd=self.base,
+            )
         try:
             for port in ports:
                 wait_for_port(port, timeout=timeout)
@@ -70,4 +80,3 @@ class Tomcat(ChildServer):
             self.stop()
             raise RuntimeError(f"tomcat did not start: {output.read_text()[-3000:]}") from None
         return self
-

@@ -1,4 +1,5 @@
 """`ronda-agent run` as a daemon: reports from its TOML config until stopped."""
+
 import signal
 import subprocess
 import sys
@@ -7,8 +8,8 @@ from pathlib import Path
 
 import pytest
 
-from collector.server import ServerConfig, make_server
-from collector.store import Store
+from ronda.collector.server import ServerConfig, make_server
+from ronda.collector.store import Store
 
 BIN = Path(sys.executable).parent
 
@@ -32,7 +33,7 @@ def wait_until(condition, timeout=30.0):
 
 
 def test_daemon_reports_on_its_interval_and_stops_cleanly(tmp_path, collector):
-    from collector.demo import fleet_dir
+    from ronda.collector.demo import fleet_dir
 
     store, port = collector
     config = tmp_path / "agent.toml"
@@ -41,10 +42,12 @@ collector = "127.0.0.1:{port}"
 insecure = true
 interval_seconds = 10
 jitter_seconds = 0
-state_dir = "{tmp_path / 'state'}"
-root = "{fleet_dir() / 'web-dinkes'}"
+state_dir = "{tmp_path / "state"}"
+root = "{fleet_dir() / "web-dinkes"}"
 """)
-    agent = subprocess.Popen([BIN / "ronda-agent", "run", "--config", config], stderr=subprocess.PIPE, text=True)
+    agent = subprocess.Popen(
+        [BIN / "ronda-agent", "run", "--config", config], stderr=subprocess.PIPE, text=True
+    )
     try:
         wait_until(lambda: store.query("SELECT count(*) AS n FROM snapshots")[0]["n"] >= 1)
         wait_until(lambda: store.query("SELECT count(*) AS n FROM snapshots")[0]["n"] >= 2, timeout=20)

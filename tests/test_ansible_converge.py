@@ -17,7 +17,6 @@ import stat
 import subprocess
 import tempfile
 import time
-import tomllib
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -35,8 +34,10 @@ from ansible_fleet import (
 )
 from servers import free_port, stop_process, wait_for_port
 
+from ronda import __version__
+
 PROJECT = ANSIBLE_DIR.parent.parent
-VERSION = tomllib.loads((PROJECT / "pyproject.toml").read_text())["project"]["version"]
+VERSION = __version__
 HOSTS = {"collector": "127.0.0.2", "web-1": "127.0.0.3", "web-2": "127.0.0.4"}
 AGENTLESS = ("web-3", "127.0.0.5")  # no agent: the collector's scheduled SSH scan reads it
 COLLECTOR = "collector"

@@ -4,6 +4,7 @@ Tests run as root, who reads any file whatever its mode; the unreadable-file
 case therefore runs discovery in a child process as `nobody` (setpriv), as an
 unprivileged agent would meet a 0600 file.
 """
+
 import json
 import os
 import subprocess
@@ -12,11 +13,11 @@ import textwrap
 from pathlib import Path
 
 import pytest
-
-from agent.discovery import apache
-from agent.discovery.base import DiscoveryOptions
-from agent.host import LocalHost
 from servers_apache import MODULE_DIR, web_tmp
+
+from ronda.agent.discovery import apache
+from ronda.agent.discovery.base import DiscoveryOptions
+from ronda.agent.host import LocalHost
 
 REPO = Path(__file__).resolve().parent.parent
 CONF = "/etc/apache2/apache2.conf"
@@ -52,11 +53,14 @@ def errors(result):
 
 
 def test_include_loop(tmp_path):
-    plant(tmp_path, {
-        "/etc/apache2/sites-enabled/loop.conf": "Include /etc/apache2/snippets/a.conf\n",
-        "/etc/apache2/snippets/a.conf": "ServerAlias ignored\nInclude /etc/apache2/snippets/b.conf\n",
-        "/etc/apache2/snippets/b.conf": "Include /etc/apache2/snippets/a.conf\n",
-    })
+    plant(
+        tmp_path,
+        {
+            "/etc/apache2/sites-enabled/loop.conf": "Include /etc/apache2/snippets/a.conf\n",
+            "/etc/apache2/snippets/a.conf": "ServerAlias ignored\nInclude /etc/apache2/snippets/b.conf\n",
+            "/etc/apache2/snippets/b.conf": "Include /etc/apache2/snippets/a.conf\n",
+        },
+    )
     result, keys = discover(tmp_path)
     assert keys == {"apache:good.example:80/"}
     [(path, line, message)] = errors(result)
@@ -64,7 +68,10 @@ def test_include_loop(tmp_path):
 
 
 def test_broken_sections_keep_the_rest(tmp_path):
-    plant(tmp_path, {"/etc/apache2/sites-enabled/broken.conf": """
+    plant(
+        tmp_path,
+        {
+            "/etc/apache2/sites-enabled/broken.conf": """
         <VirtualHost *:80>
             ServerName broken.example
             DocumentRoot /var/www/broken
@@ -74,7 +81,9 @@ def test_broken_sections_keep_the_rest(tmp_path):
         <VirtualHost *:80
         <VirtualHost *:80>
             ServerName unclosed.example
-    """})
+    """
+        },
+    )
     result, keys = discover(tmp_path)
     assert keys >= {"apache:good.example:80/", "apache:broken.example:80/"}
     found = errors(result)
@@ -85,13 +94,27 @@ def test_broken_sections_keep_the_rest(tmp_path):
     assert (file, 8, "<VirtualHost> is never closed") in found
 
 
-@pytest.mark.parametrize("make,reason", [
-    (lambda d: (d / "dangling.conf").symlink_to("../sites-available/removed.conf"), "No such file"),
-    (lambda d: ((d / "loop1.conf").symlink_to("loop2.conf"), (d / "loop2.conf").symlink_to("loop1.conf")),
-     "symbolic links"),
-    (lambda d: (d / "dir.conf").mkdir() or (d / "dir.conf" / "inner.conf").write_text(GOOD.replace(
-        "good.example", "inner.example")), None),
-], ids=["dangling-symlink", "symlink-loop", "directory-is-included"])
+@pytest.mark.parametrize(
+    "make,reason",
+    [
+        (lambda d: (d / "dangling.conf").symlink_to("../sites-available/removed.conf"), "No such file"),
+        (
+            lambda d: (
+                (d / "loop1.conf").symlink_to("loop2.conf"),
+                (d / "loop2.conf").symlink_to("loop1.conf"),
+            ),
+            "symbolic links",
+        ),
+        (
+            lambda d: (
+                (d / "dir.conf").mkdir()
+                or (d / "dir.conf" / "inner.conf").write_text(GOOD.replace("good.example", "inner.example"))
+            ),
+            None,
+        ),
+    ],
+    ids=["dangling-symlink", "symlink-loop", "directory-is-included"],
+)
 def test_unreadable_includes(tmp_path, make, reason):
     plant(tmp_path, {})
     make(tmp_path / "etc/apache2/sites-enabled")
@@ -104,14 +127,19 @@ def test_unreadable_includes(tmp_path, make, reason):
 
 
 def test_missing_include_and_undefined_variable(tmp_path):
-    plant(tmp_path, {"/etc/apache2/sites-enabled/vars.conf": """
+    plant(
+        tmp_path,
+        {
+            "/etc/apache2/sites-enabled/vars.conf": """
         Include /etc/apache2/not-there.conf
         IncludeOptional /etc/apache2/optional-not-there.conf
         <VirtualHost *:80>
             ServerName vars.example
             DocumentRoot ${UNDEFINED_ROOT}/vars
         </VirtualHost>
-    """})
+    """
+        },
+    )
     result, keys = discover(tmp_path)
     assert keys == {"apache:good.example:80/", "apache:vars.example:80/"}
     file = "/etc/apache2/sites-enabled/vars.conf"
@@ -135,7 +163,9 @@ def test_config_path_is_a_directory(tmp_path):
     plant(tmp_path, {})
     result, keys = discover(tmp_path, apache_conf="/etc/apache2")
     assert keys == set()
-    assert errors(result) == [("/etc/apache2", 0, "cannot read: /etc/apache2: is a directory, not a configuration file")]
+    assert errors(result) == [
+        ("/etc/apache2", 0, "cannot read: /etc/apache2: is a directory, not a configuration file")
+    ]
 
 
 def test_unreadable_file_for_an_unprivileged_agent():
@@ -149,15 +179,20 @@ def _unreadable_file_for_an_unprivileged_agent(tmp: Path):
     script = textwrap.dedent(f"""
         import json, sys
         sys.path.insert(0, {str(REPO)!r})
-        from agent.discovery import apache
-        from agent.discovery.base import DiscoveryOptions
-        from agent.host import LocalHost
+        from ronda.agent.discovery import apache
+        from ronda.agent.discovery.base import DiscoveryOptions
+        from ronda.agent.host import LocalHost
         r = apache.discover(LocalHost({str(root)!r}), DiscoveryOptions(use_binaries=False))
         print(json.dumps({{"keys": [a.key for a in r.apps], "errors": [[e.path, e.message] for e in r.errors]}}))
     """)
-    done = subprocess.run(["setpriv", "--reuid=nobody", "--regid=nogroup", "--clear-groups", sys.executable,
-                           "-c", script], capture_output=True, text=True, timeout=60, cwd="/",
-                          env={"PATH": os.environ["PATH"]})
+    done = subprocess.run(
+        ["setpriv", "--reuid=nobody", "--regid=nogroup", "--clear-groups", sys.executable, "-c", script],
+        capture_output=True,
+        text=True,
+        timeout=60,
+        cwd="/",
+        env={"PATH": os.environ["PATH"]},
+    )
     assert done.returncode == 0, done.stderr
     out = json.loads(done.stdout)
     assert out["keys"] == ["apache:good.example:80/"]
@@ -168,12 +203,15 @@ def _unreadable_file_for_an_unprivileged_agent(tmp: Path):
 def test_a_config_the_real_apache_rejects_is_still_parsed(tmp_path):
     """apache2ctl -t fails on one bad line; its reason is reported with file:line, and the files are parsed."""
     conf = tmp_path / "httpd.conf"
-    conf.write_text(f"ServerRoot {tmp_path}\nLoadModule mpm_event_module {MODULE_DIR}/mod_mpm_event.so\n"
-                    "Listen 127.0.0.1:8\nInclude sites/*.conf\n")
+    conf.write_text(
+        f"ServerRoot {tmp_path}\nLoadModule mpm_event_module {MODULE_DIR}/mod_mpm_event.so\n"
+        "Listen 127.0.0.1:8\nInclude sites/*.conf\n"
+    )
     (tmp_path / "sites").mkdir()
     (tmp_path / "sites/a.conf").write_text(GOOD)
-    (tmp_path / "sites/b.conf").write_text("<VirtualHost *:8>\nServerName typo.example\n"
-                                            "DocumentRooot /var/www/typo\n</VirtualHost>\n")
+    (tmp_path / "sites/b.conf").write_text(
+        "<VirtualHost *:8>\nServerName typo.example\nDocumentRooot /var/www/typo\n</VirtualHost>\n"
+    )
     result = apache.discover(LocalHost(), DiscoveryOptions(apache_conf=str(conf)))
     assert {a.primary_name for a in result.apps} == {"good.example", "typo.example"}
     [error] = result.errors

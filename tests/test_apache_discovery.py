@@ -1,16 +1,17 @@
 """Apache discovery against a real Apache (Debian's apache2) serving several vhosts on loopback,
 asked through its own binary (apache2ctl -S / DUMP_INCLUDES) and by parsing its files."""
+
 import textwrap
 from pathlib import Path
 
 import pytest
-
-from agent.discovery import apache, apache_binary, nginx
-from agent.discovery.base import DiscoveryOptions
-from agent.discovery.keys import assign_unique_keys
-from agent.host import LocalHost
 from servers import Nginx, free_port, http_get
 from servers_apache import Apache, web_tmp
+
+from ronda.agent.discovery import apache, apache_binary, nginx
+from ronda.agent.discovery.base import DiscoveryOptions
+from ronda.agent.discovery.keys import assign_unique_keys
+from ronda.agent.host import LocalHost
 
 
 def write(path: Path, text: str) -> Path:
@@ -39,27 +40,38 @@ def _fleet(tmp: Path):
     web, other, backend, front = free_port(), free_port(), free_port(), free_port()
     for name in ("portal", "sipd", "intranet", "static", "phpmyadmin", "api", "front-static"):
         site(tmp, name)
-    write(tmp / "conf-enabled/phpmyadmin.conf", """
+    write(
+        tmp / "conf-enabled/phpmyadmin.conf",
+        """
         # like Debian's /etc/apache2/conf-available/phpmyadmin.conf
         Alias /phpmyadmin ${WEB}/phpmyadmin
         <Directory ${WEB}/phpmyadmin>
             DirectoryIndex index.html
         </Directory>
-    """)
-    write(tmp / "conf-enabled/ghost.conf", """
+    """,
+    )
+    write(
+        tmp / "conf-enabled/ghost.conf",
+        """
         <IfDefine NEVER_DEFINED>
             Alias /ghost ${WEB}/ghost
         </IfDefine>
         <IfModule mod_not_loaded.c>
             Alias /ghost2 ${WEB}/ghost
         </IfModule>
-    """)
-    write(tmp / "conf-enabled/other-vhosts-access-log.conf", """
+    """,
+    )
+    write(
+        tmp / "conf-enabled/other-vhosts-access-log.conf",
+        """
         <IfModule log_config_module>
             CustomLog ${LOGS}/other_vhosts_access.log vhost_combined
         </IfModule>
-    """)
-    write(tmp / "sites-enabled/intranet.conf", f"""
+    """,
+    )
+    write(
+        tmp / "sites-enabled/intranet.conf",
+        f"""
         <VirtualHost 127.0.0.1:{web}>
             ServerName intranet.test
             DocumentRoot ${{WEB}}/intranet
@@ -68,8 +80,11 @@ def _fleet(tmp: Path):
             </IfModule>
             CustomLog ${{LOGS}}/intranet.log "%h %t \\"%r\\" %>s %{{Host}}i"
         </VirtualHost>
-    """)
-    write(tmp / "sites-enabled/portal.conf", f"""
+    """,
+    )
+    write(
+        tmp / "sites-enabled/portal.conf",
+        f"""
         <VirtualHost 127.0.0.1:{web}>
             ServerName http://portal.test:{web}
             ServerAlias www.portal.test
@@ -77,12 +92,16 @@ def _fleet(tmp: Path):
             Alias /sipd ${{WEB}}/sipd/
             CustomLog logs/portal.log combined
         </VirtualHost>
-    """)
-    write(tmp / "sites-enabled/static.conf", f"""
+    """,
+    )
+    write(
+        tmp / "sites-enabled/static.conf",
+        f"""
         <VirtualHost *:{other}>
             DocumentRoot ${{WEB}}/static
         </VirtualHost>
-    """)
+    """,
+    )
     body = f"""
 Define WEB {tmp}/www
 Define LOGS {tmp}/logs
@@ -103,10 +122,19 @@ IncludeOptional sites-enabled/*.conf
     }}
     server {{ listen 127.0.0.1:{backend}; root {tmp}/backend/api; }}
 """
-    with Apache.write(tmp, body).start(web, other) as server, \
-            Nginx.write(proxy, nginx_body).start(front, backend) as front_server:
-        yield {"tmp": tmp, "web": web, "other": other, "backend": backend, "front": front,
-               "apache": server, "nginx": front_server}
+    with (
+        Apache.write(tmp, body).start(web, other) as server,
+        Nginx.write(proxy, nginx_body).start(front, backend) as front_server,
+    ):
+        yield {
+            "tmp": tmp,
+            "web": web,
+            "other": other,
+            "backend": backend,
+            "front": front,
+            "apache": server,
+            "nginx": front_server,
+        }
 
 
 def by_key(apps):
@@ -141,11 +169,20 @@ def test_apps_of_a_real_apache(fleet, use_binaries):
     result = apache.discover(LocalHost(), DiscoveryOptions(apache_conf=conf, use_binaries=use_binaries))
     assert result.errors == []
     apps = by_key(result.apps)
-    portal, intranet, static = f"apache:portal.test:{web}", f"apache:intranet.test:{web}", f"apache:localhost:{other}"
+    portal, intranet, static = (
+        f"apache:portal.test:{web}",
+        f"apache:intranet.test:{web}",
+        f"apache:localhost:{other}",
+    )
     assert set(apps) == {
-        f"{intranet}/", f"{intranet}/api", f"{intranet}/phpmyadmin",
-        f"{portal}/", f"{portal}/sipd", f"{portal}/phpmyadmin",
-        f"{static}/", f"{static}/phpmyadmin",
+        f"{intranet}/",
+        f"{intranet}/api",
+        f"{intranet}/phpmyadmin",
+        f"{portal}/",
+        f"{portal}/sipd",
+        f"{portal}/phpmyadmin",
+        f"{static}/",
+        f"{static}/phpmyadmin",
     }
     www = f"{tmp}/www"
     sites = f"{tmp}/sites-enabled"
@@ -164,7 +201,10 @@ def test_apps_of_a_real_apache(fleet, use_binaries):
     for server in (portal, intranet, static):
         pma = apps[f"{server}/phpmyadmin"]
         assert (pma.root, pma.config.file, pma.config.line) == (
-            f"{www}/phpmyadmin", f"{tmp}/conf-enabled/phpmyadmin.conf", 2)
+            f"{www}/phpmyadmin",
+            f"{tmp}/conf-enabled/phpmyadmin.conf",
+            2,
+        )
         assert pma.parent_key == f"{server}/"
 
     first = apps[f"{intranet}/"]
@@ -177,8 +217,9 @@ def test_apps_of_a_real_apache(fleet, use_binaries):
     # No ServerName: the main server's name; no CustomLog: the main server's log.
     lone = apps[f"{static}/"]
     assert lone.server_names == ["localhost"] and lone.root == f"{www}/static"
-    assert [(lr.path, lr.format) for lr in lone.access_logs] == [(f"{tmp}/logs/other_vhosts_access.log",
-                                                                   "vhost_combined")]
+    assert [(lr.path, lr.format) for lr in lone.access_logs] == [
+        (f"{tmp}/logs/other_vhosts_access.log", "vhost_combined")
+    ]
     assert result.log_formats["apache:vhost_combined"].startswith("%v:%p %h")
     assert result.log_formats["apache:combined"] == '%h %l %u %t "%r" %>s %O "%{Referer}i" "%{User-Agent}i"'
 
@@ -191,9 +232,11 @@ def test_the_binary_reports_the_same_vhosts_as_the_parse(fleet):
     assert set(facts.files) >= {f"{tmp}/conf-enabled/phpmyadmin.conf", f"{tmp}/sites-enabled/portal.conf"}
     assert facts.defines["WEB"] == f"{tmp}/www" and "proxy" in facts.modules
     served = {(v.name, v.port, v.file.rsplit("/", 1)[1], v.line) for v in facts.vhosts}
-    assert served == {("intranet.test", fleet["web"], "intranet.conf", 1),
-                      ("portal.test", fleet["web"], "portal.conf", 1),
-                      ("localhost", fleet["other"], "static.conf", 1)}
+    assert served == {
+        ("intranet.test", fleet["web"], "intranet.conf", 1),
+        ("portal.test", fleet["web"], "portal.conf", 1),
+        ("localhost", fleet["other"], "static.conf", 1),
+    }
 
 
 def test_apache_behind_nginx(fleet):
@@ -207,7 +250,9 @@ def test_apache_behind_nginx(fleet):
     assert nginx_apps[f"nginx:portal.test:{front}/intranet"].upstream == f"http://127.0.0.1:{web}/"
     static = nginx_apps[f"nginx:portal.test:{front}/static-files"]
     assert static.root == f"{tmp}/www/front-static" and static.config.file == str(fleet["nginx"].conf)
-    behind = [a for a in apache_apps.values() if a.path_prefix == "/" and
-              any(listen.port == web for listen in a.listen)]
+    behind = [
+        a
+        for a in apache_apps.values()
+        if a.path_prefix == "/" and any(listen.port == web for listen in a.listen)
+    ]
     assert {a.primary_name for a in behind} == {"portal.test", "intranet.test"}
-

@@ -3,14 +3,15 @@
 Each fixture root is laid out like `/` with the distribution's stock files
 (trimmed to what matters) plus the sites a provincial server would carry.
 """
+
 import textwrap
 from pathlib import Path
 
 import pytest
 
-from agent.discovery import apache
-from agent.discovery.base import DiscoveryOptions
-from agent.host import LocalHost
+from ronda.agent.discovery import apache
+from ronda.agent.discovery.base import DiscoveryOptions
+from ronda.agent.host import LocalHost
 
 
 def plant(root: Path, files: dict[str, str], links: dict[str, str] | None = None) -> LocalHost:
@@ -83,8 +84,7 @@ DEBIAN = {
     """,
     "/etc/apache2/mods-available/ssl.load": "LoadModule ssl_module /usr/lib/apache2/modules/mod_ssl.so\n",
     "/etc/apache2/mods-available/proxy.load": "LoadModule proxy_module /usr/lib/apache2/modules/mod_proxy.so\n",
-    "/etc/apache2/mods-available/proxy_fcgi.load":
-        "LoadModule proxy_fcgi_module /usr/lib/apache2/modules/mod_proxy_fcgi.so\n",
+    "/etc/apache2/mods-available/proxy_fcgi.load": "LoadModule proxy_fcgi_module /usr/lib/apache2/modules/mod_proxy_fcgi.so\n",
     "/etc/apache2/conf-available/phpmyadmin.conf": """
         # phpMyAdmin default Apache configuration
         Alias /phpmyadmin /usr/share/phpmyadmin
@@ -107,8 +107,7 @@ DEBIAN = {
         AliasMatch ^/dokuwiki/sites/[^/]+/(.*)$ /usr/share/dokuwiki/$1
         Alias      /dokuwiki                    /usr/share/dokuwiki/
     """,
-    "/etc/apache2/conf-available/other-vhosts-access-log.conf":
-        "CustomLog ${APACHE_LOG_DIR}/other_vhosts_access.log vhost_combined\n",
+    "/etc/apache2/conf-available/other-vhosts-access-log.conf": "CustomLog ${APACHE_LOG_DIR}/other_vhosts_access.log vhost_combined\n",
     "/etc/apache2/conf-available/serve-cgi-bin.conf": """
         <IfModule mod_alias.c>
             <IfModule mod_cgi.c>
@@ -165,12 +164,18 @@ DEBIAN = {
     """,
 }
 DEBIAN_LINKS = {
-    **{f"/etc/apache2/mods-enabled/{m}": f"../mods-available/{m}"
-       for m in ("alias.load", "alias.conf", "ssl.load", "proxy.load", "proxy_fcgi.load")},
-    **{f"/etc/apache2/conf-enabled/{c}.conf": f"../conf-available/{c}.conf"
-       for c in ("phpmyadmin", "php8.2-fpm", "dokuwiki", "other-vhosts-access-log", "serve-cgi-bin")},
-    **{f"/etc/apache2/sites-enabled/{s}.conf": f"../sites-available/{s}.conf"
-       for s in ("000-default", "sipd", "sipd-ssl")},
+    **{
+        f"/etc/apache2/mods-enabled/{m}": f"../mods-available/{m}"
+        for m in ("alias.load", "alias.conf", "ssl.load", "proxy.load", "proxy_fcgi.load")
+    },
+    **{
+        f"/etc/apache2/conf-enabled/{c}.conf": f"../conf-available/{c}.conf"
+        for c in ("phpmyadmin", "php8.2-fpm", "dokuwiki", "other-vhosts-access-log", "serve-cgi-bin")
+    },
+    **{
+        f"/etc/apache2/sites-enabled/{s}.conf": f"../sites-available/{s}.conf"
+        for s in ("000-default", "sipd", "sipd-ssl")
+    },
 }
 
 
@@ -179,14 +184,25 @@ def test_debian_layout(tmp_path):
     assert result.errors == []
     sipd, ssl = "apache:sipd.kaltara.go.id:80", "apache:sipd.kaltara.go.id:443"
     assert set(apps) == {
-        "apache:_:80/", "apache:_:80/phpmyadmin", "apache:_:80/dokuwiki",
-        f"{sipd}/", f"{sipd}/lama", f"{sipd}/laporan", f"{sipd}/antrian", f"{sipd}/peta",
-        f"{sipd}/phpmyadmin", f"{sipd}/dokuwiki",
-        f"{ssl}/", f"{ssl}/phpmyadmin", f"{ssl}/dokuwiki",
+        "apache:_:80/",
+        "apache:_:80/phpmyadmin",
+        "apache:_:80/dokuwiki",
+        f"{sipd}/",
+        f"{sipd}/lama",
+        f"{sipd}/laporan",
+        f"{sipd}/antrian",
+        f"{sipd}/peta",
+        f"{sipd}/phpmyadmin",
+        f"{sipd}/dokuwiki",
+        f"{ssl}/",
+        f"{ssl}/phpmyadmin",
+        f"{ssl}/dokuwiki",
     }  # no /icons, /cgi-bin (mod_cgi off), /roundcube (not enabled), not-enabled.example
     default = apps["apache:_:80/"]
     assert default.root == "/var/www/html" and default.listen[0].default_server
-    assert [(lr.path, lr.format) for lr in default.access_logs] == [("/var/log/apache2/access.log", "combined")]
+    assert [(lr.path, lr.format) for lr in default.access_logs] == [
+        ("/var/log/apache2/access.log", "combined")
+    ]
     assert default.labels["handler"] == "unix:/run/php/php8.2-fpm.sock|fcgi://localhost"
     assert default.config.file == "/etc/apache2/sites-enabled/000-default.conf"
 
@@ -195,14 +211,19 @@ def test_debian_layout(tmp_path):
     assert not vhost.listen[0].default_server  # 000-default came first on *:80
     # no CustomLog of its own: Debian's other-vhosts-access-log applies
     assert [(lr.path, lr.format) for lr in vhost.access_logs] == [
-        ("/var/log/apache2/other_vhosts_access.log", "vhost_combined")]
+        ("/var/log/apache2/other_vhosts_access.log", "vhost_combined")
+    ]
     assert apps[f"{sipd}/lama"].root == "/var/www/sipd-2019"
     assert apps[f"{sipd}/laporan"].upstream == "http://127.0.0.1:8081/"
     assert apps[f"{sipd}/antrian"].upstream == "http://10.0.0.5:3000/"
     assert apps[f"{sipd}/peta"].labels["upstream_servers"] == "http://127.0.0.1:9001,http://127.0.0.1:9002"
     pma = apps[f"{sipd}/phpmyadmin"]
     assert (pma.root, pma.config.file, pma.config.line, pma.parent_key) == (
-        "/usr/share/phpmyadmin", "/etc/apache2/conf-enabled/phpmyadmin.conf", 2, f"{sipd}/")
+        "/usr/share/phpmyadmin",
+        "/etc/apache2/conf-enabled/phpmyadmin.conf",
+        2,
+        f"{sipd}/",
+    )
     assert apps[f"{sipd}/dokuwiki"].root == "/usr/share/dokuwiki"  # AliasMatch under /dokuwiki: the same app
 
     tls = apps[f"{ssl}/"]
@@ -351,9 +372,11 @@ SUSE = {
 }
 
 
-@pytest.mark.parametrize("flags,with_ssl", [('APACHE_SERVER_FLAGS="SSL"', True), ('APACHE_SERVER_FLAGS=""', False)])
+@pytest.mark.parametrize(
+    "flags,with_ssl", [('APACHE_SERVER_FLAGS="SSL"', True), ('APACHE_SERVER_FLAGS=""', False)]
+)
 def test_suse_layout(tmp_path, flags, with_ssl):
-    host = plant(tmp_path, {**SUSE, "/etc/sysconfig/apache2": f"APACHE_MODULES=\"alias ssl\"\n{flags}\n"})
+    host = plant(tmp_path, {**SUSE, "/etc/sysconfig/apache2": f'APACHE_MODULES="alias ssl"\n{flags}\n'})
     result, apps = discover(host)
     assert result.errors == []
     plain, ssl = "apache:bappeda.kaltara.go.id:80", "apache:bappeda.kaltara.go.id:443"
@@ -372,11 +395,17 @@ def test_suse_layout(tmp_path, flags, with_ssl):
 
 
 def test_the_explicit_config_wins_over_the_layouts(tmp_path):
-    host = plant(tmp_path, {**RHEL, "/opt/web/httpd.conf": """
+    host = plant(
+        tmp_path,
+        {
+            **RHEL,
+            "/opt/web/httpd.conf": """
         Listen 8080
         ServerName custom.example
         DocumentRoot /opt/web/htdocs
-    """})
+    """,
+        },
+    )
     result, apps = discover(host, apache_conf="/opt/web/httpd.conf")
     assert set(apps) == {"apache:custom.example:8080/"}
     assert apps["apache:custom.example:8080/"].config.file == "/opt/web/httpd.conf"
@@ -388,7 +417,10 @@ def test_no_apache_no_apps_no_errors(tmp_path):
 
 
 def test_macros_defines_and_versions(tmp_path):
-    host = plant(tmp_path, {"/etc/apache2/apache2.conf": """
+    host = plant(
+        tmp_path,
+        {
+            "/etc/apache2/apache2.conf": """
         Define OPD_ROOT /srv/opd
         Listen 80
         <Macro OpdSite $name $dir>
@@ -406,9 +438,15 @@ def test_macros_defines_and_versions(tmp_path):
         <IfVersion < 2.3>
             Alias /old /srv/old
         </IfVersion>
-    """})
+    """
+        },
+    )
     result, apps = discover(host)
     assert result.errors == []
-    assert set(apps) == {"apache:dinkes.kaltara.go.id:80/", "apache:dinkes.kaltara.go.id:80/new",
-                         "apache:disdik.kaltara.go.id:80/", "apache:disdik.kaltara.go.id:80/new"}
+    assert set(apps) == {
+        "apache:dinkes.kaltara.go.id:80/",
+        "apache:dinkes.kaltara.go.id:80/new",
+        "apache:disdik.kaltara.go.id:80/",
+        "apache:disdik.kaltara.go.id:80/new",
+    }
     assert apps["apache:disdik.kaltara.go.id:80/"].root == "/srv/opd/pendidikan"

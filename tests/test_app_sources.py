@@ -20,10 +20,10 @@ from pathlib import Path
 from servers import free_port, http_get, stop_process, wait_for_port
 from servers_apps import Cgroup, DockerApiFixture, NodeApp
 
-from agent.discovery import DiscoveryOptions, discover
-from agent.host import LocalHost
-from agent.inspect import inspect_apps
-from agent.listeners import map_listeners
+from ronda.agent.discovery import DiscoveryOptions, discover
+from ronda.agent.host import LocalHost
+from ronda.agent.inspect import inspect_apps
+from ronda.agent.listeners import map_listeners
 
 
 def _http_server(directory: Path, port: int) -> subprocess.Popen:

@@ -1,5 +1,6 @@
 """Caddy discovery: against a real Caddy (Debian's caddy) on loopback, asked through `caddy adapt`
 and by parsing the Caddyfile; Caddyfile shapes and bad input from fixture roots (no binary)."""
+
 import http.client
 import json
 import socket
@@ -8,14 +9,14 @@ import textwrap
 from pathlib import Path
 
 import pytest
-
-from agent.discovery import caddy
-from agent.discovery.base import DiscoveryOptions
-from agent.host import LocalHost
 from servers import free_port, http_get
 from servers_apache import web_tmp
 from servers_caddy import Caddy
 from test_nginx_depth import self_signed
+
+from ronda.agent.discovery import caddy
+from ronda.agent.discovery.base import DiscoveryOptions
+from ronda.agent.host import LocalHost
 
 
 @pytest.fixture(scope="module")
@@ -31,8 +32,9 @@ def _site(tmp: Path):
         (tmp / "www" / name / "index.html").write_text(name)
     cert, key = self_signed(tmp, "secure.test")
     (tmp / "snippets").mkdir()
-    (tmp / "snippets" / "docs.caddy").write_text(f"handle_path /docs/* {{\n\troot * {tmp}/www/docs\n"
-                                                 "\tfile_server\n}\n")
+    (tmp / "snippets" / "docs.caddy").write_text(
+        f"handle_path /docs/* {{\n\troot * {tmp}/www/docs\n\tfile_server\n}}\n"
+    )
     sites = f"""
 (access_log) {{
 \tlog {{
@@ -72,16 +74,25 @@ http://:{api} {{
 """
     (tmp / "logs").mkdir()
     with Caddy.write(tmp, sites).start(web, secure, api, other) as server:
-        yield {"tmp": tmp, "web": web, "secure": secure, "api": api, "other": other, "cert": cert,
-               "config": server.config}
+        yield {
+            "tmp": tmp,
+            "web": web,
+            "secure": secure,
+            "api": api,
+            "other": other,
+            "cert": cert,
+            "config": server.config,
+        }
 
 
 def tls_get(port: int, server_name: str) -> tuple[bytes, bytes]:
     """(response head and body, the certificate the server chose for that SNI name, DER)."""
     context = ssl.create_default_context()
     context.check_hostname, context.verify_mode = False, ssl.CERT_NONE
-    with socket.create_connection(("127.0.0.1", port), timeout=5) as raw, \
-            context.wrap_socket(raw, server_hostname=server_name) as tls:
+    with (
+        socket.create_connection(("127.0.0.1", port), timeout=5) as raw,
+        context.wrap_socket(raw, server_hostname=server_name) as tls,
+    ):
         tls.sendall(f"GET / HTTP/1.1\r\nHost: {server_name}\r\nConnection: close\r\n\r\n".encode())
         chunks = []
         while chunk := tls.recv(65536):
@@ -99,7 +110,10 @@ def test_caddy_serves_what_is_configured(site):
     connection = http.client.HTTPConnection("127.0.0.1", site["other"], timeout=5)
     connection.request("GET", "/x")
     response = connection.getresponse()
-    assert (response.status, response.getheader("Location")) == (301, f"https://secure.test:{site['secure']}/x")
+    assert (response.status, response.getheader("Location")) == (
+        301,
+        f"https://secure.test:{site['secure']}/x",
+    )
     connection.close()
     answer, der = tls_get(site["secure"], "secure.test")
     assert answer.startswith(b"HTTP/1.1 200") and answer.endswith(b"secure")
@@ -120,19 +134,32 @@ def test_apps_of_a_real_caddy(site, use_binaries):
     assert result.errors == []
     apps = {a.key: a for a in result.apps}
     portal = f"caddy:portal.test:{web}"
-    assert set(apps) == {f"{portal}/", f"{portal}/sipd", f"{portal}/docs", f"{portal}/api",
-                         f"caddy:secure.test:{secure}/", f"caddy:_:{other}/", f"caddy:_:{api}/"}
+    assert set(apps) == {
+        f"{portal}/",
+        f"{portal}/sipd",
+        f"{portal}/docs",
+        f"{portal}/api",
+        f"caddy:secure.test:{secure}/",
+        f"caddy:_:{other}/",
+        f"caddy:_:{api}/",
+    }
     vhost = apps[f"{portal}/"]
     assert vhost.server_names == ["portal.test", "www.portal.test"]
     assert [(a.address, a.port, a.tls) for a in vhost.listen] == [("127.0.0.1", web, False)]
-    assert (vhost.root, vhost.config.file, vhost.config.line) == (f"{tmp}/www/portal", config,
-                                                                   line_of(config, "http://portal.test"))
+    assert (vhost.root, vhost.config.file, vhost.config.line) == (
+        f"{tmp}/www/portal",
+        config,
+        line_of(config, "http://portal.test"),
+    )
     assert vhost.labels["handler"] == "unix:/run/php/php8.2-fpm.sock"
     assert [(lr.path, lr.format) for lr in vhost.access_logs] == [(f"{tmp}/logs/portal.log", "json")]
     assert result.log_formats["caddy:json"] == "json"
     sipd = apps[f"{portal}/sipd"]
-    assert (sipd.root, sipd.config.line, sipd.parent_key) == (f"{tmp}/www/sipd", line_of(config, "handle_path /sipd"),
-                                                              f"{portal}/")
+    assert (sipd.root, sipd.config.line, sipd.parent_key) == (
+        f"{tmp}/www/sipd",
+        line_of(config, "handle_path /sipd"),
+        f"{portal}/",
+    )
     docs = apps[f"{portal}/docs"]
     assert docs.root == f"{tmp}/www/docs"
     assert (docs.config.file, docs.config.line) == (f"{tmp}/snippets/docs.caddy", 1)  # imported, still placed
@@ -157,8 +184,10 @@ def plant(root: Path, files: dict[str, str]) -> LocalHost:
 
 
 def test_caddyfile_from_a_root(tmp_path):
-    host = plant(tmp_path, {
-        "/etc/caddy/Caddyfile": """
+    host = plant(
+        tmp_path,
+        {
+            "/etc/caddy/Caddyfile": """
             {
                 email admin@kaltara.go.id
             }
@@ -180,19 +209,24 @@ def test_caddyfile_from_a_root(tmp_path):
                 }
             }
         """,
-        "/etc/caddy/sites/jdih.caddy": """
+            "/etc/caddy/sites/jdih.caddy": """
             jdih.kaltara.go.id, www.jdih.kaltara.go.id {
                 root * {$JDIH_ROOT:/srv/jdih/public}
                 php_fastcgi 127.0.0.1:9000
                 file_server
             }
         """,
-    })
+        },
+    )
     result = caddy.discover(host, DiscoveryOptions())
     assert result.errors == []
     apps = {a.key: a for a in result.apps}
-    assert set(apps) == {"caddy:ppid.kaltara.go.id:443/", "caddy:ppid.kaltara.go.id:443/api",
-                         "caddy:ppid.kaltara.go.id:443/arsip", "caddy:jdih.kaltara.go.id:443/"}
+    assert set(apps) == {
+        "caddy:ppid.kaltara.go.id:443/",
+        "caddy:ppid.kaltara.go.id:443/api",
+        "caddy:ppid.kaltara.go.id:443/arsip",
+        "caddy:jdih.kaltara.go.id:443/",
+    }
     ppid = apps["caddy:ppid.kaltara.go.id:443/"]
     assert ppid.listen[0].tls and ppid.root == "/var/www/ppid"
     assert (ppid.config.file, ppid.config.line) == ("/etc/caddy/Caddyfile", 6)
@@ -208,14 +242,17 @@ def test_caddyfile_from_a_root(tmp_path):
 
 
 def test_single_site_without_braces_and_managed_certificate(tmp_path):
-    host = plant(tmp_path, {
-        "/etc/caddy/Caddyfile": """
+    host = plant(
+        tmp_path,
+        {
+            "/etc/caddy/Caddyfile": """
             sipd.kaltara.go.id
             reverse_proxy localhost:3000
         """,
-        "/var/lib/caddy/.local/share/caddy/certificates/acme-v02.api.letsencrypt.org-directory/"
-        "sipd.kaltara.go.id/sipd.kaltara.go.id.crt": "-----BEGIN CERTIFICATE-----\n",
-    })
+            "/var/lib/caddy/.local/share/caddy/certificates/acme-v02.api.letsencrypt.org-directory/"
+            "sipd.kaltara.go.id/sipd.kaltara.go.id.crt": "-----BEGIN CERTIFICATE-----\n",
+        },
+    )
     result = caddy.discover(host, DiscoveryOptions())
     [app] = result.apps
     assert (app.key, app.upstream) == ("caddy:sipd.kaltara.go.id:443/", "http://localhost:3000")
@@ -223,19 +260,40 @@ def test_single_site_without_braces_and_managed_certificate(tmp_path):
 
 
 def test_json_config_is_read_as_is(tmp_path):
-    config = {"apps": {"http": {"servers": {"main": {"listen": [":8080"], "routes": [
-        {"match": [{"host": ["simpeg.kaltara.go.id"]}],
-         "handle": [{"handler": "reverse_proxy", "upstreams": [{"dial": "127.0.0.1:8081"}]}]}]}}}}}
+    config = {
+        "apps": {
+            "http": {
+                "servers": {
+                    "main": {
+                        "listen": [":8080"],
+                        "routes": [
+                            {
+                                "match": [{"host": ["simpeg.kaltara.go.id"]}],
+                                "handle": [
+                                    {"handler": "reverse_proxy", "upstreams": [{"dial": "127.0.0.1:8081"}]}
+                                ],
+                            }
+                        ],
+                    }
+                }
+            }
+        }
+    }
     host = plant(tmp_path, {"/etc/caddy/caddy.json": json.dumps(config)})
     result = caddy.discover(host, DiscoveryOptions())
     [app] = result.apps
     assert (app.key, app.upstream, app.config.file) == (
-        "caddy:simpeg.kaltara.go.id:8080/", "http://127.0.0.1:8081", "/etc/caddy/caddy.json")
+        "caddy:simpeg.kaltara.go.id:8080/",
+        "http://127.0.0.1:8081",
+        "/etc/caddy/caddy.json",
+    )
 
 
 def test_broken_caddyfiles_give_errors_and_the_rest(tmp_path):
-    host = plant(tmp_path, {
-        "/etc/caddy/Caddyfile": """
+    host = plant(
+        tmp_path,
+        {
+            "/etc/caddy/Caddyfile": """
             import /etc/caddy/missing.caddy
             import /etc/caddy/loop.caddy
             good.kaltara.go.id {
@@ -246,8 +304,9 @@ def test_broken_caddyfiles_give_errors_and_the_rest(tmp_path):
                 handle /x/* {
                     root * /srv/x
         """,
-        "/etc/caddy/loop.caddy": "import /etc/caddy/loop.caddy\n",
-    })
+            "/etc/caddy/loop.caddy": "import /etc/caddy/loop.caddy\n",
+        },
+    )
     result = caddy.discover(host, DiscoveryOptions())
     keys = {a.key for a in result.apps}
     assert "caddy:good.kaltara.go.id:443/" in keys

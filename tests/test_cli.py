@@ -1,13 +1,14 @@
 """The CLIs in process (CliRunner), over real stores and the real demo."""
+
 import json
 
 import pytest
 from click.testing import CliRunner
-
-from agent.cli import cli as agent_cli
-from collector.cli import cli
-from collector.store import Store
 from test_collector_server import snapshot
+
+from ronda.agent.cli import cli as agent_cli
+from ronda.collector.cli import cli
+from ronda.collector.store import Store
 
 
 @pytest.fixture
@@ -34,7 +35,10 @@ def test_apps_in_every_format(db):
     runner = CliRunner()
     as_json = json.loads(runner.invoke(cli, ["apps", "--db", db, "--format", "json"]).output)
     assert sorted((a["hostname"], a["app_key"]) for a in as_json) == [
-        ("web01", "nginx:site0.test:80/"), ("web01", "nginx:site1.test:80/"), ("web02", "nginx:site0.test:80/")]
+        ("web01", "nginx:site0.test:80/"),
+        ("web01", "nginx:site1.test:80/"),
+        ("web02", "nginx:site0.test:80/"),
+    ]
     assert as_json[0]["server_names"] == ["site0.test"]
     csv = runner.invoke(cli, ["apps", "--db", db, "--format", "csv"]).output.splitlines()
     assert len(csv) == 4 and "app_key" in csv[0]
@@ -54,7 +58,9 @@ def test_empty_store_says_what_to_do(tmp_path):
 
 
 def test_serve_refuses_plain_text_off_loopback(tmp_path):
-    result = CliRunner().invoke(cli, ["serve", "--db", str(tmp_path / "x.db"), "--listen", "0.0.0.0:0", "--insecure"])
+    result = CliRunner().invoke(
+        cli, ["serve", "--db", str(tmp_path / "x.db"), "--listen", "0.0.0.0:0", "--insecure"]
+    )
     assert result.exit_code != 0 and "only allowed on loopback" in result.output
 
 
@@ -63,23 +69,29 @@ def test_serve_without_tls_files_explains(tmp_path):
     assert result.exit_code != 0 and "--cert and --key" in result.output
 
 
-@pytest.mark.parametrize("args,message", [
-    (["--collector", "192.0.2.10:7470", "--insecure"], "only allowed on loopback"),
-    (["--collector", "127.0.0.1:7470"], "needs --ca"),
-    (["--collector", "127.0.0.1:99999", "--insecure"], "bad port"),
-    ([], "no collector address"),
-])
+@pytest.mark.parametrize(
+    "args,message",
+    [
+        (["--collector", "192.0.2.10:7470", "--insecure"], "only allowed on loopback"),
+        (["--collector", "127.0.0.1:7470"], "needs --ca"),
+        (["--collector", "127.0.0.1:99999", "--insecure"], "bad port"),
+        ([], "no collector address"),
+    ],
+)
 def test_agent_run_refuses_unsafe_or_incomplete_setups(tmp_path, args, message):
     result = CliRunner().invoke(agent_cli, ["run", "--once", "--state-dir", str(tmp_path / "s"), *args])
     assert result.exit_code != 0 and message in result.output
 
 
-@pytest.mark.parametrize("content,message", [
-    ("collector = 7470\n", "collector must be str"),
-    ("colector = 'x:1'\n", "unknown setting(s) colector"),
-    ("interval_seconds = 1\n", "at least 10"),
-    ("this is not toml", "not valid TOML"),
-])
+@pytest.mark.parametrize(
+    "content,message",
+    [
+        ("collector = 7470\n", "collector must be str"),
+        ("colector = 'x:1'\n", "unknown setting(s) colector"),
+        ("interval_seconds = 1\n", "at least 10"),
+        ("this is not toml", "not valid TOML"),
+    ],
+)
 def test_agent_config_errors_are_clear(tmp_path, content, message):
     config = tmp_path / "agent.toml"
     config.write_text(content)
@@ -90,13 +102,23 @@ def test_agent_config_errors_are_clear(tmp_path, content, message):
 def test_agent_unreachable_collector_is_a_clear_error(tmp_path):
     from servers import free_port
 
-    result = CliRunner().invoke(agent_cli, ["run", "--once", "--insecure", "--collector",
-                                            f"127.0.0.1:{free_port()}", "--state-dir", str(tmp_path / "s")])
+    result = CliRunner().invoke(
+        agent_cli,
+        [
+            "run",
+            "--once",
+            "--insecure",
+            "--collector",
+            f"127.0.0.1:{free_port()}",
+            "--state-dir",
+            str(tmp_path / "s"),
+        ],
+    )
     assert result.exit_code != 0 and "UNAVAILABLE" in result.output
 
 
 def test_agent_scan_json_of_a_fixture_root():
-    from collector.demo import fleet_dir
+    from ronda.collector.demo import fleet_dir
 
     result = CliRunner().invoke(agent_cli, ["scan", "--json", "--root", str(fleet_dir() / "web-dinkes")])
     assert result.exit_code == 0, result.output
@@ -106,7 +128,7 @@ def test_agent_scan_json_of_a_fixture_root():
 
 
 def test_agent_scan_table_of_a_fixture_root():
-    from collector.demo import fleet_dir
+    from ronda.collector.demo import fleet_dir
 
     result = CliRunner().invoke(agent_cli, ["scan", "--root", str(fleet_dir() / "app-diskominfo")])
     assert result.exit_code == 0
@@ -114,7 +136,7 @@ def test_agent_scan_table_of_a_fixture_root():
 
 
 def test_sequence_survives_restarts(tmp_path):
-    from agent.state import AgentState
+    from ronda.agent.state import AgentState
 
     state = AgentState.load(tmp_path)
     assert [state.next_sequence(), state.next_sequence()] == [1, 2]
@@ -125,7 +147,13 @@ def test_demo_runs_the_sample_fleet_end_to_end(tmp_path):
     result = CliRunner().invoke(cli, ["demo", "--keep", str(tmp_path)])
     assert result.exit_code == 0, result.output
     assert "sent over gRPC" in result.output
-    for expected in ("web-dinkes", "app-diskominfo", "dinkes.provinsi.example", "/sipd", "lapor.provinsi.example"):
+    for expected in (
+        "web-dinkes",
+        "app-diskominfo",
+        "dinkes.provinsi.example",
+        "/sipd",
+        "lapor.provinsi.example",
+    ):
         assert expected in result.output
     store = Store(tmp_path / "ronda.db")
     assert len(store.hosts()) == 3
@@ -139,9 +167,10 @@ def test_unknown_discovery_source_is_refused_with_the_known_ones():
 
 
 def test_sources_flag_limits_discovery():
-    from collector.demo import fleet_dir
+    from ronda.collector.demo import fleet_dir
 
-    result = CliRunner().invoke(agent_cli, ["scan", "--json", "--sources", "node", "--root",
-                                            str(fleet_dir() / "app-diskominfo")])
+    result = CliRunner().invoke(
+        agent_cli, ["scan", "--json", "--sources", "node", "--root", str(fleet_dir() / "app-diskominfo")]
+    )
     assert result.exit_code == 0, result.output
     assert {a["kind"] for a in json.loads(result.output)["apps"]} == {"node"}

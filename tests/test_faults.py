@@ -4,6 +4,7 @@ Agents run in threads of the test with their real spool, sender and state; each 
 gets. Afterwards every agent's newest snapshot is the state in the store, the store is consistent,
 and no snapshot was applied twice (at most one non-duplicate ack per agent and sequence).
 """
+
 from __future__ import annotations
 
 import signal
@@ -16,13 +17,13 @@ from collections import Counter
 from pathlib import Path
 
 import pytest
-
-from agent.config import AgentConfig
-from agent.runner import Agent
-from agent.sender import SendError
-from agent.wire import snapshot_to_wire
-from bench.fleet import make_snapshot
 from servers import free_port, wait_for_port
+
+from bench.fleet import make_snapshot
+from ronda.agent.config import AgentConfig
+from ronda.agent.runner import Agent
+from ronda.agent.sender import SendError
+from ronda.convert import snapshot_to_wire
 
 BIN = Path(sys.executable).parent
 
@@ -34,9 +35,21 @@ class Serve:
         self.db, self.port, self.proc, self.processes = db, port, None, processes
 
     def start(self) -> None:
-        self.proc = subprocess.Popen([BIN / "ronda", "serve", "--db", self.db, "--listen", f"127.0.0.1:{self.port}",
-                                      "--insecure", "--processes", str(self.processes)],
-                                     stdout=subprocess.DEVNULL, stderr=subprocess.DEVNULL)
+        self.proc = subprocess.Popen(
+            [
+                BIN / "ronda",
+                "serve",
+                "--db",
+                self.db,
+                "--listen",
+                f"127.0.0.1:{self.port}",
+                "--insecure",
+                "--processes",
+                str(self.processes),
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=subprocess.DEVNULL,
+        )
         wait_for_port(self.port, timeout=20)
 
     def stop(self, sig: int = signal.SIGTERM) -> None:
@@ -59,6 +72,7 @@ class LoadAgent(Agent):
             ack = send(message)
             self.acks.append((message.sequence, ack.duplicate))
             return ack
+
         self.sender.send_message = recording  # type: ignore[method-assign]
 
     def scan_into_spool(self, interval: int = 0) -> int:
@@ -91,9 +105,19 @@ class LoadAgent(Agent):
 
 
 def _agents(tmp_path: Path, port: int, count: int, apps: int) -> list[LoadAgent]:
-    return [LoadAgent(AgentConfig(collector=f"127.0.0.1:{port}", insecure=True, agent_id=f"agent{i}",
-                                  state_dir=str(tmp_path / f"state{i}"), spool_max_entries=64), apps)
-            for i in range(count)]
+    return [
+        LoadAgent(
+            AgentConfig(
+                collector=f"127.0.0.1:{port}",
+                insecure=True,
+                agent_id=f"agent{i}",
+                state_dir=str(tmp_path / f"state{i}"),
+                spool_max_entries=64,
+            ),
+            apps,
+        )
+        for i in range(count)
+    ]
 
 
 def _run(agents: list[LoadAgent], pause: float = 0.0):
@@ -120,14 +144,26 @@ def _check(db: Path, agents: list[LoadAgent]) -> None:
         agent_id = a.config.agent_id
         newest = a.state.sequence
         # The agent's newest snapshot is the state the store holds.
-        assert conn.execute("SELECT last_sequence FROM agents WHERE agent_id=?", (agent_id,)).fetchone() == (newest,)
-        assert conn.execute("SELECT sequence FROM hosts WHERE agent_id=?", (agent_id,)).fetchone() == (newest,)
-        assert conn.execute("SELECT count(*) FROM apps WHERE agent_id=? AND present", (agent_id,)).fetchone() == (
-            a.apps,)
-        today = conn.execute("SELECT human FROM app_usage_daily WHERE agent_id=? AND date='2026-11-20' ORDER BY "
-                             "human DESC LIMIT 1", (agent_id,)).fetchone()[0]
-        expected = max(d.human for app in make_snapshot(agent_id, newest, apps=a.apps).apps
-                       for d in app.usage.daily if d.date == "2026-11-20")
+        assert conn.execute("SELECT last_sequence FROM agents WHERE agent_id=?", (agent_id,)).fetchone() == (
+            newest,
+        )
+        assert conn.execute("SELECT sequence FROM hosts WHERE agent_id=?", (agent_id,)).fetchone() == (
+            newest,
+        )
+        assert conn.execute(
+            "SELECT count(*) FROM apps WHERE agent_id=? AND present", (agent_id,)
+        ).fetchone() == (a.apps,)
+        today = conn.execute(
+            "SELECT human FROM app_usage_daily WHERE agent_id=? AND date='2026-11-20' ORDER BY "
+            "human DESC LIMIT 1",
+            (agent_id,),
+        ).fetchone()[0]
+        expected = max(
+            d.human
+            for app in make_snapshot(agent_id, newest, apps=a.apps).apps
+            for d in app.usage.daily
+            if d.date == "2026-11-20"
+        )
         assert today == expected
         # Every acknowledged snapshot is stored, and none was applied twice.
         stored = {s for (s,) in conn.execute("SELECT sequence FROM snapshots WHERE agent_id=?", (agent_id,))}
@@ -195,7 +231,7 @@ def test_a_database_left_by_sigkill_opens_cleanly(tmp_path, serve):
     for t in threads:
         t.join(60)
     assert Path(f"{serve.db}-wal").exists()  # the kill left a write-ahead log behind
-    from collector.store import Store
+    from ronda.collector.store import Store
 
     store = Store(serve.db)
     assert store.conn.execute("PRAGMA integrity_check").fetchone() == ("ok",)

@@ -17,8 +17,8 @@ from pathlib import Path
 
 import pytest
 
-from agent.host import LocalHost
-from agent.inspect.fingerprints import fingerprint
+from ronda.agent.host import LocalHost
+from ronda.agent.inspect.fingerprints import fingerprint
 
 
 def dpkg_version(package: str) -> str:

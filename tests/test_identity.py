@@ -1,25 +1,26 @@
 """Agent identity on a real collector: each refusal, enrolment, approval, revocation and clones."""
+
 import os
 import stat
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 
 import grpc
 import pytest
 from click.testing import CliRunner
-
-from agent.cli import cli as agent_cli
-from agent.config import AgentConfig
-from agent.enrol import EnrolError, enrol, load_token
-from agent.runner import Agent
-from agent.sender import Sender, SendError
-from agent.transport import TlsFiles
-from agent.wire import snapshot_to_wire
-from collector.cli import cli
-from collector.demo import fleet_dir
-from collector.server import ServerConfig
-from collector.store import Store
-from collector.trust.registry import Registry
 from trust_fixtures import Collector, make_pki, snapshot
+
+from ronda.agent.cli import cli as agent_cli
+from ronda.agent.config import AgentConfig
+from ronda.agent.enrol import EnrolError, enrol, load_token
+from ronda.agent.runner import Agent
+from ronda.agent.sender import Sender, SendError
+from ronda.collector.cli import cli
+from ronda.collector.demo import fleet_dir
+from ronda.collector.server import ServerConfig
+from ronda.collector.store import Store
+from ronda.collector.trust.registry import Registry
+from ronda.convert import snapshot_to_wire
+from ronda.transport import TlsFiles
 
 
 @pytest.fixture
@@ -43,9 +44,8 @@ def token_collector(tmp_path, pki):
 
 
 def _refused(address: str, tls: TlsFiles, snap, token: str | None = None) -> SendError:
-    with Sender(address, tls=tls, token=token) as sender:
-        with pytest.raises(SendError) as refused:
-            sender.send(snap)
+    with Sender(address, tls=tls, token=token) as sender, pytest.raises(SendError) as refused:
+        sender.send(snap)
     return refused.value
 
 
@@ -54,7 +54,9 @@ def test_a_snapshot_claiming_another_agents_id_is_refused(pki, mtls):
     assert error.code == grpc.StatusCode.PERMISSION_DENIED
     assert "claims agent id 'web02'" in error.details and "authenticated as 'web01'" in error.details
     assert mtls.count("snapshots") == 0 and mtls.count("hosts") == 0
-    assert mtls.store.query("SELECT agent_id, kind FROM identity_events") == [{"agent_id": "web02", "kind": "refused"}]
+    assert mtls.store.query("SELECT agent_id, kind FROM identity_events") == [
+        {"agent_id": "web02", "kind": "refused"}
+    ]
 
 
 def test_a_revoked_agent_is_refused_at_once_and_can_be_readmitted(tmp_path, pki, mtls):
@@ -72,8 +74,10 @@ def test_a_revoked_agent_is_refused_at_once_and_can_be_readmitted(tmp_path, pki,
         assert CliRunner().invoke(cli, ["agents", "approve", "web01", "--db", db]).exit_code == 0
         with pytest.raises(SendError) as burnt:
             sender.send(snapshot("web01", 2))
-        assert burnt.value.code == grpc.StatusCode.PERMISSION_DENIED and "certificate was revoked" in \
-            burnt.value.details
+        assert (
+            burnt.value.code == grpc.StatusCode.PERMISSION_DENIED
+            and "certificate was revoked" in burnt.value.details
+        )
     # ... and a newly issued one works.
     with Sender(mtls.address, tls=pki.agent("web01")) as sender:
         assert sender.send(snapshot("web01", 2)).accepted
@@ -82,10 +86,14 @@ def test_a_revoked_agent_is_refused_at_once_and_can_be_readmitted(tmp_path, pki,
 
 
 def test_pending_mode_holds_new_agents_until_approved(tmp_path, pki):
-    collector = Collector(tmp_path / "r.db", ServerConfig(listen="127.0.0.1:0", tls=pki.collector, approval="manual"))
+    collector = Collector(
+        tmp_path / "r.db", ServerConfig(listen="127.0.0.1:0", tls=pki.collector, approval="manual")
+    )
     try:
         error = _refused(collector.address, pki.agent("web01"), snapshot("web01"))
-        assert error.code == grpc.StatusCode.PERMISSION_DENIED and "ronda agents approve web01" in error.details
+        assert (
+            error.code == grpc.StatusCode.PERMISSION_DENIED and "ronda agents approve web01" in error.details
+        )
         assert collector.count("snapshots") == 0
         assert Registry(collector.store).agents()[0]["status"] == "pending"
         Registry(Store(tmp_path / "r.db")).approve("web01")
@@ -116,8 +124,14 @@ def test_an_agent_whose_state_was_lost_continues_above_the_collectors_sequence(t
     tls = pki.agent("web01")
     root = str(fleet_dir() / "web-dinkes")
     for run in range(2):  # the second agent starts from an empty state dir, at sequence 1 again
-        config = AgentConfig(collector=mtls.address, ca=tls.ca, cert=tls.cert, key=tls.key, root=root,
-                             state_dir=str(tmp_path / f"state{run}"))
+        config = AgentConfig(
+            collector=mtls.address,
+            ca=tls.ca,
+            cert=tls.cert,
+            key=tls.key,
+            root=root,
+            state_dir=str(tmp_path / f"state{run}"),
+        )
         agent = Agent(config)
         try:
             agent.report_once()
@@ -136,7 +150,9 @@ def test_clones_are_detected_and_kept_apart(tmp_path, pki, mtls):
         ack = two.send(snapshot("web01-clone", machine_id="same-machine-id"))
     assert "cloned machine?" in ack.message and "web01" in ack.message
     assert {h["agent_id"] for h in mtls.store.hosts()} == {"web01", "web01-clone"}  # not merged
-    result = CliRunner().invoke(cli, ["agents", "clones", "--db", str(tmp_path / "ronda.db"), "--format", "csv"])
+    result = CliRunner().invoke(
+        cli, ["agents", "clones", "--db", str(tmp_path / "ronda.db"), "--format", "csv"]
+    )
     assert "same-machine-id,web01-clone,web01" in result.output
 
 
@@ -153,9 +169,22 @@ def test_enrolment_gives_a_token_that_reports_only_as_its_agent(tmp_path, pki, t
     secret_file = tmp_path / "secret"
     secret_file.write_text(secret + "\n")
     state = tmp_path / "state"
-    result = CliRunner().invoke(agent_cli, ["enrol", "--collector", token_collector.address, "--ca", pki.ca,
-                                            "--secret-file", str(secret_file), "--state-dir", str(state),
-                                            "--agent-id", "web01"])
+    result = CliRunner().invoke(
+        agent_cli,
+        [
+            "enrol",
+            "--collector",
+            token_collector.address,
+            "--ca",
+            pki.ca,
+            "--secret-file",
+            str(secret_file),
+            "--state-dir",
+            str(state),
+            "--agent-id",
+            "web01",
+        ],
+    )
     assert result.exit_code == 0, result.output
     assert secret not in result.output
     token = load_token(state)
@@ -178,7 +207,9 @@ def test_enrolment_gives_a_token_that_reports_only_as_its_agent(tmp_path, pki, t
 
 def test_an_expired_enrolment_secret_is_refused(pki, token_collector):
     registry = Registry(token_collector.store)
-    secret = registry.create_secret(timedelta(minutes=10), now=datetime.now(timezone.utc) - timedelta(hours=1))
+    secret = registry.create_secret(
+        timedelta(minutes=10), now=datetime.now(UTC) - timedelta(hours=1)
+    )
     with pytest.raises(EnrolError) as refused:
         enrol(token_collector.address, False, TlsFiles(pki.ca), secret, "web01")
     assert "UNAUTHENTICATED" in str(refused.value) and "expired" in str(refused.value)
@@ -197,25 +228,31 @@ def test_enrolling_an_id_that_is_already_enrolled_is_refused(pki, token_collecto
 def test_an_agent_runs_with_its_enrolment_token(tmp_path, pki, token_collector):
     secret = Registry(token_collector.store).create_secret(timedelta(hours=1))
     token = enrol(token_collector.address, False, TlsFiles(pki.ca), secret, "dinkes-01")
-    from agent.enrol import save_token
+    from ronda.agent.enrol import save_token
 
     save_token(tmp_path / "state", token)
-    agent = Agent(AgentConfig(collector=token_collector.address, ca=pki.ca, root=str(fleet_dir() / "web-dinkes"),
-                              state_dir=str(tmp_path / "state")))
+    agent = Agent(
+        AgentConfig(
+            collector=token_collector.address,
+            ca=pki.ca,
+            root=str(fleet_dir() / "web-dinkes"),
+            state_dir=str(tmp_path / "state"),
+        )
+    )
     try:
         assert agent.report_once().accepted
     finally:
         agent.close()
     assert token_collector.store.query("SELECT agent_id, method FROM agent_identities") == [
-        {"agent_id": "dinkes-01", "method": "token"}]
+        {"agent_id": "dinkes-01", "method": "token"}
+    ]
 
 
 def test_wire_level_forgery_of_the_agent_id_is_refused(pki, mtls):
     message = snapshot_to_wire(snapshot("web01"))
     message.agent_id = "web02"
-    with Sender(mtls.address, tls=pki.agent("web01")) as sender:
-        with pytest.raises(SendError) as refused:
-            sender.send_message(message)
+    with Sender(mtls.address, tls=pki.agent("web01")) as sender, pytest.raises(SendError) as refused:
+        sender.send_message(message)
     assert refused.value.code == grpc.StatusCode.PERMISSION_DENIED
 
 

@@ -1,5 +1,6 @@
 """Least privilege: the agent writes nothing outside its state directory, keeps it private, and the
 systemd units under deploy/systemd are valid and grant only the documented capabilities."""
+
 import os
 import shutil
 import stat
@@ -8,11 +9,11 @@ import sys
 from pathlib import Path
 
 import pytest
-
-from collector.demo import fleet_dir
-from collector.server import ServerConfig
 from servers import free_port
 from trust_fixtures import Collector
+
+from ronda.collector.demo import fleet_dir
+from ronda.collector.server import ServerConfig
 
 BIN = Path(sys.executable).parent
 UNITS = Path(__file__).parent.parent / "deploy" / "systemd"
@@ -29,16 +30,40 @@ def test_the_agent_writes_only_its_state_directory(tmp_path):
     for d in (home, tmp, cwd):
         d.mkdir()
     before = _tree(host)
-    env = {"PATH": os.environ["PATH"], "HOME": str(home), "TMPDIR": str(tmp), "XDG_STATE_HOME": str(home / "x"),
-           "XDG_CACHE_HOME": str(home / "c"), "PYTHONDONTWRITEBYTECODE": "1"}
+    env = {
+        "PATH": os.environ["PATH"],
+        "HOME": str(home),
+        "TMPDIR": str(tmp),
+        "XDG_STATE_HOME": str(home / "x"),
+        "XDG_CACHE_HOME": str(home / "c"),
+        "PYTHONDONTWRITEBYTECODE": "1",
+    }
     port = free_port()
     for collector_up in (False, True):  # unreachable (spools), then reachable (sends the spool)
-        collector = Collector(tmp_path / "r.db", ServerConfig(listen=f"127.0.0.1:{port}", insecure=True)) \
-            if collector_up else None
+        collector = (
+            Collector(tmp_path / "r.db", ServerConfig(listen=f"127.0.0.1:{port}", insecure=True))
+            if collector_up
+            else None
+        )
         try:
-            subprocess.run([BIN / "ronda-agent", "run", "--once", "--insecure", "--collector", f"127.0.0.1:{port}",
-                            "--root", host, "--state-dir", state], cwd=cwd, env=env, capture_output=True,
-                           timeout=60)
+            subprocess.run(
+                [
+                    BIN / "ronda-agent",
+                    "run",
+                    "--once",
+                    "--insecure",
+                    "--collector",
+                    f"127.0.0.1:{port}",
+                    "--root",
+                    host,
+                    "--state-dir",
+                    state,
+                ],
+                cwd=cwd,
+                env=env,
+                capture_output=True,
+                timeout=60,
+            )
         finally:
             if collector:
                 assert collector.count("snapshots") == 2

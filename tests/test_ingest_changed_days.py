@@ -1,30 +1,45 @@
 """Ingest of a snapshot whose apps changed since the last one: only changed days are checked and written,
 yet the store ends as if the snapshot had been stored whole, and a bad changed day still refuses it."""
+
 import json
-from datetime import date, datetime, timedelta, timezone
+from datetime import UTC, date, datetime, timedelta
 
 import pytest
 
-from agent import model
-from collector.store import Store
-from collector.validate import InvalidSnapshot
-from collector.wirejson import app_state_json
+from ronda import model
+from ronda.collector.store import Store
+from ronda.collector.validate import InvalidSnapshot
+from ronda.collector.wirejson import app_state_json
 
 DAYS = [(date(2026, 8, 1) + timedelta(days=d)).isoformat() for d in range(40)]
 
 
 def snapshot(sequence: int, today: str = DAYS[-1], today_human: int = 5, apps: int = 3) -> model.Snapshot:
     def daily(i):
-        return [model.DailyUsage(d, human=i + n, bot=n % 7) for n, d in enumerate(DAYS[:-1])] + \
-            [model.DailyUsage(today, human=today_human + i)]
+        return [model.DailyUsage(d, human=i + n, bot=n % 7) for n, d in enumerate(DAYS[:-1])] + [
+            model.DailyUsage(today, human=today_human + i)
+        ]
+
     return model.Snapshot(
-        agent_id="web01", sequence=sequence, report_id=f"r-{sequence}",
-        collected_at=datetime.now(timezone.utc), host=model.HostFacts(hostname="web01", machine_id="m-web01"),
-        apps=[model.App(key=f"nginx:site{i}.test:80/", kind="nginx", server_names=[f"site{i}.test"],
-                        usage=model.Usage("full", daily=daily(i),
-                                          logs=[model.LogSource("/var/log/a.log", "combined", "ok",
-                                                                lines=100 + sequence)]))
-              for i in range(apps)])
+        agent_id="web01",
+        sequence=sequence,
+        report_id=f"r-{sequence}",
+        collected_at=datetime.now(UTC),
+        host=model.HostFacts(hostname="web01", machine_id="m-web01"),
+        apps=[
+            model.App(
+                key=f"nginx:site{i}.test:80/",
+                kind="nginx",
+                server_names=[f"site{i}.test"],
+                usage=model.Usage(
+                    "full",
+                    daily=daily(i),
+                    logs=[model.LogSource("/var/log/a.log", "combined", "ok", lines=100 + sequence)],
+                ),
+            )
+            for i in range(apps)
+        ],
+    )
 
 
 def _days(store: Store) -> list[dict]:
@@ -45,8 +60,11 @@ def test_changed_days_end_as_a_whole_ingest(tmp_path, today_human):
     whole.ingest(snapshot(2, today_human=today_human))
     assert _days(store) == _days(whole)
     assert _details(store) == _details(whole)
-    assert {r["human"] for r in _days(store) if r["date"] == DAYS[-1]} == {today_human, today_human + 1,
-                                                                           today_human + 2}
+    assert {r["human"] for r in _days(store) if r["date"] == DAYS[-1]} == {
+        today_human,
+        today_human + 1,
+        today_human + 2,
+    }
 
 
 @pytest.mark.parametrize("twice", [DAYS[0], DAYS[20], DAYS[-2]])
@@ -67,29 +85,33 @@ def test_a_changed_day_with_a_bad_date_is_refused(tmp_path):
 
 
 def _usage(days: int = 5, logs: int = 1, unparsed: int = 0):
-    from agent.wire import snapshot_to_wire
+    from ronda.convert import snapshot_to_wire
+
     snap = snapshot(1)
     snap.apps[0].usage.daily = snap.apps[0].usage.daily[:days]
     snap.apps[0].usage.logs = snap.apps[0].usage.logs * logs
     snap.apps[0].usage.unparsed_lines = unparsed
-    snap.apps[0].usage.last_request = datetime(2026, 9, 1, tzinfo=timezone.utc)
+    snap.apps[0].usage.last_request = datetime(2026, 9, 1, tzinfo=UTC)
     return snapshot_to_wire(snap).apps[0].usage
 
 
 def _raw_daily_block(wire: bytes, start: int, end: int, usage) -> bytes | None:
-    from collector.store.wirebytes import raw_daily_span
+    from ronda.collector.store.wirebytes import raw_daily_span
+
     span = raw_daily_span(wire, start, end, usage)
-    return None if span is None else wire[span[0]:span[1]]
+    return None if span is None else wire[span[0] : span[1]]
 
 
 def _record(number: int, data: bytes) -> bytes:
-    from collector.store.wirebytes import _varint_bytes
+    from ronda.collector.store.wirebytes import _varint_bytes
+
     return _varint_bytes(number << 3 | 2) + _varint_bytes(len(data)) + data
 
 
 @pytest.mark.parametrize("days,logs,unparsed", [(5, 1, 0), (0, 1, 0), (5, 0, 0), (5, 2, 7), (40, 1, 300)])
 def test_the_received_daily_block_of_a_canonical_usage_is_its_serialized_one(days, logs, unparsed):
-    from collector.store.wirebytes import daily_block
+    from ronda.collector.store.wirebytes import daily_block
+
     usage = _usage(days, logs, unparsed)
     wire = b"prefix" + usage.SerializeToString(deterministic=True)
     assert _raw_daily_block(wire, 6, len(wire), usage) == daily_block(usage, wire[6:])
@@ -97,7 +119,8 @@ def test_the_received_daily_block_of_a_canonical_usage_is_its_serialized_one(day
 
 def _reordered(usage) -> dict[str, bytes]:
     """Wire forms of `usage` with its fields out of the usual order (each parses, most to other days)."""
-    from ronda_wire.v1 import ronda_pb2 as pb
+    from ronda.wire.v1 import ronda_pb2 as pb
+
     head = pb.Usage(coverage=usage.coverage, last_request=usage.last_request).SerializeToString()
     days = [_record(7, d.SerializeToString()) for d in usage.daily]
     logs = b"".join(_record(8, log.SerializeToString()) for log in usage.logs)
@@ -112,12 +135,20 @@ def _reordered(usage) -> dict[str, bytes]:
     }
 
 
-@pytest.mark.parametrize("case,days_differ", [("day after the logs", True), ("log before the days", False),
-                                               ("stamp among the days", False), ("stamp after the days", False),
-                                               ("day twice", True)])
+@pytest.mark.parametrize(
+    "case,days_differ",
+    [
+        ("day after the logs", True),
+        ("log before the days", False),
+        ("stamp among the days", False),
+        ("stamp after the days", False),
+        ("day twice", True),
+    ],
+)
 def test_a_reordered_usage_is_never_taken_for_the_stored_days(case, days_differ):
-    from collector.store.wirebytes import daily_block
-    from ronda_wire.v1 import ronda_pb2 as pb
+    from ronda.collector.store.wirebytes import daily_block
+    from ronda.wire.v1 import ronda_pb2 as pb
+
     stored = _usage()
     stored_block = daily_block(stored, stored.SerializeToString(deterministic=True))
     wire = _reordered(stored)[case]
@@ -131,8 +162,9 @@ def test_a_reordered_usage_is_never_taken_for_the_stored_days(case, days_differ)
 
 
 def test_a_day_received_out_of_order_is_stored(tmp_path):
-    from agent.wire import snapshot_to_wire
-    from ronda_wire.v1 import ronda_pb2 as pb
+    from ronda.convert import snapshot_to_wire
+    from ronda.wire.v1 import ronda_pb2 as pb
+
     store = Store(tmp_path / "a.db")
     store.ingest(snapshot(1))
     message = snapshot_to_wire(snapshot(2))
@@ -140,19 +172,22 @@ def test_a_day_received_out_of_order_is_stored(tmp_path):
     wire = _reordered(usage)["day after the logs"]
     first = message.apps[0]
     first.ClearField("usage")
-    apps = [_record(8, first.SerializeToString() + _record(12, wire))] + \
-        [_record(8, app.SerializeToString()) for app in message.apps[1:]]
+    apps = [_record(8, first.SerializeToString() + _record(12, wire))] + [
+        _record(8, app.SerializeToString()) for app in message.apps[1:]
+    ]
     message.ClearField("apps")
     raw = message.SerializeToString() + b"".join(apps)
     store.ingest_message(pb.Snapshot.FromString(raw), raw=raw)
-    stored = store.query("SELECT date, human FROM app_usage_daily WHERE app_key='nginx:site0.test:80/' "
-                         "AND date='2026-12-01'")
+    stored = store.query(
+        "SELECT date, human FROM app_usage_daily WHERE app_key='nginx:site0.test:80/' AND date='2026-12-01'"
+    )
     assert stored == [{"date": "2026-12-01", "human": 3}]
 
 
 @pytest.mark.parametrize("first", [True, False])
 def test_a_changed_app_with_a_timestamp_out_of_range_is_refused_with_its_place(tmp_path, first):
-    from agent.wire import snapshot_to_wire
+    from ronda.convert import snapshot_to_wire
+
     store = Store(tmp_path / "a.db")
     if not first:
         store.ingest(snapshot(1))
@@ -166,18 +201,21 @@ def _blocks(store: Store) -> dict[str, bytes]:
     return {r["app_key"]: r["block"] for r in store.query("SELECT app_key, block FROM app_daily_wire")}
 
 
-@pytest.mark.parametrize("todays", [
-    [5, 9, 5],            # today's count goes back to a value the stored block still holds
-    [5, 9, 9, 12],
-    [5, 5, 9],
-])
+@pytest.mark.parametrize(
+    "todays",
+    [
+        [5, 9, 5],  # today's count goes back to a value the stored block still holds
+        [5, 9, 9, 12],
+        [5, 5, 9],
+    ],
+)
 def test_a_block_kept_behind_in_its_last_entry_still_gives_a_whole_ingest(tmp_path, todays):
     store = Store(tmp_path / "a.db")
     for sequence, today_human in enumerate(todays, 1):
         store.ingest(snapshot(sequence, today_human=today_human))
         if sequence == 1:
             first_blocks = _blocks(store)
-    assert _blocks(store) == first_blocks   # only today's entry moved: the blocks were never rewritten
+    assert _blocks(store) == first_blocks  # only today's entry moved: the blocks were never rewritten
     whole = Store(tmp_path / "b.db")
     whole.ingest(snapshot(len(todays), today_human=todays[-1]))
     assert _days(store) == _days(whole)
@@ -211,12 +249,15 @@ def _shortened(sequence: int, last: int, today_human: int) -> model.Snapshot:
     return snap
 
 
-@pytest.mark.parametrize("lasts", [
-    [39, 39, 39],          # the same newest day, counts moving
-    [38, 39, 39],          # a new day: the finished one moves to the earlier days
-    [39, 37, 39],          # the newest day goes back, then forward again
-    [20, 39, 30, 39],
-])
+@pytest.mark.parametrize(
+    "lasts",
+    [
+        [39, 39, 39],  # the same newest day, counts moving
+        [38, 39, 39],  # a new day: the finished one moves to the earlier days
+        [39, 37, 39],  # the newest day goes back, then forward again
+        [20, 39, 30, 39],
+    ],
+)
 def test_each_day_is_stored_once_whichever_day_is_newest(tmp_path, lasts):
     store = Store(tmp_path / "a.db")
     for sequence, last in enumerate(lasts, 1):
@@ -234,8 +275,8 @@ def test_each_day_is_stored_once_whichever_day_is_newest(tmp_path, lasts):
 def test_a_finished_day_keeps_its_last_counts(tmp_path):
     store = Store(tmp_path / "a.db")
     store.ingest(_shortened(1, 38, today_human=7))
-    store.ingest(_shortened(2, 38, today_human=9))     # the day's counts grow
-    next_day = _shortened(3, 38, today_human=9)        # the next day begins
+    store.ingest(_shortened(2, 38, today_human=9))  # the day's counts grow
+    next_day = _shortened(3, 38, today_human=9)  # the next day begins
     for app in next_day.apps:
         app.usage.daily.append(model.DailyUsage(DAYS[39], human=1))
     store.ingest(next_day)
@@ -247,21 +288,28 @@ def test_a_finished_day_keeps_its_last_counts(tmp_path):
 
 @pytest.mark.parametrize("newest_human", [0, 7])
 def test_usage_windows_count_the_newest_day_and_the_earlier_ones(tmp_path, newest_human):
-    from collector.reconcile.config import ReconcileConfig
-    from collector.reconcile.db import usage_windows
+    from ronda.collector.reconcile.config import ReconcileConfig
+    from ronda.collector.reconcile.db import usage_windows
+
     store = Store(tmp_path / "a.db")
-    now = datetime.fromisoformat(DAYS[-1]).replace(tzinfo=timezone.utc)
+    now = datetime.fromisoformat(DAYS[-1]).replace(tzinfo=UTC)
     snap = _shortened(1, 39, today_human=newest_human)
     for app in snap.apps:
-        app.usage.last_human_request = now   # only apps used in the window are summed
+        app.usage.last_human_request = now  # only apps used in the window are summed
     store.ingest(snap)
     assert store.query("SELECT count(*) AS n FROM app_usage_latest") == [{"n": 3}]
     config = ReconcileConfig()
     found = usage_windows(store.conn, config, now)
 
     def window(days: dict[str, int], first_day: int, last_day: int) -> int:
-        return sum(h for d, h in days.items() if (now - timedelta(days=first_day)).date().isoformat() <= d
-                   <= (now - timedelta(days=last_day)).date().isoformat())
+        return sum(
+            h
+            for d, h in days.items()
+            if (now - timedelta(days=first_day)).date().isoformat()
+            <= d
+            <= (now - timedelta(days=last_day)).date().isoformat()
+        )
+
     for i in range(3):
         days = {r["date"]: r["human"] for r in _days(store) if r["app_key"] == f"nginx:site{i}.test:80/"}
         idle = window(days, config.idle_days - 1, 0)

@@ -13,10 +13,10 @@ from pathlib import Path
 import pytest
 from servers_apps import DockerApiFixture
 
-from agent.discovery import DiscoveryOptions, SourceResult, discover
-from agent.host import LocalHost
-from agent.inspect import InspectOptions, inspect_apps
-from agent.model import App
+from ronda.agent.discovery import DiscoveryOptions, SourceResult, discover
+from ronda.agent.host import LocalHost
+from ronda.agent.inspect import InspectOptions, inspect_apps
+from ronda.model import App
 
 
 def _write(root: Path, rel: str, text: str) -> Path:
@@ -114,7 +114,7 @@ def test_missing_root_and_bad_certificates(tmp_path: Path) -> None:
         "-----BEGIN CERTIFICATE-----\nbm90IGEgY2VydA==\n-----END CERTIFICATE-----\n",
     )
     _write(tmp_path, "/srv/ok/index.html", "ok\n")
-    from agent.model import TlsCertificate
+    from ronda.model import TlsCertificate
 
     apps = [
         App(kind="nginx", server_names=["gone.test"], root="/srv/gone"),

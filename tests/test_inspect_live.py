@@ -19,10 +19,10 @@ from servers import Nginx, free_port, http_get
 from servers_apache import Apache
 from servers_apps import NodeApp, PhpFpm
 
-from agent.discovery import DiscoveryOptions, discover
-from agent.host import LocalHost
-from agent.inspect import inspect_apps
-from agent.listeners import map_listeners
+from ronda.agent.discovery import DiscoveryOptions, discover
+from ronda.agent.host import LocalHost
+from ronda.agent.inspect import inspect_apps
+from ronda.agent.listeners import map_listeners
 
 
 def upstream_version(package: str) -> str:

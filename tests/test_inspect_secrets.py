@@ -16,12 +16,12 @@ from pathlib import Path
 from certs import self_signed
 from servers_apps import DockerApiFixture
 
-from agent.discovery import DiscoveryOptions, discover
-from agent.host import LocalHost
-from agent.inspect import inspect_apps
-from agent.listeners import map_listeners
-from agent.model import Snapshot
-from agent.wire import message_to_json, snapshot_to_wire
+from ronda.agent.discovery import DiscoveryOptions, discover
+from ronda.agent.host import LocalHost
+from ronda.agent.inspect import inspect_apps
+from ronda.agent.listeners import map_listeners
+from ronda.convert import message_to_json, snapshot_to_wire
+from ronda.model import Snapshot
 
 SECRETS = {
     "wp_user": "wpadmin_u7731",

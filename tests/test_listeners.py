@@ -9,11 +9,11 @@ from pathlib import Path
 import pytest
 from servers import Nginx, free_port
 
-from agent.discovery import DiscoveryOptions, discover
-from agent.host import ListenSocket, LocalHost
-from agent.inspect.endpoints import Target, backs, serves, upstream_target
-from agent.listeners import map_listeners
-from agent.model import App, ListenAddress
+from ronda.agent.discovery import DiscoveryOptions, discover
+from ronda.agent.host import ListenSocket, LocalHost
+from ronda.agent.inspect.endpoints import Target, backs, serves, upstream_target
+from ronda.agent.listeners import map_listeners
+from ronda.model import App, ListenAddress
 
 
 def test_unknown_and_public_listeners(tmp_path: Path) -> None:

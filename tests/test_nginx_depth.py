@@ -1,5 +1,6 @@
 """nginx beyond server blocks, against a real nginx on loopback: upstream blocks, FastCGI and
 unix-socket passes, snippet includes, TLS certificates, default servers and regex server names."""
+
 import ssl
 import subprocess
 import textwrap
@@ -7,19 +8,38 @@ import urllib.request
 from pathlib import Path
 
 import pytest
-
-from agent.discovery import nginx
-from agent.discovery.base import DiscoveryOptions
-from agent.host import LocalHost
 from servers import Nginx, free_port, http_get
 from servers_apache import Apache, web_tmp
+
+from ronda.agent.discovery import nginx
+from ronda.agent.discovery.base import DiscoveryOptions
+from ronda.agent.host import LocalHost
 
 
 def self_signed(tmp: Path, name: str) -> tuple[Path, Path]:
     cert, key = tmp / f"{name}.crt", tmp / f"{name}.key"
-    subprocess.run(["openssl", "req", "-x509", "-newkey", "ec", "-pkeyopt", "ec_paramgen_curve:prime256v1",
-                    "-nodes", "-days", "2", "-subj", f"/CN={name}", "-keyout", str(key), "-out", str(cert)],
-                   check=True, capture_output=True)
+    subprocess.run(
+        [
+            "openssl",
+            "req",
+            "-x509",
+            "-newkey",
+            "ec",
+            "-pkeyopt",
+            "ec_paramgen_curve:prime256v1",
+            "-nodes",
+            "-days",
+            "2",
+            "-subj",
+            f"/CN={name}",
+            "-keyout",
+            str(key),
+            "-out",
+            str(cert),
+        ],
+        check=True,
+        capture_output=True,
+    )
     return cert, key
 
 
@@ -48,11 +68,13 @@ def _stack(tmp: Path):
     cert, key = self_signed(tmp, "secure.test")
     snippets = tmp / "nginx" / "snippets"
     snippets.mkdir(parents=True)
-    (snippets / "php.conf").write_text(textwrap.dedent("""
+    (snippets / "php.conf").write_text(
+        textwrap.dedent("""
         location ~ \\.php$ {
             fastcgi_pass unix:/run/php/php8.2-fpm.sock;
         }
-    """))
+    """)
+    )
     (snippets / "docs.conf").write_text(f"location /docs {{ alias {tmp}/www/docs; }}\n")
     body = f"""
     ssl_certificate {cert};
@@ -94,12 +116,25 @@ def _stack(tmp: Path):
         root {tmp}/www/portal;
     }}
 """
-    apache_body = "\n".join(f"Listen 127.0.0.1:{p}\n<VirtualHost 127.0.0.1:{p}>\nServerName {n}.test\n"
-                            f"DocumentRoot {tmp}/apache/{n}\n</VirtualHost>" for p, n in ((a1, "one"), (a2, "two")))
-    with Apache.write(tmp / "apache-conf", apache_body).start(a1, a2), \
-            Nginx.write(tmp / "nginx", body).start(web, other, secure) as server:
-        yield {"tmp": tmp, "web": web, "other": other, "secure": secure, "a1": a1, "a2": a2, "cert": cert,
-               "conf": server.conf}
+    apache_body = "\n".join(
+        f"Listen 127.0.0.1:{p}\n<VirtualHost 127.0.0.1:{p}>\nServerName {n}.test\n"
+        f"DocumentRoot {tmp}/apache/{n}\n</VirtualHost>"
+        for p, n in ((a1, "one"), (a2, "two"))
+    )
+    with (
+        Apache.write(tmp / "apache-conf", apache_body).start(a1, a2),
+        Nginx.write(tmp / "nginx", body).start(web, other, secure) as server,
+    ):
+        yield {
+            "tmp": tmp,
+            "web": web,
+            "other": other,
+            "secure": secure,
+            "a1": a1,
+            "a2": a2,
+            "cert": cert,
+            "conf": server.conf,
+        }
 
 
 def test_the_stack_serves_what_is_configured(stack):
@@ -116,13 +151,22 @@ def test_the_stack_serves_what_is_configured(stack):
 @pytest.mark.parametrize("use_binaries", [True, False], ids=["nginx-T", "parsed"])
 def test_nginx_depth(stack, use_binaries):
     tmp, web, other, a1, a2 = stack["tmp"], stack["web"], stack["other"], stack["a1"], stack["a2"]
-    result = nginx.discover(LocalHost(), DiscoveryOptions(nginx_conf=str(stack["conf"]), use_binaries=use_binaries))
+    result = nginx.discover(
+        LocalHost(), DiscoveryOptions(nginx_conf=str(stack["conf"]), use_binaries=use_binaries)
+    )
     assert result.errors == []
     apps = {a.key: a for a in result.apps}
     portal, dinkes = f"nginx:portal.test:{web}", f"nginx:dinkes.test:{web}"
     assert set(apps) == {
-        f"{portal}/", f"{portal}/docs", f"{portal}/legacy", f"{portal}/socket", f"{portal}/fpm", f"{portal}/api",
-        f"{dinkes}/", f"nginx:first.test:{other}/", f"nginx:chosen.test:{other}/",
+        f"{portal}/",
+        f"{portal}/docs",
+        f"{portal}/legacy",
+        f"{portal}/socket",
+        f"{portal}/fpm",
+        f"{portal}/api",
+        f"{dinkes}/",
+        f"nginx:first.test:{other}/",
+        f"nginx:chosen.test:{other}/",
         f"nginx:secure.test:{stack['secure']}/",
     }
     vhost = apps[f"{portal}/"]

@@ -1,12 +1,13 @@
 """nginx discovery from files under a root, and from a real nginx's own `nginx -T`."""
+
 import textwrap
 from pathlib import Path
 
 import pytest
-
-from agent.discovery import DiscoveryOptions, discover
-from agent.host import LocalHost
 from servers import Nginx, free_port, http_get
+
+from ronda.agent.discovery import DiscoveryOptions, discover
+from ronda.agent.host import LocalHost
 
 
 def write(root: Path, path: str, text: str) -> Path:
@@ -32,7 +33,10 @@ def by_key(result):
 
 def test_server_blocks_and_prefix_apps_from_a_root(tmp_path):
     write(tmp_path, "/etc/nginx/nginx.conf", MAIN)
-    write(tmp_path, "/etc/nginx/sites-available/portal", """
+    write(
+        tmp_path,
+        "/etc/nginx/sites-available/portal",
+        """
         server {
             listen 80;
             listen [::]:443 ssl default_server;
@@ -45,13 +49,18 @@ def test_server_blocks_and_prefix_apps_from_a_root(tmp_path):
             location ~ \\.php$ { fastcgi_pass unix:/run/php/fpm.sock; }
             location /static/ { expires 30d; }
         }
-    """)
+    """,
+    )
     (tmp_path / "etc/nginx/sites-enabled").mkdir()
     (tmp_path / "etc/nginx/sites-enabled/portal").symlink_to("/etc/nginx/sites-available/portal")
     result = discover(LocalHost(str(tmp_path)))
     apps = by_key(result)
-    assert set(apps) == {"nginx:portal.example:80/", "nginx:portal.example:80/sipd", "nginx:portal.example:80/api",
-                         "nginx:portal.example:80/lama"}
+    assert set(apps) == {
+        "nginx:portal.example:80/",
+        "nginx:portal.example:80/sipd",
+        "nginx:portal.example:80/api",
+        "nginx:portal.example:80/lama",
+    }
     vhost = apps["nginx:portal.example:80/"]
     assert vhost.server_names == ["portal.example", "www.portal.example"]
     assert [str(a) for a in vhost.listen] == ["*:80", "[::]:443 ssl"]
@@ -79,13 +88,23 @@ def test_keys_survive_reordering_and_moving_files(tmp_path):
     write(second, "/etc/nginx/sites-enabled/20-a.conf", a)
     keys_first = sorted(by_key(discover(LocalHost(str(first)))))
     keys_second = sorted(by_key(discover(LocalHost(str(second)))))
-    assert keys_first == keys_second == ["nginx:a.example:80/", "nginx:b.example:8080/", "nginx:b.example:8080/x"]
+    assert (
+        keys_first
+        == keys_second
+        == ["nginx:a.example:80/", "nginx:b.example:8080/", "nginx:b.example:8080/x"]
+    )
 
 
-@pytest.mark.parametrize("listen,expected", [
-    ("8080", "*:8080"), ("127.0.0.1:8080", "127.0.0.1:8080"), ("[::1]:81", "[::1]:81"),
-    ("localhost", "localhost:80"), ("unix:/run/app.sock", "/run/app.sock"),
-])
+@pytest.mark.parametrize(
+    "listen,expected",
+    [
+        ("8080", "*:8080"),
+        ("127.0.0.1:8080", "127.0.0.1:8080"),
+        ("[::1]:81", "[::1]:81"),
+        ("localhost", "localhost:80"),
+        ("unix:/run/app.sock", "/run/app.sock"),
+    ],
+)
 def test_listen_forms(tmp_path, listen, expected):
     write(tmp_path, "/etc/nginx/nginx.conf", MAIN)
     write(tmp_path, "/etc/nginx/sites-enabled/x", f"server {{ listen {listen}; server_name x; }}")
@@ -94,16 +113,22 @@ def test_listen_forms(tmp_path, listen, expected):
 
 
 def test_include_loop_and_broken_file_are_errors_not_crashes(tmp_path):
-    write(tmp_path, "/etc/nginx/nginx.conf", """
+    write(
+        tmp_path,
+        "/etc/nginx/nginx.conf",
+        """
         events {}
         http {
             include /etc/nginx/loop.conf;
             include /etc/nginx/sites-enabled/*;
             include /etc/nginx/missing.conf;
         }
-    """)
+    """,
+    )
     write(tmp_path, "/etc/nginx/loop.conf", "include /etc/nginx/loop.conf;\n")
-    write(tmp_path, "/etc/nginx/sites-enabled/good", "server { listen 80; server_name good.example; root /g; }")
+    write(
+        tmp_path, "/etc/nginx/sites-enabled/good", "server { listen 80; server_name good.example; root /g; }"
+    )
     write(tmp_path, "/etc/nginx/sites-enabled/broken", "server { listen 80; server_name broken.example; \n")
     result = discover(LocalHost(str(tmp_path)))
     assert "nginx:good.example:80/" in by_key(result)
@@ -122,10 +147,14 @@ def test_real_nginx_is_asked_with_nginx_T(tmp_path):
     """With the binary present, the config nginx itself loads is read (includes included)."""
     port = free_port()
     sites = tmp_path / "sites"
-    write(sites, "/one.conf", f"""
+    write(
+        sites,
+        "/one.conf",
+        f"""
         server {{ listen 127.0.0.1:{port}; server_name one.test; root {tmp_path}/www;
                   location /app1 {{ alias {tmp_path}/app1; }} }}
-    """)
+    """,
+    )
     (tmp_path / "www").mkdir()
     (tmp_path / "www/index.html").write_text("one")
     with Nginx.write(tmp_path, f"include {sites}/*.conf;").start(port) as nginx:

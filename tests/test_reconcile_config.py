@@ -1,13 +1,14 @@
 """Reconcile thresholds from a TOML file: defaults, overrides, and refusals that name the setting."""
+
 from __future__ import annotations
 
 import pytest
 from click.testing import CliRunner
 from reconcile_fleet import FLEET, INVENTORY, cli_run, snapshot
 
-from collector.cli import cli
-from collector.reconcile.config import ConfigError, ReconcileConfig, load_config
-from collector.store import Store
+from ronda.collector.cli import cli
+from ronda.collector.reconcile.config import ConfigError, ReconcileConfig, load_config
+from ronda.collector.store import Store
 
 
 def test_defaults_and_a_file_that_sets_some(tmp_path, monkeypatch):
@@ -19,14 +20,17 @@ def test_defaults_and_a_file_that_sets_some(tmp_path, monkeypatch):
     assert (config.idle_days, config.known_owners, config.low_use_requests) == (60, ["Bappeda"], 10)
 
 
-@pytest.mark.parametrize("text, message", [
-    ("idle_days = 'ninety'", "idle_days must be a whole number"),
-    ("idle_days = 0", "idle_days must be at least 1"),
-    ("stale_after_hours = -1", "stale_after_hours must be a whole number of 0 or more"),
-    ("idel_days = 30", "unknown setting 'idel_days'"),
-    ("known_owners = 'Bappeda'", "known_owners must be a list"),
-    ("idle_days = ", "not valid TOML"),
-])
+@pytest.mark.parametrize(
+    "text, message",
+    [
+        ("idle_days = 'ninety'", "idle_days must be a whole number"),
+        ("idle_days = 0", "idle_days must be at least 1"),
+        ("stale_after_hours = -1", "stale_after_hours must be a whole number of 0 or more"),
+        ("idel_days = 30", "unknown setting 'idel_days'"),
+        ("known_owners = 'Bappeda'", "known_owners must be a list"),
+        ("idle_days = ", "not valid TOML"),
+    ],
+)
 def test_bad_settings_are_named(tmp_path, text, message):
     path = tmp_path / "reconcile.toml"
     path.write_text(text + "\n")
@@ -42,6 +46,6 @@ def test_a_shorter_window_changes_the_verdicts(tmp_path):
     assert "2 safe-to-take-down" in cli_run(db, "reconcile")
     (tmp_path / "short.toml").write_text("idle_days = 400\nexposed_ignore_ports = [22, 2024]\n")
     out = cli_run(db, "reconcile", "--config", str(tmp_path / "short.toml"))
-    assert "0 safe-to-take-down" in out and "2 resolved" in out      # 200 days of logs cannot cover 400
+    assert "0 safe-to-take-down" in out and "2 resolved" in out  # 200 days of logs cannot cover 400
     bad = CliRunner().invoke(cli, ["reconcile", "--db", str(db), "--config", str(tmp_path / "missing.toml")])
     assert bad.exit_code == 1 and "cannot read reconcile config" in bad.output

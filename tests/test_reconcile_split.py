@@ -2,6 +2,7 @@
 same findings (ids included), verdicts, matches and run record, on a fleet's
 first run and on a later one where findings resolve, open and change and
 most subjects are skipped."""
+
 from __future__ import annotations
 
 import multiprocessing
@@ -15,9 +16,9 @@ from datetime import datetime, timedelta
 import pytest
 
 from bench.reconcile import NOW, build
-from collector.reconcile.config import ReconcileConfig
-from collector.reconcile.db import run_reconcile
-from collector.store import Store
+from ronda.collector.reconcile.config import ReconcileConfig
+from ronda.collector.reconcile.db import run_reconcile
+from ronda.collector.store import Store
 
 
 @pytest.fixture(scope="module")
@@ -31,11 +32,15 @@ def fleet(tmp_path_factory):
 def tables(db) -> dict:
     conn = sqlite3.connect(db)
     try:
-        out = {t: conn.execute(f"SELECT * FROM {t} ORDER BY rowid").fetchall() for t in ("findings", "verdicts")}
+        out = {
+            t: conn.execute(f"SELECT * FROM {t} ORDER BY rowid").fetchall() for t in ("findings", "verdicts")
+        }
         # matches go in in set order, which differs between interpreters (string hashes are salted)
         out["matches"] = sorted(conn.execute("SELECT * FROM matches").fetchall())
-        out["runs"] = conn.execute("SELECT started_at, config, declared, discovered, matched, findings_open, opened, "
-                                   "resolved, candidates FROM reconcile_runs ORDER BY run_id").fetchall()
+        out["runs"] = conn.execute(
+            "SELECT started_at, config, declared, discovered, matched, findings_open, opened, "
+            "resolved, candidates FROM reconcile_runs ORDER BY run_id"
+        ).fetchall()
         return out
     finally:
         conn.close()
@@ -47,8 +52,10 @@ def change(db, now: datetime) -> None:
     with conn:
         conn.execute("UPDATE apps SET present = 0 WHERE rowid % 37 = 0")
         conn.execute("UPDATE inventory SET owner = '' WHERE rowid % 11 = 0")
-        conn.execute("UPDATE apps SET last_human_request = ? WHERE rowid % 29 = 0",
-                     ((now + timedelta(days=1)).strftime("%Y-%m-%dT%H:%M:%SZ"),))
+        conn.execute(
+            "UPDATE apps SET last_human_request = ? WHERE rowid % 29 = 0",
+            ((now + timedelta(days=1)).strftime("%Y-%m-%dT%H:%M:%SZ"),),
+        )
     conn.close()
 
 
@@ -64,7 +71,10 @@ def three_runs(db: str, processes: int, now: datetime) -> list:
     later = run_reconcile(store, ReconcileConfig(), now + timedelta(days=1), processes=processes)
     assert later.opened and later.resolved and later.unchanged
     store.close()
-    return [(s.opened, s.resolved, s.unchanged, s.counts, s.verdicts, s.findings_open) for s in (first, again, later)]
+    return [
+        (s.opened, s.resolved, s.unchanged, s.counts, s.verdicts, s.findings_open)
+        for s in (first, again, later)
+    ]
 
 
 def split_runs(db: str, temp: str, now: datetime) -> list:
@@ -85,7 +95,7 @@ def test_two_processes_write_what_one_writes(fleet, tmp_path):
         two = pool.submit(split_runs, str(tmp_path / "2.db"), str(temp), NOW).result(timeout=300)
     assert one == two
     assert tables(tmp_path / "1.db") == tables(tmp_path / "2.db")
-    assert list(temp.iterdir()) == []               # the second process's file is gone
+    assert list(temp.iterdir()) == []  # the second process's file is gone
 
 
 def test_a_run_stays_in_one_process_when_threads_run(fleet, tmp_path):

@@ -1,6 +1,7 @@
 """Reconciliation against a real SQLite store: idempotent runs, findings that
 resolve and recur, re-imports with history, pins that survive, decisions that
 are never overwritten, and the SQL views operators query."""
+
 from __future__ import annotations
 
 import sqlite3
@@ -11,13 +12,12 @@ import pytest
 from click.testing import CliRunner
 from reconcile_fleet import FLEET, INVENTORY, NOW, cli_run, snapshot, web_app
 
-from agent.model import App, ListenAddress
-
-from collector.cli import cli
-from collector.inventory.db import declared_apps, history
-from collector.reconcile.config import ReconcileConfig
-from collector.reconcile.db import run_reconcile
-from collector.store import Store
+from ronda.collector.cli import cli
+from ronda.collector.inventory.db import declared_apps, history
+from ronda.collector.reconcile.config import ReconcileConfig
+from ronda.collector.reconcile.db import run_reconcile
+from ronda.collector.store import Store
+from ronda.model import App, ListenAddress
 
 
 @pytest.fixture
@@ -38,11 +38,20 @@ def test_reconcile_findings_and_verdicts(db):
     store = Store(db)
     summary = run_reconcile(store, ReconcileConfig())
     assert open_findings(store) == {
-        ("hidden", "agent-web1/nginx:forgotten.prov.example:80/"), ("idle", "agent-web1/nginx:forgotten.prov.example:80/"),
-        ("idle", "APP-2"), ("status-mismatch", "APP-2"), ("unowned", "APP-2"), ("missing", "APP-3")}
+        ("hidden", "agent-web1/nginx:forgotten.prov.example:80/"),
+        ("idle", "agent-web1/nginx:forgotten.prov.example:80/"),
+        ("idle", "APP-2"),
+        ("status-mismatch", "APP-2"),
+        ("unowned", "APP-2"),
+        ("missing", "APP-3"),
+    }
     verdicts = {r["subject"]: r["verdict"] for r in store.query("SELECT subject, verdict FROM verdicts")}
-    assert verdicts == {"APP-1": "keep", "APP-2": "safe-to-take-down", "APP-3": "review",
-                        "agent-web1/nginx:forgotten.prov.example:80/": "safe-to-take-down"}
+    assert verdicts == {
+        "APP-1": "keep",
+        "APP-2": "safe-to-take-down",
+        "APP-3": "review",
+        "agent-web1/nginx:forgotten.prov.example:80/": "safe-to-take-down",
+    }
     assert summary.opened == 6 and summary.matched == 2
 
 
@@ -53,8 +62,9 @@ def test_reconcile_is_idempotent(db):
     summary = run_reconcile(store, ReconcileConfig(), NOW + timedelta(minutes=5))
     assert (summary.opened, summary.resolved) == (0, 0)
     assert {t: store.query(f"SELECT * FROM {t} ORDER BY 1") for t in tables} == tables
-    assert {r["last_seen"] for r in store.query("SELECT last_seen FROM findings_open")} == \
-        {(NOW + timedelta(minutes=5)).strftime("%Y-%m-%dT%H:%M:%SZ")}
+    assert {r["last_seen"] for r in store.query("SELECT last_seen FROM findings_open")} == {
+        (NOW + timedelta(minutes=5)).strftime("%Y-%m-%dT%H:%M:%SZ")
+    }
 
 
 def test_unchanged_apps_are_skipped_and_changed_ones_worked_out_again(db):
@@ -62,39 +72,50 @@ def test_unchanged_apps_are_skipped_and_changed_ones_worked_out_again(db):
     first = run_reconcile(store, ReconcileConfig())
     assert first.unchanged == 0
     again = run_reconcile(store, ReconcileConfig())
-    assert again.unchanged == 4          # every subject with a verdict
-    revived = [web_app("oldmail.prov.example", 2) if a.server_names == ["oldmail.prov.example"] else a for a in FLEET]
-    store.ingest(snapshot(2, revived))    # a human came back to the old mail app
+    assert again.unchanged == 4  # every subject with a verdict
+    revived = [
+        web_app("oldmail.prov.example", 2) if a.server_names == ["oldmail.prov.example"] else a for a in FLEET
+    ]
+    store.ingest(snapshot(2, revived))  # a human came back to the old mail app
     third = run_reconcile(store, ReconcileConfig())
-    assert third.unchanged == 3 and third.resolved == 1     # its idle finding resolved; the rest held
+    assert third.unchanged == 3 and third.resolved == 1  # its idle finding resolved; the rest held
     verdicts = {r["subject"]: r["verdict"] for r in store.query("SELECT subject, verdict FROM verdicts")}
     assert verdicts["APP-2"] == "review"  # declared inactive, but used again
     assert ("idle", "agent-web1/nginx:forgotten.prov.example:80/") in open_findings(store)
     tomorrow = run_reconcile(store, ReconcileConfig(), NOW + timedelta(days=1))
-    assert tomorrow.unchanged < 4         # texts that count days move on
+    assert tomorrow.unchanged < 4  # texts that count days move on
 
 
 def test_findings_resolve_and_recur_as_new_rows(db, tmp_path):
     store = Store(db)
     run_reconcile(store, ReconcileConfig())
     hidden = ("hidden", "agent-web1/nginx:forgotten.prov.example:80/")
-    (tmp_path / "v2.csv").write_text(INVENTORY + "APP-4,Forgotten,Diskominfo,x@y,forgotten.prov.example,retired,,\n")
+    (tmp_path / "v2.csv").write_text(
+        INVENTORY + "APP-4,Forgotten,Diskominfo,x@y,forgotten.prov.example,retired,,\n"
+    )
     cli_run(db, "inventory", "import", str(tmp_path / "v2.csv"))
     summary = run_reconcile(store, ReconcileConfig())
     assert hidden not in open_findings(store) and summary.resolved >= 1
-    cli_run(db, "inventory", "import", str(tmp_path / "inv.csv"))   # APP-4 withdrawn again
+    cli_run(db, "inventory", "import", str(tmp_path / "inv.csv"))  # APP-4 withdrawn again
     run_reconcile(store, ReconcileConfig())
-    rows = store.query("SELECT first_seen, resolved_at FROM findings WHERE kind=? AND subject=? ORDER BY finding_id",
-                       hidden)
+    rows = store.query(
+        "SELECT first_seen, resolved_at FROM findings WHERE kind=? AND subject=? ORDER BY finding_id", hidden
+    )
     assert len(rows) == 2 and rows[0]["resolved_at"] and rows[1]["resolved_at"] is None
 
 
 def test_reimport_updates_in_place_and_keeps_history(db, tmp_path):
     store = Store(db)
-    (tmp_path / "v2.csv").write_text(INVENTORY.replace("Old mail,Dinas Kesehatan,,", "Old mail,Dinas Kesehatan,it@x,")
-                                     .splitlines(keepends=True)[0] + "".join(INVENTORY.replace(
-                                         "Old mail,Dinas Kesehatan,,", "Old mail,Dinas Kesehatan,it@x,")
-                                         .splitlines(keepends=True)[1:3]))
+    (tmp_path / "v2.csv").write_text(
+        INVENTORY.replace("Old mail,Dinas Kesehatan,,", "Old mail,Dinas Kesehatan,it@x,").splitlines(
+            keepends=True
+        )[0]
+        + "".join(
+            INVENTORY.replace("Old mail,Dinas Kesehatan,,", "Old mail,Dinas Kesehatan,it@x,").splitlines(
+                keepends=True
+            )[1:3]
+        )
+    )
     out = cli_run(db, "inventory", "import", str(tmp_path / "v2.csv"))
     assert "1 updated" in out and "1 withdrawn" in out
     assert [a.app_id for a in declared_apps(store)] == ["APP-1", "APP-2"]
@@ -116,9 +137,20 @@ def test_export_round_trips(db, tmp_path, fmt, columns):
 
 def test_pins_survive_reimport_and_rescan(db, tmp_path):
     store = Store(db)
-    cli_run(db, "inventory", "link", "APP-3", "web1/nginx:forgotten.prov.example:80/", "--reason", "renamed",
-            "--by", "ops")
-    cli_run(db, "inventory", "unlink", "APP-1", "http://portal.prov.example/", "--reason", "wrong", "--by", "ops")
+    cli_run(
+        db,
+        "inventory",
+        "link",
+        "APP-3",
+        "web1/nginx:forgotten.prov.example:80/",
+        "--reason",
+        "renamed",
+        "--by",
+        "ops",
+    )
+    cli_run(
+        db, "inventory", "unlink", "APP-1", "http://portal.prov.example/", "--reason", "wrong", "--by", "ops"
+    )
     run_reconcile(store, ReconcileConfig())
     matches = {(r["app_id"], r["rule"]) for r in store.query("SELECT app_id, rule FROM matches")}
     assert ("APP-3", "pin") in matches and not any(a == "APP-1" for a, _ in matches)
@@ -129,9 +161,14 @@ def test_pins_survive_reimport_and_rescan(db, tmp_path):
     assert {(r["app_id"], r["rule"]) for r in store.query("SELECT app_id, rule FROM matches")} == matches
     cli_run(db, "inventory", "unlink", "APP-1", "web1/nginx:portal.prov.example:80/", "--clear")
     run_reconcile(store, ReconcileConfig())
-    assert ("APP-1", "url") in {(r["app_id"], r["rule"]) for r in store.query("SELECT app_id, rule FROM matches")}
-    assert [r["action"] for r in store.query("SELECT action FROM inventory_link_history")] == \
-        ["link", "forbid", "clear"]
+    assert ("APP-1", "url") in {
+        (r["app_id"], r["rule"]) for r in store.query("SELECT app_id, rule FROM matches")
+    }
+    assert [r["action"] for r in store.query("SELECT action FROM inventory_link_history")] == [
+        "link",
+        "forbid",
+        "clear",
+    ]
 
 
 def test_decisions_are_appended_never_overwritten(db):
@@ -140,14 +177,18 @@ def test_decisions_are_appended_never_overwritten(db):
     cli_run(db, "decide", "APP-2", "take-down", "--reason", "replaced by e-office", "--by", "Kadis")
     cli_run(db, "decide", "APP-2", "keep", "--reason", "archive still needed until 2027", "--by", "Sekda")
     rows = store.query("SELECT decision, decided_by, verdict FROM decisions ORDER BY decision_id")
-    assert rows == [{"decision": "take-down", "decided_by": "Kadis", "verdict": "safe-to-take-down"},
-                    {"decision": "keep", "decided_by": "Sekda", "verdict": "safe-to-take-down"}]
+    assert rows == [
+        {"decision": "take-down", "decided_by": "Kadis", "verdict": "safe-to-take-down"},
+        {"decision": "keep", "decided_by": "Sekda", "verdict": "safe-to-take-down"},
+    ]
     with pytest.raises(sqlite3.DatabaseError, match="decisions is history"):
         store.conn.execute("DELETE FROM decisions")
     run_reconcile(store, ReconcileConfig())
     [candidate] = [r for r in store.query("SELECT * FROM takedown_candidates") if r["subject"] == "APP-2"]
     assert candidate["decision"] == "keep" and candidate["decided_by"] == "Sekda"
-    result = CliRunner().invoke(cli, ["decide", "APP-2", "keep", "--reason", " ", "--by", "x", "--db", str(db)])
+    result = CliRunner().invoke(
+        cli, ["decide", "APP-2", "keep", "--reason", " ", "--by", "x", "--db", str(db)]
+    )
     assert result.exit_code == 1 and "needs --reason" in result.output
 
 
@@ -156,11 +197,16 @@ def test_views_answer_the_operators_questions(db):
     run_reconcile(store, ReconcileConfig())
     conn = sqlite3.connect(db)
     assert conn.execute("SELECT hostname, app_key FROM hidden_apps").fetchall() == [
-        ("web1", "nginx:forgotten.prov.example:80/")]
+        ("web1", "nginx:forgotten.prov.example:80/")
+    ]
     assert sorted(r[0] for r in conn.execute("SELECT subject FROM idle_apps")) == [
-        "APP-2", "agent-web1/nginx:forgotten.prov.example:80/"]
+        "APP-2",
+        "agent-web1/nginx:forgotten.prov.example:80/",
+    ]
     assert sorted(r[0] for r in conn.execute("SELECT subject FROM takedown_candidates")) == [
-        "APP-2", "agent-web1/nginx:forgotten.prov.example:80/"]
+        "APP-2",
+        "agent-web1/nginx:forgotten.prov.example:80/",
+    ]
     assert conn.execute("SELECT count(*) FROM findings_open").fetchone()[0] == 6
 
 
@@ -170,22 +216,41 @@ def test_operator_commands(db):
     assert "missing" in cli_run(db, "findings", "--kind", "missing")
     assert '"kind": "hidden"' in cli_run(db, "findings", "--format", "json")
     story = cli_run(db, "explain", "APP-2")
-    for text in ("SAFE-TO-TAKE-DOWN", "Old mail", "declared inactive", "human  ", "Reasons", "status-mismatch",
-                 "matched by url: oldmail.prov.example -> server name oldmail.prov.example"):
+    for text in (
+        "SAFE-TO-TAKE-DOWN",
+        "Old mail",
+        "declared inactive",
+        "human  ",
+        "Reasons",
+        "status-mismatch",
+        "matched by url: oldmail.prov.example -> server name oldmail.prov.example",
+    ):
         assert text in story, story
-    assert "verdict,verdict,safe-to-take-down" in cli_run(db, "explain", "oldmail.prov.example", "--format", "csv")
+    assert "verdict,verdict,safe-to-take-down" in cli_run(
+        db, "explain", "oldmail.prov.example", "--format", "csv"
+    )
     assert "keep" in cli_run(db, "explain", "https://portal.prov.example/", "--format", "json")
 
 
 def test_a_declared_address_reaches_the_default_server_of_that_port(tmp_path):
     """The default_server flag is read from the app's stored JSON for hosts a declared address names."""
     db = tmp_path / "ronda.db"
-    vhosts = [App(key=f"nginx:{name}:8081/", kind="nginx", server_names=[name],
-                  listen=[ListenAddress("*", 8081, default_server=default)], root=f"/var/www/{name}")
-              for name, default in (("intranet.local", True), ("other.local", False))]
+    vhosts = [
+        App(
+            key=f"nginx:{name}:8081/",
+            kind="nginx",
+            server_names=[name],
+            listen=[ListenAddress("*", 8081, default_server=default)],
+            root=f"/var/www/{name}",
+        )
+        for name, default in (("intranet.local", True), ("other.local", False))
+    ]
     Store(db).ingest(snapshot(1, vhosts))
-    (tmp_path / "inv.csv").write_text("app_id,name,owner,urls,status\nAPP-9,Intranet,BKD,http://10.0.0.5:8081/,active\n")
+    (tmp_path / "inv.csv").write_text(
+        "app_id,name,owner,urls,status\nAPP-9,Intranet,BKD,http://10.0.0.5:8081/,active\n"
+    )
     cli_run(db, "inventory", "import", str(tmp_path / "inv.csv"))
     run_reconcile(Store(db), ReconcileConfig())
     assert Store(db).query("SELECT app_id, app_key, rule FROM matches") == [
-        {"app_id": "APP-9", "app_key": "nginx:intranet.local:8081/", "rule": "address"}]
+        {"app_id": "APP-9", "app_key": "nginx:intranet.local:8081/", "rule": "address"}
+    ]

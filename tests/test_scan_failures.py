@@ -1,4 +1,5 @@
 """Scans that cannot be done say why, exit with a code a scheduler can act on, and keep earlier data."""
+
 from __future__ import annotations
 
 import os
@@ -9,14 +10,23 @@ import time
 from pathlib import Path
 
 import pytest
-
-from collector.store import Store
 from scan_fleet import random_block, ronda, web_host
 from servers import free_port
 from servers_ssh import Sshd, keygen, known_hosts_line
 
-DATA_TABLES = ("network_ports", "network_observations", "agents", "snapshots", "hosts", "apps", "app_usage_daily",
-               "listeners", "source_errors")
+from ronda.collector.store import Store
+
+DATA_TABLES = (
+    "network_ports",
+    "network_observations",
+    "agents",
+    "snapshots",
+    "hosts",
+    "apps",
+    "app_usage_daily",
+    "listeners",
+    "source_errors",
+)
 
 
 class Hang:
@@ -58,7 +68,7 @@ class Site:
         self.sshd: Sshd | None = None
         self.hang: Hang | None = None
 
-    def start(self) -> "Site":
+    def start(self) -> Site:
         self.servers.append(web_host(self.tmp, "app-w", self.web, self.port, "Web"))
         self.servers.append(web_host(self.tmp, "app-s", self.ssh_address, self.port, "Behind SSH"))
         self.sshd = Sshd.write(self.tmp / "sshd", self.ssh_address, free_port()).start()
@@ -81,7 +91,7 @@ command_timeout_seconds = 20
 name = "host-s"
 address = "{self.ssh_address}"
 port = {self.sshd.port}
-nginx_conf = "{self.tmp / 'app-s' / 'nginx' / 'nginx.conf'}"
+nginx_conf = "{self.tmp / "app-s" / "nginx" / "nginx.conf"}"
 
 [[ssh.hosts]]
 name = "hang"
@@ -104,9 +114,12 @@ port = {self.hang.port}
     def data(self) -> dict[str, list]:
         store = Store(self.db)
         try:
-            state = {t: sorted(map(repr, store.conn.execute(f"SELECT * FROM {t}").fetchall())) for t in DATA_TABLES}
-            state["ssh_success"] = store.conn.execute("SELECT name, last_success FROM ssh_targets "
-                                                 "WHERE last_success IS NOT NULL").fetchall()
+            state = {
+                t: sorted(map(repr, store.conn.execute(f"SELECT * FROM {t}").fetchall())) for t in DATA_TABLES
+            }
+            state["ssh_success"] = store.conn.execute(
+                "SELECT name, last_success FROM ssh_targets WHERE last_success IS NOT NULL"
+            ).fetchall()
             return state
         finally:
             store.close()
@@ -114,7 +127,9 @@ port = {self.hang.port}
     def last_run(self) -> tuple[str, str, str]:
         store = Store(self.db)
         try:
-            return store.conn.execute("SELECT kind, status, summary FROM scan_runs ORDER BY scan_id DESC").fetchone()
+            return store.conn.execute(
+                "SELECT kind, status, summary FROM scan_runs ORDER BY scan_id DESC"
+            ).fetchone()
         finally:
             store.close()
 
@@ -180,7 +195,9 @@ def test_a_host_that_hangs_times_out(site):
 def test_one_failed_host_of_two_is_a_partial_run(site):
     result = site.scan("ssh")
     assert result.returncode == 3, result.stderr
-    assert re.fullmatch(r"ssh scan: 1 of 2 hosts scanned, \d+ apps stored; failed: hang", result.stdout.strip())
+    assert re.fullmatch(
+        r"ssh scan: 1 of 2 hosts scanned, \d+ apps stored; failed: hang", result.stdout.strip()
+    )
     assert "no SSH greeting" in result.stderr
 
 
@@ -197,9 +214,11 @@ def test_nmap_missing_is_a_clear_refusal(site, tmp_path):
 @pytest.mark.parametrize("targets", ["outside", "partly-outside", "not-an-address"])
 def test_targets_outside_the_scopes_are_refused(site, targets):
     a, b, c, d = site.block.split(".")
-    given = {"outside": f"{a}.{b}.{c}.{int(d) + 8}/29",  # the next block: loopback too, yet not declared
-             "partly-outside": f"{a}.{b}.{c}.{d}/28",
-             "not-an-address": "web01.example"}[targets]
+    given = {
+        "outside": f"{a}.{b}.{c}.{int(d) + 8}/29",  # the next block: loopback too, yet not declared
+        "partly-outside": f"{a}.{b}.{c}.{d}/28",
+        "not-an-address": "web01.example",
+    }[targets]
     before = site.data()
     result = site.scan("network", "--targets", given)
     message = "is not an IP address" if targets == "not-an-address" else "outside the configured scopes"
@@ -226,8 +245,12 @@ def test_bad_config_is_refused(site, tmp_path):
 def test_excluded_addresses_are_not_swept(site, tmp_path):
     """A block listed under exclude is left out of the sweep, and what was known there stays as it was."""
     config = tmp_path / "exclude.toml"
-    config.write_text(site.config.read_text().replace(f'scopes = ["{site.block}/29"]',
-                                                      f'scopes = ["{site.block}/29"]\nexclude = ["{site.web}/32"]'))
+    config.write_text(
+        site.config.read_text().replace(
+            f'scopes = ["{site.block}/29"]', f'scopes = ["{site.block}/29"]\nexclude = ["{site.web}/32"]'
+        )
+    )
+
     def web_rows():
         return [r for r in site.data()["network_ports"] if f"'{site.web}'" in r]
 
@@ -239,7 +262,9 @@ def test_excluded_addresses_are_not_swept(site, tmp_path):
         assert result.returncode == 0, result.stderr
         assert "0 closed" in result.stdout
         assert web_rows() == before
-        refused = ronda("scan", "network", "--targets", site.web, "--config", str(config), "--db", str(site.db))
+        refused = ronda(
+            "scan", "network", "--targets", site.web, "--config", str(config), "--db", str(site.db)
+        )
         assert refused.returncode == 2 and "lies in the excluded network" in refused.stderr
     finally:
         site.servers[0] = web_host(site.tmp, "app-w", site.web, site.port, "Web")
@@ -253,8 +278,12 @@ def test_a_port_that_closed_is_marked_closed_not_forgotten(site):
         assert result.returncode == 0, result.stderr
         assert "1 closed" in result.stdout
         store = Store(site.db)
-        row = store.conn.execute("SELECT open, closed_at FROM network_ports WHERE address=?", (site.web,)).fetchone()
-        seen = store.conn.execute("SELECT count(*) FROM network_observations WHERE address=?", (site.web,)).fetchone()
+        row = store.conn.execute(
+            "SELECT open, closed_at FROM network_ports WHERE address=?", (site.web,)
+        ).fetchone()
+        seen = store.conn.execute(
+            "SELECT count(*) FROM network_observations WHERE address=?", (site.web,)
+        ).fetchone()
         store.close()
         assert row[0] == 0 and row[1]
         assert seen[0] >= 1

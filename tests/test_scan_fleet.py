@@ -4,6 +4,7 @@ Host A reports with ronda-agent into a running `ronda serve`; host B has only
 sshd; host C has neither. A real nmap sweep finds all three, the SSH scan sees
 inside B as the agent would, and C becomes an unmanaged-host finding.
 """
+
 from __future__ import annotations
 
 import json
@@ -12,19 +13,21 @@ import subprocess
 import urllib.request
 
 import pytest
-
-from collector.scans.view import load_view
-from collector.store import Store
-from collector.wirejson import app_json
 from scan_fleet import BIN, Fleet, new_fleet, ronda, ronda_agent
+
+from ronda.collector.scans.view import load_view
+from ronda.collector.store import Store
+from ronda.collector.wirejson import app_json
 
 # Fields that change between two scans of the same host a second apart.
 VOLATILE = {"cpu_seconds", "rss_bytes", "report_id", "collected_at", "pid", "coverage_end"}
 
 
 def _get(address: str, port: int, path: str, host: str) -> int:
-    request = urllib.request.Request(f"http://{address}:{port}{path}", headers={
-        "Host": host, "User-Agent": "Mozilla/5.0 (X11; Linux x86_64) Firefox/126.0"})
+    request = urllib.request.Request(
+        f"http://{address}:{port}{path}",
+        headers={"Host": host, "User-Agent": "Mozilla/5.0 (X11; Linux x86_64) Firefox/126.0"},
+    )
     try:
         with urllib.request.urlopen(request, timeout=5) as response:
             return response.status
@@ -73,8 +76,12 @@ def test_sweep_finds_all_three_hosts_with_service_and_title(fleet, scanned):
     assert len(network.stdout.strip().splitlines()) == 1
     ports = json.loads(ronda("scans", "--db", str(fleet.db), "--format", "json", "ports").stdout)
     seen = {(p["address"], p["port"]): p for p in ports}
-    assert set(seen) == {(fleet.a, fleet.web_port), (fleet.a, fleet.stray_port), (fleet.b, fleet.web_port),
-                         (fleet.c, fleet.web_port)}
+    assert set(seen) == {
+        (fleet.a, fleet.web_port),
+        (fleet.a, fleet.stray_port),
+        (fleet.b, fleet.web_port),
+        (fleet.c, fleet.web_port),
+    }
     assert seen[(fleet.a, fleet.web_port)]["http_title"] == "Aplikasi A"
     assert seen[(fleet.b, fleet.web_port)]["http_title"] == "Aplikasi B"
     assert seen[(fleet.c, fleet.web_port)]["http_title"] == "Aplikasi C"
@@ -87,7 +94,9 @@ def test_ssh_scan_stores_host_b_marked_as_ssh(fleet, scanned):
     ssh = scanned["ssh"]
     assert ssh.returncode == 0, ssh.stderr
     assert re.fullmatch(r"ssh scan: 1 of 1 hosts scanned, \d+ apps stored", ssh.stdout.strip())
-    hosts = {h["agent_id"]: h for h in json.loads(ronda("hosts", "--db", str(fleet.db), "--format", "json").stdout)}
+    hosts = {
+        h["agent_id"]: h for h in json.loads(ronda("hosts", "--db", str(fleet.db), "--format", "json").stdout)
+    }
     assert hosts["ssh:host-b"]["source"] == "ssh"
     assert hosts["host-a"]["source"] == "agent"
     # the host's sequence and log offsets live on the collector, next to the database
@@ -102,16 +111,27 @@ def test_ssh_scan_sees_what_the_agent_sees_on_the_same_host(fleet, scanned):
     assert local.returncode == 0, local.stderr
     agent_apps = {a["key"]: _strip(a) for a in json.loads(local.stdout)["apps"]}
     store = _store(fleet)
-    stored = {r["app_key"]: _strip(app_json(r["detail"], r["state"])) for r in store.query(
-        "SELECT app_key, detail, state FROM apps WHERE agent_id = 'ssh:host-b' AND present")}
+    stored = {
+        r["app_key"]: _strip(app_json(r["detail"], r["state"]))
+        for r in store.query(
+            "SELECT app_key, detail, state FROM apps WHERE agent_id = 'ssh:host-b' AND present"
+        )
+    }
     mine = f"nginx:app-b.test:{fleet.web_port}/"
     assert mine in stored and set(stored) == set(agent_apps)
     assert stored[mine]["root"] == str(fleet.tmp / "app-b" / "www")
     assert stored[mine]["framework"]["evidence_file"].endswith("composer.json")
     # daily counts are kept in their own table; the rest of usage is in the app's state
-    daily = [{k: v for k, v in r.items() if v and k not in ("agent_id", "app_key")} for r in store.query(
-        "SELECT * FROM app_usage_daily WHERE agent_id = 'ssh:host-b' AND app_key = ? ORDER BY date", (mine,))]
-    expected = [{k: int(v) if k != "date" else v for k, v in d.items()} for d in agent_apps[mine]["usage"]["daily"]]
+    daily = [
+        {k: v for k, v in r.items() if v and k not in ("agent_id", "app_key")}
+        for r in store.query(
+            "SELECT * FROM app_usage_daily WHERE agent_id = 'ssh:host-b' AND app_key = ? ORDER BY date",
+            (mine,),
+        )
+    ]
+    expected = [
+        {k: int(v) if k != "date" else v for k, v in d.items()} for d in agent_apps[mine]["usage"]["daily"]
+    ]
     assert daily == expected and daily[0]["human"] >= 2
     assert stored[mine]["usage"] == {k: v for k, v in agent_apps[mine]["usage"].items() if k != "daily"}
     for key, app in agent_apps.items():  # usage of ours is compared above; the machine's own logs may grow
@@ -129,8 +149,8 @@ def test_unmanaged_host_is_the_one_without_agent_or_ssh(fleet, scanned):
 
 
 def test_findings_take_reconciliation_shape(fleet, scanned):
-    from collector.reconcile.model import Finding
-    from collector.scans.reconcile_hook import network_findings_for
+    from ronda.collector.reconcile.model import Finding
+    from ronda.collector.scans.reconcile_hook import network_findings_for
 
     found = network_findings_for(_store(fleet))
     assert all(isinstance(f, Finding) for f in found)
@@ -140,8 +160,9 @@ def test_findings_take_reconciliation_shape(fleet, scanned):
 def test_port_the_agent_did_not_report_is_flagged(fleet, scanned):
     """The stray nginx on host A is not in the agent's config: reachable, yet no app of A explains it."""
     exposed = [f for f in load_view(_store(fleet)).findings() if f.kind == "exposed-listener"]
-    assert [(f.agent_id, f.detail["address"], f.detail["port"]) for f in exposed] == \
-        [("host-a", fleet.a, fleet.stray_port)]
+    assert [(f.agent_id, f.detail["address"], f.detail["port"]) for f in exposed] == [
+        ("host-a", fleet.a, fleet.stray_port)
+    ]
     assert exposed[0].detail["http_title"] == "Stray on A"
 
 
@@ -151,7 +172,12 @@ def test_last_seen_by_each_source(fleet, scanned):
     a, b = by_id["host-a"], by_id["ssh:host-b"]
     assert a["covered_by"] == "agent" and a["agent_last_seen"] and a["network_last_seen"]
     assert fleet.a in a["addresses"] and a["web_ports"] == sorted([fleet.web_port, fleet.stray_port])
-    assert b["covered_by"] == "ssh" and b["ssh_last_seen"] and b["network_last_seen"] and not b["agent_last_seen"]
+    assert (
+        b["covered_by"] == "ssh"
+        and b["ssh_last_seen"]
+        and b["network_last_seen"]
+        and not b["agent_last_seen"]
+    )
     assert by_id[None]["host"] == fleet.c and by_id[None]["covered_by"] == "none"
     runs = json.loads(ronda("scans", "--db", str(fleet.db), "--format", "json").stdout)
     assert [(r["kind"], r["status"]) for r in runs][-2:] == [("ssh", "ok"), ("network", "ok")]
@@ -159,7 +185,9 @@ def test_last_seen_by_each_source(fleet, scanned):
 
 def test_scans_run_again_change_nothing_but_time(fleet, scanned):
     store = _store(fleet)
-    before = store.query("SELECT address, port, service, http_title, web, open, first_seen FROM network_ports")
+    before = store.query(
+        "SELECT address, port, service, http_title, web, open, first_seen FROM network_ports"
+    )
     apps_before = store.query("SELECT app_key, detail FROM apps WHERE agent_id = 'ssh:host-b'")
     again = ronda("scan", "network", "--config", str(fleet.config), "--db", str(fleet.db))
     assert again.returncode == 0, again.stderr
@@ -171,11 +199,23 @@ def test_scans_run_again_change_nothing_but_time(fleet, scanned):
     apps_after = store.query("SELECT app_key, detail FROM apps WHERE agent_id = 'ssh:host-b'")
 
     def stable(rows):  # usage moves on: the sweep itself left lines in host B's access log
-        return [(r["app_key"], {k: v for k, v in json.loads(r["detail"]).items() if k in ("root", "listen",
-                 "server_names", "framework", "database", "access_logs")}) for r in rows]
+        return [
+            (
+                r["app_key"],
+                {
+                    k: v
+                    for k, v in json.loads(r["detail"]).items()
+                    if k in ("root", "listen", "server_names", "framework", "database", "access_logs")
+                },
+            )
+            for r in rows
+        ]
+
     assert stable(apps_after) == stable(apps_before)
-    sequences = [r["sequence"] for r in store.query("SELECT sequence FROM snapshots WHERE agent_id='ssh:host-b' "
-                                                    "ORDER BY sequence")]
+    sequences = [
+        r["sequence"]
+        for r in store.query("SELECT sequence FROM snapshots WHERE agent_id='ssh:host-b' ORDER BY sequence")
+    ]
     assert sequences == list(range(1, len(sequences) + 1)) and len(sequences) >= 2
 
 
@@ -184,8 +224,12 @@ def test_scans_run_alongside_the_collector_and_each_other(fleet, scanned):
     assert fleet.serve is not None and fleet.serve.poll() is None
     quick = fleet.tmp / "quick.toml"  # no version detection: the sweep's ports only, a quick one
     quick.write_text(fleet.config.read_text().replace("timing = 3", "timing = 3\nversion_detection = false"))
-    sweep = subprocess.Popen([str(BIN / "ronda"), "scan", "network", "--config", str(quick), "--db",
-                              str(fleet.db)], stdout=subprocess.PIPE, stderr=subprocess.PIPE, text=True)
+    sweep = subprocess.Popen(
+        [str(BIN / "ronda"), "scan", "network", "--config", str(quick), "--db", str(fleet.db)],
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+    )
     try:
         ssh = ronda("scan", "ssh", "--config", str(fleet.config), "--db", str(fleet.db))
         reports = [fleet.agent_report() for _ in range(3)]
@@ -197,8 +241,10 @@ def test_scans_run_alongside_the_collector_and_each_other(fleet, scanned):
     assert ssh.returncode == 0, ssh.stderr
     assert all(r.returncode == 0 for r in reports), [r.stderr for r in reports]
     assert "0 new, 0 closed" in out
-    titles = {r["http_title"] for r in json.loads(ronda("scans", "--db", str(fleet.db), "--format", "json",
-                                                         "ports").stdout)}
+    titles = {
+        r["http_title"]
+        for r in json.loads(ronda("scans", "--db", str(fleet.db), "--format", "json", "ports").stdout)
+    }
     assert titles == {"Aplikasi A", "Aplikasi B", "Aplikasi C", "Stray on A"}  # kept from the full sweeps
     runs = json.loads(ronda("scans", "--db", str(fleet.db), "--format", "json", "--limit", "2").stdout)
     assert {(r["kind"], r["status"]) for r in runs} == {("network", "ok"), ("ssh", "ok")}
@@ -210,11 +256,13 @@ def test_reconcile_reports_the_unmanaged_host(fleet, scanned):
 
     from click.testing import CliRunner
 
-    from collector.cli import cli
+    from ronda.collector.cli import cli
 
     runner = CliRunner()
     done = runner.invoke(cli, ["reconcile", "--db", str(fleet.db)])
     assert done.exit_code == 0, done.output
-    listed = runner.invoke(cli, ["findings", "--db", str(fleet.db), "--kind", "unmanaged-host", "--format", "json"])
+    listed = runner.invoke(
+        cli, ["findings", "--db", str(fleet.db), "--kind", "unmanaged-host", "--format", "json"]
+    )
     assert listed.exit_code == 0, listed.output
     assert [f["subject"] for f in json.loads(listed.output)] == [f"network:{fleet.c}"]

@@ -1,4 +1,5 @@
 """The agent's spool and backoff, and the collector's answers under overload, on real gRPC over loopback."""
+
 import os
 import random
 import stat
@@ -7,16 +8,16 @@ from concurrent.futures import ThreadPoolExecutor
 
 import grpc
 import pytest
-
-from agent.backoff import Backoff
-from agent.config import AgentConfig
-from agent.runner import Agent
-from agent.sender import Sender, SendError
-from agent.spool import Spool
-from collector.demo import fleet_dir
-from collector.server import ServerConfig
 from servers import free_port
 from trust_fixtures import Collector, snapshot
+
+from ronda.agent.backoff import Backoff
+from ronda.agent.config import AgentConfig
+from ronda.agent.runner import Agent
+from ronda.agent.sender import Sender, SendError
+from ronda.agent.spool import Spool
+from ronda.collector.demo import fleet_dir
+from ronda.collector.server import ServerConfig
 
 
 def test_spool_is_bounded_keeps_the_newest_and_counts_what_it_dropped(tmp_path):
@@ -51,7 +52,7 @@ def test_backoff_is_jittered_exponential_and_honours_hints(hint):
     delays = [backoff.next(hint) for _ in range(12)]
     if hint is None:
         for attempt, delay in enumerate(delays):
-            ceiling = min(60.0, 2.0 ** attempt)
+            ceiling = min(60.0, 2.0**attempt)
             assert ceiling / 2 <= delay <= ceiling
         assert len(set(delays)) == len(delays)  # jittered
     else:
@@ -94,8 +95,15 @@ def test_the_first_snapshot_after_an_outage_says_how_many_it_replaced(tmp_path):
     address = f"127.0.0.1:{free_port()}"
     state = tmp_path / "state"
     for _ in range(5):
-        agent = Agent(AgentConfig(collector=address, insecure=True, root=str(fleet_dir() / "web-dinkes"),
-                                  state_dir=str(state), spool_max_entries=2))
+        agent = Agent(
+            AgentConfig(
+                collector=address,
+                insecure=True,
+                root=str(fleet_dir() / "web-dinkes"),
+                state_dir=str(state),
+                spool_max_entries=2,
+            )
+        )
         with pytest.raises(SendError):
             agent.report_once()
         agent.close()
@@ -116,7 +124,7 @@ def test_an_invalid_spooled_snapshot_is_dropped_not_retried_forever(tmp_path):
         agent = _agent(collector.address, str(tmp_path / "state"))
         bad = snapshot("5f1c7a9e2b3d4e6f8a0b1c2d3e4f5a6b", 1)
         bad.apps[0].kind = ""
-        from agent.wire import snapshot_to_wire
+        from ronda.convert import snapshot_to_wire
 
         agent.spool.put(1, snapshot_to_wire(bad).SerializeToString())
         agent.state.sequence = 1
@@ -129,18 +137,22 @@ def test_an_invalid_spooled_snapshot_is_dropped_not_retried_forever(tmp_path):
 
 
 def test_overload_answers_unavailable_with_a_retry_delay_and_recovers(tmp_path):
-    collector = Collector(tmp_path / "r.db", ServerConfig(listen="127.0.0.1:0", insecure=True, workers=2, backlog=1,
-                                                          store_wait=0.5))
+    collector = Collector(
+        tmp_path / "r.db",
+        ServerConfig(listen="127.0.0.1:0", insecure=True, workers=2, backlog=1, store_wait=0.5),
+    )
     try:
         results: list = []
-        with collector.store.transaction():  # a long write holds the store
+        with collector.store.writing():  # a long write holds the store
             with ThreadPoolExecutor(12) as pool:
+
                 def send(i):
                     with Sender(collector.address, insecure=True, timeout=20) as sender:
                         try:
                             return sender.send(snapshot(f"agent{i}", 1))
                         except SendError as e:
                             return e
+
                 results = list(pool.map(send, range(12)))
         refusals = [r for r in results if isinstance(r, SendError)]
         assert refusals and all(r.code == grpc.StatusCode.UNAVAILABLE for r in refusals)
@@ -155,12 +167,13 @@ def test_overload_answers_unavailable_with_a_retry_delay_and_recovers(tmp_path):
 def test_graceful_shutdown_finishes_calls_in_flight(tmp_path):
     collector = Collector(tmp_path / "r.db", ServerConfig(listen="127.0.0.1:0", insecure=True))
     outcome: list = []
-    hold = collector.store.transaction()
+    hold = collector.store.writing()
     hold.__enter__()  # the call below waits for the store ...
 
     def send():
         with Sender(collector.address, insecure=True, timeout=20) as sender:
             outcome.append(sender.send(snapshot("web01", 1)))
+
     thread = threading.Thread(target=send)
     thread.start()
     while collector.server is not None and not _in_flight(collector):
@@ -171,7 +184,7 @@ def test_graceful_shutdown_finishes_calls_in_flight(tmp_path):
     thread.join(20)
     stopper.join(20)
     assert outcome and outcome[0].accepted
-    from collector.store import Store
+    from ronda.collector.store import Store
 
     assert Store(tmp_path / "r.db").query("SELECT count(*) AS n FROM snapshots") == [{"n": 1}]
 

@@ -1,4 +1,5 @@
 """The Host seam over SSH answers as the local host does, against a real sshd on a loopback address."""
+
 from __future__ import annotations
 
 import os
@@ -8,16 +9,16 @@ from dataclasses import replace
 from pathlib import Path
 
 import pytest
-
-from agent.host import CommandNotAvailable, HostError, LocalHost
-from agent.inspect.diskwalk import walk
-from collector.scan_config import SshTarget
-from collector.scans import ssh_system
-from collector.scans.ssh_connect import connect
-from collector.scans.ssh_host import SshHost
 from scan_fleet import random_block
 from servers import free_port
 from servers_ssh import Sshd
+
+from ronda.agent.host import CommandNotAvailable, HostError, LocalHost
+from ronda.agent.inspect.diskwalk import walk
+from ronda.collector.scan_config import SshTarget
+from ronda.collector.scans import ssh_system
+from ronda.collector.scans.ssh_connect import connect
+from ronda.collector.scans.ssh_host import SshHost
 
 
 @pytest.fixture(scope="module")
@@ -45,8 +46,14 @@ def hosts(tmp_path_factory):
     block = random_block()
     address = block.rsplit(".", 1)[0] + f".{int(block.rsplit('.', 1)[1]) + 3}"
     sshd = Sshd.write(tmp_path_factory.mktemp("sshd"), address, free_port()).start()
-    target = SshTarget(name="parity", address=address, port=sshd.port, user="root", key=str(sshd.client_key),
-                       known_hosts=str(sshd.known_hosts))
+    target = SshTarget(
+        name="parity",
+        address=address,
+        port=sshd.port,
+        user="root",
+        key=str(sshd.client_key),
+        known_hosts=str(sshd.known_hosts),
+    )
     remote = SshHost(connect(target, 5), "parity", command_timeout=20)
     try:
         yield remote, LocalHost(), target
@@ -66,16 +73,39 @@ def _both(hosts, method: str, *args):
     return out
 
 
-@pytest.mark.parametrize("rel", ["app", "app/index.php", "app/sparse.bin", "app/link-to-index", "app/dangling",
-                                 "app/fifo", "app/sub dir/file with spaces.txt", "missing", "app/index.php/x"])
+@pytest.mark.parametrize(
+    "rel",
+    [
+        "app",
+        "app/index.php",
+        "app/sparse.bin",
+        "app/link-to-index",
+        "app/dangling",
+        "app/fifo",
+        "app/sub dir/file with spaces.txt",
+        "missing",
+        "app/index.php/x",
+    ],
+)
 @pytest.mark.parametrize("method", ["stat", "lstat", "exists", "realpath"])
 def test_file_facts_match(hosts, tree, rel, method):
     remote, local = _both(hosts, method, str(tree / rel))
     assert remote == local
 
 
-@pytest.mark.parametrize("pattern", ["app/*", "app/*.php", "app/.*", "app/*/version.php", "app/sub*/*",
-                                     "app/[iw]*", "nothing/*", "app/index.php"])
+@pytest.mark.parametrize(
+    "pattern",
+    [
+        "app/*",
+        "app/*.php",
+        "app/.*",
+        "app/*/version.php",
+        "app/sub*/*",
+        "app/[iw]*",
+        "nothing/*",
+        "app/index.php",
+    ],
+)
 def test_glob_matches(hosts, tree, pattern):
     remote, local = _both(hosts, "glob", str(tree / pattern))
     assert remote == local
@@ -104,13 +134,19 @@ def test_disk_walk_matches_sparse_files_and_loops(hosts, tree):
     """The walk counts blocks really used and remembers directories by device and inode."""
     remote, local, _ = hosts
     a, b = walk(remote, str(tree / "app"), 1000, 10), walk(local, str(tree / "app"), 1000, 10)
-    assert (a.bytes, a.files, a.newest_file, a.newest_mtime, a.truncated) == \
-        (b.bytes, b.files, b.newest_file, b.newest_mtime, b.truncated)
+    assert (a.bytes, a.files, a.newest_file, a.newest_mtime, a.truncated) == (
+        b.bytes,
+        b.files,
+        b.newest_file,
+        b.newest_mtime,
+        b.truncated,
+    )
     assert a.bytes < 1024 * 1024  # the 50 MB sparse file holds almost no blocks
 
 
 def test_processes_listeners_and_system_match(hosts):
     remote, local, target = hosts
+
     def still(p):
         return replace(p, cpu_seconds=0, rss_bytes=0)
 
@@ -131,8 +167,14 @@ def test_processes_listeners_and_system_match(hosts):
     sshd = [s for s in first if s.address == target.address and s.port == target.port]
     assert sshd and sshd[0].pid and theirs[sshd[0].pid].name == "sshd"
     a, b = remote.system_stats(), local.system_stats()
-    assert (a.kernel, a.architecture, a.addresses, a.boot_time, a.cpu_count, a.memory_total_bytes) == \
-        (b.kernel, b.architecture, b.addresses, b.boot_time, b.cpu_count, b.memory_total_bytes)
+    assert (a.kernel, a.architecture, a.addresses, a.boot_time, a.cpu_count, a.memory_total_bytes) == (
+        b.kernel,
+        b.architecture,
+        b.addresses,
+        b.boot_time,
+        b.cpu_count,
+        b.memory_total_bytes,
+    )
     # bytes used move as other programs write; the disks themselves must be the same
     assert [replace(d, used_bytes=0) for d in a.disks] == [replace(d, used_bytes=0) for d in b.disks] != []
 
@@ -143,8 +185,14 @@ def test_only_read_only_commands_run(hosts, tmp_path):
     assert remote.which("nginx") == local.which("nginx") and remote.which("no-such-ronda-tool") is None
     victim = tmp_path / "keep-me"
     victim.write_text("still here")
-    for argv in (["rm", "-f", str(victim)], ["nginx", "-s", "stop"], ["sh", "-c", "true"], ["apache2ctl", "stop"],
-                 ["pm2", "jlist"], ["caddy", "run"]):
+    for argv in (
+        ["rm", "-f", str(victim)],
+        ["nginx", "-s", "stop"],
+        ["sh", "-c", "true"],
+        ["apache2ctl", "stop"],
+        ["pm2", "jlist"],
+        ["caddy", "run"],
+    ):
         with pytest.raises(CommandNotAvailable, match="read-only"):
             remote.run(argv)
     assert victim.read_text() == "still here"

@@ -1,4 +1,5 @@
 """Mutual TLS between agents and a real collector on loopback, with certificates from `ronda ca`."""
+
 import os
 import stat
 
@@ -6,13 +7,13 @@ import grpc
 import pytest
 from click.testing import CliRunner
 from grpc_health.v1 import health_pb2, health_pb2_grpc
-
-from agent.sender import Sender, SendError
-from agent.transport import TlsFiles, channel
-from collector.cli import cli
-from collector.server import ServerConfig
-from collector.trust.ca import CaError, init_ca, issue_agent
 from trust_fixtures import Collector, make_pki, snapshot
+
+from ronda.agent.sender import Sender, SendError
+from ronda.collector.cli import cli
+from ronda.collector.server import ServerConfig
+from ronda.collector.trust.ca import CaError, init_ca, issue_agent
+from ronda.transport import TlsFiles, channel
 
 
 @pytest.fixture
@@ -36,9 +37,8 @@ def test_an_agent_with_its_certificate_reports_as_itself(pki, mtls):
 
 
 def test_no_client_certificate_is_refused_in_the_handshake(pki, mtls):
-    with Sender(mtls.address, tls=TlsFiles(pki.ca)) as sender:
-        with pytest.raises(SendError) as refused:
-            sender.send(snapshot("web01"))
+    with Sender(mtls.address, tls=TlsFiles(pki.ca)) as sender, pytest.raises(SendError) as refused:
+        sender.send(snapshot("web01"))
     assert refused.value.code == grpc.StatusCode.UNAVAILABLE
     assert mtls.count("snapshots") == 0
 
@@ -66,10 +66,11 @@ def test_the_agent_refuses_a_collector_signed_by_another_ca(tmp_path, pki, mtls)
 
 
 def test_a_collector_certificate_cannot_act_as_an_agent(pki, mtls):
-    with Sender(mtls.address, tls=pki.collector) as sender:
-        with pytest.raises(SendError) as refused:
-            sender.send(snapshot("localhost"))
-    assert refused.value.code == grpc.StatusCode.UNAVAILABLE  # its purpose is serverAuth only: handshake fails
+    with Sender(mtls.address, tls=pki.collector) as sender, pytest.raises(SendError) as refused:
+        sender.send(snapshot("localhost"))
+    assert (
+        refused.value.code == grpc.StatusCode.UNAVAILABLE
+    )  # its purpose is serverAuth only: handshake fails
     assert mtls.count("snapshots") == 0
 
 
@@ -87,8 +88,9 @@ def test_keys_are_written_owner_only(tmp_path):
 
 def test_health_service_says_serving(pki, mtls):
     with channel(mtls.address, False, pki.agent("probe")) as ch:
-        reply = health_pb2_grpc.HealthStub(ch).Check(health_pb2.HealthCheckRequest(service="ronda.v1.Collector"),
-                                                     timeout=5)
+        reply = health_pb2_grpc.HealthStub(ch).Check(
+            health_pb2.HealthCheckRequest(service="ronda.v1.Collector"), timeout=5
+        )
     assert reply.status == health_pb2.HealthCheckResponse.SERVING
 
 
@@ -96,27 +98,53 @@ def test_ronda_ca_commands_make_a_working_setup(tmp_path):
     runner = CliRunner()
     ca_dir = tmp_path / "ca"
     assert runner.invoke(cli, ["ca", "init", "--dir", str(ca_dir)]).exit_code == 0
-    result = runner.invoke(cli, ["ca", "issue-collector", "localhost", "--san", "127.0.0.1", "--dir", str(ca_dir),
-                                 "--out", str(tmp_path)])
+    result = runner.invoke(
+        cli,
+        [
+            "ca",
+            "issue-collector",
+            "localhost",
+            "--san",
+            "127.0.0.1",
+            "--dir",
+            str(ca_dir),
+            "--out",
+            str(tmp_path),
+        ],
+    )
     assert result.exit_code == 0, result.output
     result = runner.invoke(cli, ["ca", "issue-agent", "web07", "--dir", str(ca_dir), "--out", str(tmp_path)])
     assert result.exit_code == 0 and "reports as web07" in result.output
     ca = str(ca_dir / "ca.pem")
-    collector = Collector(tmp_path / "r.db", ServerConfig(
-        listen="127.0.0.1:0", tls=TlsFiles(ca, str(tmp_path / "localhost.pem"), str(tmp_path / "localhost-key.pem"))))
+    collector = Collector(
+        tmp_path / "r.db",
+        ServerConfig(
+            listen="127.0.0.1:0",
+            tls=TlsFiles(ca, str(tmp_path / "localhost.pem"), str(tmp_path / "localhost-key.pem")),
+        ),
+    )
     try:
-        from agent.config import AgentConfig
-        from agent.runner import Agent
-        from collector.demo import fleet_dir
+        from ronda.agent.config import AgentConfig
+        from ronda.agent.runner import Agent
+        from ronda.collector.demo import fleet_dir
 
-        agent = Agent(AgentConfig(collector=collector.address, ca=ca, cert=str(tmp_path / "web07.pem"),
-                                  key=str(tmp_path / "web07-key.pem"), root=str(fleet_dir() / "web-dinkes"),
-                                  state_dir=str(tmp_path / "state")))
+        agent = Agent(
+            AgentConfig(
+                collector=collector.address,
+                ca=ca,
+                cert=str(tmp_path / "web07.pem"),
+                key=str(tmp_path / "web07-key.pem"),
+                root=str(fleet_dir() / "web-dinkes"),
+                state_dir=str(tmp_path / "state"),
+            )
+        )
         try:
             ack = agent.report_once()
         finally:
             agent.close()
         assert ack.accepted
-        assert collector.store.query("SELECT agent_id FROM hosts") == [{"agent_id": "web07"}]  # id from the cert
+        assert collector.store.query("SELECT agent_id FROM hosts") == [
+            {"agent_id": "web07"}
+        ]  # id from the cert
     finally:
         collector.stop()

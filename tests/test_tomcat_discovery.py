@@ -1,19 +1,20 @@
 """Tomcat discovery against a real Tomcat (Debian's tomcat10) on loopback with two Hosts,
 directory, WAR, versioned and nested webapps and a Context descriptor; layouts from fixture roots."""
+
 import textwrap
 import zipfile
 from pathlib import Path
 
 import pytest
-
-from agent.discovery import tomcat
-from agent.discovery.base import DiscoveryOptions
-from agent.host import LocalHost
 from servers import free_port, http_get
 from servers_apache import web_tmp
 from servers_tomcat import Tomcat
 
-PATTERN = '%h %l %u %t &quot;%r&quot; %s %b %D &quot;%{User-Agent}i&quot;'
+from ronda.agent.discovery import tomcat
+from ronda.agent.discovery.base import DiscoveryOptions
+from ronda.agent.host import LocalHost
+
+PATTERN = "%h %l %u %t &quot;%r&quot; %s %b %D &quot;%{User-Agent}i&quot;"
 
 
 def webapp(base: Path, name: str, text: str) -> None:
@@ -31,7 +32,12 @@ def _instance(tmp: Path):
     http, ajp = free_port(), free_port()
     base = tmp / "base"
     apps = base / "webapps"
-    for name, text in (("ROOT", "root"), ("sipd", "sipd"), ("simpeg##2", "simpeg-v2"), ("dinkes#arsip", "arsip")):
+    for name, text in (
+        ("ROOT", "root"),
+        ("sipd", "sipd"),
+        ("simpeg##2", "simpeg-v2"),
+        ("dinkes#arsip", "arsip"),
+    ):
         webapp(apps, name, text)
     with zipfile.ZipFile(apps / "laporan.war", "w") as war:
         war.writestr("index.html", "laporan")
@@ -57,7 +63,9 @@ def _instance(tmp: Path):
     server = Tomcat.write(base, services)
     descriptors = base / "conf/Catalina/localhost"
     descriptors.mkdir(parents=True)
-    (descriptors / "legacy.xml").write_text(f'<?xml version="1.0"?>\n<Context docBase="{tmp}/legacy-app" />\n')
+    (descriptors / "legacy.xml").write_text(
+        f'<?xml version="1.0"?>\n<Context docBase="{tmp}/legacy-app" />\n'
+    )
     with server.start(http, ajp):
         yield {"tmp": tmp, "base": base, "http": http, "ajp": ajp, "server_xml": server.server_xml}
 
@@ -81,8 +89,15 @@ def test_apps_of_a_real_tomcat(instance):
     assert result.errors == []
     apps = {a.key: a for a in result.apps}
     local = f"tomcat:localhost:{port}"
-    assert set(apps) == {f"{local}/", f"{local}/sipd", f"{local}/simpeg", f"{local}/dinkes/arsip",
-                         f"{local}/laporan", f"{local}/legacy", f"tomcat:intranet.test:{port}/"}
+    assert set(apps) == {
+        f"{local}/",
+        f"{local}/sipd",
+        f"{local}/simpeg",
+        f"{local}/dinkes/arsip",
+        f"{local}/laporan",
+        f"{local}/legacy",
+        f"tomcat:intranet.test:{port}/",
+    }
     root = apps[f"{local}/"]
     assert root.root == f"{base}/webapps/ROOT"
     assert [(a.address, a.port, a.default_server) for a in root.listen] == [("127.0.0.1", port, True)]
@@ -97,16 +112,22 @@ def test_apps_of_a_real_tomcat(instance):
     assert apps[f"{local}/simpeg"].labels["version"] == "2"
     assert apps[f"{local}/dinkes/arsip"].root == f"{base}/webapps/dinkes#arsip"
     laporan = apps[f"{local}/laporan"]  # unpacked by Tomcat next to its WAR: one app
-    assert laporan.root == f"{base}/webapps/laporan" and laporan.labels["war"] == f"{base}/webapps/laporan.war"
+    assert (
+        laporan.root == f"{base}/webapps/laporan" and laporan.labels["war"] == f"{base}/webapps/laporan.war"
+    )
     legacy = apps[f"{local}/legacy"]
     assert legacy.root == f"{instance['tmp']}/legacy-app"
     assert (legacy.config.file, legacy.config.line) == (f"{base}/conf/Catalina/localhost/legacy.xml", 2)
-    assert all(a.parent_key == f"{local}/" for k, a in apps.items() if k.startswith(local) and k != f"{local}/")
+    assert all(
+        a.parent_key == f"{local}/" for k, a in apps.items() if k.startswith(local) and k != f"{local}/"
+    )
 
     intranet = apps[f"tomcat:intranet.test:{port}/"]
     assert intranet.server_names == ["intranet.test", "www.intranet.test"]
     assert not intranet.listen[0].default_server and intranet.root == f"{base}/intranet-apps/ROOT"
-    assert [(lr.path, lr.format) for lr in intranet.access_logs] == [(f"{base}/logs/engine_access*.log", "common")]
+    assert [(lr.path, lr.format) for lr in intranet.access_logs] == [
+        (f"{base}/logs/engine_access*.log", "common")
+    ]
 
 
 def test_the_running_jvm_names_its_catalina_base(instance):
@@ -142,20 +163,26 @@ SERVER_XML = """
 """
 
 
-@pytest.mark.parametrize("layout,server_xml,base", [
-    ("debian", "/etc/tomcat9/server.xml", "/var/lib/tomcat9"),
-    ("rhel", "/etc/tomcat/server.xml", "/usr/share/tomcat"),
-    ("tarball", "/opt/tomcat/conf/server.xml", "/opt/tomcat"),
-])
+@pytest.mark.parametrize(
+    "layout,server_xml,base",
+    [
+        ("debian", "/etc/tomcat9/server.xml", "/var/lib/tomcat9"),
+        ("rhel", "/etc/tomcat/server.xml", "/usr/share/tomcat"),
+        ("tarball", "/opt/tomcat/conf/server.xml", "/opt/tomcat"),
+    ],
+)
 def test_layouts_from_a_root(tmp_path, layout, server_xml, base):
     conf = str(Path(server_xml).parent)
-    host = plant(tmp_path, {
-        server_xml: SERVER_XML,
-        f"{conf}/catalina.properties": "port.http=8081\n",
-        f"{base}/webapps/ROOT/index.jsp": "<% %>",
-        f"{base}/webapps/siskeudes.war": "PK",
-        f"{base}/webapps/docs/index.html": "docs",
-    })
+    host = plant(
+        tmp_path,
+        {
+            server_xml: SERVER_XML,
+            f"{conf}/catalina.properties": "port.http=8081\n",
+            f"{base}/webapps/ROOT/index.jsp": "<% %>",
+            f"{base}/webapps/siskeudes.war": "PK",
+            f"{base}/webapps/docs/index.html": "docs",
+        },
+    )
     if conf != f"{base}/conf":  # packaged layouts link CATALINA_BASE/conf to /etc
         (tmp_path / base.lstrip("/") / "conf").symlink_to(conf)
     [found] = tomcat.instances(host)
@@ -163,8 +190,12 @@ def test_layouts_from_a_root(tmp_path, layout, server_xml, base):
     result = tomcat.discover(host, DiscoveryOptions())
     assert result.errors == []
     apps = {a.key: a for a in result.apps}
-    assert set(apps) == {"tomcat:localhost:8081/", "tomcat:localhost:8081/docs", "tomcat:localhost:8081/eoffice",
-                         "tomcat:localhost:8081/siskeudes"}
+    assert set(apps) == {
+        "tomcat:localhost:8081/",
+        "tomcat:localhost:8081/docs",
+        "tomcat:localhost:8081/eoffice",
+        "tomcat:localhost:8081/siskeudes",
+    }
     vhost = apps["tomcat:localhost:8081/"]
     assert [(a.port, a.tls) for a in vhost.listen] == [(8081, False), (8443, True)]
     assert vhost.tls.file == f"{base}/conf/keystore.jks" and vhost.root == f"{base}/webapps/ROOT"
@@ -174,19 +205,28 @@ def test_layouts_from_a_root(tmp_path, layout, server_xml, base):
 
 
 def test_broken_server_xml_and_descriptor(tmp_path):
-    host = plant(tmp_path, {
-        "/opt/tomcat/conf/server.xml": "<Server><Service><Engine name='Catalina' defaultHost='localhost'>\n"
-                                       "<Host name='localhost' appBase='webapps'></Engine></Service></Server>\n",
-        "/opt/app2/conf/server.xml": SERVER_XML.replace("${port.http}", "8082"),
-        "/opt/app2/conf/Catalina/localhost/broken.xml": "<Context docBase='/srv/x'\n",
-        "/opt/app2/webapps/ok/index.html": "ok",
-    })
+    host = plant(
+        tmp_path,
+        {
+            "/opt/tomcat/conf/server.xml": "<Server><Service><Engine name='Catalina' defaultHost='localhost'>\n"
+            "<Host name='localhost' appBase='webapps'></Engine></Service></Server>\n",
+            "/opt/app2/conf/server.xml": SERVER_XML.replace("${port.http}", "8082"),
+            "/opt/app2/conf/Catalina/localhost/broken.xml": "<Context docBase='/srv/x'\n",
+            "/opt/app2/webapps/ok/index.html": "ok",
+        },
+    )
     result = tomcat.discover(host, DiscoveryOptions(tomcat_server_xml="/opt/tomcat/conf/server.xml"))
     assert result.apps == []
     [error] = result.errors
-    assert (error.path, error.line) == ("/opt/tomcat/conf/server.xml", 2) and "mismatched tag" in error.message
+    assert (error.path, error.line) == (
+        "/opt/tomcat/conf/server.xml",
+        2,
+    ) and "mismatched tag" in error.message
     result = tomcat.discover(host, DiscoveryOptions(tomcat_server_xml="/opt/app2/conf/server.xml"))
-    assert {a.key for a in result.apps} == {"tomcat:localhost:8082/", "tomcat:localhost:8082/eoffice",
-                                            "tomcat:localhost:8082/ok"}
+    assert {a.key for a in result.apps} == {
+        "tomcat:localhost:8082/",
+        "tomcat:localhost:8082/eoffice",
+        "tomcat:localhost:8082/ok",
+    }
     [error] = result.errors
     assert error.path == "/opt/app2/conf/Catalina/localhost/broken.xml" and "not well-formed" in error.message

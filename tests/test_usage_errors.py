@@ -1,4 +1,5 @@
 """Usage collection fails soft, says how good its evidence is, and keeps no addresses or secrets."""
+
 from __future__ import annotations
 
 import gzip
@@ -6,10 +7,10 @@ from pathlib import Path
 
 from usage_lines import BROWSER, GOOGLEBOT, Request, daily_of, expected_daily, log_app, scan
 
-from agent.host import LocalHost
-from agent.model import App, LogRef, Snapshot
-from agent.usage import UsageCollector, UsageOptions, collect_usage
-from agent.wire import snapshot_from_wire, snapshot_to_wire
+from ronda.agent.host import LocalHost
+from ronda.agent.usage import UsageCollector, UsageOptions, collect_usage
+from ronda.convert import snapshot_from_wire, snapshot_to_wire
+from ronda.model import App, LogRef, Snapshot
 
 START = 1767225600
 OPTIONS = UsageOptions(monitor_paths=("/healthz",))
@@ -40,7 +41,9 @@ def test_unknown_format_missing_log_and_no_log(tmp_path):
     gone = log_app(tmp_path / "never-written.log", key="gone")
     bare = App(key="bare", kind="node")
     errors = collect_usage(LocalHost(), [odd, gone, bare], {}, tmp_path / "state", OPTIONS)
-    assert [(e.path, "unknown log format" in e.message) for e in errors] == [(str(tmp_path / "custom.log"), True)]
+    assert [(e.path, "unknown log format" in e.message) for e in errors] == [
+        (str(tmp_path / "custom.log"), True)
+    ]
     assert odd.usage.coverage == "unreadable" and odd.usage.logs[0].status == "unknown-format"
     assert gone.usage.coverage == "none" and gone.usage.logs[0].status == "missing"
     assert bare.usage.coverage == "none" and bare.usage.logs == [] and bare.usage.daily == []
@@ -48,11 +51,18 @@ def test_unknown_format_missing_log_and_no_log(tmp_path):
 
 def test_the_format_definition_comes_from_discovery(tmp_path):
     reqs = people(4)
-    (tmp_path / "custom.log").write_text("".join(
-        f"{r.when} {r.addr} {r.status} \"{r.ua}\"\n" for r in reqs))
+    (tmp_path / "custom.log").write_text("".join(f'{r.when} {r.addr} {r.status} "{r.ua}"\n' for r in reqs))
     app = App(key="c", kind="nginx", access_logs=[LogRef(str(tmp_path / "custom.log"), "mine")])
-    assert collect_usage(LocalHost(), [app], {"nginx:mine": '$msec $remote_addr $status "$http_user_agent"'},
-                         tmp_path / "state", OPTIONS) == []
+    assert (
+        collect_usage(
+            LocalHost(),
+            [app],
+            {"nginx:mine": '$msec $remote_addr $status "$http_user_agent"'},
+            tmp_path / "state",
+            OPTIONS,
+        )
+        == []
+    )
     assert daily_of(app) == expected_daily(reqs) and app.usage.coverage == "full"
 
 
@@ -93,7 +103,9 @@ def test_progress_and_bounded_flushes(tmp_path):
     seen: list[tuple[int, int]] = []
     app = log_app(tmp_path / "access.log")
     options = UsageOptions(chunk_bytes=8192, flush_bytes=50_000)
-    collector = UsageCollector(LocalHost(), [app], {}, tmp_path / "state", options, lambda d, t: seen.append((d, t)))
+    collector = UsageCollector(
+        LocalHost(), [app], {}, tmp_path / "state", options, lambda d, t: seen.append((d, t))
+    )
     assert collector.run() == []
     size = (tmp_path / "access.log").stat().st_size
     assert seen[0] == (0, size) and seen[-1] == (size, size)

@@ -1,4 +1,5 @@
 """Property tests: random and malformed lines never crash the parser nor corrupt the counts of good lines."""
+
 from __future__ import annotations
 
 import random
@@ -10,7 +11,7 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from usage_lines import AGENTS, Request, daily_of, expected_daily, log_app, scan
 
-from agent.usage import UsageOptions
+from ronda.agent.usage import UsageOptions
 
 START = 1767225600  # 2026-01-01
 requests = st.builds(
@@ -45,8 +46,12 @@ def _work() -> Path:
 
 
 @settings(max_examples=60, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(good=st.lists(requests, max_size=80), bad=st.lists(malformed(), max_size=30),
-       seed=st.integers(0, 2**32), chunk=st.integers(16, 4096))
+@given(
+    good=st.lists(requests, max_size=80),
+    bad=st.lists(malformed(), max_size=30),
+    seed=st.integers(0, 2**32),
+    chunk=st.integers(16, 4096),
+)
 def test_malformed_lines_never_corrupt_good_counts(good, bad, seed, chunk):
     lines = [r.line().encode() for r in good] + bad
     random.Random(seed).shuffle(lines)
@@ -68,8 +73,12 @@ def test_malformed_lines_never_corrupt_good_counts(good, bad, seed, chunk):
 
 
 @settings(max_examples=40, deadline=None, suppress_health_check=[HealthCheck.too_slow])
-@given(good=st.lists(requests, min_size=1, max_size=60), bad=st.lists(malformed(), max_size=10),
-       cuts=st.lists(st.integers(0, 10_000), max_size=4), chunk=st.integers(16, 2048))
+@given(
+    good=st.lists(requests, min_size=1, max_size=60),
+    bad=st.lists(malformed(), max_size=10),
+    cuts=st.lists(st.integers(0, 10_000), max_size=4),
+    chunk=st.integers(16, 2048),
+)
 def test_reading_in_several_scans_counts_every_line_once(good, bad, cuts, chunk):
     """Appending in pieces (even mid-line) and scanning after each gives the counts of one scan."""
     data = b"".join(line + b"\n" for line in [r.line().encode() for r in good] + bad)

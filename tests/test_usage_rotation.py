@@ -1,4 +1,5 @@
 """Log rotation: renamed, copied-and-truncated, compressed, dated and reused files; every line counted once."""
+
 from __future__ import annotations
 
 import gzip
@@ -10,7 +11,7 @@ from pathlib import Path
 import pytest
 from usage_lines import AGENTS, Request, daily_of, expected_daily, log_app, scan
 
-from agent.usage import UsageOptions
+from ronda.agent.usage import UsageOptions
 
 START = 1767225600  # 2026-01-01
 OPTIONS = UsageOptions(monitor_paths=("/healthz",), chunk_bytes=4096)
@@ -23,9 +24,15 @@ def requests(n: int, seed: int) -> list[Request]:
     out = []
     for _ in range(n):
         _clock[0] += rnd.randrange(1, 4000)
-        out.append(Request(addr=rnd.choice(["10.0.0.1", "10.0.0.2", "192.0.2.3"]), when=_clock[0],
-                           path=rnd.choice(["/", "/login", "/healthz", "/x.php"]),
-                           status=rnd.choice([200, 200, 200, 304, 404, 500]), ua=rnd.choice(sorted(AGENTS))))
+        out.append(
+            Request(
+                addr=rnd.choice(["10.0.0.1", "10.0.0.2", "192.0.2.3"]),
+                when=_clock[0],
+                path=rnd.choice(["/", "/login", "/healthz", "/x.php"]),
+                status=rnd.choice([200, 200, 200, 304, 404, 500]),
+                ua=rnd.choice(sorted(AGENTS)),
+            )
+        )
     return out
 
 

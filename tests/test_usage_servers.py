@@ -4,6 +4,7 @@ The test sends browser, crawler, monitor and scanner requests (from several
 loopback source addresses) and checks that the agent's per-app counts,
 clients and last times match exactly what was sent.
 """
+
 from __future__ import annotations
 
 import gzip
@@ -22,12 +23,12 @@ from servers_apache import Apache, web_tmp
 from servers_caddy import Caddy
 from usage_lines import BINGBOT, BROWSER, GOOGLEBOT, PHONE, UPTIME
 
-from agent.discovery import apache, caddy, nginx
-from agent.discovery.base import DiscoveryOptions
-from agent.discovery.keys import assign_unique_keys
-from agent.host import LocalHost
-from agent.model import App
-from agent.usage import UsageOptions, collect_usage, summarize
+from ronda.agent.discovery import apache, caddy, nginx
+from ronda.agent.discovery.base import DiscoveryOptions
+from ronda.agent.discovery.keys import assign_unique_keys
+from ronda.agent.host import LocalHost
+from ronda.agent.usage import UsageOptions, collect_usage, summarize
+from ronda.model import App
 
 SITES = ("portal", "arsip", "lama", "baru", "sepi", "nolog")
 OPTIONS = UsageOptions(monitor_addresses=("127.0.0.4",), monitor_paths=("/healthz",), scanner_threshold=20)
@@ -41,8 +42,17 @@ class Sent:
     clients: dict[tuple[str, str], set[str]] = field(default_factory=dict)
     last: dict[tuple[str, str, str], tuple[float, float]] = field(default_factory=dict)  # + kind -> window
 
-    def request(self, port: int, site: str, path: str, ua: str, kind: str, source: str = "127.0.0.1",
-                app_prefix: str = "/", logged: bool = True) -> int:
+    def request(
+        self,
+        port: int,
+        site: str,
+        path: str,
+        ua: str,
+        kind: str,
+        source: str = "127.0.0.1",
+        app_prefix: str = "/",
+        logged: bool = True,
+    ) -> int:
         conn = http.client.HTTPConnection("127.0.0.1", port, timeout=5, source_address=(source, 0))
         before = time.time()
         conn.request("GET", path, headers={"Host": f"{site}.test:{port}", "User-Agent": ua})
@@ -59,7 +69,11 @@ class Sent:
         self.counts.setdefault(app, Counter())[kind] += 1
         if kind == "human":
             self.clients.setdefault(app, set()).add(source)
-        for last in ["any"] + (["human"] if kind in ("human", "error") else []) + (["success"] if kind == "human" else []):
+        for last in (
+            ["any"]
+            + (["human"] if kind in ("human", "error") else [])
+            + (["success"] if kind == "human" else [])
+        ):
             self.last[(site, app_prefix, last)] = (before, after)
         return status
 
@@ -102,6 +116,7 @@ def nginx_server(tmp: Path, web: Path, port: int) -> Nginx:
         {log}
         {extra}
     }}"""
+
     body = f"""
     log_format vhosts '$host $remote_addr - $remote_user [$time_local] "$request" $status $body_bytes_sent '
                       '"$http_referer" "$http_user_agent"';
@@ -126,6 +141,7 @@ def apache_server(tmp: Path, web: Path, port: int) -> Apache:
     {log}
     {extra}
 </VirtualHost>"""
+
     body = f"""
 Listen 127.0.0.1:{port}
 {vhost("portal", f"CustomLog {logs}/portal.log combined", f"Alias /sipd {web}/sipd")}
@@ -145,10 +161,21 @@ def caddy_server(tmp: Path, web: Path, port: int) -> Caddy:
     def site(name: str, log: str, extra: str = "") -> str:
         output = f"\tlog {{\n\t\toutput file {logs}/{log}\n\t\tformat json\n\t}}\n" if log else ""
         return f"http://{name}.test:{port} {{\n\troot * {web}/{name}\n\tfile_server\n{output}{extra}}}\n"
+
     sipd = f"\thandle_path /sipd/* {{\n\t\troot * {web}/sipd\n\t\tfile_server\n\t}}\n"
-    return Caddy.write(tmp, "\n".join([
-        site("portal", "portal.log", sipd), site("arsip", "arsip.log"), site("lama", "shared.log"),
-        site("baru", "shared.log"), site("sepi", "sepi.log"), site("nolog", "")]))
+    return Caddy.write(
+        tmp,
+        "\n".join(
+            [
+                site("portal", "portal.log", sipd),
+                site("arsip", "arsip.log"),
+                site("lama", "shared.log"),
+                site("baru", "shared.log"),
+                site("sepi", "sepi.log"),
+                site("nolog", ""),
+            ]
+        ),
+    )
 
 
 SERVERS = {"nginx": nginx_server, "apache": apache_server, "caddy": caddy_server}
@@ -190,13 +217,20 @@ def test_counts_and_times_match_the_requests_sent(kind, tmp_path):
     for app_id, app in found.items():
         usage = app.usage
         expected = sent.counts.get(app_id, Counter())
-        got = Counter({k: sum(getattr(d, k) for d in usage.daily)
-                       for k in ("human", "bot", "monitor", "error", "scanner")})
+        got = Counter(
+            {
+                k: sum(getattr(d, k) for d in usage.daily)
+                for k in ("human", "bot", "monitor", "error", "scanner")
+            }
+        )
         assert +got == +expected, app_id
         if day_before == day_after and app_id in sent.clients:
             assert [d.human_clients for d in usage.daily] == [len(sent.clients[app_id])], app_id
-        for last, value in (("any", usage.last_request), ("human", usage.last_human_request),
-                            ("success", usage.last_human_success)):
+        for last, value in (
+            ("any", usage.last_request),
+            ("human", usage.last_human_request),
+            ("success", usage.last_human_success),
+        ):
             window = sent.last.get((*app_id, last))
             if window is None:
                 assert value is None, (app_id, last)
@@ -210,7 +244,9 @@ def test_counts_and_times_match_the_requests_sent(kind, tmp_path):
     # an app nobody visited: its log is empty (nginx, Apache) or not even created yet (Caddy opens it lazily)
     sepi = found[("sepi", "/")].usage
     assert sepi.daily == [] and sepi.last_request is None
-    assert (sepi.coverage, sepi.logs[0].status) == (("none", "missing") if kind == "caddy" else ("partial", "ok"))
+    assert (sepi.coverage, sepi.logs[0].status) == (
+        ("none", "missing") if kind == "caddy" else ("partial", "ok")
+    )
     assert found[("nolog", "/")].usage.coverage == "none" and found[("nolog", "/")].usage.daily == []
     assert summarize(found[("arsip", "/")].usage).startswith("last human never, 30d: 0 human / 4 bot")
     assert summarize(found[("nolog", "/")].usage) == "no access log"
@@ -223,9 +259,12 @@ def test_nginx_reopening_its_log_after_rotation(tmp_path):
         (web / "portal" / "index.html").write_text("portal")
         port = free_port()
         logs = tmp_path / "logs"
-        server = Nginx.write(tmp_path, f"""
+        server = Nginx.write(
+            tmp_path,
+            f"""
     server {{ listen 127.0.0.1:{port}; server_name portal.test; root {web}/portal;
-             access_log {logs}/portal.log combined; }}""")
+             access_log {logs}/portal.log combined; }}""",
+        )
         state = tmp_path / "state"
         total = 0
 

@@ -1,13 +1,14 @@
 """Passwords, keys and tokens written into web server configs never reach what discovery returns:
 not the apps, their labels or upstreams, nor the error messages of broken lines."""
+
 import textwrap
 from pathlib import Path
 
 import pytest
 
-from agent.discovery import apache, caddy, nginx, tomcat
-from agent.discovery.base import DiscoveryOptions
-from agent.host import LocalHost
+from ronda.agent.discovery import apache, caddy, nginx, tomcat
+from ronda.agent.discovery.base import DiscoveryOptions
+from ronda.agent.host import LocalHost
 
 SECRET = "hunter2-Zq8"
 
@@ -68,11 +69,15 @@ CONFIGS = {
               </Service>
             </Server>
         """,
-        "/opt/tomcat/conf/Catalina/localhost/simpeg.xml":
-            f'<Context docBase="/srv/simpeg"><Environment name="token" value="{SECRET}" /></Context>',
+        "/opt/tomcat/conf/Catalina/localhost/simpeg.xml": f'<Context docBase="/srv/simpeg"><Environment name="token" value="{SECRET}" /></Context>',
     },
 }
-SOURCES = {"apache": apache.discover, "nginx": nginx.discover, "caddy": caddy.discover, "tomcat": tomcat.discover}
+SOURCES = {
+    "apache": apache.discover,
+    "nginx": nginx.discover,
+    "caddy": caddy.discover,
+    "tomcat": tomcat.discover,
+}
 
 
 @pytest.mark.parametrize("name", sorted(CONFIGS))

@@ -1,15 +1,16 @@
 """A CA, a collector certificate and agent certificates made with `ronda ca`, and a collector over them."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
-from agent import model
-from agent.transport import TlsFiles
-from collector.server import ServerConfig, make_server, stop_gracefully
-from collector.store import Store
-from collector.trust.ca import init_ca, issue_agent, issue_collector
+from ronda import model
+from ronda.collector.server import ServerConfig, make_server, stop_gracefully
+from ronda.collector.store import Store
+from ronda.collector.trust.ca import init_ca, issue_agent, issue_collector
+from ronda.transport import TlsFiles
 
 
 @dataclass
@@ -51,14 +52,30 @@ class Collector:
         return self.store.query(f"SELECT count(*) AS n FROM {table}")[0]["n"]
 
 
-def snapshot(agent_id: str = "web01", sequence: int = 1, machine_id: str | None = None, apps: int = 2,
-             report_id: str | None = None) -> model.Snapshot:
+def snapshot(
+    agent_id: str = "web01",
+    sequence: int = 1,
+    machine_id: str | None = None,
+    apps: int = 2,
+    report_id: str | None = None,
+) -> model.Snapshot:
     return model.Snapshot(
-        agent_id=agent_id, sequence=sequence, report_id=report_id or f"{agent_id}-r{sequence}",
-        collected_at=datetime.now(timezone.utc),
-        host=model.HostFacts(hostname=agent_id, machine_id=machine_id if machine_id is not None else f"m-{agent_id}"),
-        apps=[model.App(key=f"nginx:site{i}.test:80/", kind="nginx", server_names=[f"site{i}.test"],
-                        listen=[model.ListenAddress("*", 80)], root=f"/var/www/{i}",
-                        usage=model.Usage("full", daily=[model.DailyUsage("2026-11-01", human=i + sequence)]))
-              for i in range(apps)],
+        agent_id=agent_id,
+        sequence=sequence,
+        report_id=report_id or f"{agent_id}-r{sequence}",
+        collected_at=datetime.now(UTC),
+        host=model.HostFacts(
+            hostname=agent_id, machine_id=machine_id if machine_id is not None else f"m-{agent_id}"
+        ),
+        apps=[
+            model.App(
+                key=f"nginx:site{i}.test:80/",
+                kind="nginx",
+                server_names=[f"site{i}.test"],
+                listen=[model.ListenAddress("*", 80)],
+                root=f"/var/www/{i}",
+                usage=model.Usage("full", daily=[model.DailyUsage("2026-11-01", human=i + sequence)]),
+            )
+            for i in range(apps)
+        ],
     )

@@ -1,4 +1,5 @@
 """Helpers for usage tests: combined-format lines, and what the agent must make of them."""
+
 from __future__ import annotations
 
 import time
@@ -6,20 +7,30 @@ from collections import Counter
 from dataclasses import dataclass
 from pathlib import Path
 
-from agent.host import LocalHost
-from agent.model import App, LogRef
-from agent.usage import UsageCollector, UsageOptions
+from ronda.agent.host import LocalHost
+from ronda.agent.usage import UsageCollector, UsageOptions
+from ronda.model import App, LogRef
 
 BROWSER = "Mozilla/5.0 (X11; Linux x86_64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/126.0 Safari/537.36"
-PHONE = ("Mozilla/5.0 (iPhone; CPU iPhone OS 17_4 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) "
-         "Version/17.4 Mobile/15E148 Safari/604.1")
+PHONE = (
+    "Mozilla/5.0 (iPhone; CPU iPhone OS 17_4 like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) "
+    "Version/17.4 Mobile/15E148 Safari/604.1"
+)
 GOOGLEBOT = "Mozilla/5.0 (compatible; Googlebot/2.1; +http://www.google.com/bot.html)"
 BINGBOT = "Mozilla/5.0 (compatible; bingbot/2.0; +http://www.bing.com/bingbot.htm)"
 UPTIME = "UptimeRobot/2.0; http://www.uptimerobot.com/"
 KUBE = "kube-probe/1.29"
 # user agent -> what ronda must call it
-AGENTS = {BROWSER: "human", PHONE: "human", GOOGLEBOT: "bot", BINGBOT: "bot", "-": "bot", "curl/8.5.0": "bot",
-          UPTIME: "monitor", KUBE: "monitor"}
+AGENTS = {
+    BROWSER: "human",
+    PHONE: "human",
+    GOOGLEBOT: "bot",
+    BINGBOT: "bot",
+    "-": "bot",
+    "curl/8.5.0": "bot",
+    UPTIME: "monitor",
+    KUBE: "monitor",
+}
 
 
 @dataclass(frozen=True)
@@ -73,17 +84,35 @@ def expected_daily(requests: list[Request], threshold: int = 20) -> dict[str, di
 
 def daily_of(app: App) -> dict[str, dict[str, int]]:
     assert app.usage is not None
-    return {d.date: {"human": d.human, "bot": d.bot, "monitor": d.monitor, "error": d.error,
-                     "scanner": d.scanner, "human_clients": d.human_clients} for d in app.usage.daily}
+    return {
+        d.date: {
+            "human": d.human,
+            "bot": d.bot,
+            "monitor": d.monitor,
+            "error": d.error,
+            "scanner": d.scanner,
+            "human_clients": d.human_clients,
+        }
+        for d in app.usage.daily
+    }
 
 
 def log_app(path: Path, key: str = "app", fmt: str = "combined", prefix: str = "/") -> App:
-    return App(key=key, kind="nginx", server_names=[f"{key}.test"], path_prefix=prefix,
-               access_logs=[LogRef(path=str(path), format=fmt)])
+    return App(
+        key=key,
+        kind="nginx",
+        server_names=[f"{key}.test"],
+        path_prefix=prefix,
+        access_logs=[LogRef(path=str(path), format=fmt)],
+    )
 
 
-def scan(apps: list[App], state: Path, options: UsageOptions | None = None,
-         log_formats: dict[str, str] | None = None) -> UsageCollector:
+def scan(
+    apps: list[App],
+    state: Path,
+    options: UsageOptions | None = None,
+    log_formats: dict[str, str] | None = None,
+) -> UsageCollector:
     collector = UsageCollector(LocalHost(), apps, log_formats or {}, state, options)
     errors = collector.run()
     assert errors == [], errors

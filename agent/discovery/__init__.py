@@ -4,14 +4,15 @@ Each source module has ``discover(host, options) -> SourceResult`` and reads
 the host only through the `Host` seam. `discover` runs them all; a source that
 fails records an error and the others go on.
 """
+
 from __future__ import annotations
 
-from typing import Callable
+from collections.abc import Callable
 
-from agent.discovery import apache, caddy, docker, nginx, node, systemd, tomcat
-from agent.discovery.base import DiscoveryOptions, SourceResult
-from agent.discovery.keys import app_key, assign_unique_keys
-from agent.host import Host
+from ronda.agent.discovery import apache, caddy, docker, nginx, node, systemd, tomcat
+from ronda.agent.discovery.base import DiscoveryOptions, SourceResult
+from ronda.agent.discovery.keys import app_key, assign_unique_keys
+from ronda.agent.host import Host
 
 Source = Callable[[Host, DiscoveryOptions], SourceResult]
 
@@ -47,7 +48,9 @@ def _link_parents(result: SourceResult) -> None:
     Sources that know better (an Apache Alias from conf-enabled/ lives in another
     file than the vhosts it serves under) set parent_key themselves.
     """
-    vhosts = {(a.kind, a.config.file, tuple(a.server_names)): a.key for a in result.apps if a.path_prefix == "/"}
+    vhosts = {
+        (a.kind, a.config.file, tuple(a.server_names)): a.key for a in result.apps if a.path_prefix == "/"
+    }
     for app in result.apps:
         if app.path_prefix != "/" and not app.parent_key:
             app.parent_key = vhosts.get((app.kind, app.config.file, tuple(app.server_names)), "")

@@ -7,20 +7,21 @@ what it does not print (roots, aliases, proxies, logs, certificates).
 Aliases of the main server (Debian's conf-enabled/*.conf: phpMyAdmin,
 MediaWiki...) are apps under every vhost, or under the main server.
 """
+
 from __future__ import annotations
 
 import posixpath
 import re
 
-from agent.discovery import apache_binary, apache_config, apache_logs
-from agent.discovery.apache_binary import BinaryFacts, split_address
-from agent.discovery.apache_config import LoadedConfig, Settings
-from agent.discovery.apache_scope import Scope, SubApp, scan
-from agent.discovery.apache_syntax import Directive
-from agent.discovery.base import DiscoveryOptions, SourceResult
-from agent.discovery.shared import key_and_link, without_credentials
-from agent.host import Host
-from agent.model import App, ConfigLocation, ListenAddress, TlsCertificate
+from ronda.agent.discovery import apache_binary, apache_config, apache_logs
+from ronda.agent.discovery.apache_binary import BinaryFacts, split_address
+from ronda.agent.discovery.apache_config import LoadedConfig, Settings
+from ronda.agent.discovery.apache_scope import Scope, SubApp, scan
+from ronda.agent.discovery.apache_syntax import Directive
+from ronda.agent.discovery.base import DiscoveryOptions, SourceResult
+from ronda.agent.discovery.shared import key_and_link, without_credentials
+from ronda.agent.host import Host
+from ronda.model import App, ConfigLocation, ListenAddress, TlsCertificate
 
 SOURCE = "apache"
 _SYNTAX_ERROR = re.compile(r"Syntax error on line (?P<line>\d+) of (?P<file>/.+?):")
@@ -33,7 +34,9 @@ def discover(host: Host, options: DiscoveryOptions) -> SourceResult:
     main = options.apache_conf or (facts.main_file if facts else "") or (found[0] if found else "")
     if why:
         at = _SYNTAX_ERROR.search(why)
-        result.error(SOURCE, without_credentials(why), at["file"] if at else main, int(at["line"]) if at else 0)
+        result.error(
+            SOURCE, without_credentials(why), at["file"] if at else main, int(at["line"]) if at else 0
+        )
     if not main:
         return result
     settings = Settings(
@@ -91,8 +94,9 @@ def _listens(directives: list[Directive]) -> list[ListenAddress]:
     return out
 
 
-def _vhost_addresses(section: Directive, listens: list[ListenAddress], ssl: bool,
-                     seen: set[tuple[str, int]]) -> list[ListenAddress]:
+def _vhost_addresses(
+    section: Directive, listens: list[ListenAddress], ssl: bool, seen: set[tuple[str, int]]
+) -> list[ListenAddress]:
     out = []
     for spec in section.args or ["*"]:
         default_keyword = spec.startswith("_default_")
@@ -102,7 +106,9 @@ def _vhost_addresses(section: Directive, listens: list[ListenAddress], ssl: bool
             listen_tls = any(a.port == p and a.tls for a in listens)
             first = (address, p) not in seen
             seen.add((address, p))
-            out.append(ListenAddress(address, p, tls=ssl or listen_tls, default_server=first or default_keyword))
+            out.append(
+                ListenAddress(address, p, tls=ssl or listen_tls, default_server=first or default_keyword)
+            )
     return out
 
 
@@ -116,8 +122,14 @@ def _covered(listen: ListenAddress, vhosts: list[Directive], listens: list[Liste
     return False
 
 
-def _server_apps(scope: Scope, main: Scope, addresses: list[ListenAddress], where: Directive,
-                 loaded: LoadedConfig, log_formats: dict[str, str]) -> list[App]:
+def _server_apps(
+    scope: Scope,
+    main: Scope,
+    addresses: list[ListenAddress],
+    where: Directive,
+    loaded: LoadedConfig,
+    log_formats: dict[str, str],
+) -> list[App]:
     names = [n for n in [scope.server_name or main.server_name, *scope.aliases] if n]
     names = list(dict.fromkeys(names))
     logs = apache_logs.resolve(scope.logs, main.logs, loaded.server_root, log_formats)
@@ -130,9 +142,15 @@ def _server_apps(scope: Scope, main: Scope, addresses: list[ListenAddress], wher
         if servers:
             labels["upstream_servers"] = ",".join(servers)
         return App(
-            kind=SOURCE, server_names=list(names), listen=[ListenAddress(**vars(a)) for a in addresses],
-            path_prefix=prefix, root=root, upstream=upstream, config=ConfigLocation(at.file, at.line),
-            access_logs=list(logs), tls=TlsCertificate(file=certificate) if certificate else None,
+            kind=SOURCE,
+            server_names=list(names),
+            listen=[ListenAddress(**vars(a)) for a in addresses],
+            path_prefix=prefix,
+            root=root,
+            upstream=upstream,
+            config=ConfigLocation(at.file, at.line),
+            access_logs=list(logs),
+            tls=TlsCertificate(file=certificate) if certificate else None,
             labels=labels,
         )
 
@@ -161,8 +179,18 @@ def _merge_subs(own: list[SubApp], inherited: list[SubApp]) -> list[SubApp]:
         by_prefix.setdefault(sub.prefix, sub)
     kept: list[SubApp] = []
     for sub in by_prefix.values():
-        parent = next((o for o in by_prefix.values() if o is not sub and sub.prefix.startswith(o.prefix + "/")
-                       and o.root and o.root == sub.root and not o.upstream), None)
+        parent = next(
+            (
+                o
+                for o in by_prefix.values()
+                if o is not sub
+                and sub.prefix.startswith(o.prefix + "/")
+                and o.root
+                and o.root == sub.root
+                and not o.upstream
+            ),
+            None,
+        )
         if parent is not None:
             continue
         twin = next((k for k in kept if sub.root and (k.root, k.upstream) == (sub.root, sub.upstream)), None)
@@ -187,8 +215,12 @@ def _reconcile(facts: BinaryFacts, loaded: LoadedConfig, result: SourceResult) -
         app = extra.get((v.file, v.line))
         if app is None:
             names = list(dict.fromkeys([v.name, *v.aliases]))
-            app = App(kind=SOURCE, server_names=names, config=ConfigLocation(v.file, v.line),
-                      labels={"from": f"{facts.command} -S"})
+            app = App(
+                kind=SOURCE,
+                server_names=names,
+                config=ConfigLocation(v.file, v.line),
+                labels={"from": f"{facts.command} -S"},
+            )
             extra[(v.file, v.line)] = app
             result.apps.append(app)
         app.listen.append(ListenAddress(v.address, v.port, default_server=v.default))

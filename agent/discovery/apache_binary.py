@@ -4,13 +4,14 @@ One run of `apache2ctl -t -D DUMP_INCLUDES -D DUMP_VHOSTS -D DUMP_RUN_CFG
 -D DUMP_MODULES` (what `-S` and `-M` print, together). apache2ctl/apachectl
 come first because they export Debian's envvars the config needs.
 """
+
 from __future__ import annotations
 
 import re
 from dataclasses import dataclass, field
 
-from agent.discovery.apache_config import module_name
-from agent.host import CommandNotAvailable, Host, HostError
+from ronda.agent.discovery.apache_config import module_name
+from ronda.agent.host import CommandNotAvailable, Host, HostError
 
 COMMANDS = ("apache2ctl", "apachectl", "httpd", "apache2")
 _DUMP_FLAGS = ("-t", "-D", "DUMP_INCLUDES", "-D", "DUMP_VHOSTS", "-D", "DUMP_RUN_CFG", "-D", "DUMP_MODULES")
@@ -60,7 +61,10 @@ def ask(host: Host, main: str = "") -> tuple[BinaryFacts | None, str]:
     except HostError as e:
         return None, f"{command}: {e}"
     if result.returncode != 0:
-        return None, f"{command} -t failed, parsing the files instead: {_failure(result.stderr + result.stdout)}"
+        return (
+            None,
+            f"{command} -t failed, parsing the files instead: {_failure(result.stderr + result.stdout)}",
+        )
     facts = parse_dump(result.stdout + "\n" + result.stderr, command)
     if not facts.files:
         return None, f"{command} printed no configuration files"
@@ -72,7 +76,7 @@ def _failure(output: str) -> str:
     lines = [x.strip() for x in output.splitlines() if x.strip()] or ["no output"]
     for i, line in enumerate(lines):
         if "Syntax error" in line:
-            return " ".join(lines[i:i + 2])[:300]
+            return " ".join(lines[i : i + 2])[:300]
     return next((x for x in lines if x.startswith("AH0")), lines[-1])[:300]
 
 
@@ -128,13 +132,15 @@ def _vhost_line(line: str, facts: BinaryFacts, defaults: set[tuple[str, int]], c
             defaults.add((m["file"], int(m["line"])))
             return
         address, port = split_address(current_addr)
-        facts.vhosts.append(BinaryVhost(address, port or int(m["port"]), m["name"], m["file"], int(m["line"])))
+        facts.vhosts.append(
+            BinaryVhost(address, port or int(m["port"]), m["name"], m["file"], int(m["line"]))
+        )
     elif (m := _ALIAS.match(line)) and facts.vhosts:
         facts.vhosts[-1].aliases.append(m["name"])
 
 
 def split_address(spec: str) -> tuple[str, int]:
-    """"*:80" -> ("*", 80); "[::1]:8080" -> ("::1", 8080); "_default_" -> ("*", 0)."""
+    """ "*:80" -> ("*", 80); "[::1]:8080" -> ("::1", 8080); "_default_" -> ("*", 0)."""
     if spec.startswith("["):
         host, _, rest = spec[1:].partition("]")
         port = rest.lstrip(":")

@@ -6,6 +6,7 @@ IfDefine/IfModule/IfVersion/IfFile are evaluated; mod_macro's `Use` is
 expanded. Include loops, unreadable and broken files become errors and the
 rest of the configuration still loads.
 """
+
 from __future__ import annotations
 
 import copy
@@ -13,8 +14,8 @@ import posixpath
 import re
 from dataclasses import dataclass, field
 
-from agent.discovery.apache_syntax import Directive, parse
-from agent.host import Host, HostError
+from ronda.agent.discovery.apache_syntax import Directive, parse
+from ronda.agent.host import Host, HostError
 
 # (main config file, layout) in the order distributions are tried.
 DEFAULT_CONFS = (
@@ -26,8 +27,9 @@ DEFAULT_CONFS = (
     ("/usr/local/etc/apache24/httpd.conf", "freebsd"),
 )
 # Compiled into every httpd build ronda has met; IfModule on them is always true.
-STATIC_MODULES = frozenset({"core", "so", "watchdog", "http", "http_core", "log_config", "logio", "version",
-                            "unixd", "mpm_common"})
+STATIC_MODULES = frozenset(
+    {"core", "so", "watchdog", "http", "http_core", "log_config", "logio", "version", "unixd", "mpm_common"}
+)
 ASSUMED_VERSION = (2, 4, 99)
 _MAX_DEPTH = 32
 _MAX_FILE_BYTES = 8 * 1024 * 1024
@@ -87,7 +89,7 @@ def read_envvars(host: Host, conf_dir: str) -> dict[str, str]:
     except HostError:
         return {}
     name = posixpath.basename(conf_dir.rstrip("/"))
-    env = {"SUFFIX": name[len("apache2"):] if name.startswith("apache2-") else ""}
+    env = {"SUFFIX": name[len("apache2") :] if name.startswith("apache2-") else ""}
     for line in text.splitlines():
         m = re.match(r"\s*(?:export\s+)?([A-Za-z_]\w*)=(.*)$", line)
         if not m or m.group(1) == "SUFFIX":
@@ -154,8 +156,11 @@ class _Loader:
         except HostError:
             real = path
         if real in stack:
-            self.error(origin.file if origin else path, origin.line if origin else 0,
-                       f"include loop: {path} is already being read{where}")
+            self.error(
+                origin.file if origin else path,
+                origin.line if origin else 0,
+                f"include loop: {path} is already being read{where}",
+            )
             return []
         if len(stack) >= _MAX_DEPTH:
             self.error(path, 0, f"includes nested deeper than {_MAX_DEPTH}{where}")
@@ -333,5 +338,11 @@ def _version_matches(args: list[str], version: tuple[int, ...]) -> bool:
     except ValueError:
         return True
     have = version[: len(target)]
-    return {"=": have == target, "==": have == target, ">": have > target, ">=": have >= target,
-            "<": have < target, "<=": have <= target}.get(op, True)
+    return {
+        "=": have == target,
+        "==": have == target,
+        ">": have > target,
+        ">=": have >= target,
+        "<": have < target,
+        "<=": have <= target,
+    }.get(op, True)

@@ -4,6 +4,7 @@ Every LogRef names its format; the definitions go to
 `SourceResult.log_formats["apache:NAME"]`. A format written inline in a
 CustomLog gets a synthetic name `inline-<hash>` so that it has a definition too.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -12,8 +13,8 @@ import re
 import shlex
 from dataclasses import dataclass, field
 
-from agent.discovery.apache_syntax import Directive
-from agent.model import LogRef
+from ronda.agent.discovery.apache_syntax import Directive
+from ronda.model import LogRef
 
 # httpd's documented nicknames, for configs that use them without defining them.
 STANDARD_FORMATS = {
@@ -49,8 +50,9 @@ class LogConfig:
             self.logs.append((d.args[0], "", d))
 
 
-def resolve(server: LogConfig, main: LogConfig, server_root: str,
-            log_formats: dict[str, str]) -> list[LogRef]:
+def resolve(
+    server: LogConfig, main: LogConfig, server_root: str, log_formats: dict[str, str]
+) -> list[LogRef]:
     """The LogRefs of one server: its own logs, or the main server's when it has none."""
     own = bool(server.logs)
     context = server if own else main

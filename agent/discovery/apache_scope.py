@@ -4,20 +4,29 @@ A scope collects names, document root, sub-apps (Alias, ProxyPass, WSGI...),
 handlers, TLS and logs from its directives, looking into <Location> and
 <Directory>-like sections where those directives may appear.
 """
+
 from __future__ import annotations
 
 import posixpath
 import re
 from dataclasses import dataclass, field
 
-from agent.discovery.apache_logs import LogConfig
-from agent.discovery.apache_syntax import Directive
-from agent.discovery.shared import clean_prefix, literal_prefix
+from ronda.agent.discovery.apache_logs import LogConfig
+from ronda.agent.discovery.apache_syntax import Directive
+from ronda.agent.discovery.shared import clean_prefix, literal_prefix
 
 # Aliases every stock Apache carries: icons, error pages, the empty cgi-bin. They are not apps.
-_FURNITURE_PREFIXES = ("/usr/share/apache2/icons", "/usr/share/httpd/icons", "/usr/share/apache2/error",
-                       "/usr/share/httpd/error", "/usr/share/httpd/noindex", "/usr/share/javascript",
-                       "/usr/lib/cgi-bin", "/var/www/cgi-bin", "/usr/share/apache2/default-site")
+_FURNITURE_PREFIXES = (
+    "/usr/share/apache2/icons",
+    "/usr/share/httpd/icons",
+    "/usr/share/apache2/error",
+    "/usr/share/httpd/error",
+    "/usr/share/httpd/noindex",
+    "/usr/share/javascript",
+    "/usr/lib/cgi-bin",
+    "/var/www/cgi-bin",
+    "/usr/share/apache2/default-site",
+)
 _FURNITURE_URLS = {"/icons", "/error", "/noindex", "/.noindex.html", "/javascript", "/cgi-bin"}
 _LOCATION_SECTIONS = {"location", "locationmatch"}
 _HANDLER_SECTIONS = {"directory", "directorymatch", "files", "filesmatch", "location", "locationmatch"}
@@ -66,7 +75,9 @@ def _abs(path: str, server_root: str) -> str:
     return path.rstrip("/") or "/"
 
 
-def _scan(directives: list[Directive], scope: Scope, server_root: str, location: str, location_regex: bool) -> None:
+def _scan(
+    directives: list[Directive], scope: Scope, server_root: str, location: str, location_regex: bool
+) -> None:
     for d in directives:
         key = d.key
         if d.is_section:
@@ -97,8 +108,11 @@ def _scan(directives: list[Directive], scope: Scope, server_root: str, location:
         elif key == "sethandler" and d.arg().lower().startswith("proxy:"):
             scope.handler = scope.handler or d.arg()[6:]
         elif key == "redirect" and d.args:
-            args = [a for a in d.args if a.lower() not in ("permanent", "temp", "seeother", "gone")
-                    and not a.isdigit()]
+            args = [
+                a
+                for a in d.args
+                if a.lower() not in ("permanent", "temp", "seeother", "gone") and not a.isdigit()
+            ]
             if len(args) >= 2 and clean_prefix(args[0]) == "/" and not location:
                 scope.redirect = args[1]
         else:

@@ -6,6 +6,7 @@ with "double" or 'single' quotes, and inside quotes only a backslash before
 the quote character is an escape (other backslashes stay, as mod_log_config
 expects them). Sections are `<Name args>` ... `</Name>`.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -102,7 +103,9 @@ def parse(text: str, file: str) -> ParsedFile:
                 result.errors.append((number, f"</{name}> without matching <{name}> section"))
                 continue
             if stack[-1].key != name.lower():
-                result.errors.append((number, f"</{name}> closes <{stack[-1].name}> opened at line {stack[-1].line}"))
+                result.errors.append(
+                    (number, f"</{name}> closes <{stack[-1].name}> opened at line {stack[-1].line}")
+                )
                 # Close up to a matching opener if there is one, else treat as a typo for the innermost.
                 if not any(s.key == name.lower() for s in stack):
                     stack.pop()
@@ -115,7 +118,9 @@ def parse(text: str, file: str) -> ParsedFile:
             continue
         if line.startswith("<"):
             if not line.endswith(">"):
-                result.errors.append((number, "section opener without '>'"))  # no config text: it may hold secrets
+                result.errors.append(
+                    (number, "section opener without '>'")
+                )  # no config text: it may hold secrets
                 continue
             name, rest = _head(line[1:-1].strip())
             if not name:

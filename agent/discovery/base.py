@@ -1,9 +1,10 @@
 """What every discovery source returns, and the options they share."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from agent.model import App, SourceError
+from ronda.model import App, SourceError
 
 
 @dataclass
@@ -32,7 +33,7 @@ class SourceResult:
     def error(self, source: str, message: str, path: str = "", line: int = 0) -> None:
         self.errors.append(SourceError(source=source, path=path, line=line, message=message))
 
-    def extend(self, other: "SourceResult") -> None:
+    def extend(self, other: SourceResult) -> None:
         self.apps.extend(other.apps)
         self.errors.extend(other.errors)
         self.log_formats.update(other.log_formats)

@@ -6,6 +6,7 @@ same JSON shape built by parsing the Caddyfile (caddyfile.py, caddy_json.py);
 a JSON config is read as it is. Configs come from the options, from running
 `caddy run --config FILE` processes, and from the usual places.
 """
+
 from __future__ import annotations
 
 import json
@@ -13,16 +14,20 @@ import posixpath
 from dataclasses import dataclass, field
 from typing import Any
 
-from agent.discovery import caddy_json, caddyfile
-from agent.discovery.base import DiscoveryOptions, SourceResult
-from agent.discovery.caddyfile import Caddyfile, Node
-from agent.discovery.shared import clean_prefix, key_and_link, without_credentials
-from agent.host import CommandNotAvailable, Host, HostError
-from agent.model import App, ConfigLocation, ListenAddress, LogRef, TlsCertificate
+from ronda.agent.discovery import caddy_json, caddyfile
+from ronda.agent.discovery.base import DiscoveryOptions, SourceResult
+from ronda.agent.discovery.caddyfile import Caddyfile, Node
+from ronda.agent.discovery.shared import clean_prefix, key_and_link, without_credentials
+from ronda.agent.host import CommandNotAvailable, Host, HostError
+from ronda.model import App, ConfigLocation, ListenAddress, LogRef, TlsCertificate
 
 SOURCE = "caddy"
-DEFAULT_CONFIGS = ("/etc/caddy/Caddyfile", "/etc/caddy/caddy.json", "/usr/local/etc/caddy/Caddyfile",
-                   "/var/lib/caddy/.config/caddy/autosave.json")
+DEFAULT_CONFIGS = (
+    "/etc/caddy/Caddyfile",
+    "/etc/caddy/caddy.json",
+    "/usr/local/etc/caddy/Caddyfile",
+    "/var/lib/caddy/.config/caddy/autosave.json",
+)
 # Where Caddy keeps the certificates it manages: the Debian service's home, then root's.
 STORAGE_ROOTS = ("/var/lib/caddy/.local/share/caddy", "/root/.local/share/caddy")
 _MAX_JSON_BYTES = 16 * 1024 * 1024
@@ -52,8 +57,13 @@ def config_files(host: Host, explicit: str = "") -> list[str]:
             continue
         args = list(proc.cmdline)
         for i, arg in enumerate(args):
-            value = args[i + 1] if arg == "--config" and i + 1 < len(args) else arg[9:] if arg.startswith(
-                "--config=") else ""
+            value = (
+                args[i + 1]
+                if arg == "--config" and i + 1 < len(args)
+                else arg[9:]
+                if arg.startswith("--config=")
+                else ""
+            )
             if value:
                 found.append(value if value.startswith("/") else posixpath.join(proc.cwd or "/", value))
     default = next((p for p in DEFAULT_CONFIGS if host.exists(p)), None)
@@ -62,7 +72,9 @@ def config_files(host: Host, explicit: str = "") -> list[str]:
     return list(dict.fromkeys(found))
 
 
-def _load(host: Host, path: str, use_binary: bool, result: SourceResult) -> tuple[JSON | None, Caddyfile | None]:
+def _load(
+    host: Host, path: str, use_binary: bool, result: SourceResult
+) -> tuple[JSON | None, Caddyfile | None]:
     if path.endswith(".json"):
         try:
             if host.stat(path).size > _MAX_JSON_BYTES:
@@ -120,8 +132,9 @@ class _Sub:
     patterns: list[str]
 
 
-def apps_from_json(host: Host, config: JSON, file: str, parsed: Caddyfile | None,
-                   log_formats: dict[str, str]) -> list[App]:
+def apps_from_json(
+    host: Host, config: JSON, file: str, parsed: Caddyfile | None, log_formats: dict[str, str]
+) -> list[App]:
     http = config.get("apps", {}).get("http", {})
     https_port = http.get("https_port", 443)
     apps: list[App] = []
@@ -134,9 +147,13 @@ def apps_from_json(host: Host, config: JSON, file: str, parsed: Caddyfile | None
             hosts = [h for m in route.get("match", []) for h in m.get("host", [])]
             site, subs = _Found(), []
             _walk(route.get("handle", []), site, subs, "/")
-            site_app = App(kind=SOURCE, server_names=hosts, listen=listen,
-                           config=ConfigLocation(*_route_location(route, parsed, hosts, None, file)),
-                           access_logs=_logs(config, server, hosts, listen, log_formats))
+            site_app = App(
+                kind=SOURCE,
+                server_names=hosts,
+                listen=listen,
+                config=ConfigLocation(*_route_location(route, parsed, hosts, None, file)),
+                access_logs=_logs(config, server, hosts, listen, log_formats),
+            )
             cert = _certificate(host, config, server, hosts) if tls else ""
             if cert:
                 site_app.tls = TlsCertificate(file=cert)
@@ -145,7 +162,9 @@ def apps_from_json(host: Host, config: JSON, file: str, parsed: Caddyfile | None
             for sub in subs:
                 at = ConfigLocation(*_route_location(sub.route, parsed, hosts, sub.patterns, file))
                 handler = sub.found.handler or (site.handler if not sub.found.upstreams else "")
-                apps.append(_app(site_app, sub.prefix, sub.found, at, {"handler": handler} if handler else {}))
+                apps.append(
+                    _app(site_app, sub.prefix, sub.found, at, {"handler": handler} if handler else {})
+                )
     return apps
 
 
@@ -153,10 +172,18 @@ def _app(site: App, prefix: str, found: _Found, at: ConfigLocation, labels: dict
     """An app of a site: the site's names, listeners, logs and certificate, with what `found` serves."""
     if len(found.upstreams) > 1:
         labels["upstream_servers"] = ",".join(found.upstreams)
-    return App(kind=SOURCE, server_names=list(site.server_names), listen=[ListenAddress(**vars(a)) for a in site.listen],
-               path_prefix=prefix, root=found.root, upstream=(found.upstreams or [""])[0],
-               config=ConfigLocation(at.file, at.line), access_logs=list(site.access_logs),
-               tls=TlsCertificate(file=site.tls.file) if site.tls else None, labels=labels)
+    return App(
+        kind=SOURCE,
+        server_names=list(site.server_names),
+        listen=[ListenAddress(**vars(a)) for a in site.listen],
+        path_prefix=prefix,
+        root=found.root,
+        upstream=(found.upstreams or [""])[0],
+        config=ConfigLocation(at.file, at.line),
+        access_logs=list(site.access_logs),
+        tls=TlsCertificate(file=site.tls.file) if site.tls else None,
+        labels=labels,
+    )
 
 
 def _walk(handles: list[JSON], found: _Found, subs: list[_Sub], base: str) -> None:
@@ -211,7 +238,7 @@ def _route(route: JSON, parent: _Found, subs: list[_Sub], base: str) -> None:
 
 
 def _listen(spec: str) -> ListenAddress:
-    """":8088", "127.0.0.1:8088", "tcp/[::1]:80", "unix//run/caddy.sock"."""
+    """ ":8088", "127.0.0.1:8088", "tcp/[::1]:80", "unix//run/caddy.sock"."""
     if spec.startswith("unix/"):
         return ListenAddress(spec[5:], 0)
     spec = spec.split("/", 1)[1] if spec.startswith(("tcp/", "tcp4/", "tcp6/", "udp/")) else spec
@@ -230,8 +257,9 @@ def _upstream(dial: str, handler: JSON) -> str:
     return f"{scheme}://{'localhost' + dial if dial.startswith(':') else dial}"
 
 
-def _logs(config: JSON, server: JSON, hosts: list[str], listen: list[ListenAddress],
-          log_formats: dict[str, str]) -> list[LogRef]:
+def _logs(
+    config: JSON, server: JSON, hosts: list[str], listen: list[ListenAddress], log_formats: dict[str, str]
+) -> list[LogRef]:
     settings = server.get("logs")
     if settings is None:
         return []
@@ -271,7 +299,9 @@ def _certificate(host: Host, config: JSON, server: JSON, hosts: list[str]) -> st
                 if set(f.get("tags", [])) & set(tags):
                     return f.get("certificate", "")
     storage = config.get("storage", {})
-    roots = [storage["root"]] if storage.get("module") == "file_system" and storage.get("root") else STORAGE_ROOTS
+    roots = (
+        [storage["root"]] if storage.get("module") == "file_system" and storage.get("root") else STORAGE_ROOTS
+    )
     for root in roots:
         for name in hosts[:1]:
             safe = name.replace("*", "wildcard_")
@@ -284,8 +314,9 @@ def _certificate(host: Host, config: JSON, server: JSON, hosts: list[str]) -> st
     return ""
 
 
-def _route_location(route: JSON, parsed: Caddyfile | None, hosts: list[str], patterns: list[str] | None,
-                    file: str) -> tuple[str, int]:
+def _route_location(
+    route: JSON, parsed: Caddyfile | None, hosts: list[str], patterns: list[str] | None, file: str
+) -> tuple[str, int]:
     """Where a route is written: its "@file"/"@line", else found in the parsed Caddyfile."""
     if "@line" in route:
         return route.get("@file", file), route["@line"]

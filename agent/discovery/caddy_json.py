@@ -5,15 +5,18 @@ and the FastCGI transport), php_fastcgi, handle/handle_path/route with path
 and named matchers, redir/respond, log output files and `tls CERT KEY`.
 Each route carries "@file"/"@line" so apps keep their place in the Caddyfile.
 """
+
 from __future__ import annotations
 
 import re
 from typing import Any
 
-from agent.discovery.caddyfile import Caddyfile, Node, Site
+from ronda.agent.discovery.caddyfile import Caddyfile, Node, Site
 
-_ADDRESS = re.compile(r"^(?:(?P<scheme>[a-z0-9+]+)://)?(?P<host>\[[^\]]*\]|[^:/]*)(?::(?P<port>\d+))?(?P<path>/.*)?$",
-                      re.IGNORECASE)
+_ADDRESS = re.compile(
+    r"^(?:(?P<scheme>[a-z0-9+]+)://)?(?P<host>\[[^\]]*\]|[^:/]*)(?::(?P<port>\d+))?(?P<path>/.*)?$",
+    re.IGNORECASE,
+)
 JSON = dict[str, Any]
 
 
@@ -48,8 +51,12 @@ def to_json(cf: Caddyfile) -> JSON:
         for port in dict.fromkeys(p for _, _, p in parsed):
             listen = [f"{b}:{port}" if b else f":{port}" for b in binds]
             server = servers.setdefault(" ".join(listen), {"listen": listen, "routes": []})
-            route: JSON = {"handle": [{"handler": "subroute", "routes": routes(site.directives, _matchers(site))}],
-                           "terminal": True, "@file": site.file, "@line": site.line}
+            route: JSON = {
+                "handle": [{"handler": "subroute", "routes": routes(site.directives, _matchers(site))}],
+                "terminal": True,
+                "@file": site.file,
+                "@line": site.line,
+            }
             if hosts:
                 route["match"] = [{"host": hosts}]
             server["routes"].append(route)
@@ -57,8 +64,15 @@ def to_json(cf: Caddyfile) -> JSON:
                 server.setdefault("tls_connection_policies", [])
             _site_log(site, hosts, server, logging)
             _site_tls(site, hosts, server, load_files)
-    config: JSON = {"apps": {"http": {"http_port": http_port, "https_port": https_port,
-                                      "servers": {f"srv{i}": s for i, s in enumerate(servers.values())}}}}
+    config: JSON = {
+        "apps": {
+            "http": {
+                "http_port": http_port,
+                "https_port": https_port,
+                "servers": {f"srv{i}": s for i, s in enumerate(servers.values())},
+            }
+        }
+    }
     if load_files:
         config["apps"]["tls"] = {"certificates": {"load_files": load_files}}
     if logging:
@@ -109,7 +123,9 @@ def routes(nodes: list[Node], matchers: dict[str, list[str]]) -> list[JSON]:
     return out
 
 
-def _handle(node: Node, args: list[str], matchers: dict[str, list[str]], paths: list[str] | None) -> list[JSON] | None:
+def _handle(
+    node: Node, args: list[str], matchers: dict[str, list[str]], paths: list[str] | None
+) -> list[JSON] | None:
     name = node.name
     if name == "root" and args:
         return [{"handler": "vars", "root": args[0]}]
@@ -127,8 +143,15 @@ def _handle(node: Node, args: list[str], matchers: dict[str, list[str]], paths: 
         return [{"handler": "subroute", "routes": routes(node.children, matchers)}]
     if name == "handle_path":
         strip = (paths or [""])[0].rstrip("*").rstrip("/")
-        return [{"handler": "subroute", "routes": [{"handle": [{"handler": "rewrite", "strip_path_prefix": strip}]},
-                                                   *routes(node.children, matchers)]}]
+        return [
+            {
+                "handler": "subroute",
+                "routes": [
+                    {"handle": [{"handler": "rewrite", "strip_path_prefix": strip}]},
+                    *routes(node.children, matchers),
+                ],
+            }
+        ]
     if name == "redir" and args:
         code = {"permanent": 301, "temporary": 302}.get(args[1] if len(args) > 1 else "", 302)
         return [{"handler": "static_response", "headers": {"Location": [args[0]]}, "status_code": code}]
@@ -158,8 +181,11 @@ def _site_log(site: Site, hosts: list[str], server: JSON, logging: dict[str, JSO
     writer: JSON = {"output": output[0]}
     if output[0] == "file" and len(output) > 1:
         writer["filename"] = output[1]
-    logging[name] = {"writer": writer, **({"encoder": {"format": fmt}} if fmt else {}),
-                     "include": [f"http.log.access.{name}"]}
+    logging[name] = {
+        "writer": writer,
+        **({"encoder": {"format": fmt}} if fmt else {}),
+        "include": [f"http.log.access.{name}"],
+    }
     logs = server.setdefault("logs", {})
     if hosts:
         logs.setdefault("logger_names", {}).update({h: name for h in hosts})
@@ -174,4 +200,5 @@ def _site_tls(site: Site, hosts: list[str], server: JSON, load_files: list[JSON]
     tag = f"cert{len(load_files)}"
     load_files.append({"certificate": tls.args[0], "key": tls.args[1], "tags": [tag]})
     server.setdefault("tls_connection_policies", []).append(
-        {"match": {"sni": hosts}, "certificate_selection": {"any_tag": [tag]}})
+        {"match": {"sni": hosts}, "certificate_selection": {"any_tag": [tag]}}
+    )

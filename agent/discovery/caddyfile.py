@@ -6,13 +6,14 @@ lacks. Tokens follow Caddy's lexer: white space separates, "double quotes"
 and `backticks` group, `#` at a token start comments out the rest of the line,
 a trailing backslash joins lines; `{` ends a line to open a block, `}` closes it.
 """
+
 from __future__ import annotations
 
 import posixpath
 import re
 from dataclasses import dataclass, field
 
-from agent.host import Host, HostError
+from ronda.agent.host import Host, HostError
 
 _MAX_DEPTH = 16
 _MAX_FILE_BYTES = 4 * 1024 * 1024
@@ -77,7 +78,7 @@ def tokenize(text: str) -> list[_Line]:
             while i < n and text[i] != "\n":
                 i += 1
             continue
-        if c in "\"`":
+        if c in '"`':
             j, out = i + 1, []
             while j < n and text[j] != c:
                 if c == '"' and text[j] == "\\" and j + 1 < n and text[j + 1] in '"\\':
@@ -164,7 +165,9 @@ class _Parser:
                     site.directives, _ = self.block(lines + [(0, ["}"])], i + 1, path, stack)
                     i = len(lines)
                 else:
-                    self.error(path, number, "site address without a block")  # no tokens: they may hold secrets
+                    self.error(
+                        path, number, "site address without a block"
+                    )  # no tokens: they may hold secrets
                     i += 1
                     continue
                 self.result.sites.append(site)
@@ -218,10 +221,20 @@ class _Parser:
 
 def _with_args(node: Node, args: list[str]) -> Node:
     def sub(text: str) -> str:
-        return _ARG.sub(lambda m: args[int(m.group(1) or m.group(2))] if int(m.group(1) or m.group(2)) < len(args)
-                        else "", text)
-    return Node(sub(node.name), [sub(a) for a in node.args], node.file, node.line,
-                [_with_args(c, args) for c in node.children])
+        return _ARG.sub(
+            lambda m: (
+                args[int(m.group(1) or m.group(2))] if int(m.group(1) or m.group(2)) < len(args) else ""
+            ),
+            text,
+        )
+
+    return Node(
+        sub(node.name),
+        [sub(a) for a in node.args],
+        node.file,
+        node.line,
+        [_with_args(c, args) for c in node.children],
+    )
 
 
 def parse(host: Host, path: str, env: dict[str, str] | None = None) -> Caddyfile:

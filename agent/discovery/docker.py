@@ -10,9 +10,9 @@ from __future__ import annotations
 
 import json
 
-from agent.discovery.base import DiscoveryOptions, SourceResult
-from agent.host import Host, HostError
-from agent.model import App, ConfigLocation, Framework, ListenAddress
+from ronda.agent.discovery.base import DiscoveryOptions, SourceResult
+from ronda.agent.host import Host, HostError
+from ronda.model import App, ConfigLocation, Framework, ListenAddress
 
 SOURCE = "docker"
 SOCKETS = ("/var/run/docker.sock", "/run/docker.sock", "/run/podman/podman.sock")

@@ -1,7 +1,8 @@
 """Stable, readable app keys: history survives config reordering and file moves."""
+
 from __future__ import annotations
 
-from agent.model import App
+from ronda.model import App
 
 
 def app_key(app: App) -> str:

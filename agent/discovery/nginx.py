@@ -5,17 +5,18 @@ A pass to an `upstream` block carries that upstream's servers in the
 `upstream_servers` label; a FastCGI pass in a regex location (the PHP one) is
 the server's `handler` (its PHP-FPM pool), not an app.
 """
+
 from __future__ import annotations
 
 import posixpath
 
-from agent.discovery import nginx_config
-from agent.discovery.base import DiscoveryOptions, SourceResult
-from agent.discovery.nginx_config import Statement
-from agent.discovery.nginx_names import server_names
-from agent.discovery.shared import clean_prefix, key_and_link, literal_prefix
-from agent.host import Host
-from agent.model import App, ConfigLocation, ListenAddress, LogRef, TlsCertificate
+from ronda.agent.discovery import nginx_config
+from ronda.agent.discovery.base import DiscoveryOptions, SourceResult
+from ronda.agent.discovery.nginx_config import Statement
+from ronda.agent.discovery.nginx_names import server_names
+from ronda.agent.discovery.shared import clean_prefix, key_and_link, literal_prefix
+from ronda.agent.host import Host
+from ronda.model import App, ConfigLocation, ListenAddress, LogRef, TlsCertificate
 
 SOURCE = "nginx"
 _PASS_DIRECTIVES = ("proxy_pass", "fastcgi_pass", "uwsgi_pass", "scgi_pass", "grpc_pass")
@@ -37,8 +38,11 @@ def discover(host: Host, options: DiscoveryOptions) -> SourceResult:
                 name, *parts = stmt["args"]
                 fmt = "".join(p for p in parts if not p.startswith("escape="))
                 result.log_formats[f"{SOURCE}:{name}"] = fmt
-        upstreams = {u["args"][0]: [s["args"][0] for s in u["block"] if s["directive"] == "server" and s.get("args")]
-                     for u in _blocks(http["block"], "upstream") if u.get("args")}
+        upstreams = {
+            u["args"][0]: [s["args"][0] for s in u["block"] if s["directive"] == "server" and s.get("args")]
+            for u in _blocks(http["block"], "upstream")
+            if u.get("args")
+        }
         servers = [_server_apps(server, http_ctx, upstreams) for server in _blocks(http["block"], "server")]
         _mark_implicit_defaults(servers)
         for apps in servers:
@@ -71,10 +75,10 @@ class _Context:
         self.cert = cert
 
     @classmethod
-    def root(cls) -> "_Context":
+    def root(cls) -> _Context:
         return cls("", [], False)
 
-    def child(self, block: list[Statement]) -> "_Context":
+    def child(self, block: list[Statement]) -> _Context:
         root = _arg(block, "root") or self.root
         cert = _arg(block, "ssl_certificate") or self.cert
         logs = [s for s in block if s["directive"] == "access_log"]
@@ -103,7 +107,9 @@ def _arg(block: list[Statement], directive: str) -> str:
 def _server_apps(server: Statement, http_ctx: _Context, upstreams: dict[str, list[str]]) -> list[App]:
     block = server["block"]
     ctx = http_ctx.child(block)
-    names, regexes = server_names([n for s in block if s["directive"] == "server_name" for n in s.get("args", [])])
+    names, regexes = server_names(
+        [n for s in block if s["directive"] == "server_name" for n in s.get("args", [])]
+    )
     listen = [_listen(s["args"]) for s in block if s["directive"] == "listen" and s.get("args")]
     if not listen:
         listen = [ListenAddress("*", 80)]
@@ -113,20 +119,34 @@ def _server_apps(server: Statement, http_ctx: _Context, upstreams: dict[str, lis
     # An http-level certificate only matters to servers that speak TLS.
     cert = _arg(block, "ssl_certificate") or (ctx.cert if any(a.tls for a in listen) else "")
 
-    def make(prefix: str, stmt: Statement, root: str, upstream: str, logs: list[LogRef],
-             labels: dict[str, str] | None = None) -> App:
+    def make(
+        prefix: str,
+        stmt: Statement,
+        root: str,
+        upstream: str,
+        logs: list[LogRef],
+        labels: dict[str, str] | None = None,
+    ) -> App:
         labels = dict(labels or {})
         servers = upstreams.get(_upstream_name(upstream)) if upstream else None
         if servers:
             labels["upstream_servers"] = ",".join(servers)
         return App(
-            kind=SOURCE, server_names=list(names), listen=[ListenAddress(**vars(a)) for a in listen],
-            path_prefix=prefix, root=root, upstream=upstream,
-            config=ConfigLocation(stmt["file"], stmt["line"]), access_logs=list(logs),
-            tls=TlsCertificate(file=cert) if cert else None, labels=labels,
+            kind=SOURCE,
+            server_names=list(names),
+            listen=[ListenAddress(**vars(a)) for a in listen],
+            path_prefix=prefix,
+            root=root,
+            upstream=upstream,
+            config=ConfigLocation(stmt["file"], stmt["line"]),
+            access_logs=list(logs),
+            tls=TlsCertificate(file=cert) if cert else None,
+            labels=labels,
         )
 
-    vhost = make("/", server, ctx.root, "", ctx.logs, {"server_name_regex": " ".join(regexes)} if regexes else {})
+    vhost = make(
+        "/", server, ctx.root, "", ctx.logs, {"server_name_regex": " ".join(regexes)} if regexes else {}
+    )
     redirect = next((s.get("args") for s in block if s["directive"] == "return"), None)
     if redirect:  # e.g. the port-80 block that only sends users to https
         vhost.labels["redirect"] = " ".join(redirect)
@@ -135,7 +155,9 @@ def _server_apps(server: Statement, http_ctx: _Context, upstreams: dict[str, lis
         path = location["args"][-1]
         modifier = location["args"][0] if len(location["args"]) > 1 else ""
         loc_block = location["block"]
-        upstream = next((s["args"][0] for s in loc_block if s["directive"] in _PASS_DIRECTIVES and s.get("args")), "")
+        upstream = next(
+            (s["args"][0] for s in loc_block if s["directive"] in _PASS_DIRECTIVES and s.get("args")), ""
+        )
         alias = _arg(loc_block, "alias")
         if path == "/" and modifier in _SUB_APP_MODIFIERS:
             vhost.root = loc_ctx.root
@@ -149,8 +171,10 @@ def _server_apps(server: Statement, http_ctx: _Context, upstreams: dict[str, lis
             continue
         labels: dict[str, str] = {}
         if modifier not in _SUB_APP_MODIFIERS:
-            handler = next((s["args"][0] for s in loc_block if s["directive"] in _HANDLER_DIRECTIVES
-                            and s.get("args")), "")
+            handler = next(
+                (s["args"][0] for s in loc_block if s["directive"] in _HANDLER_DIRECTIVES and s.get("args")),
+                "",
+            )
             prefix = literal_prefix(path)
             if clean_prefix(prefix) == "/" or not (alias or upstream):
                 if handler and "handler" not in vhost.labels:

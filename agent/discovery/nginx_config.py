@@ -5,17 +5,19 @@ nginx itself loads), otherwise from the files. crossplane parses one file at a
 time; includes are followed here so that every read goes through the Host and
 include loops are caught.
 """
+
 from __future__ import annotations
 
 import posixpath
 import re
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from fnmatch import fnmatch
-from typing import Any, Callable
+from typing import Any
 
 import crossplane
 
-from agent.host import CommandNotAvailable, Host, HostError
+from ronda.agent.host import CommandNotAvailable, Host, HostError
 
 DEFAULT_CONFS = (
     "/etc/nginx/nginx.conf",
@@ -55,7 +57,7 @@ def parse_dump(text: str) -> dict[str, str]:
     matches = list(_DUMP_HEADER.finditer(text))
     for i, m in enumerate(matches):
         end = matches[i + 1].start() if i + 1 < len(matches) else len(text)
-        files[m.group(1)] = text[m.end() + 1:end]
+        files[m.group(1)] = text[m.end() + 1 : end]
     return files
 
 
@@ -88,6 +90,7 @@ def load(host: Host, explicit_conf: str = "", use_binary: bool = True) -> Loaded
         return None
 
     if dump is not None:
+
         def read(path: str) -> str:
             if path in dump:
                 return dump[path]
@@ -96,6 +99,7 @@ def load(host: Host, explicit_conf: str = "", use_binary: bool = True) -> Loaded
         def expand(pattern: str) -> list[str]:
             return sorted(p for p in dump if fnmatch(p, pattern))
     else:
+
         def read(path: str) -> str:
             if host.stat(path).size > _MAX_FILE_BYTES:
                 raise HostError(f"{path}: larger than {_MAX_FILE_BYTES} bytes, not an nginx config")
@@ -112,24 +116,38 @@ def load(host: Host, explicit_conf: str = "", use_binary: bool = True) -> Loaded
     return loaded
 
 
-def _load_file(path: str, read: Callable[[str], str], expand: Callable[[str], list[str]], conf_dir: str,
-               loaded: LoadedConfig, stack: tuple[str, ...]) -> list[Statement]:
+def _load_file(
+    path: str,
+    read: Callable[[str], str],
+    expand: Callable[[str], list[str]],
+    conf_dir: str,
+    loaded: LoadedConfig,
+    stack: tuple[str, ...],
+) -> list[Statement]:
     try:
         text = read(path)
     except HostError as e:
         loaded.errors.append((path, 0, str(e)))
         return []
     loaded.files.append(path)
-    payload = crossplane.parse_string(text, filename=path, single=True, check_ctx=False, check_args=False,
-                                      catch_errors=True)
+    payload = crossplane.parse_string(
+        text, filename=path, single=True, check_ctx=False, check_args=False, catch_errors=True
+    )
     for err in payload["errors"]:
         loaded.errors.append((path, err.get("line") or 0, err["error"]))
     parsed = payload["config"][0]["parsed"] if payload["config"] else []
     return _splice(parsed, path, read, expand, conf_dir, loaded, stack + (path,))
 
 
-def _splice(statements: list[Statement], path: str, read, expand, conf_dir: str, loaded: LoadedConfig,
-            stack: tuple[str, ...]) -> list[Statement]:
+def _splice(
+    statements: list[Statement],
+    path: str,
+    read,
+    expand,
+    conf_dir: str,
+    loaded: LoadedConfig,
+    stack: tuple[str, ...],
+) -> list[Statement]:
     out: list[Statement] = []
     for stmt in statements:
         stmt["file"] = path
@@ -142,7 +160,9 @@ def _splice(statements: list[Statement], path: str, read, expand, conf_dir: str,
                 if name in stack:
                     loaded.errors.append((path, stmt["line"], f"include loop: {name} includes itself"))
                 elif len(stack) >= _MAX_INCLUDE_DEPTH:
-                    loaded.errors.append((path, stmt["line"], f"includes nested deeper than {_MAX_INCLUDE_DEPTH}"))
+                    loaded.errors.append(
+                        (path, stmt["line"], f"includes nested deeper than {_MAX_INCLUDE_DEPTH}")
+                    )
                 else:
                     out.extend(_load_file(name, read, expand, conf_dir, loaded, stack))
             continue

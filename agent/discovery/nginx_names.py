@@ -4,13 +4,18 @@ A regular-expression name (`~^(www\\.)?sipd\\.kaltara\\.go\\.id$`) stands for
 the host names it matches; ronda reports the plainest of them (`sipd.kaltara.go.id`,
 or `*.kaltara.go.id` for a captured first label) and keeps the expression in a label.
 """
+
 from __future__ import annotations
 
 import re
 
-_HOSTNAME = re.compile(r"^(\*\.)?([a-z0-9]([a-z0-9-]*[a-z0-9])?\.)*[a-z0-9]([a-z0-9-]*[a-z0-9])?$", re.IGNORECASE)
+_HOSTNAME = re.compile(
+    r"^(\*\.)?([a-z0-9]([a-z0-9-]*[a-z0-9])?\.)*[a-z0-9]([a-z0-9-]*[a-z0-9])?$", re.IGNORECASE
+)
 # A group or class that stands for one whole label at the start: (?<sub>.+)\.  [^.]+\.  \w+\.
-_FIRST_LABEL = re.compile(r"^(\((\?(P?<\w+>|:))?)?(\.\+|\.\*|\[\^\.\]\+|\\w\+|\[[a-z0-9_\\-]+\]\+)\)?\\\.", re.IGNORECASE)
+_FIRST_LABEL = re.compile(
+    r"^(\((\?(P?<\w+>|:))?)?(\.\+|\.\*|\[\^\.\]\+|\\w\+|\[[a-z0-9_\\-]+\]\+)\)?\\\.", re.IGNORECASE
+)
 _OPTIONAL_GROUP = re.compile(r"\((\?:)?[^()]*\)\?")
 
 
@@ -21,7 +26,7 @@ def plain_name(regex: str) -> str:
     wildcard = False
     m = _FIRST_LABEL.match(text)
     if m:
-        wildcard, text = True, text[m.end():]
+        wildcard, text = True, text[m.end() :]
     text = _OPTIONAL_GROUP.sub("", text)
     text = re.sub(r"\\([.\-])", r"\1", text)
     name = ("*." if wildcard else "") + text

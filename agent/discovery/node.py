@@ -10,9 +10,9 @@ import json
 import posixpath
 from dataclasses import dataclass
 
-from agent.discovery.base import DiscoveryOptions, SourceResult
-from agent.host import CommandNotAvailable, Host, HostError, ListenSocket, ProcessInfo
-from agent.model import App, ConfigLocation, ListenAddress
+from ronda.agent.discovery.base import DiscoveryOptions, SourceResult
+from ronda.agent.host import CommandNotAvailable, Host, HostError, ListenSocket, ProcessInfo
+from ronda.model import App, ConfigLocation, ListenAddress
 
 SOURCE = "node"
 DUMP_GLOBS = (

@@ -1,10 +1,11 @@
 """Small helpers the web-server sources (Apache, nginx, Caddy, Tomcat) share."""
+
 from __future__ import annotations
 
 import re
 
-from agent.discovery.keys import assign_unique_keys
-from agent.model import App
+from ronda.agent.discovery.keys import assign_unique_keys
+from ronda.model import App
 
 _USERINFO = re.compile(r"(?i)\b([a-z][a-z0-9+.-]*://)[^/@\s]+@")
 
@@ -19,7 +20,7 @@ def without_credentials(text: str) -> str:
 
 
 def clean_prefix(path: str) -> str:
-    """"/sipd/" -> "/sipd"; "" and "/" -> "/"."""
+    """ "/sipd/" -> "/sipd"; "" and "/" -> "/"."""
     return "/" + path.strip("/") if path.strip("/") else "/"
 
 

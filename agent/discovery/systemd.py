@@ -10,9 +10,9 @@ from __future__ import annotations
 import posixpath
 import re
 
-from agent.discovery.base import DiscoveryOptions, SourceResult
-from agent.host import Host, HostError, ProcessInfo
-from agent.model import App, ConfigLocation, ListenAddress
+from ronda.agent.discovery.base import DiscoveryOptions, SourceResult
+from ronda.agent.host import Host, HostError, ProcessInfo
+from ronda.model import App, ConfigLocation, ListenAddress
 
 SOURCE = "systemd"
 UNIT_DIRS = (

@@ -7,22 +7,29 @@ from the usual places (Debian's /etc/tomcatN with /var/lib/tomcatN, RHEL's
 /etc/tomcat, /opt/tomcat). AccessLogValves become LogRefs whose pattern is
 defined as "tomcat:NAME".
 """
+
 from __future__ import annotations
 
 import hashlib
 import posixpath
 from dataclasses import dataclass
 
-from agent.discovery import tomcat_xml
-from agent.discovery.base import DiscoveryOptions, SourceResult
-from agent.discovery.shared import key_and_link
-from agent.discovery.tomcat_xml import Element, XmlError
-from agent.host import Host, HostError
-from agent.model import App, ConfigLocation, ListenAddress, LogRef, TlsCertificate
+from ronda.agent.discovery import tomcat_xml
+from ronda.agent.discovery.base import DiscoveryOptions, SourceResult
+from ronda.agent.discovery.shared import key_and_link
+from ronda.agent.discovery.tomcat_xml import Element, XmlError
+from ronda.agent.host import Host, HostError
+from ronda.model import App, ConfigLocation, ListenAddress, LogRef, TlsCertificate
 
 SOURCE = "tomcat"
-DEFAULT_SERVER_XMLS = ("/etc/tomcat10/server.xml", "/etc/tomcat9/server.xml", "/etc/tomcat8/server.xml",
-                       "/etc/tomcat/server.xml", "/opt/tomcat/conf/server.xml", "/usr/local/tomcat/conf/server.xml")
+DEFAULT_SERVER_XMLS = (
+    "/etc/tomcat10/server.xml",
+    "/etc/tomcat9/server.xml",
+    "/etc/tomcat8/server.xml",
+    "/etc/tomcat/server.xml",
+    "/opt/tomcat/conf/server.xml",
+    "/usr/local/tomcat/conf/server.xml",
+)
 PATTERNS = {
     "common": '%h %l %u %t "%r" %s %b',
     "combined": '%h %l %u %t "%r" %s %b "%{Referer}i" "%{User-Agent}i"',
@@ -55,8 +62,11 @@ def instances(host: Host, explicit: str = "") -> list[Instance]:
     except HostError:
         processes = []
     for proc in processes:
-        props = {a[2:].split("=", 1)[0]: a.split("=", 1)[1] for a in proc.cmdline
-                 if a.startswith("-Dcatalina.") and "=" in a}
+        props = {
+            a[2:].split("=", 1)[0]: a.split("=", 1)[1]
+            for a in proc.cmdline
+            if a.startswith("-Dcatalina.") and "=" in a
+        }
         base = props.get("catalina.base") or props.get("catalina.home")
         if base:
             xml = posixpath.join(base, "conf/server.xml")
@@ -79,7 +89,11 @@ def base_of(host: Host, server_xml: str) -> str:
     if name == "conf":
         return posixpath.dirname(conf)
     # Debian: /etc/tomcatN with /var/lib/tomcatN; RHEL: /etc/tomcat with /usr/share/tomcat.
-    bases = (f"/usr/share/{name}", f"/var/lib/{name}") if name == "tomcat" else (f"/var/lib/{name}", f"/usr/share/{name}")
+    bases = (
+        (f"/usr/share/{name}", f"/var/lib/{name}")
+        if name == "tomcat"
+        else (f"/var/lib/{name}", f"/usr/share/{name}")
+    )
     for base in bases:
         if name.startswith("tomcat") and host.exists(posixpath.join(base, "webapps")):
             return base
@@ -102,7 +116,9 @@ def _discover_instance(host: Host, instance: Instance, result: SourceResult) -> 
     base = instance.base
     props = {"catalina.base": base, "catalina.home": instance.home or base}
     try:
-        props.update(tomcat_xml.read_properties(host.read_text(posixpath.join(base, "conf/catalina.properties"))))
+        props.update(
+            tomcat_xml.read_properties(host.read_text(posixpath.join(base, "conf/catalina.properties")))
+        )
     except HostError:
         pass
     server = _read_xml(host, instance.server_xml, props, result)
@@ -114,7 +130,9 @@ def _discover_instance(host: Host, instance: Instance, result: SourceResult) -> 
             for host_el in engine.all("Host"):
                 apps = _host_apps(host, instance, engine, host_el, listen, props, result)
                 for app in apps:
-                    app.access_logs = _access_logs(engine, host_el, base, result.log_formats) + app.access_logs
+                    app.access_logs = (
+                        _access_logs(engine, host_el, base, result.log_formats) + app.access_logs
+                    )
                     if cert:
                         app.tls = TlsCertificate(file=cert)
                     if ajp:
@@ -139,8 +157,9 @@ def _connectors(service: Element, base: str) -> tuple[list[ListenAddress], list[
         listen.append(ListenAddress(c.get("address") or "*", int(port), tls=tls))
         if tls and not cert:
             certs = [x for h in c.all("SSLHostConfig") for x in h.all("Certificate")]
-            cert = next((x.get("certificateFile") or x.get("certificateKeystoreFile") for x in certs), "") or \
-                c.get("keystoreFile")
+            cert = next(
+                (x.get("certificateFile") or x.get("certificateKeystoreFile") for x in certs), ""
+            ) or c.get("keystoreFile")
             cert = _abs(cert, base) if cert else ""
     return listen, ajp, cert
 
@@ -156,8 +175,15 @@ def context_path(name: str) -> tuple[str, str]:
     return path, version
 
 
-def _host_apps(host: Host, instance: Instance, engine: Element, el: Element, listen: list[ListenAddress],
-               props: dict[str, str], result: SourceResult) -> list[App]:
+def _host_apps(
+    host: Host,
+    instance: Instance,
+    engine: Element,
+    el: Element,
+    listen: list[ListenAddress],
+    props: dict[str, str],
+    result: SourceResult,
+) -> list[App]:
     name = el.get("name")
     names = [name] + [a.text.strip() for a in el.all("Alias") if a.text.strip()]
     default = name == engine.get("defaultHost")
@@ -166,9 +192,15 @@ def _host_apps(host: Host, instance: Instance, engine: Element, el: Element, lis
     contexts: dict[str, App] = {}
 
     def add(path: str, root: str, at: ConfigLocation, labels: dict[str, str]) -> App:
-        app = App(kind=SOURCE, server_names=list(names),
-                  listen=[ListenAddress(a.address, a.port, a.tls, default) for a in listen],
-                  path_prefix=path, root=root, config=at, labels={k: v for k, v in labels.items() if v})
+        app = App(
+            kind=SOURCE,
+            server_names=list(names),
+            listen=[ListenAddress(a.address, a.port, a.tls, default) for a in listen],
+            path_prefix=path,
+            root=root,
+            config=at,
+            labels={k: v for k, v in labels.items() if v},
+        )
         previous = contexts.get(path)
         if previous is not None:
             app.labels = {**previous.labels, **app.labels}
@@ -207,19 +239,31 @@ def _host_apps(host: Host, instance: Instance, engine: Element, el: Element, lis
         doc_base = _abs(context.get("docBase"), app_base) if context.get("docBase") else ""
         unpacked = contexts.get(path, App()).root
         war = doc_base if doc_base.endswith(".war") else ""
-        app = add(path, unpacked if war or not doc_base else doc_base, ConfigLocation(file, context.line),
-                  {"version": version, "war": war})
+        app = add(
+            path,
+            unpacked if war or not doc_base else doc_base,
+            ConfigLocation(file, context.line),
+            {"version": version, "war": war},
+        )
         app.access_logs = _valve_logs(context, instance.base, result.log_formats)
     for context in el.all("Context"):
         path = context.get("path") or "/"
         doc_base = context.get("docBase")
-        add(path if path.startswith("/") else "/" + path, _abs(doc_base, app_base) if doc_base else "",
-            ConfigLocation(instance.server_xml, context.line), {})
+        add(
+            path if path.startswith("/") else "/" + path,
+            _abs(doc_base, app_base) if doc_base else "",
+            ConfigLocation(instance.server_xml, context.line),
+            {},
+        )
     root_app = contexts.pop("/", None)
-    vhost = App(kind=SOURCE, server_names=list(names), listen=[ListenAddress(a.address, a.port, a.tls, default)
-                                                              for a in listen],
-                root=root_app.root if root_app else "", config=ConfigLocation(instance.server_xml, el.line),
-                labels={**(root_app.labels if root_app else {}), "app_base": app_base})
+    vhost = App(
+        kind=SOURCE,
+        server_names=list(names),
+        listen=[ListenAddress(a.address, a.port, a.tls, default) for a in listen],
+        root=root_app.root if root_app else "",
+        config=ConfigLocation(instance.server_xml, el.line),
+        labels={**(root_app.labels if root_app else {}), "app_base": app_base},
+    )
     return [vhost, *sorted(contexts.values(), key=lambda a: a.path_prefix)]
 
 
@@ -247,4 +291,3 @@ def _valve_logs(el: Element, base: str, log_formats: dict[str, str]) -> list[Log
         log_formats[f"{SOURCE}:{name}"] = definition
         refs.append(LogRef(path=path, format=name))
     return refs
-

@@ -4,6 +4,7 @@ expat reads the text (no external entities are fetched); `${name}` in
 attribute values is replaced from the given properties (catalina.base,
 catalina.home, catalina.properties) as Tomcat's digester does.
 """
+
 from __future__ import annotations
 
 import re
@@ -40,7 +41,9 @@ def parse(text: str, properties: dict[str, str]) -> Element:
     root: list[Element] = []
 
     def start(tag: str, attrib: dict[str, str]) -> None:
-        values = {k: _PROPERTY.sub(lambda m: properties.get(m.group(1), m.group(0)), v) for k, v in attrib.items()}
+        values = {
+            k: _PROPERTY.sub(lambda m: properties.get(m.group(1), m.group(0)), v) for k, v in attrib.items()
+        }
         element = Element(tag, values, parser.CurrentLineNumber)
         (stack[-1].children if stack else root).append(element)
         stack.append(element)

@@ -1,5 +1,6 @@
 """The host seam: everything discovery knows about a machine comes through a `Host`."""
-from agent.host.base import (
+
+from ronda.agent.host.base import (
     CommandNotAvailable,
     CommandResult,
     DiskUsage,
@@ -10,9 +11,17 @@ from agent.host.base import (
     ProcessInfo,
     SystemStats,
 )
-from agent.host.local import LocalHost
+from ronda.agent.host.local import LocalHost
 
 __all__ = [
-    "CommandNotAvailable", "CommandResult", "DiskUsage", "FileStat", "Host", "HostError",
-    "ListenSocket", "LocalHost", "ProcessInfo", "SystemStats",
+    "CommandNotAvailable",
+    "CommandResult",
+    "DiskUsage",
+    "FileStat",
+    "Host",
+    "HostError",
+    "ListenSocket",
+    "LocalHost",
+    "ProcessInfo",
+    "SystemStats",
 ]

@@ -5,11 +5,13 @@ directly; they ask a `Host`. `LocalHost` reads this machine (optionally
 under a root prefix); other implementations (SSH) read remote machines.
 All paths given to and returned by a Host are paths *on that host*.
 """
+
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import BinaryIO, Protocol, Sequence
+from typing import BinaryIO, Protocol
 
 
 class HostError(Exception):
@@ -115,7 +117,9 @@ class Host(Protocol):
 
     def run(self, argv: Sequence[str], timeout: float = 30.0) -> CommandResult: ...
 
-    def http_unix(self, socket_path: str, path: str, timeout: float = 5.0, limit: int = 16 * 1024 * 1024) -> bytes:
+    def http_unix(
+        self, socket_path: str, path: str, timeout: float = 5.0, limit: int = 16 * 1024 * 1024
+    ) -> bytes:
         """Body of a GET `path` over the HTTP server on unix socket `socket_path` (e.g. the Docker API)."""
         ...
 

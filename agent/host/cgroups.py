@@ -1,4 +1,5 @@
 """Which systemd unit and container a process belongs to, read from its cgroup paths."""
+
 from __future__ import annotations
 
 import re

@@ -5,7 +5,7 @@ from __future__ import annotations
 import socket
 import time
 
-from agent.host.base import HostError
+from ronda.agent.host.base import HostError
 
 
 def http_get_unix(real_path: str, path: str, timeout: float, limit: int, shown_as: str = "") -> bytes:

@@ -7,6 +7,7 @@ This module is the only place that touches os, glob, subprocess and psutil.
 The last two are imported where they are used: reading files and logs (a
 usage scan, `--root`) needs neither, and a short run should not pay for them.
 """
+
 from __future__ import annotations
 
 import glob as _glob
@@ -14,10 +15,11 @@ import os
 import shutil
 import socket
 import stat as _stat
-from datetime import datetime, timezone
-from typing import BinaryIO, Sequence
+from collections.abc import Sequence
+from datetime import UTC, datetime
+from typing import BinaryIO
 
-from agent.host.base import (
+from ronda.agent.host.base import (
     CommandNotAvailable,
     CommandResult,
     DiskUsage,
@@ -27,19 +29,48 @@ from agent.host.base import (
     ProcessInfo,
     SystemStats,
 )
-from agent.host.cgroups import cgroup_owner
-from agent.host.http_unix import http_get_unix
+from ronda.agent.host.cgroups import cgroup_owner
+from ronda.agent.host.http_unix import http_get_unix
 
 _MAX_SYMLINK_HOPS = 40
-_PSEUDO_FS = {"proc", "sysfs", "tmpfs", "devtmpfs", "devpts", "cgroup", "cgroup2", "overlay", "squashfs",
-              "securityfs", "pstore", "bpf", "tracefs", "debugfs", "mqueue", "hugetlbfs", "fusectl",
-              "configfs", "autofs", "binfmt_misc", "nsfs", "ramfs", "efivarfs", "rpc_pipefs"}
+PSEUDO_FS = {
+    "proc",
+    "sysfs",
+    "tmpfs",
+    "devtmpfs",
+    "devpts",
+    "cgroup",
+    "cgroup2",
+    "overlay",
+    "squashfs",
+    "securityfs",
+    "pstore",
+    "bpf",
+    "tracefs",
+    "debugfs",
+    "mqueue",
+    "hugetlbfs",
+    "fusectl",
+    "configfs",
+    "autofs",
+    "binfmt_misc",
+    "nsfs",
+    "ramfs",
+    "efivarfs",
+    "rpc_pipefs",
+}
 
 
 def _to_stat(st: os.stat_result) -> FileStat:
     return FileStat(
-        size=st.st_size, mtime=st.st_mtime, mode=st.st_mode, dev=st.st_dev, ino=st.st_ino,
-        is_dir=_stat.S_ISDIR(st.st_mode), is_file=_stat.S_ISREG(st.st_mode), is_link=_stat.S_ISLNK(st.st_mode),
+        size=st.st_size,
+        mtime=st.st_mtime,
+        mode=st.st_mode,
+        dev=st.st_dev,
+        ino=st.st_ino,
+        is_dir=_stat.S_ISDIR(st.st_mode),
+        is_file=_stat.S_ISREG(st.st_mode),
+        is_link=_stat.S_ISLNK(st.st_mode),
         allocated_bytes=st.st_blocks * 512,
     )
 
@@ -155,16 +186,20 @@ class LocalHost:
         if exe is None:
             raise CommandNotAvailable(f"{argv[0]}: command not found")
         try:
-            done = subprocess.run([exe, *argv[1:]], capture_output=True, timeout=timeout,
-                                  stdin=subprocess.DEVNULL, check=False)
+            done = subprocess.run(
+                [exe, *argv[1:]], capture_output=True, timeout=timeout, stdin=subprocess.DEVNULL, check=False
+            )
         except subprocess.TimeoutExpired:
             raise HostError(f"{argv[0]} did not finish within {timeout:g}s") from None
         except OSError as e:
             raise HostError(f"{argv[0]}: {e.strerror or e}") from None
-        return CommandResult(done.returncode, done.stdout.decode("utf-8", "replace"),
-                             done.stderr.decode("utf-8", "replace"))
+        return CommandResult(
+            done.returncode, done.stdout.decode("utf-8", "replace"), done.stderr.decode("utf-8", "replace")
+        )
 
-    def http_unix(self, socket_path: str, path: str, timeout: float = 5.0, limit: int = 16 * 1024 * 1024) -> bytes:
+    def http_unix(
+        self, socket_path: str, path: str, timeout: float = 5.0, limit: int = 16 * 1024 * 1024
+    ) -> bytes:
         """GET over a unix socket; under a root the socket file is looked up inside the tree."""
         return http_get_unix(self._real(socket_path), path, timeout, limit, shown_as=socket_path)
 
@@ -181,12 +216,21 @@ class LocalHost:
             cpu = info.get("cpu_times")
             mem = info.get("memory_info")
             unit, container = _cgroup_owner(proc.pid)
-            found.append(ProcessInfo(
-                pid=proc.pid, ppid=info.get("ppid") or 0, name=info.get("name") or "",
-                exe=info.get("exe") or "", user=info.get("username") or "", cwd=info.get("cwd") or "",
-                cpu_seconds=(cpu.user + cpu.system) if cpu else 0.0, rss_bytes=mem.rss if mem else 0,
-                unit=unit, container=container, cmdline=tuple(info.get("cmdline") or ()),
-            ))
+            found.append(
+                ProcessInfo(
+                    pid=proc.pid,
+                    ppid=info.get("ppid") or 0,
+                    name=info.get("name") or "",
+                    exe=info.get("exe") or "",
+                    user=info.get("username") or "",
+                    cwd=info.get("cwd") or "",
+                    cpu_seconds=(cpu.user + cpu.system) if cpu else 0.0,
+                    rss_bytes=mem.rss if mem else 0,
+                    unit=unit,
+                    container=container,
+                    cmdline=tuple(info.get("cmdline") or ()),
+                )
+            )
         return found
 
     def listeners(self) -> list[ListenSocket]:
@@ -223,7 +267,7 @@ class LocalHost:
                     addresses.append(a.address.split("%")[0])
         disks = []
         for part in psutil.disk_partitions(all=False):
-            if part.fstype in _PSEUDO_FS:
+            if part.fstype in PSEUDO_FS:
                 continue
             try:
                 usage = psutil.disk_usage(part.mountpoint)
@@ -232,11 +276,15 @@ class LocalHost:
             disks.append(DiskUsage(part.mountpoint, part.device, part.fstype, usage.total, usage.used))
         mem = psutil.virtual_memory()
         return SystemStats(
-            kernel=uname.release, architecture=uname.machine, fqdn=socket.getfqdn(),
+            kernel=uname.release,
+            architecture=uname.machine,
+            fqdn=socket.getfqdn(),
             addresses=tuple(sorted(set(addresses))),
-            boot_time=datetime.fromtimestamp(psutil.boot_time(), tz=timezone.utc),
-            cpu_count=psutil.cpu_count() or 0, memory_total_bytes=mem.total,
-            memory_used_bytes=mem.total - mem.available, disks=tuple(disks),
+            boot_time=datetime.fromtimestamp(psutil.boot_time(), tz=UTC),
+            cpu_count=psutil.cpu_count() or 0,
+            memory_total_bytes=mem.total,
+            memory_used_bytes=mem.total - mem.available,
+            disks=tuple(disks),
         )
 
 

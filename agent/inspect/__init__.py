@@ -11,16 +11,16 @@ import logging
 import time
 from dataclasses import dataclass, replace
 
-from agent.discovery.base import SourceResult
-from agent.host import Host
-from agent.inspect.database import find_database
-from agent.inspect.diskwalk import Walk, walk
-from agent.inspect.files import Files
-from agent.inspect.fingerprints import fingerprint
-from agent.inspect.resources import Machine, app_processes, build_resources
-from agent.inspect.subapps import find_subapps
-from agent.inspect.tls import TlsError, read_certificate
-from agent.model import App, Framework, TlsCertificate
+from ronda.agent.discovery.base import SourceResult
+from ronda.agent.host import Host
+from ronda.agent.inspect.database import find_database
+from ronda.agent.inspect.diskwalk import Walk, walk
+from ronda.agent.inspect.files import Files
+from ronda.agent.inspect.fingerprints import fingerprint
+from ronda.agent.inspect.resources import Machine, app_processes, build_resources
+from ronda.agent.inspect.subapps import find_subapps
+from ronda.agent.inspect.tls import TlsError, read_certificate
+from ronda.model import App, Framework, TlsCertificate
 
 log = logging.getLogger("ronda.inspect")
 

@@ -9,13 +9,13 @@ from __future__ import annotations
 
 import posixpath
 import re
-from typing import Callable
+from collections.abc import Callable
 from urllib.parse import urlsplit
 
-from agent.host import Host
-from agent.inspect.files import Files
-from agent.inspect.fingerprints import project_dirs
-from agent.inspect.literals import (
+from ronda.agent.host import Host
+from ronda.agent.inspect.files import Files
+from ronda.agent.inspect.fingerprints import project_dirs
+from ronda.agent.inspect.literals import (
     dotenv,
     ini_value,
     php_array_assign,
@@ -25,7 +25,7 @@ from agent.inspect.literals import (
     php_var,
     strip_php_comments,
 )
-from agent.model import App, Database
+from ronda.model import App, Database
 
 _ENGINES = {
     "mysqli": "mysql",
@@ -256,8 +256,9 @@ def moodle(f: Files, app: App) -> Database | None:
     return _db(engine, name, host, path)
 
 
-def _from_php_vars(config: _Config, name_var: str, engine_var: str, host_var: str,
-                   default_engine: str = "") -> Database | None:
+def _from_php_vars(
+    config: _Config, name_var: str, engine_var: str, host_var: str, default_engine: str = ""
+) -> Database | None:
     """Database name, engine and host from plain PHP variables (``$db = 'x';``)."""
     name, path = config.find(lambda c: php_var(c, name_var))
     if name is None:

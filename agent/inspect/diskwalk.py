@@ -10,10 +10,10 @@ from __future__ import annotations
 import posixpath
 import time
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
-from agent.host import Host, HostError
-from agent.inspect.files import Problem, reason
+from ronda.agent.host import Host, HostError
+from ronda.agent.inspect.files import Problem, reason
 
 CODE_SUFFIXES = (
     ".php",
@@ -127,5 +127,5 @@ def _count(result: Walk, path: str, size: int, allocated: int, mtime: float, cod
     result.files += 1
     result.bytes += min(size, allocated) if allocated >= 0 else size
     if code and (result.newest_mtime is None or mtime > result.newest_mtime.timestamp()):
-        result.newest_mtime = datetime.fromtimestamp(mtime, tz=timezone.utc)
+        result.newest_mtime = datetime.fromtimestamp(mtime, tz=UTC)
         result.newest_file = path

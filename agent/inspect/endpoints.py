@@ -5,8 +5,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
-from agent.host import ListenSocket
-from agent.model import App
+from ronda.agent.host import ListenSocket
+from ronda.model import App
 
 _WILDCARDS = {"", "*", "0.0.0.0", "::", "[::]", "::0"}
 _SCHEME_PORTS = {

@@ -5,7 +5,7 @@ from __future__ import annotations
 import posixpath
 from dataclasses import dataclass, field
 
-from agent.host import Host, HostError
+from ronda.agent.host import Host, HostError
 
 MAX_TEXT = 512 * 1024
 

@@ -9,13 +9,13 @@ from __future__ import annotations
 import json
 import posixpath
 import re
-from typing import Callable
+from collections.abc import Callable
 
-from agent.host import Host
-from agent.inspect.files import Files
-from agent.inspect.java import from_manifest, war_fingerprint
-from agent.inspect.literals import manifest, php_const, php_define, php_var
-from agent.model import Framework
+from ronda.agent.host import Host
+from ronda.agent.inspect.files import Files
+from ronda.agent.inspect.java import from_manifest, war_fingerprint
+from ronda.agent.inspect.literals import manifest, php_const, php_define, php_var
+from ronda.model import Framework
 
 # Front-controller folders: the framework's files live one or two levels up.
 FRONT_DIRS = ("public", "web", "webroot", "public_html", "htdocs", "html", "www")

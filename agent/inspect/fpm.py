@@ -6,8 +6,8 @@ import posixpath
 import re
 from dataclasses import dataclass
 
-from agent.host import Host, ProcessInfo
-from agent.inspect.files import Files
+from ronda.agent.host import Host, ProcessInfo
+from ronda.agent.inspect.files import Files
 
 POOL_GLOBS = (
     "/etc/php/*/fpm/php-fpm.conf",

@@ -4,10 +4,10 @@ from __future__ import annotations
 
 import zipfile
 
-from agent.host import Host, HostError
-from agent.inspect.files import Files, Problem, reason
-from agent.inspect.literals import manifest
-from agent.model import Framework
+from ronda.agent.host import Host, HostError
+from ronda.agent.inspect.files import Files, Problem, reason
+from ronda.agent.inspect.literals import manifest
+from ronda.model import Framework
 
 _MANIFEST = "META-INF/MANIFEST.MF"
 _MAX_MANIFEST = 64 * 1024

@@ -4,12 +4,12 @@ from __future__ import annotations
 
 from dataclasses import dataclass, field
 
-from agent.host import Host, HostError, ListenSocket, ProcessInfo
-from agent.inspect.diskwalk import Walk, walk
-from agent.inspect.endpoints import serves, target_is, targets
-from agent.inspect.files import Files
-from agent.inspect.fpm import Pool, load_pools, pool_for, pool_workers
-from agent.model import App, ProcessRef, Resources
+from ronda.agent.host import Host, HostError, ListenSocket, ProcessInfo
+from ronda.agent.inspect.diskwalk import Walk, walk
+from ronda.agent.inspect.endpoints import serves, target_is, targets
+from ronda.agent.inspect.files import Files
+from ronda.agent.inspect.fpm import Pool, load_pools, pool_for, pool_workers
+from ronda.model import App, ProcessRef, Resources
 
 
 @dataclass
@@ -24,7 +24,7 @@ class Machine:
     problems: list[Files] = field(default_factory=list)
 
     @classmethod
-    def load(cls, host: Host) -> "Machine":
+    def load(cls, host: Host) -> Machine:
         m = cls()
         try:
             m.processes = host.processes()

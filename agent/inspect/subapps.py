@@ -5,11 +5,11 @@ from __future__ import annotations
 import posixpath
 from dataclasses import replace
 
-from agent.discovery.keys import app_key
-from agent.host import Host
-from agent.inspect.files import Files
-from agent.inspect.fingerprints import fingerprint
-from agent.model import App, ConfigLocation, ListenAddress, LogRef
+from ronda.agent.discovery.keys import app_key
+from ronda.agent.host import Host
+from ronda.agent.inspect.files import Files
+from ronda.agent.inspect.fingerprints import fingerprint
+from ronda.model import App, ConfigLocation, ListenAddress, LogRef
 
 MAX_SUBDIRS = 200
 

@@ -11,8 +11,8 @@ import re
 from cryptography import x509
 from cryptography.x509.oid import ExtensionOID
 
-from agent.host import Host, HostError
-from agent.model import TlsCertificate
+from ronda.agent.host import Host, HostError
+from ronda.model import TlsCertificate
 
 _CERT_BLOCK = re.compile(rb"-----BEGIN CERTIFICATE-----\r?\n.+?-----END CERTIFICATE-----", re.S)
 _MAX_PEM = 1024 * 1024

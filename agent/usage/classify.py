@@ -5,6 +5,7 @@ Crawlers are recognised by the patterns of the `crawler-user-agents` package
 addresses and probe paths. Results are cached per user agent and address, so
 the cost is paid once per distinct string, not once per line.
 """
+
 from __future__ import annotations
 
 import ipaddress
@@ -12,7 +13,7 @@ import re
 
 import crawleruseragents
 
-from agent.usage.options import UsageOptions
+from ronda.agent.usage.options import UsageOptions
 
 HUMAN, BOT, MONITOR, ERROR, REJECT = range(5)
 CLASS_NAMES = ("human", "bot", "monitor", "error", "reject")
@@ -48,7 +49,7 @@ class CrawlerMatcher:
     def search(self, ua: str) -> bool:
         by_gram = self.by_gram
         for i in range(len(ua) - _GRAM + 1):
-            found = by_gram.get(ua[i:i + _GRAM])
+            found = by_gram.get(ua[i : i + _GRAM])
             if found and any(literal in ua for literal in found):
                 return True
         if any(literal in ua for literal in self.short):
@@ -67,7 +68,9 @@ class Classifier:
     def __init__(self, options: UsageOptions) -> None:
         self.crawlers = crawler_matcher()
         agents = [a for a in options.monitor_agents if a]
-        self.monitor_agents = re.compile("|".join(re.escape(a) for a in agents), re.IGNORECASE) if agents else None
+        self.monitor_agents = (
+            re.compile("|".join(re.escape(a) for a in agents), re.IGNORECASE) if agents else None
+        )
         self.networks = []
         for text in options.monitor_addresses:
             try:

@@ -1,4 +1,5 @@
 """Usage collection: read what is new in every app's access log and fill `app.usage`."""
+
 from __future__ import annotations
 
 import sqlite3
@@ -7,18 +8,18 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
-from agent.host import Host
-from agent.host.base import HostError
-from agent.model import App, SourceError
-from agent.usage import files
-from agent.usage.classify import Classifier
-from agent.usage.formats import FormatError, LogFormat, parse_definition
-from agent.usage.options import UsageOptions
-from agent.usage.parse import ChunkParser
-from agent.usage.report import LogStatus, build_usage
-from agent.usage.routing import Router
-from agent.usage.state import Batch, FileEntry, UsageState
-from agent.usage.tally import Tally
+from ronda.agent.host import Host
+from ronda.agent.host.base import HostError
+from ronda.agent.usage import files
+from ronda.agent.usage.classify import Classifier
+from ronda.agent.usage.formats import FormatError, LogFormat, parse_definition
+from ronda.agent.usage.options import UsageOptions
+from ronda.agent.usage.parse import ChunkParser
+from ronda.agent.usage.report import LogStatus, build_usage
+from ronda.agent.usage.routing import Router
+from ronda.agent.usage.state import Batch, FileEntry, UsageState
+from ronda.agent.usage.tally import Tally
+from ronda.model import App, SourceError
 
 SOURCE = "usage"
 STATE_FILE = "usage.sqlite"
@@ -53,8 +54,15 @@ class LogGroup:
 
 
 class UsageCollector:
-    def __init__(self, host: Host, apps: list[App], log_formats: dict[str, str], state_dir: Path,
-                 options: UsageOptions | None = None, progress: Progress | None = None) -> None:
+    def __init__(
+        self,
+        host: Host,
+        apps: list[App],
+        log_formats: dict[str, str],
+        state_dir: Path,
+        options: UsageOptions | None = None,
+        progress: Progress | None = None,
+    ) -> None:
         self.host = host
         self.apps = apps
         self.log_formats = log_formats
@@ -96,8 +104,10 @@ class UsageCollector:
         try:
             return UsageState(self.state_dir / STATE_FILE)
         except (sqlite3.Error, OSError) as e:  # keep going, without memory of earlier scans
-            self.error(f"cannot use the usage state ({type(e).__name__}: {e}); counting this scan only",
-                       str(self.state_dir / STATE_FILE))
+            self.error(
+                f"cannot use the usage state ({type(e).__name__}: {e}); counting this scan only",
+                str(self.state_dir / STATE_FILE),
+            )
             return UsageState(":memory:")
 
     def _format(self, kind: str, name: str) -> LogFormat:
@@ -159,10 +169,14 @@ class UsageCollector:
             return
         entries = state.files(group.path)
         for cand in group.candidates:
-            entry = next((e for e in entries if e.done and (e.dev, e.ino, e.size, e.mtime) == cand.identity), None)
+            entry = next(
+                (e for e in entries if e.done and (e.dev, e.ino, e.size, e.mtime) == cand.identity), None
+            )
             if entry is None:
                 known = next((e for e in entries if (e.dev, e.ino) == cand.identity[:2]), None)
-                start = known.offset if known and not cand.compression and known.offset <= cand.stat.size else 0
+                start = (
+                    known.offset if known and not cand.compression and known.offset <= cand.stat.size else 0
+                )
                 self._total += max(cand.stat.size - start, 0)
 
     # -- reading --------------------------------------------------------------------
@@ -192,14 +206,25 @@ class UsageCollector:
 
     def _match(self, cand: files.Candidate, head: bytes, entries: list[FileEntry]) -> FileEntry | None:
         """The state entry for this content: same first bytes, preferring the same inode."""
-        matches = [e for e in entries if 0 < e.fp_len <= len(head) and files.fingerprint(head[:e.fp_len]) == e.fp]
+        matches = [
+            e for e in entries if 0 < e.fp_len <= len(head) and files.fingerprint(head[: e.fp_len]) == e.fp
+        ]
         matches.sort(key=lambda e: ((e.dev, e.ino) == cand.identity[:2], e.offset), reverse=True)
         return matches[0] if matches else None
 
-    def _read_file(self, group: LogGroup, cand: files.Candidate, entries: list[FileEntry], state: UsageState,
-                   parser: ChunkParser, now: int) -> None:
+    def _read_file(
+        self,
+        group: LogGroup,
+        cand: files.Candidate,
+        entries: list[FileEntry],
+        state: UsageState,
+        parser: ChunkParser,
+        now: int,
+    ) -> None:
         host = self.host
-        unchanged = next((e for e in entries if e.done and (e.dev, e.ino, e.size, e.mtime) == cand.identity), None)
+        unchanged = next(
+            (e for e in entries if e.done and (e.dev, e.ino, e.size, e.mtime) == cand.identity), None
+        )
         if unchanged is not None:
             unchanged.seen, unchanged.path = now, cand.path
             state.touch(unchanged)
@@ -225,8 +250,9 @@ class UsageCollector:
         self.stats.files_read += 1
         self._stream(group, cand, entry, state, parser)
 
-    def _stream(self, group: LogGroup, cand: files.Candidate, entry: FileEntry, state: UsageState,
-                parser: ChunkParser) -> None:
+    def _stream(
+        self, group: LogGroup, cand: files.Candidate, entry: FileEntry, state: UsageState, parser: ChunkParser
+    ) -> None:
         tally = Tally()
         chunk = self.options.chunk_bytes
         rest = b""
@@ -256,7 +282,7 @@ class UsageCollector:
                     first = False
                     entry.offset += cut - start
                     since_flush += cut - start
-                rest = block[max(cut, start):]
+                rest = block[max(cut, start) :]
                 if since_flush >= self.options.flush_bytes or tally.size() >= _FLUSH_ENTRIES:
                     self.stats.bytes_read += since_flush
                     self._flush(group, parser, tally, entry, state)
@@ -277,29 +303,51 @@ class UsageCollector:
             if self.progress:
                 self.progress(min(self._done, self._total), self._total)
 
-    def _flush(self, group: LogGroup, parser: ChunkParser, tally: Tally, entry: FileEntry,
-               state: UsageState) -> None:
+    def _flush(
+        self, group: LogGroup, parser: ChunkParser, tally: Tally, entry: FileEntry, state: UsageState
+    ) -> None:
         keys = [app.key for app in group.apps]
         batch = Batch(
-            log=group.path, daily=[], clients={}, rejects=[], last=[], app_logs=[], oldest=tally.oldest,
-            newest=tally.newest, lines=tally.lines, unparsed=tally.unparsed, file=entry)
+            log=group.path,
+            daily=[],
+            clients={},
+            rejects=[],
+            last=[],
+            app_logs=[],
+            oldest=tally.oldest,
+            newest=tally.newest,
+            lines=tally.lines,
+            unparsed=tally.unparsed,
+            file=entry,
+        )
         for (app, day), (human, bot, monitor, error) in tally.daily.items():
             batch.daily.append((keys[app], day, human, bot, monitor, error))
         for (apps, day), ids in parser.client_days(tally.clients).items():
             for app in apps:
                 key = (keys[app], day)
                 batch.clients[key] = batch.clients[key] | ids if key in batch.clients else ids
-        batch.rejects = [(keys[app], day, client, n) for (apps, day, client), n in parser.rejects(tally.rejects).items()
-                         for app in apps]
+        batch.rejects = [
+            (keys[app], day, client, n)
+            for (apps, day, client), n in parser.rejects(tally.rejects).items()
+            for app in apps
+        ]
         batch.last = [(keys[app], kind, at) for (app, kind), at in tally.last.items()]
-        batch.app_logs = [(key, tally.oldest, tally.newest, tally.app_lines.get(i, 0)) for i, key in enumerate(keys)]
+        batch.app_logs = [
+            (key, tally.oldest, tally.newest, tally.app_lines.get(i, 0)) for i, key in enumerate(keys)
+        ]
         state.write(batch)
         self.stats.lines += tally.lines
         self.stats.lean_lines += tally.lean_lines
         group.status.unparsed += tally.unparsed
 
 
-def collect_usage(host: Host, apps: list[App], log_formats: dict[str, str], state_dir: Path,
-                  options: UsageOptions | None = None, progress: Progress | None = None) -> list[SourceError]:
+def collect_usage(
+    host: Host,
+    apps: list[App],
+    log_formats: dict[str, str],
+    state_dir: Path,
+    options: UsageOptions | None = None,
+    progress: Progress | None = None,
+) -> list[SourceError]:
     """Fill `app.usage` for every app from its access logs; returns what could not be read."""
     return UsageCollector(host, apps, log_formats, state_dir, options, progress).run()

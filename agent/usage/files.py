@@ -6,6 +6,7 @@ the same compressed with gzip, bzip2 or xz. A file is identified by a
 fingerprint of its first bytes (decompressed), so renaming, compressing and
 inode reuse cannot make ronda read a line twice.
 """
+
 from __future__ import annotations
 
 import bz2
@@ -18,8 +19,8 @@ from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import BinaryIO
 
-from agent.host import Host
-from agent.host.base import FileStat, HostError
+from ronda.agent.host import Host
+from ronda.agent.host.base import FileStat, HostError
 
 FINGERPRINT_BYTES = 512
 _ROTATED = re.compile(r"^(?:\.\d+|[-._]\d{8}(?:\d{2})?|[-._]\d{4}-\d\d-\d\d|\.old)?(\.gz|\.bz2|\.xz)?$")
@@ -55,7 +56,7 @@ def candidates(host: Host, path: str) -> list[Candidate]:
             found[-1].live = True
         return found
     for name in host.glob(glob.escape(path) + "*"):
-        suffix = name[len(path):]
+        suffix = name[len(path) :]
         m = _ROTATED.match(suffix)
         if not m:
             continue
@@ -71,7 +72,7 @@ def candidates(host: Host, path: str) -> list[Candidate]:
 
 
 def _generation(name: str, base: str) -> int:
-    m = re.match(r"\.(\d+)", name[len(base):])
+    m = re.match(r"\.(\d+)", name[len(base) :])
     return -int(m.group(1)) if m else 0
 
 

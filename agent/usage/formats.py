@@ -8,6 +8,7 @@ so that a whole buffer can go through `findall` and identical rows collapse
 in a C-level Counter. The time of day is captured only by the slower detail
 regex, used for the few lines whose exact time matters (first and last ones).
 """
+
 from __future__ import annotations
 
 import re
@@ -18,32 +19,58 @@ KEY_FIELDS = ("vhost", "prefix", "probe", "addr", "day", "status", "ua")
 
 NGINX_BUILTIN = {
     "combined": '$remote_addr - $remote_user [$time_local] "$request" $status $body_bytes_sent '
-                '"$http_referer" "$http_user_agent"',
+    '"$http_referer" "$http_user_agent"',
 }
 APACHE_BUILTIN = {
     "combined": '%h %l %u %t "%r" %>s %O "%{Referer}i" "%{User-Agent}i"',
     "common": '%h %l %u %t "%r" %>s %O',
     "vhost_combined": '%v:%p %h %l %u %t "%r" %>s %O "%{Referer}i" "%{User-Agent}i"',
-    "referer": '%{Referer}i -> %U',
-    "agent": '%{User-Agent}i',
+    "referer": "%{Referer}i -> %U",
+    "agent": "%{User-Agent}i",
 }
 BUILTIN = {"nginx": NGINX_BUILTIN, "apache": APACHE_BUILTIN, "tomcat": APACHE_BUILTIN}
 
 _NGINX_ROLES = {
-    "remote_addr": "addr", "realip_remote_addr": "addr", "binary_remote_addr": "addr",
-    "time_local": "clf", "time_iso8601": "iso8601", "msec": "epoch",
-    "request": "request", "request_uri": "uri", "uri": "uri", "document_uri": "uri",
-    "status": "status", "http_user_agent": "ua",
-    "host": "vhost", "server_name": "vhost", "http_host": "vhost",
+    "remote_addr": "addr",
+    "realip_remote_addr": "addr",
+    "binary_remote_addr": "addr",
+    "time_local": "clf",
+    "time_iso8601": "iso8601",
+    "msec": "epoch",
+    "request": "request",
+    "request_uri": "uri",
+    "uri": "uri",
+    "document_uri": "uri",
+    "status": "status",
+    "http_user_agent": "ua",
+    "host": "vhost",
+    "server_name": "vhost",
+    "http_host": "vhost",
 }
 _APACHE_ROLES = {
-    "h": "addr", "a": "addr", "t": "clf", "r": "request", "U": "uri", "s": "status",
-    "v": "vhost", "V": "vhost",
+    "h": "addr",
+    "a": "addr",
+    "t": "clf",
+    "r": "request",
+    "U": "uri",
+    "s": "status",
+    "v": "vhost",
+    "V": "vhost",
 }
-TIME_ROLES = {"clf": "clf", "clf_bare": "clf", "iso8601": "iso8601",
-              "epoch": "epoch", "epoch_msec": "epoch", "epoch_usec": "epoch"}
-_MONTHS = {m: i for i, m in enumerate(
-    ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"), 1)}
+TIME_ROLES = {
+    "clf": "clf",
+    "clf_bare": "clf",
+    "iso8601": "iso8601",
+    "epoch": "epoch",
+    "epoch_msec": "epoch",
+    "epoch_usec": "epoch",
+}
+_MONTHS = {
+    m: i
+    for i, m in enumerate(
+        ("Jan", "Feb", "Mar", "Apr", "May", "Jun", "Jul", "Aug", "Sep", "Oct", "Nov", "Dec"), 1
+    )
+}
 
 _NGINX_TOKEN = re.compile(r"\$(?:\{(\w+)\}|(\w+))")
 _APACHE_TOKEN = re.compile(r"%(?:[<>]|!?[\d,]+)*(?:\{([^}]*)\})?([a-zA-Z%])")
@@ -88,7 +115,8 @@ class LogFormat:
 
     def compile(self, prefixes: list[str], probes: list[str]) -> CompiledFormat:
         if self.json:
-            from agent.usage.jsonlog import compile_json
+            from ronda.agent.usage.jsonlog import compile_json
+
             return compile_json(prefixes, probes)
         return _compile(self, prefixes, probes)
 
@@ -129,7 +157,7 @@ def _tokens_nginx(definition: str) -> list[Token]:
     pos = 0
     for m in _NGINX_TOKEN.finditer(definition):
         if m.start() > pos:
-            tokens.append(Token("literal", definition[pos:m.start()]))
+            tokens.append(Token("literal", definition[pos : m.start()]))
         var = m.group(1) or m.group(2)
         tokens.append(Token(_NGINX_ROLES.get(var, "other"), var))
         pos = m.end()
@@ -145,7 +173,7 @@ def _tokens_apache(definition: str) -> list[Token]:
     pos = 0
     for m in _APACHE_TOKEN.finditer(definition):
         if m.start() > pos:
-            tokens.append(Token("literal", definition[pos:m.start()]))
+            tokens.append(Token("literal", definition[pos : m.start()]))
         arg, letter = m.group(1), m.group(2)
         pos = m.end()
         if letter == "%":
@@ -184,7 +212,9 @@ def _until(following: str, mode: str) -> bytes:
     """
     if following == "":
         return rb"[^\n]*?"
-    if mode == "lean":  # possessive: the class excludes the character that follows, so giving back never helps
+    if (
+        mode == "lean"
+    ):  # possessive: the class excludes the character that follows, so giving back never helps
         return b"[^" + re.escape(following.encode()) + b"]*+"
     if mode == "fast":
         return b"[^" + re.escape(following.encode()) + b"]*"
@@ -207,12 +237,21 @@ def _compile(fmt: LogFormat, prefixes: list[str], probes: list[str]) -> Compiled
         lean, lean_fields = _build(fmt, prefixes, probes, "lean")
     except re.error as e:  # pragma: no cover - tokens are escaped; this guards future roles
         raise FormatError(f"log format {fmt.name!r}: {e}") from None
-    return CompiledFormat(fast=fast, safe=safe, detail=detail, fields=tuple(fields),
-                          detail_fields=tuple(detail_fields), time_kind=fmt.time_kind,
-                          lean=lean, lean_fields=tuple(lean_fields))
+    return CompiledFormat(
+        fast=fast,
+        safe=safe,
+        detail=detail,
+        fields=tuple(fields),
+        detail_fields=tuple(detail_fields),
+        time_kind=fmt.time_kind,
+        lean=lean,
+        lean_fields=tuple(lean_fields),
+    )
 
 
-def _build(fmt: LogFormat, prefixes: list[str], probes: list[str], mode: str) -> tuple[re.Pattern[bytes], list[str]]:
+def _build(
+    fmt: LogFormat, prefixes: list[str], probes: list[str], mode: str
+) -> tuple[re.Pattern[bytes], list[str]]:
     out: list[bytes] = [b"^"]
     fields: list[str] = []
     used: set[str] = set()
@@ -253,8 +292,22 @@ def _build(fmt: LogFormat, prefixes: list[str], probes: list[str], mode: str) ->
             # possessive where the class excludes what follows: the closing bracket or literal
             day_rep = b"*+" if mode == "lean" else b"*"
             clock_rep = b"*+" if mode == "lean" and (bracket or following) else b"*"
-            out.append(open_ + b"([^:" + nl + b"]" + day_rep + b"):" + clock + b"[^" + re.escape(end.encode()) + nl
-                       + b"]" + clock_rep + b")" + close)
+            out.append(
+                open_
+                + b"([^:"
+                + nl
+                + b"]"
+                + day_rep
+                + b"):"
+                + clock
+                + b"[^"
+                + re.escape(end.encode())
+                + nl
+                + b"]"
+                + clock_rep
+                + b")"
+                + close
+            )
             fields.extend(("day", "clock") if mode == "detail" else ("day",))
         elif role == "iso8601":
             out.append(rb"(\d{4}-\d\d-\d\d)T" + clock + rb"\d\d:\d\d:\d\d(?:Z|[+-]\d\d:\d\d))")
@@ -267,7 +320,9 @@ def _build(fmt: LogFormat, prefixes: list[str], probes: list[str], mode: str) ->
             out.append(rb"(\d+)\d{" + (b"3" if role == "epoch_msec" else b"6") + b"}")
             fields.append("day")
         elif role in ("request", "uri"):
-            method = (rb'[^ "]* ?' if mode in ("fast", "lean") else rb'[^ "\n]* ?') if role == "request" else b""
+            method = (
+                (rb'[^ "]* ?' if mode in ("fast", "lean") else rb'[^ "\n]* ?') if role == "request" else b""
+            )
             out.append(method + path_groups(_until(following, mode)))
         elif role == "status" and mode == "lean":
             # three digits, as \d{3}; rows of one class (below 400, 403/404, other errors) collapse

@@ -5,12 +5,13 @@ Each line is one JSON object (`request.remote_ip`, `request.client_ip`,
 `ts` as epoch seconds or a formatted time). Parsing JSON costs more per line
 than a regex, so Caddy logs are read at a few hundred thousand lines/s.
 """
+
 from __future__ import annotations
 
 import json
 from datetime import datetime
 
-from agent.usage.formats import CompiledFormat
+from ronda.agent.usage.formats import CompiledFormat
 
 FIELDS = ("vhost", "addr", "day", "prefix", "probe", "status", "ua")
 
@@ -62,10 +63,17 @@ class JsonPattern:
         addr = request.get("client_ip") or request.get("remote_ip") or ""
         path = str(request.get("uri") or "/").split("?")[0].split("#")[0]
         prefix = next((p for p in self.prefixes if path == p or path.startswith(p + "/")), "")
-        rest = path[len(prefix):] or "/"
+        rest = path[len(prefix) :] or "/"
         probe = rest if rest in self.probes else ""
-        return (str(request.get("host") or "").encode(), str(addr).encode(), str(when).encode(), prefix.encode(),
-                probe.encode(), str(status).encode(), str(ua).encode())
+        return (
+            str(request.get("host") or "").encode(),
+            str(addr).encode(),
+            str(when).encode(),
+            prefix.encode(),
+            probe.encode(),
+            str(status).encode(),
+            str(ua).encode(),
+        )
 
 
 def _epoch(ts) -> int | None:
@@ -84,5 +92,6 @@ def _epoch(ts) -> int | None:
 
 def compile_json(prefixes: list[str], probes: list[str]) -> CompiledFormat:
     pattern = JsonPattern(prefixes, probes)
-    return CompiledFormat(fast=pattern, safe=pattern, detail=pattern, fields=FIELDS, detail_fields=FIELDS,
-                          time_kind="epoch")
+    return CompiledFormat(
+        fast=pattern, safe=pattern, detail=pattern, fields=FIELDS, detail_fields=FIELDS, time_kind="epoch"
+    )

@@ -1,19 +1,53 @@
 """What the usage collector treats as a monitor, a scanner, and how much it keeps."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass
 
 # Health checkers and uptime services, matched case-insensitively as substrings of the user agent.
 DEFAULT_MONITOR_AGENTS = (
-    "UptimeRobot", "Pingdom", "StatusCake", "Site24x7", "Uptime-Kuma", "Better Uptime", "Better Stack",
-    "kube-probe", "ELB-HealthChecker", "GoogleHC", "HealthCheck", "Health-Check", "Zabbix", "Nagios",
-    "check_http", "monitoring-plugins", "Icinga", "Prometheus", "blackbox-exporter", "Consul Health",
-    "Datadog", "NewRelicPinger", "Checkly", "Monit/", "Munin", "Catchpoint", "Freshping", "HetrixTools",
+    "UptimeRobot",
+    "Pingdom",
+    "StatusCake",
+    "Site24x7",
+    "Uptime-Kuma",
+    "Better Uptime",
+    "Better Stack",
+    "kube-probe",
+    "ELB-HealthChecker",
+    "GoogleHC",
+    "HealthCheck",
+    "Health-Check",
+    "Zabbix",
+    "Nagios",
+    "check_http",
+    "monitoring-plugins",
+    "Icinga",
+    "Prometheus",
+    "blackbox-exporter",
+    "Consul Health",
+    "Datadog",
+    "NewRelicPinger",
+    "Checkly",
+    "Monit/",
+    "Munin",
+    "Catchpoint",
+    "Freshping",
+    "HetrixTools",
 )
 # Request paths that only machines ask for (exact path, any query string).
 DEFAULT_MONITOR_PATHS = (
-    "/health", "/healthz", "/healthcheck", "/livez", "/readyz", "/ping", "/server-status", "/nginx_status",
-    "/status.php", "/fpm-status", "/actuator/health",
+    "/health",
+    "/healthz",
+    "/healthcheck",
+    "/livez",
+    "/readyz",
+    "/ping",
+    "/server-status",
+    "/nginx_status",
+    "/status.php",
+    "/fpm-status",
+    "/actuator/health",
 )
 
 

@@ -16,18 +16,19 @@ rows of one client and class collapse further; it is taken when it matches
 every line of the buffer. Otherwise the general path reads the buffer with
 the fast regex, or the safe one when a line is malformed.
 """
+
 from __future__ import annotations
 
 import gc
 from collections import Counter
 from operator import itemgetter
 
-from agent.usage.classify import BOT, ERROR, HUMAN, MONITOR, REJECT, Classifier
-from agent.usage.formats import CompiledFormat
-from agent.usage.routing import Router
-from agent.usage.tally import _INVALID, LAST_ANY, LAST_HUMAN, LAST_SUCCESS, GroupInfo, Tally, client_id
-from agent.usage.times import day_of as _day
-from agent.usage.times import epoch_of as _epoch
+from ronda.agent.usage.classify import BOT, ERROR, HUMAN, MONITOR, REJECT, Classifier
+from ronda.agent.usage.formats import CompiledFormat
+from ronda.agent.usage.routing import Router
+from ronda.agent.usage.tally import INVALID, LAST_ANY, LAST_HUMAN, LAST_SUCCESS, GroupInfo, Tally, client_id
+from ronda.agent.usage.times import day_of as _day
+from ronda.agent.usage.times import epoch_of as _epoch
 
 # Lines read past the last needed one, so slightly out-of-order timestamps still give the true maximum.
 _SLACK = 32
@@ -63,7 +64,6 @@ _CACHE_LIMIT = 10_000
 _LEAN_CACHE_LIMIT = _ID_CACHE_LIMIT = 10_000
 
 
-
 def _getter(positions: list[int]):
     """A C-level field picker: a tuple for several fields, the value for one, b"" for none."""
     if not positions:
@@ -72,7 +72,9 @@ def _getter(positions: list[int]):
 
 
 class ChunkParser:
-    def __init__(self, fmt: CompiledFormat, router: Router, classifier: Classifier, lean: bool = True) -> None:
+    def __init__(
+        self, fmt: CompiledFormat, router: Router, classifier: Classifier, lean: bool = True
+    ) -> None:
         self.fmt = fmt
         self.router = router
         self.classifier = classifier
@@ -103,15 +105,18 @@ class ChunkParser:
         self._lean = fmt.lean if lean else None
         if self._lean is not None:
             lean_pos = {name: i for i, name in enumerate(fmt.lean_fields)}
-            self._lean_key = itemgetter(*[i for i, f in enumerate(fmt.lean_fields) if f != "addr" or keep_addr])
+            self._lean_key = itemgetter(
+                *[i for i, f in enumerate(fmt.lean_fields) if f != "addr" or keep_addr]
+            )
             self._lean_addr_of = itemgetter(lean_pos["addr"]) if "addr" in lean_pos else (lambda row: b"")
             # the general row of a lean row: every field but the status is captured as is
             self._lean_parts = [(f, lean_pos.get(f, -1)) for f in fmt.fields]
             self._reject_at, self._error_at = lean_pos.get("reject", -1), lean_pos.get("error", -1)
             self._lean_day_of = itemgetter(lean_pos["day"])
             # what a row means but its day: rows of one kind on other days make their GroupInfo from it
-            self._lean_kind_key = _getter([i for i, f in enumerate(fmt.lean_fields)
-                                           if f != "day" and (f != "addr" or keep_addr)])
+            self._lean_kind_key = _getter(
+                [i for i, f in enumerate(fmt.lean_fields) if f != "day" and (f != "addr" or keep_addr)]
+            )
             self._lean_groups: dict[tuple, GroupInfo] = {}
             self._lean_kinds: dict = {}
 
@@ -130,7 +135,9 @@ class ChunkParser:
             values = dict(zip(self._route_fields, route_key if len(self._route_fields) > 1 else (route_key,)))
             if len(self._routes) >= _CACHE_LIMIT:
                 self._routes.clear()
-            apps = self._routes[route_key] = self.router.route(values.get("vhost", b""), values.get("prefix", b""))
+            apps = self._routes[route_key] = self.router.route(
+                values.get("vhost", b""), values.get("prefix", b"")
+            )
         return apps
 
     def _code(self, key) -> int:
@@ -152,7 +159,7 @@ class ChunkParser:
         return code
 
     def info(self, row: tuple) -> GroupInfo:
-        """What a parsed row means: apps, day, class; _INVALID if its date is no date."""
+        """What a parsed row means: apps, day, class; INVALID if its date is no date."""
         info = self._groups.get(self._group_key(row))
         return info if info is not None else self._new_info(row)
 
@@ -169,7 +176,7 @@ class ChunkParser:
 
     def _new_info(self, row: tuple) -> GroupInfo:
         day = self.day(self._day_of(row))
-        info = _INVALID if day is None else self._kind(row).on(day)
+        info = INVALID if day is None else self._kind(row).on(day)
         if len(self._groups) >= _CACHE_LIMIT:
             self._groups.clear()
         self._groups[self._group_key(row)] = info
@@ -193,14 +200,16 @@ class ChunkParser:
                 self._lean_kinds.clear()
             kind = self._lean_kinds[kind_key] = self._kind(tuple(general))
         day = self.day(self._lean_day_of(row))
-        info = _INVALID if day is None else kind.on(day)
+        info = INVALID if day is None else kind.on(day)
         if len(self._lean_groups) >= _LEAN_CACHE_LIMIT:
             self._lean_groups.clear()
         self._lean_groups[self._lean_key(row)] = info
         return info
 
     # -- the buffer -------------------------------------------------------------
-    def feed(self, buf: bytes, tally: Tally, first: bool = False, start: int = 0, end: int | None = None) -> None:
+    def feed(
+        self, buf: bytes, tally: Tally, first: bool = False, start: int = 0, end: int | None = None
+    ) -> None:
         """Tally every line of `buf[start:end]`, which starts a line and ends at a line end or the file's end.
 
         Offsets instead of slices: the buffers are large and copying them costs more than parsing.
@@ -224,8 +233,14 @@ class ChunkParser:
         rows = self._lean.findall(buf, start, end) if self._lean is not None else None
         if rows is not None and len(rows) == lines:
             tally.lean_lines += lines
-            per_info = self._per_info(Counter(rows), tally, self._lean_groups.get, self._lean_key,
-                                      self._lean_addr_of, self._new_lean_info)
+            per_info = self._per_info(
+                Counter(rows),
+                tally,
+                self._lean_groups.get,
+                self._lean_key,
+                self._lean_addr_of,
+                self._new_lean_info,
+            )
         else:
             if rows is None:
                 rows = self.fmt.fast.findall(buf, start, end)
@@ -236,13 +251,14 @@ class ChunkParser:
             tally.unparsed += lines - len(rows)
             if not rows:
                 return
-            per_info = self._per_info(Counter(rows), tally, self._groups.get, self._group_key, self._addr_of,
-                                      self._new_info)
+            per_info = self._per_info(
+                Counter(rows), tally, self._groups.get, self._group_key, self._addr_of, self._new_info
+            )
         del rows
         needed: set[tuple[int, int]] = set()
         daily, app_lines = tally.daily, tally.app_lines
         for info, n in per_info.items():
-            if info is _INVALID:
+            if info is INVALID:
                 tally.unparsed += n
                 continue
             needed.update(info.needs)
@@ -260,7 +276,9 @@ class ChunkParser:
             self._walk_head(buf, start, end, tally)
 
     @staticmethod
-    def _per_info(counted: Counter, tally: Tally, groups_get, group_key, addr_of, new_info) -> dict[GroupInfo, int]:
+    def _per_info(
+        counted: Counter, tally: Tally, groups_get, group_key, addr_of, new_info
+    ) -> dict[GroupInfo, int]:
         """Lines per group; clients only for people and 403/404s. Per distinct row: two C calls and a dict update."""
         per_info: dict[GroupInfo, int] = {}
         clients, rejects = tally.clients, tally.rejects
@@ -284,7 +302,9 @@ class ChunkParser:
             ids[addr] = client_id(addr)
         return ids
 
-    def client_days(self, entries: set[tuple[GroupInfo, bytes]]) -> dict[tuple[tuple[int, ...], str], set[int]]:
+    def client_days(
+        self, entries: set[tuple[GroupInfo, bytes]]
+    ) -> dict[tuple[tuple[int, ...], str], set[int]]:
         """Tally.clients as (apps, day) -> client ids."""
         ids = self._ids_of({addr for _, addr in entries})
         out: dict[tuple[tuple[int, ...], str], set[int]] = {}
@@ -316,7 +336,7 @@ class ChunkParser:
             return None
         row, when = self._split(m.groups())
         info = self.info(row)
-        return (info, when) if info is not _INVALID and when is not None else None
+        return (info, when) if info is not INVALID and when is not None else None
 
     @staticmethod
     def _note(tally: Tally, info: GroupInfo, when: int, needed: set[tuple[int, int]]) -> None:
@@ -327,7 +347,9 @@ class ChunkParser:
                 if tally.last.get((app, kind), -1) < when:
                     tally.last[(app, kind)] = when
 
-    def _walk_back(self, buf: bytes, first: int, end: int, tally: Tally, needed: set[tuple[int, int]]) -> None:
+    def _walk_back(
+        self, buf: bytes, first: int, end: int, tally: Tally, needed: set[tuple[int, int]]
+    ) -> None:
         """The last lines of the buffer, one by one: they hold the latest time of most kinds."""
         end = end - 1 if buf[end - 1] == 10 else end
         slack, budget = _SLACK, _WALK
@@ -341,14 +363,16 @@ class ChunkParser:
             if parsed is not None:
                 self._note(tally, parsed[0], parsed[1], needed)
 
-    def _find_rest(self, buf: bytes, start: int, end: int, tally: Tally, needed: set[tuple[int, int]]) -> None:
+    def _find_rest(
+        self, buf: bytes, start: int, end: int, tally: Tally, needed: set[tuple[int, int]]
+    ) -> None:
         """Kinds of request whose last line lies deeper in the buffer: found with C-level scans."""
         detail = self.fmt.detail.findall(buf, start, end)
         rows = list(map(self._fast_of_detail, detail))
         wants: dict[tuple, set[tuple[int, int]]] = {}
         for row in set(rows):
             info = self.info(row)
-            if info is not _INVALID:
+            if info is not INVALID:
                 wants[row] = set(info.needs)
         limit = len(rows)
         while needed and limit > 0:
@@ -361,7 +385,7 @@ class ChunkParser:
                 if wants.get(rows[j], set()) & found:
                     row, when = self._split(detail[j])
                     info = self.info(row)
-                    if when is not None and info is not _INVALID:
+                    if when is not None and info is not INVALID:
                         self._note(tally, info, when, needed)
             needed -= found
             limit = i

@@ -1,14 +1,15 @@
 """From the usage state to `agent.model.Usage`, and a one-line summary for tables."""
+
 from __future__ import annotations
 
 import time
 from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 
-from agent.model import App, DailyUsage, LogSource, Usage
-from agent.usage.options import UsageOptions
-from agent.usage.state import UsageState
-from agent.usage.tally import LAST_ANY, LAST_HUMAN, LAST_SUCCESS
+from ronda.agent.usage.options import UsageOptions
+from ronda.agent.usage.state import UsageState
+from ronda.agent.usage.tally import LAST_ANY, LAST_HUMAN, LAST_SUCCESS
+from ronda.model import App, DailyUsage, LogSource, Usage
 
 
 @dataclass
@@ -30,8 +31,13 @@ def _dt(epoch: int | None) -> datetime | None:
     return datetime.fromtimestamp(epoch, UTC) if epoch is not None else None
 
 
-def build_usage(state: UsageState, app: App, counted: tuple[str, int] | None, statuses: dict[str, LogStatus],
-                options: UsageOptions) -> Usage:
+def build_usage(
+    state: UsageState,
+    app: App,
+    counted: tuple[str, int] | None,
+    statuses: dict[str, LogStatus],
+    options: UsageOptions,
+) -> Usage:
     if counted is None:
         return Usage(coverage="none")
     path, ref_index = counted
@@ -40,20 +46,30 @@ def build_usage(state: UsageState, app: App, counted: tuple[str, int] | None, st
     log = state.log(path)
     usage = Usage()
     ref = app.access_logs[ref_index]
-    source = LogSource(path=ref.path, format=ref.format or "combined", status=status.state, error=status.message)
+    source = LogSource(
+        path=ref.path, format=ref.format or "combined", status=status.state, error=status.message
+    )
     if status.state == "ok" and status.unreadable:
         source.status, source.error = "partial", "unreadable: " + ", ".join(status.unreadable)
     elif status.state == "ok" and status.shared:
-        source.error = ("several sites share this log and its format has no virtual host field: "
-                        "each request is counted for all of them")
+        source.error = (
+            "several sites share this log and its format has no virtual host field: "
+            "each request is counted for all of them"
+        )
     if applog is not None:
         source.oldest_line, source.newest_line, source.lines = _dt(applog[0]), _dt(applog[1]), applog[2]
     if log is not None:
         source.unparsed_lines = log[3]
     usage.logs = [source] + [
-        LogSource(path=other.path, format=other.format or "combined", status="not-counted",
-                  error=f"the same requests are counted from {ref.path}")
-        for i, other in enumerate(app.access_logs) if i != ref_index]
+        LogSource(
+            path=other.path,
+            format=other.format or "combined",
+            status="not-counted",
+            error=f"the same requests are counted from {ref.path}",
+        )
+        for i, other in enumerate(app.access_logs)
+        if i != ref_index
+    ]
     usage.unparsed_lines = log[3] if log is not None else 0
 
     if applog is None or applog[0] is None:
@@ -68,8 +84,13 @@ def build_usage(state: UsageState, app: App, counted: tuple[str, int] | None, st
 
     total_lines = log[2] if log else 0
     unparsed_share = (usage.unparsed_lines / total_lines) if total_lines else 0.0
-    full = status.read and status.state == "ok" and not status.unreadable and not status.shared \
+    full = (
+        status.read
+        and status.state == "ok"
+        and not status.unreadable
+        and not status.shared
         and unparsed_share <= options.max_unparsed_share
+    )
     usage.coverage = "full" if full else "partial"
     oldest = applog[0]
     if options.retention_days:
@@ -80,8 +101,12 @@ def build_usage(state: UsageState, app: App, counted: tuple[str, int] | None, st
     usage.last_request = _dt(last.get(LAST_ANY))
     usage.last_human_request = _dt(last.get(LAST_HUMAN))
     usage.last_human_success = _dt(last.get(LAST_SUCCESS))
-    usage.daily = [DailyUsage(day, human, bot, monitor, error, scanner, clients)
-                   for day, human, bot, monitor, error, scanner, clients in state.daily(app.key, options.scanner_threshold)]
+    usage.daily = [
+        DailyUsage(day, human, bot, monitor, error, scanner, clients)
+        for day, human, bot, monitor, error, scanner, clients in state.daily(
+            app.key, options.scanner_threshold
+        )
+    ]
     return usage
 
 

@@ -1,11 +1,12 @@
 """Which app a request in a shared log belongs to: by virtual host, then by longest path prefix."""
+
 from __future__ import annotations
 
 import fnmatch
 import re
 from dataclasses import dataclass
 
-from agent.model import App
+from ronda.model import App
 
 
 def normalise_host(value: bytes) -> str:

@@ -6,6 +6,7 @@ clients (as non-reversible ids) and the last times. Counts and the offsets
 they come from are written in one transaction, so a crash or restart never
 counts a line twice or loses one.
 """
+
 from __future__ import annotations
 
 import os
@@ -99,9 +100,13 @@ class UsageState:
             return
         with self.db:
             rows = self.db.execute("SELECT app, day, client FROM clients ORDER BY app, day")
-            self.db.executemany("INSERT INTO client_days VALUES (?, ?, 0, ?)",   # a day at a time in memory
-                                ((app, day, _pack({r[2] for r in group}))
-                                 for (app, day), group in groupby(rows, key=lambda r: (r[0], r[1]))))
+            self.db.executemany(
+                "INSERT INTO client_days VALUES (?, ?, 0, ?)",  # a day at a time in memory
+                (
+                    (app, day, _pack({r[2] for r in group}))
+                    for (app, day), group in groupby(rows, key=lambda r: (r[0], r[1]))
+                ),
+            )
             self.db.execute("DROP TABLE clients")
 
     def close(self) -> None:
@@ -109,12 +114,17 @@ class UsageState:
 
     # -- files ------------------------------------------------------------------
     def files(self, log: str) -> list[FileEntry]:
-        rows = self.db.execute("SELECT id, log, path, dev, ino, size, mtime, fp_len, fp, offset, done, seen "
-                               "FROM files WHERE log = ? ORDER BY id", (log,)).fetchall()
+        rows = self.db.execute(
+            "SELECT id, log, path, dev, ino, size, mtime, fp_len, fp, offset, done, seen "
+            "FROM files WHERE log = ? ORDER BY id",
+            (log,),
+        ).fetchall()
         return [FileEntry(*row[:10], bool(row[10]), row[11]) for row in rows]
 
     def touch(self, entry: FileEntry) -> None:
-        self.db.execute("UPDATE files SET seen = ?, path = ? WHERE id = ?", (entry.seen, entry.path, entry.id))
+        self.db.execute(
+            "UPDATE files SET seen = ?, path = ? WHERE id = ?", (entry.seen, entry.path, entry.id)
+        )
         self.db.commit()
 
     def forget_files(self, log: str, older_than: int) -> None:
@@ -129,35 +139,62 @@ class UsageState:
             db.executemany(
                 "INSERT INTO daily VALUES (?, ?, ?, ?, ?, ?) ON CONFLICT(app, day) DO UPDATE SET "
                 "human = human + excluded.human, bot = bot + excluded.bot, "
-                "monitor = monitor + excluded.monitor, error = error + excluded.error", batch.daily)
+                "monitor = monitor + excluded.monitor, error = error + excluded.error",
+                batch.daily,
+            )
             self._add_clients(batch.clients)
-            db.executemany("INSERT INTO rejects VALUES (?, ?, ?, ?) ON CONFLICT(app, day, client) "
-                           "DO UPDATE SET n = n + excluded.n", batch.rejects)
-            db.executemany("INSERT INTO app_last VALUES (?, ?, ?) ON CONFLICT(app, kind) "
-                           "DO UPDATE SET at = max(at, excluded.at)", batch.last)
+            db.executemany(
+                "INSERT INTO rejects VALUES (?, ?, ?, ?) ON CONFLICT(app, day, client) "
+                "DO UPDATE SET n = n + excluded.n",
+                batch.rejects,
+            )
+            db.executemany(
+                "INSERT INTO app_last VALUES (?, ?, ?) ON CONFLICT(app, kind) "
+                "DO UPDATE SET at = max(at, excluded.at)",
+                batch.last,
+            )
             db.executemany(
                 "INSERT INTO app_logs VALUES (?, ?, ?, ?, ?) ON CONFLICT(app, log) DO UPDATE SET "
                 "oldest = min(coalesce(oldest, excluded.oldest), coalesce(excluded.oldest, oldest)), "
                 "newest = max(coalesce(newest, excluded.newest), coalesce(excluded.newest, newest)), "
                 "lines = lines + excluded.lines",
-                [(app, batch.log, oldest, newest, lines) for app, oldest, newest, lines in batch.app_logs])
+                [(app, batch.log, oldest, newest, lines) for app, oldest, newest, lines in batch.app_logs],
+            )
             db.execute(
                 "INSERT INTO logs(log, oldest, newest, lines, unparsed) VALUES (?, ?, ?, ?, ?) "
                 "ON CONFLICT(log) DO UPDATE SET "
                 "oldest = min(coalesce(oldest, excluded.oldest), coalesce(excluded.oldest, oldest)), "
                 "newest = max(coalesce(newest, excluded.newest), coalesce(excluded.newest, newest)), "
                 "lines = lines + excluded.lines, unparsed = unparsed + excluded.unparsed",
-                (batch.log, batch.oldest, batch.newest, batch.lines, batch.unparsed))
+                (batch.log, batch.oldest, batch.newest, batch.lines, batch.unparsed),
+            )
             entry = batch.file
             if entry is not None:
-                values = (entry.log, entry.path, entry.dev, entry.ino, entry.size, entry.mtime, entry.fp_len,
-                          entry.fp, entry.offset, int(entry.done), entry.seen)
+                values = (
+                    entry.log,
+                    entry.path,
+                    entry.dev,
+                    entry.ino,
+                    entry.size,
+                    entry.mtime,
+                    entry.fp_len,
+                    entry.fp,
+                    entry.offset,
+                    int(entry.done),
+                    entry.seen,
+                )
                 if entry.id:
-                    db.execute("UPDATE files SET log=?, path=?, dev=?, ino=?, size=?, mtime=?, fp_len=?, fp=?, "
-                               "offset=?, done=?, seen=? WHERE id = ?", (*values, entry.id))
+                    db.execute(
+                        "UPDATE files SET log=?, path=?, dev=?, ino=?, size=?, mtime=?, fp_len=?, fp=?, "
+                        "offset=?, done=?, seen=? WHERE id = ?",
+                        (*values, entry.id),
+                    )
                 else:
-                    entry.id = db.execute("INSERT INTO files(log, path, dev, ino, size, mtime, fp_len, fp, offset,"
-                                          " done, seen) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)", values).lastrowid
+                    entry.id = db.execute(
+                        "INSERT INTO files(log, path, dev, ino, size, mtime, fp_len, fp, offset,"
+                        " done, seen) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
+                        values,
+                    ).lastrowid
         return entry
 
     def _add_clients(self, clients: dict[tuple[str, str], set[int]]) -> None:
@@ -166,18 +203,22 @@ class UsageState:
         self.db.executemany(
             "INSERT INTO client_days VALUES (?1, ?2, "
             "(SELECT ifnull(max(part) + 1, 0) FROM client_days WHERE app = ?1 AND day = ?2), ?3)",
-            [(app, day, _pack(ids)) for (app, day), ids in clients.items()])
+            [(app, day, _pack(ids)) for (app, day), ids in clients.items()],
+        )
 
     def _client_counts(self, app: str) -> dict[str, int]:
         """Distinct clients per day. A day written in several parts is merged into one on the way."""
         counts = {}
         for day, parts, size in self.db.execute(
-                "SELECT day, count(*), sum(length(ids)) FROM client_days WHERE app = ? GROUP BY day", (app,)).fetchall():
+            "SELECT day, count(*), sum(length(ids)) FROM client_days WHERE app = ? GROUP BY day", (app,)
+        ).fetchall():
             if parts == 1:
                 counts[day] = size // 8
                 continue
             ids: set[int] = set()
-            for (blob,) in self.db.execute("SELECT ids FROM client_days WHERE app = ? AND day = ?", (app, day)):
+            for (blob,) in self.db.execute(
+                "SELECT ids FROM client_days WHERE app = ? AND day = ?", (app, day)
+            ):
                 ids.update(_unpack(blob))
             with self.db:
                 self.db.execute("DELETE FROM client_days WHERE app = ? AND day = ?", (app, day))
@@ -187,8 +228,11 @@ class UsageState:
 
     def mark_read(self, log: str, when: int) -> None:
         with self.db:
-            self.db.execute("INSERT INTO logs(log, read_at) VALUES (?, ?) "
-                            "ON CONFLICT(log) DO UPDATE SET read_at = excluded.read_at", (log, when))
+            self.db.execute(
+                "INSERT INTO logs(log, read_at) VALUES (?, ?) "
+                "ON CONFLICT(log) DO UPDATE SET read_at = excluded.read_at",
+                (log, when),
+            )
 
     def prune(self, before_day: str) -> None:
         with self.db:
@@ -200,11 +244,14 @@ class UsageState:
         """(day, human, bot, monitor, error, scanner, human_clients) for every day with any request."""
         days: dict[str, list[int]] = {}
         for day, human, bot, monitor, error in self.db.execute(
-                "SELECT day, human, bot, monitor, error FROM daily WHERE app = ?", (app,)):
+            "SELECT day, human, bot, monitor, error FROM daily WHERE app = ?", (app,)
+        ):
             days[day] = [human, bot, monitor, error, 0, 0]
         for day, below, above in self.db.execute(
-                "SELECT day, sum(CASE WHEN n < ? THEN n ELSE 0 END), sum(CASE WHEN n >= ? THEN n ELSE 0 END) "
-                "FROM rejects WHERE app = ? GROUP BY day", (scanner_threshold, scanner_threshold, app)):
+            "SELECT day, sum(CASE WHEN n < ? THEN n ELSE 0 END), sum(CASE WHEN n >= ? THEN n ELSE 0 END) "
+            "FROM rejects WHERE app = ? GROUP BY day",
+            (scanner_threshold, scanner_threshold, app),
+        ):
             row = days.setdefault(day, [0] * 6)
             row[3] += below
             row[4] += above
@@ -216,13 +263,15 @@ class UsageState:
         return dict(self.db.execute("SELECT kind, at FROM app_last WHERE app = ?", (app,)).fetchall())
 
     def app_log(self, app: str, log: str) -> tuple[int | None, int | None, int] | None:
-        row = self.db.execute("SELECT oldest, newest, lines FROM app_logs WHERE app = ? AND log = ?",
-                              (app, log)).fetchone()
+        row = self.db.execute(
+            "SELECT oldest, newest, lines FROM app_logs WHERE app = ? AND log = ?", (app, log)
+        ).fetchone()
         return tuple(row) if row else None
 
     def log(self, log: str) -> tuple[int | None, int | None, int, int, int | None] | None:
-        row = self.db.execute("SELECT oldest, newest, lines, unparsed, read_at FROM logs WHERE log = ?",
-                              (log,)).fetchone()
+        row = self.db.execute(
+            "SELECT oldest, newest, lines, unparsed, read_at FROM logs WHERE log = ?", (log,)
+        ).fetchone()
         return tuple(row) if row else None
 
 

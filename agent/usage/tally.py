@@ -1,11 +1,12 @@
 """What a parse adds up before it is written to the state, and what a group of rows means."""
+
 from __future__ import annotations
 
 import hashlib
 from collections import Counter
 from dataclasses import dataclass, field
 
-from agent.usage.classify import HUMAN
+from ronda.agent.usage.classify import HUMAN
 
 # Kinds of "last time" tracked per app.
 LAST_ANY, LAST_HUMAN, LAST_SUCCESS = range(3)
@@ -55,8 +56,14 @@ class GroupInfo:
 
     __slots__ = ("apps", "cls", "day", "lasts", "needs")
 
-    def __init__(self, apps: tuple[int, ...], day: str, cls: int, lasts: tuple[int, ...],
-                 needs: tuple[tuple[int, int], ...] | None = None) -> None:
+    def __init__(
+        self,
+        apps: tuple[int, ...],
+        day: str,
+        cls: int,
+        lasts: tuple[int, ...],
+        needs: tuple[tuple[int, int], ...] | None = None,
+    ) -> None:
         self.apps, self.day, self.cls, self.lasts = apps, day, cls, lasts
         self.needs = tuple((app, last) for app in apps for last in lasts) if needs is None else needs
 
@@ -65,4 +72,4 @@ class GroupInfo:
         return GroupInfo(self.apps, day, self.cls, self.lasts, self.needs)
 
 
-_INVALID = GroupInfo((), "", HUMAN, ())  # rows whose date is no date
+INVALID = GroupInfo((), "", HUMAN, ())  # rows whose date is no date

@@ -4,13 +4,14 @@ Days repeat on every line of a log, so the day's own work (validation, the
 epoch of its midnight) is cached per distinct raw value; only the clock is
 read per line.
 """
+
 from __future__ import annotations
 
 import calendar
 from datetime import UTC, datetime
 from functools import lru_cache
 
-from agent.usage.formats import month_number
+from ronda.agent.usage.formats import month_number
 
 
 def day_of(kind: str, raw: bytes) -> str | None:
@@ -52,8 +53,11 @@ def epoch_of(kind: str, day_raw: bytes, clock: bytes | None) -> int | None:
             offset = (int(zone[1:3]) * 60 + int(zone[3:5])) * 60 * (-1 if zone[0] == "-" else 1)
         else:  # 13:55:36+07:00 or 13:55:36Z
             hms, zone = text[:8], text[8:]
-            offset = 0 if zone in ("Z", "") else (int(zone[1:3]) * 60 + int(zone[4:6])) * 60 * (
-                -1 if zone[0] == "-" else 1)
+            offset = (
+                0
+                if zone in ("Z", "")
+                else (int(zone[1:3]) * 60 + int(zone[4:6])) * 60 * (-1 if zone[0] == "-" else 1)
+            )
         h, mi, s = (int(x) for x in hms.split(":"))
         if h > 23 or mi > 59 or s > 60:
             return None

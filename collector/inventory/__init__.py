@@ -1,5 +1,6 @@
 """The declared inventory: import (CSV/YAML/JSON, English or Indonesian columns), export, pins."""
-from collector.inventory.model import DeclaredApp, InventoryError, Problem
-from collector.inventory.parse import load_inventory
+
+from ronda.collector.inventory.model import DeclaredApp, InventoryError, Problem
+from ronda.collector.inventory.parse import load_inventory
 
 __all__ = ["DeclaredApp", "InventoryError", "Problem", "load_inventory"]

@@ -4,6 +4,7 @@ A re-import updates records in place; every change is appended to
 inventory_history. Records the new file no longer lists are withdrawn (kept,
 flagged), not deleted. Pins live in their own table and survive both.
 """
+
 from __future__ import annotations
 
 import hashlib
@@ -12,9 +13,9 @@ from dataclasses import dataclass, fields
 from datetime import UTC, datetime
 from typing import Any
 
-from collector.inventory.model import DeclaredApp
-from collector.store import Store
-from collector.store.store import iso
+from ronda.collector.inventory.model import DeclaredApp
+from ronda.collector.store import Store
+from ronda.collector.store.store import iso
 
 _LIST_FIELDS = ("urls", "depends_on")
 _COLUMNS = [f.name for f in fields(DeclaredApp) if f.name != "line"]
@@ -49,15 +50,24 @@ def app_from_row(row: dict[str, Any]) -> DeclaredApp:
     return DeclaredApp(line=row.get("source_line") or 0, **values)
 
 
-def import_apps(store: Store, apps: list[DeclaredApp], file: str, fmt: str, content: bytes,
-                now: datetime | None = None, dry_run: bool = False) -> ImportResult:
+def import_apps(
+    store: Store,
+    apps: list[DeclaredApp],
+    file: str,
+    fmt: str,
+    content: bytes,
+    now: datetime | None = None,
+    dry_run: bool = False,
+) -> ImportResult:
     """Apply a validated inventory; all of it or (on any error, or with dry_run) nothing."""
     stamp = iso(now or datetime.now(UTC))
-    with store.transaction() as c:
+    with store.writing() as c:
         existing = {r["app_id"]: r for r in _rows(c, "SELECT * FROM inventory")}
-        cur = c.execute("INSERT INTO inventory_imports (imported_at, file, sha256, format, records, added, "
-                        "updated, unchanged, withdrawn) VALUES (?,?,?,?,?,0,0,0,0)",
-                        (stamp, file, hashlib.sha256(content).hexdigest(), fmt, len(apps)))
+        cur = c.execute(
+            "INSERT INTO inventory_imports (imported_at, file, sha256, format, records, added, "
+            "updated, unchanged, withdrawn) VALUES (?,?,?,?,?,0,0,0,0)",
+            (stamp, file, hashlib.sha256(content).hexdigest(), fmt, len(apps)),
+        )
         import_id = cur.lastrowid
         added, updated, restored, history = [], [], [], []
         unchanged = 0
@@ -68,17 +78,31 @@ def import_apps(store: Store, apps: list[DeclaredApp], file: str, fmt: str, cont
             old = existing.get(app.app_id)
             if old is None:
                 added.append(app.app_id)
-                c.execute(f"INSERT INTO inventory ({', '.join(_COLUMNS)}, source_line, first_imported, "
-                          f"last_imported, import_id) VALUES ({', '.join('?' * len(_COLUMNS))}, ?, ?, ?, ?)",
-                          [row[k] for k in _COLUMNS] + [app.line, stamp, stamp, import_id])
-                history.append((app.app_id, "added", {k: [None, _plain(k, row[k])] for k in _COLUMNS
-                                                      if row[k] not in ("", None, "[]", "{}")}, row))
+                c.execute(
+                    f"INSERT INTO inventory ({', '.join(_COLUMNS)}, source_line, first_imported, "
+                    f"last_imported, import_id) VALUES ({', '.join('?' * len(_COLUMNS))}, ?, ?, ?, ?)",
+                    [row[k] for k in _COLUMNS] + [app.line, stamp, stamp, import_id],
+                )
+                history.append(
+                    (
+                        app.app_id,
+                        "added",
+                        {
+                            k: [None, _plain(k, row[k])]
+                            for k in _COLUMNS
+                            if row[k] not in ("", None, "[]", "{}")
+                        },
+                        row,
+                    )
+                )
                 continue
             changes = {k: [_plain(k, old[k]), _plain(k, row[k])] for k in _COLUMNS if old[k] != row[k]}
             was_withdrawn = old["withdrawn_at"] is not None
-            c.execute(f"UPDATE inventory SET {', '.join(f'{k}=?' for k in _COLUMNS)}, source_line=?, "
-                      "last_imported=?, import_id=?, withdrawn_at=NULL WHERE app_id=?",
-                      [row[k] for k in _COLUMNS] + [app.line, stamp, import_id, app.app_id])
+            c.execute(
+                f"UPDATE inventory SET {', '.join(f'{k}=?' for k in _COLUMNS)}, source_line=?, "
+                "last_imported=?, import_id=?, withdrawn_at=NULL WHERE app_id=?",
+                [row[k] for k in _COLUMNS] + [app.line, stamp, import_id, app.app_id],
+            )
             if was_withdrawn:
                 restored.append(app.app_id)
                 history.append((app.app_id, "restored", changes, row))
@@ -91,12 +115,24 @@ def import_apps(store: Store, apps: list[DeclaredApp], file: str, fmt: str, cont
         for app_id in withdrawn:
             c.execute("UPDATE inventory SET withdrawn_at=? WHERE app_id=?", (stamp, app_id))
             history.append((app_id, "withdrawn", {}, existing[app_id]))
-        c.executemany("INSERT INTO inventory_history VALUES (?,?,?,?,?,?)", [
-            (app_id, import_id, stamp, change, json.dumps(changes, ensure_ascii=False, sort_keys=True),
-             json.dumps({k: _plain(k, row[k]) for k in _COLUMNS}, ensure_ascii=False, sort_keys=True))
-            for app_id, change, changes, row in history])
-        c.execute("UPDATE inventory_imports SET added=?, updated=?, unchanged=?, withdrawn=? WHERE import_id=?",
-                  (len(added), len(updated) + len(restored), unchanged, len(withdrawn), import_id))
+        c.executemany(
+            "INSERT INTO inventory_history VALUES (?,?,?,?,?,?)",
+            [
+                (
+                    app_id,
+                    import_id,
+                    stamp,
+                    change,
+                    json.dumps(changes, ensure_ascii=False, sort_keys=True),
+                    json.dumps({k: _plain(k, row[k]) for k in _COLUMNS}, ensure_ascii=False, sort_keys=True),
+                )
+                for app_id, change, changes, row in history
+            ],
+        )
+        c.execute(
+            "UPDATE inventory_imports SET added=?, updated=?, unchanged=?, withdrawn=? WHERE import_id=?",
+            (len(added), len(updated) + len(restored), unchanged, len(withdrawn), import_id),
+        )
         result = ImportResult(import_id, len(apps), added, updated, unchanged, withdrawn, restored)
         if dry_run:
             raise _DryRun(result)
@@ -108,7 +144,9 @@ class _DryRun(Exception):
         self.result = result
 
 
-def preview_import(store: Store, apps: list[DeclaredApp], file: str, fmt: str, content: bytes) -> ImportResult:
+def preview_import(
+    store: Store, apps: list[DeclaredApp], file: str, fmt: str, content: bytes
+) -> ImportResult:
     """What an import would change, computed inside a transaction that is rolled back."""
     try:
         import_apps(store, apps, file, fmt, content, dry_run=True)
@@ -135,9 +173,10 @@ def _json(text: str | None, empty: type) -> Any:
 
 def declared_apps(store: Store, include_withdrawn: bool = False) -> list[DeclaredApp]:
     where = "" if include_withdrawn else "WHERE withdrawn_at IS NULL"
-    with store._lock:
-        cursor = store.conn.execute(f"SELECT {', '.join(_COLUMNS)}, source_line FROM inventory {where} "
-                                    "ORDER BY app_id")
+    with store.reading() as conn:
+        cursor = conn.execute(
+            f"SELECT {', '.join(_COLUMNS)}, source_line FROM inventory {where} ORDER BY app_id"
+        )
         names = [d[0] for d in cursor.description]
         out = []
         for row in cursor:
@@ -151,29 +190,48 @@ def declared_apps(store: Store, include_withdrawn: bool = False) -> list[Declare
 
 
 def history(store: Store, app_id: str) -> list[dict[str, Any]]:
-    rows = store.query("SELECT h.changed_at, h.change, h.changes, i.file FROM inventory_history h "
-                       "JOIN inventory_imports i USING (import_id) WHERE h.app_id=? ORDER BY h.rowid", (app_id,))
+    rows = store.query(
+        "SELECT h.changed_at, h.change, h.changes, i.file FROM inventory_history h "
+        "JOIN inventory_imports i USING (import_id) WHERE h.app_id=? ORDER BY h.rowid",
+        (app_id,),
+    )
     for row in rows:
         row["changes"] = json.loads(row["changes"])
     return rows
 
 
 # -- pins ------------------------------------------------------------------------------
-def set_pin(store: Store, app_id: str, agent_id: str, app_key: str, action: str, reason: str, by: str,
-            now: datetime | None = None) -> None:
+def set_pin(
+    store: Store,
+    app_id: str,
+    agent_id: str,
+    app_key: str,
+    action: str,
+    reason: str,
+    by: str,
+    now: datetime | None = None,
+) -> None:
     """action: link (always match), forbid (never match) or clear (back to the rules)."""
     stamp = iso(now or datetime.now(UTC))
-    with store.transaction() as c:
+    with store.writing() as c:
         if action == "clear":
-            c.execute("DELETE FROM inventory_links WHERE app_id=? AND agent_id=? AND app_key=?",
-                      (app_id, agent_id, app_key))
+            c.execute(
+                "DELETE FROM inventory_links WHERE app_id=? AND agent_id=? AND app_key=?",
+                (app_id, agent_id, app_key),
+            )
         else:
-            c.execute("INSERT OR REPLACE INTO inventory_links VALUES (?,?,?,?,?,?,?)",
-                      (app_id, agent_id, app_key, action, reason, by, stamp))
-        c.execute("INSERT INTO inventory_link_history VALUES (?,?,?,?,?,?,?)",
-                  (app_id, agent_id, app_key, action, reason, by, stamp))
+            c.execute(
+                "INSERT OR REPLACE INTO inventory_links VALUES (?,?,?,?,?,?,?)",
+                (app_id, agent_id, app_key, action, reason, by, stamp),
+            )
+        c.execute(
+            "INSERT INTO inventory_link_history VALUES (?,?,?,?,?,?,?)",
+            (app_id, agent_id, app_key, action, reason, by, stamp),
+        )
 
 
 def pins(store: Store) -> list[dict[str, Any]]:
-    return store.query("SELECT l.*, h.hostname FROM inventory_links l LEFT JOIN hosts h USING (agent_id) "
-                       "ORDER BY l.app_id, l.agent_id, l.app_key")
+    return store.query(
+        "SELECT l.*, h.hostname FROM inventory_links l LEFT JOIN hosts h USING (agent_id) "
+        "ORDER BY l.app_id, l.agent_id, l.app_key"
+    )

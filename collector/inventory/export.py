@@ -1,5 +1,6 @@
 """Write the declared inventory back out (CSV, YAML or JSON), in English or
 Indonesian column names, with the columns ronda did not know kept as they were."""
+
 from __future__ import annotations
 
 import csv
@@ -8,14 +9,18 @@ import json
 
 import yaml
 
-from collector.inventory.fields import FIELDS
-from collector.inventory.model import DeclaredApp
+from ronda.collector.inventory.fields import FIELDS
+from ronda.collector.inventory.model import DeclaredApp
 
 _JOINED = ("urls", "depends_on")
 # Values as an Indonesian catalogue writes them, for `--columns id`.
 _INDONESIAN_VALUES = {
-    "status": {"active": "aktif", "inactive": "tidak aktif", "in-development": "dalam pengembangan",
-               "retired": "dihentikan"},
+    "status": {
+        "active": "aktif",
+        "inactive": "tidak aktif",
+        "in-development": "dalam pengembangan",
+        "retired": "dihentikan",
+    },
     "app_class": {"common": "umum", "specific": "khusus"},
     "audience": {"public": "publik", "internal": "internal"},
 }

@@ -1,4 +1,5 @@
 """A declared app (one inventory record) and the problems found in a file."""
+
 from __future__ import annotations
 
 from dataclasses import asdict, dataclass, field
@@ -9,16 +10,16 @@ from typing import Any
 class DeclaredApp:
     app_id: str
     name: str
-    status: str                      # active, inactive, in-development, retired
+    status: str  # active, inactive, in-development, retired
     owner: str = ""
     unit: str = ""
     contact: str = ""
     urls: list[str] = field(default_factory=list)
-    host: str = ""                   # declared host name or address
-    root: str = ""                   # declared install directory
-    app_class: str = ""              # common, specific, or "" when not declared
+    host: str = ""  # declared host name or address
+    root: str = ""  # declared install directory
+    app_class: str = ""  # common, specific, or "" when not declared
     superseded_by: str = ""
-    audience: str = ""               # public, internal, or ""
+    audience: str = ""  # public, internal, or ""
     platform: str = ""
     framework: str = ""
     database: str = ""
@@ -26,9 +27,9 @@ class DeclaredApp:
     build_cost: int | None = None
     annual_cost: int | None = None
     depends_on: list[str] = field(default_factory=list)
-    last_verified: str = ""          # YYYY-MM-DD
+    last_verified: str = ""  # YYYY-MM-DD
     extra: dict[str, str] = field(default_factory=dict)  # columns ronda does not know, kept for export
-    line: int = 0                    # where the record starts in its file
+    line: int = 0  # where the record starts in its file
 
     def record(self) -> dict[str, Any]:
         """The declared values (without the file position), as stored and compared on re-import."""
@@ -38,10 +39,29 @@ class DeclaredApp:
 
     def values(self) -> tuple:
         """The declared values in field order (without the file position): cheap, for checksums."""
-        return (self.app_id, self.name, self.status, self.owner, self.unit, self.contact, tuple(self.urls),
-                self.host, self.root, self.app_class, self.superseded_by, self.audience, self.platform,
-                self.framework, self.database, self.year_built, self.build_cost, self.annual_cost,
-                tuple(self.depends_on), self.last_verified, tuple(sorted(self.extra.items())))
+        return (
+            self.app_id,
+            self.name,
+            self.status,
+            self.owner,
+            self.unit,
+            self.contact,
+            tuple(self.urls),
+            self.host,
+            self.root,
+            self.app_class,
+            self.superseded_by,
+            self.audience,
+            self.platform,
+            self.framework,
+            self.database,
+            self.year_built,
+            self.build_cost,
+            self.annual_cost,
+            tuple(self.depends_on),
+            self.last_verified,
+            tuple(sorted(self.extra.items())),
+        )
 
 
 @dataclass(frozen=True, slots=True)
@@ -64,5 +84,7 @@ class InventoryError(Exception):
         self.file = file
         self.problems = problems
         errors = [p for p in problems if not p.warning]
-        super().__init__(f"{file}: {len(errors)} problem(s), nothing imported:\n"
-                         + "\n".join(f"  {file}: {p}" for p in errors))
+        super().__init__(
+            f"{file}: {len(errors)} problem(s), nothing imported:\n"
+            + "\n".join(f"  {file}: {p}" for p in errors)
+        )

@@ -3,16 +3,17 @@
 `load_inventory` either returns every record of the file, valid, or raises
 InventoryError listing each problem by line and column (warnings ride along).
 """
+
 from __future__ import annotations
 
 import re
 from datetime import UTC, date, datetime
 from typing import Any
 
-from collector.inventory.fields import ALIASES, BY_NAME, FIELDS, accepted, header_key, lookup
-from collector.inventory.model import DeclaredApp, InventoryError, Problem
-from collector.inventory.read import RawTable, read_table
-from collector.reconcile.urls import parse_endpoint, split_urls
+from ronda.collector.inventory.fields import ALIASES, BY_NAME, FIELDS, accepted, header_key, lookup
+from ronda.collector.inventory.model import DeclaredApp, InventoryError, Problem
+from ronda.collector.inventory.read import RawTable, read_table
+from ronda.collector.reconcile.urls import parse_endpoint, split_urls
 
 MAX_TEXT = 2_000
 _ID_RE = re.compile(r"^[^\x00-\x1f\x7f]{1,128}$")
@@ -21,8 +22,9 @@ _MONEY_GROUPED = re.compile(r"^\d{1,3}([.,]\d{3})+([.,]\d{1,2})?$")
 _MONEY_PLAIN = re.compile(r"^\d+([.,]\d{1,2})?$")
 
 
-def load_inventory(path: str, fmt: str = "", encoding: str = "",
-                   today: date | None = None) -> tuple[list[DeclaredApp], list[Problem]]:
+def load_inventory(
+    path: str, fmt: str = "", encoding: str = "", today: date | None = None
+) -> tuple[list[DeclaredApp], list[Problem]]:
     """The file's declared apps and its warnings; InventoryError when anything is wrong."""
     table = read_table(path, fmt, encoding)
     return check_table(table, today)
@@ -53,12 +55,18 @@ def _map_columns(columns: list[str], problems: list[Problem]) -> dict[str, str]:
         name = ALIASES.get(header_key(column))
         if name is None:
             if column.strip():
-                problems.append(Problem(None, column, "not a column ronda knows; kept as is and exported back",
-                                        warning=True))
+                problems.append(
+                    Problem(
+                        None, column, "not a column ronda knows; kept as is and exported back", warning=True
+                    )
+                )
             continue
         if name in mapping:
-            problems.append(Problem(None, column, f"means the same as column {mapping[name]!r} ({name}); "
-                                                  "keep one of them"))
+            problems.append(
+                Problem(
+                    None, column, f"means the same as column {mapping[name]!r} ({name}); keep one of them"
+                )
+            )
             continue
         mapping[name] = column
     missing = [f for f in FIELDS if f.required and f.name not in mapping]
@@ -76,8 +84,14 @@ def _text(value: Any) -> str:
     return str(value).strip()
 
 
-def _record(line: int | None, index: int, raw: dict[str, Any], mapping: dict[str, str],
-            problems: list[Problem], today: date) -> DeclaredApp | None:
+def _record(
+    line: int | None,
+    index: int,
+    raw: dict[str, Any],
+    mapping: dict[str, str],
+    problems: list[Problem],
+    today: date,
+) -> DeclaredApp | None:
     before = len([p for p in problems if not p.warning])
     where = line if line else None
     values: dict[str, Any] = {}
@@ -186,23 +200,35 @@ def _date(value: Any, text: str, column: str, bad, today: date) -> str | None:
 def _check_references(apps: list[DeclaredApp], problems: list[Problem], mapping: dict[str, str]) -> None:
     first: dict[str, DeclaredApp] = {}
     id_column = mapping.get("app_id", "app_id")
-    successor, depends = mapping.get("superseded_by", "superseded_by"), mapping.get("depends_on", "depends_on")
+    successor, depends = (
+        mapping.get("superseded_by", "superseded_by"),
+        mapping.get("depends_on", "depends_on"),
+    )
     for app in apps:
         key = app.app_id.casefold()
         if key in first:
-            problems.append(Problem(app.line, id_column, f"app id {app.app_id!r} is also on line "
-                                                         f"{first[key].line}; app ids must be unique"))
+            problems.append(
+                Problem(
+                    app.line,
+                    id_column,
+                    f"app id {app.app_id!r} is also on line {first[key].line}; app ids must be unique",
+                )
+            )
         else:
             first[key] = app
     for app in apps:
         if app.superseded_by and app.superseded_by.casefold() == app.app_id.casefold():
             problems.append(Problem(app.line, successor, "an app cannot be superseded by itself"))
         elif app.superseded_by and app.superseded_by.casefold() not in first:
-            problems.append(Problem(app.line, successor, f"{app.superseded_by!r} is not an app id in this "
-                                                               "file", warning=True))
+            problems.append(
+                Problem(
+                    app.line, successor, f"{app.superseded_by!r} is not an app id in this file", warning=True
+                )
+            )
         for dep in app.depends_on:
             if dep.casefold() == app.app_id.casefold():
                 problems.append(Problem(app.line, depends, "an app cannot depend on itself"))
             elif dep.casefold() not in first:
-                problems.append(Problem(app.line, depends, f"{dep!r} is not an app id in this file",
-                                        warning=True))
+                problems.append(
+                    Problem(app.line, depends, f"{dep!r} is not an app id in this file", warning=True)
+                )

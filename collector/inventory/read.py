@@ -3,6 +3,7 @@
 Nothing is interpreted here beyond the file's own syntax; every problem is
 collected (with its line) instead of stopping at the first.
 """
+
 from __future__ import annotations
 
 import csv
@@ -15,7 +16,7 @@ from typing import Any
 
 import yaml
 
-from collector.inventory.model import InventoryError, Problem
+from ronda.collector.inventory.model import InventoryError, Problem
 
 FORMATS = ("csv", "yaml", "json")
 _LIST_KEYS = ("apps", "applications", "aplikasi", "inventory", "inventaris", "data", "records")
@@ -26,7 +27,7 @@ MAX_BYTES = 64 * 1024 * 1024
 class RawTable:
     file: str
     format: str
-    columns: list[str]                                      # as the file spells them, in order
+    columns: list[str]  # as the file spells them, in order
     records: list[tuple[int, dict[str, Any]]] = field(default_factory=list)  # (line, column -> value)
     problems: list[Problem] = field(default_factory=list)
     delimiter: str = ""
@@ -46,8 +47,17 @@ def detect_format(path: str, explicit: str = "") -> str:
 def decode(data: bytes, file: str, encoding: str = "") -> str:
     """Text of the file; a clear error naming the line of the first undecodable byte."""
     if data.startswith(b"PK\x03\x04"):
-        raise InventoryError(file, [Problem(None, "", "this is a spreadsheet (.xlsx/.ods), not a text file: "
-                                                       "save it as CSV UTF-8 and import that")])
+        raise InventoryError(
+            file,
+            [
+                Problem(
+                    None,
+                    "",
+                    "this is a spreadsheet (.xlsx/.ods), not a text file: "
+                    "save it as CSV UTF-8 and import that",
+                )
+            ],
+        )
     if encoding:
         codec = encoding
     elif data.startswith((b"\xff\xfe", b"\xfe\xff")):
@@ -61,14 +71,35 @@ def decode(data: bytes, file: str, encoding: str = "") -> str:
     except UnicodeDecodeError as e:
         line = data.count(b"\n", 0, e.start) + 1
         column = e.start - (data.rfind(b"\n", 0, e.start) + 1) + 1
-        hint = ("; the file looks like Windows-1252/Latin-1: save it as UTF-8, or import with --encoding cp1252"
-                if codec.startswith("utf-8") else "")
-        raise InventoryError(file, [Problem(line, "", f"byte 0x{data[e.start]:02X} at character {column} is not "
-                                                      f"valid {codec.replace('-sig', '')}{hint}")]) from None
+        hint = (
+            "; the file looks like Windows-1252/Latin-1: save it as UTF-8, or import with --encoding cp1252"
+            if codec.startswith("utf-8")
+            else ""
+        )
+        raise InventoryError(
+            file,
+            [
+                Problem(
+                    line,
+                    "",
+                    f"byte 0x{data[e.start]:02X} at character {column} is not "
+                    f"valid {codec.replace('-sig', '')}{hint}",
+                )
+            ],
+        ) from None
     if "\x00" in text:
         line = text.count("\n", 0, text.index("\x00")) + 1
-        raise InventoryError(file, [Problem(line, "", "the file contains NUL bytes: it is not a text file "
-                                                      "(or its encoding is wrong; try --encoding utf-16)")])
+        raise InventoryError(
+            file,
+            [
+                Problem(
+                    line,
+                    "",
+                    "the file contains NUL bytes: it is not a text file "
+                    "(or its encoding is wrong; try --encoding utf-16)",
+                )
+            ],
+        )
     return text
 
 
@@ -90,7 +121,9 @@ def parse_text(text: str, file: str, fmt: str) -> RawTable:
         return _read_yaml(text, file)
     if fmt == "json":
         return _read_json(text, file)
-    raise InventoryError(file, [Problem(None, "", f"unknown format {fmt!r}; use one of {', '.join(FORMATS)}")])
+    raise InventoryError(
+        file, [Problem(None, "", f"unknown format {fmt!r}; use one of {', '.join(FORMATS)}")]
+    )
 
 
 def _sniff_delimiter(header: str) -> str:
@@ -115,7 +148,9 @@ def _read_csv(text: str, file: str) -> RawTable:
     while first < len(lines) and not lines[first].strip():
         first += 1
     if first >= len(lines):
-        raise InventoryError(file, [Problem(None, "", "the file is empty: expected a header line and records")])
+        raise InventoryError(
+            file, [Problem(None, "", "the file is empty: expected a header line and records")]
+        )
     delimiter = delimiter or _sniff_delimiter(lines[first])
     reader = csv.reader(io.StringIO("".join(lines[first:])), delimiter=delimiter, strict=True)
     table = RawTable(file, "csv", [], delimiter=delimiter)
@@ -129,9 +164,15 @@ def _read_csv(text: str, file: str) -> RawTable:
             if not any(cell.strip() for cell in row):
                 continue
             if len(row) != len(header):
-                table.problems.append(Problem(line, "", f"has {len(row)} fields but the header has {len(header)} "
-                                                        f"(separator {delimiter!r}; a value with the separator "
-                                                        "in it must be quoted)"))
+                table.problems.append(
+                    Problem(
+                        line,
+                        "",
+                        f"has {len(row)} fields but the header has {len(header)} "
+                        f"(separator {delimiter!r}; a value with the separator "
+                        "in it must be quoted)",
+                    )
+                )
                 continue
             table.records.append((line, dict(zip(table.columns, row))))
     except csv.Error as e:
@@ -151,8 +192,17 @@ def _read_yaml(text: str, file: str) -> RawTable:
     if isinstance(data, dict):
         key = next((k for k in _LIST_KEYS if isinstance(data.get(k), list)), None)
         if key is None:
-            raise InventoryError(file, [Problem(1, "", "expected a list of apps, or a mapping with a list under "
-                                                       f"one of: {', '.join(_LIST_KEYS)}")])
+            raise InventoryError(
+                file,
+                [
+                    Problem(
+                        1,
+                        "",
+                        "expected a list of apps, or a mapping with a list under "
+                        f"one of: {', '.join(_LIST_KEYS)}",
+                    )
+                ],
+            )
         items = data[key]
         nodes = next(v for k, v in root.value if k.value == key)
     if not isinstance(items, list):
@@ -165,13 +215,24 @@ def _read_json(text: str, file: str) -> RawTable:
     try:
         data = json.loads(text)
     except json.JSONDecodeError as e:
-        raise InventoryError(file, [Problem(e.lineno, "", f"JSON syntax: {e.msg} (character {e.colno})")]) from None
+        raise InventoryError(
+            file, [Problem(e.lineno, "", f"JSON syntax: {e.msg} (character {e.colno})")]
+        ) from None
     items, start = data, text.find("[")
     if isinstance(data, dict):
         key = next((k for k in _LIST_KEYS if isinstance(data.get(k), list)), None)
         if key is None:
-            raise InventoryError(file, [Problem(1, "", "expected a list of apps, or an object with a list under "
-                                                       f"one of: {', '.join(_LIST_KEYS)}")])
+            raise InventoryError(
+                file,
+                [
+                    Problem(
+                        1,
+                        "",
+                        "expected a list of apps, or an object with a list under "
+                        f"one of: {', '.join(_LIST_KEYS)}",
+                    )
+                ],
+            )
         items = data[key]
         m = re.search(r'"%s"\s*:\s*\[' % re.escape(key), text)
         start = m.end() - 1 if m else -1

@@ -1,4 +1,5 @@
 """Usage as a small chart: terminal sparklines and the weekly buckets they (and the HTML report) draw."""
+
 from __future__ import annotations
 
 from dataclasses import dataclass
@@ -12,7 +13,7 @@ class Week:
     start: date
     human: int
     bot: int
-    covered: bool     # the logs reach back into this week
+    covered: bool  # the logs reach back into this week
 
 
 def weekly(daily: list[dict], today: date, weeks: int, coverage_start: date | None) -> list[Week]:

@@ -1,14 +1,15 @@
 """Reconciliation thresholds: a TOML file, every value with a sane default.
 
-    idle_days = 90                # no human use for this long (with logs covering it) is idle
-    trend_days = 30               # traffic trend compares the last N days with the N before
-    stale_after_hours = 48        # a host whose latest snapshot is older cannot support a verdict
-    low_use_requests = 10         # fewer human requests than this in the idle window: review, not keep
-    exposed_ignore_ports = [22]   # public listeners that are expected (sshd)
-    exposed_ignore_processes = ["sshd"]
-    known_owners = []             # when set, an owner outside the list counts as unknown
-    unknown_owner_values = ["-", "?", "unknown", "tidak diketahui", "n/a", "tidak ada"]
+idle_days = 90                # no human use for this long (with logs covering it) is idle
+trend_days = 30               # traffic trend compares the last N days with the N before
+stale_after_hours = 48        # a host whose latest snapshot is older cannot support a verdict
+low_use_requests = 10         # fewer human requests than this in the idle window: review, not keep
+exposed_ignore_ports = [22]   # public listeners that are expected (sshd)
+exposed_ignore_processes = ["sshd"]
+known_owners = []             # when set, an owner outside the list counts as unknown
+unknown_owner_values = ["-", "?", "unknown", "tidak diketahui", "n/a", "tidak ada"]
 """
+
 from __future__ import annotations
 
 import os
@@ -31,8 +32,9 @@ class ReconcileConfig:
     exposed_ignore_ports: list[int] = field(default_factory=lambda: [22])
     exposed_ignore_processes: list[str] = field(default_factory=lambda: ["sshd"])
     known_owners: list[str] = field(default_factory=list)
-    unknown_owner_values: list[str] = field(default_factory=lambda: [
-        "-", "?", "unknown", "tidak diketahui", "n/a", "na", "tidak ada", "none"])
+    unknown_owner_values: list[str] = field(
+        default_factory=lambda: ["-", "?", "unknown", "tidak diketahui", "n/a", "na", "tidak ada", "none"]
+    )
 
     def as_dict(self) -> dict:
         return asdict(self)
@@ -40,7 +42,11 @@ class ReconcileConfig:
 
 def load_config(path: str | None = None) -> ReconcileConfig:
     """`path`, else $RONDA_RECONCILE_CONFIG, else /etc/ronda/reconcile.toml if it exists, else defaults."""
-    path = path or os.environ.get("RONDA_RECONCILE_CONFIG") or (DEFAULT_PATH if os.path.exists(DEFAULT_PATH) else None)
+    path = (
+        path
+        or os.environ.get("RONDA_RECONCILE_CONFIG")
+        or (DEFAULT_PATH if os.path.exists(DEFAULT_PATH) else None)
+    )
     if not path:
         return ReconcileConfig()
     try:
@@ -64,12 +70,15 @@ def config_from_dict(data: dict, where: str = "config") -> ReconcileConfig:
         if isinstance(default, int):
             if isinstance(value, bool) or not isinstance(value, int) or value < 0:
                 problems.append(f"{name} must be a whole number of 0 or more")
-        elif not isinstance(value, list) or not all(isinstance(v, type(default[0]) if default else (str, int))
-                                                    for v in value):
+        elif not isinstance(value, list) or not all(
+            isinstance(v, type(default[0]) if default else (str, int)) for v in value
+        ):
             problems.append(f"{name} must be a list")
     for name in ("idle_days", "trend_days"):
         if isinstance(data.get(name), int) and data[name] < 1:
             problems.append(f"{name} must be at least 1")
     if problems:
-        raise ConfigError(f"{where}: " + "; ".join(problems) + f"; known settings: {', '.join(sorted(known))}")
+        raise ConfigError(
+            f"{where}: " + "; ".join(problems) + f"; known settings: {', '.join(sorted(known))}"
+        )
     return ReconcileConfig(**data)

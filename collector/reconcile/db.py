@@ -1,6 +1,7 @@
 """Reconciliation's I/O: read its inputs from the store, run the engine, write
 the outcome back (collector.reconcile.save). Running twice on the same data
 writes nothing but the run record."""
+
 from __future__ import annotations
 
 import gc
@@ -12,11 +13,11 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 
-from collector.inventory.db import declared_apps
-from collector.inventory.model import DeclaredApp
-from collector.reconcile.config import ReconcileConfig
-from collector.reconcile.engine import Plan, plan
-from collector.reconcile.model import (
+from ronda.collector.inventory.db import declared_apps
+from ronda.collector.inventory.model import DeclaredApp
+from ronda.collector.reconcile.config import ReconcileConfig
+from ronda.collector.reconcile.engine import Plan, plan
+from ronda.collector.reconcile.model import (
     Decision,
     DiscoveredApp,
     HostInfo,
@@ -26,19 +27,27 @@ from collector.reconcile.model import (
     Pin,
     iso,
 )
-from collector.reconcile.save import Prefetch, RunSummary, StaleSkip, save_outcome
-from collector.reconcile.split import Split
-from collector.reconcile.urls import host_key, parse_endpoint
-from collector.store import Store
+from ronda.collector.reconcile.save import Prefetch, RunSummary, StaleSkip, save_outcome
+from ronda.collector.reconcile.split import Split
+from ronda.collector.reconcile.urls import host_key, parse_endpoint
+from ronda.collector.store import Store
 
 
 def _listen(text: str | None) -> tuple[Listen, ...]:
-    return tuple(Listen(str(x.get("address", "*")), int(x.get("port", 0)), bool(x.get("tls", False)),
-                        bool(x.get("default_server", False))) for x in json.loads(text or "[]"))
+    return tuple(
+        Listen(
+            str(x.get("address", "*")),
+            int(x.get("port", 0)),
+            bool(x.get("tls", False)),
+            bool(x.get("default_server", False)),
+        )
+        for x in json.loads(text or "[]")
+    )
 
 
-def usage_windows(conn: sqlite3.Connection, config: ReconcileConfig,
-                  now: datetime) -> dict[tuple[str, str], tuple[int, int, int]]:
+def usage_windows(
+    conn: sqlite3.Connection, config: ReconcileConfig, now: datetime
+) -> dict[tuple[str, str], tuple[int, int, int]]:
     """(agent, app) -> (human requests in the idle window, in the last trend_days, in the trend_days before).
 
     Only apps with a human request inside the longest window are summed: for the others every count is
@@ -51,7 +60,8 @@ def usage_windows(conn: sqlite3.Connection, config: ReconcileConfig,
     recent = (now - timedelta(days=config.trend_days - 1)).strftime("%Y-%m-%d")
     previous = (now - timedelta(days=2 * config.trend_days - 1)).strftime("%Y-%m-%d")
     earliest = min(window, previous)
-    found = conn.execute("""
+    found = conn.execute(
+        """
         SELECT json_group_array(json_array(p.agent_id, p.app_key, (
             SELECT printf('%d %d %d',
                           total(CASE WHEN d.date >= :window THEN d.human END) + iif(l.date >= :window, l.human, 0),
@@ -61,11 +71,12 @@ def usage_windows(conn: sqlite3.Connection, config: ReconcileConfig,
             WHERE d.agent_id = p.agent_id AND d.app_key = p.app_key AND d.date >= :earliest)))
         FROM apps p LEFT JOIN app_usage_latest l ON l.agent_id = p.agent_id AND l.app_key = p.app_key
         WHERE p.present AND p.last_human_request >= :earliest""",
-                         {"window": window, "recent": recent, "previous": previous, "earliest": earliest}).fetchone()
+        {"window": window, "recent": recent, "previous": previous, "earliest": earliest},
+    ).fetchone()
     out = {}
     for agent_id, app_key, sums in json.loads(found[0]):
         a, b, c = sums.split()
-        out[(agent_id, app_key)] = (int(a), int(b), int(c) - int(b))   # the trend window before the recent one
+        out[(agent_id, app_key)] = (int(a), int(b), int(c) - int(b))  # the trend window before the recent one
     return out
 
 
@@ -75,8 +86,8 @@ Windows = dict[tuple[str, str], tuple[int, int, int]]
 def _windows(store: Store, config: ReconcileConfig, now: datetime) -> Callable[[], Windows]:
     """usage_windows, begun at once on a second connection in a thread; call the result for the answer."""
     if store.path == ":memory:":
-        with store._lock:
-            found = usage_windows(store.conn, config, now)
+        with store.reading() as conn:
+            found = usage_windows(conn, config, now)
         return lambda: found
     answer: list = []
 
@@ -98,21 +109,27 @@ def _windows(store: Store, config: ReconcileConfig, now: datetime) -> Callable[[
         if isinstance(answer[0], BaseException):
             raise answer[0]
         return answer[0]
+
     return wait
 
 
-def load_discovered(store: Store, config: ReconcileConfig, now: datetime,
-                    full_listen: set[str] = frozenset(),  # type: ignore[assignment]
-                    windows: Callable[[], Windows] | None = None) -> list[DiscoveredApp]:
+def load_discovered(
+    store: Store,
+    config: ReconcileConfig,
+    now: datetime,
+    full_listen: set[str] = frozenset(),  # type: ignore[assignment]
+    windows: Callable[[], Windows] | None = None,
+) -> list[DiscoveredApp]:
     """Present apps with their usage windows (`windows`: begun by the caller with _windows). The sums
     run on a second connection in a thread while this one reads the apps: both cores are busy."""
     windows = windows or _windows(store, config, now)
     apps = _present_apps(store, set(full_listen))
     found = windows()
     for app in apps:
-        if app.coverage_start:   # with logs read, no daily row on a day means no request that day
-            app.human_window, app.human_recent, app.human_previous = found.get((app.agent_id, app.app_key),
-                                                                               (0, 0, 0))
+        if app.coverage_start:  # with logs read, no daily row on a day means no request that day
+            app.human_window, app.human_recent, app.human_previous = found.get(
+                (app.agent_id, app.app_key), (0, 0, 0)
+            )
     return apps
 
 
@@ -152,9 +169,26 @@ def _parse_listen_texts(text: str) -> tuple[Listen, ...]:
 
 
 # The app's stored state as one text, built by SQLite (the input checksum of reconcile starts from it).
-_FINGERPRINT = " || char(30) || ".join(f"ifnull({c}, '')" for c in (
-    "agent_id", "app_key", "kind", "server_names", "listen", "path_prefix", "root", "upstream", "parent_key",
-    "framework", "framework_version", "coverage", "coverage_start", "last_request", "last_human_request"))
+_FINGERPRINT = " || char(30) || ".join(
+    f"ifnull({c}, '')"
+    for c in (
+        "agent_id",
+        "app_key",
+        "kind",
+        "server_names",
+        "listen",
+        "path_prefix",
+        "root",
+        "upstream",
+        "parent_key",
+        "framework",
+        "framework_version",
+        "coverage",
+        "coverage_start",
+        "last_request",
+        "last_human_request",
+    )
+)
 
 
 def _present_apps(store: Store, full_listen: set[str]) -> list[DiscoveredApp]:
@@ -162,8 +196,9 @@ def _present_apps(store: Store, full_listen: set[str]) -> list[DiscoveredApp]:
     where a rule needs it: upstream block servers of proxies, redirect targets, and listen flags
     (default_server) on the hosts that declared addresses point at."""
     out = []
-    with store._lock:
-        cursor = store.conn.execute("""
+    with store.reading() as conn:
+        cursor = conn.execute(
+            """
             SELECT agent_id, app_key, kind, server_names, listen, path_prefix, root, upstream,
                    CASE WHEN upstream != '' THEN json_extract(detail, '$.labels.upstream_servers') END,
                    parent_key, framework, framework_version,
@@ -171,16 +206,55 @@ def _present_apps(store: Store, full_listen: set[str]) -> list[DiscoveredApp]:
                    coverage, coverage_start, last_request, last_human_request,
                    CASE WHEN agent_id IN (SELECT value FROM json_each(:agents))
                         THEN json_extract(detail, '$.listen') END,
-                   """ + _FINGERPRINT + """
-            FROM apps WHERE present""", {"agents": json.dumps(sorted(full_listen))})
-        for (agent_id, app_key, kind, names, listen, prefix, root, upstream, servers, parent, fw, fw_version,
-             redirect, coverage, coverage_start, last_request, last_human, listen_full, stored) in cursor:
-            out.append(DiscoveredApp(
-                agent_id, app_key, kind, _names(names),
-                _listen(listen_full) if listen_full else _listen_texts(listen), prefix or "/", root or "",
-                upstream or "", tuple(servers.split(",")) if servers else (), parent or "", fw or "",
-                fw_version or "", redirect or "", coverage or "", coverage_start, last_request, last_human,
-                fingerprint=f"{stored}\x1e{servers}\x1e{redirect}\x1e{listen_full}"))
+                   """
+            + _FINGERPRINT
+            + """
+            FROM apps WHERE present""",
+            {"agents": json.dumps(sorted(full_listen))},
+        )
+        for (
+            agent_id,
+            app_key,
+            kind,
+            names,
+            listen,
+            prefix,
+            root,
+            upstream,
+            servers,
+            parent,
+            fw,
+            fw_version,
+            redirect,
+            coverage,
+            coverage_start,
+            last_request,
+            last_human,
+            listen_full,
+            stored,
+        ) in cursor:
+            out.append(
+                DiscoveredApp(
+                    agent_id,
+                    app_key,
+                    kind,
+                    _names(names),
+                    _listen(listen_full) if listen_full else _listen_texts(listen),
+                    prefix or "/",
+                    root or "",
+                    upstream or "",
+                    tuple(servers.split(",")) if servers else (),
+                    parent or "",
+                    fw or "",
+                    fw_version or "",
+                    redirect or "",
+                    coverage or "",
+                    coverage_start,
+                    last_request,
+                    last_human,
+                    fingerprint=f"{stored}\x1e{servers}\x1e{redirect}\x1e{listen_full}",
+                )
+            )
     return out
 
 
@@ -202,44 +276,72 @@ def _addressed_agents(declared: list[DeclaredApp], hosts: dict[str, HostInfo]) -
 
 
 def load_inputs(store: Store, config: ReconcileConfig, now: datetime) -> Inputs:
-    windows = _windows(store, config, now)    # in the background while the rest is read
+    windows = _windows(store, config, now)  # in the background while the rest is read
     hosts = {}
-    for r in store.query("SELECT h.agent_id, h.hostname, h.fqdn, h.addresses, h.interval_seconds, a.last_seen "
-                         "FROM hosts h JOIN agents a USING (agent_id)"):
-        hosts[r["agent_id"]] = HostInfo(r["agent_id"], r["hostname"] or "", r["fqdn"] or "",
-                                        tuple(json.loads(r["addresses"] or "[]")), r["last_seen"],
-                                        r["interval_seconds"] or 0)
-    listeners = [ListenerInfo(r["agent_id"], r["protocol"], r["address"], r["port"], r["process"] or "",
-                              tuple(json.loads(r["app_keys"] or "[]")), bool(r["public"]))
-                 for r in store.query("SELECT * FROM listeners")]
-    pins = [Pin(r["app_id"], r["agent_id"], r["app_key"], r["action"], r["reason"], r["decided_by"])
-            for r in store.query("SELECT * FROM inventory_links")]
-    decisions = {r["subject"]: Decision(r["decision"], r["reason"], r["decided_by"], r["decided_at"],
-                                        r["into_subject"] or "")
-                 for r in store.query("SELECT * FROM latest_decisions")}
+    for r in store.query(
+        "SELECT h.agent_id, h.hostname, h.fqdn, h.addresses, h.interval_seconds, a.last_seen "
+        "FROM hosts h JOIN agents a USING (agent_id)"
+    ):
+        hosts[r["agent_id"]] = HostInfo(
+            r["agent_id"],
+            r["hostname"] or "",
+            r["fqdn"] or "",
+            tuple(json.loads(r["addresses"] or "[]")),
+            r["last_seen"],
+            r["interval_seconds"] or 0,
+        )
+    listeners = [
+        ListenerInfo(
+            r["agent_id"],
+            r["protocol"],
+            r["address"],
+            r["port"],
+            r["process"] or "",
+            tuple(json.loads(r["app_keys"] or "[]")),
+            bool(r["public"]),
+        )
+        for r in store.query("SELECT * FROM listeners")
+    ]
+    pins = [
+        Pin(r["app_id"], r["agent_id"], r["app_key"], r["action"], r["reason"], r["decided_by"])
+        for r in store.query("SELECT * FROM inventory_links")
+    ]
+    decisions = {
+        r["subject"]: Decision(
+            r["decision"], r["reason"], r["decided_by"], r["decided_at"], r["into_subject"] or ""
+        )
+        for r in store.query("SELECT * FROM latest_decisions")
+    }
     declared = declared_apps(store)
     discovered = load_discovered(store, config, now, _addressed_agents(declared, hosts), windows)
-    from collector.scans.reconcile_hook import network_findings_for
+    from ronda.collector.scans.reconcile_hook import network_findings_for
 
-    return Inputs(declared=declared, discovered=discovered, hosts=hosts, listeners=listeners, pins=pins,
-                  decisions=decisions, network_findings=network_findings_for(store, config))
+    return Inputs(
+        declared=declared,
+        discovered=discovered,
+        hosts=hosts,
+        listeners=listeners,
+        pins=pins,
+        decisions=decisions,
+        network_findings=network_findings_for(store, config),
+    )
 
 
-CACHE_KIB = 262_144   # SQLite page cache during a run: a fleet's findings and verdicts are written in one go
+CACHE_KIB = 262_144  # SQLite page cache during a run: a fleet's findings and verdicts are written in one go
 
 
 @contextmanager
 def _big_cache(store: Store) -> Iterator[None]:
     """A run writes hundreds of thousands of rows in one transaction; with SQLite's default 2 MiB
     cache its B-trees would spill and re-read pages all along."""
-    with store._lock:
-        before = store.conn.execute("PRAGMA cache_size").fetchone()[0]
-        store.conn.execute(f"PRAGMA cache_size = -{CACHE_KIB}")
+    with store.reading() as conn:
+        before = conn.execute("PRAGMA cache_size").fetchone()[0]
+        conn.execute(f"PRAGMA cache_size = -{CACHE_KIB}")
     try:
         yield
     finally:
-        with store._lock:
-            store.conn.execute(f"PRAGMA cache_size = {int(before)}")
+        with store.reading() as conn:
+            conn.execute(f"PRAGMA cache_size = {int(before)}")
 
 
 class _Checkpoint:
@@ -249,17 +351,18 @@ class _Checkpoint:
 
     def __init__(self, store: Store) -> None:
         self.store, self.thread = store, None
-        with store._lock:
-            self.every = store.conn.execute("PRAGMA wal_autocheckpoint").fetchone()[0]
-            store.conn.execute("PRAGMA wal_autocheckpoint = 0")
+        with store.reading() as conn:
+            self.every = conn.execute("PRAGMA wal_autocheckpoint").fetchone()[0]
+            conn.execute("PRAGMA wal_autocheckpoint = 0")
 
     def start(self) -> None:
         def copy() -> None:
             conn = sqlite3.connect(self.store.path, timeout=30)
             try:
-                conn.execute("PRAGMA wal_checkpoint(PASSIVE)")   # what is left, SQLite copies later
+                conn.execute("PRAGMA wal_checkpoint(PASSIVE)")  # what is left, SQLite copies later
             finally:
                 conn.close()
+
         if self.store.path != ":memory:":
             self.thread = threading.Thread(target=copy, name="ronda-reconcile-checkpoint")
             self.thread.start()
@@ -267,8 +370,8 @@ class _Checkpoint:
     def finish(self) -> None:
         if self.thread is not None:
             self.thread.join()
-        with self.store._lock:
-            self.store.conn.execute(f"PRAGMA wal_autocheckpoint = {int(self.every)}")
+        with self.store.reading() as conn:
+            conn.execute(f"PRAGMA wal_autocheckpoint = {int(self.every)}")
 
 
 @contextmanager
@@ -285,8 +388,8 @@ def _no_cycle_collection() -> Iterator[None]:
             gc.enable()
 
 
-SPLIT_SUBJECTS = 20_000   # from this many subjects on, a run works them out in two processes
-SHARE = 0.46              # of the subjects, the part the parent works out (it also writes the whole run)
+SPLIT_SUBJECTS = 20_000  # from this many subjects on, a run works them out in two processes
+SHARE = 0.46  # of the subjects, the part the parent works out (it also writes the whole run)
 
 
 def _split_at(work: Plan, processes: int | None) -> int:
@@ -299,8 +402,9 @@ def _split_at(work: Plan, processes: int | None) -> int:
     return max(1, round(len(work.subjects) * SHARE))
 
 
-def run_reconcile(store: Store, config: ReconcileConfig, now: datetime | None = None,
-                  processes: int | None = None) -> RunSummary:
+def run_reconcile(
+    store: Store, config: ReconcileConfig, now: datetime | None = None, processes: int | None = None
+) -> RunSummary:
     """Read, reconcile, write: what `ronda reconcile` and a schedule run. Idempotent.
 
     What the previous run left is read alongside the inputs; subjects whose inputs have not changed
@@ -310,7 +414,9 @@ def run_reconcile(store: Store, config: ReconcileConfig, now: datetime | None = 
     for attempt in range(2):
         checkpoint = _Checkpoint(store)
         try:
-            with _no_cycle_collection():   # _attempt's objects are freed on its return, before collection resumes
+            with (
+                _no_cycle_collection()
+            ):  # _attempt's objects are freed on its return, before collection resumes
                 summary = _attempt(store, config, now, processes, attempt == 0, checkpoint)
         finally:
             checkpoint.finish()
@@ -319,8 +425,14 @@ def run_reconcile(store: Store, config: ReconcileConfig, now: datetime | None = 
     raise AssertionError("a run without skipped subjects does not raise StaleSkip")
 
 
-def _attempt(store: Store, config: ReconcileConfig, now: datetime, processes: int | None, prefetch: bool,
-             checkpoint: _Checkpoint) -> RunSummary | None:
+def _attempt(
+    store: Store,
+    config: ReconcileConfig,
+    now: datetime,
+    processes: int | None,
+    prefetch: bool,
+    checkpoint: _Checkpoint,
+) -> RunSummary | None:
     """One try at a run; None when another run finished meanwhile (StaleSkip)."""
     reader = Prefetch(store.path) if store.path != ":memory:" and prefetch else None
     if reader is not None:
@@ -333,8 +445,16 @@ def _attempt(store: Store, config: ReconcileConfig, now: datetime, processes: in
     try:
         outcome = split.outcome() if split else work.outcome()
         with _big_cache(store):
-            summary = save_outcome(store, outcome, config, now, len(inputs.declared), len(inputs.discovered),
-                                   split.mine(previous) if split else previous, split)  # type: ignore[union-attr]
+            summary = save_outcome(
+                store,
+                outcome,
+                config,
+                now,
+                len(inputs.declared),
+                len(inputs.discovered),
+                split.mine(previous) if split else previous,
+                split,
+            )  # type: ignore[union-attr]
         checkpoint.start()
         return summary
     except StaleSkip:

@@ -1,12 +1,13 @@
 """People's decisions on apps: appended with who, when and why; never changed afterwards."""
+
 from __future__ import annotations
 
 from datetime import UTC, datetime
 from typing import Any
 
-from collector.reconcile.lookup import Found
-from collector.reconcile.model import iso
-from collector.store import Store
+from ronda.collector.reconcile.lookup import Found
+from ronda.collector.reconcile.model import iso
+from ronda.collector.store import Store
 
 DECISIONS = ("keep", "take-down", "consolidate")
 
@@ -15,8 +16,15 @@ class DecisionError(ValueError):
     """The decision is incomplete (no reason, no name) or contradicts itself."""
 
 
-def record_decision(store: Store, found: Found, decision: str, reason: str, by: str, into: str = "",
-                    now: datetime | None = None) -> dict[str, Any]:
+def record_decision(
+    store: Store,
+    found: Found,
+    decision: str,
+    reason: str,
+    by: str,
+    into: str = "",
+    now: datetime | None = None,
+) -> dict[str, Any]:
     if decision not in DECISIONS:
         raise DecisionError(f"decision must be one of {', '.join(DECISIONS)}")
     if not reason.strip():
@@ -28,15 +36,24 @@ def record_decision(store: Store, found: Found, decision: str, reason: str, by: 
     if decision != "consolidate" and into:
         raise DecisionError("--into only goes with consolidate")
     stamp = iso(now or datetime.now(UTC))
-    with store.transaction() as c:
+    with store.writing() as c:
         row = c.execute("SELECT verdict FROM verdicts WHERE subject=?", (found.subject,)).fetchone()
         verdict = row[0] if row else None
-        decision_id = c.execute("INSERT INTO decisions (subject, decision, into_subject, reason, decided_by, "
-                                "decided_at, verdict) VALUES (?,?,?,?,?,?,?)",
-                                (found.subject, decision, into or None, reason.strip(), by.strip(), stamp,
-                                 verdict)).lastrowid
-    return {"decision_id": decision_id, "subject": found.subject, "decision": decision, "into": into or None,
-            "reason": reason.strip(), "decided_by": by.strip(), "decided_at": stamp, "verdict": verdict}
+        decision_id = c.execute(
+            "INSERT INTO decisions (subject, decision, into_subject, reason, decided_by, "
+            "decided_at, verdict) VALUES (?,?,?,?,?,?,?)",
+            (found.subject, decision, into or None, reason.strip(), by.strip(), stamp, verdict),
+        ).lastrowid
+    return {
+        "decision_id": decision_id,
+        "subject": found.subject,
+        "decision": decision,
+        "into": into or None,
+        "reason": reason.strip(),
+        "decided_by": by.strip(),
+        "decided_at": stamp,
+        "verdict": verdict,
+    }
 
 
 def decisions(store: Store, subject: str | None = None) -> list[dict[str, Any]]:

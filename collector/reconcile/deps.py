@@ -6,14 +6,15 @@ listening port), when it lives inside the other's vhost (a sub-app under a
 path prefix), or when the inventory declares it does. A declared app also
 owns the backends its front ends proxy to.
 """
+
 from __future__ import annotations
 
 from collections import defaultdict
 
-from collector.inventory.model import DeclaredApp
-from collector.reconcile.match import Index, _by_name, _narrow
-from collector.reconcile.model import DiscoveredApp, Match
-from collector.reconcile.urls import WILDCARD_ADDRESSES, is_address, is_loopback, parse_endpoint
+from ronda.collector.inventory.model import DeclaredApp
+from ronda.collector.reconcile.match import Index, candidates_by_name, narrow_by_endpoint
+from ronda.collector.reconcile.model import DiscoveredApp, Match
+from ronda.collector.reconcile.urls import WILDCARD_ADDRESSES, is_address, is_loopback, parse_endpoint
 
 INACTIVE = ("retired", "inactive")
 
@@ -29,14 +30,24 @@ def _targets_of(text: str, app: DiscoveredApp, index: Index) -> list[DiscoveredA
     if is_loopback(endpoint.host) or is_address(endpoint.host):
         agents = {app.agent_id} if is_loopback(endpoint.host) else index.agents_called(endpoint.host)
         port = endpoint.port or 80
-        found = [other for agent_id in agents for other in index.by_agent.get(agent_id, [])
-                 if port in other.ports and any(lst.port == port and (lst.address in WILDCARD_ADDRESSES
-                                                                      or is_loopback(lst.address)
-                                                                      or lst.address == endpoint.host)
-                                                for lst in other.listen)]
+        found = [
+            other
+            for agent_id in agents
+            for other in index.by_agent.get(agent_id, [])
+            if port in other.ports
+            and any(
+                lst.port == port
+                and (
+                    lst.address in WILDCARD_ADDRESSES
+                    or is_loopback(lst.address)
+                    or lst.address == endpoint.host
+                )
+                for lst in other.listen
+            )
+        ]
     else:
-        found, _ = _by_name(endpoint.key, index)
-    chosen, _ = _narrow(endpoint, found)
+        found, _ = candidates_by_name(endpoint.key, index)
+    chosen, _ = narrow_by_endpoint(endpoint, found)
     return [a for a in chosen if a.handle != app.handle]
 
 
@@ -61,14 +72,20 @@ def with_backends(matches: list[Match], index: Index) -> list[Match]:
         for target in upstream_targets(front, index):
             if target.handle not in direct and (m.app_id, target.handle) not in added:
                 added[(m.app_id, target.handle)] = Match(
-                    m.app_id, target.agent_id, target.app_key, "backend",
+                    m.app_id,
+                    target.agent_id,
+                    target.app_key,
+                    "backend",
                     f"backend of {_label(front)}: it proxies to it ({front.upstream}"
-                    + (f" = {','.join(front.upstream_servers)})" if front.upstream_servers else ")"), 50)
+                    + (f" = {','.join(front.upstream_servers)})" if front.upstream_servers else ")"),
+                    50,
+                )
     return sorted([*matches, *added.values()], key=lambda x: (x.app_id, x.agent_id, x.app_key))
 
 
-def inbound(discovered: list[DiscoveredApp], declared: list[DeclaredApp],
-            index: Index) -> tuple[dict[str, list[tuple[str, str]]], dict[str, list[tuple[str, str]]]]:
+def inbound(
+    discovered: list[DiscoveredApp], declared: list[DeclaredApp], index: Index
+) -> tuple[dict[str, list[tuple[str, str]]], dict[str, list[tuple[str, str]]]]:
     """(per app handle, per declared app id): the list of (depending app handle or app id, why)."""
     by_app: dict[str, list[tuple[str, str]]] = defaultdict(list)
     for app in discovered:

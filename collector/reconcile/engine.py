@@ -5,6 +5,7 @@ It runs in two steps: `plan` matches the fleet against the declaration once, and
 Subjects do not depend on one another, so ranges may be worked out apart (by
 two processes) and their outcomes written one after the other.
 """
+
 from __future__ import annotations
 
 from collections import defaultdict
@@ -12,13 +13,22 @@ from dataclasses import dataclass
 from datetime import datetime
 from functools import cached_property
 
-from collector.reconcile import findings as rules
-from collector.reconcile.config import ReconcileConfig
-from collector.reconcile.deps import inbound, with_backends
-from collector.reconcile.inputkey import subject_key
-from collector.reconcile.match import Index, build_index, match_all
-from collector.reconcile.model import Clock, DiscoveredApp, Finding, Inputs, Match, Outcome, Reason, Subject
-from collector.reconcile.verdicts import INSUFFICIENT, clock_for, verdict_for
+from ronda.collector.reconcile import findings as rules
+from ronda.collector.reconcile.config import ReconcileConfig
+from ronda.collector.reconcile.deps import inbound, with_backends
+from ronda.collector.reconcile.inputkey import subject_key
+from ronda.collector.reconcile.match import Index, build_index, match_all
+from ronda.collector.reconcile.model import (
+    Clock,
+    DiscoveredApp,
+    Finding,
+    Inputs,
+    Match,
+    Outcome,
+    Reason,
+    Subject,
+)
+from ronda.collector.reconcile.verdicts import INSUFFICIENT, clock_for, verdict_for
 
 
 def _used(app: DiscoveredApp, clock: Clock) -> bool:
@@ -55,10 +65,10 @@ class Plan:
     index: Index
     matches: list[Match]
     subjects: list[Subject]
-    subject_of: dict[str, str]                  # present app -> the subject it belongs to
+    subject_of: dict[str, str]  # present app -> the subject it belongs to
     by_app: dict
     by_declared: dict
-    declared_parent: dict[str, str]             # present app -> the declared subject it belongs to
+    declared_parent: dict[str, str]  # present app -> the declared subject it belongs to
     run_text: str
 
     @cached_property
@@ -76,8 +86,12 @@ class Plan:
         """Findings and verdicts of subjects[start:stop]; with `fleet`, also the findings about no subject
         (exposed listeners, network sweeps). Subjects whose input checksum is in `known` are skipped."""
         inputs, config, clock, index, known = self.inputs, self.config, self.clock, self.index, self.known
-        subject_of, by_app, by_declared, declared_parent = (self.subject_of, self.by_app, self.by_declared,
-                                                            self.declared_parent)
+        subject_of, by_app, by_declared, declared_parent = (
+            self.subject_of,
+            self.by_app,
+            self.by_declared,
+            self.declared_parent,
+        )
         subjects = self.subjects[start:stop]
         findings: list[Finding] = []
         verdicts = []
@@ -95,11 +109,16 @@ class Plan:
                     child = index.by_handle.get(source)
                     if child is None or child.parent_key != app.app_key or _used(child, clock):
                         deps.append((owner, why))
-                    elif rules.app_is_idle(child, clock):     # an idle sub-app blocks nothing: it goes along
+                    elif rules.app_is_idle(child, clock):  # an idle sub-app blocks nothing: it goes along
                         notes.append(Reason("sub-app", "info", f"{why}, and is idle too: it goes with it"))
                     else:
-                        notes.append(Reason("sub-app", INSUFFICIENT, f"{why}, and its use is unknown (no log "
-                                                                     "covering the window)"))
+                        notes.append(
+                            Reason(
+                                "sub-app",
+                                INSUFFICIENT,
+                                f"{why}, and its use is unknown (no log covering the window)",
+                            )
+                        )
             if declared is not None:
                 deps += by_declared.get(declared.app_id, ())
             if len(deps) > 1:
@@ -107,11 +126,14 @@ class Plan:
             decision = inputs.decisions.get(subject.handle)
             if declared is None:
                 app = subject.apps[0]
-                context = declared_parent.get(f"{app.agent_id}/{app.parent_key}", "") if app.parent_key else ""
+                context = (
+                    declared_parent.get(f"{app.agent_id}/{app.parent_key}", "") if app.parent_key else ""
+                )
             else:
                 context = ",".join(sorted(index.agents_called(declared.host))) if declared.host else ""
-            key = keys[subject.handle] = subject_key(subject, inputs.hosts, deps, notes, decision, clock,
-                                                     self.run_text, context)
+            key = keys[subject.handle] = subject_key(
+                subject, inputs.hosts, deps, notes, decision, clock, self.run_text, context
+            )
             if known.get(subject.handle) == key:
                 skipped.add(subject.handle)
                 continue
@@ -135,8 +157,14 @@ class Plan:
             seen = {(f.kind, f.subject) for f in about_hosts}
             findings += about_hosts
             findings += [f for f in inputs.network_findings if (f.kind, f.subject) not in seen]
-        return Outcome(matches=self.matches, findings=findings, verdicts=verdicts, subjects=subjects, keys=keys,
-                       skipped=skipped)
+        return Outcome(
+            matches=self.matches,
+            findings=findings,
+            verdicts=verdicts,
+            subjects=subjects,
+            keys=keys,
+            skipped=skipped,
+        )
 
 
 def plan(inputs: Inputs, config: ReconcileConfig, now: datetime, known: dict[str, int] | None = None) -> Plan:
@@ -151,12 +179,24 @@ def plan(inputs: Inputs, config: ReconcileConfig, now: datetime, known: dict[str
             subject_of.setdefault(app.handle, subject.handle)
     by_app, by_declared = inbound(inputs.discovered, inputs.declared, index)
     declared_ids = {d.app_id for d in inputs.declared}
-    return Plan(inputs, config, clock_for(now, config), known or {}, index, matches, subjects, subject_of, by_app,
-                by_declared, {h: s for h, s in subject_of.items() if s in declared_ids},
-                repr(sorted(config.as_dict().items())))
+    return Plan(
+        inputs,
+        config,
+        clock_for(now, config),
+        known or {},
+        index,
+        matches,
+        subjects,
+        subject_of,
+        by_app,
+        by_declared,
+        {h: s for h, s in subject_of.items() if s in declared_ids},
+        repr(sorted(config.as_dict().items())),
+    )
 
 
-def reconcile(inputs: Inputs, config: ReconcileConfig, now: datetime,
-              known: dict[str, int] | None = None) -> Outcome:
+def reconcile(
+    inputs: Inputs, config: ReconcileConfig, now: datetime, known: dict[str, int] | None = None
+) -> Outcome:
     """Every subject's findings and verdict, and the findings about no subject (see `plan` for `known`)."""
     return plan(inputs, config, now, known).outcome()

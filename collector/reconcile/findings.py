@@ -3,19 +3,51 @@
 Each function looks at plain data and returns Finding objects; their
 history (first seen, last seen, resolved) is kept by the store.
 """
+
 from __future__ import annotations
 
 import re
 
-from collector.reconcile.config import ReconcileConfig
-from collector.reconcile.match import Index
-from collector.reconcile.model import Clock, DiscoveredApp, Finding, HostInfo, ListenerInfo, Subject
+from ronda.collector.reconcile.config import ReconcileConfig
+from ronda.collector.reconcile.match import Index
+from ronda.collector.reconcile.model import Clock, DiscoveredApp, Finding, HostInfo, ListenerInfo, Subject
 
 # Declared "frameworks" that are languages or generic: nothing to compare a fingerprint with.
-_GENERIC = {"", "redirect", "php", "native", "phpnative", "java", "python", "node", "nodejs", "javascript", "js", "net",
-            "aspnet", "asp", "ruby", "go", "golang", "html", "static", "proxy", "web", "lainnya", "other"}
-_ALIASES = {"ci": "codeigniter", "ci3": "codeigniter", "ci4": "codeigniter", "wp": "wordpress",
-            "express": "expressjs", "yii2": "yii", "laravelframework": "laravel", "symfonyframework": "symfony"}
+_GENERIC = {
+    "",
+    "redirect",
+    "php",
+    "native",
+    "phpnative",
+    "java",
+    "python",
+    "node",
+    "nodejs",
+    "javascript",
+    "js",
+    "net",
+    "aspnet",
+    "asp",
+    "ruby",
+    "go",
+    "golang",
+    "html",
+    "static",
+    "proxy",
+    "web",
+    "lainnya",
+    "other",
+}
+_ALIASES = {
+    "ci": "codeigniter",
+    "ci3": "codeigniter",
+    "ci4": "codeigniter",
+    "wp": "wordpress",
+    "express": "expressjs",
+    "yii2": "yii",
+    "laravelframework": "laravel",
+    "symfonyframework": "symfony",
+}
 
 
 def label(app: DiscoveredApp) -> str:
@@ -38,20 +70,26 @@ def _on(app: DiscoveredApp, finding: Finding) -> Finding:
 def app_is_idle(a: DiscoveredApp, clock: Clock) -> bool:
     """No human use inside the window, and logs that cover the whole window."""
     start = clock.window_start
-    return (a.coverage in ("full", "partial") and a.coverage_start is not None and a.coverage_start <= start
-            and not (a.last_human_request and a.last_human_request >= start))
+    return (
+        a.coverage in ("full", "partial")
+        and a.coverage_start is not None
+        and a.coverage_start <= start
+        and not (a.last_human_request and a.last_human_request >= start)
+    )
 
 
 def is_idle(subject: Subject, clock: Clock) -> bool:
     return bool(subject.apps) and all(app_is_idle(a, clock) for a in subject.apps)
 
 
-def hidden(subject: Subject, hosts: dict[str, HostInfo], index: Index, parents: dict[str, str]) -> list[Finding]:
+def hidden(
+    subject: Subject, hosts: dict[str, HostInfo], index: Index, parents: dict[str, str]
+) -> list[Finding]:
     if subject.declared is not None or not subject.apps:
         return []
     app = subject.apps[0]
     host = _host(app, hosts)
-    detail = {"host": host}      # the rest is in the apps table (see the hidden_apps view)
+    detail = {"host": host}  # the rest is in the apps table (see the hidden_apps view)
     summary = f"{label(app)} on {host} matches no declared app"
     owner = parents.get(f"{app.agent_id}/{app.parent_key}") if app.parent_key else None
     if owner:
@@ -66,7 +104,9 @@ def missing(subject: Subject, index: Index) -> list[Finding]:
         return []
     where = ", ".join(declared.urls) or declared.root or "no URL or directory declared to match by"
     detail: dict = {"urls": declared.urls, "host": declared.host, "root": declared.root}
-    summary = f"{declared.app_id} {declared.name} ({where}) is declared active but runs on no host ronda covers"
+    summary = (
+        f"{declared.app_id} {declared.name} ({where}) is declared active but runs on no host ronda covers"
+    )
     if declared.host and not index.agents_called(declared.host):
         detail["host_covered"] = False
         summary += f"; declared host {declared.host} sends no snapshots"
@@ -81,16 +121,24 @@ def idle(subject: Subject, config: ReconcileConfig, clock: Clock, known: bool | 
     start = max(a.coverage_start for a in subject.apps if a.coverage_start)
     last = max(humans) if humans else None
     name = subject.declared.name if subject.declared else label(subject.apps[0])
-    summary = (f"{name}: no human use in {config.idle_days} days (last: {last[:10] if last else 'never seen'}; "
-               f"logs since {start[:10]})")
+    summary = (
+        f"{name}: no human use in {config.idle_days} days (last: {last[:10] if last else 'never seen'}; "
+        f"logs since {start[:10]})"
+    )
     detail = {"last_human_request": last, "coverage_start": start, "idle_days": config.idle_days}
-    finding = Finding("idle", subject.handle, summary, detail,
-                      app_id=subject.declared.app_id if subject.declared else None)
+    finding = Finding(
+        "idle", subject.handle, summary, detail, app_id=subject.declared.app_id if subject.declared else None
+    )
     return [_on(subject.apps[0], finding) if subject.declared is None else finding]
 
 
-def status_mismatch(subject: Subject, config: ReconcileConfig, clock: Clock,
-                    hosts: dict[str, HostInfo], known_idle: bool | None = None) -> list[Finding]:
+def status_mismatch(
+    subject: Subject,
+    config: ReconcileConfig,
+    clock: Clock,
+    hosts: dict[str, HostInfo],
+    known_idle: bool | None = None,
+) -> list[Finding]:
     declared = subject.declared
     if declared is None or not subject.apps:
         return []
@@ -100,14 +148,25 @@ def status_mismatch(subject: Subject, config: ReconcileConfig, clock: Clock,
         summary = f"{declared.app_id} is declared {declared.status} but still served on {on}"
         if last:
             summary += f" (last request {last[:10]})"
-        return [Finding("status-mismatch", subject.handle, summary,
-                        {"declared_status": declared.status, "served_on": on, "last_request": last},
-                        app_id=declared.app_id)]
+        return [
+            Finding(
+                "status-mismatch",
+                subject.handle,
+                summary,
+                {"declared_status": declared.status, "served_on": on, "last_request": last},
+                app_id=declared.app_id,
+            )
+        ]
     if declared.status == "active" and (is_idle(subject, clock) if known_idle is None else known_idle):
-        return [Finding("status-mismatch", subject.handle,
-                        f"{declared.app_id} is declared active but nobody used it in {config.idle_days} days",
-                        {"declared_status": declared.status, "idle_days": config.idle_days},
-                        app_id=declared.app_id)]
+        return [
+            Finding(
+                "status-mismatch",
+                subject.handle,
+                f"{declared.app_id} is declared active but nobody used it in {config.idle_days} days",
+                {"declared_status": declared.status, "idle_days": config.idle_days},
+                app_id=declared.app_id,
+            )
+        ]
     return []
 
 
@@ -126,9 +185,15 @@ def unowned(subject: Subject, config: ReconcileConfig) -> list[Finding]:
         problems.append("no contact")
     if not problems:
         return []
-    return [Finding("unowned", subject.handle, f"{declared.app_id} {declared.name}: " + " and ".join(problems),
-                    {"owner": declared.owner, "contact": declared.contact, "unit": declared.unit},
-                    app_id=declared.app_id)]
+    return [
+        Finding(
+            "unowned",
+            subject.handle,
+            f"{declared.app_id} {declared.name}: " + " and ".join(problems),
+            {"owner": declared.owner, "contact": declared.contact, "unit": declared.unit},
+            app_id=declared.app_id,
+        )
+    ]
 
 
 def _framework(text: str) -> tuple[str, str]:
@@ -145,8 +210,11 @@ def framework_differs(declared: str, found: str, found_version: str) -> str | No
         return None
     if want != have:
         return f"declared {declared}, runs {found}{' ' + found_version if found_version else ''}"
-    if want_version and found_version and not (found_version == want_version
-                                               or found_version.startswith(want_version + ".")):
+    if (
+        want_version
+        and found_version
+        and not (found_version == want_version or found_version.startswith(want_version + "."))
+    ):
         return f"declared {declared}, runs {found} {found_version}"
     return None
 
@@ -160,24 +228,40 @@ def drift(subject: Subject, index: Index, hosts: dict[str, HostInfo]) -> list[Fi
         expected = index.agents_called(declared.host)
         elsewhere = sorted({_host(a, hosts) for a in subject.apps if a.agent_id not in expected})
         if elsewhere:
-            out.append(Finding("drift", subject.handle,
-                               f"{declared.app_id} is declared on {declared.host} but runs on {', '.join(elsewhere)}",
-                               {"declared_host": declared.host, "runs_on": elsewhere, "aspect": "location"},
-                               app_id=declared.app_id))
+            out.append(
+                Finding(
+                    "drift",
+                    subject.handle,
+                    f"{declared.app_id} is declared on {declared.host} but runs on {', '.join(elsewhere)}",
+                    {"declared_host": declared.host, "runs_on": elsewhere, "aspect": "location"},
+                    app_id=declared.app_id,
+                )
+            )
     known = [a for a in subject.apps if a.framework and _framework(a.framework)[0] not in _GENERIC]
     if declared.framework and known:
         why = [framework_differs(declared.framework, a.framework, a.framework_version) for a in known]
-        if all(why):      # drift only when no app of the subject runs what is declared
+        if all(why):  # drift only when no app of the subject runs what is declared
             app = known[0]
-            out.append(Finding("drift", f"{subject.handle}#framework", f"{declared.app_id} on {_host(app, hosts)}: "
-                               f"{why[0]}", {"declared_framework": declared.framework, "framework": app.framework,
-                                             "framework_version": app.framework_version, "aspect": "framework"},
-                               app_id=declared.app_id))
+            out.append(
+                Finding(
+                    "drift",
+                    f"{subject.handle}#framework",
+                    f"{declared.app_id} on {_host(app, hosts)}: {why[0]}",
+                    {
+                        "declared_framework": declared.framework,
+                        "framework": app.framework,
+                        "framework_version": app.framework_version,
+                        "aspect": "framework",
+                    },
+                    app_id=declared.app_id,
+                )
+            )
     return out
 
 
-def exposed_listeners(listeners: list[ListenerInfo], index: Index, hosts: dict[str, HostInfo],
-                      config: ReconcileConfig) -> list[Finding]:
+def exposed_listeners(
+    listeners: list[ListenerInfo], index: Index, hosts: dict[str, HostInfo], config: ReconcileConfig
+) -> list[Finding]:
     out = []
     ignore_ports = set(config.exposed_ignore_ports)
     ignore_processes = {p.casefold() for p in config.exposed_ignore_processes}
@@ -191,9 +275,20 @@ def exposed_listeners(listeners: list[ListenerInfo], index: Index, hosts: dict[s
         host = hosts.get(sock.agent_id)
         name = host.hostname if host and host.hostname else sock.agent_id
         process = f" by {sock.process}" if sock.process else ""
-        out.append(Finding("exposed-listener", f"{sock.agent_id}/listener:{sock.protocol}:{sock.address}:{sock.port}",
-                           f"{name} listens on public {sock.address}:{sock.port}/{sock.protocol}{process}, "
-                           "which belongs to no known app",
-                           {"host": name, "address": sock.address, "port": sock.port, "protocol": sock.protocol,
-                            "process": sock.process}, agent_id=sock.agent_id))
+        out.append(
+            Finding(
+                "exposed-listener",
+                f"{sock.agent_id}/listener:{sock.protocol}:{sock.address}:{sock.port}",
+                f"{name} listens on public {sock.address}:{sock.port}/{sock.protocol}{process}, "
+                "which belongs to no known app",
+                {
+                    "host": name,
+                    "address": sock.address,
+                    "port": sock.port,
+                    "protocol": sock.protocol,
+                    "process": sock.process,
+                },
+                agent_id=sock.agent_id,
+            )
+        )
     return out

@@ -6,24 +6,47 @@ scheduled runs most apps of a fleet have not changed. Time enters only
 through what the texts and rules use (whole days since a date, which side of
 the window a date falls, a host's staleness), not the clock itself.
 """
+
 from __future__ import annotations
 
 import zlib
 
-from collector.reconcile.model import Clock, Decision, DiscoveredApp, HostInfo, Reason, Subject
+from ronda.collector.reconcile.model import Clock, Decision, DiscoveredApp, HostInfo, Reason, Subject
 
 
 def app_text(a: DiscoveredApp, clock: Clock) -> str:
     used = a.last_human_request is not None and a.last_human_request >= clock.window_start
     covered = a.coverage_start is not None and a.coverage_start <= clock.window_start
-    moving = (f"{a.human_window},{a.human_recent},{a.human_previous},{used:d}{covered:d},"
-              f"{clock.days_since(a.coverage_start) if a.coverage_start else ''},"
-              f"{clock.days_since(a.last_human_request) if used else ''}")
+    moving = (
+        f"{a.human_window},{a.human_recent},{a.human_previous},{used:d}{covered:d},"
+        f"{clock.days_since(a.coverage_start) if a.coverage_start else ''},"
+        f"{clock.days_since(a.last_human_request) if used else ''}"
+    )
     if a.fingerprint:
         return a.fingerprint + "\x1e" + moving
-    return str((a.handle, a.kind, a.server_names, a.listen, a.prefix, a.root, a.upstream, a.upstream_servers,
-                a.parent_key, a.framework, a.framework_version, a.redirect, a.coverage, a.coverage_start,
-                a.last_request, a.last_human_request, a.rss_bytes, a.disk_bytes, moving))
+    return str(
+        (
+            a.handle,
+            a.kind,
+            a.server_names,
+            a.listen,
+            a.prefix,
+            a.root,
+            a.upstream,
+            a.upstream_servers,
+            a.parent_key,
+            a.framework,
+            a.framework_version,
+            a.redirect,
+            a.coverage,
+            a.coverage_start,
+            a.last_request,
+            a.last_human_request,
+            a.rss_bytes,
+            a.disk_bytes,
+            moving,
+        )
+    )
 
 
 def host_text(host: HostInfo | None, clock: Clock) -> str:
@@ -33,8 +56,16 @@ def host_text(host: HostInfo | None, clock: Clock) -> str:
     return f"{host.hostname}\x1f{clock.hours_since(host.last_seen) if stale else 'fresh'}"
 
 
-def subject_key(subject: Subject, hosts: dict[str, HostInfo], deps: list[tuple[str, str]], notes: list[Reason],
-                decision: Decision | None, clock: Clock, run_text: str, context: str = "") -> int:
+def subject_key(
+    subject: Subject,
+    hosts: dict[str, HostInfo],
+    deps: list[tuple[str, str]],
+    notes: list[Reason],
+    decision: Decision | None,
+    clock: Clock,
+    run_text: str,
+    context: str = "",
+) -> int:
     """`run_text`: what is the same for every subject of a run (the config); `context`: what else its
     findings read (the declared app a hidden sub-app's vhost belongs to, the hosts a declared host names)."""
     parts = [run_text, subject.handle, context]

@@ -6,15 +6,16 @@ one containing the declared path; an address or host name matches the
 default app for that port on that host; a declared install directory
 matches an app served from it. Operators' pins override all of it.
 """
+
 from __future__ import annotations
 
 import re
 from collections import defaultdict
 from dataclasses import dataclass, field
 
-from collector.inventory.model import DeclaredApp
-from collector.reconcile.model import DiscoveredApp, HostInfo, Match, Pin
-from collector.reconcile.urls import (
+from ronda.collector.inventory.model import DeclaredApp
+from ronda.collector.reconcile.model import DiscoveredApp, HostInfo, Match, Pin
+from ronda.collector.reconcile.urls import (
     WEB_PORTS,
     WILDCARD_ADDRESSES,
     Endpoint,
@@ -26,7 +27,7 @@ from collector.reconcile.urls import (
     server_name,
 )
 
-_PLAIN_NAME = re.compile(r"^[a-z0-9][a-z0-9\-.]*[a-z0-9]$")   # lower case, no wildcard, no port
+_PLAIN_NAME = re.compile(r"^[a-z0-9][a-z0-9\-.]*[a-z0-9]$")  # lower case, no wildcard, no port
 # Scores order the reasons of one match; a pin beats every rule.
 _SCORE = {"pin": 1000, "url": 300, "address": 200, "root": 100}
 
@@ -76,7 +77,7 @@ def _names_of(app: DiscoveredApp) -> str:
     return " ".join(app.server_names) or "_"
 
 
-def _by_name(key: str, index: Index) -> tuple[list[DiscoveredApp], str]:
+def candidates_by_name(key: str, index: Index) -> tuple[list[DiscoveredApp], str]:
     found = index.by_name.get(key)
     if found:
         return found, "server name"
@@ -90,9 +91,15 @@ def _default_apps(endpoint: Endpoint, agents: set[str], index: Index) -> list[Di
     for agent_id in sorted(agents):
         apps = index.by_agent.get(agent_id, [])
         ports = {endpoint.port} if endpoint.port else set(WEB_PORTS)
-        on_port = [a for a in apps if a.ports & ports and any(
-            lst.address in WILDCARD_ADDRESSES or host_key(lst.address.strip("[]")) == endpoint.key
-            for lst in a.listen)]
+        on_port = [
+            a
+            for a in apps
+            if a.ports & ports
+            and any(
+                lst.address in WILDCARD_ADDRESSES or host_key(lst.address.strip("[]")) == endpoint.key
+                for lst in a.listen
+            )
+        ]
         vhosts = {tuple(a.server_names) for a in on_port}
         for app in on_port:
             catch_all = all(server_name(n).kind == "catch-all" for n in app.server_names)
@@ -102,7 +109,9 @@ def _default_apps(endpoint: Endpoint, agents: set[str], index: Index) -> list[Di
     return found
 
 
-def _narrow(endpoint: Endpoint, candidates: list[DiscoveredApp]) -> tuple[list[DiscoveredApp], str]:
+def narrow_by_endpoint(
+    endpoint: Endpoint, candidates: list[DiscoveredApp]
+) -> tuple[list[DiscoveredApp], str]:
     """Longest path prefix containing the declared path, then the declared port when something serves it."""
     within = [a for a in candidates if path_within(endpoint.path, a.prefix)]
     if not within:
@@ -111,7 +120,11 @@ def _narrow(endpoint: Endpoint, candidates: list[DiscoveredApp]) -> tuple[list[D
     best = [a for a in within if len(a.prefix) == longest]
     if endpoint.explicit_port:
         on_port = [a for a in best if endpoint.port in a.ports]
-        return (on_port, f"port {endpoint.port}") if on_port else (best, f"declared port {endpoint.port} not served")
+        return (
+            (on_port, f"port {endpoint.port}")
+            if on_port
+            else (best, f"declared port {endpoint.port} not served")
+        )
     on_web = [a for a in best if a.ports & WEB_PORTS or a.redirect]
     return (on_web, "") if on_web else (best, "")
 
@@ -130,14 +143,14 @@ def match_declared(declared: DeclaredApp, index: Index) -> list[Match]:
             endpoint = parse_endpoint(text)
         except ValueError:
             continue
-        candidates, how = _by_name(endpoint.key, index)
+        candidates, how = candidates_by_name(endpoint.key, index)
         rule = "url"
         if not candidates:
             agents = index.agents_called(endpoint.host)
             if not agents:
                 continue
             candidates, how, rule = _default_apps(endpoint, agents, index), "default server of", "address"
-        chosen, port_note = _narrow(endpoint, candidates)
+        chosen, port_note = narrow_by_endpoint(endpoint, candidates)
         for app in chosen:
             prefix = app.prefix
             where = index.hosts.get(app.agent_id)
@@ -157,8 +170,11 @@ def match_declared(declared: DeclaredApp, index: Index) -> list[Match]:
         agents = index.agents_called(declared.host) if declared.host else None
         for app in index.by_root.get(normalize_path(declared.root), []):
             if agents is None or app.agent_id in agents:
-                add(app, "root", f"install directory {declared.root}"
-                                 + (f" on {declared.host}" if declared.host else ""))
+                add(
+                    app,
+                    "root",
+                    f"install directory {declared.root}" + (f" on {declared.host}" if declared.host else ""),
+                )
     return list(found.values())
 
 
@@ -171,8 +187,13 @@ def match_all(declared: list[DeclaredApp], index: Index, pins: list[Pin]) -> lis
                 matches[(m.app_id, m.agent_id, m.app_key)] = m
     known = {a.app_id for a in declared}
     for pin in pins:
-        if pin.action == "link" and pin.app_id in known and f"{pin.agent_id}/{pin.app_key}" in index.by_handle:
+        if (
+            pin.action == "link"
+            and pin.app_id in known
+            and f"{pin.agent_id}/{pin.app_key}" in index.by_handle
+        ):
             why = f"pinned by {pin.by}" + (f": {pin.reason}" if pin.reason else "")
-            matches[(pin.app_id, pin.agent_id, pin.app_key)] = Match(pin.app_id, pin.agent_id, pin.app_key, "pin",
-                                                                      why, _SCORE["pin"])
+            matches[(pin.app_id, pin.agent_id, pin.app_key)] = Match(
+                pin.app_id, pin.agent_id, pin.app_key, "pin", why, _SCORE["pin"]
+            )
     return sorted(matches.values(), key=lambda m: (m.app_id, m.agent_id, m.app_key))

@@ -4,14 +4,15 @@ Timestamps are UTC text as the store keeps them (`2026-11-27T23:22:55Z`):
 they compare in time order as strings, and a fleet's worth of them need not
 be parsed and formatted again on every run.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any, NamedTuple
 
-from collector.inventory.model import DeclaredApp
-from collector.reconcile.urls import normalize_path
+from ronda.collector.inventory.model import DeclaredApp
+from ronda.collector.reconcile.urls import normalize_path
 
 
 class Listen(NamedTuple):
@@ -35,15 +36,15 @@ class DiscoveredApp:
     parent_key: str = ""
     framework: str = ""
     framework_version: str = ""
-    redirect: str = ""                      # the app only redirects (e.g. http -> https)
-    coverage: str = ""                      # none, unreadable, partial, full ("" when unknown)
-    coverage_start: str | None = None       # the oldest log line the usage figures rest on
+    redirect: str = ""  # the app only redirects (e.g. http -> https)
+    coverage: str = ""  # none, unreadable, partial, full ("" when unknown)
+    coverage_start: str | None = None  # the oldest log line the usage figures rest on
     last_request: str | None = None
     last_human_request: str | None = None
     # Counts from the daily usage inside the windows of the config; None when there is no daily data.
-    human_window: int | None = None         # human requests inside the idle window
-    human_recent: int | None = None         # human requests in the last trend_days
-    human_previous: int | None = None       # ... and in the trend_days before those
+    human_window: int | None = None  # human requests inside the idle window
+    human_recent: int | None = None  # human requests in the last trend_days
+    human_previous: int | None = None  # ... and in the trend_days before those
     rss_bytes: int = 0
     disk_bytes: int = 0
     present: bool = True
@@ -52,7 +53,7 @@ class DiscoveredApp:
     # Derived once, used everywhere: the ports it listens on and its path prefix in normal form.
     ports: frozenset[int] = field(init=False, repr=False, compare=False)
     prefix: str = field(init=False, repr=False, compare=False)
-    handle: str = field(init=False, repr=False, compare=False)    # AGENT/APP_KEY, unique in a fleet
+    handle: str = field(init=False, repr=False, compare=False)  # AGENT/APP_KEY, unique in a fleet
 
     def __post_init__(self) -> None:
         self.ports = frozenset([a.port for a in self.listen if a.port])
@@ -66,7 +67,7 @@ class HostInfo:
     hostname: str = ""
     fqdn: str = ""
     addresses: tuple[str, ...] = ()
-    last_seen: str | None = None            # when its latest snapshot arrived
+    last_seen: str | None = None  # when its latest snapshot arrived
     interval_seconds: int = 0
 
 
@@ -86,7 +87,7 @@ class Pin:
     app_id: str
     agent_id: str
     app_key: str
-    action: str          # link, forbid
+    action: str  # link, forbid
     reason: str = ""
     by: str = ""
 
@@ -107,8 +108,8 @@ class Inputs:
     hosts: dict[str, HostInfo] = field(default_factory=dict)
     listeners: list[ListenerInfo] = field(default_factory=list)
     pins: list[Pin] = field(default_factory=list)
-    decisions: dict[str, Decision] = field(default_factory=dict)   # subject -> latest
-    network_findings: list["Finding"] = field(default_factory=list)  # from nmap sweeps (unmanaged-host, ...)
+    decisions: dict[str, Decision] = field(default_factory=dict)  # subject -> latest
+    network_findings: list[Finding] = field(default_factory=list)  # from nmap sweeps (unmanaged-host, ...)
 
 
 @dataclass(frozen=True, slots=True)
@@ -116,7 +117,7 @@ class Match:
     app_id: str
     agent_id: str
     app_key: str
-    rule: str            # url, address, root, pin
+    rule: str  # url, address, root, pin
     reason: str
     score: int = 0
 
@@ -139,15 +140,15 @@ class Finding:
 @dataclass(slots=True)
 class Reason:
     rule: str
-    effect: str          # the verdict it argues for (keep, review, insufficient-evidence,
-                         # safe-to-take-down), or info
+    effect: str  # the verdict it argues for (keep, review, insufficient-evidence,
+    # safe-to-take-down), or info
     text: str
 
 
 @dataclass(slots=True)
 class Verdict:
     subject: str
-    verdict: str         # safe-to-take-down, review, keep, insufficient-evidence
+    verdict: str  # safe-to-take-down, review, keep, insufficient-evidence
     summary: str
     reasons: list[Reason]
     figures: dict[str, Any]
@@ -175,8 +176,8 @@ class Outcome:
     findings: list[Finding]
     verdicts: list[Verdict]
     subjects: list[Subject]
-    keys: dict[str, int] = field(default_factory=dict)    # input checksum per subject
-    skipped: set[str] = field(default_factory=set)        # subjects whose stored verdict and findings hold
+    keys: dict[str, int] = field(default_factory=dict)  # input checksum per subject
+    skipped: set[str] = field(default_factory=set)  # subjects whose stored verdict and findings hold
 
 
 @dataclass(frozen=True, slots=True)
@@ -184,16 +185,20 @@ class Clock:
     """`now` and the thresholds derived from it, computed once per run."""
 
     now: datetime
-    text: str              # now, as stored
-    window_start: str      # now - idle_days: human use at or after this is "inside the window"
-    stale_before: str      # a host whose latest snapshot arrived before this is stale
+    text: str  # now, as stored
+    window_start: str  # now - idle_days: human use at or after this is "inside the window"
+    stale_before: str  # a host whose latest snapshot arrived before this is stale
     # Whole days since each date asked about: a subject's key and its verdict ask about the same dates.
     days: dict[str, int] = field(default_factory=dict, compare=False, repr=False)
 
     @classmethod
     def at(cls, now: datetime, idle_days: int, stale_after_hours: int) -> Clock:
-        return cls(now, iso(now) or "", iso(now - timedelta(days=idle_days)) or "",
-                   iso(now - timedelta(hours=stale_after_hours)) or "")
+        return cls(
+            now,
+            iso(now) or "",
+            iso(now - timedelta(days=idle_days)) or "",
+            iso(now - timedelta(hours=stale_after_hours)) or "",
+        )
 
     def days_since(self, text: str) -> int:
         days = self.days.get(text)
@@ -216,5 +221,11 @@ def iso(value: datetime | None) -> str | None:
         return None
     if value.tzinfo is not UTC:
         value = value.astimezone(UTC)
-    return "%04d-%02d-%02dT%02d:%02d:%02dZ" % (value.year, value.month, value.day, value.hour, value.minute,
-                                                value.second)
+    return "%04d-%02d-%02dT%02d:%02d:%02dZ" % (
+        value.year,
+        value.month,
+        value.day,
+        value.hour,
+        value.minute,
+        value.second,
+    )

@@ -1,15 +1,21 @@
 """`ronda explain` as text: the story of one app, for a terminal."""
+
 from __future__ import annotations
 
 from datetime import UTC, date, datetime
 from typing import Any
 
-from collector.reconcile.chart import terminal_chart, weekly
-from collector.reconcile.story import coverage_date
+from ronda.collector.reconcile.chart import terminal_chart, weekly
+from ronda.collector.reconcile.story import coverage_date
 
 # How each reason bears on the verdict, as a short tag.
-_EFFECT = {"keep": "keep", "review": "review", "insufficient-evidence": "lacking", "safe-to-take-down": "take-down",
-           "info": "info"}
+_EFFECT = {
+    "keep": "keep",
+    "review": "review",
+    "insufficient-evidence": "lacking",
+    "safe-to-take-down": "take-down",
+    "info": "info",
+}
 
 
 def _money(value: int | None) -> str:
@@ -43,24 +49,38 @@ def narrate(story: dict[str, Any], today: date | None = None, weeks: int = 17) -
     decisions = story["decisions"]
     if decisions:
         last = decisions[-1]
-        out.append(f"decision  {last['decision']} by {last['decided_by']} on {last['decided_at'][:10]}: "
-                   f"{last['reason']}")
+        out.append(
+            f"decision  {last['decision']} by {last['decided_by']} on {last['decided_at'][:10]}: "
+            f"{last['reason']}"
+        )
     out.append("")
     if d:
         out.append("What it is (declared inventory)")
-        out.append(f"  owner      {_join(d['owner'] or '(no owner)', d['unit'])}; contact {d['contact'] or '(none)'}")
-        kinds = _join(d["status"], d["app_class"] and "class " + d["app_class"],
-                      d["audience"] and "audience " + d["audience"])
+        out.append(
+            f"  owner      {_join(d['owner'] or '(no owner)', d['unit'])}; contact {d['contact'] or '(none)'}"
+        )
+        kinds = _join(
+            d["status"],
+            d["app_class"] and "class " + d["app_class"],
+            d["audience"] and "audience " + d["audience"],
+        )
         out.append(f"  status     {kinds}")
-        out.append(f"  addresses  {' '.join(d['urls']) or '(none)'}"
-                   + (f"; host {d['host']}" if d['host'] else "") + (f"; directory {d['root']}" if d['root'] else ""))
-        built = _join(d["platform"], d["framework"], d["database"], d["year_built"] and f"built {d['year_built']}")
+        out.append(
+            f"  addresses  {' '.join(d['urls']) or '(none)'}"
+            + (f"; host {d['host']}" if d["host"] else "")
+            + (f"; directory {d['root']}" if d["root"] else "")
+        )
+        built = _join(
+            d["platform"], d["framework"], d["database"], d["year_built"] and f"built {d['year_built']}"
+        )
         out.append(f"  built with {built or '-'}")
         out.append(f"  cost       build {_money(d['build_cost'])}, annual {_money(d['annual_cost'])}")
-        extra = _join(d["superseded_by"] and "superseded by " + d["superseded_by"],
-                      d["depends_on"] and "depends on " + ", ".join(d["depends_on"]),
-                      d["last_verified"] and "verified " + d["last_verified"],
-                      d.get("withdrawn_at") and "WITHDRAWN from the inventory " + d["withdrawn_at"][:10])
+        extra = _join(
+            d["superseded_by"] and "superseded by " + d["superseded_by"],
+            d["depends_on"] and "depends on " + ", ".join(d["depends_on"]),
+            d["last_verified"] and "verified " + d["last_verified"],
+            d.get("withdrawn_at") and "WITHDRAWN from the inventory " + d["withdrawn_at"][:10],
+        )
         if extra:
             out.append(f"  also       {extra}")
         out.append("")
@@ -75,23 +95,31 @@ def narrate(story: dict[str, Any], today: date | None = None, weeks: int = 17) -
         fw = " ".join(x for x in (a["framework"], a["framework_version"]) if x)
         state = "" if a["present"] else "  (GONE from its host's latest snapshot)"
         out.append(f"  {a['hostname'] or a['agent_id']}  {a['app_key']}{state}")
-        out.append(f"      serves {serves}" + (f"  [{fw}]" if fw else "") + f"  listen {', '.join(a['listen'])}")
+        out.append(
+            f"      serves {serves}" + (f"  [{fw}]" if fw else "") + f"  listen {', '.join(a['listen'])}"
+        )
         if a.get("reason"):
             out.append(f"      matched by {a['rule']}: {a['reason']}")
         if a["config_file"]:
             out.append(f"      config {a['config_file']}:{a['config_line']}")
         res = a.get("resources") or {}
         if res.get("rss_bytes") or res.get("disk_bytes"):
-            out.append(f"      resources: memory {_mib(res.get('rss_bytes'))}, disk {_mib(res.get('disk_bytes'))}"
-                       + (f", {len(res.get('processes') or [])} processes" if res.get("processes") else ""))
-        out.append(f"      first seen {a['first_seen'][:10]}, last seen {a['last_seen'][:10]}; logs "
-                   f"{a['coverage'] or 'unknown'}" + (f" since {a['coverage_start'][:10]}" if a['coverage_start']
-                                                      else "")
-                   + f"; last human visit {(a['last_human_request'] or 'never seen')[:10]}")
+            out.append(
+                f"      resources: memory {_mib(res.get('rss_bytes'))}, disk {_mib(res.get('disk_bytes'))}"
+                + (f", {len(res.get('processes') or [])} processes" if res.get("processes") else "")
+            )
+        out.append(
+            f"      first seen {a['first_seen'][:10]}, last seen {a['last_seen'][:10]}; logs "
+            f"{a['coverage'] or 'unknown'}"
+            + (f" since {a['coverage_start'][:10]}" if a["coverage_start"] else "")
+            + f"; last human visit {(a['last_human_request'] or 'never seen')[:10]}"
+        )
     out.append("")
     if story["runs_on"]:
         out.append(f"Usage, requests per week (last {weeks} weeks)")
-        out.extend(terminal_chart(weekly(story["usage"], today, weeks, coverage_date(story["coverage_start"]))))
+        out.extend(
+            terminal_chart(weekly(story["usage"], today, weeks, coverage_date(story["coverage_start"])))
+        )
         out.append("")
     if v:
         out.append("Reasons")
@@ -109,8 +137,10 @@ def narrate(story: dict[str, Any], today: date | None = None, weeks: int = 17) -
         out.append("Decisions (oldest first; never overwritten)")
         for x in decisions:
             into = f" into {x['into_subject']}" if x["into_subject"] else ""
-            out.append(f"  {x['decided_at']}  {x['decision']}{into} by {x['decided_by']}: {x['reason']}"
-                       + (f"  (ronda said {x['verdict']})" if x["verdict"] else ""))
+            out.append(
+                f"  {x['decided_at']}  {x['decision']}{into} by {x['decided_by']}: {x['reason']}"
+                + (f"  (ronda said {x['verdict']})" if x["verdict"] else "")
+            )
     if story["pins"]:
         out.append("")
         out.append("Pins")
@@ -121,5 +151,8 @@ def narrate(story: dict[str, Any], today: date | None = None, weeks: int = 17) -
         out.append("Inventory history")
         for h in story["inventory_history"]:
             changed = ", ".join(sorted(h["changes"]))[:80] if h["change"] == "updated" else ""
-            out.append(f"  {h['changed_at'][:10]}  {h['change']} from {h['file']}" + (f": {changed}" if changed else ""))
+            out.append(
+                f"  {h['changed_at'][:10]}  {h['change']} from {h['file']}"
+                + (f": {changed}" if changed else "")
+            )
     return out

@@ -1,36 +1,64 @@
 """What the operator commands and the report read: findings, verdicts, candidates."""
+
 from __future__ import annotations
 
 import json
 from collections.abc import Sequence
 from typing import Any
 
-from collector.store import Store
+from ronda.collector.store import Store
 
-FIGURES = ("apps", "coverage", "coverage_start", "last_human_request", "last_request", "human_requests",
-           "human_recent", "human_previous", "trend", "oldest_snapshot", "inbound", "annual_cost", "rss_bytes",
-           "disk_bytes")
-KINDS = ("hidden", "missing", "idle", "status-mismatch", "unowned", "drift", "exposed-listener", "unmanaged-host")
+FIGURES = (
+    "apps",
+    "coverage",
+    "coverage_start",
+    "last_human_request",
+    "last_request",
+    "human_requests",
+    "human_recent",
+    "human_previous",
+    "trend",
+    "oldest_snapshot",
+    "inbound",
+    "annual_cost",
+    "rss_bytes",
+    "disk_bytes",
+)
+KINDS = (
+    "hidden",
+    "missing",
+    "idle",
+    "status-mismatch",
+    "unowned",
+    "drift",
+    "exposed-listener",
+    "unmanaged-host",
+)
 
 
-def finding_rows(store: Store, kinds: Sequence[str] = (), include_resolved: bool = False) -> list[dict[str, Any]]:
+def finding_rows(
+    store: Store, kinds: Sequence[str] = (), include_resolved: bool = False
+) -> list[dict[str, Any]]:
     where = [] if include_resolved else ["f.resolved_at IS NULL"]
     params: list[Any] = []
     if kinds:
         where.append(f"f.kind IN ({', '.join('?' * len(kinds))})")
         params += list(kinds)
     # An open finding held at the latest reconcile: that is its last_seen.
-    sql = ("SELECT f.finding_id, f.kind, f.subject, f.app_id, h.hostname, f.agent_id, f.app_key, f.summary, "
-           "f.detail, f.first_seen, coalesce(f.last_seen, (SELECT at FROM reconciled)) AS last_seen, "
-           "f.resolved_at FROM findings f "
-           "LEFT JOIN hosts h ON h.agent_id = f.agent_id"
-           + (" WHERE " + " AND ".join(where) if where else "")
-           + " ORDER BY f.kind, f.subject, f.finding_id")
+    sql = (
+        "SELECT f.finding_id, f.kind, f.subject, f.app_id, h.hostname, f.agent_id, f.app_key, f.summary, "
+        "f.detail, f.first_seen, coalesce(f.last_seen, (SELECT at FROM reconciled)) AS last_seen, "
+        "f.resolved_at FROM findings f "
+        "LEFT JOIN hosts h ON h.agent_id = f.agent_id"
+        + (" WHERE " + " AND ".join(where) if where else "")
+        + " ORDER BY f.kind, f.subject, f.finding_id"
+    )
     return store.query(sql, tuple(params))
 
 
-def candidate_rows(store: Store, verdicts: Sequence[str] = ("safe-to-take-down",),
-                   limit: int | None = None) -> list[dict[str, Any]]:
+def candidate_rows(
+    store: Store, verdicts: Sequence[str] = ("safe-to-take-down",), limit: int | None = None
+) -> list[dict[str, Any]]:
     """Verdict rows with the latest decision, largest declared cost first, then by subject."""
     marks = ", ".join("?" * len(verdicts))
     sql = f"""
@@ -38,7 +66,7 @@ def candidate_rows(store: Store, verdicts: Sequence[str] = ("safe-to-take-down",
         FROM verdicts v LEFT JOIN latest_decisions d ON d.subject = v.subject
         WHERE v.verdict IN ({marks})
         ORDER BY v.verdict, v.annual_cost IS NULL, v.annual_cost DESC, v.subject
-        {'LIMIT ' + str(int(limit)) if limit else ''}"""
+        {"LIMIT " + str(int(limit)) if limit else ""}"""
     return store.query(sql, tuple(verdicts))
 
 
@@ -53,12 +81,19 @@ def expand(row: dict[str, Any]) -> dict[str, Any]:
 
 
 def verdict_counts(store: Store) -> dict[str, int]:
-    return {r["verdict"]: r["n"] for r in store.query("SELECT verdict, count(*) AS n FROM verdicts GROUP BY verdict")}
+    return {
+        r["verdict"]: r["n"]
+        for r in store.query("SELECT verdict, count(*) AS n FROM verdicts GROUP BY verdict")
+    }
 
 
 def finding_counts(store: Store) -> dict[str, int]:
-    return {r["kind"]: r["n"] for r in store.query(
-        "SELECT kind, count(*) AS n FROM findings WHERE resolved_at IS NULL GROUP BY kind")}
+    return {
+        r["kind"]: r["n"]
+        for r in store.query(
+            "SELECT kind, count(*) AS n FROM findings WHERE resolved_at IS NULL GROUP BY kind"
+        )
+    }
 
 
 CANDIDATE_COLUMNS = ("app", "name", "owner", "hosts", "last_human", "logs_since", "decision", "summary")
@@ -68,16 +103,25 @@ def candidate_table(store: Store, verdicts: Sequence[str]) -> list[tuple[str, ..
     """The candidates as table cells, straight from SQL (this is what `ronda candidates` prints;
     a fleet can have tens of thousands)."""
     marks = ", ".join("?" * len(verdicts))
-    decided = store.conn.execute("SELECT 1 FROM decisions LIMIT 1").fetchone() is not None
-    decision = ("(SELECT d.decision || ' by ' || d.decided_by FROM decisions d WHERE d.subject = v.subject "
-                "ORDER BY d.decision_id DESC LIMIT 1)") if decided else "''"
-    with store._lock:
-        return store.conn.execute(f"""
+    with store.reading() as conn:
+        decided = conn.execute("SELECT 1 FROM decisions LIMIT 1").fetchone() is not None
+        decision = (
+            (
+                "(SELECT d.decision || ' by ' || d.decided_by FROM decisions d WHERE d.subject = v.subject "
+                "ORDER BY d.decision_id DESC LIMIT 1)"
+            )
+            if decided
+            else "''"
+        )
+        return conn.execute(
+            f"""
             SELECT coalesce(v.app_id, v.app_key, v.subject), v.name, v.owner, v.hosts,
                    coalesce(substr(v.last_human_request, 1, 10), 'never'), coalesce(substr(v.coverage_start, 1, 10), '-'),
                    coalesce({decision}, ''), v.summary
             FROM verdicts v WHERE v.verdict IN ({marks})
-            ORDER BY v.verdict, v.annual_cost IS NULL, v.annual_cost DESC, v.subject""", tuple(verdicts)).fetchall()
+            ORDER BY v.verdict, v.annual_cost IS NULL, v.annual_cost DESC, v.subject""",
+            tuple(verdicts),
+        ).fetchall()
 
 
 def text_table(headers: Sequence[str], rows: list[tuple[str, ...]]) -> str:
@@ -87,7 +131,9 @@ def text_table(headers: Sequence[str], rows: list[tuple[str, ...]]) -> str:
     columns = list(zip(*rows))
     widths = [max(len(h), max(map(len, col))) for h, col in zip(headers, columns)]
     last = len(widths) - 1
-    lines = ["  ".join(h.upper().ljust(w) for h, w in zip(headers, widths)).rstrip(),
-             "  ".join("-" * w for w in widths)]
+    lines = [
+        "  ".join(h.upper().ljust(w) for h, w in zip(headers, widths)).rstrip(),
+        "  ".join("-" * w for w in widths),
+    ]
     lines += ["  ".join([c.ljust(w) for c, w in zip(row[:last], widths)] + [row[last]]) for row in rows]
     return "\n".join(lines)

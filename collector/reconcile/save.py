@@ -5,6 +5,7 @@ run left is read on a second connection while the inputs are read. An outcome
 may come in two parts (the second worked out by another process, see
 collector.reconcile.split): each part writes the rows of its own subjects.
 """
+
 from __future__ import annotations
 
 import json
@@ -18,13 +19,13 @@ from datetime import UTC, datetime
 from json.encoder import c_make_encoder, encode_basestring  # type: ignore[attr-defined]
 from typing import TYPE_CHECKING
 
-from collector.reconcile.config import ReconcileConfig
-from collector.reconcile.model import Finding, Outcome, Verdict, iso
-from collector.reconcile.verdicts import SAFE
-from collector.store import Store
+from ronda.collector.reconcile.config import ReconcileConfig
+from ronda.collector.reconcile.model import Finding, Outcome, Verdict, iso
+from ronda.collector.reconcile.verdicts import SAFE
+from ronda.collector.store import Store
 
 if TYPE_CHECKING:
-    from collector.reconcile.split import Split
+    from ronda.collector.reconcile.split import Split
 
 CHUNK = 20_000
 
@@ -38,10 +39,10 @@ class RunSummary:
     findings_open: int
     opened: int
     resolved: int
-    counts: dict[str, int]        # open findings per kind
-    verdicts: dict[str, int]      # subjects per verdict
-    unchanged: int = 0            # subjects whose inputs had not changed since the previous run
-    processes: int = 1            # that worked out the subjects
+    counts: dict[str, int]  # open findings per kind
+    verdicts: dict[str, int]  # subjects per verdict
+    unchanged: int = 0  # subjects whose inputs had not changed since the previous run
+    processes: int = 1  # that worked out the subjects
 
 
 @dataclass
@@ -51,7 +52,9 @@ class Previous:
     run_id: int | None = None
     started: str | None = None
     findings: dict[tuple[str, str], tuple[int, int]] = field(default_factory=dict)
-    verdicts: dict[str, tuple[int, str, str, int | None]] = field(default_factory=dict)  # digest, verdict, since,
+    verdicts: dict[str, tuple[int, str, str, int | None]] = field(
+        default_factory=dict
+    )  # digest, verdict, since,
     #                                                                                      input digest
 
     def known(self) -> dict[str, int]:
@@ -60,13 +63,18 @@ class Previous:
 
     def only(self, keep: Callable[[str], bool]) -> Previous:
         """The findings and verdicts whose subject `keep` accepts."""
-        return Previous(self.run_id, self.started, {k: v for k, v in self.findings.items() if keep(k[1])},
-                        {s: v for s, v in self.verdicts.items() if keep(s)})
+        return Previous(
+            self.run_id,
+            self.started,
+            {k: v for k, v in self.findings.items() if keep(k[1])},
+            {s: v for s, v in self.verdicts.items() if keep(s)},
+        )
 
 
 def _latest_run(conn: sqlite3.Connection) -> tuple[int | None, str | None]:
-    return conn.execute("SELECT run_id, started_at FROM reconcile_runs ORDER BY run_id DESC LIMIT 1").fetchone() \
-        or (None, None)
+    return conn.execute(
+        "SELECT run_id, started_at FROM reconcile_runs ORDER BY run_id DESC LIMIT 1"
+    ).fetchone() or (None, None)
 
 
 def read_previous(conn: sqlite3.Connection) -> Previous:
@@ -78,8 +86,12 @@ def read_previous(conn: sqlite3.Connection) -> Previous:
                 WHERE resolved_at IS NULL),
                (SELECT json_group_array(json_array(subject, digest, verdict, since, input_digest)) FROM verdicts)
         """).fetchone()
-    return Previous(run_id, started, {(k, s): (fid, d) for fid, k, s, d in json.loads(findings)},
-                    {s: (d, v, since, key) for s, d, v, since, key in json.loads(verdicts)})
+    return Previous(
+        run_id,
+        started,
+        {(k, s): (fid, d) for fid, k, s, d in json.loads(findings)},
+        {s: (d, v, since, key) for s, d, v, since, key in json.loads(verdicts)},
+    )
 
 
 class Prefetch(threading.Thread):
@@ -99,14 +111,14 @@ class Prefetch(threading.Thread):
             finally:
                 conn.close()
         except sqlite3.Error:
-            self.result = None   # the writer reads it again inside its transaction
+            self.result = None  # the writer reads it again inside its transaction
 
     def get(self) -> Previous | None:
         self.join()
         return self.result
 
 
-Put = Callable[[str, list[tuple]], object]     # runs one statement over many rows (executemany)
+Put = Callable[[str, list[tuple]], object]  # runs one statement over many rows (executemany)
 
 
 @dataclass
@@ -115,13 +127,18 @@ class Written:
 
     opened: int = 0
     resolved: int = 0
-    kinds: Counter = field(default_factory=Counter)       # open findings per kind
-    verdicts: Counter = field(default_factory=Counter)    # subjects per verdict
+    kinds: Counter = field(default_factory=Counter)  # open findings per kind
+    verdicts: Counter = field(default_factory=Counter)  # subjects per verdict
     unchanged: int = 0
 
     def __add__(self, other: Written) -> Written:
-        return Written(self.opened + other.opened, self.resolved + other.resolved, self.kinds + other.kinds,
-                       self.verdicts + other.verdicts, self.unchanged + other.unchanged)
+        return Written(
+            self.opened + other.opened,
+            self.resolved + other.resolved,
+            self.kinds + other.kinds,
+            self.verdicts + other.verdicts,
+            self.unchanged + other.unchanged,
+        )
 
 
 _JSON = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"))
@@ -150,11 +167,35 @@ def verdict_row(v: Verdict, key: int, since: str) -> tuple:
     both as the row's digest and its input_digest."""
     f = v.figures
     inbound = f["inbound"]
-    return (v.subject, v.app_id, v.agent_id, v.app_key, v.name, v.owner, ", ".join(v.hosts), v.verdict, v.summary,
-            f["apps"], f["coverage"], f["coverage_start"], f["last_human_request"], f["last_request"],
-            f["human_requests"], f["human_recent"], f["human_previous"], f["trend"], f["oldest_snapshot"],
-            _dumps(inbound) if inbound else None, f["annual_cost"], f["rss_bytes"], f["disk_bytes"],
-            _dumps([[r.effect, r.rule, r.text] for r in v.reasons]), key, since, key)
+    return (
+        v.subject,
+        v.app_id,
+        v.agent_id,
+        v.app_key,
+        v.name,
+        v.owner,
+        ", ".join(v.hosts),
+        v.verdict,
+        v.summary,
+        f["apps"],
+        f["coverage"],
+        f["coverage_start"],
+        f["last_human_request"],
+        f["last_request"],
+        f["human_requests"],
+        f["human_recent"],
+        f["human_previous"],
+        f["trend"],
+        f["oldest_snapshot"],
+        _dumps(inbound) if inbound else None,
+        f["annual_cost"],
+        f["rss_bytes"],
+        f["disk_bytes"],
+        _dumps([[r.effect, r.rule, r.text] for r in v.reasons]),
+        key,
+        since,
+        key,
+    )
 
 
 FINDING_COLUMNS = "kind, subject, app_id, agent_id, app_key, summary, detail, digest, first_seen"
@@ -173,7 +214,7 @@ def _matches(put: Put, c: sqlite3.Connection, outcome: Outcome) -> None:
 
 def _findings(put: Put, outcome: Outcome, old: dict, stamp: str, previous: str, written: Written) -> None:
     new, changed, held = [], [], set()
-    if outcome.skipped:   # the open findings of skipped subjects still hold (drift keeps `#aspect` subjects)
+    if outcome.skipped:  # the open findings of skipped subjects still hold (drift keeps `#aspect` subjects)
         held.update(key for key in old if key[1].split("#", 1)[0] in outcome.skipped)
     for f in outcome.findings:
         key = (f.kind, f.subject)
@@ -183,8 +224,19 @@ def _findings(put: Put, outcome: Outcome, old: dict, stamp: str, previous: str, 
         digest = _digest(f)
         row = old.get(key)
         if row is None:
-            new.append((f.kind, f.subject, f.app_id, f.agent_id, f.app_key, f.summary, _dumps(f.detail), digest,
-                        stamp))
+            new.append(
+                (
+                    f.kind,
+                    f.subject,
+                    f.app_id,
+                    f.agent_id,
+                    f.app_key,
+                    f.summary,
+                    _dumps(f.detail),
+                    digest,
+                    stamp,
+                )
+            )
         elif row[1] != digest:
             changed.append((f.summary, _dumps(f.detail), digest, row[0]))
         if len(new) >= CHUNK:
@@ -231,17 +283,24 @@ def write_part(put: Put, outcome: Outcome, previous: Previous, stamp: str) -> Wr
     return written
 
 
-def save_outcome(store: Store, outcome: Outcome, config: ReconcileConfig, started: datetime,
-                 declared: int, discovered: int, previous: Previous | None = None,
-                 rest: Split | None = None) -> RunSummary:
+def save_outcome(
+    store: Store,
+    outcome: Outcome,
+    config: ReconcileConfig,
+    started: datetime,
+    declared: int,
+    discovered: int,
+    previous: Previous | None = None,
+    rest: Split | None = None,
+) -> RunSummary:
     """Write `outcome` and, after it, the `rest` of the run's outcome: both were worked out against
     `previous`, so should another run have finished since, StaleSkip tells the caller to start over."""
     stamp = iso(started) or ""
-    with store.transaction() as c:
+    with store.writing() as c:
         if previous is None or previous.run_id != _latest_run(c)[0]:
             if outcome.skipped or rest is not None:
                 raise StaleSkip()
-            previous = read_previous(c)     # none prefetched, or another run finished in between
+            previous = read_previous(c)  # none prefetched, or another run finished in between
 
         def put(sql: str, rows: list[tuple]) -> None:
             if rows:
@@ -254,10 +313,32 @@ def save_outcome(store: Store, outcome: Outcome, config: ReconcileConfig, starte
         matched = len({m.handle for m in outcome.matches})
         finished = iso(datetime.now(UTC))
         counts, verdicts = dict(written.kinds), dict(written.verdicts)
-        run_id = c.execute("INSERT INTO reconcile_runs (started_at, finished_at, config, declared, discovered, "
-                           "matched, findings_open, opened, resolved, candidates) VALUES (?,?,?,?,?,?,?,?,?,?)",
-                           (stamp, finished, _dumps(config.as_dict()), declared, discovered, matched,
-                            sum(counts.values()), written.opened, written.resolved,
-                            verdicts.get(SAFE, 0))).lastrowid
-    return RunSummary(run_id, declared, discovered, matched, sum(counts.values()), written.opened,
-                      written.resolved, counts, verdicts, written.unchanged, 1 if rest is None else 2)
+        run_id = c.execute(
+            "INSERT INTO reconcile_runs (started_at, finished_at, config, declared, discovered, "
+            "matched, findings_open, opened, resolved, candidates) VALUES (?,?,?,?,?,?,?,?,?,?)",
+            (
+                stamp,
+                finished,
+                _dumps(config.as_dict()),
+                declared,
+                discovered,
+                matched,
+                sum(counts.values()),
+                written.opened,
+                written.resolved,
+                verdicts.get(SAFE, 0),
+            ),
+        ).lastrowid
+    return RunSummary(
+        run_id,
+        declared,
+        discovered,
+        matched,
+        sum(counts.values()),
+        written.opened,
+        written.resolved,
+        counts,
+        verdicts,
+        written.unchanged,
+        1 if rest is None else 2,
+    )

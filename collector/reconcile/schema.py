@@ -4,6 +4,7 @@
 History tables (inventory_history, inventory_link_history, decisions) are
 append-only: triggers refuse UPDATE and DELETE, so history is never overwritten.
 """
+
 from __future__ import annotations
 
 
@@ -16,7 +17,8 @@ BEGIN SELECT RAISE(ABORT, '{table} is history: rows are never deleted'); END;
 """
 
 
-INVENTORY = """
+INVENTORY = (
+    """
 CREATE TABLE inventory_imports (
     import_id INTEGER PRIMARY KEY AUTOINCREMENT,
     imported_at TEXT NOT NULL,
@@ -61,9 +63,13 @@ CREATE TABLE inventory_link_history (
     action TEXT NOT NULL,               -- link, forbid, clear
     reason TEXT NOT NULL, decided_by TEXT NOT NULL, created_at TEXT NOT NULL
 );
-""" + _append_only("inventory_history") + _append_only("inventory_link_history")
+"""
+    + _append_only("inventory_history")
+    + _append_only("inventory_link_history")
+)
 
-RECONCILE = """
+RECONCILE = (
+    """
 CREATE TABLE reconcile_runs (
     run_id INTEGER PRIMARY KEY AUTOINCREMENT,
     started_at TEXT NOT NULL, finished_at TEXT NOT NULL, config TEXT NOT NULL,
@@ -112,7 +118,9 @@ CREATE TABLE decisions (
     verdict TEXT                        -- ronda's verdict when the decision was made
 );
 CREATE INDEX decisions_subject ON decisions (subject, decision_id);
-""" + _append_only("decisions") + """
+"""
+    + _append_only("decisions")
+    + """
 CREATE VIEW latest_decisions AS
 SELECT d.* FROM decisions d
 WHERE d.decision_id = (SELECT max(x.decision_id) FROM decisions x WHERE x.subject = d.subject);
@@ -145,6 +153,7 @@ SELECT v.subject, v.app_id, v.name, v.owner, v.hosts, v.last_human_request, v.co
 FROM verdicts v LEFT JOIN latest_decisions d ON d.subject = v.subject
 WHERE v.verdict = 'safe-to-take-down';
 """
+)
 
 # Findings and verdicts in a form a 200,000-app reconcile writes fast: figures as columns (no JSON per
 # row), a digest per row so an unchanged row is not rewritten, and no per-run stamp on every open
@@ -225,13 +234,19 @@ MIGRATIONS: list[tuple[int, str, str]] = [
     (10, "declared inventory, its import history and operator pins", INVENTORY),
     (11, "reconciliation: matches, findings, verdicts, decisions and the operator views", RECONCILE),
     (12, "findings and verdicts reshaped for large fleets; a covering index for usage windows", RESHAPE),
-    (13, "the input checksum of each verdict, so unchanged apps are not worked out again",
-     "ALTER TABLE verdicts ADD COLUMN input_digest INTEGER"),
+    (
+        13,
+        "the input checksum of each verdict, so unchanged apps are not worked out again",
+        "ALTER TABLE verdicts ADD COLUMN input_digest INTEGER",
+    ),
     # Looking up one app's findings (ronda explain) scans; writing a fleet's findings is what must be fast.
     (14, "findings without a second index on subject", "DROP INDEX findings_subject"),
     # A rowid table, its key and the covering index were three B-trees, each touched in another page per app
     # by every snapshot; keyed by (agent, app, date) the rows are their own covering index.
-    (15, "daily usage in one B-tree keyed by agent, app and date", """
+    (
+        15,
+        "daily usage in one B-tree keyed by agent, app and date",
+        """
 CREATE TABLE app_usage_daily_keyed (
     agent_id TEXT NOT NULL, app_key TEXT NOT NULL, date TEXT NOT NULL,
     human INTEGER NOT NULL, bot INTEGER NOT NULL, monitor INTEGER NOT NULL,
@@ -242,5 +257,6 @@ INSERT INTO app_usage_daily_keyed SELECT agent_id, app_key, date, human, bot, mo
     FROM app_usage_daily;
 DROP TABLE app_usage_daily;
 ALTER TABLE app_usage_daily_keyed RENAME TO app_usage_daily;
-"""),
+""",
+    ),
 ]

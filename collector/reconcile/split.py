@@ -10,6 +10,7 @@ before `start`, writes them in the run's transaction, then copies the child's
 rows with one INSERT ... SELECT per table, in the child's order: the rows and
 their ids are those one process would have written.
 """
+
 from __future__ import annotations
 
 import os
@@ -21,9 +22,9 @@ import sys
 import tempfile
 import traceback
 
-from collector.reconcile.engine import Plan
-from collector.reconcile.model import Outcome
-from collector.reconcile.save import (
+from ronda.collector.reconcile.engine import Plan
+from ronda.collector.reconcile.model import Outcome
+from ronda.collector.reconcile.save import (
     FINDING_COLUMNS,
     NEW_FINDING,
     VERDICT,
@@ -32,7 +33,7 @@ from collector.reconcile.save import (
     Written,
     write_part,
 )
-from collector.store import Store
+from ronda.collector.store import Store
 
 
 class SplitFailed(RuntimeError):
@@ -47,7 +48,7 @@ class Split:
         self.attached = self.finished = False
         self.dir = tempfile.mkdtemp(prefix="ronda-reconcile-")
         self.path = os.path.join(self.dir, "part.db")
-        self.done, written = os.pipe()    # the child says when its file is written: its exit takes a while
+        self.done, written = os.pipe()  # the child says when its file is written: its exit takes a while
         parent = os.getpid()
         try:
             self.pid: int | None = os.fork()
@@ -63,14 +64,14 @@ class Split:
                 _work(plan.outcome(start), previous.only(self.theirs), stamp, self.path)
                 os.write(written, b"\n")
                 status = 0
-            except BaseException:       # noqa: BLE001 (the parent reports the failure)
+            except BaseException:  # noqa: BLE001 (the parent reports the failure)
                 if os.getppid() == parent:
                     traceback.print_exc()
             finally:
-                if os.getppid() != parent:   # the run was stopped: nobody else removes the file
+                if os.getppid() != parent:  # the run was stopped: nobody else removes the file
                     shutil.rmtree(self.dir, ignore_errors=True)
                 sys.stderr.flush()
-                os._exit(status)         # nothing of the parent's to tidy up or flush twice
+                os._exit(status)  # nothing of the parent's to tidy up or flush twice
         os.close(written)
 
     def theirs(self, subject: str) -> bool:
@@ -86,14 +87,17 @@ class Split:
 
     def copy_into(self, conn: sqlite3.Connection) -> Written:
         """Wait for the child's file, then write its rows through `conn` (in the run's transaction)."""
-        self.finished = os.read(self.done, 1) == b"\n"    # nothing: it exited without
+        self.finished = os.read(self.done, 1) == b"\n"  # nothing: it exited without
         if not self.finished:
-            raise SplitFailed(f"the second reconcile process failed (exit status {self._wait()}); "
-                              "nothing was written")
+            raise SplitFailed(
+                f"the second reconcile process failed (exit status {self._wait()}); nothing was written"
+            )
         conn.execute("ATTACH DATABASE ? AS part", (self.path,))
-        self.attached = True           # detached once the transaction is over (SQLite holds it till then)
-        conn.execute(f"INSERT INTO main.findings ({FINDING_COLUMNS}) SELECT {FINDING_COLUMNS} FROM part.findings "
-                     "ORDER BY rowid")
+        self.attached = True  # detached once the transaction is over (SQLite holds it till then)
+        conn.execute(
+            f"INSERT INTO main.findings ({FINDING_COLUMNS}) SELECT {FINDING_COLUMNS} FROM part.findings "
+            "ORDER BY rowid"
+        )
         conn.execute("INSERT OR REPLACE INTO main.verdicts SELECT * FROM part.verdicts ORDER BY rowid")
         written, later = pickle.loads(conn.execute("SELECT data FROM part.result").fetchone()[0])
         for sql, rows in later:
@@ -115,8 +119,8 @@ class Split:
             self._wait()
         os.close(self.done)
         if self.attached:
-            with self.store._lock:
-                self.store.conn.execute("DETACH DATABASE part")
+            with self.store.reading() as conn:
+                conn.execute("DETACH DATABASE part")
             self.attached = False
         shutil.rmtree(self.dir, ignore_errors=True)
 

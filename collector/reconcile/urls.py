@@ -3,6 +3,7 @@
 Scheme and host case, a leading `www.`, a trailing dot, default ports, and
 trailing slashes do not matter; a path is a prefix, compared by segments.
 """
+
 from __future__ import annotations
 
 import ipaddress
@@ -19,11 +20,11 @@ _SPLIT_RE = re.compile(r"[\s,;|]+")
 
 @dataclass(frozen=True, slots=True)
 class Endpoint:
-    host: str                 # lower case, no trailing dot, IPv6 without brackets
-    port: int | None          # explicit, or the scheme's default; None when neither is given
+    host: str  # lower case, no trailing dot, IPv6 without brackets
+    port: int | None  # explicit, or the scheme's default; None when neither is given
     explicit_port: bool
-    scheme: str               # "" when not given
-    path: str                 # "/" or "/a/b" (no trailing slash)
+    scheme: str  # "" when not given
+    path: str  # "/" or "/a/b" (no trailing slash)
 
     @property
     def key(self) -> str:
@@ -51,9 +52,16 @@ def is_address(host: str) -> bool:
 
 
 def normalize_path(path: str) -> str:
-    if (path[:1] == "/" and path[-1:] != "/" and "%" not in path and "//" not in path and "?" not in path
-            and "#" not in path and path == path.lower()):
-        return path   # already normal: the usual case, and this runs for every app of a fleet
+    if (
+        path[:1] == "/"
+        and path[-1:] != "/"
+        and "%" not in path
+        and "//" not in path
+        and "?" not in path
+        and "#" not in path
+        and path == path.lower()
+    ):
+        return path  # already normal: the usual case, and this runs for every app of a fleet
     path = unquote(path.split("?", 1)[0].split("#", 1)[0]).lower()
     path = re.sub(r"/{2,}", "/", path)
     path = path.rstrip("/")
@@ -70,7 +78,9 @@ def split_urls(text: str) -> list[str]:
 
 
 # The usual shapes (`https://name/path`, `name:8080`), in lower case, parsed without urllib.
-_PLAIN = re.compile(r"^(?:(https?)://)?([a-z0-9_](?:[a-z0-9_\-.]*[a-z0-9_])?)\.?(?::(\d{1,5}))?(/[a-z0-9_\-./~]*)?$")
+_PLAIN = re.compile(
+    r"^(?:(https?)://)?([a-z0-9_](?:[a-z0-9_\-.]*[a-z0-9_])?)\.?(?::(\d{1,5}))?(/[a-z0-9_\-./~]*)?$"
+)
 
 
 def parse_endpoint(text: str) -> Endpoint:
@@ -115,7 +125,7 @@ def parse_endpoint(text: str) -> Endpoint:
 class ServerName:
     """One `server_name`/`ServerAlias` entry as a matcher."""
 
-    kind: str    # exact, suffix (`*.x`, `.x`), prefix (`x.*`), regex, catch-all
+    kind: str  # exact, suffix (`*.x`, `.x`), prefix (`x.*`), regex, catch-all
     value: str
 
     def matches(self, key: str) -> bool:

@@ -1,22 +1,31 @@
 """Everything the HTML report shows, read from the store into plain dicts."""
+
 from __future__ import annotations
 
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
-from collector.reconcile.chart import weekly
-from collector.reconcile.model import iso
-from collector.reconcile.queries import candidate_rows, expand, finding_counts, finding_rows, verdict_counts
-from collector.reconcile.story import coverage_date, daily_usage
-from collector.store import Store
+from ronda.collector.reconcile.chart import weekly
+from ronda.collector.reconcile.model import iso
+from ronda.collector.reconcile.queries import (
+    candidate_rows,
+    expand,
+    finding_counts,
+    finding_rows,
+    verdict_counts,
+)
+from ronda.collector.reconcile.story import coverage_date, daily_usage
+from ronda.collector.store import Store
 
 WEEKS = 17
 
 
 def _apps_of(store: Store, row: dict[str, Any]) -> list[tuple[str, str]]:
     if row["app_id"]:
-        return [(r["agent_id"], r["app_key"]) for r in store.query(
-            "SELECT agent_id, app_key FROM matches WHERE app_id=?", (row["app_id"],))]
+        return [
+            (r["agent_id"], r["app_key"])
+            for r in store.query("SELECT agent_id, app_key FROM matches WHERE app_id=?", (row["app_id"],))
+        ]
     return [(row["agent_id"], row["app_key"])] if row["agent_id"] else []
 
 
@@ -51,9 +60,13 @@ def build_report(store: Store, now: datetime | None = None, limit: int = 1000) -
         "verdicts": verdict_counts(store),
         "findings_by_kind": finding_counts(store),
         "candidates": _with_usage(store, candidate_rows(store, ("safe-to-take-down",), limit), today),
-        "review": _with_usage(store, candidate_rows(store, ("review", "insufficient-evidence"), limit), today),
-        "findings": finding_rows(store)[:limit * 2],
+        "review": _with_usage(
+            store, candidate_rows(store, ("review", "insufficient-evidence"), limit), today
+        ),
+        "findings": finding_rows(store)[: limit * 2],
         "owners": owners,
-        "decisions": store.query("SELECT d.*, v.name FROM decisions d LEFT JOIN verdicts v USING (subject) "
-                                 "ORDER BY d.decision_id DESC LIMIT 200"),
+        "decisions": store.query(
+            "SELECT d.*, v.name FROM decisions d LEFT JOIN verdicts v USING (subject) "
+            "ORDER BY d.decision_id DESC LIMIT 200"
+        ),
     }

@@ -10,6 +10,7 @@ A host covers an address when its facts list the address, its apps listen on
 it explicitly, one of its app-serving listeners is bound to it, or an SSH scan
 reached the host there.
 """
+
 from __future__ import annotations
 
 import ipaddress
@@ -45,7 +46,11 @@ class NetPort:
 
     def describe(self) -> str:
         what = " ".join(x for x in (self.service, self.product, self.version) if x)
-        return f"{self.port}" + (f" ({what})" if what else "") + (f" {self.http_title!r}" if self.http_title else "")
+        return (
+            f"{self.port}"
+            + (f" ({what})" if what else "")
+            + (f" {self.http_title!r}" if self.http_title else "")
+        )
 
 
 @dataclass(frozen=True)
@@ -64,7 +69,7 @@ class CoveredHost:
     agent_id: str
     hostname: str = ""
     source: str = "agent"
-    addresses: set[str] = field(default_factory=set)         # facts, and the SSH address
+    addresses: set[str] = field(default_factory=set)  # facts, and the SSH address
     app_listens: set[tuple[str, int]] = field(default_factory=set)  # (address or "*", port) from app configs
     listeners: list[HostListener] = field(default_factory=list)
 
@@ -103,8 +108,12 @@ def owners(hosts: list[CoveredHost]) -> dict[str, CoveredHost]:
     return found
 
 
-def network_findings(ports: list[NetPort], hosts: list[CoveredHost], ignore_ports: tuple[int, ...] = (22,),
-                     ignore_processes: tuple[str, ...] = ("sshd",)) -> list[NetworkFinding]:
+def network_findings(
+    ports: list[NetPort],
+    hosts: list[CoveredHost],
+    ignore_ports: tuple[int, ...] = (22,),
+    ignore_processes: tuple[str, ...] = ("sshd",),
+) -> list[NetworkFinding]:
     by_address: dict[str, list[NetPort]] = {}
     for p in ports:
         by_address.setdefault(normal(p.address), []).append(p)
@@ -130,38 +139,69 @@ def network_findings(ports: list[NetPort], hosts: list[CoveredHost], ignore_port
 def _unmanaged(address: str, web: list[NetPort]) -> NetworkFinding:
     listed = ", ".join(p.describe() for p in web)
     return NetworkFinding(
-        "unmanaged-host", f"network:{address}",
+        "unmanaged-host",
+        f"network:{address}",
         f"{address} serves web ports {listed} but has no agent and no SSH scan",
-        {"address": address, "ports": [p.port for p in web], "titles": {str(p.port): p.http_title for p in web},
-         "services": {str(p.port): " ".join(x for x in (p.service, p.product, p.version) if x) for p in web},
-         "first_seen": min(p.first_seen for p in web), "last_seen": max(p.last_seen for p in web)})
+        {
+            "address": address,
+            "ports": [p.port for p in web],
+            "titles": {str(p.port): p.http_title for p in web},
+            "services": {
+                str(p.port): " ".join(x for x in (p.service, p.product, p.version) if x) for p in web
+            },
+            "first_seen": min(p.first_seen for p in web),
+            "last_seen": max(p.last_seen for p in web),
+        },
+    )
 
 
-def _exposed(host: CoveredHost, address: str, p: NetPort, ignore_processes: tuple[str, ...]) -> NetworkFinding | None:
+def _exposed(
+    host: CoveredHost, address: str, p: NetPort, ignore_processes: tuple[str, ...]
+) -> NetworkFinding | None:
     name = host.hostname or host.agent_id
     listener = host.listener_for(address, p.port)
-    detail: dict[str, Any] = {"host": name, "address": address, "port": p.port, "service": p.service,
-                              "product": p.product, "http_title": p.http_title, "last_seen": p.last_seen,
-                              "reachable_from_network": True}
+    detail: dict[str, Any] = {
+        "host": name,
+        "address": address,
+        "port": p.port,
+        "service": p.service,
+        "product": p.product,
+        "http_title": p.http_title,
+        "last_seen": p.last_seen,
+        "reachable_from_network": True,
+    }
     if listener is not None:
         if listener.app_keys or listener.process.casefold() in {x.casefold() for x in ignore_processes}:
             return None
-        detail.update(process=listener.process, listener_address=listener.address,
-                      reason="the host reports this listener, it serves no known app, and the network sweep "
-                             "reached it")
-        summary = f"{address}:{p.port} on {name} ({listener.process or 'unknown process'}) serves no known app " \
-                  "and is reachable from the network"
+        detail.update(
+            process=listener.process,
+            listener_address=listener.address,
+            reason="the host reports this listener, it serves no known app, and the network sweep reached it",
+        )
+        summary = (
+            f"{address}:{p.port} on {name} ({listener.process or 'unknown process'}) serves no known app "
+            "and is reachable from the network"
+        )
         subject = f"{listener.protocol}:{listener.address}"
     elif host.app_listens_on(address, p.port):
         return None
     else:
-        detail["reason"] = f"the network sweep reached it but the host's {host.source} snapshot reports no " \
-                           "listener or app on it"
-        summary = f"{address}:{p.port} on {name} is reachable from the network ({p.describe()}) but its " \
-                  f"{host.source} snapshot does not report it"
+        detail["reason"] = (
+            f"the network sweep reached it but the host's {host.source} snapshot reports no "
+            "listener or app on it"
+        )
+        summary = (
+            f"{address}:{p.port} on {name} is reachable from the network ({p.describe()}) but its "
+            f"{host.source} snapshot does not report it"
+        )
         subject = f"{p.protocol}:{address}"
-    return NetworkFinding("exposed-listener", f"{host.agent_id}/listener:{subject}:{p.port}",
-                          summary, detail, agent_id=host.agent_id)
+    return NetworkFinding(
+        "exposed-listener",
+        f"{host.agent_id}/listener:{subject}:{p.port}",
+        summary,
+        detail,
+        agent_id=host.agent_id,
+    )
 
 
 def _order(address: str) -> tuple:

@@ -3,17 +3,18 @@
 Always `-n` (no DNS lookups leave the collector), `-Pn` (no ping: many
 servers drop it) and a TCP connect scan, so root is not needed.
 """
+
 from __future__ import annotations
 
 import os
 import shutil
 import xml.etree.ElementTree as ET
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 
 import nmap
 
-from collector.scans.scope import WEB_PORTS, IPNetwork, PortList
+from ronda.collector.scans.scope import WEB_PORTS, IPNetwork, PortList
 
 HTTP_SERVICES = ("http", "https", "http-proxy", "http-alt", "https-alt", "http-mgmt", "ssl/http")
 
@@ -35,14 +36,18 @@ class PortObservation:
     product: str = ""
     version: str = ""
     extrainfo: str = ""
-    tunnel: str = ""        # "ssl" when the service speaks through TLS
+    tunnel: str = ""  # "ssl" when the service speaks through TLS
     http_title: str = ""
 
     @property
     def is_web(self) -> bool:
         # without version detection nmap names services by port number only ("unknown" off the list)
-        return bool(self.http_title) or self.service in HTTP_SERVICES or "http" in self.service \
+        return (
+            bool(self.http_title)
+            or self.service in HTTP_SERVICES
+            or "http" in self.service
             or (self.service in ("", "unknown") and self.port in WEB_PORTS)
+        )
 
     @property
     def scheme(self) -> str:
@@ -79,14 +84,24 @@ def find_nmap(path: str | None = None) -> str:
     """The nmap on PATH (or on `path`); python-nmap's own search of fixed places is not used."""
     found = shutil.which("nmap", path=path if path is not None else os.environ.get("PATH", ""))
     if not found:
-        raise NmapMissing("nmap is not installed or not on PATH; install it (Debian/Ubuntu: apt-get install "
-                          "nmap, RHEL: dnf install nmap) and run the sweep again")
+        raise NmapMissing(
+            "nmap is not installed or not on PATH; install it (Debian/Ubuntu: apt-get install "
+            "nmap, RHEL: dnf install nmap) and run the sweep again"
+        )
     return found
 
 
 def nmap_arguments(options: SweepOptions, exclude: list[IPNetwork] = ()) -> str:
-    args = ["-n", "-Pn", "-sT", f"-T{options.timing}", "--max-retries", "1",
-            "--host-timeout", f"{options.host_timeout_seconds}s"]
+    args = [
+        "-n",
+        "-Pn",
+        "-sT",
+        f"-T{options.timing}",
+        "--max-retries",
+        "1",
+        "--host-timeout",
+        f"{options.host_timeout_seconds}s",
+    ]
     if exclude:
         args += ["--exclude", ",".join(map(str, exclude))]
     if options.version_detection:
@@ -94,8 +109,13 @@ def nmap_arguments(options: SweepOptions, exclude: list[IPNetwork] = ()) -> str:
     return " ".join(args)
 
 
-def sweep(targets: list[IPNetwork], ports: PortList, options: SweepOptions = SweepOptions(),
-          nmap_path: str | None = None, exclude: list[IPNetwork] = ()) -> SweepResult:
+def sweep(
+    targets: list[IPNetwork],
+    ports: PortList,
+    options: SweepOptions = SweepOptions(),
+    nmap_path: str | None = None,
+    exclude: list[IPNetwork] = (),
+) -> SweepResult:
     """Run nmap over `targets` (already checked against the scopes), skipping `exclude`; return the open ports."""
     binary = nmap_path or find_nmap()
     try:
@@ -104,33 +124,45 @@ def sweep(targets: list[IPNetwork], ports: PortList, options: SweepOptions = Swe
         raise NmapMissing(f"{binary} does not run as nmap: {str(e).strip()}") from None
     arguments = nmap_arguments(options, exclude)
     hosts = " ".join(str(t) for t in targets)
-    started = datetime.now(timezone.utc)
+    started = datetime.now(UTC)
     try:
         data = scanner.scan(hosts=hosts, ports=str(ports), arguments=arguments)
     except nmap.PortScannerError as e:
         raise NmapFailed(f"nmap failed: {_first_line(str(e))}") from None
-    finished = datetime.now(timezone.utc)
+    finished = datetime.now(UTC)
     info = data.get("nmap", {}).get("scaninfo", {})
     errors = [line for chunk in info.get("error", []) for line in str(chunk).splitlines() if line.strip()]
     if errors and not data.get("scan"):
         raise NmapFailed(f"nmap failed: {errors[0].strip()}")
     version = "{}.{}".format(*scanner.nmap_version())
-    result = SweepResult(targets=targets, ports=ports, started_at=started, finished_at=finished,
-                         nmap_version=version, command=data.get("nmap", {}).get("command_line", ""),
-                         warnings=[w.strip() for w in info.get("warning", [])] + [e.strip() for e in errors],
-                         exclude=list(exclude))
+    result = SweepResult(
+        targets=targets,
+        ports=ports,
+        started_at=started,
+        finished_at=finished,
+        nmap_version=version,
+        command=data.get("nmap", {}).get("command_line", ""),
+        warnings=[w.strip() for w in info.get("warning", [])] + [e.strip() for e in errors],
+        exclude=list(exclude),
+    )
     tunnels = _tunnels(scanner.get_nmap_last_output())
     for address, host in data.get("scan", {}).items():
         for port, entry in host.get("tcp", {}).items():
             if entry.get("state") != "open":
                 continue
             scripts = entry.get("script") or {}
-            result.open_ports.append(PortObservation(
-                address=address, port=int(port), service=entry.get("name", ""), product=entry.get("product", ""),
-                version=entry.get("version", ""), extrainfo=entry.get("extrainfo", ""),
-                tunnel=tunnels.get((address, int(port)), ""),
-                http_title=_title(scripts.get("http-title", "")),
-            ))
+            result.open_ports.append(
+                PortObservation(
+                    address=address,
+                    port=int(port),
+                    service=entry.get("name", ""),
+                    product=entry.get("product", ""),
+                    version=entry.get("version", ""),
+                    extrainfo=entry.get("extrainfo", ""),
+                    tunnel=tunnels.get((address, int(port)), ""),
+                    http_title=_title(scripts.get("http-title", "")),
+                )
+            )
     result.open_ports.sort(key=lambda p: (_sort_key(p.address), p.port))
     return result
 
@@ -143,7 +175,9 @@ def _tunnels(xml_output: bytes | str) -> dict[tuple[str, int], str]:
     except ET.ParseError:
         return found
     for host in root.iter("host"):
-        addr = next((a.get("addr") for a in host.iter("address") if a.get("addrtype") in ("ipv4", "ipv6")), None)
+        addr = next(
+            (a.get("addr") for a in host.iter("address") if a.get("addrtype") in ("ipv4", "ipv6")), None
+        )
         for port in host.iter("port"):
             service = port.find("service")
             if addr and service is not None and service.get("tunnel"):

@@ -3,13 +3,13 @@
 They give the same figures psutil gives on the host itself, so a host read
 over SSH reports what its agent would.
 """
+
 from __future__ import annotations
 
 import ipaddress
 import re
 import socket
 from dataclasses import dataclass
-
 
 TCP_LISTEN = "0A"
 
@@ -27,9 +27,13 @@ def parse_proc_stat(text: str) -> ProcStat:
     left, right = text.find("("), text.rfind(")")
     if left < 0 or right < left:
         raise ValueError("not a /proc/PID/stat line")
-    fields = text[right + 2:].split()
-    return ProcStat(name=text[left + 1:right], ppid=int(fields[1]), utime_ticks=int(fields[11]),
-                    stime_ticks=int(fields[12]))
+    fields = text[right + 2 :].split()
+    return ProcStat(
+        name=text[left + 1 : right],
+        ppid=int(fields[1]),
+        utime_ticks=int(fields[11]),
+        stime_ticks=int(fields[12]),
+    )
 
 
 def real_uid(status: str) -> int | None:
@@ -89,7 +93,7 @@ def parse_proc_net_tcp(text: str, protocol: str) -> list[TcpSocket]:
         hex_addr, hex_port = fields[1].split(":")
         raw = bytes.fromhex(hex_addr)
         # each 32-bit word is little-endian on the x86/arm hosts ronda runs on
-        packed = b"".join(raw[i:i + 4][::-1] for i in range(0, len(raw), 4))
+        packed = b"".join(raw[i : i + 4][::-1] for i in range(0, len(raw), 4))
         family = socket.AF_INET6 if protocol == "tcp6" else socket.AF_INET
         found.append(TcpSocket(protocol, socket.inet_ntop(family, packed), int(hex_port, 16), int(fields[9])))
     return found

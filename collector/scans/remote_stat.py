@@ -9,6 +9,7 @@ and asked, line by line, to `stat`, `find`, `realpath` or `command -v` a path.
 It runs nothing else: the operation letter picks one of these fixed, read-only
 commands and the path is only ever an argument.
 """
+
 from __future__ import annotations
 
 import secrets
@@ -18,7 +19,7 @@ from dataclasses import dataclass
 
 import paramiko
 
-from agent.host import HostError
+from ronda.agent.host import HostError
 
 _STAT_FORMAT = "%d %i %b %s %.9Y %f"
 _SCRIPT = r"""
@@ -102,8 +103,8 @@ class RemoteStat:
                     end = self._buffer.find(b"\n", at + len(marker))
                     if end >= 0:
                         output = self._buffer[:at]
-                        status = int(self._buffer[at + len(marker):end] or b"1")
-                        self._buffer = self._buffer[end + 1:]
+                        status = int(self._buffer[at + len(marker) : end] or b"1")
+                        self._buffer = self._buffer[end + 1 :]
                         return Reply(status, output)
                 if time.monotonic() > deadline:
                     raise TimeoutError

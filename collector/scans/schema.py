@@ -1,8 +1,12 @@
 """Schema of network sweeps and SSH scans (store migrations 30-39, joined in collector.store.migrations)."""
+
 from __future__ import annotations
 
 MIGRATIONS: list[tuple[int, str, str]] = [
-    (30, "scan runs, network ports seen by sweeps, SSH scan targets", """
+    (
+        30,
+        "scan runs, network ports seen by sweeps, SSH scan targets",
+        """
 CREATE TABLE scan_runs (
     scan_id INTEGER PRIMARY KEY AUTOINCREMENT,
     kind TEXT NOT NULL,                -- network, ssh
@@ -50,5 +54,6 @@ CREATE VIEW network_hosts AS
     SELECT address, count(*) AS open_ports, sum(web) AS web_ports,
            group_concat(port, ',') AS ports, min(first_seen) AS first_seen, max(last_seen) AS last_seen
     FROM network_ports WHERE open GROUP BY address;
-"""),
+""",
+    ),
 ]

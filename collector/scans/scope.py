@@ -3,6 +3,7 @@
 A sweep only ever goes to targets inside the scopes an operator configured;
 anything else is refused before nmap runs.
 """
+
 from __future__ import annotations
 
 import ipaddress
@@ -29,8 +30,10 @@ def parse_networks(values: list[str] | tuple[str, ...], what: str) -> list[IPNet
         try:
             networks.append(ipaddress.ip_network(text, strict=False))
         except ValueError:
-            raise ScopeError(f"{what}: {text!r} is not an IP address or CIDR network "
-                             "(host names are not accepted: give addresses)") from None
+            raise ScopeError(
+                f"{what}: {text!r} is not an IP address or CIDR network "
+                "(host names are not accepted: give addresses)"
+            ) from None
     return networks
 
 
@@ -41,21 +44,27 @@ def split_list(text: str) -> list[str]:
 def check_targets(targets: list[IPNetwork], scopes: list[IPNetwork], exclude: list[IPNetwork] = ()) -> None:
     """Refuse any target that is not wholly inside one scope (or touches an excluded network)."""
     if not scopes:
-        raise ScopeError("no network scopes are configured: add `scopes = [\"10.0.0.0/24\", ...]` under "
-                         "[network] in the collector config; ronda sweeps only what is declared there")
+        raise ScopeError(
+            'no network scopes are configured: add `scopes = ["10.0.0.0/24", ...]` under '
+            "[network] in the collector config; ronda sweeps only what is declared there"
+        )
     if not targets:
         raise ScopeError("no targets to sweep")
     for target in targets:
         inside = any(target.version == s.version and target.subnet_of(s) for s in scopes)
         if not inside:
-            raise ScopeError(f"target {target} is outside the configured scopes "
-                             f"({', '.join(map(str, scopes))}); refusing to scan it")
+            raise ScopeError(
+                f"target {target} is outside the configured scopes "
+                f"({', '.join(map(str, scopes))}); refusing to scan it"
+            )
         for ex in exclude:
             if target.version == ex.version and target.subnet_of(ex):
                 raise ScopeError(f"target {target} lies in the excluded network {ex}; refusing to scan it")
     total = sum(t.num_addresses for t in targets)
     if total > MAX_TARGET_ADDRESSES:
-        raise ScopeError(f"{total} addresses in one sweep is more than {MAX_TARGET_ADDRESSES}; split the targets")
+        raise ScopeError(
+            f"{total} addresses in one sweep is more than {MAX_TARGET_ADDRESSES}; split the targets"
+        )
 
 
 def exclusions_for(targets: list[IPNetwork], exclude: list[IPNetwork]) -> list[IPNetwork]:
@@ -78,7 +87,7 @@ class PortList:
     ranges: tuple[tuple[int, int], ...]
 
     @classmethod
-    def parse(cls, spec: str | list[int | str]) -> "PortList":
+    def parse(cls, spec: str | list[int | str]) -> PortList:
         parts = [str(p) for p in spec] if isinstance(spec, list) else split_list(spec)
         ranges = []
         for part in parts:

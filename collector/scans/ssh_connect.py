@@ -4,6 +4,7 @@ A host key that is not in the configured known_hosts file is refused, never
 added; a changed one is refused too. No password, no agent, no keys looked up
 in ~/.ssh: only the configured key file.
 """
+
 from __future__ import annotations
 
 import logging
@@ -12,7 +13,7 @@ from pathlib import Path
 
 import paramiko
 
-from collector.scan_config import SshTarget
+from ronda.collector.scan_config import SshTarget
 
 # paramiko logs each failure from its own thread; the SshError raised here says it once, clearly.
 logging.getLogger("paramiko").setLevel(logging.CRITICAL)
@@ -36,8 +37,10 @@ def load_key(path: str) -> paramiko.PKey:
     except PermissionError:
         raise SshError(f"SSH key {path} is not readable by this user") from None
     except paramiko.PasswordRequiredException:
-        raise SshError(f"SSH key {path} is protected by a passphrase; ronda needs a key it can use unattended "
-                       "(a dedicated key without passphrase, readable only by the collector's user)") from None
+        raise SshError(
+            f"SSH key {path} is protected by a passphrase; ronda needs a key it can use unattended "
+            "(a dedicated key without passphrase, readable only by the collector's user)"
+        ) from None
     except (paramiko.SSHException, ValueError, OSError) as e:
         raise SshError(f"SSH key {path} cannot be loaded: {e}") from None
 
@@ -46,8 +49,10 @@ def connect(target: SshTarget, timeout: float) -> paramiko.SSHClient:
     """A connected, authenticated client, or SshError with the reason."""
     where = _where(target)
     if not target.known_hosts:
-        raise SshError("no known_hosts file configured: set known_hosts under [ssh] (ronda never trusts a "
-                       "host key it has not been given)")
+        raise SshError(
+            "no known_hosts file configured: set known_hosts under [ssh] (ronda never trusts a "
+            "host key it has not been given)"
+        )
     if not Path(target.known_hosts).is_file():
         raise SshError(f"known_hosts file {target.known_hosts} does not exist")
     if not target.user:
@@ -61,37 +66,55 @@ def connect(target: SshTarget, timeout: float) -> paramiko.SSHClient:
     client.set_missing_host_key_policy(paramiko.RejectPolicy())
     try:
         sock = socket.create_connection((target.address, target.port), timeout=timeout)
-    except (socket.timeout, TimeoutError):
+    except TimeoutError:
         raise SshError(f"{where}: no connection within {timeout:g}s") from None
     except OSError as e:
         raise SshError(f"{where}: cannot connect: {e.strerror or e}") from None
     try:
         # the handshake may take longer than each step; a silent server fails at the banner first
-        client.connect(target.address, port=target.port, username=target.user, pkey=key, sock=sock,
-                       timeout=2 * timeout, banner_timeout=timeout, auth_timeout=timeout, channel_timeout=timeout,
-                       look_for_keys=False, allow_agent=False)
+        client.connect(
+            target.address,
+            port=target.port,
+            username=target.user,
+            pkey=key,
+            sock=sock,
+            timeout=2 * timeout,
+            banner_timeout=timeout,
+            auth_timeout=timeout,
+            channel_timeout=timeout,
+            look_for_keys=False,
+            allow_agent=False,
+        )
     except paramiko.BadHostKeyException as e:
         client.close()
-        raise SshError(f"{where}: the host key ({e.key.get_name()} {e.key.fingerprint}) differs from the one in "
-                       f"{target.known_hosts}; refusing to connect. If the server was reinstalled, replace its "
-                       "entry after checking the new key out of band") from None
+        raise SshError(
+            f"{where}: the host key ({e.key.get_name()} {e.key.fingerprint}) differs from the one in "
+            f"{target.known_hosts}; refusing to connect. If the server was reinstalled, replace its "
+            "entry after checking the new key out of band"
+        ) from None
     except paramiko.AuthenticationException:
         client.close()
-        raise SshError(f"{where}: the server refused key authentication as user {target.user!r} with key "
-                       f"{target.key}; add the key's public half to that user's authorized_keys") from None
-    except (socket.timeout, TimeoutError):
+        raise SshError(
+            f"{where}: the server refused key authentication as user {target.user!r} with key "
+            f"{target.key}; add the key's public half to that user's authorized_keys"
+        ) from None
+    except TimeoutError:
         client.close()
         raise SshError(f"{where}: the SSH handshake did not finish within {2 * timeout:g}s") from None
     except paramiko.SSHException as e:
         client.close()
         text = str(e)
         if "not found in known_hosts" in text:
-            raise SshError(f"{where}: host key unknown: the server is not in {target.known_hosts}; refusing to "
-                           "connect (ronda never adds keys itself: add the server's key after checking its "
-                           "fingerprint, e.g. with ssh-keyscan and ssh-keygen -lf)") from None
+            raise SshError(
+                f"{where}: host key unknown: the server is not in {target.known_hosts}; refusing to "
+                "connect (ronda never adds keys itself: add the server's key after checking its "
+                "fingerprint, e.g. with ssh-keyscan and ssh-keygen -lf)"
+            ) from None
         if "banner" in text.lower():
-            raise SshError(f"{where}: no SSH greeting within {timeout:g}s (the port accepts connections but does "
-                           "not speak SSH, or the server hangs)") from None
+            raise SshError(
+                f"{where}: no SSH greeting within {timeout:g}s (the port accepts connections but does "
+                "not speak SSH, or the server hangs)"
+            ) from None
         if "No existing session" in text:
             raise SshError(f"{where}: the SSH handshake did not finish within {2 * timeout:g}s") from None
         raise SshError(f"{where}: SSH failed: {text}") from None

@@ -6,6 +6,7 @@ system figures from /proc (see ssh_system). Commands run only when they are on
 the read-only allowlist below, with a timeout. paramiko lives here, in the
 collector, never in what the agent imports.
 """
+
 from __future__ import annotations
 
 import errno
@@ -15,19 +16,35 @@ import posixpath
 import shlex
 import stat as _stat
 import time
-from typing import BinaryIO, Sequence
+from collections.abc import Sequence
+from typing import BinaryIO
 
 import paramiko
 
-from agent.host import CommandNotAvailable, CommandResult, FileStat, HostError, ListenSocket, ProcessInfo, SystemStats
-from collector.scans import ssh_system
-from collector.scans.remote_stat import RemoteStat
+from ronda.agent.host import (
+    CommandNotAvailable,
+    CommandResult,
+    FileStat,
+    HostError,
+    ListenSocket,
+    ProcessInfo,
+    SystemStats,
+)
+from ronda.collector.scans import ssh_system
+from ronda.collector.scans.remote_stat import RemoteStat
 
 MAX_COMMAND_OUTPUT = 64 * 1024 * 1024
 _CACHE_SECONDS = 5.0  # a listing's stat results serve the lstat calls that follow it (a walk)
 _LIVE_SECONDS = 60.0  # processes, sockets and system figures, read once per scan
-_TYPE_BITS = {"f": _stat.S_IFREG, "d": _stat.S_IFDIR, "l": _stat.S_IFLNK, "p": _stat.S_IFIFO,
-              "s": _stat.S_IFSOCK, "c": _stat.S_IFCHR, "b": _stat.S_IFBLK}
+_TYPE_BITS = {
+    "f": _stat.S_IFREG,
+    "d": _stat.S_IFDIR,
+    "l": _stat.S_IFLNK,
+    "p": _stat.S_IFIFO,
+    "s": _stat.S_IFSOCK,
+    "c": _stat.S_IFCHR,
+    "b": _stat.S_IFBLK,
+}
 
 
 def _never(flag_words: set[str]):
@@ -37,7 +54,7 @@ def _never(flag_words: set[str]):
 # Commands discovery may run on a scanned server, each with a check of its arguments.
 # Anything else is refused as not available, so the source falls back to reading files.
 READ_ONLY_COMMANDS = {
-    "nginx": _never({"-s"}),                                  # -T/-t/-V only read; -s signals the server
+    "nginx": _never({"-s"}),  # -T/-t/-V only read; -s signals the server
     "apache2ctl": _never({"-k", "start", "stop", "restart", "graceful", "graceful-stop", "configtest-start"}),
     "apachectl": _never({"-k", "start", "stop", "restart", "graceful", "graceful-stop"}),
     "httpd": _never({"-k"}),
@@ -63,9 +80,17 @@ def parse_stat_line(line: str) -> FileStat:
     """`stat -c '%d %i %b %s %.9Y %f'` -> FileStat, with mtime computed as os.stat does."""
     dev, ino, blocks, size, mtime, mode_hex = line.split()
     mode = int(mode_hex, 16)
-    return FileStat(size=int(size), mtime=_mtime(mtime), mode=mode, dev=int(dev), ino=int(ino),
-                    is_dir=_stat.S_ISDIR(mode), is_file=_stat.S_ISREG(mode), is_link=_stat.S_ISLNK(mode),
-                    allocated_bytes=int(blocks) * 512)
+    return FileStat(
+        size=int(size),
+        mtime=_mtime(mtime),
+        mode=mode,
+        dev=int(dev),
+        ino=int(ino),
+        is_dir=_stat.S_ISDIR(mode),
+        is_file=_stat.S_ISREG(mode),
+        is_link=_stat.S_ISLNK(mode),
+        allocated_bytes=int(blocks) * 512,
+    )
 
 
 def _mtime(text: str) -> float:
@@ -77,9 +102,17 @@ def parse_find_record(record: str) -> tuple[str, FileStat]:
     """`find -printf '%D %i %b %s %T@ %m %y %f'` -> (name, FileStat as lstat gives it)."""
     dev, ino, blocks, size, mtime, perms, kind, name = record.split(" ", 7)
     mode = _TYPE_BITS.get(kind, 0) | int(perms, 8)
-    return name, FileStat(size=int(size), mtime=_mtime(mtime), mode=mode, dev=int(dev), ino=int(ino),
-                          is_dir=kind == "d", is_file=kind == "f", is_link=kind == "l",
-                          allocated_bytes=int(blocks) * 512)
+    return name, FileStat(
+        size=int(size),
+        mtime=_mtime(mtime),
+        mode=mode,
+        dev=int(dev),
+        ino=int(ino),
+        is_dir=kind == "d",
+        is_file=kind == "f",
+        is_link=kind == "l",
+        allocated_bytes=int(blocks) * 512,
+    )
 
 
 class SshHost:
@@ -114,7 +147,7 @@ class SshHost:
         finally:
             self.client.close()
 
-    def __enter__(self) -> "SshHost":
+    def __enter__(self) -> SshHost:
         return self
 
     def __exit__(self, *exc) -> None:
@@ -273,8 +306,10 @@ class SshHost:
 
     def run(self, argv: Sequence[str], timeout: float = 30.0) -> CommandResult:
         if not argv or not _allowed(argv):
-            raise CommandNotAvailable(f"{argv[0] if argv else 'an empty command'}: not on ronda's list of "
-                                      "read-only commands for SSH scans")
+            raise CommandNotAvailable(
+                f"{argv[0] if argv else 'an empty command'}: not on ronda's list of "
+                "read-only commands for SSH scans"
+            )
         exe = self.which(argv[0])
         if exe is None:
             raise CommandNotAvailable(f"{argv[0]}: command not found")
@@ -289,7 +324,9 @@ class SshHost:
             channel.shutdown_write()
             out, err = bytearray(), bytearray()
             deadline = time.monotonic() + timeout + (5 if killer else 0)
-            while not (channel.exit_status_ready() and not channel.recv_ready() and not channel.recv_stderr_ready()):
+            while not (
+                channel.exit_status_ready() and not channel.recv_ready() and not channel.recv_stderr_ready()
+            ):
                 if time.monotonic() > deadline:
                     channel.close()
                     raise HostError(f"{argv[0]} did not finish within {timeout:g}s")
@@ -313,7 +350,9 @@ class SshHost:
             raise HostError(f"{argv[0]}: {_reason(e)}") from None
         return CommandResult(status, out.decode("utf-8", "replace"), err.decode("utf-8", "replace"))
 
-    def http_unix(self, socket_path: str, path: str, timeout: float = 5.0, limit: int = 16 * 1024 * 1024) -> bytes:
+    def http_unix(
+        self, socket_path: str, path: str, timeout: float = 5.0, limit: int = 16 * 1024 * 1024
+    ) -> bytes:
         raise CommandNotAvailable(f"{socket_path}: unix sockets are not read over SSH scans")
 
     # -- processes, sockets, system --------------------------------------------

@@ -5,23 +5,24 @@ sequence and the usage state (log offsets, daily counts) live on the collector,
 in a state directory per host, so repeated scans continue where the last one
 stopped, as an agent would.
 """
+
 from __future__ import annotations
 
 import os
 import re
 from dataclasses import dataclass, field
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
 
-from agent.discovery import DiscoveryOptions
-from agent.host import HostError
-from agent.snapshot import ScanOptions, scan
-from agent.state import AgentState, StateError
-from collector.scan_config import SshConfig, SshTarget
-from collector.scans.records import last_sequence, record_ssh
-from collector.scans.ssh_connect import SshError, connect
-from collector.scans.ssh_host import SshHost
-from collector.store import Store
+from ronda.agent.discovery import DiscoveryOptions
+from ronda.agent.host import HostError
+from ronda.agent.snapshot import ScanOptions, scan
+from ronda.agent.state import AgentState, StateError
+from ronda.collector.scan_config import SshConfig, SshTarget
+from ronda.collector.scans.records import last_sequence, record_ssh
+from ronda.collector.scans.ssh_connect import SshError, connect
+from ronda.collector.scans.ssh_host import SshHost
+from ronda.collector.store import Store
 
 
 @dataclass(frozen=True)
@@ -62,13 +63,17 @@ def _state_dir(root: str, target: SshTarget) -> Path:
 
 
 def _scan_options(target: SshTarget, state_dir: Path) -> ScanOptions:
-    return ScanOptions(discovery=DiscoveryOptions(nginx_conf=target.nginx_conf, apache_conf=target.apache_conf),
-                       agent_id=target.agent_id, source="ssh", state_dir=state_dir)
+    return ScanOptions(
+        discovery=DiscoveryOptions(nginx_conf=target.nginx_conf, apache_conf=target.apache_conf),
+        agent_id=target.agent_id,
+        source="ssh",
+        state_dir=state_dir,
+    )
 
 
 def scan_host(store: Store, target: SshTarget, config: SshConfig, state_root: str) -> SshOutcome:
     """Scan one host and store its snapshot; on any failure store nothing but the failed attempt."""
-    started = datetime.now(timezone.utc)
+    started = datetime.now(UTC)
     where = f"{target.name} ({target.address}:{target.port})"
     try:
         state = AgentState.load(_state_dir(state_root, target))
@@ -84,22 +89,39 @@ def scan_host(store: Store, target: SshTarget, config: SshConfig, state_root: st
         snapshot.sequence = state.next_sequence()
         result = store.ingest(snapshot)
     except (SshError, HostError, StateError) as e:
-        message = str(e) if str(e).startswith(target.name) or str(e).startswith(target.address) else f"{where}: {e}"
+        message = (
+            str(e) if str(e).startswith(target.name) or str(e).startswith(target.address) else f"{where}: {e}"
+        )
         record_ssh(store, target, started, False, f"failed: {message}", message, {})
         return SshOutcome(target, False, message)
     except Exception as e:  # a snapshot the store refuses, or a bug: this host fails, the others go on
         message = f"{where}: {type(e).__name__}: {e}"
         record_ssh(store, target, started, False, f"failed: {message}", message, {})
         return SshOutcome(target, False, message)
-    text = (f"{where}: {len(snapshot.apps)} apps, {len(snapshot.errors)} source errors, "
-            f"snapshot {snapshot.sequence}" + (" (already stored)" if result.duplicate else ""))
-    record_ssh(store, target, started, True, text, "",
-               {"sequence": snapshot.sequence, "apps": len(snapshot.apps), "errors": len(snapshot.errors),
-                "hostname": snapshot.host.hostname})
+    text = (
+        f"{where}: {len(snapshot.apps)} apps, {len(snapshot.errors)} source errors, "
+        f"snapshot {snapshot.sequence}" + (" (already stored)" if result.duplicate else "")
+    )
+    record_ssh(
+        store,
+        target,
+        started,
+        True,
+        text,
+        "",
+        {
+            "sequence": snapshot.sequence,
+            "apps": len(snapshot.apps),
+            "errors": len(snapshot.errors),
+            "hostname": snapshot.host.hostname,
+        },
+    )
     return SshOutcome(target, True, text, len(snapshot.apps), len(snapshot.errors), snapshot.sequence)
 
 
-def run_ssh_scans(store: Store, config: SshConfig, targets: list[SshTarget], state_root: str) -> SshScanReport:
+def run_ssh_scans(
+    store: Store, config: SshConfig, targets: list[SshTarget], state_root: str
+) -> SshScanReport:
     report = SshScanReport()
     for target in targets:
         report.outcomes.append(scan_host(store, target, config, state_root))

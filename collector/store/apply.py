@@ -8,27 +8,43 @@ stored as received, in wire form. Of a changed app's daily usage only the days
 that differ from its last applied usage are written. Unchanged apps and days
 were checked when they were first stored.
 """
+
 from __future__ import annotations
 
 import hashlib
 import json
 import sqlite3
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
-from typing import Callable
 
 from google.protobuf.unknown_fields import UnknownFieldSet
 
-from collector.store.wirebytes import app_parts, app_state, app_state_of, changed_days, daily_span, dates_once, \
-    last_entry_only, raw_apps, raw_daily_span
-from collector.wirejson import CHECKERS, iso_seconds
-from collector.validate import InvalidSnapshot, app_detail, check_days, check_header, check_unique_dates, \
-    validate_message
-from ronda_wire.v1 import ronda_pb2 as pb
+from ronda.collector.store.wirebytes import (
+    app_parts,
+    app_state,
+    app_state_of,
+    changed_days,
+    daily_span,
+    dates_once,
+    last_entry_only,
+    raw_apps,
+    raw_daily_span,
+)
+from ronda.collector.validate import (
+    InvalidSnapshot,
+    app_detail,
+    check_days,
+    check_header,
+    check_unique_dates,
+    validate_message,
+)
+from ronda.collector.wirejson import CHECKERS, iso_seconds
+from ronda.wire.v1 import ronda_pb2 as pb
 
 AdmitHook = Callable[[sqlite3.Connection, pb.Snapshot], Callable[[], list[str]]]
-_COVERAGE = {v.number: v.name[len("COVERAGE_"):].lower() for v in pb.Coverage.DESCRIPTOR.values}
-_SOURCE = {v.number: v.name[len("SOURCE_"):].lower() for v in pb.Source.DESCRIPTOR.values}
+_COVERAGE = {v.number: v.name[len("COVERAGE_") :].lower() for v in pb.Coverage.DESCRIPTOR.values}
+_SOURCE = {v.number: v.name[len("SOURCE_") :].lower() for v in pb.Source.DESCRIPTOR.values}
 
 _APP_UPSERT = """INSERT INTO apps (agent_id, app_key, kind, server_names, listen, path_prefix, root, upstream,
     config_file, config_line, parent_key, framework, framework_version, coverage, coverage_start, last_request,
@@ -54,11 +70,17 @@ _UPSERT_APP_DAILY_WIRE = """INSERT INTO app_daily_wire VALUES (?,?,?) ON CONFLIC
     DO UPDATE SET block=excluded.block"""
 _COUNTS = """human=excluded.human, bot=excluded.bot, monitor=excluded.monitor, error=excluded.error,
     scanner=excluded.scanner, human_clients=excluded.human_clients"""
-_UPSERT_APP_USAGE_DAYS = """INSERT INTO app_usage_days VALUES (?,?,?,?,?,?,?,?,?) ON CONFLICT(agent_id, app_key, date)
-    DO UPDATE SET """ + _COUNTS
+_UPSERT_APP_USAGE_DAYS = (
+    """INSERT INTO app_usage_days VALUES (?,?,?,?,?,?,?,?,?) ON CONFLICT(agent_id, app_key, date)
+    DO UPDATE SET """
+    + _COUNTS
+)
 # A new date moves the app's previous newest day into app_usage_days (a trigger of migration 40).
-_UPSERT_APP_USAGE_LATEST = """INSERT INTO app_usage_latest VALUES (?,?,?,?,?,?,?,?,?) ON CONFLICT(agent_id, app_key)
-    DO UPDATE SET date=excluded.date, """ + _COUNTS
+_UPSERT_APP_USAGE_LATEST = (
+    """INSERT INTO app_usage_latest VALUES (?,?,?,?,?,?,?,?,?) ON CONFLICT(agent_id, app_key)
+    DO UPDATE SET date=excluded.date, """
+    + _COUNTS
+)
 # json.dumps without its cycle check (these dicts are fresh trees): the same text, a third less time.
 _dumps = json.JSONEncoder(check_circular=False).encode
 _CHECK_RESOURCES = CHECKERS["ronda.v1.Resources"]
@@ -71,17 +93,26 @@ class SequenceConflict(Exception):
     """The (agent id, sequence) was already used by a different report."""
 
     def __init__(self, agent_id: str, sequence: int, last_sequence: int) -> None:
-        super().__init__(f"sequence {sequence} of agent {agent_id!r} was already used by another report; "
-                         f"the newest sequence stored is {last_sequence}. The agent's state was reset or copied "
-                         "(a cloned machine?); it continues above the newest sequence")
+        super().__init__(
+            f"sequence {sequence} of agent {agent_id!r} was already used by another report; "
+            f"the newest sequence stored is {last_sequence}. The agent's state was reset or copied "
+            "(a cloned machine?); it continues above the newest sequence"
+        )
         self.last_sequence = last_sequence
 
 
 _EPOCH = datetime(1970, 1, 1)
 
 
-def ingest_message(c: sqlite3.Connection, message: pb.Snapshot, now: str, admit: AdmitHook | None = None,
-                   raw: bytes | None = None, prepared: "Prepared | None" = None, header_checked: bool = False):
+def ingest_message(
+    c: sqlite3.Connection,
+    message: pb.Snapshot,
+    now: str,
+    admit: AdmitHook | None = None,
+    raw: bytes | None = None,
+    prepared: Prepared | None = None,
+    header_checked: bool = False,
+):
     """Returns (duplicate, stale, last_sequence, notes). Raises InvalidSnapshot or SequenceConflict.
 
     `prepared` (from `prepare` outside the write lock) is used if the agent's row is still what it
@@ -94,7 +125,9 @@ def ingest_message(c: sqlite3.Connection, message: pb.Snapshot, now: str, admit:
     agent_id, sequence = message.agent_id, message.sequence
     base = read_base(c, agent_id)
     last = base[0] if base else 0
-    seen = c.execute("SELECT report_id FROM snapshots WHERE agent_id=? AND sequence=?", (agent_id, sequence)).fetchone()
+    seen = c.execute(
+        "SELECT report_id FROM snapshots WHERE agent_id=? AND sequence=?", (agent_id, sequence)
+    ).fetchone()
     if seen:
         if seen[0] != message.report_id:
             raise SequenceConflict(agent_id, sequence, last)
@@ -104,17 +137,30 @@ def ingest_message(c: sqlite3.Connection, message: pb.Snapshot, now: str, admit:
         validate_message(message)
     if not stale and (prepared is None or prepared.base != base):
         prepared = prepare(c, message, now, raw, base)
-    c.execute("INSERT INTO snapshots (agent_id, sequence, report_id, collected_at, received_at, applied, app_count, "
-              "error_count, coalesced) VALUES (?,?,?,?,?,?,?,?,?)",
-              (agent_id, sequence, message.report_id, _iso(message, "collected_at"), now, int(not stale),
-               len(message.apps), len(message.errors), message.coalesced))
+    c.execute(
+        "INSERT INTO snapshots (agent_id, sequence, report_id, collected_at, received_at, applied, app_count, "
+        "error_count, coalesced) VALUES (?,?,?,?,?,?,?,?,?)",
+        (
+            agent_id,
+            sequence,
+            message.report_id,
+            _iso(message, "collected_at"),
+            now,
+            int(not stale),
+            len(message.apps),
+            len(message.errors),
+            message.coalesced,
+        ),
+    )
     if stale:
         return False, True, last, []
-    c.execute("""INSERT INTO agents VALUES (?,?,?,?,?,?)
+    c.execute(
+        """INSERT INTO agents VALUES (?,?,?,?,?,?)
                  ON CONFLICT(agent_id) DO UPDATE SET last_seen=excluded.last_seen,
                  last_sequence=excluded.last_sequence, last_report_id=excluded.last_report_id,
                  source=excluded.source""",
-              (agent_id, now, now, sequence, message.report_id, _SOURCE.get(message.source, "unspecified")))
+        (agent_id, now, now, sequence, message.report_id, _SOURCE.get(message.source, "unspecified")),
+    )
     write(c, agent_id, prepared)
     notes = record() if record else []
     return False, False, sequence, notes
@@ -122,7 +168,9 @@ def ingest_message(c: sqlite3.Connection, message: pb.Snapshot, now: str, admit:
 
 def read_base(c: sqlite3.Connection, agent_id: str) -> tuple | None:
     """What a prepared snapshot was computed against: the agent's newest sequence and report."""
-    return c.execute("SELECT last_sequence, last_report_id FROM agents WHERE agent_id=?", (agent_id,)).fetchone()
+    return c.execute(
+        "SELECT last_sequence, last_report_id FROM agents WHERE agent_id=?", (agent_id,)
+    ).fetchone()
 
 
 def _listen_text(a) -> str:
@@ -145,6 +193,7 @@ def _digest(data: bytes) -> bytes:
 @dataclass
 class Prepared:
     """Everything a snapshot writes, computed (and checked) before taking the write lock."""
+
     base: tuple | None
     host: tuple
     keys: str
@@ -152,14 +201,16 @@ class Prepared:
     apps: list = field(default_factory=list)
     digests: list = field(default_factory=list)
     blocks: list = field(default_factory=list)
-    days: list = field(default_factory=list)      # an app's earlier days that changed
-    latest: list = field(default_factory=list)    # each app's newest day (its last entry)
-    patches: list = field(default_factory=list)   # apps whose resources or usage alone changed
+    days: list = field(default_factory=list)  # an app's earlier days that changed
+    latest: list = field(default_factory=list)  # each app's newest day (its last entry)
+    patches: list = field(default_factory=list)  # apps whose resources or usage alone changed
     listeners: list = field(default_factory=list)
     errors: list = field(default_factory=list)
 
 
-def prepare(c: sqlite3.Connection, m: pb.Snapshot, now: str, raw: bytes | None, base: tuple | None) -> Prepared:
+def prepare(
+    c: sqlite3.Connection, m: pb.Snapshot, now: str, raw: bytes | None, base: tuple | None
+) -> Prepared:
     """Check the apps that changed since the agent's last snapshot and build every row; raises InvalidSnapshot.
 
     Reads only; `c` may be a reader outside the write lock (then `base` is what it saw, checked again later).
@@ -167,14 +218,43 @@ def prepare(c: sqlite3.Connection, m: pb.Snapshot, now: str, raw: bytes | None, 
     agent_id = m.agent_id
     h = m.host
     host = (
-        agent_id, h.machine_id, h.hostname, h.fqdn, json.dumps(list(h.addresses)), h.os_name, h.os_version,
-        h.kernel, h.architecture, _iso(h, "boot_time"), h.cpu_count, h.memory_total_bytes, h.memory_used_bytes,
-        json.dumps([{"mountpoint": d.mountpoint, "device": d.device, "fstype": d.fstype,
-                     "total_bytes": d.total_bytes, "used_bytes": d.used_bytes} for d in h.disks]),
-        _SOURCE.get(m.source, "unspecified"), m.agent_version, m.interval_seconds, m.sequence,
-        _iso(m, "collected_at"))
-    digests = {key: (digest, stable) for key, digest, stable in
-               c.execute("SELECT app_key, digest, stable FROM app_digests WHERE agent_id=?", (agent_id,))}
+        agent_id,
+        h.machine_id,
+        h.hostname,
+        h.fqdn,
+        json.dumps(list(h.addresses)),
+        h.os_name,
+        h.os_version,
+        h.kernel,
+        h.architecture,
+        _iso(h, "boot_time"),
+        h.cpu_count,
+        h.memory_total_bytes,
+        h.memory_used_bytes,
+        json.dumps(
+            [
+                {
+                    "mountpoint": d.mountpoint,
+                    "device": d.device,
+                    "fstype": d.fstype,
+                    "total_bytes": d.total_bytes,
+                    "used_bytes": d.used_bytes,
+                }
+                for d in h.disks
+            ]
+        ),
+        _SOURCE.get(m.source, "unspecified"),
+        m.agent_version,
+        m.interval_seconds,
+        m.sequence,
+        _iso(m, "collected_at"),
+    )
+    digests = {
+        key: (digest, stable)
+        for key, digest, stable in c.execute(
+            "SELECT app_key, digest, stable FROM app_digests WHERE agent_id=?", (agent_id,)
+        )
+    }
     raws = raw_apps(raw) if raw is not None else None
     if raws is not None and len(raws) != len(m.apps):
         raws = None
@@ -189,11 +269,20 @@ def prepare(c: sqlite3.Connection, m: pb.Snapshot, now: str, raw: bytes | None, 
         else:
             parts = app_parts(wire)
             stable = parts[0] if parts else None
-            changed.append((i, app, digest, _digest(stable) if stable else None,
-                            old[1] if old else None, wire, parts))
-    blocks = dict(c.execute("SELECT app_key, block FROM app_daily_wire WHERE agent_id=? AND app_key IN "
-                            "(SELECT value FROM json_each(?))",
-                            (agent_id, json.dumps([item[1].key for item in changed])))) if changed else {}
+            changed.append(
+                (i, app, digest, _digest(stable) if stable else None, old[1] if old else None, wire, parts)
+            )
+    blocks = (
+        dict(
+            c.execute(
+                "SELECT app_key, block FROM app_daily_wire WHERE agent_id=? AND app_key IN "
+                "(SELECT value FROM json_each(?))",
+                (agent_id, json.dumps([item[1].key for item in changed])),
+            )
+        )
+        if changed
+        else {}
+    )
     p = Prepared(base=base, host=host, keys=json.dumps([app.key for app in m.apps]), unchanged=unchanged)
     for i, app, digest, stable, old_stable, wire, parts in changed:
         where = f"apps[{i}]"
@@ -213,12 +302,17 @@ def prepare(c: sqlite3.Connection, m: pb.Snapshot, now: str, raw: bytes | None, 
             old = blocks.get(app.key)
             # Often the days are those already stored: then the received bytes show it, unserialized. (Where
             # today's counts moved, the stored block's last bytes are not among them: that is quicker to see.)
-            span = raw_daily_span(wire, parts.usage_start, parts.usage_end, usage) \
-                if old is not None and parts is not None and parts.usage_start >= 0 and \
-                wire.find(old[-32:], parts.usage_start, parts.usage_end) >= 0 else None
-            same = span is not None and wire[span[0]:span[1]] == old
+            span = (
+                raw_daily_span(wire, parts.usage_start, parts.usage_end, usage)
+                if old is not None
+                and parts is not None
+                and parts.usage_start >= 0
+                and wire.find(old[-32:], parts.usage_start, parts.usage_end) >= 0
+                else None
+            )
+            same = span is not None and wire[span[0] : span[1]] == old
             if same:
-                usage_rest = wire[parts.usage_start:span[0]] + wire[span[1]:parts.usage_end]
+                usage_rest = wire[parts.usage_start : span[0]] + wire[span[1] : parts.usage_end]
             else:
                 if len(UnknownFieldSet(usage)):
                     usage.DiscardUnknownFields()  # from a newer agent; they would blur where the daily entries are
@@ -245,21 +339,60 @@ def prepare(c: sqlite3.Connection, m: pb.Snapshot, now: str, raw: bytes | None, 
             continue  # the snapshot is refused; only the problems are still of use
         p.digests.append((agent_id, app.key, digest, stable))
         state = app_state(parts.resources, usage_rest) if parts is not None else app_state_of(app)
-        usage_columns = (_COVERAGE.get(usage.coverage), _iso(usage, "coverage_start"), _iso(usage, "last_request"),
-                         _iso(usage, "last_human_request")) if usage is not None else (None, None, None, None)
+        usage_columns = (
+            (
+                _COVERAGE.get(usage.coverage),
+                _iso(usage, "coverage_start"),
+                _iso(usage, "last_request"),
+                _iso(usage, "last_human_request"),
+            )
+            if usage is not None
+            else (None, None, None, None)
+        )
         if patch:
             p.patches.append((state, *usage_columns, now, agent_id, app.key))
             continue
         fw = app.framework if app.HasField("framework") else None
-        p.apps.append((
-            agent_id, app.key, app.kind, json.dumps(list(app.server_names)),
-            json.dumps([_listen_text(a) for a in app.listen]), app.path_prefix, app.root, app.upstream,
-            app.config.file, app.config.line, app.parent_key, fw.name if fw else None, fw.version if fw else None,
-            *usage_columns, now, now, _dumps(detail), state))
+        p.apps.append(
+            (
+                agent_id,
+                app.key,
+                app.kind,
+                json.dumps(list(app.server_names)),
+                json.dumps([_listen_text(a) for a in app.listen]),
+                app.path_prefix,
+                app.root,
+                app.upstream,
+                app.config.file,
+                app.config.line,
+                app.parent_key,
+                fw.name if fw else None,
+                fw.version if fw else None,
+                *usage_columns,
+                now,
+                now,
+                _dumps(detail),
+                state,
+            )
+        )
     if problems:
         raise InvalidSnapshot(problems)
-    p.listeners = [(agent_id, s.protocol, s.address, s.port, s.pid, s.process, s.user, s.unit, s.container,
-                    json.dumps(list(s.app_keys)), int(s.public)) for s in m.listeners]
+    p.listeners = [
+        (
+            agent_id,
+            s.protocol,
+            s.address,
+            s.port,
+            s.pid,
+            s.process,
+            s.user,
+            s.unit,
+            s.container,
+            json.dumps(list(s.app_keys)),
+            int(s.public),
+        )
+        for s in m.listeners
+    ]
     p.errors = [(agent_id, e.source, e.path, e.line, e.message) for e in m.errors]
     return p
 
@@ -267,8 +400,11 @@ def prepare(c: sqlite3.Connection, m: pb.Snapshot, now: str, raw: bytes | None, 
 def write(c: sqlite3.Connection, agent_id: str, p: Prepared) -> None:
     """The writes of a prepared snapshot, inside the caller's transaction."""
     c.execute("INSERT OR REPLACE INTO hosts VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)", p.host)
-    c.execute("UPDATE apps SET present=0 WHERE agent_id=? AND present=1 AND app_key NOT IN "
-              "(SELECT value FROM json_each(?))", (agent_id, p.keys))
+    c.execute(
+        "UPDATE apps SET present=0 WHERE agent_id=? AND present=1 AND app_key NOT IN "
+        "(SELECT value FROM json_each(?))",
+        (agent_id, p.keys),
+    )
     c.executemany(_APP_UPSERT, p.apps)
     c.executemany("UPDATE apps SET present=1, last_seen=? WHERE agent_id=? AND app_key=?", p.unchanged)
     c.executemany(_APP_PATCH, p.patches)

@@ -6,10 +6,14 @@ a new one. Version ranges by concern keep parallel work apart:
 1-9 core ingest, 10-19 inventory and reconciliation, 20-29 agent identity and
 trust, 30-39 network and SSH scans, 40-49 core ingest again (after 15, which reshaped the daily usage).
 """
+
 from __future__ import annotations
 
 MIGRATIONS: list[tuple[int, str, str]] = [
-    (1, "agents, snapshots, hosts, apps, listeners, errors, daily usage", """
+    (
+        1,
+        "agents, snapshots, hosts, apps, listeners, errors, daily usage",
+        """
 CREATE TABLE agents (
     agent_id TEXT PRIMARY KEY,
     first_seen TEXT NOT NULL,
@@ -68,7 +72,8 @@ CREATE TABLE source_errors (
     agent_id TEXT NOT NULL, source TEXT NOT NULL, path TEXT, line INTEGER, message TEXT NOT NULL
 );
 CREATE INDEX source_errors_agent ON source_errors (agent_id);
-"""),
+""",
+    ),
 ]
 
 LATER: list[tuple[int, str, str]] = [
@@ -77,7 +82,10 @@ LATER: list[tuple[int, str, str]] = [
     # an agent's newest days share a few pages. When an app's newest day changes date, the trigger moves the
     # finished day to app_usage_days. No row of app_usage_days has the date of the app's newest day, so
     # the view app_usage_daily (what readers use) holds every (agent, app, date) once.
-    (40, "each app's newest day of usage in a table of its own; app_usage_daily a view over both", """
+    (
+        40,
+        "each app's newest day of usage in a table of its own; app_usage_daily a view over both",
+        """
 ALTER TABLE app_usage_daily RENAME TO app_usage_days;
 CREATE TABLE app_usage_latest (
     agent_id TEXT NOT NULL, app_key TEXT NOT NULL, date TEXT NOT NULL,
@@ -100,27 +108,32 @@ CREATE VIEW app_usage_daily AS
     SELECT agent_id, app_key, date, human, bot, monitor, error, scanner, human_clients FROM app_usage_days
     UNION ALL
     SELECT agent_id, app_key, date, human, bot, monitor, error, scanner, human_clients FROM app_usage_latest;
-"""),
+""",
+    ),
     # Rewriting the resources and usage inside the detail took SQLite a JSON parse and print of the whole app,
     # and the collector a conversion to JSON of what changes with every snapshot. An app's state is now
     # kept apart, in wire form (collector.wirejson.app_state_json reads it). The digests are forgotten, so
     # each app is stored whole, state apart, with its agent's next snapshot; until then its state is NULL
     # and its detail still holds its resources and usage.
-    (41, "an app's resources and usage (its state) in wire form, apart from the rest of its JSON detail", """
+    (
+        41,
+        "an app's resources and usage (its state) in wire form, apart from the rest of its JSON detail",
+        """
 ALTER TABLE apps ADD COLUMN state BLOB;  -- an App message holding only resources and usage (without daily)
 DELETE FROM app_digests;
-"""),
+""",
+    ),
 ]
 
-from collector.reconcile.schema import MIGRATIONS as _RECONCILE  # noqa: E402  (10-19)
+from ronda.collector.reconcile.schema import MIGRATIONS as _RECONCILE  # noqa: E402  (10-19)
 
 MIGRATIONS += _RECONCILE
 
-from collector.trust.schema import MIGRATIONS as _TRUST_MIGRATIONS  # noqa: E402  (20-29)
+from ronda.collector.trust.schema import MIGRATIONS as _TRUST_MIGRATIONS  # noqa: E402  (20-29)
 
 MIGRATIONS += _TRUST_MIGRATIONS
 
-from collector.scans.schema import MIGRATIONS as _SCAN_MIGRATIONS  # noqa: E402  (30-39)
+from ronda.collector.scans.schema import MIGRATIONS as _SCAN_MIGRATIONS  # noqa: E402  (30-39)
 
 MIGRATIONS += _SCAN_MIGRATIONS
 

@@ -4,6 +4,7 @@ Ingestion of a snapshot is one transaction. A snapshot already received
 (same agent id and sequence) changes nothing; an older one than the newest
 applied is recorded as history but does not roll the host's state back.
 """
+
 from __future__ import annotations
 
 import fcntl
@@ -12,19 +13,20 @@ import os
 import sqlite3
 import threading
 import time
+from collections.abc import Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, Iterator
+from typing import Any
 
 import sqlite_utils
 
-from agent.model import Snapshot
-from collector.store.apply import AdmitHook, ingest_message, prepare, read_base
-from collector.store.migrations import MIGRATIONS
-from collector.validate import InvalidSnapshot, check_header
-from ronda_wire.v1 import ronda_pb2 as pb
+from ronda.collector.store.apply import AdmitHook, ingest_message, prepare, read_base
+from ronda.collector.store.migrations import MIGRATIONS
+from ronda.collector.validate import InvalidSnapshot, check_header
+from ronda.model import Snapshot
+from ronda.wire.v1 import ronda_pb2 as pb
 
 log = logging.getLogger("ronda.collector")
 
@@ -49,15 +51,15 @@ def default_db_path() -> str:
 def iso(value: datetime | None) -> str | None:
     if value is None:
         return None
-    return value.astimezone(timezone.utc).strftime("%Y-%m-%dT%H:%M:%SZ")
+    return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
 
 
 @dataclass(frozen=True)
 class IngestResult:
     duplicate: bool
     stale: bool
-    last_sequence: int = 0          # the newest sequence stored for the agent
-    notes: tuple[str, ...] = ()     # warnings for the agent's operator (e.g. a cloned machine)
+    last_sequence: int = 0  # the newest sequence stored for the agent
+    notes: tuple[str, ...] = ()  # warnings for the agent's operator (e.g. a cloned machine)
 
     @property
     def applied(self) -> bool:
@@ -108,24 +110,37 @@ class Store:
         return row[0] or 0
 
     def _migrate(self) -> None:
-        with self.transaction():
-            self.conn.execute("CREATE TABLE IF NOT EXISTS schema_migrations "
-                              "(version INTEGER PRIMARY KEY, description TEXT, applied_at TEXT)")
+        with self.writing():
+            self.conn.execute(
+                "CREATE TABLE IF NOT EXISTS schema_migrations "
+                "(version INTEGER PRIMARY KEY, description TEXT, applied_at TEXT)"
+            )
             applied = {row[0] for row in self.conn.execute("SELECT version FROM schema_migrations")}
             unknown = applied - {version for version, _, _ in MIGRATIONS}
             if unknown:
-                raise StoreError(f"{self.path} has schema version(s) {sorted(unknown)} that this ronda does not "
-                                 "know; it was written by a newer ronda: upgrade ronda")
+                raise StoreError(
+                    f"{self.path} has schema version(s) {sorted(unknown)} that this ronda does not "
+                    "know; it was written by a newer ronda: upgrade ronda"
+                )
             for version, description, sql in sorted(MIGRATIONS):
                 if version in applied:
                     continue
                 for statement in _statements(sql):
                     self.conn.execute(statement)
-                self.conn.execute("INSERT INTO schema_migrations VALUES (?, ?, ?)",
-                                  (version, description, iso(datetime.now(timezone.utc))))
+                self.conn.execute(
+                    "INSERT INTO schema_migrations VALUES (?, ?, ?)",
+                    (version, description, iso(datetime.now(UTC))),
+                )
 
     @contextmanager
-    def transaction(self, wait: float | None = None) -> Iterator[sqlite3.Connection]:
+    def reading(self) -> Iterator[sqlite3.Connection]:
+        """The store's connection for reads (and connection settings), this thread's alone until the block
+        ends. Several statements in one block see one state only inside `writing()`."""
+        with self._lock:
+            yield self.conn
+
+    @contextmanager
+    def writing(self, wait: float | None = None) -> Iterator[sqlite3.Connection]:
         """One write transaction; with `wait`, give up (StoreBusy) after that many seconds in line."""
         if not self._lock.acquire(timeout=-1 if wait is None else wait):
             raise StoreBusy(f"the store stayed busy for {wait:.1f} s")
@@ -190,19 +205,24 @@ class Store:
         reader.execute("BEGIN")
         try:
             if admit is not None:
-                admit(reader, message)  # refuse a caller before spending work on its snapshot (checked again later)
-            if reader.execute("SELECT 1 FROM snapshots WHERE agent_id=? AND sequence=?",
-                              (message.agent_id, message.sequence)).fetchone():
+                admit(
+                    reader, message
+                )  # refuse a caller before spending work on its snapshot (checked again later)
+            if reader.execute(
+                "SELECT 1 FROM snapshots WHERE agent_id=? AND sequence=?",
+                (message.agent_id, message.sequence),
+            ).fetchone():
                 return None
             return prepare(reader, message, now, raw, read_base(reader, message.agent_id))
         finally:
             reader.execute("COMMIT")
 
     # -- ingestion -------------------------------------------------------------
-    def ingest(self, snap: Snapshot, received_at: datetime | None = None, admit: AdmitHook | None = None
-               ) -> IngestResult:
+    def ingest(
+        self, snap: Snapshot, received_at: datetime | None = None, admit: AdmitHook | None = None
+    ) -> IngestResult:
         """Store a snapshot built in this process (e.g. by an SSH scan)."""
-        from agent.wire import snapshot_to_wire
+        from ronda.convert import snapshot_to_wire
 
         try:
             message = snapshot_to_wire(snap)
@@ -210,27 +230,34 @@ class Store:
             raise InvalidSnapshot([f"cannot be encoded: {e}"]) from None
         return self.ingest_message(message, received_at, admit)
 
-    def ingest_message(self, message: pb.Snapshot, received_at: datetime | None = None,
-                       admit: AdmitHook | None = None, wait: float | None = None, raw: bytes | None = None
-                       ) -> IngestResult:
+    def ingest_message(
+        self,
+        message: pb.Snapshot,
+        received_at: datetime | None = None,
+        admit: AdmitHook | None = None,
+        wait: float | None = None,
+        raw: bytes | None = None,
+    ) -> IngestResult:
         """Store a ronda.v1.Snapshot in one transaction (see collector.store.apply).
 
         `raw`: the bytes `message` was parsed from, if at hand (spares re-encoding each app to hash it).
         Raises InvalidSnapshot, SequenceConflict, StoreBusy (after `wait` seconds in line), or whatever
         `admit` raises; nothing is stored then.
         """
-        now = iso(received_at or datetime.now(timezone.utc))
+        now = iso(received_at or datetime.now(UTC))
         problems = check_header(message)
         if problems:
             raise InvalidSnapshot(problems)
         prepared = self._prepare(message, now, raw, admit)
-        with self.transaction(wait) as c:
-            duplicate, stale, last, notes = ingest_message(c, message, now, admit, raw, prepared, header_checked=True)
+        with self.writing(wait) as c:
+            duplicate, stale, last, notes = ingest_message(
+                c, message, now, admit, raw, prepared, header_checked=True
+            )
         return IngestResult(duplicate=duplicate, stale=stale, last_sequence=last, notes=tuple(notes))
 
     # -- queries -----------------------------------------------------------------
     def query(self, sql: str, params: tuple | dict = ()) -> list[dict[str, Any]]:
-        with self._lock:
+        with self.reading():
             return list(self.db.query(sql, params))
 
     def hosts(self) -> list[dict[str, Any]]:
@@ -247,13 +274,13 @@ class Store:
                    p.upstream, p.config_file, p.config_line, p.parent_key, p.framework, p.framework_version,
                    p.coverage, p.coverage_start, p.last_human_request, p.first_seen, p.last_seen, p.present
             FROM apps p JOIN hosts h USING (agent_id)
-            {'' if include_gone else 'WHERE p.present'}
+            {"" if include_gone else "WHERE p.present"}
             ORDER BY h.hostname, p.app_key""")
 
     def dump(self) -> str:
         """The whole database as SQL text (for comparing states)."""
-        with self._lock:
-            return "\n".join(self.conn.iterdump())
+        with self.reading() as conn:
+            return "\n".join(conn.iterdump())
 
 
 def _statements(sql: str) -> list[str]:

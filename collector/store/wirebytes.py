@@ -3,11 +3,12 @@
 Agents encode with protobuf, which writes known fields in field-number order. Where the bytes
 are not in that order these helpers answer None and the caller takes the slow, general path.
 """
+
 from __future__ import annotations
 
 from typing import NamedTuple
 
-from ronda_wire.v1 import ronda_pb2 as pb
+from ronda.wire.v1 import ronda_pb2 as pb
 
 
 def _varint_len(n: int) -> int:
@@ -65,7 +66,7 @@ def changed_days(old: bytes | None, new: bytes, daily) -> list:
     while k < n and end > lo:
         end -= _record_len(daily[n - 1 - k])
         k += 1
-    return list(daily[n - k:])
+    return list(daily[n - k :])
 
 
 def last_entry_only(old: bytes, new: bytes, last) -> bool:
@@ -109,7 +110,7 @@ def raw_apps(request: bytes) -> list[bytes] | None:
 
 def _varint(data: bytes, i: int) -> tuple[int, int]:
     byte = data[i]
-    if byte < 0x80:   # most keys and lengths
+    if byte < 0x80:  # most keys and lengths
         return byte, i + 1
     result, shift = byte & 0x7F, 7
     while True:
@@ -139,10 +140,10 @@ def _field_value(data: bytes, i: int, wire_type: int) -> tuple[int, int]:
 
 
 class AppParts(NamedTuple):
-    stable: bytes          # the App without its resources (11) and usage (12): the part that rarely changes
-    usage_start: int       # where the usage message's own bytes start and end in the App (-1 without usage)
+    stable: bytes  # the App without its resources (11) and usage (12): the part that rarely changes
+    usage_start: int  # where the usage message's own bytes start and end in the App (-1 without usage)
     usage_end: int
-    resources: bytes       # the resources field as received (key, length and message), or b""
+    resources: bytes  # the resources field as received (key, length and message), or b""
 
 
 def app_parts(raw: bytes) -> AppParts | None:
@@ -156,7 +157,7 @@ def app_parts(raw: bytes) -> AppParts | None:
         while i < end:
             start = i
             key = raw[i]
-            if key < 0x80:   # every key of an App: fields 1-15, read without a call
+            if key < 0x80:  # every key of an App: fields 1-15, read without a call
                 i += 1
             else:
                 key, i = _varint(raw, i)
@@ -177,7 +178,9 @@ def app_parts(raw: bytes) -> AppParts | None:
         return None
     if i != end:
         return None
-    return AppParts(raw if cut_start < 0 else raw[:cut_start] + raw[cut_end:], usage_start, usage_end, resources)
+    return AppParts(
+        raw if cut_start < 0 else raw[:cut_start] + raw[cut_end:], usage_start, usage_end, resources
+    )
 
 
 def raw_daily_span(raw: bytes, start: int, end: int, usage: pb.Usage) -> tuple[int, int] | None:
@@ -203,8 +206,10 @@ def raw_daily_span(raw: bytes, start: int, end: int, usage: pb.Usage) -> tuple[i
             _, i = _varint(raw, i)
         else:
             return None
-    tail = b"".join(b"\x42" + _varint_bytes(len(wire)) + wire
-                    for wire in (log.SerializeToString(deterministic=True) for log in usage.logs))
+    tail = b"".join(
+        b"\x42" + _varint_bytes(len(wire)) + wire
+        for wire in (log.SerializeToString(deterministic=True) for log in usage.logs)
+    )
     if usage.unparsed_lines:
         tail += b"\x48" + _varint_bytes(usage.unparsed_lines)
     cut = end - len(tail)

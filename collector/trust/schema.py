@@ -1,8 +1,12 @@
 """Schema of agent identity and trust (migration versions 20-29)."""
+
 from __future__ import annotations
 
 MIGRATIONS: list[tuple[int, str, str]] = [
-    (20, "agent identities, enrolment secrets, tokens, revoked credentials, identity events", """
+    (
+        20,
+        "agent identities, enrolment secrets, tokens, revoked credentials, identity events",
+        """
 CREATE TABLE agent_identities (
     agent_id TEXT PRIMARY KEY,
     status TEXT NOT NULL,              -- pending, approved, revoked
@@ -52,15 +56,26 @@ CREATE TABLE clones (
 );
 CREATE INDEX hosts_machine_id ON hosts (machine_id);
 ALTER TABLE snapshots ADD COLUMN coalesced INTEGER NOT NULL DEFAULT 0;
-"""),
+""",
+    ),
 ]
 
-MIGRATIONS.append((21, "app digests, so unchanged apps and days are not rewritten on every snapshot", """
+MIGRATIONS.append(
+    (
+        21,
+        "app digests, so unchanged apps and days are not rewritten on every snapshot",
+        """
 ALTER TABLE apps ADD COLUMN digest BLOB;       -- hash of the app's wire form as last applied
 ALTER TABLE apps ADD COLUMN daily_wire BLOB;   -- its daily usage entries in wire form, to find changed days
-"""))
+""",
+    )
+)
 
-MIGRATIONS.append((22, "app digests and daily wire blocks in tables of their own, so app rows stay small", """
+MIGRATIONS.append(
+    (
+        22,
+        "app digests and daily wire blocks in tables of their own, so app rows stay small",
+        """
 CREATE TABLE app_digests (
     agent_id TEXT NOT NULL, app_key TEXT NOT NULL,
     digest BLOB NOT NULL,              -- hash of the app's wire form as last applied
@@ -73,8 +88,16 @@ CREATE TABLE app_daily_wire (
 );
 ALTER TABLE apps DROP COLUMN digest;
 ALTER TABLE apps DROP COLUMN daily_wire;
-"""))
+""",
+    )
+)
 
-MIGRATIONS.append((23, "digest of the part of an app that rarely changes (all but resources and usage)", """
+MIGRATIONS.append(
+    (
+        23,
+        "digest of the part of an app that rarely changes (all but resources and usage)",
+        """
 ALTER TABLE app_digests ADD COLUMN stable BLOB;
-"""))
+""",
+    )
+)

@@ -3,6 +3,7 @@
 Conversion to and from protobuf lives in `agent.wire` alone. Enumerations are
 lower-case strings here ("agent", "full") and enum values on the wire.
 """
+
 from __future__ import annotations
 
 from dataclasses import dataclass, field
@@ -17,7 +18,9 @@ class ListenAddress:
     default_server: bool = False
 
     def __str__(self) -> str:
-        host = f"[{self.address}]" if ":" in self.address and not self.address.startswith("/") else self.address
+        host = (
+            f"[{self.address}]" if ":" in self.address and not self.address.startswith("/") else self.address
+        )
         text = f"{host}:{self.port}" if self.port else host
         return text + (" ssl" if self.tls else "")
 

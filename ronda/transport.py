@@ -4,6 +4,7 @@ TLS is the default. Plain text needs an explicit `insecure=True` and is only
 allowed to a loopback address, so a mistake can never send a snapshot in the
 clear across a network.
 """
+
 from __future__ import annotations
 
 import ipaddress
@@ -65,7 +66,8 @@ def require_loopback_for_insecure(host: str, role: str) -> None:
     if not is_loopback(host):
         raise TransportError(
             f"--insecure {role} {host!r} refused: plain text is only allowed on loopback "
-            "(127.0.0.0/8, ::1, localhost). Use TLS (--ca/--cert/--key) for anything else.")
+            "(127.0.0.0/8, ::1, localhost). Use TLS (--ca/--cert/--key) for anything else."
+        )
 
 
 def _read(path: str, what: str) -> bytes:
@@ -78,14 +80,18 @@ def _read(path: str, what: str) -> bytes:
 def channel(address: str, insecure: bool, tls: TlsFiles) -> grpc.Channel:
     host, port = split_address(address)
     target = join_address(host, port)
-    options = [("grpc.max_send_message_length", MAX_MESSAGE_BYTES),
-               ("grpc.max_receive_message_length", MAX_MESSAGE_BYTES)]
+    options = [
+        ("grpc.max_send_message_length", MAX_MESSAGE_BYTES),
+        ("grpc.max_receive_message_length", MAX_MESSAGE_BYTES),
+    ]
     if insecure:
         require_loopback_for_insecure(host, "collector")
         return grpc.insecure_channel(target, options=options)
     if not tls.ca:
-        raise TransportError("TLS needs --ca (the CA that signed the collector's certificate), "
-                             "or --insecure for a collector on loopback")
+        raise TransportError(
+            "TLS needs --ca (the CA that signed the collector's certificate), "
+            "or --insecure for a collector on loopback"
+        )
     if bool(tls.cert) != bool(tls.key):
         raise TransportError("--cert and --key go together (the agent's client certificate and its key)")
     creds = grpc.ssl_channel_credentials(
@@ -99,8 +105,10 @@ def channel(address: str, insecure: bool, tls: TlsFiles) -> grpc.Channel:
 def server_credentials(tls: TlsFiles) -> grpc.ServerCredentials:
     """Server TLS; with a CA, clients must present a certificate it signed (mutual TLS)."""
     if not (tls.cert and tls.key):
-        raise TransportError("TLS needs --cert and --key (the collector's certificate and key), "
-                             "or --insecure on a loopback address")
+        raise TransportError(
+            "TLS needs --cert and --key (the collector's certificate and key), "
+            "or --insecure on a loopback address"
+        )
     pair = (_read(tls.key, "private key"), _read(tls.cert, "certificate"))
     root = _read(tls.ca, "CA certificate") if tls.ca else None
     return grpc.ssl_server_credentials([pair], root_certificates=root, require_client_auth=root is not None)

@@ -4,19 +4,20 @@ Conversion is driven by field names, which match between `agent.model` and
 the .proto. Timestamps become aware UTC datetimes; enums become lower-case
 strings without their prefix (COVERAGE_FULL <-> "full").
 """
+
 from __future__ import annotations
 
 import dataclasses
 import typing
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from functools import cache
 from typing import Any, TypeVar
 
 from google.protobuf import json_format
 from google.protobuf.message import Message
 
-from agent import model
-from ronda_wire.v1 import ronda_pb2 as pb
+from ronda import model
+from ronda.wire.v1 import ronda_pb2 as pb
 
 T = TypeVar("T")
 
@@ -46,7 +47,7 @@ def to_message(obj: Any, message: Message) -> Message:
         if value is None:
             continue
         if isinstance(value, datetime):
-            getattr(message, f.name).FromDatetime(value.astimezone(timezone.utc))
+            getattr(message, f.name).FromDatetime(value.astimezone(UTC))
         elif isinstance(value, dict):
             getattr(message, f.name).update(value)
         elif isinstance(value, list):
@@ -59,7 +60,11 @@ def to_message(obj: Any, message: Message) -> Message:
         elif dataclasses.is_dataclass(value):
             to_message(value, getattr(message, f.name))
         elif desc.enum_type is not None:
-            setattr(message, f.name, desc.enum_type.values_by_name[_enum_prefix(desc.enum_type) + value.upper()].number)
+            setattr(
+                message,
+                f.name,
+                desc.enum_type.values_by_name[_enum_prefix(desc.enum_type) + value.upper()].number,
+            )
         else:
             setattr(message, f.name, value)
     return message
@@ -74,7 +79,7 @@ def from_message(message: Message, cls: type[T]) -> T:
         value = getattr(message, f.name)
         nested = _dataclass_of(hints[f.name])
         if desc.message_type is not None and desc.message_type.full_name == "google.protobuf.Timestamp":
-            kwargs[f.name] = value.ToDatetime(tzinfo=timezone.utc) if message.HasField(f.name) else None
+            kwargs[f.name] = value.ToDatetime(tzinfo=UTC) if message.HasField(f.name) else None
         elif desc.message_type is not None and desc.message_type.GetOptions().map_entry:
             kwargs[f.name] = dict(value)
         elif desc.is_repeated:
@@ -87,7 +92,7 @@ def from_message(message: Message, cls: type[T]) -> T:
                 kwargs[f.name] = from_message(value, nested)
         elif desc.enum_type is not None:
             name = desc.enum_type.values_by_number[value].name
-            kwargs[f.name] = name[len(_enum_prefix(desc.enum_type)):].lower()
+            kwargs[f.name] = name[len(_enum_prefix(desc.enum_type)) :].lower()
         else:
             kwargs[f.name] = value
     return cls(**kwargs)

@@ -3,7 +3,7 @@
 import grpc
 import warnings
 
-from ronda_wire.v1 import ronda_pb2 as ronda__wire_dot_v1_dot_ronda__pb2
+from ronda.wire.v1 import ronda_pb2 as ronda_dot_wire_dot_v1_dot_ronda__pb2
 
 GRPC_GENERATED_VERSION = '1.85.1'
 GRPC_VERSION = grpc.__version__
@@ -18,7 +18,7 @@ except ImportError:
 if _version_not_supported:
     raise RuntimeError(
         f'The grpc package installed is at version {GRPC_VERSION},'
-        + ' but the generated code in ronda_wire/v1/ronda_pb2_grpc.py depends on'
+        + ' but the generated code in ronda/wire/v1/ronda_pb2_grpc.py depends on'
         + f' grpcio>={GRPC_GENERATED_VERSION}.'
         + f' Please upgrade your grpc module to grpcio>={GRPC_GENERATED_VERSION}'
         + f' or downgrade your generated code using grpcio-tools<={GRPC_VERSION}.'
@@ -37,13 +37,13 @@ class CollectorStub:
         """
         self.Report = channel.unary_unary(
                 '/ronda.v1.Collector/Report',
-                request_serializer=ronda__wire_dot_v1_dot_ronda__pb2.Snapshot.SerializeToString,
-                response_deserializer=ronda__wire_dot_v1_dot_ronda__pb2.ReportAck.FromString,
+                request_serializer=ronda_dot_wire_dot_v1_dot_ronda__pb2.Snapshot.SerializeToString,
+                response_deserializer=ronda_dot_wire_dot_v1_dot_ronda__pb2.ReportAck.FromString,
                 _registered_method=True)
         self.Enrol = channel.unary_unary(
                 '/ronda.v1.Collector/Enrol',
-                request_serializer=ronda__wire_dot_v1_dot_ronda__pb2.EnrolRequest.SerializeToString,
-                response_deserializer=ronda__wire_dot_v1_dot_ronda__pb2.EnrolReply.FromString,
+                request_serializer=ronda_dot_wire_dot_v1_dot_ronda__pb2.EnrolRequest.SerializeToString,
+                response_deserializer=ronda_dot_wire_dot_v1_dot_ronda__pb2.EnrolReply.FromString,
                 _registered_method=True)
 
 
@@ -73,13 +73,13 @@ def add_CollectorServicer_to_server(servicer, server):
     rpc_method_handlers = {
             'Report': grpc.unary_unary_rpc_method_handler(
                     servicer.Report,
-                    request_deserializer=ronda__wire_dot_v1_dot_ronda__pb2.Snapshot.FromString,
-                    response_serializer=ronda__wire_dot_v1_dot_ronda__pb2.ReportAck.SerializeToString,
+                    request_deserializer=ronda_dot_wire_dot_v1_dot_ronda__pb2.Snapshot.FromString,
+                    response_serializer=ronda_dot_wire_dot_v1_dot_ronda__pb2.ReportAck.SerializeToString,
             ),
             'Enrol': grpc.unary_unary_rpc_method_handler(
                     servicer.Enrol,
-                    request_deserializer=ronda__wire_dot_v1_dot_ronda__pb2.EnrolRequest.FromString,
-                    response_serializer=ronda__wire_dot_v1_dot_ronda__pb2.EnrolReply.SerializeToString,
+                    request_deserializer=ronda_dot_wire_dot_v1_dot_ronda__pb2.EnrolRequest.FromString,
+                    response_serializer=ronda_dot_wire_dot_v1_dot_ronda__pb2.EnrolReply.SerializeToString,
             ),
     }
     generic_handler = grpc.method_handlers_generic_handler(
@@ -108,8 +108,8 @@ class Collector:
             request,
             target,
             '/ronda.v1.Collector/Report',
-            ronda__wire_dot_v1_dot_ronda__pb2.Snapshot.SerializeToString,
-            ronda__wire_dot_v1_dot_ronda__pb2.ReportAck.FromString,
+            ronda_dot_wire_dot_v1_dot_ronda__pb2.Snapshot.SerializeToString,
+            ronda_dot_wire_dot_v1_dot_ronda__pb2.ReportAck.FromString,
             options,
             channel_credentials,
             insecure,
@@ -135,8 +135,8 @@ class Collector:
             request,
             target,
             '/ronda.v1.Collector/Enrol',
-            ronda__wire_dot_v1_dot_ronda__pb2.EnrolRequest.SerializeToString,
-            ronda__wire_dot_v1_dot_ronda__pb2.EnrolReply.FromString,
+            ronda_dot_wire_dot_v1_dot_ronda__pb2.EnrolRequest.SerializeToString,
+            ronda_dot_wire_dot_v1_dot_ronda__pb2.EnrolReply.FromString,
             options,
             channel_credentials,
             insecure,
