@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from ronda.agent.discovery import apache, caddy, docker, nginx, node, systemd, tomcat
+from ronda.agent.discovery import apache, caddy, docker, lighttpd, nginx, node, systemd, tomcat
 from ronda.agent.discovery.base import DiscoveryOptions, SourceResult
 from ronda.agent.discovery.keys import app_key, assign_unique_keys
 from ronda.agent.host import Host
@@ -20,6 +20,7 @@ SOURCES: dict[str, Source] = {
     "nginx": nginx.discover,
     "apache": apache.discover,
     "caddy": caddy.discover,
+    "lighttpd": lighttpd.discover,
     "tomcat": tomcat.discover,
     "node": node.discover,
     "docker": docker.discover,

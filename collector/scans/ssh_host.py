@@ -51,6 +51,19 @@ def _never(flag_words: set[str]):
     return lambda args: not any(a in flag_words or a.startswith(tuple(flag_words)) for a in args)
 
 
+def _only_flags(args: list[str], flags: set[str], with_value: set[str]) -> bool:
+    """Every argument is one of `flags`, or one of `with_value` followed by its value."""
+    i = 0
+    while i < len(args):
+        if args[i] in with_value and i + 1 < len(args):
+            i += 2
+        elif args[i] in flags:
+            i += 1
+        else:
+            return False
+    return True
+
+
 # Commands discovery may run on a scanned server, each with a check of its arguments.
 # Anything else is refused as not available, so the source falls back to reading files.
 READ_ONLY_COMMANDS = {
@@ -60,6 +73,9 @@ READ_ONLY_COMMANDS = {
     "httpd": _never({"-k"}),
     "apache2": _never({"-k"}),
     "caddy": lambda args: bool(args) and args[0] in ("adapt", "version", "list-modules"),
+    # -p prints the config as lighttpd evaluates it (running its include_shell scripts, as every
+    # start does), -t checks it, -v/-V print the version; -D, -1 or none would serve
+    "lighttpd": lambda args: bool(args) and _only_flags(args, {"-p", "-t", "-v", "-V"}, {"-f"}),
     "ss": _never({"-K", "--kill"}),
     "php": lambda args: args in (["-v"], ["--version"], ["-m"]),
     "java": lambda args: args in (["-version"], ["--version"]),
