@@ -16,7 +16,7 @@ class DiscoveryOptions:
     caddyfile: str = ""  # a Caddyfile or a Caddy JSON config
     tomcat_server_xml: str = ""  # CATALINA_BASE is the directory above its conf/
     lighttpd_conf: str = ""
-    litespeed_conf: str = ""  # OpenLiteSpeed's httpd_config.conf; $SERVER_ROOT is the directory above its conf/
+    litespeed_conf: str = ""  # httpd_config.conf; $SERVER_ROOT is the directory above its conf/
     docker_socket: str = ""  # the Docker Engine API socket; empty: /var/run/docker.sock and the like
     # Ask the web server binary itself (nginx -T, apache2ctl -S) when it is installed.
     use_binaries: bool = True

@@ -25,7 +25,11 @@ from ronda.agent.host import CommandNotAvailable, Host, HostError
 from ronda.model import App, ConfigLocation, ListenAddress, LogRef, TlsCertificate
 
 SOURCE = "lighttpd"
-DEFAULT_CONFIGS = ("/etc/lighttpd/lighttpd.conf", "/usr/local/etc/lighttpd/lighttpd.conf", "/etc/lighttpd.conf")
+DEFAULT_CONFIGS = (
+    "/etc/lighttpd/lighttpd.conf",
+    "/usr/local/etc/lighttpd/lighttpd.conf",
+    "/etc/lighttpd.conf",
+)
 # mod_accesslog's format when accesslog.format is not set: Apache's combined, with the host (%V) as ident.
 DEFAULT_LOG_FORMAT = '%h %V %u %t "%r" %>s %b "%{Referer}i" "%{User-Agent}i"'
 _BACKENDS = (("proxy.server", "http"), ("fastcgi.server", "fastcgi"), ("scgi.server", "scgi"))
@@ -77,11 +81,15 @@ def _apps_of(host: Host, path: str, use_binary: bool, result: SourceResult) -> l
             result.error(SOURCE, message, file, line)
         return from_files
     # lighttpd's own evaluation, placed at the file and line the files give for the same app
-    where = {(tuple(a.server_names), a.path_prefix): a.config for a in from_files}
+    where = {_identity(a): a.config for a in from_files}
     apps = build_apps(host, printed, result.log_formats)
     for app in apps:
-        app.config = where.get((tuple(app.server_names), app.path_prefix), ConfigLocation(path, 0))
+        app.config = where.get(_identity(app), ConfigLocation(path, 0))
     return apps
+
+
+def _identity(app: App) -> tuple:
+    return tuple(app.server_names), app.path_prefix, tuple((a.address, a.port) for a in app.listen)
 
 
 def _print_config(host: Host, path: str) -> tuple[Config | None, str]:
@@ -99,7 +107,10 @@ def _print_config(host: Host, path: str) -> tuple[Config | None, str]:
     config = lighttpd_syntax.read_text(done.stdout, path)
     if config.errors:
         _, line, message = config.errors[0]
-        return None, f"cannot read what lighttpd -p printed (line {line}: {message}); reading the files instead"
+        return (
+            None,
+            f"cannot read what lighttpd -p printed (line {line}: {message}); reading the files instead",
+        )
     return config, ""
 
 
@@ -115,14 +126,15 @@ class _Site:
 def build_apps(host: Host, config: Config, log_formats: dict[str, str]) -> list[App]:
     root = config.root
     sockets, own = _sockets(root)
-    everywhere = [a for b, a in sockets.items() if b not in own]
     main = _main_listener(root)
-    if not any((a.address, a.port) == (main.address, main.port) for a in sockets.values()):
-        everywhere.insert(0, main)
-    for address in everywhere:
-        address.default_server = True  # the global scope answers every host no block matches
-    sites = [_Site(root, [], [], everywhere)]
-    _walk(root, sites[0], everywhere, sockets, own, sites)
+    every = list(sockets.values())
+    if not any((a.address, a.port) == (main.address, main.port) for a in every):
+        every.insert(0, main)
+    # The global scope answers every host no block matches, on every socket without a site of its own;
+    # host blocks apply on every socket.
+    unowned = [a for a in every if not any(sockets[b] is a for b in own)]
+    sites = [_Site(root, [], [], _copies(unowned, default=True))]
+    _walk(root, sites[0], every, sockets, own, sites)
     if any(s.block.is_else and s.block.condition is None and s.block.parent is root for s in sites[1:]):
         sites.pop(0)  # a host chain ending in a plain `else` catches every other host instead
     certs = {a.port: str(b.lookup("ssl.pemfile") or "") for b, a in sockets.items() if a.tls}
@@ -205,7 +217,9 @@ def _site_apps(site: _Site, certs: dict[int, str], main_file: str, log_formats: 
 
     labels = {"server_name_regex": " ".join(site.regexes)} if site.regexes else {}
     served = _served(block)
-    vhost = make("/", str(block.lookup("server.document-root") or ""), served.upstream, (site_file, site_line), labels)
+    vhost = make(
+        "/", str(block.lookup("server.document-root") or ""), served.upstream, (site_file, site_line), labels
+    )
     if served.handler:
         vhost.labels["handler"] = served.handler
     redirect = _redirect(block)
@@ -252,7 +266,8 @@ class _Served:
 
 
 def _served(block: Block, own_only: bool = False) -> _Served:
-    """Backends of mod_proxy, mod_fastcgi and mod_scgi: keyed by "" (everything), a path prefix, or an extension."""
+    """Backends of mod_proxy, mod_fastcgi and mod_scgi, keyed by "" (everything), a path prefix
+    or an extension."""
     found = _Served()
     for key, scheme in _BACKENDS:
         value = block.settings.get(key) if own_only else block.lookup(key)
@@ -349,7 +364,8 @@ def _main_listener(root: Block) -> ListenAddress:
 
 
 def _sockets(root: Block) -> tuple[dict[Block, ListenAddress], set[Block]]:
-    """Each `$SERVER["socket"] == "addr:port"` block's listener, and the blocks that serve a site of their own."""
+    """Each `$SERVER["socket"] == "addr:port"` block's listener, and the blocks that serve a site
+    of their own."""
     sockets: dict[Block, ListenAddress] = {}
     own: set[Block] = set()
     for child in root.children:

@@ -215,7 +215,11 @@ class _Reader:
             block.children.append(socket)
         elif script != "create-mime.conf.pl":  # MIME types only
             self.config.errors.append(
-                (file, line, f'include_shell "{command}" is not run when reading files; what it adds is not seen')
+                (
+                    file,
+                    line,
+                    f'include_shell "{command}" is not run when reading files; what it adds is not seen',
+                )
             )
 
 
@@ -277,7 +281,9 @@ class _Parser:
                 self.reader.include_shell(value, block, self.depth, name.line, self.file)
             return
         if name.text in ("config", "global") and nxt is not None and nxt.text == "{":
-            self.take("op", "{")  # `lighttpd -p` wraps its output in config { }; global { } is the global scope
+            self.take(
+                "op", "{"
+            )  # `lighttpd -p` wraps its output in config { }; global { } is the global scope
             self.statements(block)
             self.take("op", "}")
             return
@@ -367,8 +373,10 @@ def _concat(left: object, right: object, parser: _Parser) -> object:
                 merged[:] = [(k, v) for k, v in merged if k != key]
             merged.append((key, value))
         return merged
-    if isinstance(left, (str, int)) and isinstance(right, (str, int)) and not (
-        isinstance(left, int) and isinstance(right, int)
+    if (
+        isinstance(left, (str, int))
+        and isinstance(right, (str, int))
+        and not (isinstance(left, int) and isinstance(right, int))
     ):
         return f"{left}{right}"
     if isinstance(left, int) and isinstance(right, int):
