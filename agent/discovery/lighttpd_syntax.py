@@ -129,6 +129,11 @@ def tokenize(text: str, file: str) -> list[_Token]:
     return tokens
 
 
+def _shown(tok: _Token) -> str:
+    """A token for an error message: never a string's text, which may be a password."""
+    return "a string" if tok.kind == "string" else repr(tok.text)
+
+
 def _unquote(text: str) -> str:
     """lighttpd keeps backslashes in strings (regexes need them) except before a quote."""
     return text[1:-1].replace('\\"', '"')
@@ -213,7 +218,7 @@ class _Reader:
             if port == "443":
                 socket.settings["ssl.engine"] = "enable"
             block.children.append(socket)
-        elif script != "create-mime.conf.pl":  # MIME types only
+        elif script not in ("create-mime.conf.pl", "create-mime.assign.pl"):  # MIME types only
             self.config.errors.append(
                 (
                     file,
@@ -244,7 +249,7 @@ class _Parser:
         if tok is None:
             raise self.error(f"unexpected end of file, expected {text or kind}")
         if (kind and tok.kind != kind) or (text and tok.text != text):
-            raise self.error(f"unexpected {tok.text!r}, expected {text or kind}")
+            raise self.error(f"unexpected {_shown(tok)}, expected {text or kind}")
         self.pos += 1
         return tok
 
@@ -265,7 +270,7 @@ class _Parser:
                 previous = None
                 self.statement(block)
             else:
-                raise self.error(f"unexpected {tok.text!r}")
+                raise self.error(f"unexpected {_shown(tok)}")
 
     def statement(self, block: Block) -> None:
         name = self.take("name")
@@ -346,7 +351,7 @@ class _Parser:
             return value
         if tok.text == "(":
             return self.array(block)
-        raise self.error(f"unexpected {tok.text!r}, expected a value")
+        raise self.error(f"unexpected {_shown(tok)}, expected a value")
 
     def array(self, block: Block) -> Array:
         items = Array()

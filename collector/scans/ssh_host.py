@@ -75,7 +75,9 @@ READ_ONLY_COMMANDS = {
     "caddy": lambda args: bool(args) and args[0] in ("adapt", "version", "list-modules"),
     # -p prints the config as lighttpd evaluates it (running its include_shell scripts, as every
     # start does), -t checks it, -v/-V print the version; -D, -1 or none would serve
-    "lighttpd": lambda args: bool(args) and _only_flags(args, {"-p", "-t", "-v", "-V"}, {"-f"}),
+    "lighttpd": lambda args: (
+        bool({"-p", "-t", "-v", "-V"} & set(args)) and _only_flags(args, {"-p", "-t", "-v", "-V"}, {"-f"})
+    ),
     "ss": _never({"-K", "--kill"}),
     "php": lambda args: args in (["-v"], ["--version"], ["-m"]),
     "java": lambda args: args in (["-version"], ["--version"]),
