@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from collections.abc import Callable
 
-from ronda.agent.discovery import apache, caddy, docker, lighttpd, nginx, node, systemd, tomcat
+from ronda.agent.discovery import apache, caddy, docker, lighttpd, litespeed, nginx, node, systemd, tomcat
 from ronda.agent.discovery.base import DiscoveryOptions, SourceResult
 from ronda.agent.discovery.keys import app_key, assign_unique_keys
 from ronda.agent.host import Host
@@ -21,6 +21,7 @@ SOURCES: dict[str, Source] = {
     "apache": apache.discover,
     "caddy": caddy.discover,
     "lighttpd": lighttpd.discover,
+    "litespeed": litespeed.discover,
     "tomcat": tomcat.discover,
     "node": node.discover,
     "docker": docker.discover,

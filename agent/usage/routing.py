@@ -82,7 +82,9 @@ class Router:
             site = sites.get(ident)
             if site is None:
                 default = any(listen.default_server for listen in app.listen)
-                site = sites[ident] = _Site(tuple(app.server_names), default, [])
+                # a server that writes its own name for a site in a shared log (OpenLiteSpeed's ["VHOST"])
+                names = tuple(app.server_names) + tuple(filter(None, [app.labels.get("log_vhost", "")]))
+                site = sites[ident] = _Site(names, default, [])
             site.apps.append((app.path_prefix or "/", index))
         self.sites = list(sites.values())
         self.split = has_vhost or len(self.sites) == 1
