@@ -66,7 +66,7 @@ def _discovery_flags(f):
         metavar="LIST",
         callback=_split_sources,
         help="Discovery sources to run, comma-separated (default: all: "
-        "nginx,apache,caddy,tomcat,node,docker,systemd).",
+        "nginx,apache,caddy,lighttpd,litespeed,tomcat,node,docker,systemd).",
     )(f)
     f = click.option("--apache-conf", metavar="FILE", help="Apache main config (default: the usual places).")(
         f
@@ -100,7 +100,8 @@ def scan_command(
     as_json: bool,
 ) -> None:
     """Scan this host once and print what was found: apps, what they are,
-    and who still uses them. Needs no collector."""
+    and who still uses them, then the processes that listen but serve no app
+    ronda found (a web server ronda cannot read stays visible). Needs no collector."""
     config = AgentConfig(
         root=root or "", nginx_conf=nginx_conf or "", apache_conf=apache_conf or "", sources=sources or []
     )

@@ -3,7 +3,7 @@
 from __future__ import annotations
 
 from ronda.agent.usage import summarize
-from ronda.model import Snapshot
+from ronda.model import ListenAddress, Listener, Snapshot
 
 
 def table(rows: list[list[str]], headers: list[str]) -> str:
@@ -44,6 +44,14 @@ def snapshot_text(snapshot: Snapshot) -> str:
         )
     headers = ["KIND", "NAMES", "LISTEN", "PREFIX", "ROOT/UPSTREAM", "FRAMEWORK", "USAGE", "CONFIG"]
     parts = [head, "", table(rows, headers)]
+    unread = unread_listeners(snapshot.listeners)
+    if unread:
+        parts += [
+            "",
+            f"{len(unread)} process(es) listen but serve no app ronda found "
+            "(a server ronda cannot read, or no web app):",
+            table(unread, ["PROCESS", "PID", "USER", "UNIT/CONTAINER", "LISTEN", "PUBLIC"]),
+        ]
     if snapshot.errors:
         parts += ["", f"{len(snapshot.errors)} problem(s) while reading the host:"]
         parts += [
@@ -51,3 +59,37 @@ def snapshot_text(snapshot: Snapshot) -> str:
             for e in snapshot.errors
         ]
     return "\n".join(parts)
+
+
+def unread_listeners(listeners: list[Listener]) -> list[list[str]]:
+    """One row per process whose listening sockets serve no app found, so no web server stays invisible.
+
+    A socket of a process that serves an app elsewhere (nginx's status port) is that server's, not unknown.
+    """
+    serving = {x.pid for x in listeners if x.app_keys and x.pid}
+    groups: dict[tuple, list[Listener]] = {}
+    for x in listeners:
+        if x.app_keys or (x.pid and x.pid in serving):
+            continue
+        key = (x.pid, x.process) if x.pid else (0, f"{x.address}:{x.port}")
+        groups.setdefault(key, []).append(x)
+    rows = []
+    for (pid, _), sockets in sorted(groups.items(), key=lambda g: (not any(x.public for x in g[1]), g[0])):
+        first = sockets[0]
+        addresses = sorted({str(ListenAddress(x.address, x.port)) for x in sockets}, key=_by_port)
+        rows.append(
+            [
+                first.process or "?",
+                str(pid or "?"),
+                first.user or "",
+                first.unit or first.container,
+                ",".join(addresses),
+                "yes" if any(x.public for x in sockets) else "no",
+            ]
+        )
+    return rows
+
+
+def _by_port(address: str) -> tuple[int, str]:
+    port = address.rsplit(":", 1)[-1]
+    return (int(port) if port.isdigit() else 0, address)

@@ -229,3 +229,30 @@ def test_the_ssh_scan_may_ask_lighttpd_but_never_start_it():
         ["lighttpd", "-p", "-f"],
     ):
         assert not _allowed(argv), argv
+
+
+def test_no_secret_in_what_discovery_returns(tmp_path):
+    """Passwords a lighttpd config holds (LDAP bind, environment for PHP) never reach the result."""
+    secret = "Pw-9f8e7d6c"
+    host = lay_out(
+        tmp_path,
+        {
+            "/etc/lighttpd/lighttpd.conf": f"""server.document-root = "/var/www/html"
+auth.backend = "ldap"
+auth.backend.ldap.bind-pw = "{secret}"
+setenv.add-environment = ( "DB_PASSWORD" => "{secret}" )
+$HTTP["host"] == "sipd.example.go.id" {{
+    fastcgi.server = ( ".php" => (( "socket" => "/run/php/sipd.sock",
+                                    "bin-environment" => ( "APP_KEY" => "{secret}" ) )) )
+    proxy.server = ( "/api" => (( "host" => "127.0.0.1", "port" => 8000 )) )
+}}
+""",
+        },
+    )
+    result = lighttpd.discover(host, DiscoveryOptions())
+    assert {a.key for a in result.apps} == {
+        "lighttpd:_:80/",
+        "lighttpd:sipd.example.go.id:80/",
+        "lighttpd:sipd.example.go.id:80/api",
+    }
+    assert secret not in repr(result)

@@ -417,3 +417,27 @@ def test_bad_input_is_reported_and_the_rest_still_read(tmp_path):
     assert any(f == "vhconf.conf" and "never closed" in m for f, _, m in problems)
     keys = {a.key for a in result.apps}
     assert {f"litespeed:{DINKES}:80/", f"litespeed:{DINKES}:80/lama", f"litespeed:{ARSIP}:80/"} <= keys
+
+
+def test_no_secret_in_what_discovery_returns(tmp_path):
+    """Passwords a vhconf holds (an extprocessor's environment, php.ini overrides) never reach the result."""
+    secret = "Pw-1a2b3c4d"
+    files = dict(CYBERPANEL)
+    files[f"/usr/local/lsws/conf/vhosts/{ARSIP}/vhconf.conf"] += f"""
+extprocessor arsipapi {{
+  type                    proxy
+  address                 http://svc:{secret}@127.0.0.1:8080
+  env                     DB_PASSWORD={secret}
+}}
+context /api {{
+  type                    proxy
+  handler                 arsipapi
+}}
+phpIniOverride  {{
+  php_admin_value mysqli.default_pw {secret}
+}}
+"""
+    result = litespeed.discover(lay_out(tmp_path, files), DiscoveryOptions())
+    api = next(a for a in result.apps if a.key == f"litespeed:{ARSIP}:80/api")
+    assert api.upstream == "http://127.0.0.1:8080"
+    assert secret not in repr(result)
