@@ -235,7 +235,10 @@ def test_usage_counts_and_times_from_lighttpds_own_logs(tmp_path):
         assert +got == +sent.counts.get(app_id, Counter()), app_id
         window = sent.last.get((*app_id, "human"))
         last = app.usage.last_human_request
-        assert (last is None) if window is None else int(window[0]) <= last.timestamp() <= window[1], app_id
+        if window is None:
+            assert last is None, app_id
+        else:  # lighttpd stamps lines from a clock it refreshes once a second: allow that second
+            assert int(window[0]) - 1 <= last.timestamp() <= window[1], app_id
     portal = found[("portal", "/")].usage
     assert portal.coverage == "full" and portal.unparsed_lines == 0
     assert found[("lama", "/")].usage.coverage == "full"  # the shared log splits by host

@@ -9,6 +9,7 @@ import pytest
 
 from ronda.agent.discovery import lighttpd
 from ronda.agent.discovery.base import DiscoveryOptions
+from ronda.agent.discovery.lighttpd_names import host_names
 from ronda.agent.discovery.lighttpd_syntax import Condition
 from ronda.agent.host import LocalHost
 from ronda.collector.scans.ssh_host import _allowed
@@ -155,7 +156,7 @@ def test_debian_layout_with_the_packages_include_shell_helpers(tmp_path):
     ],
 )
 def test_host_conditions_as_the_names_users_type(op, value, names):
-    assert lighttpd.host_names(Condition("HTTP[host]", op, value))[0] == names
+    assert host_names(Condition("HTTP[host]", op, value))[0] == names
 
 
 def test_current_debian_layout_with_include_and_else_branches(tmp_path):

@@ -18,8 +18,8 @@ from dataclasses import dataclass, field
 
 from ronda.agent.discovery import lighttpd_syntax
 from ronda.agent.discovery.base import DiscoveryOptions, SourceResult
+from ronda.agent.discovery.lighttpd_names import host_names
 from ronda.agent.discovery.lighttpd_syntax import Array, Block, Condition, Config
-from ronda.agent.discovery.nginx_names import plain_name
 from ronda.agent.discovery.shared import clean_prefix, key_and_link, literal_prefix, without_credentials
 from ronda.agent.host import CommandNotAvailable, Host, HostError
 from ronda.model import App, ConfigLocation, ListenAddress, LogRef, TlsCertificate
@@ -75,14 +75,14 @@ def _apps_of(host: Host, path: str, use_binary: bool, result: SourceResult) -> l
     printed, why = _print_config(host, path) if use_binary and host.which(SOURCE) else (None, "")
     if why:
         result.error(SOURCE, why, path)
-    from_files = build_apps(host, files, result.log_formats)
+    from_files = build_apps(files, result.log_formats)
     if printed is None:
         for file, line, message in files.errors:
             result.error(SOURCE, message, file, line)
         return from_files
     # lighttpd's own evaluation, placed at the file and line the files give for the same app
     where = {_identity(a): a.config for a in from_files}
-    apps = build_apps(host, printed, result.log_formats)
+    apps = build_apps(printed, result.log_formats)
     for app in apps:
         app.config = where.get(_identity(app), ConfigLocation(path, 0))
     return apps
@@ -123,7 +123,7 @@ class _Site:
     scopes: list[tuple[Block, str]] = field(default_factory=list)  # (url or other block, url prefix or "")
 
 
-def build_apps(host: Host, config: Config, log_formats: dict[str, str]) -> list[App]:
+def build_apps(config: Config, log_formats: dict[str, str]) -> list[App]:
     root = config.root
     sockets, own = _sockets(root)
     main = _main_listener(root)
@@ -403,42 +403,3 @@ def _url_prefix(cond: Condition) -> str:
         prefix = literal_prefix(cond.value)
         return prefix if prefix not in ("", "/") else ""
     return ""
-
-
-def host_names(cond: Condition) -> tuple[list[str], list[str]]:
-    """(names users type, the regular expression they come from) of a host condition."""
-    value = cond.value.strip()
-    if cond.op == "==":
-        return [_without_port(value).lower()], []
-    if cond.op == "=$":
-        return (["*." + value.lstrip(".").lower()] if value.startswith(".") else [value.lower()]), []
-    regex = "^" + re.escape(value) if cond.op == "=^" else value
-    body = regex.removeprefix("^").removesuffix("$")
-    body = re.sub(r"\(:\[?0-9\]?[\\d+*]*\)\?$|\(:\\d\+\)\?$|\(:\[0-9\]\+\)\?$", "", body)
-    names: list[str] = []
-    subdomains = body.startswith(("(^|\\.)", "(.*\\.)?", "(.+\\.)?", "([^.]+\\.)?"))
-    if subdomains:
-        body = body.split(")?", 1)[1] if ")?" in body[:12] else body.split(")", 1)[1]
-    alternatives = _alternatives(body)
-    for alt in alternatives:
-        name = plain_name("~^" + alt + "$")
-        if not name:
-            return ["~" + regex], [regex]
-        names.append(name)
-        if subdomains:
-            names.append("*." + name)
-    return list(dict.fromkeys(names)), [regex]
-
-
-def _alternatives(body: str) -> list[str]:
-    """ "(a\\.test|b\\.test)" or "a\\.test|b\\.test" -> both; anything else -> [body]."""
-    inner = body[1:-1] if body.startswith("(") and body.endswith(")") and body.count("(") == 1 else body
-    if "(" in inner or ")" in inner:
-        return [body]
-    return [a for a in inner.split("|") if a] or [body]
-
-
-def _without_port(name: str) -> str:
-    if name.startswith("["):
-        return name.partition("]")[0] + "]"
-    return name.rsplit(":", 1)[0] if name.count(":") == 1 else name

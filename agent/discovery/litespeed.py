@@ -207,13 +207,8 @@ def _vhost_apps(
         address.default_server = catch_all
         listen.append(address)
         cert = cert or listener.cert
-    domain = _VARIABLE.sub(
-        lambda m: vh.name if m.group(1) == "VH_NAME" else m.group(0), config.get("vhdomain")
-    )
-    aliases = [a.replace("$VH_NAME", vh.name) for a in _split(config.get("vhaliases"))]
-    names = list(
-        dict.fromkeys([*names, *(d.lower() for d in [domain, *aliases, *vh.domains] if d and d != "*")])
-    )
+    own = _split(config.get("vhdomain")) + _split(config.get("vhaliases")) + vh.domains
+    names = list(dict.fromkeys(names + [d.replace("$VH_NAME", vh.name).lower() for d in own if d != "*"]))
     own_log = _log(config, scope, log_formats)
     labels: dict[str, str] = {"vhost": vh.name}
     logs: list[LogRef] = []
