@@ -14,6 +14,15 @@ _REGEX_META = set(".^$*+?()[]{}|\\")
 _SEGMENT_ENDS = ("$", "/", "(/", "(?:/", "(.*", "(?:.*", ".*", "(.+", ".+", "(?:$|/)", "($|/)", "(/|$)")
 
 
+# Where a proxied app's own static files live, served by the web server beside it: part of that app.
+ASSET_DIRS = frozenset({"static", "staticfiles", "media", "assets", "packs", "public", "uploads"})
+
+
+def is_asset_prefix(prefix: str) -> bool:
+    """/static, /media, /packs...: the last segment names a proxied app's static files."""
+    return prefix.rstrip("/").rsplit("/", 1)[-1].lower() in ASSET_DIRS
+
+
 def without_credentials(text: str) -> str:
     """http://user:secret@backend/ -> http://backend/: upstream URLs may carry passwords, reports may not."""
     return _USERINFO.sub(r"\1", text)
@@ -28,6 +37,7 @@ def literal_prefix(regex: str) -> str:
     """The fixed path a URL regex starts with, in whole segments.
 
     ^/dokuwiki/sites/[^/]+$ -> /dokuwiki/sites; ^/app(.*) -> /app; ^/api/v[0-9]+/ -> /api;
+    ^/conference-request/v1(\\/.*)?$ -> /conference-request/v1;
     \\.php$ -> "" (not anchored to a path).
     """
     text = regex.removeprefix("^")
@@ -50,14 +60,15 @@ def literal_prefix(regex: str) -> str:
     prefix = "".join(out)
     if not prefix.startswith("/"):
         return ""
-    rest = text[i:]
+    rest = text[i:].replace("\\/", "/")  # (\/.*)? is (/.*)?
     if partial or not (prefix.endswith("/") or rest.startswith(_SEGMENT_ENDS) or not rest):
         prefix = prefix.rsplit("/", 1)[0]  # the regex goes on inside this segment: keep the whole ones
     return clean_prefix(prefix)
 
 
 def key_and_link(apps: list[App]) -> None:
-    """Assign keys (and drop credentials from upstream URLs); each sub-app follows its server's whole-vhost app (prefix "/") in the list.
+    """Assign keys (and drop credentials from upstream URLs); each sub-app follows its server's
+    whole-vhost app (prefix "/") in the list.
 
     The config file alone cannot tell: an Alias from Apache's conf-enabled/ or a
     location from an nginx snippet lives in another file than its server.
