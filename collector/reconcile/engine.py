@@ -99,6 +99,8 @@ class Plan:
         skipped: set[str] = set()
         for subject in subjects:
             declared = subject.declared
+            if declared is None and all(a.redirect for a in subject.apps):
+                continue  # a redirect record only says where a name points: nothing to find or judge
             deps: list[tuple[str, str]] = []
             notes: list[Reason] = []
             for app in subject.apps:
