@@ -56,20 +56,12 @@ def discover(host: Host, options: DiscoveryOptions) -> SourceResult:
 
 
 def instances(host: Host, explicit: str = "") -> list[Instance]:
+    """Tomcat instances: `explicit` alone when given (with its running JVM's -D flags, if one runs)."""
+    found = _running(host)
     if explicit:
-        return [Instance(explicit, base_of(host, explicit))]
-    found: dict[str, Instance] = {}
-    try:
-        processes = host.processes()
-    except HostError:
-        processes = []
-    for proc in processes:
-        props = dict(a[2:].split("=", 1) for a in proc.cmdline if a.startswith("-D") and "=" in a)
-        base = props.get("catalina.base") or props.get("catalina.home")
-        if base:
-            xml = posixpath.join(base, "conf/server.xml")
-            instance = Instance(xml, base, props.get("catalina.home", ""), tuple(sorted(props.items())))
-            found.setdefault(host.realpath(xml), instance)
+        running = found.get(host.realpath(explicit))
+        base, home = (running.base, running.home) if running else (base_of(host, explicit), "")
+        return [Instance(explicit, base, home, running.properties if running else ())]
     candidates = list(DEFAULT_SERVER_XMLS)
     with contextlib.suppress(HostError):
         candidates += host.glob("/opt/apache-tomcat-*/conf/server.xml")
@@ -77,6 +69,23 @@ def instances(host: Host, explicit: str = "") -> list[Instance]:
         if host.exists(xml):
             found.setdefault(host.realpath(xml), Instance(xml, base_of(host, xml)))
     return list(found.values())
+
+
+def _running(host: Host) -> dict[str, Instance]:
+    """Instances of the running JVMs (-Dcatalina.base=...), by their server.xml's real path."""
+    try:
+        processes = host.processes()
+    except HostError:
+        return {}
+    found: dict[str, Instance] = {}
+    for proc in processes:
+        props = dict(a[2:].split("=", 1) for a in proc.cmdline if a.startswith("-D") and "=" in a)
+        base = props.get("catalina.base") or props.get("catalina.home")
+        if base:
+            xml = posixpath.join(base, "conf/server.xml")
+            instance = Instance(xml, base, props.get("catalina.home", ""), tuple(sorted(props.items())))
+            found.setdefault(host.realpath(xml), instance)
+    return found
 
 
 def base_of(host: Host, server_xml: str) -> str:
