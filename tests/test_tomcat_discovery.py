@@ -15,6 +15,7 @@ from servers_tomcat import Tomcat
 from ronda.agent.discovery import tomcat
 from ronda.agent.discovery.base import DiscoveryOptions
 from ronda.agent.host import LocalHost
+from ronda.agent.listeners import map_listeners
 
 PATTERN = "%h %l %u %t &quot;%r&quot; %s %b %D &quot;%{User-Agent}i&quot;"
 
@@ -144,6 +145,15 @@ def test_apps_of_a_real_tomcat(instance):
     assert [(lr.path, lr.format) for lr in intranet.access_logs] == [
         (f"{base}/logs/engine_access*.log", "common")
     ]
+
+
+def test_the_jvm_listener_serves_tomcat_apps(instance):
+    """The JVM's sockets are IPv6 ones (::ffff:127.0.0.1 for address="127.0.0.1"): still Tomcat's apps."""
+    host = LocalHost()
+    result = tomcat.discover(host, DiscoveryOptions(tomcat_server_xml=str(instance["server_xml"])))
+    listeners, _ = map_listeners(host, result.apps)
+    [http] = [lst for lst in listeners if lst.port == instance["http"]]
+    assert f"tomcat:localhost:{instance['http']}/" in http.app_keys and not http.public
 
 
 def test_the_running_jvm_names_its_catalina_base(instance):
