@@ -19,7 +19,7 @@ from typing import Any
 from ronda.agent.discovery import caddy_json, caddyfile
 from ronda.agent.discovery.base import DiscoveryOptions, SourceResult
 from ronda.agent.discovery.caddyfile import Caddyfile, Node
-from ronda.agent.discovery.shared import clean_prefix, key_and_link, without_credentials
+from ronda.agent.discovery.shared import clean_prefix, key_and_link, running_processes, without_credentials
 from ronda.agent.host import CommandNotAvailable, Host, HostError
 from ronda.model import App, ConfigLocation, ListenAddress, LogRef, TlsCertificate
 
@@ -51,11 +51,7 @@ def config_files(host: Host, explicit: str = "") -> list[str]:
     if explicit:
         return [explicit]
     found: list[str] = []
-    try:
-        processes = host.processes()
-    except HostError:
-        processes = []
-    for proc in processes:
+    for proc in running_processes(host):
         if proc.name != "caddy" and posixpath.basename(proc.exe) != "caddy":
             continue
         args = list(proc.cmdline)

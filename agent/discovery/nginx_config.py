@@ -17,6 +17,7 @@ from typing import Any
 
 import crossplane
 
+from ronda.agent.discovery.shared import running_processes
 from ronda.agent.host import CommandNotAvailable, Host, HostError
 
 DEFAULT_CONFS = (
@@ -60,11 +61,7 @@ def main_confs(host: Host, explicit: str = "") -> list[str | None]:
     if explicit:
         return [explicit]
     found: list[str] = []
-    try:
-        processes = host.processes()
-    except HostError:
-        processes = []
-    for proc in processes:
+    for proc in running_processes(host):
         line = " ".join(proc.cmdline)
         if not line.startswith("nginx: master process"):
             continue

@@ -195,9 +195,20 @@ def _backend_ids(target: str, upstreams: dict[str, list[str]]) -> set[str]:
         return set()
     if "unix:" in target:
         return {target.split("unix:", 1)[1].split(":", 1)[0]}
-    name = upstream_name(target).lower()
-    servers = upstreams.get(name) or upstreams.get(upstream_name(target)) or [name]
-    return {s.lower().removeprefix("unix:").replace("localhost", "127.0.0.1") for s in servers}
+    name = upstream_name(target)
+    return {
+        s.lower().removeprefix("unix:").replace("localhost", "127.0.0.1") for s in upstreams.get(name, [name])
+    }
+
+
+def _server_handlers(block: list[Statement], variables: Variables) -> set[str]:
+    """What the server's own PHP locations (`~ \\.php$`, no literal prefix) pass to."""
+    found = {
+        read_block(loc["block"], variables, {}).fastcgi
+        for loc, modifier, path in _locations(block)
+        if modifier in _REGEX_MODIFIERS and clean_prefix(literal_prefix(path)) == "/"
+    }
+    return found - {""}
 
 
 class ServerApps:
@@ -223,16 +234,9 @@ class ServerApps:
             vhost.labels.update({"redirect": redirect} if redirect else {"return": own.status})
             return [vhost]
         vhost.upstream = own.proxy or own.fastcgi
-        self.server_handlers = {
-            ctx.variables.expand(f)
-            for loc, modifier, path in _locations(block)
-            if modifier in _REGEX_MODIFIERS and clean_prefix(literal_prefix(path)) == "/"
-            for f in [arg(loc["block"], d) for d in HANDLER_DIRECTIVES]
-            if f
-        }
-        for loc, modifier, path in _locations(
-            block
-        ):  # the server's own backend first: locations compare to it
+        self.server_handlers = _server_handlers(block, ctx.variables)
+        # the server's own backend first: the other locations compare theirs to it
+        for loc, modifier, path in _locations(block):
             if path == "/" and modifier not in _REGEX_MODIFIERS:
                 self._serve_root(loc, ctx)
         for loc, _, _ in _locations(block):
@@ -311,7 +315,7 @@ class ServerApps:
     def _own_directory(self, found: Serves, ctx: Context, outer: Context, prefix: str, parent: App) -> str:
         """The directory a location serves when it is not the one the app around it serves there."""
         if found.alias:
-            directory = concrete_path(found.alias).rstrip("/") or ""
+            directory = concrete_path(found.alias).rstrip("/")
         elif found.root and concrete_path(found.root) != outer.docroot:
             directory = posixpath.join(concrete_path(found.root), prefix.strip("/")).rstrip("/")
         else:

@@ -5,6 +5,7 @@ from __future__ import annotations
 import re
 
 from ronda.agent.discovery.keys import assign_unique_keys
+from ronda.agent.host import Host, HostError, ProcessInfo
 from ronda.model import App
 
 _USERINFO = re.compile(r"(?i)\b([a-z][a-z0-9+.-]*://)[^/@\s]+@")
@@ -21,6 +22,14 @@ ASSET_DIRS = frozenset({"static", "staticfiles", "media", "assets", "packs", "pu
 def is_asset_prefix(prefix: str) -> bool:
     """/static, /media, /packs...: the last segment names a proxied app's static files."""
     return prefix.rstrip("/").rsplit("/", 1)[-1].lower() in ASSET_DIRS
+
+
+def running_processes(host: Host) -> list[ProcessInfo]:
+    """The host's processes, or none where it cannot list them (a file tree, a refused SSH command)."""
+    try:
+        return host.processes()
+    except HostError:
+        return []
 
 
 def without_credentials(text: str) -> str:

@@ -17,7 +17,7 @@ from dataclasses import dataclass
 
 from ronda.agent.discovery import tomcat_xml
 from ronda.agent.discovery.base import DiscoveryOptions, SourceResult
-from ronda.agent.discovery.shared import key_and_link
+from ronda.agent.discovery.shared import key_and_link, running_processes
 from ronda.agent.discovery.tomcat_xml import Element, XmlError
 from ronda.agent.host import Host, HostError
 from ronda.model import App, ConfigLocation, ListenAddress, LogRef, TlsCertificate
@@ -73,12 +73,8 @@ def instances(host: Host, explicit: str = "") -> list[Instance]:
 
 def _running(host: Host) -> dict[str, Instance]:
     """Instances of the running JVMs (-Dcatalina.base=...), by their server.xml's real path."""
-    try:
-        processes = host.processes()
-    except HostError:
-        return {}
     found: dict[str, Instance] = {}
-    for proc in processes:
+    for proc in running_processes(host):
         props = dict(a[2:].split("=", 1) for a in proc.cmdline if a.startswith("-D") and "=" in a)
         base = props.get("catalina.base") or props.get("catalina.home")
         if base:
