@@ -159,3 +159,36 @@ def test_a_main_server_answering_a_port_serves_the_compiled_in_document_root(tmp
         "/etc/apache2/apache2.conf",
     )
     assert apps["apache:_:8080/"].root == "/var/www/html"
+
+
+def test_a_directory_handler_serves_only_its_directories(tmp_path):
+    """A PHP-FPM pool for every Laravel app under /var/www/*/public, the distribution's pool for the rest."""
+    _, _, apps = discover(
+        tmp_path,
+        RHEL_MAIN
+        + """
+        <FilesMatch \\.(php|phar)$>
+            SetHandler "proxy:unix:/run/php-fpm/www.sock|fcgi://localhost"
+        </FilesMatch>
+        <Directory /var/www/*/public>
+            <FilesMatch \\.php$>
+                SetHandler "proxy:unix:/run/php-fpm/laravel.sock|fcgi://localhost"
+            </FilesMatch>
+        </Directory>
+        """,
+        """
+        <VirtualHost *:80>
+            ServerName simpeg.kaltara.go.id
+            DocumentRoot /var/www/simpeg/public
+        </VirtualHost>
+        <VirtualHost *:80>
+            ServerName portal.kaltara.go.id
+            DocumentRoot /var/www/portal
+        </VirtualHost>
+        """,
+    )
+    handlers = {k: a.labels["handler"].split("|")[0] for k, a in apps.items()}
+    assert handlers == {
+        "apache:simpeg.kaltara.go.id:80/": "unix:/run/php-fpm/laravel.sock",
+        "apache:portal.kaltara.go.id:80/": "unix:/run/php-fpm/www.sock",
+    }

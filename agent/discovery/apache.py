@@ -133,10 +133,16 @@ def _covered(listen: ListenAddress, vhosts: list[Directive], listens: list[Liste
     for section in vhosts:
         for spec in section.args or ["*"]:
             address, port = split_address(spec)
-            named = not any(c.isdigit() for c in address.split(".")[-1]) and ":" not in address
-            if port in (0, listen.port) and (address in _WILDCARDS or address == listen.address or named):
+            if port in (0, listen.port) and (
+                address in _WILDCARDS or address == listen.address or _is_host_name(address)
+            ):
                 return True
     return False
+
+
+def _is_host_name(address: str) -> bool:
+    """sipd.kaltara.go.id, not 10.0.0.5 or ::1."""
+    return ":" not in address and not address.rsplit(".", 1)[-1].isdigit()
 
 
 def _server_apps(
@@ -158,10 +164,9 @@ def _server_apps(
         servers = balancers.get(upstream.rstrip("/").lower()) if upstream else None
         if servers:
             labels["upstream_servers"] = ",".join(servers)
+        # mod_proxy_ajp speaks to a Java servlet container (Tomcat, Confluence, Jira)
         if upstream.lower().startswith("ajp://"):
-            labels["backend"] = (
-                "ajp"  # a Java servlet container (Tomcat, Confluence, Jira) behind mod_proxy_ajp
-            )
+            labels["backend"] = "ajp"
         return App(
             kind=SOURCE,
             server_names=list(names),

@@ -7,6 +7,7 @@ handlers, TLS and logs from its directives, looking into <Location> and
 
 from __future__ import annotations
 
+import fnmatch
 import posixpath
 import re
 from dataclasses import dataclass, field
@@ -206,10 +207,19 @@ def handler_for(root: str, scopes: list[Scope]) -> str:
     best = ("", "")
     for scope in scopes:
         for directory, handler in scope.dir_handlers:
-            inside = root == directory or root.startswith(directory.rstrip("/") + "/")
-            if root and inside and len(directory) > len(best[0]):
+            if root and _inside(root, directory) and len(directory) > len(best[0]):
                 best = (directory, handler)
     return best[1] or next((s.handler for s in scopes if s.handler), "")
+
+
+def _inside(path: str, directory: str) -> bool:
+    """Is `path` in `directory`, a <Directory> argument (with httpd's wildcards: /var/www/*/public)?"""
+    directory = directory.rstrip("/") or "/"
+    if any(c in directory for c in "*?["):
+        depth = directory.count("/")
+        head = "/".join(path.split("/")[: depth + 1])
+        return fnmatch.fnmatchcase(head, directory)
+    return path == directory or path.startswith(directory.rstrip("/") + "/")
 
 
 def _add_sub(scope: Scope, url: str, root: str, upstream: str, d: Directive, labels: dict[str, str]) -> None:
