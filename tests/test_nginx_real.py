@@ -72,6 +72,25 @@ def test_a_status_only_catch_all_is_no_redirect(tmp_path):
     assert (app.root, app.labels.get("return"), "redirect" in app.labels) == ("", "444", False)
 
 
+def test_the_server_app_is_what_location_slash_serves(tmp_path):
+    """An alias at / (apps installed outside any docroot), or / closed while an API prefix is served."""
+    _, apps = discover_site(
+        tmp_path,
+        """
+        server { listen 80; server_name arsip.kaltara.go.id; location / { alias /srv/arsip/public/; } }
+        server {
+            listen 80; server_name api.kaltara.go.id; root /var/www/html;
+            location / { return 404; }
+            location /v1/ { proxy_pass http://127.0.0.1:8000/; }
+        }
+        """,
+    )
+    assert apps["nginx:arsip.kaltara.go.id:80/"].root == "/srv/arsip/public"
+    api = apps["nginx:api.kaltara.go.id:80/"]
+    assert (api.root, api.labels["return"]) == ("", "404")
+    assert apps["nginx:api.kaltara.go.id:80/v1"].upstream == "http://127.0.0.1:8000/"
+
+
 def test_a_location_sending_users_to_another_site_is_a_redirect_record(tmp_path):
     """An old path kept after the app moved; a redirect inside the app (/remote -> /remote.php) is not one."""
     _, apps = discover_site(

@@ -249,10 +249,11 @@ class ServerApps:
         ctx = outer.child(loc["block"])
         found = read_block(loc["block"], ctx.variables, self.named)
         vhost = self.vhost
-        if found.redirect:
-            vhost.root, vhost.labels["redirect"] = "", found.redirect
+        if found.redirect or found.status:
+            vhost.root = ""
+            vhost.labels.update({"redirect": found.redirect} if found.redirect else {"return": found.status})
             return
-        vhost.root = ctx.docroot
+        vhost.root = concrete_path(found.alias).rstrip("/") if found.alias else ctx.docroot
         vhost.upstream = vhost.upstream or found.proxy or found.fastcgi
         self.host_headers[id(vhost)] = _host_header(loc["block"])
         if ctx.logs_set:
