@@ -21,7 +21,7 @@ def _record_len(message) -> int:
 
 
 def daily_block(usage: pb.Usage, wire: bytes) -> bytes:
-    """The bytes of `usage.daily` inside `wire` (usage serialized deterministically, unknown fields dropped)."""
+    """The bytes of `usage.daily` in `wire` (usage serialized deterministically, unknown fields dropped)."""
     head, tail = daily_span(usage, wire)
     return wire[head:tail]
 
