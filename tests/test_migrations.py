@@ -16,6 +16,8 @@ from __future__ import annotations
 import hashlib
 import json
 import sqlite3
+from collections.abc import Iterator
+from contextlib import closing, contextmanager
 from pathlib import Path
 
 import pytest
@@ -88,32 +90,34 @@ def apply_as_released(conn: sqlite3.Connection, release: str, versions) -> None:
         conn.execute(
             "INSERT INTO schema_migrations VALUES (?, ?, '2026-11-28T00:00:00Z')", (version, description)
         )
-    conn.commit()
+
+
+@contextmanager
+def store_file(path: Path) -> Iterator[sqlite3.Connection]:
+    """The store's file opened as an older ronda, or an operator, would: committed and closed at the end."""
+    with closing(sqlite3.connect(path)) as conn, conn:
+        yield conn
 
 
 def store_of(path: Path, release: str) -> Path:
     """A store as `release` created it (no data)."""
-    conn = sqlite3.connect(path)
-    apply_as_released(conn, release, RELEASES[release])
-    conn.close()
+    with store_file(path) as conn:
+        apply_as_released(conn, release, RELEASES[release])
     return path
 
 
 def schema(path: Path) -> list[tuple]:
     """sqlite_master as (type, name, table, SQL with its whitespace collapsed), sorted."""
-    conn = sqlite3.connect(path)
-    rows = conn.execute("SELECT type, name, tbl_name, sql FROM sqlite_master").fetchall()
-    conn.close()
+    with store_file(path) as conn:
+        rows = conn.execute("SELECT type, name, tbl_name, sql FROM sqlite_master").fetchall()
     return sorted(
         (kind, name, table, " ".join(sql.split()) if sql else "") for kind, name, table, sql in rows
     )
 
 
 def dump(path: Path) -> list[str]:
-    conn = sqlite3.connect(path)
-    lines = list(conn.iterdump())
-    conn.close()
-    return lines
+    with store_file(path) as conn:
+        return list(conn.iterdump())
 
 
 @pytest.fixture(scope="module")
@@ -138,10 +142,9 @@ def test_a_store_from_any_earlier_release_upgrades_to_the_schema_of_a_fresh_one(
 def test_a_store_upgraded_through_every_release_in_turn_ends_as_a_fresh_one(tmp_path, fresh_schema):
     """A collector kept up to date: each release applied what the store lacked, in number order."""
     path = tmp_path / "ronda.db"
-    conn = sqlite3.connect(path)
-    for release, versions in RELEASES.items():
-        apply_as_released(conn, release, versions)
-    conn.close()
+    with store_file(path) as conn:
+        for release, versions in RELEASES.items():
+            apply_as_released(conn, release, versions)
     Store(path).close()
     assert schema(path) == fresh_schema
 
@@ -171,12 +174,11 @@ def test_a_store_of_a_newer_ronda_is_refused_and_left_as_it_was(tmp_path):
     """An operator downgrades ronda (a package pinned back) over a store a newer one upgraded."""
     path = tmp_path / "ronda.db"
     Store(path).close()
-    conn = sqlite3.connect(path)
-    conn.execute(
-        "INSERT INTO schema_migrations VALUES (?, 'from the future', '2030-01-01T00:00:00Z')", (NEXT_VERSION,)
-    )
-    conn.commit()
-    conn.close()
+    with store_file(path) as conn:
+        conn.execute(
+            "INSERT INTO schema_migrations VALUES (?, 'from the future', '2030-01-01T00:00:00Z')",
+            (NEXT_VERSION,),
+        )
     before = dump(path)
     with pytest.raises(StoreError) as refused:
         Store(path)
@@ -191,15 +193,14 @@ def test_a_migration_that_fails_leaves_the_store_as_it_was(tmp_path):
     takes: the upgrade stops with the migration and the reason named, nothing of it applied (not even
     the migrations before it in the same upgrade), and it goes through once the name is free."""
     path = store_of(tmp_path / "ronda.db", "bea6f04")  # before 15 and 40
-    conn = sqlite3.connect(path)
-    conn.execute(
-        "INSERT INTO app_usage_daily VALUES ('w1', 'nginx:a.test:80/', '2026-11-01', 5, 1, 0, 0, 0, 2)"
-    )
-    conn.execute(
-        "CREATE VIEW app_usage_latest AS SELECT agent_id, max(last_seen) AS seen FROM apps GROUP BY agent_id"
-    )
-    conn.commit()
-    conn.close()
+    with store_file(path) as conn:
+        conn.execute(
+            "INSERT INTO app_usage_daily VALUES ('w1', 'nginx:a.test:80/', '2026-11-01', 5, 1, 0, 0, 0, 2)"
+        )
+        conn.execute(
+            "CREATE VIEW app_usage_latest AS "
+            "SELECT agent_id, max(last_seen) AS seen FROM apps GROUP BY agent_id"
+        )
     before = dump(path)
     with pytest.raises(StoreError) as failed:
         Store(path)
@@ -207,10 +208,8 @@ def test_a_migration_that_fails_leaves_the_store_as_it_was(tmp_path):
     assert "migration 40" in message and "app_usage_latest already exists" in message
     assert "left as it was" in message
     assert dump(path) == before
-    conn = sqlite3.connect(path)
-    conn.execute("DROP VIEW app_usage_latest")
-    conn.commit()
-    conn.close()
+    with store_file(path) as conn:
+        conn.execute("DROP VIEW app_usage_latest")
     store = Store(path)
     assert store.query("SELECT app_key, date, human FROM app_usage_daily") == [
         {"app_key": "nginx:a.test:80/", "date": "2026-11-01", "human": 5}
@@ -232,10 +231,8 @@ def test_daily_usage_of_a_store_before_15_is_kept_through_15_and_40(tmp_path):
     rows = [
         ("a1", f"nginx:site{i}:80/", f"2026-11-{d:02d}", i, d, 1, 2, 3, 4) for i in range(3) for d in (1, 2)
     ]
-    conn = sqlite3.connect(path)
-    conn.executemany("INSERT INTO app_usage_daily VALUES (?,?,?,?,?,?,?,?,?)", rows)
-    conn.commit()
-    conn.close()
+    with store_file(path) as conn:
+        conn.executemany("INSERT INTO app_usage_daily VALUES (?,?,?,?,?,?,?,?,?)", rows)
     store = Store(path)
     assert [
         tuple(r.values()) for r in store.query("SELECT * FROM app_usage_daily ORDER BY app_key, date")
@@ -261,14 +258,12 @@ def _as_before_41(path: Path) -> None:
     """Turn a store with apps into what releases before 41 kept: each app's state inside its detail."""
     from ronda.collector.wirejson import app_json
 
-    conn = sqlite3.connect(path)
-    conn.create_function("whole", 2, lambda detail, state: json.dumps(app_json(detail, state)))
-    conn.executescript("""
-        UPDATE apps SET detail = whole(detail, state);
-        ALTER TABLE apps DROP COLUMN state;
-        DELETE FROM schema_migrations WHERE version >= 41;""")
-    conn.commit()
-    conn.close()
+    with store_file(path) as conn:
+        conn.create_function("whole", 2, lambda detail, state: json.dumps(app_json(detail, state)))
+        conn.executescript("""
+            UPDATE apps SET detail = whole(detail, state);
+            ALTER TABLE apps DROP COLUMN state;
+            DELETE FROM schema_migrations WHERE version >= 41;""")
 
 
 @pytest.mark.parametrize("first_form", [False, True], ids=["before 41", "41 in its first form"])
@@ -284,11 +279,10 @@ def test_apps_stored_before_41_or_by_its_first_form_are_whole_until_stored_again
     store.close()
     _as_before_41(path)
     if first_form:
-        conn = sqlite3.connect(path)
-        apply_as_released(conn, "dbfd8ca", [41])
-        first_form = conn.execute("SELECT typeof(state), count(*) FROM apps GROUP BY 1").fetchall()
-        conn.close()
-        assert first_form == [("text", 3)]
+        with store_file(path) as conn:
+            apply_as_released(conn, "dbfd8ca", [41])
+            kept = conn.execute("SELECT typeof(state), count(*) FROM apps GROUP BY 1").fetchall()
+        assert kept == [("text", 3)]
     store = Store(path)
     assert _whole_apps(store) == expected
     assert store.query("SELECT count(*) AS n FROM apps WHERE state IS NULL") == [{"n": 3}]

@@ -9,7 +9,10 @@ this module checks that the rest of the layout these helpers rely on still holds
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import NamedTuple
+
+from google.protobuf.message import Message
 
 from ronda.collector.store.wirelayout import checked_layout
 from ronda.collector.store.wirelayout import varint as _varint_bytes
@@ -27,7 +30,7 @@ def _varint_len(n: int) -> int:
     return max(1, (n.bit_length() + 6) // 7)
 
 
-def _record_len(message) -> int:
+def _record_len(message: Message) -> int:
     """The bytes of a daily or logs entry: its key (one byte: wirelayout checks it), length and message."""
     size = message.ByteSize()
     return 1 + _varint_len(size) + size
@@ -60,7 +63,7 @@ def daily_span(usage: pb.Usage, wire: bytes) -> tuple[int, int]:
     return head, size - tail
 
 
-def changed_days(old: bytes | None, new: bytes, daily) -> list:
+def changed_days(old: bytes | None, new: bytes, daily: Sequence[pb.DailyUsage]) -> list[pb.DailyUsage]:
     """The entries of `daily` (whose wire form is `new`) not byte-identical at the same place in `old`.
 
     Entries wholly inside the common prefix of `old` and `new` are unchanged; the rest are
@@ -83,7 +86,7 @@ def changed_days(old: bytes | None, new: bytes, daily) -> list:
     return list(daily[n - k :])
 
 
-def last_entry_only(old: bytes, new: bytes, last) -> bool:
+def last_entry_only(old: bytes, new: bytes, last: pb.DailyUsage) -> bool:
     """True if the blocks `old` and `new` hold the same entries but the last, of which each has one.
 
     `last` is new's last entry (parsed); the caller knows the bytes before it are equal in both.
@@ -254,7 +257,7 @@ def app_state_of(app: pb.App) -> bytes:
     return state.SerializeToString(deterministic=True)
 
 
-def dates_once(block: bytes, days) -> bool:
+def dates_once(block: bytes, days: Sequence[pb.DailyUsage]) -> bool:
     """True if each of `days` names a date that no other entry of `block` (their canonical wire form) names.
 
     Every entry of a 10-character date holds the bytes of its date's key, the length 10 and the date, so
