@@ -84,7 +84,7 @@ MIGRATIONS: tuple[Migration, ...] = (
     # The first migration numbered in the one sequence: from here on, each is the previous number plus one.
     Migration(
         42,
-        "apps whose state migration 41 kept as JSON text (its first form) get the state column of today's 41",
+        "where 41 ran in its first form: apps' state back from JSON text, and the state column of today's 41",
         store.STATE_FROM_TEXT,
         only_if=store.STATE_AS_TEXT,
     ),
@@ -94,7 +94,7 @@ KNOWN_VERSIONS = frozenset(m.version for m in MIGRATIONS)
 NEXT_VERSION = max(KNOWN_VERSIONS) + 1
 
 
-def apply(conn: sqlite3.Connection, migration: Migration) -> None:
+def apply_migration(conn: sqlite3.Connection, migration: Migration) -> None:
     """Run one migration's statements on `conn`, inside the caller's transaction."""
     if migration.only_if is not None and conn.execute(migration.only_if).fetchone() is None:
         return

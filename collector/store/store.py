@@ -24,8 +24,7 @@ import sqlite_utils
 
 from ronda import __version__
 from ronda.collector.store.apply import AdmitHook, ingest_message, prepare, read_base
-from ronda.collector.store.migrations import KNOWN_VERSIONS, MIGRATIONS, NEXT_VERSION
-from ronda.collector.store.migrations import apply as apply_migration
+from ronda.collector.store.migrations import KNOWN_VERSIONS, MIGRATIONS, NEXT_VERSION, apply_migration
 from ronda.collector.validate import InvalidSnapshot, check_header
 from ronda.model import Snapshot
 from ronda.wire.v1 import ronda_pb2 as pb

@@ -13,30 +13,16 @@ from typing import NamedTuple
 
 from google.protobuf.descriptor import FieldDescriptor, FileDescriptor
 
-_WIRE_TYPES = {
-    **dict.fromkeys(
-        (
-            FieldDescriptor.TYPE_INT32,
-            FieldDescriptor.TYPE_INT64,
-            FieldDescriptor.TYPE_UINT32,
-            FieldDescriptor.TYPE_UINT64,
-            FieldDescriptor.TYPE_SINT32,
-            FieldDescriptor.TYPE_SINT64,
-            FieldDescriptor.TYPE_BOOL,
-            FieldDescriptor.TYPE_ENUM,
-        ),
-        0,  # varint
-    ),
-    **dict.fromkeys(
-        (FieldDescriptor.TYPE_FIXED64, FieldDescriptor.TYPE_SFIXED64, FieldDescriptor.TYPE_DOUBLE), 1
-    ),
-    **dict.fromkeys(
-        (FieldDescriptor.TYPE_STRING, FieldDescriptor.TYPE_BYTES, FieldDescriptor.TYPE_MESSAGE), 2
-    ),  # length-delimited
-    FieldDescriptor.TYPE_GROUP: 3,
-    **dict.fromkeys(
-        (FieldDescriptor.TYPE_FIXED32, FieldDescriptor.TYPE_SFIXED32, FieldDescriptor.TYPE_FLOAT), 5
-    ),
+_WIRE_TYPES = {  # protobuf's encoding: 0 varint, 1 eight bytes, 2 length-delimited, 3 group, 5 four bytes
+    getattr(FieldDescriptor, f"TYPE_{name}"): wire_type
+    for wire_type, names in (
+        (0, "INT32 INT64 UINT32 UINT64 SINT32 SINT64 BOOL ENUM"),
+        (1, "FIXED64 SFIXED64 DOUBLE"),
+        (2, "STRING BYTES MESSAGE"),
+        (3, "GROUP"),
+        (5, "FIXED32 SFIXED32 FLOAT"),
+    )
+    for name in names.split()
 }
 _PROTO_TYPES = {
     getattr(FieldDescriptor, n): n[5:].lower() for n in dir(FieldDescriptor) if n.startswith("TYPE_")
