@@ -297,3 +297,21 @@ def test_apps_stored_before_41_or_by_its_first_form_are_whole_until_stored_again
     for r in store.query("SELECT detail, state FROM apps"):
         assert r["state"] and "usage" not in json.loads(r["detail"])
     store.close()
+
+
+def test_migration_42_leaves_a_store_with_41_as_today_untouched(tmp_path):
+    """The collectors upgraded from 73cdfc0 on (41 as today): 42 is recorded and changes nothing, so their
+    apps are not stored whole again."""
+    from test_ingest_changed_days import snapshot
+
+    path = tmp_path / "ronda.db"
+    store = Store(path)
+    store.ingest(snapshot(1))
+    store.close()
+    with store_file(path) as conn:
+        conn.execute("DELETE FROM schema_migrations WHERE version = 42")
+    before = [line for line in dump(path) if "schema_migrations" not in line]
+    Store(path).close()
+    assert [line for line in dump(path) if "schema_migrations" not in line] == before
+    with store_file(path) as conn:
+        assert conn.execute("SELECT count(*) FROM app_digests").fetchone() == (3,)
