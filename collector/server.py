@@ -147,6 +147,7 @@ class ReportHandler:
             stale=result.stale,
             sequence=message.sequence,
             message=text,
+            usage_through=result.usage_through,
         )
         return ack.SerializeToString()
 

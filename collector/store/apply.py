@@ -7,6 +7,15 @@ rest is unchanged, only its resources and usage (its state) are checked, and
 stored as received, in wire form. Of a changed app's daily usage only the days
 that differ from its last applied usage are written. Unchanged apps and days
 were checked when they were first stored.
+
+A snapshot relative to a usage base (Snapshot.usage_base) carries only the
+days changed since that snapshot; each is an absolute count, stored like any
+other. The agents row keeps the snapshot through which the agent's usage is
+whole (usage_through): a snapshot with whole windows, or relative to a base at
+or before it, moves it to the snapshot's own sequence. One relative to a base
+the store does not hold (restored from an older backup, the agent forgotten)
+is stored as sent, and usage_through stays where it was: the ack tells the
+agent, which sends the days changed since then, or whole windows.
 """
 
 from __future__ import annotations
@@ -17,6 +26,7 @@ import sqlite3
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
+from typing import NamedTuple
 
 from google.protobuf.unknown_fields import UnknownFieldSet
 
@@ -104,6 +114,14 @@ class SequenceConflict(Exception):
 _EPOCH = datetime(1970, 1, 1)
 
 
+class Applied(NamedTuple):
+    duplicate: bool
+    stale: bool
+    last_sequence: int  # the newest sequence stored for the agent
+    usage_through: int  # the snapshot through which the agent's daily usage is whole (0: none)
+    notes: list[str]
+
+
 def ingest_message(
     c: sqlite3.Connection,
     message: pb.Snapshot,
@@ -112,8 +130,8 @@ def ingest_message(
     raw: bytes | None = None,
     prepared: Prepared | None = None,
     header_checked: bool = False,
-):
-    """Returns (duplicate, stale, last_sequence, notes). Raises InvalidSnapshot or SequenceConflict.
+) -> Applied:
+    """Raises InvalidSnapshot or SequenceConflict.
 
     `prepared` (from `prepare` outside the write lock) is used if the agent's row is still what it
     was prepared against; otherwise the work is redone here.
@@ -124,14 +142,14 @@ def ingest_message(
     record = admit(c, message) if admit else None
     agent_id, sequence = message.agent_id, message.sequence
     base = read_base(c, agent_id)
-    last = base[0] if base else 0
+    last, through = (base[0], base[2]) if base else (0, 0)
     seen = c.execute(
         "SELECT report_id FROM snapshots WHERE agent_id=? AND sequence=?", (agent_id, sequence)
     ).fetchone()
     if seen:
         if seen[0] != message.report_id:
             raise SequenceConflict(agent_id, sequence, last)
-        return True, False, last, []
+        return Applied(True, False, last, through, [])
     stale = base is not None and sequence < last
     if stale:
         validate_message(message)
@@ -153,23 +171,41 @@ def ingest_message(
         ),
     )
     if stale:
-        return False, True, last, []
+        return Applied(False, True, last, through, [])
+    usage_base = message.usage_base
+    held = usage_base == 0 or usage_base <= through
     c.execute(
-        """INSERT INTO agents VALUES (?,?,?,?,?,?)
+        """INSERT INTO agents (agent_id, first_seen, last_seen, last_sequence, last_report_id, source,
+                 usage_through) VALUES (?,?,?,?,?,?,?)
                  ON CONFLICT(agent_id) DO UPDATE SET last_seen=excluded.last_seen,
                  last_sequence=excluded.last_sequence, last_report_id=excluded.last_report_id,
-                 source=excluded.source""",
-        (agent_id, now, now, sequence, message.report_id, _SOURCE.get(message.source, "unspecified")),
+                 source=excluded.source, usage_through=excluded.usage_through""",
+        (
+            agent_id,
+            now,
+            now,
+            sequence,
+            message.report_id,
+            _SOURCE.get(message.source, "unspecified"),
+            sequence if held else through,
+        ),
     )
     write(c, agent_id, prepared)
     notes = record() if record else []
-    return False, False, sequence, notes
+    if not held:
+        notes.append(
+            f"its usage days are those changed since snapshot {usage_base}, whose usage this collector does "
+            + (f"not hold (it holds it through snapshot {through})" if through else "not hold")
+            + ": they are stored, and the days changed before them are asked for"
+        )
+    return Applied(False, False, sequence, sequence if held else through, notes)
 
 
 def read_base(c: sqlite3.Connection, agent_id: str) -> tuple | None:
-    """What a prepared snapshot was computed against: the agent's newest sequence and report."""
+    """What a prepared snapshot was computed against: the agent's newest sequence and report, and the
+    snapshot through which its usage is whole."""
     return c.execute(
-        "SELECT last_sequence, last_report_id FROM agents WHERE agent_id=?", (agent_id,)
+        "SELECT last_sequence, last_report_id, usage_through FROM agents WHERE agent_id=?", (agent_id,)
     ).fetchone()
 
 
@@ -319,7 +355,11 @@ def prepare(
                 usage_wire = usage.SerializeToString(deterministic=True)
                 head, tail = daily_span(usage, usage_wire)
                 block, usage_rest = usage_wire[head:tail], usage_wire[:head] + usage_wire[tail:]
-            if not same and old != block:
+            if not usage.daily:
+                # No day (none changed since the agent's usage base, or none counted yet): nothing to write,
+                # and the stored block stays, the store holding what it says.
+                moved = []
+            elif not same and old != block:
                 moved = changed_days(old, block, usage.daily)
                 if old is None or not dates_once(block, moved):
                     check_unique_dates(usage.daily, where, problems)

@@ -88,6 +88,11 @@ MIGRATIONS: tuple[Migration, ...] = (
         store.STATE_FROM_TEXT,
         only_if=store.STATE_AS_TEXT,
     ),
+    Migration(
+        43,
+        "per agent, the snapshot through which the store holds its daily usage whole",
+        store.USAGE_THROUGH,
+    ),
 )
 
 KNOWN_VERSIONS = frozenset(m.version for m in MIGRATIONS)

@@ -61,6 +61,7 @@ class IngestResult:
     stale: bool
     last_sequence: int = 0  # the newest sequence stored for the agent
     notes: tuple[str, ...] = ()  # warnings for the agent's operator (e.g. a cloned machine)
+    usage_through: int = 0  # the snapshot through which the agent's daily usage is whole (0: none)
 
     @property
     def applied(self) -> bool:
@@ -262,10 +263,14 @@ class Store:
             raise InvalidSnapshot(problems)
         prepared = self._prepare(message, now, raw, admit)
         with self.writing(wait) as c:
-            duplicate, stale, last, notes = ingest_message(
-                c, message, now, admit, raw, prepared, header_checked=True
-            )
-        return IngestResult(duplicate=duplicate, stale=stale, last_sequence=last, notes=tuple(notes))
+            applied = ingest_message(c, message, now, admit, raw, prepared, header_checked=True)
+        return IngestResult(
+            duplicate=applied.duplicate,
+            stale=applied.stale,
+            last_sequence=applied.last_sequence,
+            notes=tuple(applied.notes),
+            usage_through=applied.usage_through,
+        )
 
     # -- queries -----------------------------------------------------------------
     def query(self, sql: str, params: tuple | dict = ()) -> list[dict[str, Any]]:
