@@ -97,6 +97,7 @@ class Store:
         self.db = sqlite_utils.Database(conn)
         self._lock = threading.RLock()
         self._readers = threading.local()
+        self._reader_conns: list[sqlite3.Connection] = []  # every thread's, closed with the store
         self._lock_file: int | None = None
         if self.path != ":memory:":
             try:
@@ -190,6 +191,9 @@ class Store:
         self._next_checkpoint = time.monotonic() + self.checkpoint_every
 
     def close(self) -> None:
+        for reader in self._reader_conns:
+            reader.close()
+        self._reader_conns.clear()
         self.conn.close()
         if self._lock_file is not None:
             os.close(self._lock_file)
@@ -204,6 +208,7 @@ class Store:
             reader = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False, timeout=30)
             reader.execute("PRAGMA query_only=ON")
             self._readers.conn = reader
+            self._reader_conns.append(reader)
         return reader
 
     def _prepare(self, message: pb.Snapshot, now: str, raw: bytes | None, admit: AdmitHook | None = None):
