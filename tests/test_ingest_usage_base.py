@@ -4,6 +4,7 @@ what it refuses, what older peers read of it, and gzip on the channel (bytes cou
 from __future__ import annotations
 
 from concurrent.futures import ThreadPoolExecutor
+from datetime import UTC, datetime
 
 import grpc
 import pytest
@@ -183,3 +184,35 @@ def test_a_collector_that_refuses_gzip_gets_snapshots_uncompressed(tmp_path):
         assert seen == [1, 2]
     finally:
         server.stop(0)
+
+
+def test_an_unchanged_app_is_marked_seen_at_most_hourly_and_at_once_when_it_comes_back(store):
+    """A steady snapshot rewrites no row of an app it leaves as it was, but once an hour; the host's
+    snapshot time says when it was seen to the second."""
+    at = [datetime(2026, 11, 20, 8, m, tzinfo=UTC) for m in (0, 15, 30)] + [
+        datetime(2026, 11, 20, 9, 35, tzinfo=UTC)
+    ]
+
+    def seen(key: str = "nginx:site1.test:80/") -> tuple:
+        row = store.query("SELECT last_seen, present FROM apps WHERE app_key = ?", (key,))[0]
+        return row["last_seen"], row["present"]
+
+    def snapshot(sequence: int, apps: int = 2) -> model.Snapshot:
+        return model.Snapshot(
+            agent_id="web01",
+            sequence=sequence,
+            report_id=f"r{sequence}",
+            collected_at=at[0],
+            apps=[model.App(key=f"nginx:site{i}.test:80/", kind="nginx") for i in range(apps)],
+        )
+
+    store.ingest(snapshot(1), received_at=at[0])
+    store.ingest(snapshot(2, apps=1), received_at=at[1])  # site1 gone
+    assert seen() == ("2026-11-20T08:00:00Z", 0)
+    store.ingest(snapshot(3), received_at=at[2])  # back, as it was
+    assert seen() == ("2026-11-20T08:30:00Z", 1)
+    store.ingest(snapshot(4), received_at=at[2].replace(minute=45))
+    assert seen() == ("2026-11-20T08:30:00Z", 1)
+    store.ingest(snapshot(5), received_at=at[3])
+    assert seen() == ("2026-11-20T09:35:00Z", 1)
+    assert store.query("SELECT last_seen FROM agents") == [{"last_seen": "2026-11-20T09:35:00Z"}]

@@ -2,7 +2,10 @@
 
 Fast on purpose: agents resend their full state every interval, so most of a
 snapshot is what the store already holds. Each app's wire form is hashed; an
-app whose hash is unchanged is only marked present. Of a changed app whose
+app whose hash is unchanged is only marked present, and its last_seen moved at
+most once an hour (LAST_SEEN_EVERY: rewriting every unchanged app's row for
+the minute was most of a steady snapshot's writes; the host's last snapshot
+says it to the second). Of a changed app whose
 rest is unchanged, only its resources and usage (its state) are checked, and
 stored as received, in wire form. Of a changed app's daily usage only the days
 that differ from its last applied usage are written. Unchanged apps and days
@@ -25,30 +28,12 @@ import json
 import sqlite3
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
 from typing import NamedTuple
 
-from google.protobuf.unknown_fields import UnknownFieldSet
-
-from ronda.collector.store.wirebytes import (
-    app_parts,
-    app_state,
-    app_state_of,
-    changed_days,
-    daily_span,
-    dates_once,
-    last_entry_only,
-    raw_apps,
-    raw_daily_span,
-)
-from ronda.collector.validate import (
-    InvalidSnapshot,
-    app_detail,
-    check_days,
-    check_header,
-    check_unique_dates,
-    validate_message,
-)
+from ronda.collector.store.usage_days import changed_only, whole_window
+from ronda.collector.store.wirebytes import app_parts, app_state, app_state_of, raw_apps
+from ronda.collector.validate import InvalidSnapshot, app_detail, check_header, validate_message
 from ronda.collector.wirejson import CHECKERS, iso_seconds
 from ronda.wire.v1 import ronda_pb2 as pb
 
@@ -73,6 +58,9 @@ _APP_UPSERT = """INSERT INTO apps (agent_id, app_key, kind, server_names, listen
 # An app of which only resources and usage changed: those two (its state) and the columns that come from usage.
 _APP_PATCH = """UPDATE apps SET state=?, coverage=?, coverage_start=?, last_request=?, last_human_request=?,
     last_seen=?, present=1 WHERE agent_id=? AND app_key=?"""
+# Unchanged apps: only those back in the snapshot, or last seen before ?4, are written.
+_MARK_UNCHANGED = """UPDATE apps SET present=1, last_seen=?1 WHERE agent_id=?2
+    AND app_key IN (SELECT value FROM json_each(?3)) AND (present=0 OR last_seen < ?4)"""
 # Upserts rewrite a row in place; INSERT OR REPLACE would delete it and insert it again (twice the index work).
 _UPSERT_APP_DIGESTS = """INSERT INTO app_digests VALUES (?,?,?,?) ON CONFLICT(agent_id, app_key)
     DO UPDATE SET digest=excluded.digest, stable=excluded.stable"""
@@ -112,6 +100,8 @@ class SequenceConflict(Exception):
 
 
 _EPOCH = datetime(1970, 1, 1)
+_ISO = "%Y-%m-%dT%H:%M:%SZ"
+LAST_SEEN_EVERY = timedelta(hours=1)  # how often an unchanged app's last_seen moves
 
 
 class Applied(NamedTuple):
@@ -221,6 +211,10 @@ def _iso(message, name: str) -> str | None:
     return iso_seconds(getattr(message, name).seconds) + "Z"
 
 
+def _before(now: str, delta: timedelta) -> str:
+    return (datetime.strptime(now, _ISO) - delta).strftime(_ISO)
+
+
 def _digest(data: bytes) -> bytes:
     """SHA-256, which processors compute in hardware (a third faster than BLAKE2 here), cut to 16 bytes."""
     return hashlib.sha256(data).digest()[:16]
@@ -233,10 +227,13 @@ class Prepared:
     base: tuple | None
     host: tuple
     keys: str
-    unchanged: list = field(default_factory=list)
+    now: str = ""
+    seen_before: str = ""  # an unchanged app last seen before this is marked seen now
+    unchanged: list = field(default_factory=list)  # keys of the apps whose wire form is as last applied
     apps: list = field(default_factory=list)
     digests: list = field(default_factory=list)
     blocks: list = field(default_factory=list)
+    forgotten_blocks: list = field(default_factory=list)  # keys of apps whose stored block no longer holds
     days: list = field(default_factory=list)  # an app's earlier days that changed
     latest: list = field(default_factory=list)  # each app's newest day (its last entry)
     patches: list = field(default_factory=list)  # apps whose resources or usage alone changed
@@ -301,13 +298,14 @@ def prepare(
         digest = _digest(wire)
         old = digests.get(app.key)
         if old is not None and old[0] == digest:
-            unchanged.append((now, agent_id, app.key))
+            unchanged.append(app.key)
         else:
             parts = app_parts(wire)
             stable = parts[0] if parts else None
             changed.append(
                 (i, app, digest, _digest(stable) if stable else None, old[1] if old else None, wire, parts)
             )
+    relative = m.usage_base != 0  # usage holds only the days changed since that snapshot
     blocks = (
         dict(
             c.execute(
@@ -316,10 +314,17 @@ def prepare(
                 (agent_id, json.dumps([item[1].key for item in changed])),
             )
         )
-        if changed
+        if changed and not relative
         else {}
     )
-    p = Prepared(base=base, host=host, keys=json.dumps([app.key for app in m.apps]), unchanged=unchanged)
+    p = Prepared(
+        base=base,
+        host=host,
+        keys=json.dumps([app.key for app in m.apps]),
+        now=now,
+        seen_before=_before(now, LAST_SEEN_EVERY),
+        unchanged=unchanged,
+    )
     for i, app, digest, stable, old_stable, wire, parts in changed:
         where = f"apps[{i}]"
         usage = app.usage if app.HasField("usage") else None
@@ -335,50 +340,26 @@ def prepare(
                 detail.pop(name, None)
         usage_rest = None  # the usage's wire form without its daily entries
         if usage is not None:
-            old = blocks.get(app.key)
-            # Often the days are those already stored: then the received bytes show it, unserialized. (Where
-            # today's counts moved, the stored block's last bytes are not among them: that is quicker to see.)
-            span = (
-                raw_daily_span(wire, parts.usage_start, parts.usage_end, usage)
-                if old is not None
-                and parts is not None
-                and parts.usage_start >= 0
-                and wire.find(old[-32:], parts.usage_start, parts.usage_end) >= 0
-                else None
+            writes = (
+                changed_only(usage, wire, parts, where, problems)
+                if relative
+                else whole_window(usage, wire, parts, blocks.get(app.key), where, problems)
             )
-            same = span is not None and wire[span[0] : span[1]] == old
-            if same:
-                usage_rest = wire[parts.usage_start : span[0]] + wire[span[1] : parts.usage_end]
-            else:
-                if len(UnknownFieldSet(usage)):
-                    usage.DiscardUnknownFields()  # from a newer agent; they would blur where the daily entries are
-                usage_wire = usage.SerializeToString(deterministic=True)
-                head, tail = daily_span(usage, usage_wire)
-                block, usage_rest = usage_wire[head:tail], usage_wire[:head] + usage_wire[tail:]
-            if not usage.daily:
-                # No day (none changed since the agent's usage base, or none counted yet): nothing to write,
-                # and the stored block stays, the store holding what it says.
-                moved = []
-            elif not same and old != block:
-                moved = changed_days(old, block, usage.daily)
-                if old is None or not dates_once(block, moved):
-                    check_unique_dates(usage.daily, where, problems)
-                if old is None or len(moved) > 1 or not last_entry_only(old, block, usage.daily[-1]):
-                    p.blocks.append((agent_id, app.key, block))
-                # else only the last entry (today's) moved: the stored block keeps every earlier entry as
-                # it is, so it is not rewritten (about once a day instead of with every snapshot). The store
-                # then holds every entry of the stored block but perhaps its last exactly as the block says.
-            else:
-                # the stored block may lag behind in its last entry: that one is written whatever it says
-                moved = usage.daily[-1:]
-            rows = check_days(moved, where, problems)
-            if rows:
-                p.latest.append((agent_id, app.key, *rows[-1]))
-                p.days.extend((agent_id, app.key, *row) for row in rows[:-1])
+            usage_rest = writes.rest
+            if writes.block is not None:
+                p.blocks.append((agent_id, app.key, writes.block))
+            if writes.forget_block:
+                p.forgotten_blocks.append(app.key)
+            for n, row in enumerate(writes.rows):
+                (p.latest if n == writes.newest else p.days).append((agent_id, app.key, *row))
         if problems:
             continue  # the snapshot is refused; only the problems are still of use
         p.digests.append((agent_id, app.key, digest, stable))
-        state = app_state(parts.resources, usage_rest) if parts is not None else app_state_of(app)
+        state = (
+            app_state(parts.resources, usage_rest)
+            if parts is not None and (usage is None or usage_rest is not None)
+            else app_state_of(app)
+        )
         usage_columns = (
             (
                 _COVERAGE.get(usage.coverage),
@@ -446,10 +427,16 @@ def write(c: sqlite3.Connection, agent_id: str, p: Prepared) -> None:
         (agent_id, p.keys),
     )
     c.executemany(_APP_UPSERT, p.apps)
-    c.executemany("UPDATE apps SET present=1, last_seen=? WHERE agent_id=? AND app_key=?", p.unchanged)
+    if p.unchanged:
+        c.execute(_MARK_UNCHANGED, (p.now, agent_id, json.dumps(p.unchanged), p.seen_before))
     c.executemany(_APP_PATCH, p.patches)
     c.executemany(_UPSERT_APP_DIGESTS, p.digests)
     c.executemany(_UPSERT_APP_DAILY_WIRE, p.blocks)
+    if p.forgotten_blocks:
+        c.execute(
+            "DELETE FROM app_daily_wire WHERE agent_id=? AND app_key IN (SELECT value FROM json_each(?))",
+            (agent_id, json.dumps(p.forgotten_blocks)),
+        )
     c.executemany(_UPSERT_APP_USAGE_LATEST, p.latest)  # first: it may move an earlier newest day to the days
     c.executemany(_UPSERT_APP_USAGE_DAYS, p.days)
     c.execute("DELETE FROM listeners WHERE agent_id=?", (agent_id,))
