@@ -38,9 +38,9 @@ def render(
         return empty
     cells = [[_cell(r.get(c)) for c in columns] for r in rows]
     headers = [c.upper() for c in columns]
-    widths = [max(len(x) for x in col) for col in zip(headers, *cells)]
+    widths = [max(len(x) for x in col) for col in zip(headers, *cells, strict=True)]
 
     def line(values: list[str]) -> str:
-        return "  ".join(v.ljust(w) for v, w in zip(values, widths)).rstrip()
+        return "  ".join(v.ljust(w) for v, w in zip(values, widths, strict=True)).rstrip()
 
     return "\n".join([line(headers), line(["-" * w for w in widths]), *(line(c) for c in cells)])

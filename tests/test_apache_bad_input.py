@@ -183,7 +183,8 @@ def _unreadable_file_for_an_unprivileged_agent(tmp: Path):
         from ronda.agent.discovery.base import DiscoveryOptions
         from ronda.agent.host import LocalHost
         r = apache.discover(LocalHost({str(root)!r}), DiscoveryOptions(use_binaries=False))
-        print(json.dumps({{"keys": [a.key for a in r.apps], "errors": [[e.path, e.message] for e in r.errors]}}))
+        errors = [[e.path, e.message] for e in r.errors]
+        print(json.dumps({{"keys": [a.key for a in r.apps], "errors": errors}}))
     """)
     done = subprocess.run(
         ["setpriv", "--reuid=nobody", "--regid=nogroup", "--clear-groups", sys.executable, "-c", script],
@@ -201,7 +202,8 @@ def _unreadable_file_for_an_unprivileged_agent(tmp: Path):
 
 
 def test_a_config_the_real_apache_rejects_is_still_parsed(tmp_path):
-    """apache2ctl -t fails on one bad line; its reason is reported with file:line, and the files are parsed."""
+    """apache2ctl -t fails on one bad line: its reason is reported with file:line, and the files
+    are parsed."""
     conf = tmp_path / "httpd.conf"
     conf.write_text(
         f"ServerRoot {tmp_path}\nLoadModule mpm_event_module {MODULE_DIR}/mod_mpm_event.so\n"

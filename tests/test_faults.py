@@ -59,7 +59,9 @@ class Serve:
 
 
 class LoadAgent(Agent):
-    """A real Agent whose scans are large synthetic snapshots (100 apps, 90 days) and whose acks are recorded."""
+    """A real Agent whose scans are large synthetic snapshots (100 apps, 90 days).
+
+    Its acks are recorded."""
 
     def __init__(self, config: AgentConfig, apps: int) -> None:
         super().__init__(config)

@@ -78,7 +78,9 @@ def three_runs(db: str, processes: int, now: datetime) -> list:
 
 
 def split_runs(db: str, temp: str, now: datetime) -> list:
-    """three_runs in two processes, their temporary files under `temp` (in a spawned interpreter of its own)."""
+    """three_runs in two processes, their temporary files under `temp`.
+
+    Runs in a spawned interpreter of its own."""
     tempfile.tempdir = temp
     return three_runs(db, 2, now)
 

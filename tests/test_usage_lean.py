@@ -1,4 +1,5 @@
-"""The lean regex path and the general path give the same Usage for the same logs, malformed lines included."""
+"""The lean regex path and the general path give the same Usage for the same logs, malformed lines
+included."""
 
 from __future__ import annotations
 
@@ -63,7 +64,8 @@ class Line:
 
     def text(self) -> str:
         if self.fmt == "msec":
-            return f'{self.when}.{self.when % 1000:03d} {self.addr} "GET {self.path} HTTP/1.1" {self.status} "{self.ua}"'
+            request = f'"GET {self.path} HTTP/1.1" {self.status} "{self.ua}"'
+            return f"{self.when}.{self.when % 1000:03d} {self.addr} {request}"
         if self.fmt == "vhost_iso":
             stamp = time.strftime("%Y-%m-%dT%H:%M:%S+00:00", time.gmtime(self.when))
             return f'{self.vhost} {self.addr} [{stamp}] "GET {self.path} HTTP/1.1" {self.status} "{self.ua}"'
