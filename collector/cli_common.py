@@ -3,12 +3,13 @@
 from __future__ import annotations
 
 import click
+from click.decorators import FC
 
 from ronda.collector.output import FORMATS
 from ronda.collector.store import Store, StoreError, default_db_path
 
 
-def db_option(f):
+def db_option(f: FC) -> FC:
     return click.option(
         "--db",
         metavar="FILE",
@@ -18,7 +19,7 @@ def db_option(f):
     )(f)
 
 
-def format_option(f):
+def format_option(f: FC) -> FC:
     return click.option(
         "--format",
         "fmt",

@@ -6,6 +6,7 @@ import json
 from datetime import UTC, datetime
 
 import click
+from click.decorators import FC
 
 from ronda.collector.cli_common import db_option, format_option, open_store
 from ronda.collector.output import render
@@ -24,7 +25,7 @@ from ronda.collector.reconcile.queries import (
 from ronda.collector.reconcile.verdicts import VERDICTS
 
 
-def _config_option(f):
+def _config_option(f: FC) -> FC:
     return click.option(
         "--config",
         "config_path",
@@ -117,9 +118,9 @@ def candidates(db: str, fmt: str, verdicts: tuple[str, ...]) -> None:
     store = open_store(db)
     chosen = verdicts or ("safe-to-take-down",)
     if fmt == "table":
-        rows = candidate_table(store, chosen)
+        table = candidate_table(store, chosen)
         click.echo(
-            text_table(CANDIDATE_COLUMNS, rows) if rows else "no candidates (run `ronda reconcile` first)"
+            text_table(CANDIDATE_COLUMNS, table) if table else "no candidates (run `ronda reconcile` first)"
         )
         return
     rows = [expand(r) for r in candidate_rows(store, chosen)]
