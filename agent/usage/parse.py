@@ -136,7 +136,8 @@ class ChunkParser:
         apps = self._routes.get(route_key)
         if apps is None:
             parts = route_key if len(self._route_fields) > 1 else (route_key,)
-            values = dict(zip(self._route_fields, parts, strict=True))
+            # no field at all: the getter gives b"" and nothing pairs with it
+            values = dict(zip(self._route_fields, parts, strict=False))
             if len(self._routes) >= _CACHE_LIMIT:
                 self._routes.clear()
             apps = self._routes[route_key] = self.router.route(
@@ -146,7 +147,7 @@ class ChunkParser:
 
     def _code(self, key: Any) -> int:  # bytes, or a tuple of them
         parts = key if len(self._code_fields) > 1 else (key,)
-        values = dict(zip(self._code_fields, parts, strict=True))
+        values = dict(zip(self._code_fields, parts, strict=False))  # as in route()
         code = 0
         if "ua" in values:
             ua = values["ua"]
