@@ -1,11 +1,11 @@
-# The commands of the README: `make demo`, `make test` and `make lint`.
+# The commands of the README: `make demo`, `make test`, `make test-fast` and `make lint`.
 PYTHON ?= python3
 VENV   ?= .venv
 BIN    := $(VENV)/bin
 # What ruff checks and formats; mypy's scope (the ronda package) is set in pyproject.toml.
 LINT_PATHS := agent collector ronda tests bench scripts
 
-.PHONY: demo test install proto lint clean
+.PHONY: demo test test-fast install proto lint clean
 
 $(BIN)/ronda: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -21,6 +21,10 @@ demo: install
 # Everything: real web servers, sshd, nmap, Ansible, Chromium, benchmarks.
 test: install
 	$(BIN)/python -m pytest -q
+
+# The in-process tests only (no test marked `servers` or `slow`): under 2 minutes on 2 cores.
+test-fast: install
+	$(BIN)/python -m pytest -q -m 'not servers and not slow'
 
 # ruff's rules and format, then mypy over the package; any finding fails.
 lint: install

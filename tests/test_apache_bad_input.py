@@ -168,6 +168,7 @@ def test_config_path_is_a_directory(tmp_path):
     ]
 
 
+@pytest.mark.servers
 def test_unreadable_file_for_an_unprivileged_agent():
     with web_tmp() as tmp:  # outside pytest's 0700 temp dir, so that nobody can walk down to the root
         _unreadable_file_for_an_unprivileged_agent(tmp)
@@ -201,6 +202,7 @@ def _unreadable_file_for_an_unprivileged_agent(tmp: Path):
     assert path == "/etc/apache2/sites-enabled/secret.conf" and "Permission denied" in message
 
 
+@pytest.mark.servers
 def test_a_config_the_real_apache_rejects_is_still_parsed(tmp_path):
     """apache2ctl -t fails on one bad line: its reason is reported with file:line, and the files
     are parsed."""

@@ -25,6 +25,8 @@ from ronda.agent.runner import Agent
 from ronda.agent.sender import SendError
 from ronda.convert import snapshot_to_wire
 
+pytestmark = pytest.mark.servers  # collector processes killed and restarted under load
+
 BIN = Path(sys.executable).parent
 
 

@@ -18,12 +18,15 @@ import sys
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import pytest
 from browser import Browser
 from servers import Nginx, free_port, http_get, wait_for_port
 from servers_apache import Apache
 
 from ronda.collector.server import ServerConfig, make_server
 from ronda.collector.store import Store
+
+pytestmark = pytest.mark.servers  # real nginx and Apache, ronda serve, ronda-agent and Chromium
 
 BIN = Path(sys.executable).parent
 BROWSER = (

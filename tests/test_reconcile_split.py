@@ -20,6 +20,8 @@ from ronda.collector.reconcile.config import ReconcileConfig
 from ronda.collector.reconcile.db import run_reconcile
 from ronda.collector.store import Store
 
+pytestmark = pytest.mark.servers  # reconciles in spawned interpreters
+
 
 @pytest.fixture(scope="module")
 def fleet(tmp_path_factory):

@@ -6,10 +6,13 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+import pytest
 from browser import Browser
 from reconcile_fleet import FLEET, INVENTORY, cli_run, snapshot
 
 from ronda.collector.store import Store
+
+pytestmark = pytest.mark.servers  # headless Chromium loads the report
 
 ROWS = "[...document.querySelectorAll('#%s tbody tr[data-subject]')].map(r => r.dataset.subject)"
 

@@ -291,6 +291,7 @@ def test_stat_outputs_become_file_stats():
     assert name == "sub dir" and entry.is_dir and entry.mode & 0o777 == 0o755 and entry.mtime == 1700000000.5
 
 
+@pytest.mark.servers
 def test_the_agent_never_loads_the_scan_libraries():
     """paramiko and python-nmap are the collector's; the agent must ship and run without them."""
     import subprocess

@@ -11,6 +11,7 @@ import tempfile
 import time
 from pathlib import Path
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from servers import Nginx, free_port, http_get
@@ -217,6 +218,7 @@ def test_a_malformed_line_sends_only_its_buffer_to_the_general_path(tmp_path):
     assert len(lines) - 200 < stats.lean_lines < len(lines)
 
 
+@pytest.mark.servers
 def test_the_log_of_a_real_nginx_reads_the_same_both_ways(tmp_path):
     web = tmp_path / "web"
     (web / "sipd").mkdir(parents=True)
