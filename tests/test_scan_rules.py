@@ -298,8 +298,8 @@ def test_the_agent_never_loads_the_scan_libraries():
     import sys
 
     code = (
-        "import sys, agent.cli, agent.runner, agent.snapshot; "
-        "print(sorted(m for m in ('paramiko', 'nmap', 'collector') if m in sys.modules))"
+        "import sys, ronda.agent.cli, ronda.agent.runner, ronda.agent.snapshot; "
+        "print(sorted(m for m in ('paramiko', 'nmap', 'ronda.collector') if m in sys.modules))"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "[]"
