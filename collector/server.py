@@ -253,7 +253,8 @@ def make_server(store: Store, config: ServerConfig) -> tuple[grpc.Server, int]:
     )
     registry = Registry(store, config.approval)
     admission = Admission(pool, config.workers, config.backlog)
-    report: grpc.RpcMethodHandler[bytes, bytes] = grpc.unary_unary_rpc_method_handler(  # raw bytes
+    # raw bytes in and out: the handlers decode and encode themselves
+    report: grpc.RpcMethodHandler[bytes, bytes] = grpc.unary_unary_rpc_method_handler(
         ReportHandler(store, registry, mode, admission, config.store_wait)
     )
     enrol: grpc.RpcMethodHandler[bytes, bytes] = grpc.unary_unary_rpc_method_handler(
