@@ -351,6 +351,7 @@ sikd.kaltara.go.id {
 
 
 @pytest.mark.parametrize("use_binaries", [True, False], ids=["caddy-adapt", "parsed"])
+@pytest.mark.servers
 def test_a_named_matcher_keeps_every_path(tmp_path, use_binaries):
     """A single-page app with its static directories in one `@static path ...` matcher, the common shape."""
     (tmp_path / "Caddyfile").write_text(SPA_AND_STATIC)
@@ -372,6 +373,7 @@ def test_a_named_matcher_keeps_every_path(tmp_path, use_binaries):
     "upstream",
     ["localhost:80a", "127.0.0.1:99999", "http://127.0.0.1:3000/app", "http://user:rahasia@[::1:3000"],
 )
+@pytest.mark.servers
 def test_a_malformed_upstream_is_an_error_not_an_address(tmp_path, upstream):
     """caddy adapt refuses these; read without the binary, they are reported and never taken as backends."""
     (tmp_path / "Caddyfile").write_text(f"simpeg.kaltara.go.id {{\n\treverse_proxy {upstream}\n}}\n")
