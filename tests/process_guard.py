@@ -54,9 +54,8 @@ def pytest_runtest_call(item: pytest.Item) -> Generator[None, None, None]:
     return (yield from _guard(item, "it"))
 
 
-@pytest.hookimpl(wrapper=True)
-def pytest_runtest_teardown(item: pytest.Item, nextitem: pytest.Item | None) -> Generator[None, None, None]:
-    return (yield from _guard(item, "its teardown"))
+# Not the teardown: the last test of a module also tears down the module's fixtures, which a
+# marked test may have set up (stopping a server may well run a command).
 
 
 def _guard(item: pytest.Item, phase: str) -> Generator[None, None, None]:
