@@ -12,10 +12,12 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
+from ronda.errors import RondaError
+
 DEFAULT_STATE_DIR = "/var/lib/ronda-agent"
 
 
-class StateError(Exception):
+class StateError(RondaError):
     """The state directory cannot be used."""
 
 

@@ -14,6 +14,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass
 
+from ronda.errors import InputError
+
 # Fields in the order of the key tuple the parser works with.
 KEY_FIELDS = ("vhost", "prefix", "probe", "addr", "day", "status", "ua")
 
@@ -76,7 +78,7 @@ _NGINX_TOKEN = re.compile(r"\$(?:\{(\w+)\}|(\w+))")
 _APACHE_TOKEN = re.compile(r"%(?:[<>]|!?[\d,]+)*(?:\{([^}]*)\})?([a-zA-Z%])")
 
 
-class FormatError(ValueError):
+class FormatError(InputError, ValueError):
     """A format definition ronda cannot turn into a parser."""
 
 

@@ -19,12 +19,14 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
+from ronda.errors import ConfigError
+
 AGENT_URI_PREFIX = "urn:ronda:agent:"
 AGENT_OU = "ronda-agent"
 CA_FILE, CA_KEY_FILE = "ca.pem", "ca-key.pem"
 
 
-class CaError(Exception):
+class CaError(ConfigError):
     """The CA is missing, already exists, or a name is unusable."""
 
 

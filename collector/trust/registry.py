@@ -17,7 +17,9 @@ from datetime import UTC, datetime, timedelta
 
 from ronda.collector.store import Store
 from ronda.collector.store.store import iso
+from ronda.errors import EXIT_FAILED
 from ronda.ids import valid_agent_id
+from ronda.transport import TransportError
 
 log = logging.getLogger("ronda.collector.trust")
 APPROVAL_MODES = ("auto", "manual")
@@ -25,8 +27,10 @@ TOKEN_PREFIX = "ronda_at_"
 SECRET_PREFIX = "ronda_es_"
 
 
-class Refused(Exception):
+class Refused(TransportError):
     """A request the collector will not serve; `code` is a grpc.StatusCode name."""
+
+    exit_code = EXIT_FAILED
 
     def __init__(self, code: str, message: str, pending: bool = False) -> None:
         super().__init__(message)
