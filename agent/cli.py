@@ -19,8 +19,9 @@ from ronda.agent.runner import Agent, lower_priority, scan_options
 from ronda.agent.sender import SendError
 from ronda.agent.snapshot import default_agent_id, scan
 from ronda.agent.spool import SpoolError
-from ronda.agent.state import StateError, default_state_dir
+from ronda.agent.state import StateError
 from ronda.convert import message_to_json, snapshot_to_wire
+from ronda.paths import default_path
 from ronda.transport import TlsFiles, TransportError
 
 _DOMAIN_ERRORS = (ConfigError, StateError, TransportError, SendError, EnrolError, SpoolError)
@@ -247,7 +248,7 @@ def enrol_command(config_path, collector, insecure, ca, secret_file, state_dir, 
             facts.machine_id,
             facts.hostname,
         )
-        path = save_token(config.state_dir or default_state_dir(), token)
+        path = save_token(config.state_dir or default_path("agent-state"), token)
     except _DOMAIN_ERRORS as e:
         raise click.ClickException(str(e)) from None
     click.echo(

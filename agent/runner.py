@@ -18,8 +18,9 @@ from ronda.agent.host import LocalHost
 from ronda.agent.sender import Ack, Sender, SendError
 from ronda.agent.snapshot import ScanOptions, scan
 from ronda.agent.spool import Spool
-from ronda.agent.state import AgentState, default_state_dir
+from ronda.agent.state import AgentState
 from ronda.convert import snapshot_to_wire
+from ronda.paths import default_path
 from ronda.transport import TlsFiles
 from ronda.wire.v1 import ronda_pb2 as pb
 
@@ -59,7 +60,7 @@ class Agent:
             )
         self.config = config
         self.host = LocalHost(config.root or None)
-        state_dir = config.state_dir or default_state_dir()
+        state_dir = config.state_dir or default_path("agent-state")
         self.state_dir = state_dir
         self.state = AgentState.load(state_dir)
         self.spool = Spool(Path(state_dir) / "spool", config.spool_max_entries)

@@ -14,20 +14,9 @@ from pathlib import Path
 
 from ronda.errors import RondaError
 
-DEFAULT_STATE_DIR = "/var/lib/ronda-agent"
-
 
 class StateError(RondaError):
     """The state directory cannot be used."""
-
-
-def default_state_dir() -> str:
-    if os.environ.get("RONDA_STATE_DIR"):
-        return os.environ["RONDA_STATE_DIR"]
-    if os.geteuid() == 0:
-        return DEFAULT_STATE_DIR
-    base = os.environ.get("XDG_STATE_HOME") or os.path.expanduser("~/.local/state")
-    return os.path.join(base, "ronda-agent")
 
 
 @dataclass

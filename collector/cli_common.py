@@ -5,15 +5,16 @@ from __future__ import annotations
 import click
 
 from ronda.collector.output import FORMATS
-from ronda.collector.store import Store, StoreError, default_db_path
+from ronda.collector.store import Store, StoreError
+from ronda.paths import default_path
 
 
 def db_option(f):
     return click.option(
         "--db",
         metavar="FILE",
-        default=default_db_path,
-        show_default="$RONDA_DB or a per-user path",
+        default=lambda: default_path("db"),
+        show_default="$RONDA_DB, else /var/lib/ronda/ronda.db as root, else ~/.local/share/ronda/ronda.db",
         help="The collector's SQLite database.",
     )(f)
 

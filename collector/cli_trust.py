@@ -8,17 +8,18 @@ from datetime import timedelta
 import click
 
 from ronda.collector.output import FORMATS, render
-from ronda.collector.store import Store, StoreError, default_db_path
-from ronda.collector.trust.ca import CaError, default_ca_dir, init_ca, issue_agent, issue_collector
+from ronda.collector.store import Store, StoreError
+from ronda.collector.trust.ca import CaError, init_ca, issue_agent, issue_collector
 from ronda.collector.trust.registry import Registry
+from ronda.paths import default_path
 
 
 def _db_option(f):
     return click.option(
         "--db",
         metavar="FILE",
-        default=default_db_path,
-        show_default="$RONDA_DB or a per-user path",
+        default=lambda: default_path("db"),
+        show_default="$RONDA_DB, else /var/lib/ronda/ronda.db as root, else ~/.local/share/ronda/ronda.db",
         help="The collector's SQLite database.",
     )(f)
 
@@ -28,8 +29,8 @@ def _ca_dir_option(f):
         "--dir",
         "ca_dir",
         metavar="DIR",
-        default=default_ca_dir,
-        show_default="$RONDA_CA_DIR or a per-user path",
+        default=lambda: default_path("ca"),
+        show_default="$RONDA_CA_DIR, else /var/lib/ronda/ca as root, else ~/.local/share/ronda/ca",
         help="Where the CA's files live.",
     )(f)
 

@@ -40,15 +40,6 @@ class StoreBusy(StoreError):
     """Another write held the store for longer than the caller would wait."""
 
 
-def default_db_path() -> str:
-    if os.environ.get("RONDA_DB"):
-        return os.environ["RONDA_DB"]
-    if os.geteuid() == 0:
-        return "/var/lib/ronda/ronda.db"
-    base = os.environ.get("XDG_DATA_HOME") or os.path.expanduser("~/.local/share")
-    return os.path.join(base, "ronda", "ronda.db")
-
-
 def iso(value: datetime | None) -> str | None:
     if value is None:
         return None

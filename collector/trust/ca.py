@@ -38,15 +38,6 @@ class Issued:
     not_after: datetime
 
 
-def default_ca_dir() -> str:
-    if os.environ.get("RONDA_CA_DIR"):
-        return os.environ["RONDA_CA_DIR"]
-    if os.geteuid() == 0:
-        return "/var/lib/ronda/ca"
-    base = os.environ.get("XDG_DATA_HOME") or os.path.expanduser("~/.local/share")
-    return os.path.join(base, "ronda", "ca")
-
-
 def write_private(path: Path, data: bytes) -> None:
     """Write a secret file readable by its owner only, created 0600 from the start (never briefly wider)."""
     path.parent.mkdir(parents=True, exist_ok=True)
