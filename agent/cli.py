@@ -10,7 +10,7 @@ import threading
 import click
 
 from ronda import __version__
-from ronda.agent.config import AgentConfig, ConfigError, check_sources, load_config
+from ronda.agent.config import AgentConfig, AgentConfigError, load_config, unknown_sources
 from ronda.agent.enrol import EnrolError, enrol, read_secret, save_token
 from ronda.agent.host import LocalHost
 from ronda.agent.progress import TerminalProgress
@@ -24,7 +24,7 @@ from ronda.convert import message_to_json, snapshot_to_wire
 from ronda.paths import default_path
 from ronda.transport import TlsFiles, TransportError
 
-_DOMAIN_ERRORS = (ConfigError, StateError, TransportError, SendError, EnrolError, SpoolError)
+_DOMAIN_ERRORS = (AgentConfigError, StateError, TransportError, SendError, EnrolError, SpoolError)
 
 
 @click.group(context_settings={"help_option_names": ["-h", "--help"]})
@@ -54,10 +54,9 @@ def _split_sources(ctx, param, value: str | None) -> list[str] | None:
     if value is None:
         return None
     names = [n.strip() for n in value.split(",") if n.strip()]
-    try:
-        check_sources(names)
-    except ConfigError as e:
-        raise click.BadParameter(str(e).removeprefix("--sources: ")) from None
+    problem = unknown_sources(names)
+    if problem:
+        raise click.BadParameter(problem)
     return names
 
 
@@ -234,7 +233,7 @@ def enrol_command(config_path, collector, insecure, ca, secret_file, state_dir, 
             if value is not None:
                 setattr(config, name, value)
         if not config.collector:
-            raise ConfigError(
+            raise AgentConfigError(
                 "no collector address: give --collector HOST:PORT or set collector in the config"
             )
         facts, _ = collect_facts(LocalHost(config.root or None))

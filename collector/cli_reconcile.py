@@ -9,7 +9,7 @@ import click
 
 from ronda.collector.cli_common import db_option, format_option, open_store
 from ronda.collector.output import render
-from ronda.collector.reconcile.config import ConfigError, load_config
+from ronda.collector.reconcile.config import ReconcileConfigError, load_config
 from ronda.collector.reconcile.decisions import DECISIONS, DecisionError, record_decision
 from ronda.collector.reconcile.lookup import NotFound, find_subject
 from ronda.collector.reconcile.queries import (
@@ -44,7 +44,7 @@ def reconcile(db: str, config_path: str | None, fmt: str) -> None:
 
     try:
         config = load_config(config_path)
-    except ConfigError as e:
+    except ReconcileConfigError as e:
         raise click.ClickException(str(e)) from None
     summary = run_reconcile(open_store(db), config)
     if fmt != "table":

@@ -86,7 +86,7 @@ def test_agent_run_refuses_unsafe_or_incomplete_setups(tmp_path, args, message):
 @pytest.mark.parametrize(
     "content,message",
     [
-        ("collector = 7470\n", "collector must be str"),
+        ("collector = 7470\n", "agent.toml:1: collector must be a string, not a whole number"),
         ("colector = 'x:1'\n", "unknown setting(s) colector"),
         ("interval_seconds = 1\n", "at least 10"),
         ("this is not toml", "not valid TOML"),
