@@ -117,20 +117,22 @@ def test_agent_unreachable_collector_is_a_clear_error(tmp_path):
     assert result.exit_code != 0 and "UNAVAILABLE" in result.output
 
 
-def test_agent_scan_json_of_a_fixture_root():
+@pytest.mark.parametrize("flags", [["--format", "json"], ["--json"]])  # --json: the documented alias
+def test_agent_scan_json_of_a_fixture_root(flags):
     from ronda.collector.demo import fleet_dir
 
-    result = CliRunner().invoke(agent_cli, ["scan", "--json", "--root", str(fleet_dir() / "web-dinkes")])
+    result = CliRunner().invoke(agent_cli, ["scan", *flags, "--root", str(fleet_dir() / "web-dinkes")])
     assert result.exit_code == 0, result.output
     data = json.loads(result.output)
     assert data["host"]["hostname"] == "web-dinkes"
     assert "nginx:dinkes.provinsi.example:80/sipd" in {a["key"] for a in data["apps"]}
 
 
-def test_agent_scan_table_of_a_fixture_root():
+@pytest.mark.parametrize("flags", [[], ["--format", "table"]])
+def test_agent_scan_table_of_a_fixture_root(flags):
     from ronda.collector.demo import fleet_dir
 
-    result = CliRunner().invoke(agent_cli, ["scan", "--root", str(fleet_dir() / "app-diskominfo")])
+    result = CliRunner().invoke(agent_cli, ["scan", *flags, "--root", str(fleet_dir() / "app-diskominfo")])
     assert result.exit_code == 0
     assert "ppid.provinsi.example" in result.output and "/srv/arsip/ppid" in result.output
 

@@ -50,4 +50,4 @@ def test_a_shorter_window_changes_the_verdicts(tmp_path):
     out = cli_run(db, "reconcile", "--config", str(tmp_path / "short.toml"))
     assert "0 safe-to-take-down" in out and "2 resolved" in out  # 200 days of logs cannot cover 400
     bad = CliRunner().invoke(cli, ["reconcile", "--db", str(db), "--config", str(tmp_path / "missing.toml")])
-    assert bad.exit_code == 1 and "cannot read reconcile config" in bad.output
+    assert bad.exit_code == 2 and "cannot read reconcile config" in bad.output
