@@ -148,7 +148,7 @@ def test_sequence_survives_restarts(tmp_path):
 def test_demo_runs_the_sample_fleet_end_to_end(tmp_path):
     result = CliRunner().invoke(cli, ["demo", "--keep", str(tmp_path)])
     assert result.exit_code == 0, result.output
-    assert "sent over gRPC" in result.output
+    assert result.output.count("sent snapshot 1 to 127.0.0.1:") == 3
     for expected in (
         "web-dinkes",
         "app-diskominfo",
