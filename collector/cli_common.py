@@ -10,35 +10,35 @@ from __future__ import annotations
 from typing import Any
 
 import click
+from click.core import ParameterSource
 
 from ronda.collector.output import FORMATS
 from ronda.command import DATABASE_META
 from ronda.paths import default_path
 
 
-def _from_group(ctx: click.Context, name: str) -> Any:
-    parent = ctx.parent
-    while parent is not None:
-        if parent.params.get(name) is not None:
-            return parent.params[name]
-        parent = parent.parent
-    return None
-
-
-def _database(ctx: click.Context, param: click.Parameter, value: str | None) -> str:
-    value = value or _from_group(ctx, "db") or default_path("db")
-    ctx.meta[DATABASE_META] = value
+def _inherit(ctx: click.Context, param: click.Parameter, value: Any) -> Any:
+    """The value given to this command, else to a group above it, else the default."""
+    if ctx.get_parameter_source(param.name or "") is ParameterSource.DEFAULT:
+        parent = ctx.parent
+        while parent is not None:
+            if parent.get_parameter_source(param.name or "") not in (None, ParameterSource.DEFAULT):
+                return parent.params[param.name]
+            parent = parent.parent
     return value
 
 
-def _format(ctx: click.Context, param: click.Parameter, value: str | None) -> str:
-    return value or _from_group(ctx, "fmt") or "table"
+def _database(ctx: click.Context, param: click.Parameter, value: str) -> str:
+    value = _inherit(ctx, param, value)
+    ctx.meta[DATABASE_META] = value
+    return value
 
 
 def db_option(f):
     return click.option(
         "--db",
         metavar="FILE",
+        default=lambda: default_path("db"),
         callback=_database,
         show_default="$RONDA_DB, else /var/lib/ronda/ronda.db as root, else ~/.local/share/ronda/ronda.db",
         help="The collector's SQLite database.",
@@ -50,7 +50,8 @@ def format_option(f):
         "--format",
         "fmt",
         type=click.Choice(FORMATS),
-        callback=_format,
-        show_default="table",
+        default="table",
+        callback=_inherit,
+        show_default=True,
         help="Output format.",
     )(f)

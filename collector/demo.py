@@ -88,9 +88,10 @@ def run_agents(roots: list[Path], collector: str, state: Path) -> list[str]:
     started = []
     try:
         for root in roots:
+            # an empty --config: nothing of this machine's /etc/ronda/agent.toml applies
             argv = [sys.executable, "-m", "ronda.agent", "run", "--once", "--config", os.devnull]
             argv += ["--root", str(root), "--collector", collector, "--insecure"]
-            argv += ["--state-dir", str(state / root.name)]  # (an empty --config: nothing of /etc/ronda)
+            argv += ["--state-dir", str(state / root.name)]
             started.append((root, subprocess.Popen(argv, stdout=PIPE, stderr=PIPE, text=True)))
         return [_finished(root, process) for root, process in started]
     finally:

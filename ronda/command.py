@@ -31,14 +31,14 @@ class RondaGroup(click.Group):
         try:
             return super().invoke(ctx)
         except RondaError as e:
-            fail(ctx, e, str(e), e.exit_code)
+            _fail(ctx, e, str(e), e.exit_code)
         except BrokenPipeError:
             raise  # `ronda apps | head`: click ends quietly
         except (sqlite3.Error, OSError) as e:
-            fail(ctx, e, operational_message(e, ctx.meta.get(DATABASE_META)) or str(e), EXIT_FAILED)
+            _fail(ctx, e, operational_message(e, ctx.meta.get(DATABASE_META)) or str(e), EXIT_FAILED)
 
 
-def fail(ctx: click.Context, error: BaseException, message: str, code: int) -> NoReturn:
+def _fail(ctx: click.Context, error: BaseException, message: str, code: int) -> NoReturn:
     if ctx.params.get("verbose") or os.environ.get("RONDA_DEBUG", "") not in ("", "0"):
         traceback.print_exception(error, file=sys.stderr)
     click.echo(f"{ctx.find_root().info_name}: {message}", err=True)
@@ -50,7 +50,7 @@ def verbose_option(f):
         "-v",
         "--verbose",
         count=True,
-        help="More log output (-vv for debug); tracebacks of errors. [env RONDA_DEBUG=1: tracebacks]",
+        help="More log output (-vv for debug), and an error's traceback (as with RONDA_DEBUG=1).",
     )(f)
 
 
