@@ -26,6 +26,7 @@ The families live here; each leaf lives beside the code that raises it.
     │   ├── NotFound                       ronda.collector.reconcile.lookup: no app, or several
     │   ├── FormatError                    ronda.agent.usage.formats: a log format (also a ValueError)
     │   ├── XmlError                       ronda.agent.discovery.tomcat_xml
+    │   ├── LighttpdSyntaxError            ronda.agent.discovery.lighttpd_syntax
     │   └── SequenceConflict               ronda.collector.store.apply: a sequence used by another report
     ├── TransportError                  2  ronda.transport: a bad address, certificate files, plain text
     │   │                                  off loopback
