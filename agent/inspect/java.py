@@ -7,6 +7,8 @@ import zipfile
 from ronda.agent.host import Host, HostError
 from ronda.agent.inspect.files import Files, Problem, reason
 from ronda.agent.inspect.literals import manifest
+from ronda.agent.inspect.manifests import java_archive
+from ronda.agent.inspect.signatures import catalogue
 from ronda.model import Framework
 
 _MANIFEST = "META-INF/MANIFEST.MF"
@@ -17,6 +19,15 @@ def war_fingerprint(host: Host, path: str, seen: list[Files]) -> Framework | Non
     f = Files(host, path)
     seen.append(f)
     if not f.is_file(""):
+        return None
+    products = catalogue().products
+    known = [
+        (products.index(p), c) for c in java_archive(f) if (p := catalogue().product_of(c.ecosystem, c.name))
+    ]
+    if known:
+        rank, c = min(known, key=lambda k: (k[0], not k[1].version))
+        return Framework(products[rank].name, c.version, c.evidence, "java", "manifest")
+    if f.problems:
         return None
     try:
         with host.open_binary(path) as raw, zipfile.ZipFile(raw) as archive:
@@ -37,7 +48,7 @@ def war_fingerprint(host: Host, path: str, seen: list[Files]) -> Framework | Non
 
 def from_manifest(fields: dict[str, str], evidence: str) -> Framework:
     if fields.get("Spring-Boot-Version"):
-        return Framework("spring-boot", fields["Spring-Boot-Version"], evidence, "java")
+        return Framework("spring-boot", fields["Spring-Boot-Version"], evidence, "java", "manifest")
     title = fields.get("Implementation-Title") or fields.get("Bundle-Name") or "java-webapp"
     version = fields.get("Implementation-Version") or fields.get("Bundle-Version") or ""
     return Framework(title, version, evidence, "java")

@@ -1,0 +1,271 @@
+"""Which OS package owns an app's files, and its version, from the package manager's own database.
+
+dpkg's database is read as files (`/var/lib/dpkg/info/*.list` and `/var/lib/dpkg/status`), so it works
+the same locally, under `--root` and over SSH. rpm is asked with `rpm -qf` where the host can run it;
+otherwise its SQLite database (`/var/lib/rpm/rpmdb.sqlite`, RHEL 9 and later, Fedora 33 and later) is
+read. Not covered: the Berkeley DB rpmdb (`/var/lib/rpm/Packages`, CentOS 7 and RHEL 8) on a host
+where `rpm` cannot be run (a `--root` copy of such a server).
+
+One index is built per scan, and only for the app roots asked about: each package's file list is read
+once and only counts of files under those roots are kept, so memory stays small whatever the system.
+The answer is kept while the package database is unchanged, so a daemon's later scans read nothing.
+"""
+
+from __future__ import annotations
+
+import posixpath
+import re
+import sqlite3
+import struct
+from collections import Counter
+from dataclasses import dataclass
+
+from ronda.agent.host import Host, HostError
+
+DPKG_INFO = "/var/lib/dpkg/info"
+DPKG_STATUS = "/var/lib/dpkg/status"
+RPMDB_SQLITE = "/var/lib/rpm/rpmdb.sqlite"
+MAX_LIST_BYTES = 16 * 1024 * 1024  # one package's file list
+MAX_STATUS_BYTES = 64 * 1024 * 1024
+MAX_RPMDB_BYTES = 512 * 1024 * 1024
+RPM_QUERY = "%{NAME}\\t%{VERSION}\\t%{RELEASE}\\n"
+
+_RPM_NAME, _RPM_VERSION, _RPM_RELEASE = 1000, 1001, 1002
+_RPM_DIRINDEXES, _RPM_BASENAMES, _RPM_DIRNAMES, _RPM_OLDFILENAMES = 1116, 1117, 1118, 1027
+
+
+@dataclass(frozen=True)
+class OsPackage:
+    system: str  # dpkg or rpm
+    name: str
+    version: str  # as the package manager states it: 4:5.2.1+dfsg-1+deb12u1, 5.2.1-1.el9
+    database: str  # the file the answer comes from (or the command)
+
+    @property
+    def upstream(self) -> str:
+        """The product's own version inside the package's: 4:5.2.1+dfsg-1+deb12u1 -> 5.2.1."""
+        return upstream_version(self.system, self.version)
+
+
+def upstream_version(system: str, version: str) -> str:
+    v = re.sub(r"^\d+:", "", version)
+    if system == "dpkg" and "-" in v:
+        v = v.rsplit("-", 1)[0]
+    return re.split(r"[+~]", v)[0]
+
+
+class PackageIndex:
+    """Owners of app roots on one host. `owner(root)` answers after `prepare(roots)` read the databases."""
+
+    def __init__(self, host: Host) -> None:
+        self.host = host
+        self.owners: dict[str, OsPackage | None] = {}
+        self.errors: list[tuple[str, str]] = []  # (path, message)
+
+    def prepare(self, roots: list[str]) -> None:
+        wanted = sorted({r.rstrip("/") or "/" for r in roots if r} - set(self.owners))
+        if not wanted:
+            return
+        paths = {r: self._real(r) for r in wanted}
+        found = self._dpkg(paths) if self._exists(DPKG_STATUS) else {}
+        missing = [r for r in wanted if r not in found]
+        if missing:
+            found.update(self._rpm({r: paths[r] for r in missing}))
+        for r in wanted:
+            self.owners[r] = found.get(r)
+
+    def owner(self, root: str) -> OsPackage | None:
+        key = root.rstrip("/") or "/"
+        if key not in self.owners:
+            self.prepare([key])
+        return self.owners[key]
+
+    # -- dpkg -------------------------------------------------------------------------------------
+    def _dpkg(self, paths: dict[str, str]) -> dict[str, OsPackage]:
+        key = (self.host.name, _stamp(self.host, DPKG_STATUS), tuple(sorted(paths.items())))
+        if _DPKG_CACHE.get(self.host.name, (None, None))[0] == key:
+            return dict(_DPKG_CACHE[self.host.name][1])
+        status = self._read(DPKG_STATUS, MAX_STATUS_BYTES)
+        versions = dpkg_versions(status) if status else {}
+        targets: dict[str, list[str]] = {}
+        for root, real in paths.items():
+            for p in {root, real}:
+                targets.setdefault(p, []).append(root)
+        counts: Counter[tuple[str, str]] = Counter()  # (root, package) -> entries under the root
+        exact: dict[str, str] = {}  # a root that is a file of a package (a .war)
+        try:
+            lists = self.host.glob(posixpath.join(DPKG_INFO, "*.list"))
+        except HostError as e:
+            self.errors.append((DPKG_INFO, str(e)))
+            lists = []
+        for path in lists:
+            package = posixpath.basename(path)[: -len(".list")].split(":")[0]
+            text = self._read(path, MAX_LIST_BYTES)
+            for line in (text or "").splitlines():
+                if line in targets:
+                    for root in targets[line]:
+                        exact.setdefault(root, package)
+                parent = posixpath.dirname(line)
+                while parent not in ("/", ""):
+                    for root in targets.get(parent, ()):
+                        counts[root, package] += 1
+                    parent = posixpath.dirname(parent)
+        best: dict[str, tuple[int, str]] = {}
+        for (root, package), n in counts.items():
+            if n > best.get(root, (0, ""))[0]:
+                best[root] = (n, package)
+        out: dict[str, OsPackage] = {}
+        for root in paths:
+            package = best[root][1] if root in best else exact.get(root)
+            if package and package in versions:
+                out[root] = OsPackage("dpkg", package, versions[package], DPKG_STATUS)
+        _DPKG_CACHE[self.host.name] = (key, dict(out))
+        return out
+
+    # -- rpm --------------------------------------------------------------------------------------
+    def _rpm(self, paths: dict[str, str]) -> dict[str, OsPackage]:
+        if self.host.which("rpm"):
+            return {root: p for root, real in paths.items() if (p := self._rpm_qf(real))}
+        if self._exists(RPMDB_SQLITE):
+            return self._rpmdb(paths)
+        return {}
+
+    def _rpm_qf(self, path: str) -> OsPackage | None:
+        try:
+            done = self.host.run(["rpm", "-qf", "--queryformat", RPM_QUERY, path], timeout=20)
+        except HostError as e:
+            self.errors.append((path, f"rpm -qf: {e}"))
+            return None
+        line = done.stdout.strip().splitlines()[0] if done.returncode == 0 and done.stdout.strip() else ""
+        parts = line.split("\t")
+        if len(parts) != 3:
+            return None  # "not owned by any package"
+        return OsPackage("rpm", parts[0], f"{parts[1]}-{parts[2]}", "rpm -qf")
+
+    def _rpmdb(self, paths: dict[str, str]) -> dict[str, OsPackage]:
+        data = self._read_bytes(RPMDB_SQLITE, MAX_RPMDB_BYTES)
+        if not data:
+            return {}
+        try:
+            packages = rpmdb_packages(data)
+        except (sqlite3.Error, struct.error, ValueError) as e:
+            self.errors.append((RPMDB_SQLITE, f"cannot read the rpm database ({type(e).__name__}: {e})"))
+            return {}
+        out: dict[str, OsPackage] = {}
+        for root, real in paths.items():
+            best = (0, None)
+            for name, version, files in packages:
+                n = sum(1 for f in files if f == real or f.startswith(real.rstrip("/") + "/"))
+                if n > best[0]:
+                    best = (n, OsPackage("rpm", name, version, RPMDB_SQLITE))
+            if best[1]:
+                out[root] = best[1]
+        return out
+
+    # -- host access ------------------------------------------------------------------------------
+    def _real(self, path: str) -> str:
+        try:
+            return self.host.realpath(path)
+        except HostError:
+            return path
+
+    def _exists(self, path: str) -> bool:
+        try:
+            return self.host.exists(path)
+        except HostError:
+            return False
+
+    def _read(self, path: str, limit: int) -> str | None:
+        try:
+            return self.host.read_text(path, limit)
+        except HostError as e:
+            self.errors.append((path, str(e)))
+            return None
+
+    def _read_bytes(self, path: str, limit: int) -> bytes | None:
+        try:
+            return self.host.read_bytes(path, limit)
+        except HostError as e:
+            self.errors.append((path, str(e)))
+            return None
+
+
+# host name -> (the key it was built for, its answers): a daemon rescans an unchanged database for free
+_DPKG_CACHE: dict[str, tuple[tuple, dict[str, OsPackage]]] = {}
+
+
+def _stamp(host: Host, path: str) -> tuple[float, int]:
+    try:
+        st = host.stat(path)
+    except HostError:
+        return (0.0, -1)
+    return (st.mtime, st.size)
+
+
+def dpkg_versions(status: str) -> dict[str, str]:
+    """Installed packages in dpkg's status file: name -> version."""
+    out: dict[str, str] = {}
+    for stanza in status.split("\n\n"):
+        fields: dict[str, str] = {}
+        for line in stanza.splitlines():
+            if line[:1] not in (" ", "\t") and ":" in line:
+                k, _, v = line.partition(":")
+                fields[k] = v.strip()
+        if (
+            fields.get("Package")
+            and fields.get("Status", "").endswith(" installed")
+            and fields.get("Version")
+        ):
+            out[fields["Package"]] = fields["Version"]
+    return out
+
+
+def rpmdb_packages(data: bytes) -> list[tuple[str, str, list[str]]]:
+    """(name, version-release, file paths) of every package in an rpmdb.sqlite database's bytes."""
+    conn = sqlite3.connect(":memory:")
+    try:
+        conn.deserialize(data)
+        rows = conn.execute("SELECT blob FROM Packages").fetchall()
+    finally:
+        conn.close()
+    out = []
+    for (blob,) in rows:
+        tags = rpm_header(bytes(blob))
+        name = _first(tags.get(_RPM_NAME))
+        if not name:
+            continue
+        version = f"{_first(tags.get(_RPM_VERSION))}-{_first(tags.get(_RPM_RELEASE))}"
+        dirs, bases, indexes = tags.get(_RPM_DIRNAMES), tags.get(_RPM_BASENAMES), tags.get(_RPM_DIRINDEXES)
+        if dirs and bases and indexes:
+            files = [dirs[i] + b for i, b in zip(indexes, bases, strict=False) if i < len(dirs)]
+        else:
+            files = list(tags.get(_RPM_OLDFILENAMES) or [])
+        out.append((name, version, [f.rstrip("/") for f in files]))
+    return out
+
+
+def rpm_header(blob: bytes) -> dict[int, list]:
+    """An rpm header (as rpmdb stores it: entry count, data length, entries, data) -> tag: values.
+    Only the string, string array and 32-bit integer tags ronda needs are decoded."""
+    count, length = struct.unpack_from(">II", blob, 0)
+    if count > 100_000 or 8 + 16 * count + length > len(blob):
+        raise ValueError("rpm header sizes do not fit the blob")
+    store = 8 + 16 * count
+    out: dict[int, list] = {}
+    for i in range(count):
+        tag, kind, offset, n = struct.unpack_from(">iiii", blob, 8 + 16 * i)
+        start = store + offset
+        if kind in (6, 8, 9):  # STRING, STRING_ARRAY, I18NSTRING
+            values, pos = [], start
+            for _ in range(n if kind != 6 else 1):
+                end = blob.index(b"\0", pos)
+                values.append(blob[pos:end].decode("utf-8", "replace"))
+                pos = end + 1
+            out[tag] = values
+        elif kind == 4:  # INT32
+            out[tag] = list(struct.unpack_from(f">{n}i", blob, start))
+    return out
+
+
+def _first(values: list | None) -> str:
+    return str(values[0]) if values else ""
