@@ -91,8 +91,12 @@ class PackageIndex:
         for root, real in paths.items():
             for p in {root, real}:
                 targets.setdefault(p, []).append(root)
+        # One pass of C-speed regex over each file list: a line that is a target or lies under one.
+        # Longer targets first, so a line under nested roots counts for the innermost.
+        alternatives = "|".join(re.escape(t) for t in sorted(targets, key=len, reverse=True))
+        lines = re.compile(rf"^({alternatives})(/[^\n]*)?$", re.M)
         counts: Counter[tuple[str, str]] = Counter()  # (root, package) -> entries under the root
-        exact: dict[str, str] = {}  # a root that is a file of a package (a .war)
+        exact: dict[str, str] = {}  # a root that is itself a file of a package (a .war)
         try:
             lists = self.host.glob(posixpath.join(DPKG_INFO, "*.list"))
         except HostError as e:
@@ -100,23 +104,19 @@ class PackageIndex:
             lists = []
         for path in lists:
             package = posixpath.basename(path)[: -len(".list")].split(":")[0]
-            text = self._read(path, MAX_LIST_BYTES)
-            for line in (text or "").splitlines():
-                if line in targets:
-                    for root in targets[line]:
-                        exact.setdefault(root, package)
-                parent = posixpath.dirname(line)
-                while parent not in ("/", ""):
-                    for root in targets.get(parent, ()):
+            for m in lines.finditer(self._read(path, MAX_LIST_BYTES) or ""):
+                for root in targets[m.group(1)]:
+                    if m.group(2):
                         counts[root, package] += 1
-                    parent = posixpath.dirname(parent)
+                    else:
+                        exact.setdefault(root, package)
         best: dict[str, tuple[int, str]] = {}
         for (root, package), n in counts.items():
             if n > best.get(root, (0, ""))[0]:
                 best[root] = (n, package)
         out: dict[str, OsPackage] = {}
         for root in paths:
-            package = best[root][1] if root in best else exact.get(root)
+            package = best[root][1] if root in best else exact.get(root) if self._is_file(root) else None
             if package and package in versions:
                 out[root] = OsPackage("dpkg", package, versions[package], DPKG_STATUS)
         _DPKG_CACHE[self.host.name] = (key, dict(out))
@@ -172,6 +172,12 @@ class PackageIndex:
     def _exists(self, path: str) -> bool:
         try:
             return self.host.exists(path)
+        except HostError:
+            return False
+
+    def _is_file(self, path: str) -> bool:
+        try:
+            return self.host.stat(path).is_file
         except HostError:
             return False
 
