@@ -2,7 +2,8 @@
 (`vendor/composer/installed.json` v1 and v2, `composer.lock`), npm (`package.json` with the installed
 package or `package-lock.json`, `yarn.lock`, `pnpm-lock.yaml`: top-level packages only), Java
 (`META-INF/MANIFEST.MF`, `META-INF/maven/**/pom.properties` and bundled jars, in a directory or inside
-a .war/.jar), and Python (`*.dist-info/METADATA` in the app's virtual environment, `requirements.txt`).
+a .war/.jar), and Python (`*.dist-info/METADATA`, or a distribution's `*.egg-info/PKG-INFO`, in the
+app's virtual environment; `requirements.txt`).
 
 Every read is bounded; a manifest that does not parse is skipped (and reported through Files).
 """
@@ -186,13 +187,18 @@ def from_jar_names(names: list[str], where: str) -> list[Component]:
 
 def python(f: Files) -> list[Component]:
     out = []
-    for venv in VENVS:
-        for meta in _glob(f, f"{venv}/lib/python3*/site-packages/*.dist-info/METADATA"):
-            text = f.text(posixpath.relpath(meta, f.base), limit=16 * 1024) or ""
-            name = re.search(r"^Name:\s*(\S+)", text, re.M)
-            version = re.search(r"^Version:\s*(\S+)", text, re.M)
-            if name and version:
-                out.append(Component("pypi", _pep503(name.group(1)), version.group(1), meta))
+    metadata = [
+        path
+        for venv in VENVS
+        for pattern in ("*.dist-info/METADATA", "*.egg-info/PKG-INFO")  # wheels; distributions' eggs
+        for path in _glob(f, f"{venv}/lib/python3*/site-packages/{pattern}")
+    ]
+    for meta in metadata:
+        text = f.text(posixpath.relpath(meta, f.base), limit=16 * 1024) or ""
+        name = re.search(r"^Name:\s*(\S+)", text, re.M)
+        version = re.search(r"^Version:\s*(\S+)", text, re.M)
+        if name and version:
+            out.append(Component("pypi", _pep503(name.group(1)), version.group(1), meta))
     text = f.text("requirements.txt", limit=256 * 1024)
     for m in re.finditer(r"^\s*([A-Za-z0-9][\w.-]*)\s*(?:\[[^\]]*\])?\s*==\s*([\w.]+)", text or "", re.M):
         out.append(Component("pypi", _pep503(m.group(1)), m.group(2), f.path("requirements.txt")))

@@ -64,6 +64,8 @@ READ_ONLY_COMMANDS = {
     "php": lambda args: args in (["-v"], ["--version"], ["-m"]),
     "java": lambda args: args in (["-version"], ["--version"]),
     "node": lambda args: args in (["--version"], ["-v"]),
+    # which package owns a path (the query format is ronda's own, see agent/inspect/packages.py)
+    "rpm": lambda args: len(args) == 4 and args[:2] == ["-qf", "--queryformat"] and not args[3].startswith("-"),
 }
 
 
