@@ -17,6 +17,7 @@ import posixpath
 import re
 import sqlite3
 import struct
+import tempfile
 from collections import Counter
 from dataclasses import dataclass
 
@@ -44,12 +45,13 @@ class OsPackage:
     @property
     def upstream(self) -> str:
         """The product's own version inside the package's: 4:5.2.1+dfsg-1+deb12u1 -> 5.2.1."""
-        return upstream_version(self.system, self.version)
+        return upstream_version(self.version)
 
 
-def upstream_version(system: str, version: str) -> str:
-    v = re.sub(r"^\d+:", "", version)
-    if system == "dpkg" and "-" in v:
+def upstream_version(version: str) -> str:
+    """4:5.2.1+dfsg-1+deb12u1 (dpkg) or 6.0.25-1.el9 (rpm) -> the product's own version."""
+    v = re.sub(r"^\d+:", "", version)  # the epoch
+    if "-" in v:  # dpkg's revision, rpm's release: the distribution's own numbering
         v = v.rsplit("-", 1)[0]
     return re.split(r"[+~]", v)[0]
 
@@ -146,8 +148,13 @@ class PackageIndex:
         data = self._read_bytes(RPMDB_SQLITE, MAX_RPMDB_BYTES)
         if not data:
             return {}
+        wal = (
+            self._read_bytes(RPMDB_SQLITE + "-wal", MAX_RPMDB_BYTES)
+            if self._exists(RPMDB_SQLITE + "-wal")
+            else b""
+        )
         try:
-            packages = rpmdb_packages(data)
+            packages = rpmdb_packages(data, wal or b"")
         except (sqlite3.Error, struct.error, ValueError) as e:
             self.errors.append((RPMDB_SQLITE, f"cannot read the rpm database ({type(e).__name__}: {e})"))
             return {}
@@ -226,14 +233,21 @@ def dpkg_versions(status: str) -> dict[str, str]:
     return out
 
 
-def rpmdb_packages(data: bytes) -> list[tuple[str, str, list[str]]]:
-    """(name, version-release, file paths) of every package in an rpmdb.sqlite database's bytes."""
-    conn = sqlite3.connect(":memory:")
-    try:
-        conn.deserialize(data)
-        rows = conn.execute("SELECT blob FROM Packages").fetchall()
-    finally:
-        conn.close()
+def rpmdb_packages(data: bytes, wal: bytes = b"") -> list[tuple[str, str, list[str]]]:
+    """(name, version-release, file paths) of every package in an rpmdb.sqlite database's bytes (and its
+    write-ahead log's: rpm keeps the database in WAL mode), opened from a private copy."""
+    with tempfile.TemporaryDirectory(prefix="ronda-rpmdb-") as tmp:
+        db = posixpath.join(tmp, "rpmdb.sqlite")
+        with open(db, "wb") as out:
+            out.write(data)
+        if wal:
+            with open(db + "-wal", "wb") as out:
+                out.write(wal)
+        conn = sqlite3.connect(db)
+        try:
+            rows = conn.execute("SELECT blob FROM Packages").fetchall()
+        finally:
+            conn.close()
     out = []
     for (blob,) in rows:
         tags = rpm_header(bytes(blob))
