@@ -67,7 +67,14 @@ def test_package_owner_is_dpkgs_own_answer(package: str, root: str, product: str
     real = str(Path(root).resolve())
     owners = {o.strip() for o in dpkg_query("--search", real).split(":", 1)[0].split(",")}
     assert package in owners
-    assert PackageIndex(LocalHost()).owner(root).name == package
+    assert PackageIndex(LocalHost()).owner(root).name == package  # asked with dpkg-query
+    assert PackageIndex(LocalHost(), commands=False).owner(root).name == package  # read as files
+
+
+def test_a_directory_packages_only_create_has_no_owner() -> None:
+    """/var/www/html is listed by apache2 (and lighttpd) but holds none of their files."""
+    for commands in (True, False):
+        assert PackageIndex(LocalHost(), commands=commands).owner("/var/www/html") is None
 
 
 def test_dokuwiki_keeps_its_own_version_over_debians_renumbering() -> None:

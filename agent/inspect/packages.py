@@ -25,6 +25,7 @@ from ronda.agent.host import Host, HostError
 
 DPKG_INFO = "/var/lib/dpkg/info"
 DPKG_STATUS = "/var/lib/dpkg/status"
+RPMDB = "/var/lib/rpm"
 RPMDB_SQLITE = "/var/lib/rpm/rpmdb.sqlite"
 MAX_LIST_BYTES = 16 * 1024 * 1024  # one package's file list
 MAX_STATUS_BYTES = 64 * 1024 * 1024
@@ -40,7 +41,7 @@ class OsPackage:
     system: str  # dpkg or rpm
     name: str
     version: str  # as the package manager states it: 4:5.2.1+dfsg-1+deb12u1, 5.2.1-1.el9
-    database: str  # the file the answer comes from (or the command)
+    database: str  # the database the answer comes from
 
     @property
     def upstream(self) -> str:
@@ -57,10 +58,16 @@ def upstream_version(version: str) -> str:
 
 
 class PackageIndex:
-    """Owners of app roots on one host. `owner(root)` answers after `prepare(roots)` read the databases."""
+    """Owners of app roots on one host. `owner(root)` answers after `prepare(roots)` read the databases.
 
-    def __init__(self, host: Host) -> None:
+    Where the host runs commands, dpkg is asked (`dpkg-query --search`, one call for all roots: over
+    SSH that is one round trip instead of a read per package); `commands=False` reads its files
+    instead, as on a `--root` copy.
+    """
+
+    def __init__(self, host: Host, commands: bool = True) -> None:
         self.host = host
+        self.commands = commands
         self.owners: dict[str, OsPackage | None] = {}
         self.errors: list[tuple[str, str]] = []  # (path, message)
 
@@ -69,7 +76,10 @@ class PackageIndex:
         if not wanted:
             return
         paths = {r: self._real(r) for r in wanted}
-        found = self._dpkg(paths) if self._exists(DPKG_STATUS) else {}
+        found: dict[str, OsPackage] = {}
+        if self._exists(DPKG_STATUS):
+            asked = self._dpkg_query(paths) if self.commands and self.host.which("dpkg-query") else None
+            found = self._dpkg(paths) if asked is None else asked
         missing = [r for r in wanted if r not in found]
         if missing:
             found.update(self._rpm({r: paths[r] for r in missing}))
@@ -89,10 +99,7 @@ class PackageIndex:
             return dict(_DPKG_CACHE[self.host.name][1])
         status = self._read(DPKG_STATUS, MAX_STATUS_BYTES)
         versions = dpkg_versions(status) if status else {}
-        targets: dict[str, list[str]] = {}
-        for root, real in paths.items():
-            for p in {root, real}:
-                targets.setdefault(p, []).append(root)
+        targets = _targets(paths)
         # One pass of C-speed regex over each file list: a line that is a target or lies under one.
         # Longer targets first, so a line under nested roots counts for the innermost.
         alternatives = "|".join(re.escape(t) for t in sorted(targets, key=len, reverse=True))
@@ -112,17 +119,58 @@ class PackageIndex:
                         counts[root, package] += 1
                     else:
                         exact.setdefault(root, package)
-        best: dict[str, tuple[int, str]] = {}
-        for (root, package), n in counts.items():
-            if n > best.get(root, (0, ""))[0]:
-                best[root] = (n, package)
-        out: dict[str, OsPackage] = {}
-        for root in paths:
-            package = best[root][1] if root in best else exact.get(root) if self._is_file(root) else None
-            if package and package in versions:
-                out[root] = OsPackage("dpkg", package, versions[package], DPKG_STATUS)
+        out = {
+            root: OsPackage("dpkg", package, versions[package], DPKG_STATUS)
+            for root, package in _owners(paths, counts, exact, self._is_file).items()
+            if package in versions
+        }
         _DPKG_CACHE[self.host.name] = (key, dict(out))
         return out
+
+    def _dpkg_query(self, paths: dict[str, str]) -> dict[str, OsPackage] | None:
+        """dpkg's own answer: every listed path under each root (`ROOT/*`), or the root itself."""
+        targets = _targets(paths)
+        patterns = [p for t in sorted(targets) for p in (t, f"{t}/*")]
+        try:
+            done = self.host.run(["dpkg-query", "--search", *patterns], timeout=60)
+        except HostError as e:
+            self.errors.append((DPKG_INFO, f"dpkg-query --search: {e}"))
+            return None
+        counts: Counter[tuple[str, str]] = Counter()
+        exact: dict[str, str] = {}
+        for line in done.stdout.splitlines():
+            names, sep, path = line.partition(": ")
+            if not sep or names.startswith("diversion by"):
+                continue
+            target = _innermost(path, targets)
+            for package in (n.strip().split(":")[0] for n in names.split(",")):
+                for root in targets.get(target or "", ()):
+                    if path == target:
+                        exact.setdefault(root, package)
+                    else:
+                        counts[root, package] += 1
+        owners = _owners(paths, counts, exact, self._is_file)
+        if not owners:
+            return {}
+        fmt = "${Package}\t${Version}\t${db:Status-Abbrev}\n"
+        try:
+            shown = self.host.run(
+                ["dpkg-query", "--show", f"--showformat={fmt}", *sorted(set(owners.values()))]
+            )
+        except HostError as e:
+            self.errors.append((DPKG_STATUS, f"dpkg-query --show: {e}"))
+            return None
+        versions = {}
+        for line in shown.stdout.splitlines():
+            name, _, rest = line.partition("\t")
+            version, _, status = rest.partition("\t")
+            if status.startswith("ii"):
+                versions[name] = version
+        return {
+            root: OsPackage("dpkg", package, versions[package], DPKG_STATUS)
+            for root, package in owners.items()
+            if package in versions
+        }
 
     # -- rpm --------------------------------------------------------------------------------------
     def _rpm(self, paths: dict[str, str]) -> dict[str, OsPackage]:
@@ -142,7 +190,7 @@ class PackageIndex:
         parts = line.split("\t")
         if len(parts) != 3:
             return None  # "not owned by any package"
-        return OsPackage("rpm", parts[0], f"{parts[1]}-{parts[2]}", "rpm -qf")
+        return OsPackage("rpm", parts[0], f"{parts[1]}-{parts[2]}", RPMDB)
 
     def _rpmdb(self, paths: dict[str, str]) -> dict[str, OsPackage]:
         data = self._read_bytes(RPMDB_SQLITE, MAX_RPMDB_BYTES)
@@ -205,6 +253,41 @@ class PackageIndex:
 
 # host name -> (the key it was built for, its answers): a daemon rescans an unchanged database for free
 _DPKG_CACHE: dict[str, tuple[tuple, dict[str, OsPackage]]] = {}
+
+
+def _targets(paths: dict[str, str]) -> dict[str, list[str]]:
+    """Each path to look for (a root as configured, and where it really is) -> the roots it stands for."""
+    targets: dict[str, list[str]] = {}
+    for root, real in paths.items():
+        for p in {root, real}:
+            targets.setdefault(p, []).append(root)
+    return targets
+
+
+def _innermost(path: str, targets: dict[str, list[str]]) -> str | None:
+    while path not in targets:
+        if path in ("/", ""):
+            return None
+        path = posixpath.dirname(path)
+    return path
+
+
+def _owners(
+    paths: dict[str, str], counts: Counter[tuple[str, str]], exact: dict[str, str], is_file
+) -> dict[str, str]:
+    """Each root's owner: the package with the most files under it, else (a root that is itself a file,
+    a .war) the package that lists it. A directory packages only create (/var/www/html) has no owner."""
+    best: dict[str, tuple[int, str]] = {}
+    for (root, package), n in counts.items():
+        if n > best.get(root, (0, ""))[0]:
+            best[root] = (n, package)
+    out = {}
+    for root in paths:
+        if root in best:
+            out[root] = best[root][1]
+        elif root in exact and is_file(root):
+            out[root] = exact[root]
+    return out
 
 
 def _stamp(host: Host, path: str) -> tuple[float, int]:
