@@ -15,14 +15,13 @@ from ronda.agent.host import Host
 from ronda.agent.inspect.files import Files
 from ronda.agent.inspect.java import from_manifest, war_fingerprint
 from ronda.agent.inspect.literals import manifest, php_const, php_define, php_var
-from ronda.agent.inspect.manifests import Component, components
-from ronda.agent.inspect.signatures import Product, catalogue, match_files
+from ronda.agent.inspect.manifests import best_product, components
+from ronda.agent.inspect.signatures import catalogue, match_files
 from ronda.model import Framework
 
 # Front-controller folders: the framework's files live one or two levels up.
 FRONT_DIRS = ("public", "web", "webroot", "public_html", "htdocs", "html", "www")
 _YII_APP_DIRS = ("frontend", "backend", "api")
-GENERIC = ("php", "static", "proxy")
 
 Probe = Callable[[Files], Framework | None]
 
@@ -44,16 +43,10 @@ def from_signatures(f: Files) -> Framework | None:
     found = next((m for p in products if (m := match_files(p, f))), None)
     if found and found.version:
         return _fw(found.product.name, found.version, found.evidence, found.product.language, "file")
-    best: tuple[tuple[int, bool], Product, Component] | None = None
-    for c in components(f):
-        product = catalogue().product_of(c.ecosystem, c.name)
-        if product is None or (found and product is not found.product):
-            continue
-        rank = (products.index(product), not c.version)  # earlier products first, then a stated version
-        if best is None or rank < best[0]:
-            best = (rank, product, c)
-    if best and (best[2].version or not found):
-        return _fw(best[1].name, best[2].version, best[2].evidence, best[1].language, "manifest")
+    best = best_product(components(f), found.product if found else None)
+    if best and (best[1].version or not found):
+        product, c = best
+        return _fw(product.name, c.version, c.evidence, product.language, "manifest")
     if found:
         version, evidence = found.shared or ("", found.evidence)
         return _fw(found.product.name, version, evidence, found.product.language, "file")

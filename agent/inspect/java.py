@@ -1,4 +1,4 @@
-"""Java web archives: the manifest of a .war (or .jar) file, read through the Host seam."""
+"""Java web archives: what a .war (or .jar) file is, from what it bundles, read through the Host seam."""
 
 from __future__ import annotations
 
@@ -7,8 +7,7 @@ import zipfile
 from ronda.agent.host import Host, HostError
 from ronda.agent.inspect.files import Files, Problem, reason
 from ronda.agent.inspect.literals import manifest
-from ronda.agent.inspect.manifests import java_archive
-from ronda.agent.inspect.signatures import catalogue
+from ronda.agent.inspect.manifests import best_product, java_archive
 from ronda.model import Framework
 
 _MANIFEST = "META-INF/MANIFEST.MF"
@@ -20,13 +19,10 @@ def war_fingerprint(host: Host, path: str, seen: list[Files]) -> Framework | Non
     seen.append(f)
     if not f.is_file(""):
         return None
-    products = catalogue().products
-    known = [
-        (products.index(p), c) for c in java_archive(f) if (p := catalogue().product_of(c.ecosystem, c.name))
-    ]
-    if known:
-        rank, c = min(known, key=lambda k: (k[0], not k[1].version))
-        return Framework(products[rank].name, c.version, c.evidence, "java", "manifest")
+    best = best_product(java_archive(f))
+    if best:
+        product, c = best
+        return Framework(product.name, c.version, c.evidence, product.language or "java", "manifest")
     if f.problems:
         return None
     try:

@@ -19,6 +19,7 @@ from dataclasses import dataclass
 from ronda.agent.host import HostError
 from ronda.agent.inspect.files import Files, Problem, reason
 from ronda.agent.inspect.literals import manifest
+from ronda.agent.inspect.signatures import Product, catalogue
 
 MAX_MANIFEST = 8 * 1024 * 1024
 MAX_MEMBER = 256 * 1024
@@ -44,6 +45,21 @@ class Component:
 def components(f: Files) -> list[Component]:
     """Everything the manifests under `f`'s directory name, in the order they were found."""
     return composer(f) + npm(f) + java_dir(f) + python(f)
+
+
+def best_product(listed: list[Component], only: Product | None = None) -> tuple[Product, Component] | None:
+    """The product the components name that comes first in the data file (apps before frameworks),
+    with a component that states its version when there is one; `only` limits it to that product."""
+    products = catalogue().products
+    best = None
+    for c in listed:
+        product = catalogue().product_of(c.ecosystem, c.name)
+        if product is None or (only is not None and product is not only):
+            continue
+        rank = (products.index(product), not c.version)
+        if best is None or rank < best[0]:
+            best = (rank, product, c)
+    return (best[1], best[2]) if best else None
 
 
 def composer(f: Files) -> list[Component]:
