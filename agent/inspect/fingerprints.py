@@ -39,11 +39,11 @@ def _fw(name: str, version: str | None, evidence: str, language: str = "php", ki
 def from_signatures(f: Files) -> Framework | None:
     """The first product of the data file whose files match; its version from the manifests when the
     files name the product without one (a Laravel app with `artisan` and only a composer.lock)."""
-    products = catalogue().products
-    found = next((m for p in products if (m := match_files(p, f))), None)
+    names = set(f.listdir("", limit=5000))
+    found = next((m for p in catalogue().products if (m := match_files(p, f, names))), None)
     if found and found.version:
         return _fw(found.product.name, found.version, found.evidence, found.product.language, "file")
-    best = best_product(components(f), found.product if found else None)
+    best = best_product(components(f, names), found.product if found else None)
     if best and (best[1].version or not found):
         product, c = best
         return _fw(product.name, c.version, c.evidence, product.language, "manifest")

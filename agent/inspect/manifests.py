@@ -42,9 +42,21 @@ class Component:
     evidence: str
 
 
-def components(f: Files) -> list[Component]:
-    """Everything the manifests under `f`'s directory name, in the order they were found."""
-    return composer(f) + npm(f) + java_dir(f) + python(f)
+def components(f: Files, names: set[str] | None = None) -> list[Component]:
+    """Everything the manifests under `f`'s directory name, in the order they were found. With `names`
+    (the directory's entries), only the kinds of manifest whose files are there are looked for."""
+    if names is None:
+        names = set(f.listdir("", limit=5000))
+    found = []
+    if names & {"vendor", "composer.lock"}:
+        found += composer(f)
+    if "package.json" in names:
+        found += npm(f)
+    if names & {"META-INF", "WEB-INF", "BOOT-INF", "lib"}:
+        found += java_dir(f)
+    if names & {*VENVS, "requirements.txt"}:
+        found += python(f)
+    return found
 
 
 def best_product(listed: list[Component], only: Product | None = None) -> tuple[Product, Component] | None:

@@ -224,13 +224,22 @@ class Match:
     shared: tuple[str, str] | None = None  # (version, file)
 
 
-def match_files(product: Product, f: Files) -> Match | None:
+def match_files(product: Product, f: Files, names: set[str] | None = None) -> Match | None:
     """The product and its version from the version files under `f`'s directory; with markers, only when
-    they all exist (and then the product without a version when no version file says more)."""
-    if not all(f.kind(m) for m in product.markers):
+    they all exist (and then the product without a version when no version file says more).
+
+    `names`, the entries of the directory when the caller listed it, spares a look at every path whose
+    first component is not there (over SSH each look is a round trip)."""
+
+    def absent(rel: str) -> bool:
+        return names is not None and not rel.startswith("/") and rel.split("/", 1)[0] not in names
+
+    if any(absent(m) for m in product.markers) or not all(f.kind(m) for m in product.markers):
         return None
     shared = None
     for vf in product.files:
+        if vf.path and absent(vf.path):
+            continue
         if vf.listing:
             for n in f.listdir(vf.path, limit=500):
                 m = vf.pattern.fullmatch(n)
