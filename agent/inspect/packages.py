@@ -60,9 +60,8 @@ def upstream_version(version: str) -> str:
 class PackageIndex:
     """Owners of app roots on one host. `owner(root)` answers after `prepare(roots)` read the databases.
 
-    Where the host runs commands, dpkg is asked (`dpkg-query --search`, one call for all roots: over
-    SSH that is one round trip instead of a read per package); `commands=False` reads its files
-    instead, as on a `--root` copy.
+    Where the host runs commands, `dpkg-query --search` names the few packages whose file lists to
+    read; `commands=False` reads them all, as on a `--root` copy.
     """
 
     def __init__(self, host: Host, commands: bool = True) -> None:
@@ -76,10 +75,7 @@ class PackageIndex:
         if not wanted:
             return
         paths = {r: self._real(r) for r in wanted}
-        found: dict[str, OsPackage] = {}
-        if self._exists(DPKG_STATUS):
-            asked = self._dpkg_query(paths) if self.commands and self.host.which("dpkg-query") else None
-            found = self._dpkg(paths) if asked is None else asked
+        found = self._dpkg(paths) if self._exists(DPKG_STATUS) else {}
         missing = [r for r in wanted if r not in found]
         if missing:
             found.update(self._rpm({r: paths[r] for r in missing}))
@@ -94,23 +90,25 @@ class PackageIndex:
 
     # -- dpkg -------------------------------------------------------------------------------------
     def _dpkg(self, paths: dict[str, str]) -> dict[str, OsPackage]:
-        key = (self.host.name, _stamp(self.host, DPKG_STATUS), tuple(sorted(paths.items())))
+        key = (self.host.name, self.commands, _stamp(self.host, DPKG_STATUS), tuple(sorted(paths.items())))
         if _DPKG_CACHE.get(self.host.name, (None, None))[0] == key:
             return dict(_DPKG_CACHE[self.host.name][1])
         status = self._read(DPKG_STATUS, MAX_STATUS_BYTES)
         versions = dpkg_versions(status) if status else {}
         targets = _targets(paths)
+        lists = self._candidate_lists(targets)
+        if lists is None:
+            try:
+                lists = self.host.glob(posixpath.join(DPKG_INFO, "*.list"))
+            except HostError as e:
+                self.errors.append((DPKG_INFO, str(e)))
+                lists = []
         # One pass of C-speed regex over each file list: a line that is a target or lies under one.
         # Longer targets first, so a line under nested roots counts for the innermost.
         alternatives = "|".join(re.escape(t) for t in sorted(targets, key=len, reverse=True))
         lines = re.compile(rf"^({alternatives})(/[^\n]*)?$", re.M)
         counts: Counter[tuple[str, str]] = Counter()  # (root, package) -> entries under the root
         exact: dict[str, str] = {}  # a root that is itself a file of a package (a .war)
-        try:
-            lists = self.host.glob(posixpath.join(DPKG_INFO, "*.list"))
-        except HostError as e:
-            self.errors.append((DPKG_INFO, str(e)))
-            lists = []
         for path in lists:
             package = posixpath.basename(path)[: -len(".list")].split(":")[0]
             for m in lines.finditer(self._read(path, MAX_LIST_BYTES) or ""):
@@ -127,50 +125,23 @@ class PackageIndex:
         _DPKG_CACHE[self.host.name] = (key, dict(out))
         return out
 
-    def _dpkg_query(self, paths: dict[str, str]) -> dict[str, OsPackage] | None:
-        """dpkg's own answer: every listed path under each root (`ROOT/*`), or the root itself."""
-        targets = _targets(paths)
-        patterns = [p for t in sorted(targets) for p in (t, f"{t}/*")]
+    def _candidate_lists(self, targets: dict[str, list[str]]) -> list[str] | None:
+        """Where the host runs commands, dpkg names the packages that list each root (a package lists
+        every directory it puts files in), and only their file lists are read: over SSH a few reads
+        instead of one per installed package. None: read them all."""
+        if not (self.commands and self.host.which("dpkg-query")):
+            return None
         try:
-            done = self.host.run(["dpkg-query", "--search", *patterns], timeout=60)
+            done = self.host.run(["dpkg-query", "--search", *sorted(targets)], timeout=60)
         except HostError as e:
             self.errors.append((DPKG_INFO, f"dpkg-query --search: {e}"))
             return None
-        counts: Counter[tuple[str, str]] = Counter()
-        exact: dict[str, str] = {}
+        packages = set()
         for line in done.stdout.splitlines():
-            names, sep, path = line.partition(": ")
-            if not sep or names.startswith("diversion by"):
-                continue
-            target = _innermost(path, targets)
-            for package in (n.strip().split(":")[0] for n in names.split(",")):
-                for root in targets.get(target or "", ()):
-                    if path == target:
-                        exact.setdefault(root, package)
-                    else:
-                        counts[root, package] += 1
-        owners = _owners(paths, counts, exact, self._is_file)
-        if not owners:
-            return {}
-        fmt = "${Package}\t${Version}\t${db:Status-Abbrev}\n"
-        try:
-            shown = self.host.run(
-                ["dpkg-query", "--show", f"--showformat={fmt}", *sorted(set(owners.values()))]
-            )
-        except HostError as e:
-            self.errors.append((DPKG_STATUS, f"dpkg-query --show: {e}"))
-            return None
-        versions = {}
-        for line in shown.stdout.splitlines():
-            name, _, rest = line.partition("\t")
-            version, _, status = rest.partition("\t")
-            if status.startswith("ii"):
-                versions[name] = version
-        return {
-            root: OsPackage("dpkg", package, versions[package], DPKG_STATUS)
-            for root, package in owners.items()
-            if package in versions
-        }
+            names, sep, _ = line.partition(": ")
+            if sep and not names.startswith("diversion by"):
+                packages.update(n.strip() for n in names.split(","))
+        return [posixpath.join(DPKG_INFO, f"{p}.list") for p in sorted(packages)]
 
     # -- rpm --------------------------------------------------------------------------------------
     def _rpm(self, paths: dict[str, str]) -> dict[str, OsPackage]:
@@ -264,14 +235,6 @@ def _targets(paths: dict[str, str]) -> dict[str, list[str]]:
     return targets
 
 
-def _innermost(path: str, targets: dict[str, list[str]]) -> str | None:
-    while path not in targets:
-        if path in ("/", ""):
-            return None
-        path = posixpath.dirname(path)
-    return path
-
-
 def _owners(
     paths: dict[str, str], counts: Counter[tuple[str, str]], exact: dict[str, str], is_file
 ) -> dict[str, str]:
@@ -279,7 +242,8 @@ def _owners(
     a .war) the package that lists it. A directory packages only create (/var/www/html) has no owner."""
     best: dict[str, tuple[int, str]] = {}
     for (root, package), n in counts.items():
-        if n > best.get(root, (0, ""))[0]:
+        held = best.get(root, (0, ""))
+        if n > held[0] or (n == held[0] and package < held[1]):  # a tie (a shared directory): by name
             best[root] = (n, package)
     out = {}
     for root in paths:
