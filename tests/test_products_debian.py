@@ -133,3 +133,23 @@ def test_upstream_version_matches_the_tests_own_reading() -> None:
     for package in ("phpmyadmin", "zabbix-frontend-php", "tomcat10", "tt-rss"):
         full = dpkg_query("-W", "-f", "${Version}", package)
         assert upstream_version(full) == upstream(package)
+
+
+def test_a_package_never_renames_another_product(tmp_path: Path) -> None:
+    """A WordPress copy that happens to sit in a directory a package owns stays WordPress; the package
+    is still shown."""
+    wp = tmp_path / "var/lib/wp"
+    (wp / "wp-includes").mkdir(parents=True)
+    (wp / "wp-includes/version.php").write_text("<?php\n$wp_version = '6.4.3';\n")
+    dpkg = tmp_path / "var/lib/dpkg"
+    (dpkg / "info").mkdir(parents=True)
+    (dpkg / "status").write_text(
+        "Package: zabbix-frontend-php\nStatus: install ok installed\nVersion: 1:6.0.14+dfsg-1\n"
+    )
+    (dpkg / "info/zabbix-frontend-php.list").write_text("/var/lib/wp\n/var/lib/wp/zabbix.php\n")
+    host = LocalHost(str(tmp_path))
+    app = App(kind="nginx", root="/var/lib/wp", framework=fingerprint(host, "/var/lib/wp"))
+    identify(host, [app], PackageIndex(host), [])
+    fw = app.framework
+    assert (fw.name, fw.version, fw.evidence_kind) == ("wordpress", "6.4.3", "file")
+    assert (fw.package, fw.package_version) == ("dpkg:zabbix-frontend-php", "1:6.0.14+dfsg-1")

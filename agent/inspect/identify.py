@@ -50,11 +50,10 @@ def with_package(fw: Framework, packages: PackageIndex, root: str) -> Framework:
         return fw
     if fw.name == product.name and (not product.trust_package_version or fw.version == owner.upstream):
         return fw  # the product's own statement agrees, or is the one to keep
-    version = owner.upstream if product.trust_package_version or fw.name != product.name else fw.version
     return replace(
         fw,
         name=product.name,
-        version=version,
+        version=owner.upstream if product.trust_package_version else "",
         evidence_file=owner.database,
         evidence_kind="package",
         language=product.language or fw.language,
