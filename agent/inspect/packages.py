@@ -1,14 +1,16 @@
 """Which OS package owns an app's files, and its version, from the package manager's own database.
 
 dpkg's database is read as files (`/var/lib/dpkg/info/*.list` and `/var/lib/dpkg/status`), so it works
-the same locally, under `--root` and over SSH. rpm is asked with `rpm -qf` where the host can run it;
+the same locally, under `--root` and over SSH; where the host runs commands, `dpkg-query --search`
+first names the packages that list each root, so only their file lists are read (over SSH, a few
+reads instead of one per installed package). rpm is asked with `rpm -qf` where the host can run it;
 otherwise its SQLite database (`/var/lib/rpm/rpmdb.sqlite`, RHEL 9 and later, Fedora 33 and later) is
 read. Not covered: the Berkeley DB rpmdb (`/var/lib/rpm/Packages`, CentOS 7 and RHEL 8) on a host
 where `rpm` cannot be run (a `--root` copy of such a server).
 
-One index is built per scan, and only for the app roots asked about: each package's file list is read
-once and only counts of files under those roots are kept, so memory stays small whatever the system.
-The answer is kept while the package database is unchanged, so a daemon's later scans read nothing.
+Only the app roots asked about are looked for, in one regex pass over each file list, and only counts
+of files under them are kept, so memory stays small whatever the system. The answer is kept while the
+package database is unchanged, so a daemon's later scans read nothing more.
 """
 
 from __future__ import annotations
