@@ -157,6 +157,7 @@ def rules(
             out.append(Reason("declared-status", REVIEW, "declared in development"))
     for _, why in inbound:
         out.append(Reason("depended-on", REVIEW, why))
+    out.extend(unsupported_reasons(subject, used, clock))
     out.extend(notes)  # what the engine knows about sub-apps inside this one
     if declared is not None and declared.app_class == "common":
         in_use = []
@@ -257,6 +258,24 @@ def _evidence(
                     f"{config.stale_after_hours} hours",
                 )
             )
+
+
+def unsupported_reasons(subject: Subject, used: bool, clock: Clock) -> list[Reason]:
+    """A release past its end of support: with nobody using it, one more reason to take it down; in use,
+    a fact to act on (the unsupported-version finding says so)."""
+    out = []
+    for a in subject.apps:
+        if a.end_of_support and a.end_of_support < clock.text[:10]:
+            what = f"{a.framework} {a.framework_version}".strip()
+            text = f"runs {what}, whose support ended {a.end_of_support}"
+            out.append(
+                Reason("unsupported-version", "info", text + ": upgrade it or replace it")
+                if used
+                else Reason(
+                    "unsupported-version", SAFE, text + ": left running, it is a risk for nobody's benefit"
+                )
+            )
+    return out
 
 
 def _keys(apps: list[DiscoveredApp]) -> str:
