@@ -16,6 +16,8 @@ from ronda.agent.inspect.identify import identify
 from ronda.agent.inspect.packages import PackageIndex, upstream_version
 from ronda.model import App, ConfigLocation
 
+pytestmark = pytest.mark.servers  # runs dpkg-query, rpm and rpmbuild
+
 
 def dpkg_query(*args: str) -> str:
     return subprocess.run(["dpkg-query", *args], capture_output=True, text=True, check=True).stdout

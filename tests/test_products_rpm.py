@@ -21,6 +21,8 @@ from ronda.agent.inspect.identify import identify
 from ronda.agent.inspect.packages import PackageIndex, rpmdb_packages
 from ronda.model import App
 
+pytestmark = pytest.mark.servers  # runs dpkg-query, rpm and rpmbuild
+
 SPEC = """\
 Name: zabbix-web
 Version: 6.0.25

@@ -19,6 +19,7 @@ from functools import cache
 from importlib import resources
 
 from ronda.agent.inspect.files import Files
+from ronda.errors import ConfigError
 
 KINDS = ("app", "framework", "server")  # checked in this order: products before what they are built with
 ECOSYSTEMS = ("dpkg", "rpm", "composer", "npm", "maven", "pypi")
@@ -30,7 +31,7 @@ _FILE_KEYS = {"path", "regex", "listing"}
 _SUPPORT_KEYS = {"source", "taken", "releases", "note"}
 
 
-class SignatureError(ValueError):
+class SignatureError(ConfigError):
     """The data file holds a row the engine cannot use."""
 
 
