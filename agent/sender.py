@@ -10,12 +10,14 @@ from __future__ import annotations
 
 import logging
 from dataclasses import dataclass
+from typing import Any
 
 import grpc
 
 from ronda.convert import snapshot_to_wire
+from ronda.errors import EXIT_FAILED
 from ronda.model import Snapshot
-from ronda.transport import TlsFiles, channel
+from ronda.transport import TlsFiles, TransportError, channel
 from ronda.wire.v1 import ronda_pb2 as pb
 from ronda.wire.v1 import ronda_pb2_grpc
 
@@ -33,7 +35,7 @@ COMPRESS_ABOVE = 1024
 log = logging.getLogger("ronda.agent.sender")
 
 
-def _trailing(call_or_error) -> dict[str, str]:
+def _trailing(call_or_error: Any) -> dict[str, str]:  # a grpc.Call, or the RpcError that is one
     try:
         return {k: v for k, v in (call_or_error.trailing_metadata() or ()) if isinstance(v, str)}
     except Exception:  # an error raised before any call existed has no metadata
@@ -49,7 +51,9 @@ def _int(value: str | None) -> int | None:
     return int(value) if value and value.isdigit() else None
 
 
-class SendError(Exception):
+class SendError(TransportError):
+    exit_code = EXIT_FAILED
+
     def __init__(
         self,
         code: grpc.StatusCode,
@@ -84,7 +88,7 @@ class Sender:
         self,
         address: str,
         insecure: bool = False,
-        tls: TlsFiles | None = None,
+        tls: TlsFiles = TlsFiles(),
         timeout: float = 30.0,
         token: str | None = None,
         compress: bool = True,
@@ -92,7 +96,7 @@ class Sender:
         self.address = address
         self.timeout = timeout
         self.compress = compress  # turned off for good when the collector refuses gzip
-        self._channel = channel(address, insecure, tls or TlsFiles())
+        self._channel = channel(address, insecure, tls)
         self._stub = ronda_pb2_grpc.CollectorStub(self._channel)
         self._metadata = (("authorization", f"Bearer {token}"),) if token else None
 
@@ -131,5 +135,5 @@ class Sender:
     def __enter__(self) -> Sender:
         return self
 
-    def __exit__(self, *exc) -> None:
+    def __exit__(self, *exc: object) -> None:
         self.close()

@@ -17,13 +17,15 @@ import re
 from collections.abc import Callable
 from pathlib import Path
 
+from ronda.agent.state import StateError
+
 log = logging.getLogger("ronda.agent.spool")
 _NAME = re.compile(r"^(\d{20})\.snapshot$")
 DEFAULT_MAX_ENTRIES = 16
 DEFAULT_MAX_BYTES = 64 * 1024 * 1024
 
 
-class SpoolError(Exception):
+class SpoolError(StateError):
     """The spool directory cannot be written."""
 
 
@@ -63,8 +65,9 @@ class Spool:
         return self.dir / f"{sequence:020d}.snapshot"
 
     def put(self, sequence: int, data: bytes) -> int:
-        """Keep `data` under `sequence` (durably); returns how many older snapshots were dropped to make
-        room."""
+        """Keep `data` under `sequence` (durably).
+
+        Returns how many older snapshots were dropped to make room."""
         _write_atomic(self._path(sequence), data)
         dropped = 0
         sequences = self.sequences()

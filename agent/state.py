@@ -18,24 +18,15 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 from ronda.agent.usage.delta import UsageMark
+from ronda.errors import RondaError
 
-DEFAULT_STATE_DIR = "/var/lib/ronda-agent"
 # Usage marks kept, by sequence: every spooled snapshot's, and the last acknowledged ones', so that a
 # collector restored to one of them still gets only what changed since.
 MARKS_KEPT = 64
 
 
-class StateError(Exception):
+class StateError(RondaError):
     """The state directory cannot be used."""
-
-
-def default_state_dir() -> str:
-    if os.environ.get("RONDA_STATE_DIR"):
-        return os.environ["RONDA_STATE_DIR"]
-    if os.geteuid() == 0:
-        return DEFAULT_STATE_DIR
-    base = os.environ.get("XDG_STATE_HOME") or os.path.expanduser("~/.local/state")
-    return os.path.join(base, "ronda-agent")
 
 
 @dataclass

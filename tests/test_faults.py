@@ -28,6 +28,8 @@ from ronda.agent.sender import SendError
 from ronda.agent.usage.delta import UsageMark
 from ronda.convert import snapshot_to_wire
 
+pytestmark = pytest.mark.servers  # collector processes killed and restarted under load
+
 BIN = Path(sys.executable).parent
 
 

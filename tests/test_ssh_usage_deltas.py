@@ -25,6 +25,8 @@ from ronda.collector.scan_config import SshConfig, SshTarget
 from ronda.collector.scans.ssh_scan import scan_host
 from ronda.collector.store import Store
 
+pytestmark = pytest.mark.servers  # nginx and sshd
+
 
 class RecordingStore(Store):
     """The store, noting the usage base of each snapshot it is given."""

@@ -300,6 +300,7 @@ def play(world: World, event: tuple) -> None:
         world.move_collector(lambda c: c.swap(old=args[0] == "old"))
 
 
+@pytest.mark.slow
 @settings(max_examples=25, deadline=None, suppress_health_check=[HealthCheck.function_scoped_fixture])
 @given(events=st.lists(EVENTS, min_size=1, max_size=14))
 def test_any_sequence_of_faults_ends_with_the_usage_of_whole_windows(tmp_path_factory, events):

@@ -31,19 +31,22 @@ from dataclasses import dataclass, field
 from datetime import datetime, timedelta
 from typing import NamedTuple
 
+from google.protobuf.message import Message
+
 from ronda.collector.store.usage_days import changed_only, whole_window
 from ronda.collector.store.wirebytes import app_parts, app_state, app_state_of, raw_apps
 from ronda.collector.validate import InvalidSnapshot, app_detail, check_header, validate_message
 from ronda.collector.wirejson import CHECKERS, iso_seconds
+from ronda.errors import InputError
 from ronda.wire.v1 import ronda_pb2 as pb
 
 AdmitHook = Callable[[sqlite3.Connection, pb.Snapshot], Callable[[], list[str]]]
 _COVERAGE = {v.number: v.name[len("COVERAGE_") :].lower() for v in pb.Coverage.DESCRIPTOR.values}
 _SOURCE = {v.number: v.name[len("SOURCE_") :].lower() for v in pb.Source.DESCRIPTOR.values}
 
-_APP_UPSERT = """INSERT INTO apps (agent_id, app_key, kind, server_names, listen, path_prefix, root, upstream,
-    config_file, config_line, parent_key, framework, framework_version, coverage, coverage_start, last_request,
-    last_human_request, first_seen, last_seen, present, detail, state)
+_APP_UPSERT = """INSERT INTO apps (agent_id, app_key, kind, server_names, listen, path_prefix, root,
+    upstream, config_file, config_line, parent_key, framework, framework_version, coverage, coverage_start,
+    last_request, last_human_request, first_seen, last_seen, present, detail, state)
     VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,1,?,?)
     ON CONFLICT(agent_id, app_key) DO UPDATE SET kind=excluded.kind,
     server_names=excluded.server_names, listen=excluded.listen, path_prefix=excluded.path_prefix,
@@ -55,13 +58,15 @@ _APP_UPSERT = """INSERT INTO apps (agent_id, app_key, kind, server_names, listen
     detail=excluded.detail, state=excluded.state"""
 
 
-# An app of which only resources and usage changed: those two (its state) and the columns that come from usage.
+# An app of which only resources and usage changed: those two (its state) and the columns that come
+# from usage.
 _APP_PATCH = """UPDATE apps SET state=?, coverage=?, coverage_start=?, last_request=?, last_human_request=?,
     last_seen=?, present=1 WHERE agent_id=? AND app_key=?"""
 # Unchanged apps: only those back in the snapshot, or last seen before ?4, are written.
 _MARK_UNCHANGED = """UPDATE apps SET present=1, last_seen=?1 WHERE agent_id=?2
     AND app_key IN (SELECT value FROM json_each(?3)) AND (present=0 OR last_seen < ?4)"""
-# Upserts rewrite a row in place; INSERT OR REPLACE would delete it and insert it again (twice the index work).
+# Upserts rewrite a row in place; INSERT OR REPLACE would delete it and insert it again (twice the
+# index work).
 _UPSERT_APP_DIGESTS = """INSERT INTO app_digests VALUES (?,?,?,?) ON CONFLICT(agent_id, app_key)
     DO UPDATE SET digest=excluded.digest, stable=excluded.stable"""
 _UPSERT_APP_DAILY_WIRE = """INSERT INTO app_daily_wire VALUES (?,?,?) ON CONFLICT(agent_id, app_key)
@@ -83,11 +88,12 @@ _UPSERT_APP_USAGE_LATEST = (
 _dumps = json.JSONEncoder(check_circular=False).encode
 _CHECK_RESOURCES = CHECKERS["ronda.v1.Resources"]
 _CHECK_USAGE = CHECKERS["ronda.v1.Usage"]
-# The parts of an app that change between snapshots: kept apart from its JSON detail, in wire form (its state).
+# The parts of an app that change between snapshots: kept apart from its JSON detail, in wire form
+# (its state).
 _STATE = ("resources", "usage")
 
 
-class SequenceConflict(Exception):
+class SequenceConflict(InputError):
     """The (agent id, sequence) was already used by a different report."""
 
     def __init__(self, agent_id: str, sequence: int, last_sequence: int) -> None:
@@ -146,8 +152,8 @@ def ingest_message(
     if not stale and (prepared is None or prepared.base != base):
         prepared = prepare(c, message, now, raw, base)
     c.execute(
-        "INSERT INTO snapshots (agent_id, sequence, report_id, collected_at, received_at, applied, app_count, "
-        "error_count, coalesced) VALUES (?,?,?,?,?,?,?,?,?)",
+        "INSERT INTO snapshots (agent_id, sequence, report_id, collected_at, received_at, applied, "
+        "app_count, error_count, coalesced) VALUES (?,?,?,?,?,?,?,?,?)",
         (
             agent_id,
             sequence,
@@ -162,6 +168,7 @@ def ingest_message(
     )
     if stale:
         return Applied(False, True, last, through, [])
+    assert prepared is not None  # prepared above for every snapshot that is not stale
     usage_base = message.usage_base
     held = usage_base == 0 or usage_base <= through
     c.execute(
@@ -199,13 +206,13 @@ def read_base(c: sqlite3.Connection, agent_id: str) -> tuple | None:
     ).fetchone()
 
 
-def _listen_text(a) -> str:
+def _listen_text(a: pb.ListenAddress) -> str:
     host = f"[{a.address}]" if ":" in a.address and not a.address.startswith("/") else a.address
     text = f"{host}:{a.port}" if a.port else host
     return text + (" ssl" if a.tls else "")
 
 
-def _iso(message, name: str) -> str | None:
+def _iso(message: Message, name: str) -> str | None:
     if not message.HasField(name):
         return None
     return iso_seconds(getattr(message, name).seconds) + "Z"
@@ -244,9 +251,10 @@ class Prepared:
 def prepare(
     c: sqlite3.Connection, m: pb.Snapshot, now: str, raw: bytes | None, base: tuple | None
 ) -> Prepared:
-    """Check the apps that changed since the agent's last snapshot and build every row; raises InvalidSnapshot.
+    """Check the apps that changed since the agent's last snapshot and build every row.
 
-    Reads only; `c` may be a reader outside the write lock (then `base` is what it saw, checked again later).
+    Raises InvalidSnapshot. Reads only; `c` may be a reader outside the write lock (then `base` is what
+    it saw, checked again later).
     """
     agent_id = m.agent_id
     h = m.host
