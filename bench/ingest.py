@@ -338,7 +338,7 @@ def wire_day(address: str, work: Path, apps: int, deltas: bool, gzip: bool) -> t
         return first, relay.up + relay.down
 
 
-def measure_wire(work: Path, pki: tuple[str, str, str]) -> None:
+def measure_wire(work: Path, pki: tuple[str, str, str], hosts: list[int]) -> None:
     ca, cert, key = pki
     store = Store(work / "wire.db")
     server, port = make_server(store, ServerConfig(listen="127.0.0.1:0", tls=TlsFiles(ca, cert, key)))
@@ -348,7 +348,7 @@ def measure_wire(work: Path, pki: tuple[str, str, str]) -> None:
             "one every 15 minutes, today's counts moving on every app):"
         )
         print(f"{'host':<10} {'snapshots':<26} {'first contact':>14} {'steady snapshot':>16} {'per day':>10}")
-        for apps in (100, 20):
+        for apps in hosts:
             for deltas, gzip, name in (
                 (False, False, "whole windows, plain"),
                 (False, True, "whole windows, gzip"),
@@ -398,6 +398,9 @@ def main() -> None:
     parser.add_argument("--skip-bare", action="store_true")
     parser.add_argument("--skip-wire", action="store_true", help="leave out the bytes on the wire")
     parser.add_argument("--wire-only", action="store_true", help="only the bytes on the wire")
+    parser.add_argument(
+        "--wire-apps", default="100,20", help="apps of the hosts whose bytes on the wire are counted"
+    )
     args = parser.parse_args()
 
     work = Path(tempfile.mkdtemp(prefix="ronda-bench-"))
@@ -417,7 +420,7 @@ def main() -> None:
         for workload in WORKLOADS if args.workload == "both" else (args.workload,):
             measure_workload(args, work, pki, agents, workload)
     if not args.skip_wire:
-        measure_wire(work, pki)
+        measure_wire(work, pki, [int(n) for n in args.wire_apps.split(",")])
 
 
 def _free_port() -> int:
