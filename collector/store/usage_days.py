@@ -95,7 +95,9 @@ def changed_only(
         if parts is not None and parts.usage_start >= 0
         else None
     )
-    check_unique_dates(usage.daily, where, problems)
-    rows = check_days(usage.daily, where, problems)
-    newest = max(range(len(rows)), key=lambda i: rows[i][0], default=-1)
+    days = usage.daily
+    if len(days) > 1:  # usually today's alone
+        check_unique_dates(days, where, problems)
+    rows = check_days(days, where, problems)
+    newest = max(range(len(rows)), key=lambda i: rows[i][0]) if len(rows) > 1 else len(rows) - 1
     return DayWrites(rest, rows, newest, forget_block=bool(rows))
