@@ -81,6 +81,13 @@ def cli(verbose: int) -> None:
     show_default=True,
     help="Server processes sharing the port; one per CPU core serves the most agents.",
 )
+@click.option(
+    "--receive-timeout",
+    default=60.0,
+    show_default=True,
+    metavar="SECONDS",
+    help="Time an admitted report has to arrive whole; a slower call is cancelled and its agent retries.",
+)
 def serve(
     db: str,
     listen: str,
@@ -91,6 +98,7 @@ def serve(
     approval: str,
     workers: int,
     processes: int,
+    receive_timeout: float,
 ) -> None:
     """Receive snapshots from agents and store them in --db.
 
@@ -104,6 +112,7 @@ def serve(
         tls=TlsFiles(ca or "", cert or "", key or ""),
         approval=approval,
         workers=workers,
+        receive_timeout=receive_timeout,
     )
     if processes > 1:
         _serve_processes(db, config, processes)
