@@ -23,6 +23,7 @@ What keeps the collector answering whatever callers do:
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import logging
 import sqlite3
@@ -307,10 +308,8 @@ class ServeError(Exception):
 def _few_malloc_arenas() -> None:
     """glibc gives each busy thread an arena of its own and rarely returns their memory: with a thread
     per admitted call, RSS grew to twice what the calls held. Two arenas keep it near what is in use."""
-    try:
+    with contextlib.suppress(OSError, AttributeError):  # not glibc: nothing to do
         ctypes.CDLL("libc.so.6").mallopt(-8, 2)  # M_ARENA_MAX
-    except (OSError, AttributeError):  # not glibc
-        pass
 
 
 def make_server(store: Store, config: ServerConfig) -> tuple[grpc.Server, int]:
