@@ -62,6 +62,13 @@ def _split_sources(ctx, param, value: str | None) -> list[str] | None:
 
 def _discovery_flags(f):
     f = click.option(
+        "--scan-timeout",
+        type=click.IntRange(min=1),
+        metavar="SECONDS",
+        help="Stop reading after this long; unfinished sources are reported and the snapshot still "
+        "goes out (default: 600, or scan_timeout_seconds in the config).",
+    )(f)
+    f = click.option(
         "--sources",
         metavar="LIST",
         callback=_split_sources,
@@ -96,6 +103,7 @@ def scan_command(
     nginx_conf: str | None,
     apache_conf: str | None,
     sources: list[str] | None,
+    scan_timeout: int | None,
     state_dir: str | None,
     as_json: bool,
 ) -> None:
@@ -105,6 +113,8 @@ def scan_command(
     config = AgentConfig(
         root=root or "", nginx_conf=nginx_conf or "", apache_conf=apache_conf or "", sources=sources or []
     )
+    if scan_timeout is not None:
+        config.scan_timeout_seconds = scan_timeout
     options = scan_options(config, state_dir=state_dir)
     progress = TerminalProgress()
     options.progress = progress
@@ -147,6 +157,7 @@ def run_command(
     nginx_conf,
     apache_conf,
     sources,
+    scan_timeout,
 ) -> None:
     """Report to a collector: once (--once) or every interval until stopped."""
     try:
@@ -163,6 +174,7 @@ def run_command(
             "nginx_conf": nginx_conf,
             "apache_conf": apache_conf,
             "sources": sources,
+            "scan_timeout_seconds": scan_timeout,
         }
         for name, value in overrides.items():
             if value is not None:

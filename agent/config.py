@@ -12,6 +12,7 @@ cert = "/etc/ronda/agent.pem"
 key = "/etc/ronda/agent-key.pem"
 nginx_conf = ""             # default: the usual places
 spool_max_entries = 16      # snapshots kept on disk while the collector is unreachable
+scan_timeout_seconds = 600  # a scan reads nothing more after this; the snapshot still goes out
 """
 
 from __future__ import annotations
@@ -43,6 +44,7 @@ class AgentConfig:
     apache_conf: str = ""
     sources: list = field(default_factory=list)
     spool_max_entries: int = 16  # snapshots kept while the collector is unreachable (oldest dropped first)
+    scan_timeout_seconds: int = 600  # a scan's deadline (ronda.agent.host.deadline)
 
 
 def load_config(path: str | None) -> AgentConfig:
@@ -73,6 +75,8 @@ def load_config(path: str | None) -> AgentConfig:
         raise ConfigError(f"{path}: interval_seconds must be at least 10")
     if config.spool_max_entries < 1:
         raise ConfigError(f"{path}: spool_max_entries must be at least 1")
+    if config.scan_timeout_seconds < 1:
+        raise ConfigError(f"{path}: scan_timeout_seconds must be at least 1")
     if config.jitter_seconds < 0:
         raise ConfigError(f"{path}: jitter_seconds must not be negative")
     return config

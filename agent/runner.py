@@ -34,6 +34,7 @@ def scan_options(config: AgentConfig, interval: int = 0, state_dir: str | None =
         agent_id=config.agent_id,
         interval_seconds=interval,
         state_dir=Path(state_dir) if state_dir else None,
+        deadline_seconds=config.scan_timeout_seconds,
     )
 
 
