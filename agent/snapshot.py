@@ -23,6 +23,7 @@ from ronda.agent.usage import UsageOptions, collect_usage
 from ronda.agent.usage.collect import Progress
 from ronda.ids import valid_agent_id
 from ronda.model import Snapshot
+from ronda.scrub import scrub_snapshot
 
 
 @dataclass
@@ -59,7 +60,7 @@ def scan(host: Host, options: ScanOptions | None = None) -> Snapshot:
         )
     listeners, listener_errors = map_listeners(host, found.apps)
     all_errors = guarded.settle(errors + found.errors + usage_errors + listener_errors)
-    return Snapshot(
+    snapshot = Snapshot(
         agent_id=options.agent_id or default_agent_id(facts.machine_id, facts.hostname),
         report_id=str(uuid.uuid4()),
         collected_at=datetime.now(UTC),
@@ -71,6 +72,7 @@ def scan(host: Host, options: ScanOptions | None = None) -> Snapshot:
         errors=all_errors,
         interval_seconds=options.interval_seconds,
     )
+    return scrub_snapshot(snapshot)  # every text that leaves the host passes the one scrubber
 
 
 def default_agent_id(machine_id: str, hostname: str) -> str:
