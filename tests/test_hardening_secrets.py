@@ -110,4 +110,4 @@ def test_no_secret_reaches_the_snapshot_from_nginx_or_its_files(tmp_path, case, 
     assert not any(s in text for s in ("S3cr", "hunter2", "p4ss")), text
     snapshot = json.loads(text)
     if mode == "nginx -T":
-        assert any("nginx" == e["source"] for e in snapshot["errors"])  # the failure is still reported
+        assert any(e["source"] == "nginx" for e in snapshot["errors"])  # the failure is still reported
