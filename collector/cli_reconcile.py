@@ -9,6 +9,7 @@ import click
 
 from ronda.collector.cli_common import db_option, format_option, open_store
 from ronda.collector.output import render
+from ronda.safetext import terminal_text
 from ronda.collector.reconcile.config import ConfigError, load_config
 from ronda.collector.reconcile.decisions import DECISIONS, DecisionError, record_decision
 from ronda.collector.reconcile.lookup import NotFound, find_subject
@@ -168,7 +169,7 @@ def explain(db: str, fmt: str, app: str, weeks: int) -> None:
             rows.append({"section": "usage", "key": u["date"], "value": u["human"]})
         click.echo(render(rows, "csv", ["section", "key", "value"]))
     else:
-        click.echo("\n".join(narrate(data, weeks=weeks)))
+        click.echo("\n".join(terminal_text(line) for line in narrate(data, weeks=weeks)))
 
 
 @click.command()

@@ -1,4 +1,8 @@
-"""Rows of dicts as a table, CSV or JSON: the `--format` of every list command."""
+"""Rows of dicts as a table, CSV or JSON: the `--format` of every list command.
+
+Every table cell passes ronda.safetext.terminal_text and every CSV cell spreadsheet_cell (JSON escapes
+control characters itself): rows hold what hosts and inventories wrote.
+"""
 
 from __future__ import annotations
 
@@ -7,6 +11,8 @@ import io
 import json
 from collections.abc import Sequence
 from typing import Any
+
+from ronda.safetext import spreadsheet_cell, terminal_text
 
 FORMATS = ("table", "csv", "json")
 
@@ -31,13 +37,13 @@ def render(
     if fmt == "csv":
         out = io.StringIO()
         writer = csv.writer(out, lineterminator="\n")
-        writer.writerow(columns)
-        writer.writerows([[_cell(r.get(c)) for c in columns] for r in rows])
+        writer.writerow([spreadsheet_cell(c) for c in columns])
+        writer.writerows([[spreadsheet_cell(_cell(r.get(c))) for c in columns] for r in rows])
         return out.getvalue().rstrip("\n")
     if not rows:
         return empty
-    cells = [[_cell(r.get(c)) for c in columns] for r in rows]
-    headers = [c.upper() for c in columns]
+    cells = [[terminal_text(_cell(r.get(c))) for c in columns] for r in rows]
+    headers = [terminal_text(c.upper()) for c in columns]
     widths = [max(len(x) for x in col) for col in zip(headers, *cells)]
 
     def line(values: list[str]) -> str:

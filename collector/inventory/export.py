@@ -11,6 +11,7 @@ import yaml
 
 from ronda.collector.inventory.fields import FIELDS
 from ronda.collector.inventory.model import DeclaredApp
+from ronda.safetext import spreadsheet_cell
 
 _JOINED = ("urls", "depends_on")
 # Values as an Indonesian catalogue writes them, for `--columns id`.
@@ -58,9 +59,9 @@ def export_text(apps: list[DeclaredApp], fmt: str, language: str = "en") -> str:
     if fmt == "csv":
         columns, records = _records(apps, language, join_lists=True)
         out = io.StringIO()
-        writer = csv.DictWriter(out, columns, lineterminator="\n")
-        writer.writeheader()
-        writer.writerows(records)
+        writer = csv.writer(out, lineterminator="\n")
+        writer.writerow([spreadsheet_cell(c) for c in columns])
+        writer.writerows([[spreadsheet_cell(str(r.get(c, "") or "")) for c in columns] for r in records])
         return out.getvalue()
     columns, records = _records(apps, language, join_lists=False)
     if fmt == "json":
