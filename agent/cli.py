@@ -19,7 +19,7 @@ from ronda.agent.runner import Agent, lower_priority, scan_options
 from ronda.agent.sender import SendError
 from ronda.agent.snapshot import default_agent_id, scan
 from ronda.agent.spool import SpoolError
-from ronda.agent.state import StateError, default_state_dir
+from ronda.agent.state import StateError, state_dir_for
 from ronda.convert import message_to_json, snapshot_to_wire
 from ronda.transport import TlsFiles, TransportError
 
@@ -93,7 +93,8 @@ def _discovery_flags(f):
 @click.option(
     "--state-dir",
     metavar="DIR",
-    help="Keep log offsets and daily counts here between scans (default: read every log from the start).",
+    help="Keep log offsets and daily counts here between scans (default: read every log from the start; "
+    "never the state of this machine's agent).",
 )
 @click.option(
     "--json", "as_json", is_flag=True, help="Print the snapshot as JSON (protobuf JSON, proto field names)."
@@ -179,6 +180,8 @@ def run_command(
         for name, value in overrides.items():
             if value is not None:
                 setattr(config, name, value)
+        if root is not None and state_dir is None:  # a tree under --root is not this machine's agent
+            config.state_dir = state_dir_for(config.state_dir, root)
         agent = Agent(config)
     except _DOMAIN_ERRORS as e:
         raise click.ClickException(str(e)) from None
@@ -244,6 +247,8 @@ def enrol_command(config_path, collector, insecure, ca, secret_file, state_dir, 
         }.items():
             if value is not None:
                 setattr(config, name, value)
+        if root is not None and state_dir is None:
+            config.state_dir = state_dir_for(config.state_dir, root)
         if not config.collector:
             raise ConfigError(
                 "no collector address: give --collector HOST:PORT or set collector in the config"
@@ -259,7 +264,7 @@ def enrol_command(config_path, collector, insecure, ca, secret_file, state_dir, 
             facts.machine_id,
             facts.hostname,
         )
-        path = save_token(config.state_dir or default_state_dir(), token)
+        path = save_token(config.state_dir or state_dir_for("", config.root), token)
     except _DOMAIN_ERRORS as e:
         raise click.ClickException(str(e)) from None
     click.echo(
