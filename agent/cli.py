@@ -141,6 +141,12 @@ def scan_command(
 @click.option("--ca", metavar="FILE", help="CA certificate (PEM) that signed the collector's certificate.")
 @click.option("--cert", metavar="FILE", help="This agent's client certificate (PEM), for mutual TLS.")
 @click.option("--key", metavar="FILE", help="The private key of --cert (PEM).")
+@click.option(
+    "--allow-readable-key",
+    is_flag=True,
+    default=None,
+    help="Use a --key file other users can read (refused otherwise: chmod 600 it).",
+)
 @click.option("--state-dir", metavar="DIR", help="Where the agent keeps its state [env RONDA_STATE_DIR].")
 @click.option("--agent-id", metavar="ID", help="Agent id (default: the machine id).")
 @_discovery_flags
@@ -152,6 +158,7 @@ def run_command(
     ca,
     cert,
     key,
+    allow_readable_key,
     state_dir,
     agent_id,
     root,
@@ -169,6 +176,7 @@ def run_command(
             "ca": ca,
             "cert": cert,
             "key": key,
+            "allow_readable_key": allow_readable_key,
             "state_dir": state_dir,
             "agent_id": agent_id,
             "root": root,

@@ -45,6 +45,7 @@ class AgentConfig:
     sources: list = field(default_factory=list)
     spool_max_entries: int = 16  # snapshots kept while the collector is unreachable (oldest dropped first)
     scan_timeout_seconds: int = 600  # a scan's deadline (ronda.agent.host.deadline)
+    allow_readable_key: bool = False  # use a key file other users can read (refused otherwise)
 
 
 def load_config(path: str | None) -> AgentConfig:

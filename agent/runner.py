@@ -83,7 +83,7 @@ class Agent:
         self.sender = Sender(
             config.collector,
             config.insecure,
-            TlsFiles(config.ca, config.cert, config.key),
+            TlsFiles(config.ca, config.cert, config.key, config.allow_readable_key),
             token=token.token if token else None,
         )
         self.backoff = Backoff()

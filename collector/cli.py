@@ -82,6 +82,11 @@ def cli(verbose: int) -> None:
     help="Server processes sharing the port; one per CPU core serves the most agents.",
 )
 @click.option(
+    "--allow-readable-key",
+    is_flag=True,
+    help="Use a --key file other users can read (refused otherwise: chmod 600 it).",
+)
+@click.option(
     "--receive-timeout",
     default=60.0,
     show_default=True,
@@ -98,6 +103,7 @@ def serve(
     approval: str,
     workers: int,
     processes: int,
+    allow_readable_key: bool,
     receive_timeout: float,
 ) -> None:
     """Receive snapshots from agents and store them in --db.
@@ -109,7 +115,7 @@ def serve(
     config = ServerConfig(
         listen=listen,
         insecure=insecure,
-        tls=TlsFiles(ca or "", cert or "", key or ""),
+        tls=TlsFiles(ca or "", cert or "", key or "", allow_readable_key),
         approval=approval,
         workers=workers,
         receive_timeout=receive_timeout,
