@@ -10,11 +10,13 @@ from ronda.safetext import terminal_text
 def table(rows: list[list[str]], headers: list[str]) -> str:
     rows = [[terminal_text(str(v)) for v in row] for row in rows]  # what hosts wrote is shown, not obeyed
     widths = (
-        [max(len(str(x)) for x in col) for col in zip(headers, *rows)] if rows else [len(h) for h in headers]
+        [max(len(str(x)) for x in col) for col in zip(headers, *rows, strict=True)]
+        if rows
+        else [len(h) for h in headers]
     )
 
-    def line(values):
-        return "  ".join(str(v).ljust(w) for v, w in zip(values, widths)).rstrip()
+    def line(values: list[str]) -> str:
+        return "  ".join(str(v).ljust(w) for v, w in zip(values, widths, strict=True)).rstrip()
 
     return "\n".join([line(headers), line(["-" * w for w in widths]), *(line(r) for r in rows)])
 
@@ -32,6 +34,9 @@ def snapshot_text(snapshot: Snapshot) -> str:
         framework = ""
         if app.framework and app.framework.name:
             framework = f"{app.framework.name} {app.framework.version}".strip()
+            end = app.framework.end_of_support
+            if end and snapshot.collected_at and end < snapshot.collected_at.date().isoformat():
+                framework += f" (unsupported since {end})"
         rows.append(
             [
                 app.kind,

@@ -12,7 +12,7 @@ import grpc
 from google.protobuf.message import DecodeError
 
 from ronda.agent.backoff import Backoff
-from ronda.agent.config import AgentConfig, ConfigError
+from ronda.agent.config import AgentConfig, AgentConfigError
 from ronda.agent.discovery import DiscoveryOptions
 from ronda.agent.enrol import agent_id_from_certificate, load_token
 from ronda.agent.host import LocalHost
@@ -61,7 +61,7 @@ class Agent:
 
     def __init__(self, config: AgentConfig) -> None:
         if not config.collector:
-            raise ConfigError(
+            raise AgentConfigError(
                 "no collector address: give --collector HOST:PORT or set collector in the config"
             )
         self.config = config
@@ -75,7 +75,7 @@ class Agent:
             config.agent_id = agent_id_from_certificate(config.cert)
         if token is not None:
             if config.agent_id and config.agent_id != token.agent_id:
-                raise ConfigError(
+                raise AgentConfigError(
                     f"the agent token in {state_dir} was issued for {token.agent_id!r}, not "
                     f"{config.agent_id!r}; enrol again or drop agent_id"
                 )

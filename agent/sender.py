@@ -3,12 +3,14 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import grpc
 
 from ronda.convert import snapshot_to_wire
+from ronda.errors import EXIT_FAILED
 from ronda.model import Snapshot
-from ronda.transport import TlsFiles, channel
+from ronda.transport import TlsFiles, TransportError, channel
 from ronda.wire.v1 import ronda_pb2 as pb
 from ronda.wire.v1 import ronda_pb2_grpc
 
@@ -24,7 +26,7 @@ LAST_SEQUENCE_METADATA = "ronda-last-sequence"  # the newest sequence the collec
 SIZE_METADATA = "ronda-snapshot-bytes"  # the body's size, so the collector admits it before reading it
 
 
-def _trailing(call_or_error) -> dict[str, str]:
+def _trailing(call_or_error: Any) -> dict[str, str]:  # a grpc.Call, or the RpcError that is one
     try:
         return {k: v for k, v in (call_or_error.trailing_metadata() or ()) if isinstance(v, str)}
     except Exception:  # an error raised before any call existed has no metadata
@@ -35,7 +37,9 @@ def _int(value: str | None) -> int | None:
     return int(value) if value and value.isdigit() else None
 
 
-class SendError(Exception):
+class SendError(TransportError):
+    exit_code = EXIT_FAILED
+
     def __init__(
         self,
         code: grpc.StatusCode,
@@ -106,5 +110,5 @@ class Sender:
     def __enter__(self) -> Sender:
         return self
 
-    def __exit__(self, *exc) -> None:
+    def __exit__(self, *exc: object) -> None:
         self.close()

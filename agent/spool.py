@@ -20,6 +20,8 @@ import os
 import re
 from pathlib import Path
 
+from ronda.agent.state import StateError
+
 log = logging.getLogger("ronda.agent.spool")
 _NAME = re.compile(r"^(\d{20})\.snapshot$")
 DEFAULT_MAX_ENTRIES = 16
@@ -27,7 +29,7 @@ DEFAULT_MAX_BYTES = 64 * 1024 * 1024
 REFUSED = "refused"
 
 
-class SpoolError(Exception):
+class SpoolError(StateError):
     """The spool directory cannot be written."""
 
 
@@ -64,7 +66,9 @@ class Spool:
         return self.dir / f"{sequence:020d}.snapshot"
 
     def put(self, sequence: int, data: bytes) -> int:
-        """Keep `data` under `sequence` (durably); returns how many older snapshots were dropped to make room."""
+        """Keep `data` under `sequence` (durably).
+
+        Returns how many older snapshots were dropped to make room."""
         _write_atomic(self._path(sequence), data)
         dropped = 0
         sequences = self.sequences()

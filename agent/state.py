@@ -14,27 +14,19 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
-DEFAULT_STATE_DIR = "/var/lib/ronda-agent"
+from ronda.paths import default_path
+from ronda.errors import RondaError
 
 
-class StateError(Exception):
+class StateError(RondaError):
     """The state directory cannot be used."""
-
-
-def default_state_dir() -> str:
-    if os.environ.get("RONDA_STATE_DIR"):
-        return os.environ["RONDA_STATE_DIR"]
-    if os.geteuid() == 0:
-        return DEFAULT_STATE_DIR
-    base = os.environ.get("XDG_STATE_HOME") or os.path.expanduser("~/.local/state")
-    return os.path.join(base, "ronda-agent")
 
 
 def state_dir_for(configured: str, root: str = "") -> str:
     """The state directory of an agent that reads this machine (`configured`, else the default), or
     of one that reads a tree under `root`: a directory of its own under it (roots/NAME-HASH), so that
     a scan of a copy never moves the log offsets, sequence, spool or token of the machine's agent."""
-    base = configured or default_state_dir()
+    base = configured or default_path("agent-state")
     if not root or os.path.realpath(root) == "/":
         return base
     real = os.path.realpath(root)

@@ -26,8 +26,13 @@ import random
 import threading
 import time
 from collections import Counter
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
+from typing import ParamSpec, TypeVar
+
+P = ParamSpec("P")
+T = TypeVar("T")
 
 RETRY_METADATA = "ronda-retry-after-ms"
 SIZE_METADATA = "ronda-snapshot-bytes"  # the agent's snapshot size, declared before its body
@@ -46,11 +51,11 @@ class CountingPool(ThreadPoolExecutor):
     def in_flight(self) -> int:
         return self._count
 
-    def submit(self, fn, /, *args, **kwargs):
+    def submit(self, fn: Callable[P, T], /, *args: P.args, **kwargs: P.kwargs) -> Future[T]:
         with self._count_lock:
             self._count += 1
 
-        def counted():
+        def counted() -> T:
             try:
                 return fn(*args, **kwargs)
             finally:

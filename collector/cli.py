@@ -1,36 +1,33 @@
 """ronda: the collector server and the operator's commands.
 
-Thin by design: parse arguments, call the library, turn domain errors into
-ClickException.
+Thin by design: parse arguments, call the library, print. Errors are
+turned into one line and an exit code once, by the root group (ronda.command).
 """
 
 from __future__ import annotations
 
-import json
 import logging
 import signal
-import sys
 import threading
 
 import click
 
 from ronda import __version__
-from ronda.collector.cli_common import db_option, format_option, open_store
+from ronda.collector import present
+from ronda.collector.cli_common import db_option, format_option
 from ronda.collector.cli_inventory import inventory
 from ronda.collector.cli_reconcile import candidates, decide, explain, findings, reconcile, report
 from ronda.collector.cli_scan import scan, scans
 from ronda.collector.cli_trust import agents, ca
-from ronda.collector.output import render
-from ronda.collector.server import CHECKPOINT_EVERY, ServeError, ServerConfig, make_server, stop_gracefully
-from ronda.collector.store import StoreError
-from ronda.transport import TlsFiles, TransportError
-
-_DOMAIN_ERRORS = (StoreError, ServeError, TransportError)
+from ronda.collector.server import CHECKPOINT_EVERY, ServerConfig, make_server, stop_gracefully
+from ronda.collector.store import Store
+from ronda.command import RondaGroup, setup_logging, verbose_option
+from ronda.transport import TlsFiles
 
 
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.group("ronda", cls=RondaGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="ronda")
-@click.option("-v", "--verbose", count=True, help="More log output (-vv for debug).")
+@verbose_option
 def cli(verbose: int) -> None:
     """ronda finds every web app on your servers, who still uses it, and which
     ones are safe to switch off.
@@ -41,12 +38,13 @@ def cli(verbose: int) -> None:
       ronda serve --listen 0.0.0.0:7470 --cert c.pem --key k.pem --ca ca.pem
       ronda hosts                        # servers that reported
       ronda apps --format csv            # every app found
+
+    \b
+    Exit codes: 0 done, 1 failed (retry later), 2 refused (fix the config,
+    option or input), 3 partial (`ronda scan ssh`: some hosts failed).
+    Errors are one line on stderr; -v (or RONDA_DEBUG=1) adds the traceback.
     """
-    logging.basicConfig(
-        level=max(logging.WARNING - 10 * verbose, logging.DEBUG),
-        stream=sys.stderr,
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-    )
+    setup_logging(verbose)
 
 
 @cli.command()
@@ -123,11 +121,8 @@ def serve(
     if processes > 1:
         _serve_processes(db, config, processes)
         return
-    store = open_store(db, CHECKPOINT_EVERY)
-    try:
-        server, port = make_server(store, config)
-    except _DOMAIN_ERRORS as e:
-        raise click.ClickException(str(e)) from None
+    store = Store(db, CHECKPOINT_EVERY)
+    server, port = make_server(store, config)
     logging.getLogger("ronda").setLevel(min(logging.INFO, logging.getLogger().level))
     click.echo(
         f"ronda collector listening on {listen.rsplit(':', 1)[0]}:{port} "
@@ -150,20 +145,17 @@ def _serve_processes(db: str, config: ServerConfig, processes: int) -> None:
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda *_: stop.set())
     mode = "plain text" if config.insecure else "TLS"
-    try:
-        serve_processes(
-            db,
-            config,
-            processes,
-            stop,
-            lambda port: click.echo(
-                f"ronda collector listening on {config.listen.rsplit(':', 1)[0]}:{port} ({mode}, {processes} processes), "
-                f"database {db}",
-                err=True,
-            ),
-        )
-    except _DOMAIN_ERRORS as e:
-        raise click.ClickException(str(e)) from None
+    serve_processes(
+        db,
+        config,
+        processes,
+        stop,
+        lambda port: click.echo(
+            f"ronda collector listening on {config.listen.rsplit(':', 1)[0]}:{port} "
+            f"({mode}, {processes} processes), database {db}",
+            err=True,
+        ),
+    )
     click.echo("stopped: calls in flight finished", err=True)
 
 
@@ -172,10 +164,7 @@ def _serve_processes(db: str, config: ServerConfig, processes: int) -> None:
 @format_option
 def hosts(db: str, fmt: str) -> None:
     """Servers that have reported, with their app counts."""
-    rows = open_store(db).hosts()
-    for row in rows:
-        row["addresses"] = json.loads(row["addresses"] or "[]")
-    click.echo(render(rows, fmt, empty="no host has reported yet; start agents with `ronda-agent run`"))
+    click.echo(present.hosts_text(Store(db), fmt))
 
 
 @cli.command()
@@ -186,16 +175,7 @@ def hosts(db: str, fmt: str) -> None:
 )
 def apps(db: str, fmt: str, include_gone: bool) -> None:
     """Every app found on every host."""
-    rows = open_store(db).apps(include_gone)
-    for row in rows:
-        row["server_names"] = json.loads(row["server_names"])
-        row["listen"] = json.loads(row["listen"])
-    columns = None
-    if fmt == "table":
-        columns = ["hostname", "app_key", "listen", "root", "upstream", "framework", "last_human_request"]
-        for row in rows:
-            row["root"] = row["root"] or ""
-    click.echo(render(rows, fmt, columns, empty="no apps yet"))
+    click.echo(present.apps_text(Store(db), fmt, include_gone))
 
 
 @cli.command(short_help="Run a sample fleet end to end on this machine.")
@@ -205,10 +185,7 @@ def demo(keep: str | None) -> None:
     sample servers, real gRPC, and what was found."""
     from ronda.collector.demo import run_demo
 
-    try:
-        run_demo(keep, echo=click.echo)
-    except _DOMAIN_ERRORS as e:
-        raise click.ClickException(str(e)) from None
+    run_demo(keep, echo=click.echo)
 
 
 def main() -> None:

@@ -2,30 +2,23 @@
 
 from __future__ import annotations
 
-import json
 from datetime import UTC, datetime
 
 import click
+from click.decorators import FC
 
-from ronda.collector.cli_common import db_option, format_option, open_store
-from ronda.collector.output import render
-from ronda.safetext import terminal_text
-from ronda.collector.reconcile.config import ConfigError, load_config
-from ronda.collector.reconcile.decisions import DECISIONS, DecisionError, record_decision
-from ronda.collector.reconcile.lookup import NotFound, find_subject
-from ronda.collector.reconcile.queries import (
-    CANDIDATE_COLUMNS,
-    KINDS,
-    candidate_rows,
-    candidate_table,
-    expand,
-    finding_rows,
-    text_table,
-)
+from ronda.collector import present
+from ronda.collector.cli_common import db_option, format_option
+from ronda.collector.output import output_file
+from ronda.collector.reconcile.config import load_config
+from ronda.collector.reconcile.decisions import DECISIONS, record_decision
+from ronda.collector.reconcile.lookup import find_subject
+from ronda.collector.reconcile.queries import KINDS
 from ronda.collector.reconcile.verdicts import VERDICTS
+from ronda.collector.store import Store
 
 
-def _config_option(f):
+def _config_option(f: FC) -> FC:
     return click.option(
         "--config",
         "config_path",
@@ -43,40 +36,8 @@ def reconcile(db: str, config_path: str | None, fmt: str) -> None:
     findings and verdicts. Idempotent: this is what a schedule runs."""
     from ronda.collector.reconcile.db import run_reconcile
 
-    try:
-        config = load_config(config_path)
-    except ConfigError as e:
-        raise click.ClickException(str(e)) from None
-    summary = run_reconcile(open_store(db), config)
-    if fmt != "table":
-        click.echo(
-            render(
-                [
-                    {
-                        "run_id": summary.run_id,
-                        "declared": summary.declared,
-                        "discovered": summary.discovered,
-                        "matched": summary.matched,
-                        "findings_open": summary.findings_open,
-                        "opened": summary.opened,
-                        "resolved": summary.resolved,
-                        **{f"findings_{k}": v for k, v in sorted(summary.counts.items())},
-                        **{f"verdict_{k}": v for k, v in sorted(summary.verdicts.items())},
-                    }
-                ],
-                fmt,
-            )
-        )
-        return
-    click.echo(
-        f"reconciled {summary.declared} declared apps with {summary.discovered} discovered apps "
-        f"({summary.matched} matched; {summary.unchanged} unchanged since the last run)"
-    )
-    click.echo(
-        f"findings: {summary.findings_open} open ({summary.opened} new, {summary.resolved} resolved): "
-        + (", ".join(f"{v} {k}" for k, v in sorted(summary.counts.items())) or "none")
-    )
-    click.echo("verdicts: " + (", ".join(f"{summary.verdicts.get(k, 0)} {k}" for k in VERDICTS)))
+    config = load_config(config_path)
+    click.echo(present.reconcile_text(run_reconcile(Store(db), config), fmt))
 
 
 @click.command()
@@ -86,21 +47,7 @@ def reconcile(db: str, config_path: str | None, fmt: str) -> None:
 @click.option("--all", "include_resolved", is_flag=True, help="Include resolved findings.")
 def findings(db: str, fmt: str, kinds: tuple[str, ...], include_resolved: bool) -> None:
     """Discrepancies between the declared inventory and what runs."""
-    rows = finding_rows(open_store(db), kinds, include_resolved)
-    columns = ["kind", "subject", "hostname", "summary", "first_seen", "last_seen"]
-    if include_resolved:
-        columns.append("resolved_at")
-    if fmt == "table":
-        for r in rows:
-            r["first_seen"], r["last_seen"] = r["first_seen"][:10], r["last_seen"][:10]
-            r["subject"] = r["app_id"] or r["app_key"] or r["subject"].split("/", 1)[-1]
-    else:
-        columns += ["app_id", "agent_id", "app_key", "detail"]
-        for r in rows:
-            r["detail"] = json.loads(r["detail"])
-    click.echo(
-        render(rows, fmt, columns, empty="no findings: run `ronda reconcile` after importing an inventory")
-    )
+    click.echo(present.findings_text(Store(db), fmt, kinds, include_resolved))
 
 
 @click.command()
@@ -115,16 +62,7 @@ def findings(db: str, fmt: str, kinds: tuple[str, ...], include_resolved: bool) 
 )
 def candidates(db: str, fmt: str, verdicts: tuple[str, ...]) -> None:
     """Apps ronda calls safe to take down, with the evidence and any decision."""
-    store = open_store(db)
-    chosen = verdicts or ("safe-to-take-down",)
-    if fmt == "table":
-        rows = candidate_table(store, chosen)
-        click.echo(
-            text_table(CANDIDATE_COLUMNS, rows) if rows else "no candidates (run `ronda reconcile` first)"
-        )
-        return
-    rows = [expand(r) for r in candidate_rows(store, chosen)]
-    click.echo(render(rows, fmt, None, empty="no candidates (run `ronda reconcile` first)"))
+    click.echo(present.candidates_text(Store(db), fmt, verdicts or ("safe-to-take-down",)))
 
 
 @click.command()
@@ -136,40 +74,10 @@ def explain(db: str, fmt: str, app: str, weeks: int) -> None:
     """The whole story of one app: what it is, where it runs, its usage,
     findings, verdict with reasons, and decisions. APP is a declared app id,
     HOST/APP_KEY, or a URL."""
-    from ronda.collector.reconcile.narrate import narrate
-    from ronda.collector.reconcile.story import story as build_story
+    from ronda.collector.reconcile.story import story
 
-    store = open_store(db)
-    try:
-        found = find_subject(store, app)
-    except NotFound as e:
-        raise click.ClickException(str(e)) from None
-    data = build_story(store, found, days=7 * weeks - 1)
-    if fmt == "json":
-        click.echo(json.dumps(data, indent=2, ensure_ascii=False, default=str))
-    elif fmt == "csv":
-        rows = [{"section": "verdict", "key": "verdict", "value": (data["verdict"] or {}).get("verdict")}]
-        for r in (data["verdict"] or {}).get("reasons", []):
-            rows.append({"section": "reason", "key": r["effect"], "value": r["text"]})
-        for k, v in ((data["verdict"] or {}).get("figures") or {}).items():
-            rows.append(
-                {
-                    "section": "figure",
-                    "key": k,
-                    "value": json.dumps(v, ensure_ascii=False) if isinstance(v, (dict, list)) else v,
-                }
-            )
-        for k, v in (data["declared"] or {}).items():
-            rows.append({"section": "declared", "key": k, "value": v})
-        for a in data["runs_on"]:
-            rows.append({"section": "runs_on", "key": a["hostname"] or a["agent_id"], "value": a["app_key"]})
-        for f in data["findings"]:
-            rows.append({"section": "finding", "key": f["kind"], "value": f["summary"]})
-        for u in data["usage"]:
-            rows.append({"section": "usage", "key": u["date"], "value": u["human"]})
-        click.echo(render(rows, "csv", ["section", "key", "value"]))
-    else:
-        click.echo("\n".join(terminal_text(line) for line in narrate(data, weeks=weeks)))
+    store = Store(db)
+    click.echo(present.explain_text(story(store, find_subject(store, app), days=7 * weeks - 1), fmt, weeks))
 
 
 @click.command()
@@ -182,8 +90,8 @@ def report(db: str, html_file: str, title: str) -> None:
     """A self-contained HTML report for decision makers (no external assets)."""
     from ronda.collector.report import build_report, render_html
 
-    page = render_html(build_report(open_store(db)), title=title)
-    with open(html_file, "w", encoding="utf-8") as f:
+    with output_file(html_file) as f:
+        page = render_html(build_report(Store(db)), title=title)
         f.write(page)
     click.echo(f"wrote {html_file} ({len(page.encode()) // 1024} KiB)")
 
@@ -198,13 +106,10 @@ def report(db: str, html_file: str, title: str) -> None:
 def decide(db: str, app: str, decision: str, reason: str, by: str, into: str) -> None:
     """Record a decision on APP (keep, take-down, consolidate). Decisions are
     appended with who, when and why; history is never overwritten."""
-    store = open_store(db)
-    try:
-        found = find_subject(store, app)
-        target = find_subject(store, into).subject if into else ""
-        row = record_decision(store, found, decision, reason, by, target, datetime.now(UTC))
-    except (NotFound, DecisionError) as e:
-        raise click.ClickException(str(e)) from None
+    store = Store(db)
+    found = find_subject(store, app)
+    target = find_subject(store, into).subject if into else ""
+    row = record_decision(store, found, decision, reason, by, target, datetime.now(UTC))
     click.echo(
         f"recorded: {row['subject']} {row['decision']}"
         + (f" into {row['into']}" if row["into"] else "")

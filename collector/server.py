@@ -30,8 +30,9 @@ import sqlite3
 import threading
 import time
 import weakref
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
+from typing import NoReturn
 
 import grpc
 from google.protobuf.message import DecodeError
@@ -40,14 +41,16 @@ from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 from ronda.collector.admission import RETRY_METADATA, SIZE_METADATA, Busy, CountingPool, Gate, Limits
 from ronda.collector.receiving import NoBody, declared_size, receive_one
 from ronda.collector.store import Store
-from ronda.collector.store.apply import SequenceConflict
+from ronda.collector.store.apply import AdmitHook, SequenceConflict
 from ronda.collector.store.store import StoreBusy
 from ronda.collector.trust.identity import AUTH_MODES, peer_of
 from ronda.collector.trust.registry import Peer, Refused, Registry
 from ronda.collector.validate import InvalidSnapshot
+from ronda.errors import EXIT_FAILED
 from ronda.transport import (
     MAX_MESSAGE_BYTES,
     TlsFiles,
+    TransportError,
     join_address,
     require_loopback_for_insecure,
     server_credentials,
@@ -69,7 +72,7 @@ def _abort(
     code: grpc.StatusCode,
     message: str,
     metadata: tuple[tuple[str, str], ...] = (),
-) -> None:
+) -> NoReturn:
     if metadata:
         context.set_trailing_metadata(metadata)
     context.abort(code, message)
@@ -207,10 +210,10 @@ class ReportHandler:
         )
         return ack.SerializeToString()
 
-    def _admit(self, peer: Peer):
+    def _admit(self, peer: Peer) -> AdmitHook:
         registry = self.registry
 
-        def admit(c, message):
+        def admit(c: sqlite3.Connection, message: pb.Snapshot) -> Callable[[], list[str]]:
             h = message.host
             return registry.admit(c, message.agent_id, h.machine_id, h.hostname, peer)
 
@@ -269,7 +272,7 @@ class EnrolHandler:
         ).SerializeToString()
 
 
-def _busy(context: grpc.ServicerContext, message: str, delay: float) -> None:
+def _busy(context: grpc.ServicerContext, message: str, delay: float) -> NoReturn:
     _abort(context, grpc.StatusCode.UNAVAILABLE, message, ((RETRY_METADATA, str(int(delay * 1000))),))
 
 
@@ -301,8 +304,10 @@ class ServerConfig:
         return "certificate" if self.tls.ca else "token"
 
 
-class ServeError(Exception):
+class ServeError(TransportError):
     """The server cannot start (address in use, bad TLS files, insecure off loopback)."""
+
+    exit_code = EXIT_FAILED
 
 
 def _few_malloc_arenas() -> None:

@@ -34,6 +34,10 @@ def _visible(match: re.Match[str]) -> str:
     return f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}"
 
 
+def needs_escaping(text: str) -> bool:
+    return _UNSAFE.search(text) is not None
+
+
 def terminal_text(text: str) -> str:
     """`text` with every control character and escape sequence shown, not obeyed."""
     return _UNSAFE.sub(_visible, text)

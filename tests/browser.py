@@ -7,6 +7,7 @@ with Browser(tmp) as b:
 
 from __future__ import annotations
 
+import contextlib
 import json
 import os
 import select
@@ -147,10 +148,8 @@ class Browser:
         return result["result"].get("value")
 
     def close(self) -> None:
-        try:
+        with contextlib.suppress(RuntimeError, TimeoutError, OSError):
             self.send("Browser.close", timeout=5)
-        except (RuntimeError, TimeoutError, OSError):
-            pass
         try:
             self.process.wait(timeout=10)
         except subprocess.TimeoutExpired:

@@ -48,7 +48,9 @@ class Tomcat(ChildServer):
 """)
         return cls(base=base)
 
-    def start(self, *ports: int, timeout: float = 90.0) -> Tomcat:
+    def start(self, *ports: int, timeout: float = 90.0, properties: dict[str, str] | None = None) -> Tomcat:
+        """Run it until `ports` listen and every webapp is deployed; `properties` are -D flags of the JVM."""
+        flags = "".join(f" -D{name}={value}" for name, value in (properties or {}).items())
         env = {
             "PATH": os.environ.get("PATH", ""),
             "CATALINA_HOME": str(CATALINA_HOME),
@@ -56,7 +58,7 @@ class Tomcat(ChildServer):
             "CATALINA_TMPDIR": str(self.base / "temp"),
             # small and quick to start: a test JVM serves a handful of requests
             "JAVA_OPTS": "-Xmx128m -XX:TieredStopAtLevel=1 -XX:+UseSerialGC -Xshare:auto "
-            "-Djava.awt.headless=true -Djava.security.egd=file:/dev/urandom",
+            "-Djava.awt.headless=true -Djava.security.egd=file:/dev/urandom" + flags,
         }
         output = self.base / "logs" / "catalina.out"
         with open(output, "wb") as out:

@@ -100,6 +100,7 @@ def tls_get(port: int, server_name: str) -> tuple[bytes, bytes]:
         return b"".join(chunks), tls.getpeercert(binary_form=True)
 
 
+@pytest.mark.servers
 def test_caddy_serves_what_is_configured(site):
     web = site["web"]
     host = f"portal.test:{web}"  # Caddy names its access loggers by host:port
@@ -127,6 +128,7 @@ def line_of(path: str, text: str) -> int:
 
 
 @pytest.mark.parametrize("use_binaries", [True, False], ids=["caddy-adapt", "parsed"])
+@pytest.mark.servers
 def test_apps_of_a_real_caddy(site, use_binaries):
     tmp, web, secure, api, other = site["tmp"], site["web"], site["secure"], site["api"], site["other"]
     config = str(site["config"])
@@ -170,6 +172,7 @@ def test_apps_of_a_real_caddy(site, use_binaries):
     assert apps[f"caddy:_:{api}/"].root == f"{tmp}/www"
 
 
+@pytest.mark.servers
 def test_the_running_caddy_names_its_config(site):
     """Without options, a `caddy run --config FILE` process says where its Caddyfile is."""
     assert str(site["config"]) in caddy.config_files(LocalHost())
@@ -224,6 +227,7 @@ def test_caddyfile_from_a_root(tmp_path):
     assert set(apps) == {
         "caddy:ppid.kaltara.go.id:443/",
         "caddy:ppid.kaltara.go.id:443/api",
+        "caddy:ppid.kaltara.go.id:443/v2",  # every path of the named matcher
         "caddy:ppid.kaltara.go.id:443/arsip",
         "caddy:jdih.kaltara.go.id:443/",
     }
@@ -234,6 +238,7 @@ def test_caddyfile_from_a_root(tmp_path):
     api = apps["caddy:ppid.kaltara.go.id:443/api"]
     assert api.upstream == "http://10.0.0.7:8080"
     assert api.labels["upstream_servers"] == "http://10.0.0.7:8080,http://10.0.0.8:8080"
+    assert apps["caddy:ppid.kaltara.go.id:443/v2"].upstream == api.upstream
     assert apps["caddy:ppid.kaltara.go.id:443/arsip"].root == "/srv/arsip/arsip"  # handle keeps the path
     jdih = apps["caddy:jdih.kaltara.go.id:443/"]
     assert jdih.server_names == ["jdih.kaltara.go.id", "www.jdih.kaltara.go.id"]
@@ -324,3 +329,61 @@ def test_unreadable_json_config(tmp_path):
     assert result.apps == []
     [error] = result.errors
     assert error.path == "/etc/caddy/caddy.json" and "cannot read Caddy JSON config" in error.message
+
+
+SPA_AND_STATIC = """
+sikd.kaltara.go.id {
+\t@static path /css/* /js/* /img/*
+\thandle @static {
+\t\troot * /srv/sikd/static
+\t\tfile_server
+\t}
+\thandle /api/* {
+\t\treverse_proxy 127.0.0.1:8000
+\t}
+\thandle {
+\t\troot * /srv/sikd/dist
+\t\ttry_files {path} /index.html
+\t\tfile_server
+\t}
+}
+"""
+
+
+@pytest.mark.parametrize("use_binaries", [True, False], ids=["caddy-adapt", "parsed"])
+@pytest.mark.servers
+def test_a_named_matcher_keeps_every_path(tmp_path, use_binaries):
+    """A single-page app with its static directories in one `@static path ...` matcher, the common shape."""
+    (tmp_path / "Caddyfile").write_text(SPA_AND_STATIC)
+    result = caddy.discover(
+        LocalHost(), DiscoveryOptions(caddyfile=str(tmp_path / "Caddyfile"), use_binaries=use_binaries)
+    )
+    assert result.errors == []
+    apps = {a.path_prefix: a for a in result.apps}
+    assert {p: (a.root, a.upstream) for p, a in apps.items()} == {
+        "/": ("/srv/sikd/dist", ""),
+        "/css": ("/srv/sikd/static/css", ""),  # handle keeps the path: /css/a.css is static/css/a.css
+        "/js": ("/srv/sikd/static/js", ""),
+        "/img": ("/srv/sikd/static/img", ""),
+        "/api": ("", "http://127.0.0.1:8000"),
+    }
+
+
+@pytest.mark.parametrize(
+    "upstream",
+    ["localhost:80a", "127.0.0.1:99999", "http://127.0.0.1:3000/app", "http://user:rahasia@[::1:3000"],
+)
+@pytest.mark.servers
+def test_a_malformed_upstream_is_an_error_not_an_address(tmp_path, upstream):
+    """caddy adapt refuses these; read without the binary, they are reported and never taken as backends."""
+    (tmp_path / "Caddyfile").write_text(f"simpeg.kaltara.go.id {{\n\treverse_proxy {upstream}\n}}\n")
+    conf = str(tmp_path / "Caddyfile")
+    result = caddy.discover(LocalHost(), DiscoveryOptions(caddyfile=conf, use_binaries=False))
+    [app] = result.apps
+    assert app.upstream == ""
+    [error] = result.errors
+    assert error.path == conf and "is not a host:port address" in error.message
+    assert "rahasia" not in repr(result)
+    adapted = caddy.discover(LocalHost(), DiscoveryOptions(caddyfile=conf))  # with the real caddy adapt
+    assert [a.upstream for a in adapted.apps] == [""] and adapted.errors
+    assert all("not a host:port address" in e.message or "adapt failed" in e.message for e in adapted.errors)

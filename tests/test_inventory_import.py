@@ -22,8 +22,8 @@ HEADER_ID = (
 GOOD_ID = HEADER_ID + (
     "APP-1,Portal Dinkes,Dinas Kesehatan,humas@prov.example,https://dinkes.prov.example,aktif,khusus,2016,"
     "85000000,2025-06-30\n"
-    "APP-2,LAPOR,Diskominfo,lapor@prov.example,lapor.prov.example www.lapor.prov.example,tidak aktif,umum,2021,"
-    "400000000,30/06/2025\n"
+    "APP-2,LAPOR,Diskominfo,lapor@prov.example,lapor.prov.example www.lapor.prov.example,"
+    "tidak aktif,umum,2021,400000000,30/06/2025\n"
 )
 
 
@@ -268,7 +268,7 @@ def test_bad_inventories_are_refused_whole_and_change_nothing(tmp_path, case, na
     assert import_cli(db, write(tmp_path, "first.csv", GOOD_ID)).exit_code == 0
     before = Store(db).dump()
     result = import_cli(db, write(tmp_path, name, content))
-    assert result.exit_code == 1
+    assert result.exit_code == 2  # refused input: fix the file, don't retry
     for message in messages:
         assert message in result.output, result.output
     assert "nothing was imported" in result.output

@@ -16,6 +16,7 @@ from ronda.agent.listeners import map_listeners
 from ronda.model import App, ListenAddress
 
 
+@pytest.mark.servers
 def test_unknown_and_public_listeners(tmp_path: Path) -> None:
     """nginx serving two apps on a wildcard listen; a bare socket on all interfaces serving nothing known."""
     web = free_port()
@@ -102,3 +103,20 @@ def test_listen_address_matching(listen: str, sock: str, expected: bool) -> None
 )
 def test_backend_matching(upstream: str, sock: str, own: tuple[str, ...], expected: bool) -> None:
     assert backs(App(upstream=upstream), ListenSocket("tcp", sock, 8080, 1), frozenset(own)) is expected
+
+
+def test_an_ipv4_mapped_listener_serves_its_ipv4_apps() -> None:
+    """Java listens on IPv6 sockets: Tomcat's address="127.0.0.33" shows as ::ffff:127.0.0.33."""
+    sock = socket.socket(socket.AF_INET6)
+    sock.setsockopt(socket.IPPROTO_IPV6, socket.IPV6_V6ONLY, 0)
+    sock.bind(("::ffff:127.0.0.33", 0))  # bound, never connected to
+    sock.listen(1)
+    port = sock.getsockname()[1]
+    app = App(key=f"tomcat:localhost:{port}/", listen=[ListenAddress("127.0.0.33", port)])
+    try:
+        listeners, errors = map_listeners(LocalHost(), [app])
+    finally:
+        sock.close()
+    [mapped] = [lst for lst in listeners if lst.port == port]
+    assert mapped.address == "::ffff:127.0.0.33"  # as the kernel reports it
+    assert (mapped.app_keys, mapped.public) == ([app.key], False)

@@ -39,6 +39,10 @@ USED = DiscoveredApp(
     human_window=500,
 )
 IDLE = replace(USED, last_human_request=ago(120), human_window=0)
+# The port-80 server of an https site, as nginx and Apache discovery report it (framework "redirect").
+REDIRECT = replace(
+    IDLE, app_key="nginx:app.example:80/#redirect", framework="redirect", redirect="https://app.example/"
+)
 
 
 def declared(**kw) -> DeclaredApp:
@@ -69,6 +73,8 @@ def kinds(declared_apps, apps, listeners=(), config=ReconcileConfig()) -> dict[s
 CASES = [
     ("hidden: runs, declared nowhere", [], [USED], "hidden", True),
     ("hidden: not when declared", [declared()], [USED], "hidden", False),
+    ("hidden: not for a redirect-only server", [], [REDIRECT], "hidden", False),
+    ("idle: not for a redirect-only server", [], [REDIRECT], "idle", False),
     ("missing: declared active, runs nowhere", [declared(urls=["gone.example"])], [USED], "missing", True),
     ("missing: not when it runs", [declared()], [USED], "missing", False),
     (
@@ -151,6 +157,13 @@ def test_exposed_listener(sock, holds):
 )
 def test_framework_comparison(want, have, version, differs):
     assert (framework_differs(want, have, version) is not None) is differs
+
+
+def test_a_redirect_record_gets_no_verdict():
+    out = reconcile(
+        Inputs(declared=[], discovered=[REDIRECT, USED], hosts=HOSTS, listeners=[]), ReconcileConfig(), NOW
+    )
+    assert [v.subject for v in out.verdicts] == [f"a/{USED.app_key}"]
 
 
 def test_hidden_sub_app_names_the_declared_vhost_it_lives_in():

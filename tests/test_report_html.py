@@ -6,10 +6,13 @@ from __future__ import annotations
 import re
 from pathlib import Path
 
+import pytest
 from browser import Browser
 from reconcile_fleet import FLEET, INVENTORY, cli_run, snapshot
 
 from ronda.collector.store import Store
+
+pytestmark = pytest.mark.servers  # headless Chromium loads the report
 
 ROWS = "[...document.querySelectorAll('#%s tbody tr[data-subject]')].map(r => r.dataset.subject)"
 
@@ -58,7 +61,8 @@ def test_report_loads_clean_in_chromium_and_lists_the_candidates(tmp_path):
 
 
 def test_the_harness_catches_external_requests_and_errors(tmp_path):
-    """A page that reaches out (to a closed loopback port) and throws is caught: the clean result above means something."""
+    """A page that reaches out (to a closed loopback port) and throws is caught: the clean result
+    above means something."""
     bad = tmp_path / "bad.html"
     bad.write_text(
         '<html><body><img src="http://127.0.0.1:9/x.png"><script>throw new Error("x")</script></body></html>'

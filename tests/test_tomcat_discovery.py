@@ -1,5 +1,7 @@
 """Tomcat discovery against a real Tomcat (Debian's tomcat10) on loopback with two Hosts,
-directory, WAR, versioned and nested webapps and a Context descriptor; layouts from fixture roots."""
+directory, WAR, versioned and nested webapps, a Context descriptor and server.xml Contexts whose
+paths come from the JVM's -D flags (`${name}`, `${name:-default}`), behind a TLS proxy
+(scheme="https"); layouts from fixture roots."""
 
 import textwrap
 import zipfile
@@ -13,6 +15,7 @@ from servers_tomcat import Tomcat
 from ronda.agent.discovery import tomcat
 from ronda.agent.discovery.base import DiscoveryOptions
 from ronda.agent.host import LocalHost
+from ronda.agent.listeners import map_listeners
 
 PATTERN = "%h %l %u %t &quot;%r&quot; %s %b %D &quot;%{User-Agent}i&quot;"
 
@@ -43,10 +46,13 @@ def _instance(tmp: Path):
         war.writestr("index.html", "laporan")
         war.writestr("META-INF/MANIFEST.MF", "Manifest-Version: 1.0\nImplementation-Version: 3.1\n")
     webapp(tmp, "legacy-app", "legacy")
+    webapp(tmp, "eoffice-app", "eoffice")
+    webapp(tmp, "kepegawaian-app", "kepegawaian")
     webapp(base / "intranet-apps", "ROOT", "intranet")
     services = f"""
   <Service name="Catalina">
-    <Connector port="{http}" address="127.0.0.1" protocol="HTTP/1.1" connectionTimeout="20000" />
+    <Connector port="{http}" address="127.0.0.1" protocol="HTTP/1.1" connectionTimeout="20000"
+               scheme="https" secure="true" />
     <Connector port="{ajp}" address="127.0.0.1" protocol="AJP/1.3" secretRequired="false" />
     <Engine name="Catalina" defaultHost="localhost">
       <Valve className="org.apache.catalina.valves.AccessLogValve" directory="logs"
@@ -54,6 +60,8 @@ def _instance(tmp: Path):
       <Host name="localhost" appBase="webapps" unpackWARs="true" autoDeploy="false">
         <Valve className="org.apache.catalina.valves.AccessLogValve" directory="${{catalina.base}}/logs"
                prefix="localhost_access_log" suffix=".txt" pattern="{PATTERN}" buffered="false" />
+        <Context path="${{ronda.eoffice.path}}" docBase="{tmp}/eoffice-app" />
+        <Context path="${{ronda.kepegawaian.path:-/kepegawaian}}" docBase="{tmp}/kepegawaian-app" />
       </Host>
       <Host name="intranet.test" appBase="intranet-apps" autoDeploy="false">
         <Alias>www.intranet.test</Alias>
@@ -66,10 +74,11 @@ def _instance(tmp: Path):
     (descriptors / "legacy.xml").write_text(
         f'<?xml version="1.0"?>\n<Context docBase="{tmp}/legacy-app" />\n'
     )
-    with server.start(http, ajp):
+    with server.start(http, ajp, properties={"ronda.eoffice.path": "/eoffice"}):
         yield {"tmp": tmp, "base": base, "http": http, "ajp": ajp, "server_xml": server.server_xml}
 
 
+@pytest.mark.servers
 def test_tomcat_serves_every_webapp(instance):
     port = instance["http"]
     assert http_get(port, "/", "localhost") == (200, b"root")
@@ -78,11 +87,14 @@ def test_tomcat_serves_every_webapp(instance):
     assert http_get(port, "/dinkes/arsip/", "localhost") == (200, b"arsip")
     assert http_get(port, "/laporan/", "localhost") == (200, b"laporan")
     assert http_get(port, "/legacy/", "localhost") == (200, b"legacy")
+    assert http_get(port, "/eoffice/", "localhost") == (200, b"eoffice")  # -Dronda.eoffice.path=/eoffice
+    assert http_get(port, "/kepegawaian/", "localhost") == (200, b"kepegawaian")  # the default
     assert http_get(port, "/", "www.intranet.test") == (200, b"intranet")
     logs = list((instance["base"] / "logs").glob("localhost_access_log*.txt"))
     assert logs and "GET /sipd/ HTTP/1.1" in logs[0].read_text()
 
 
+@pytest.mark.servers
 def test_apps_of_a_real_tomcat(instance):
     base, port, ajp = instance["base"], instance["http"], instance["ajp"]
     result = tomcat.discover(LocalHost(), DiscoveryOptions(tomcat_server_xml=str(instance["server_xml"])))
@@ -96,11 +108,16 @@ def test_apps_of_a_real_tomcat(instance):
         f"{local}/dinkes/arsip",
         f"{local}/laporan",
         f"{local}/legacy",
+        f"{local}/eoffice",
+        f"{local}/kepegawaian",
         f"tomcat:intranet.test:{port}/",
     }
     root = apps[f"{local}/"]
     assert root.root == f"{base}/webapps/ROOT"
-    assert [(a.address, a.port, a.default_server) for a in root.listen] == [("127.0.0.1", port, True)]
+    # scheme="https": users reach it through a TLS proxy; the connector itself speaks plain HTTP
+    assert [(a.address, a.port, a.default_server, a.tls) for a in root.listen] == [
+        ("127.0.0.1", port, True, False)
+    ]
     assert root.labels["ajp_ports"] == str(ajp)  # a label: keys must not depend on which port is lower
     lines = instance["server_xml"].read_text().splitlines()
     host_line = next(i for i, line in enumerate(lines, 1) if '<Host name="localhost"' in line)
@@ -115,6 +132,8 @@ def test_apps_of_a_real_tomcat(instance):
     assert (
         laporan.root == f"{base}/webapps/laporan" and laporan.labels["war"] == f"{base}/webapps/laporan.war"
     )
+    assert apps[f"{local}/eoffice"].root == f"{instance['tmp']}/eoffice-app"
+    assert apps[f"{local}/kepegawaian"].root == f"{instance['tmp']}/kepegawaian-app"
     legacy = apps[f"{local}/legacy"]
     assert legacy.root == f"{instance['tmp']}/legacy-app"
     assert (legacy.config.file, legacy.config.line) == (f"{base}/conf/Catalina/localhost/legacy.xml", 2)
@@ -130,6 +149,17 @@ def test_apps_of_a_real_tomcat(instance):
     ]
 
 
+@pytest.mark.servers
+def test_the_jvm_listener_serves_tomcat_apps(instance):
+    """The JVM's sockets are IPv6 ones (::ffff:127.0.0.1 for address="127.0.0.1"): still Tomcat's apps."""
+    host = LocalHost()
+    result = tomcat.discover(host, DiscoveryOptions(tomcat_server_xml=str(instance["server_xml"])))
+    listeners, _ = map_listeners(host, result.apps)
+    [http] = [lst for lst in listeners if lst.port == instance["http"]]
+    assert f"tomcat:localhost:{instance['http']}/" in http.app_keys and not http.public
+
+
+@pytest.mark.servers
 def test_the_running_jvm_names_its_catalina_base(instance):
     assert any(i.base == str(instance["base"]) for i in tomcat.instances(LocalHost()))
 
@@ -208,7 +238,8 @@ def test_broken_server_xml_and_descriptor(tmp_path):
     host = plant(
         tmp_path,
         {
-            "/opt/tomcat/conf/server.xml": "<Server><Service><Engine name='Catalina' defaultHost='localhost'>\n"
+            "/opt/tomcat/conf/server.xml": "<Server><Service>"
+            "<Engine name='Catalina' defaultHost='localhost'>\n"
             "<Host name='localhost' appBase='webapps'></Engine></Service></Server>\n",
             "/opt/app2/conf/server.xml": SERVER_XML.replace("${port.http}", "8082"),
             "/opt/app2/conf/Catalina/localhost/broken.xml": "<Context docBase='/srv/x'\n",

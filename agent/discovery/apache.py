@@ -16,14 +16,24 @@ import re
 from ronda.agent.discovery import apache_binary, apache_config, apache_logs
 from ronda.agent.discovery.apache_binary import BinaryFacts, split_address
 from ronda.agent.discovery.apache_config import LoadedConfig, Settings
-from ronda.agent.discovery.apache_scope import Scope, SubApp, scan
+from ronda.agent.discovery.apache_scope import Scope, SubApp, handler_for, scan
 from ronda.agent.discovery.apache_syntax import Directive
 from ronda.agent.discovery.base import DiscoveryOptions, SourceResult
-from ronda.agent.discovery.shared import key_and_link, without_credentials
+from ronda.agent.discovery.shared import is_asset_prefix, key_and_link, without_credentials
 from ronda.agent.host import Host
 from ronda.model import App, ConfigLocation, ListenAddress, TlsCertificate
 
 SOURCE = "apache"
+# The DocumentRoot compiled into each distribution's httpd, for a main server that sets none.
+COMPILED_DOCUMENT_ROOTS = {
+    "debian": "/var/www/html",
+    "rhel": "/var/www/html",
+    "suse": "/srv/www/htdocs",
+    "source": "/usr/local/apache2/htdocs",
+    "arch": "/srv/http",
+    "freebsd": "/usr/local/www/apache24/data",
+}
+_WILDCARDS = {"*", "0.0.0.0", "::", "[::]"}
 _SYNTAX_ERROR = re.compile(r"Syntax error on line (?P<line>\d+) of (?P<file>/.+?):")
 
 
@@ -39,7 +49,9 @@ def discover(host: Host, options: DiscoveryOptions) -> SourceResult:
         )
     if not main:
         return result
+    layout = found[1] if found and found[0] == main else ""
     settings = Settings(
+        document_root=(facts.main_docroot if facts else "") or COMPILED_DOCUMENT_ROOTS.get(layout, ""),
         server_root=facts.server_root if facts else "",
         env=apache_config.read_envvars(host, posixpath.dirname(main)),
         defines={**apache_config.read_service_defines(host), **(facts.defines if facts else {})},
@@ -59,6 +71,7 @@ def build_apps(loaded: LoadedConfig, log_formats: dict[str, str]) -> list[App]:
     top = loaded.directives
     root = loaded.server_root
     main = scan(top, root)
+    main.document_root = main.document_root or loaded.default_document_root
     listens = _listens(top)
     vhosts = _vhost_sections(top)
     apps: list[App] = []
@@ -113,13 +126,23 @@ def _vhost_addresses(
 
 
 def _covered(listen: ListenAddress, vhosts: list[Directive], listens: list[ListenAddress]) -> bool:
-    """Does some vhost answer every request that arrives on this Listen address?"""
+    """Does some vhost answer every request that arrives on this Listen address?
+
+    A vhost on a host name is on the addresses httpd resolves it to: this host's, as far as ronda can tell.
+    """
     for section in vhosts:
         for spec in section.args or ["*"]:
             address, port = split_address(spec)
-            if port in (0, listen.port) and address in ("*", listen.address):
+            if port in (0, listen.port) and (
+                address in _WILDCARDS or address == listen.address or _is_host_name(address)
+            ):
                 return True
     return False
+
+
+def _is_host_name(address: str) -> bool:
+    """sipd.kaltara.go.id, not 10.0.0.5 or ::1."""
+    return ":" not in address and not address.rsplit(".", 1)[-1].isdigit()
 
 
 def _server_apps(
@@ -141,6 +164,9 @@ def _server_apps(
         servers = balancers.get(upstream.rstrip("/").lower()) if upstream else None
         if servers:
             labels["upstream_servers"] = ",".join(servers)
+        # mod_proxy_ajp speaks to a Java servlet container (Tomcat, Confluence, Jira)
+        if upstream.lower().startswith("ajp://"):
+            labels["backend"] = "ajp"
         return App(
             kind=SOURCE,
             server_names=list(names),
@@ -155,19 +181,32 @@ def _server_apps(
         )
 
     labels = {}
-    handler = scope.handler or main.handler
-    if handler:
-        labels["handler"] = handler
     if scope.redirect:
         labels["redirect"] = scope.redirect
+    if scope.virtual_root:
+        labels["virtual_document_root"] = scope.virtual_root
     wsgi = scope.wsgi or main.wsgi
     if wsgi:
         labels["wsgi"] = wsgi
-    root = scope.document_root or main.document_root
-    vhost = make("/", root, scope.upstream or main.upstream, where, labels)
+    upstream = scope.upstream or main.upstream
+    if scope.redirect:  # Redirect / wins over every Alias of the context: nothing of its own is served
+        root = ""
+    elif upstream:  # ProxyPass /: the document root serves only the paths kept from the backend
+        root = scope.document_root if scope.proxy_excludes else ""
+    else:
+        root = scope.document_root or main.document_root
+    handler = handler_for(root, [scope, main]) if not (upstream or scope.redirect) else ""
+    if handler:
+        labels["handler"] = handler
+    vhost = make("/", root, upstream, where, labels)
     apps = [vhost]
     for sub in _merge_subs(scope.subs, main.subs):
-        sub_labels = {**({"handler": handler} if handler and not sub.upstream else {}), **sub.labels}
+        if scope.redirect and not sub.upstream:
+            continue
+        if upstream and not sub.upstream and is_asset_prefix(sub.prefix):
+            continue  # the proxied app's own static files, served beside it
+        handler = handler_for(sub.root, [scope, main]) if not sub.upstream else ""
+        sub_labels = {**({"handler": handler} if handler else {}), **sub.labels}
         apps.append(make(sub.prefix, sub.root, sub.upstream, sub.where, sub_labels))
     return apps
 

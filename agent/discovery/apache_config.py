@@ -43,6 +43,7 @@ class Settings:
     """What is known before reading: from the binary, envvars and the service's flags."""
 
     server_root: str = ""
+    document_root: str = ""  # the main server's when the config sets none (compiled into httpd)
     env: dict[str, str] = field(default_factory=dict)
     defines: dict[str, str] = field(default_factory=dict)
     modules: set[str] | None = None  # None: unknown (no binary) -> learnt from LoadModule
@@ -57,6 +58,7 @@ class LoadedConfig:
     files: list[str] = field(default_factory=list)
     errors: list[tuple[str, int, str]] = field(default_factory=list)  # (file, line, message)
     defines: dict[str, str] = field(default_factory=dict)
+    default_document_root: str = ""
 
 
 def find_main_conf(host: Host, explicit: str = "") -> tuple[str, str] | None:
@@ -125,7 +127,9 @@ def read_service_defines(host: Host) -> dict[str, str]:
 
 def load(host: Host, main: str, settings: Settings) -> LoadedConfig:
     loader = _Loader(host, main, settings)
-    loaded = LoadedConfig(main_file=main, server_root=loader.server_root)
+    loaded = LoadedConfig(
+        main_file=main, server_root=loader.server_root, default_document_root=settings.document_root
+    )
     loader.loaded = loaded
     loaded.directives = loader.load_file(main, (), None)
     loaded.server_root = loader.server_root
@@ -310,7 +314,7 @@ class _Loader:
         if len(params) != len(values):
             self.error(d.file, d.line, f"macro {args[0]} takes {len(params)} arguments, got {len(values)}")
             return []
-        pairs = sorted(zip(params, values), key=lambda p: -len(p[0]))
+        pairs = sorted(zip(params, values, strict=True), key=lambda p: -len(p[0]))
 
         def subst(text: str) -> str:
             for param, value in pairs:

@@ -9,15 +9,17 @@ a JSON config is read as it is. Configs come from the options, from running
 
 from __future__ import annotations
 
+import ipaddress
 import json
 import posixpath
+import re
 from dataclasses import dataclass, field
 from typing import Any
 
 from ronda.agent.discovery import caddy_json, caddyfile
 from ronda.agent.discovery.base import DiscoveryOptions, SourceResult
 from ronda.agent.discovery.caddyfile import Caddyfile, Node
-from ronda.agent.discovery.shared import clean_prefix, key_and_link, without_credentials
+from ronda.agent.discovery.shared import clean_prefix, key_and_link, running_processes, without_credentials
 from ronda.agent.host import CommandNotAvailable, Host, HostError
 from ronda.model import App, ConfigLocation, ListenAddress, LogRef, TlsCertificate
 
@@ -31,6 +33,7 @@ DEFAULT_CONFIGS = (
 # Where Caddy keeps the certificates it manages: the Debian service's home, then root's.
 STORAGE_ROOTS = ("/var/lib/caddy/.local/share/caddy", "/root/.local/share/caddy")
 _MAX_JSON_BYTES = 16 * 1024 * 1024
+_HOST = re.compile(r"[A-Za-z0-9]([A-Za-z0-9.-]*[A-Za-z0-9])?")
 JSON = dict[str, Any]
 
 
@@ -39,7 +42,7 @@ def discover(host: Host, options: DiscoveryOptions) -> SourceResult:
     for path in config_files(host, options.caddyfile):
         config, parsed = _load(host, path, options.use_binaries, result)
         if config is not None:
-            result.apps.extend(apps_from_json(host, config, path, parsed, result.log_formats))
+            result.apps.extend(apps_from_json(host, config, path, parsed, result))
     key_and_link(result.apps)
     return result
 
@@ -48,11 +51,7 @@ def config_files(host: Host, explicit: str = "") -> list[str]:
     if explicit:
         return [explicit]
     found: list[str] = []
-    try:
-        processes = host.processes()
-    except HostError:
-        processes = []
-    for proc in processes:
+    for proc in running_processes(host):
         if proc.name != "caddy" and posixpath.basename(proc.exe) != "caddy":
             continue
         args = list(proc.cmdline)
@@ -122,6 +121,7 @@ class _Found:
     handler: str = ""
     redirect: str = ""
     stripped: bool = False
+    bad_dials: list[str] = field(default_factory=list)
 
 
 @dataclass
@@ -133,8 +133,10 @@ class _Sub:
 
 
 def apps_from_json(
-    host: Host, config: JSON, file: str, parsed: Caddyfile | None, log_formats: dict[str, str]
+    host: Host, config: JSON, file: str, parsed: Caddyfile | None, result: SourceResult
 ) -> list[App]:
+    """The apps of a Caddy JSON config; upstreams that are no address are errors in `result`."""
+    log_formats = result.log_formats
     http = config.get("apps", {}).get("http", {})
     https_port = http.get("https_port", 443)
     apps: list[App] = []
@@ -145,8 +147,12 @@ def apps_from_json(
             address.tls = tls
         for route in server.get("routes", []):
             hosts = [h for m in route.get("match", []) for h in m.get("host", [])]
-            site, subs = _Found(), []
+            site = _Found()
+            subs: list[_Sub] = []
             _walk(route.get("handle", []), site, subs, "/")
+            for dial in dict.fromkeys(site.bad_dials):
+                shown = without_credentials(dial).rsplit("@", 1)[-1]  # never a user name or password
+                result.error(SOURCE, f"reverse_proxy upstream {shown!r} is not a host:port address", file)
             site_app = App(
                 kind=SOURCE,
                 server_names=hosts,
@@ -196,7 +202,9 @@ def _walk(handles: list[JSON], found: _Found, subs: list[_Sub], base: str) -> No
         elif kind == "rewrite" and h.get("strip_path_prefix"):
             found.stripped = True
         elif kind == "reverse_proxy":
-            dials = [_upstream(u.get("dial", ""), h) for u in h.get("upstreams", []) if u.get("dial")]
+            written = [u.get("dial", "") for u in h.get("upstreams", []) if u.get("dial")]
+            found.bad_dials += [d for d in written if not valid_dial(d)]
+            dials = [_upstream(d, h) for d in written if valid_dial(d)]
             if h.get("transport", {}).get("protocol") == "fastcgi":
                 found.handler = found.handler or (dials[0] if dials else "")
             elif not found.upstreams:
@@ -222,19 +230,35 @@ def _route(route: JSON, parent: _Found, subs: list[_Sub], base: str) -> None:
         _walk(route.get("handle", []), handler, [], base)
         parent.handler = parent.handler or handler.handler
         return
-    prefix = prefixes[0] if prefixes else "/"
-    if prefix == "/":
+    if not prefixes or "/" in prefixes:
         _walk(route.get("handle", []), parent, subs, base)
         return
-    full = clean_prefix(base.rstrip("/") + prefix)
-    own = _Found()
-    nested: list[_Sub] = []
-    _walk(route.get("handle", []), own, nested, full)
-    if own.root and not own.stripped:
-        own.root = posixpath.join(own.root, prefix.strip("/"))
-    if own.upstreams or (own.root and own.root != parent.root):
-        subs.append(_Sub(full, own, route, patterns))
-    subs.extend(nested)
+    for prefix in dict.fromkeys(prefixes):  # `@static path /css/* /js/*`: every path of the matcher
+        full = clean_prefix(base.rstrip("/") + prefix)
+        own = _Found()
+        nested: list[_Sub] = []
+        _walk(route.get("handle", []), own, nested, full)
+        if own.root and not own.stripped:
+            own.root = posixpath.join(own.root, prefix.strip("/"))
+        parent.bad_dials += own.bad_dials
+        if own.upstreams or (own.root and own.root != parent.root):
+            subs.append(_Sub(full, own, route, patterns))
+        subs.extend(nested)
+
+
+def valid_dial(dial: str) -> bool:
+    """host:port, [v6]:port, :port, unix//path, or a placeholder Caddy fills per request."""
+    if dial.startswith("unix/") or "{" in dial:
+        return True
+    host, _, port = dial.rpartition(":")
+    if not (port.isdigit() and 0 < int(port) < 65536):
+        return False
+    if host.startswith("[") and host.endswith("]"):
+        try:
+            return ipaddress.ip_address(host[1:-1]).version == 6
+        except ValueError:
+            return False
+    return host == "" or _HOST.fullmatch(host) is not None
 
 
 def _listen(spec: str) -> ListenAddress:

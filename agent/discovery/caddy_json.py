@@ -161,14 +161,17 @@ def _handle(
 
 
 def _dial(upstream: str) -> str:
-    """Caddyfile upstream to adapt's dial: http://host:port -> host:port; unix//path stays."""
+    """Caddyfile upstream to adapt's dial: http://host:port -> host:port; unix//path stays. What Caddy
+    refuses (a path after the address) is left as written, and reported as no address."""
     if upstream.startswith("unix/"):
         return upstream
     rest = upstream.split("://", 1)[1] if "://" in upstream else upstream
-    rest = rest.split("/", 1)[0]
-    if ":" not in rest.lstrip("[").split("]")[-1]:
-        rest += ":443" if upstream.startswith("https://") else ":80"
-    return rest
+    address, _, path = rest.partition("/")
+    if path:
+        return upstream
+    if ":" not in address.lstrip("[").split("]")[-1]:
+        address += ":443" if upstream.startswith("https://") else ":80"
+    return address
 
 
 def _site_log(site: Site, hosts: list[str], server: JSON, logging: dict[str, JSON]) -> None:

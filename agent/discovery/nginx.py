@@ -1,38 +1,47 @@
-"""nginx: every server block is an app, and so is every location that serves
-something of its own (alias, a different root, proxy/fastcgi pass).
+"""nginx: every server block is an app, and so is every location that serves something of its
+own (nginx_server.py says exactly what is and is not).
 
 A pass to an `upstream` block carries that upstream's servers in the
 `upstream_servers` label; a FastCGI pass in a regex location (the PHP one) is
-the server's `handler` (its PHP-FPM pool), not an app.
+the `handler` (its PHP-FPM pool) of the app around it, not an app. Variables
+the config defines (`set`, `map` defaults) are expanded in roots, aliases and
+backends. Parsed without the binary, the config is also checked as `nginx -t`
+would (nginx_check.py).
 """
 
 from __future__ import annotations
 
-import posixpath
-
-from ronda.agent.discovery import nginx_config
+from ronda.agent.discovery import nginx_check, nginx_config
 from ronda.agent.discovery.base import DiscoveryOptions, SourceResult
 from ronda.agent.discovery.nginx_config import Statement
 from ronda.agent.discovery.nginx_names import server_names
-from ronda.agent.discovery.shared import clean_prefix, key_and_link, literal_prefix
+from ronda.agent.discovery.nginx_server import Context, ServerApps, arg, blocks, upstream_name
+from ronda.agent.discovery.nginx_vars import Variables
+from ronda.agent.discovery.shared import key_and_link
 from ronda.agent.host import Host
 from ronda.model import App, ConfigLocation, ListenAddress, LogRef, TlsCertificate
 
 SOURCE = "nginx"
-_PASS_DIRECTIVES = ("proxy_pass", "fastcgi_pass", "uwsgi_pass", "scgi_pass", "grpc_pass")
-_SUB_APP_MODIFIERS = ("", "^~", "=")  # regex locations are handlers, unless they start with a fixed path
-_HANDLER_DIRECTIVES = ("fastcgi_pass", "uwsgi_pass", "scgi_pass")
 
 
 def discover(host: Host, options: DiscoveryOptions) -> SourceResult:
     result = SourceResult()
-    loaded = nginx_config.load(host, options.nginx_conf, options.use_binaries)
-    if loaded is None:
-        return result
+    for main in nginx_config.main_confs(host, options.nginx_conf):
+        loaded = nginx_config.load(host, main, options.use_binaries)
+        if loaded is not None:
+            _discover_config(loaded, result)
+    key_and_link(result.apps)
+    return result
+
+
+def _discover_config(loaded: nginx_config.LoadedConfig, result: SourceResult) -> None:
     for file, line, message in loaded.errors:
         result.error(SOURCE, message, file, line)
-    for http in _blocks(loaded.statements, "http"):
-        http_ctx = _Context.root().child(http["block"])
+    if not loaded.from_binary:  # what nginx -T loaded, nginx has checked already
+        for file, line, message in nginx_check.check(loaded.statements):
+            result.error(SOURCE, message, file, line)
+    for http in blocks(loaded.statements, "http"):
+        http_ctx = Context(variables=Variables.of_http(http["block"])).child(http["block"])
         for stmt in http["block"]:
             if stmt["directive"] == "log_format" and stmt.get("args"):
                 name, *parts = stmt["args"]
@@ -40,15 +49,13 @@ def discover(host: Host, options: DiscoveryOptions) -> SourceResult:
                 result.log_formats[f"{SOURCE}:{name}"] = fmt
         upstreams = {
             u["args"][0]: [s["args"][0] for s in u["block"] if s["directive"] == "server" and s.get("args")]
-            for u in _blocks(http["block"], "upstream")
+            for u in blocks(http["block"], "upstream")
             if u.get("args")
         }
-        servers = [_server_apps(server, http_ctx, upstreams) for server in _blocks(http["block"], "server")]
+        servers = [_server_apps(server, http_ctx, upstreams) for server in blocks(http["block"], "server")]
         _mark_implicit_defaults(servers)
         for apps in servers:
             result.apps.extend(apps)
-    key_and_link(result.apps)
-    return result
 
 
 def _mark_implicit_defaults(servers: list[list[App]]) -> None:
@@ -65,46 +72,7 @@ def _mark_implicit_defaults(servers: list[list[App]]) -> None:
                 app.listen[i].default_server = True
 
 
-class _Context:
-    """Directives inherited down http -> server -> location."""
-
-    def __init__(self, root: str, logs: list[LogRef] | None, logs_set: bool, cert: str = "") -> None:
-        self.root = root
-        self.logs = logs or []
-        self.logs_set = logs_set
-        self.cert = cert
-
-    @classmethod
-    def root(cls) -> _Context:
-        return cls("", [], False)
-
-    def child(self, block: list[Statement]) -> _Context:
-        root = _arg(block, "root") or self.root
-        cert = _arg(block, "ssl_certificate") or self.cert
-        logs = [s for s in block if s["directive"] == "access_log"]
-        if not logs:
-            return _Context(root, self.logs, self.logs_set, cert)
-        refs = []
-        for s in logs:
-            args = s.get("args") or []
-            if args and args[0] != "off" and not args[0].startswith("syslog:"):
-                fmt = args[1] if len(args) > 1 and "=" not in args[1] else "combined"
-                refs.append(LogRef(path=args[0], format=fmt))
-        return _Context(root, refs, True, cert)
-
-
-def _blocks(statements: list[Statement], directive: str) -> list[Statement]:
-    return [s for s in statements if s["directive"] == directive and "block" in s]
-
-
-def _arg(block: list[Statement], directive: str) -> str:
-    for s in block:
-        if s["directive"] == directive and s.get("args"):
-            return s["args"][0]
-    return ""
-
-
-def _server_apps(server: Statement, http_ctx: _Context, upstreams: dict[str, list[str]]) -> list[App]:
+def _server_apps(server: Statement, http_ctx: Context, upstreams: dict[str, list[str]]) -> list[App]:
     block = server["block"]
     ctx = http_ctx.child(block)
     names, regexes = server_names(
@@ -113,24 +81,15 @@ def _server_apps(server: Statement, http_ctx: _Context, upstreams: dict[str, lis
     listen = [_listen(s["args"]) for s in block if s["directive"] == "listen" and s.get("args")]
     if not listen:
         listen = [ListenAddress("*", 80)]
-    if _arg(block, "ssl") == "on":
+    if arg(block, "ssl") == "on":
         for address in listen:
             address.tls = True
     # An http-level certificate only matters to servers that speak TLS.
-    cert = _arg(block, "ssl_certificate") or (ctx.cert if any(a.tls for a in listen) else "")
+    cert = arg(block, "ssl_certificate") or (ctx.cert if any(a.tls for a in listen) else "")
 
     def make(
-        prefix: str,
-        stmt: Statement,
-        root: str,
-        upstream: str,
-        logs: list[LogRef],
-        labels: dict[str, str] | None = None,
+        prefix: str, stmt: Statement, root: str, upstream: str, logs: list[LogRef], labels: dict[str, str]
     ) -> App:
-        labels = dict(labels or {})
-        servers = upstreams.get(_upstream_name(upstream)) if upstream else None
-        if servers:
-            labels["upstream_servers"] = ",".join(servers)
         return App(
             kind=SOURCE,
             server_names=list(names),
@@ -141,79 +100,26 @@ def _server_apps(server: Statement, http_ctx: _Context, upstreams: dict[str, lis
             config=ConfigLocation(stmt["file"], stmt["line"]),
             access_logs=list(logs),
             tls=TlsCertificate(file=cert) if cert else None,
-            labels=labels,
+            labels=dict(labels),
         )
 
-    vhost = make(
-        "/", server, ctx.root, "", ctx.logs, {"server_name_regex": " ".join(regexes)} if regexes else {}
-    )
-    redirect = next((s.get("args") for s in block if s["directive"] == "return"), None)
-    if redirect:  # e.g. the port-80 block that only sends users to https
-        vhost.labels["redirect"] = " ".join(redirect)
-    apps = [vhost]
-    for location, loc_ctx in _locations(block, ctx):
-        path = location["args"][-1]
-        modifier = location["args"][0] if len(location["args"]) > 1 else ""
-        loc_block = location["block"]
-        upstream = next(
-            (s["args"][0] for s in loc_block if s["directive"] in _PASS_DIRECTIVES and s.get("args")), ""
-        )
-        alias = _arg(loc_block, "alias")
-        if path == "/" and modifier in _SUB_APP_MODIFIERS:
-            vhost.root = loc_ctx.root
-            vhost.upstream = vhost.upstream or upstream
-            if vhost.upstream and "upstream_servers" not in vhost.labels:
-                servers = upstreams.get(_upstream_name(vhost.upstream))
-                if servers:
-                    vhost.labels["upstream_servers"] = ",".join(servers)
-            if loc_ctx.logs_set:
-                vhost.access_logs = list(loc_ctx.logs)
-            continue
-        labels: dict[str, str] = {}
-        if modifier not in _SUB_APP_MODIFIERS:
-            handler = next(
-                (s["args"][0] for s in loc_block if s["directive"] in _HANDLER_DIRECTIVES and s.get("args")),
-                "",
-            )
-            prefix = literal_prefix(path)
-            if clean_prefix(prefix) == "/" or not (alias or upstream):
-                if handler and "handler" not in vhost.labels:
-                    vhost.labels["handler"] = handler
-                continue
-            labels, path = {"pattern": path}, prefix
-        own_root = _arg(loc_block, "root")
-        if not (alias or upstream or (own_root and own_root != ctx.root)):
-            continue
-        if alias:
-            root = alias.rstrip("/") or "/"
-        elif own_root:
-            root = posixpath.join(own_root, path.strip("/"))
-        else:
-            root = ""
-        apps.append(make(path.rstrip("/") or "/", location, root, upstream, loc_ctx.logs, labels))
-    handler = vhost.labels.get("handler")
-    for app in apps[1:]:
-        if handler and not app.upstream:
-            app.labels.setdefault("handler", handler)
+    labels = {"server_name_regex": " ".join(regexes)} if regexes else {}
+    apps = ServerApps(make, upstreams).build(server, ctx, labels)
+    for app in apps:
+        _name_upstream_servers(app, upstreams)
     return apps
 
 
-def _upstream_name(target: str) -> str:
-    """http://backend/path -> backend; fastcgi_pass php_pool -> php_pool; unix:/run/x.sock -> ""."""
-    if target.startswith("unix:") or "$" in target:
-        return ""
-    rest = target.split("://", 1)[1] if "://" in target else target
-    return rest.split("/", 1)[0]
-
-
-def _locations(block: list[Statement], ctx: _Context):
-    """Top-level and nested locations, each with its inherited context."""
-    for loc in _blocks(block, "location"):
-        if not loc.get("args"):
-            continue
-        loc_ctx = ctx.child(loc["block"])
-        yield loc, loc_ctx
-        yield from _locations(loc["block"], loc_ctx)
+def _name_upstream_servers(app: App, upstreams: dict[str, list[str]]) -> None:
+    """A pass to an upstream block: its servers in `upstream_servers`; a PHP handler named by one
+    is that block's first server (what PHP-FPM listens on), the block's name in `handler_upstream`."""
+    servers = upstreams.get(upstream_name(app.upstream)) if app.upstream else None
+    if servers:
+        app.labels["upstream_servers"] = ",".join(servers)
+    handler = app.labels.get("handler", "")
+    servers = upstreams.get(upstream_name(handler)) if handler and "://" not in handler else None
+    if servers:
+        app.labels["handler"], app.labels["handler_upstream"] = servers[0], handler
 
 
 def _listen(args: list[str]) -> ListenAddress:

@@ -17,6 +17,7 @@ from typing import Any
 
 import crossplane
 
+from ronda.agent.discovery.shared import running_processes
 from ronda.agent.host import CommandNotAvailable, Host, HostError
 
 DEFAULT_CONFS = (
@@ -25,6 +26,9 @@ DEFAULT_CONFS = (
     "/usr/local/etc/nginx/nginx.conf",
     "/opt/nginx/conf/nginx.conf",
 )
+# nginx builds that products bring along and run beside the system's own (GitLab's omnibus package).
+BUNDLED_CONFS = ("/var/opt/gitlab/nginx/conf/nginx.conf",)
+_FLAG = re.compile(r"(?:^|\s)-([cp])\s+(\S+)")
 _DUMP_HEADER = re.compile(r"^# configuration file (.+):$", re.M)
 _LOG_PREFIX = re.compile(r"^\S+ \S+ \[emerg\] \d+#\d+: ")  # "2026/01/02 03:04:05 [emerg] 12#12: "
 _MAX_INCLUDE_DEPTH = 20
@@ -49,6 +53,32 @@ def find_main_conf(host: Host, explicit: str = "") -> str | None:
         if host.exists(path):
             return path
     return None
+
+
+def main_confs(host: Host, explicit: str = "") -> list[str | None]:
+    """Every nginx configuration on the host: the running masters' (-c, or -p PREFIX's conf/nginx.conf),
+    the distribution's, and those of bundled builds. [None] when none is found (nginx -T may still know)."""
+    if explicit:
+        return [explicit]
+    found: list[str] = []
+    for proc in running_processes(host):
+        line = " ".join(proc.cmdline)
+        if not line.startswith("nginx: master process"):
+            continue
+        flags = dict(_FLAG.findall(line))
+        conf = flags.get("c") or (posixpath.join(flags["p"], "conf/nginx.conf") if "p" in flags else "")
+        if conf:
+            found.append(conf if conf.startswith("/") else posixpath.join(flags.get("p", "/"), conf))
+    default = find_main_conf(host)
+    found += [default] if default else []
+    found += [path for path in BUNDLED_CONFS if host.exists(path)]
+    unique: dict[str, str] = {}
+    for path in found:
+        try:
+            unique.setdefault(host.realpath(path), path)
+        except HostError:
+            unique.setdefault(path, path)
+    return list(unique.values()) or [None]
 
 
 def parse_dump(text: str) -> dict[str, str]:
@@ -78,9 +108,8 @@ def _dump_from_binary(host: Host, main: str | None) -> tuple[dict[str, str] | No
     return (files or None), ("" if files else "nginx -T printed no configuration")
 
 
-def load(host: Host, explicit_conf: str = "", use_binary: bool = True) -> LoadedConfig | None:
-    """Load the main nginx config with every include; None when nginx is not configured here."""
-    main = find_main_conf(host, explicit_conf)
+def load(host: Host, main: str | None, use_binary: bool = True) -> LoadedConfig | None:
+    """Load a main nginx config with every include; None when nginx is not configured here."""
     dump, dump_error = (None, "")
     if use_binary and host.which("nginx"):
         dump, dump_error = _dump_from_binary(host, main)
@@ -142,8 +171,8 @@ def _load_file(
 def _splice(
     statements: list[Statement],
     path: str,
-    read,
-    expand,
+    read: Callable[[str], str],
+    expand: Callable[[str], list[str]],
     conf_dir: str,
     loaded: LoadedConfig,
     stack: tuple[str, ...],

@@ -2,21 +2,22 @@
 deployed to it: directories and WARs in its appBase, Context descriptors in
 conf/<Engine>/<Host>/*.xml and <Context> elements of server.xml.
 
-Instances come from the options, from running JVMs (-Dcatalina.base=...) and
-from the usual places (Debian's /etc/tomcatN with /var/lib/tomcatN, RHEL's
-/etc/tomcat, /opt/tomcat). AccessLogValves become LogRefs whose pattern is
-defined as "tomcat:NAME".
+Instances come from the options, from running JVMs (-Dcatalina.base=..., whose
+other -D flags fill `${...}` in the XML) and from the usual places (Debian's
+/etc/tomcatN with /var/lib/tomcatN, RHEL's /etc/tomcat, /opt/tomcat).
+AccessLogValves become LogRefs whose pattern is defined as "tomcat:NAME".
 """
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import posixpath
 from dataclasses import dataclass
 
 from ronda.agent.discovery import tomcat_xml
 from ronda.agent.discovery.base import DiscoveryOptions, SourceResult
-from ronda.agent.discovery.shared import key_and_link
+from ronda.agent.discovery.shared import key_and_link, running_processes
 from ronda.agent.discovery.tomcat_xml import Element, XmlError
 from ronda.agent.host import Host, HostError
 from ronda.model import App, ConfigLocation, ListenAddress, LogRef, TlsCertificate
@@ -43,6 +44,7 @@ class Instance:
     server_xml: str
     base: str  # CATALINA_BASE
     home: str = ""  # CATALINA_HOME
+    properties: tuple[tuple[str, str], ...] = ()  # the JVM's -Dname=value flags
 
 
 def discover(host: Host, options: DiscoveryOptions) -> SourceResult:
@@ -54,36 +56,36 @@ def discover(host: Host, options: DiscoveryOptions) -> SourceResult:
 
 
 def instances(host: Host, explicit: str = "") -> list[Instance]:
+    """Tomcat instances: `explicit` alone when given (with its running JVM's -D flags, if one runs)."""
+    found = _running(host)
     if explicit:
-        return [Instance(explicit, base_of(host, explicit))]
-    found: dict[str, Instance] = {}
-    try:
-        processes = host.processes()
-    except HostError:
-        processes = []
-    for proc in processes:
-        props = {
-            a[2:].split("=", 1)[0]: a.split("=", 1)[1]
-            for a in proc.cmdline
-            if a.startswith("-Dcatalina.") and "=" in a
-        }
-        base = props.get("catalina.base") or props.get("catalina.home")
-        if base:
-            xml = posixpath.join(base, "conf/server.xml")
-            found.setdefault(host.realpath(xml), Instance(xml, base, props.get("catalina.home", "")))
+        running = found.get(host.realpath(explicit))
+        base, home = (running.base, running.home) if running else (base_of(host, explicit), "")
+        return [Instance(explicit, base, home, running.properties if running else ())]
     candidates = list(DEFAULT_SERVER_XMLS)
-    try:
+    with contextlib.suppress(HostError):
         candidates += host.glob("/opt/apache-tomcat-*/conf/server.xml")
-    except HostError:
-        pass
     for xml in candidates:
         if host.exists(xml):
             found.setdefault(host.realpath(xml), Instance(xml, base_of(host, xml)))
     return list(found.values())
 
 
+def _running(host: Host) -> dict[str, Instance]:
+    """Instances of the running JVMs (-Dcatalina.base=...), by their server.xml's real path."""
+    found: dict[str, Instance] = {}
+    for proc in running_processes(host):
+        props = dict(a[2:].split("=", 1) for a in proc.cmdline if a.startswith("-D") and "=" in a)
+        base = props.get("catalina.base") or props.get("catalina.home")
+        if base:
+            xml = posixpath.join(base, "conf/server.xml")
+            instance = Instance(xml, base, props.get("catalina.home", ""), tuple(sorted(props.items())))
+            found.setdefault(host.realpath(xml), instance)
+    return found
+
+
 def base_of(host: Host, server_xml: str) -> str:
-    """CATALINA_BASE for a server.xml: the parent of its conf/, or the distribution's base for /etc/tomcat*."""
+    """CATALINA_BASE of a server.xml: the parent of its conf/, or the distribution's base for /etc/tomcat*."""
     conf = posixpath.dirname(server_xml)
     name = posixpath.basename(conf)
     if name == "conf":
@@ -115,12 +117,11 @@ def _read_xml(host: Host, path: str, props: dict[str, str], result: SourceResult
 def _discover_instance(host: Host, instance: Instance, result: SourceResult) -> None:
     base = instance.base
     props = {"catalina.base": base, "catalina.home": instance.home or base}
-    try:
+    with contextlib.suppress(HostError):
         props.update(
             tomcat_xml.read_properties(host.read_text(posixpath.join(base, "conf/catalina.properties")))
         )
-    except HostError:
-        pass
+    props.update(instance.properties)  # system properties win over catalina.properties
     server = _read_xml(host, instance.server_xml, props, result)
     if server is None:
         return
@@ -153,7 +154,9 @@ def _connectors(service: Element, base: str) -> tuple[list[ListenAddress], list[
             # listen addresses so that it never becomes part of an app's key.
             ajp.append(int(port))
             continue
-        tls = c.get("SSLEnabled").lower() == "true" or c.get("scheme") == "https"
+        # scheme="https" alone says TLS ends at a proxy in front (proxyName/proxyPort): users reach the
+        # proxy over https, this connector speaks plain HTTP.
+        tls = c.get("SSLEnabled").lower() == "true"
         listen.append(ListenAddress(c.get("address") or "*", int(port), tls=tls))
         if tls and not cert:
             certs = [x for h in c.all("SSLHostConfig") for x in h.all("Certificate")]
@@ -247,7 +250,8 @@ def _host_apps(
         )
         app.access_logs = _valve_logs(context, instance.base, result.log_formats)
     for context in el.all("Context"):
-        path = context.get("path") or "/"
+        # ${confluence.context.path}/synchrony-proxy: a property nobody set deploys at its default, ""
+        path = tomcat_xml.unset_properties_removed(context.get("path")) or "/"
         doc_base = context.get("docBase")
         add(
             path if path.startswith("/") else "/" + path,

@@ -2,7 +2,8 @@
 
 expat reads the text (no external entities are fetched); `${name}` in
 attribute values is replaced from the given properties (catalina.base,
-catalina.home, catalina.properties) as Tomcat's digester does.
+catalina.home, catalina.properties, the JVM's -D flags) as Tomcat's digester
+does, and `${name:-default}` by its default when the property is not set.
 """
 
 from __future__ import annotations
@@ -10,6 +11,8 @@ from __future__ import annotations
 import re
 from dataclasses import dataclass, field
 from xml.parsers import expat
+
+from ronda.errors import InputError
 
 _PROPERTY = re.compile(r"\$\{([^}]+)\}")
 
@@ -29,7 +32,7 @@ class Element:
         return [c for c in self.children if c.tag == tag]
 
 
-class XmlError(Exception):
+class XmlError(InputError):
     def __init__(self, message: str, line: int) -> None:
         super().__init__(message)
         self.line = line
@@ -41,9 +44,7 @@ def parse(text: str, properties: dict[str, str]) -> Element:
     root: list[Element] = []
 
     def start(tag: str, attrib: dict[str, str]) -> None:
-        values = {
-            k: _PROPERTY.sub(lambda m: properties.get(m.group(1), m.group(0)), v) for k, v in attrib.items()
-        }
+        values = {k: expand(v, properties) for k, v in attrib.items()}
         element = Element(tag, values, parser.CurrentLineNumber)
         (stack[-1].children if stack else root).append(element)
         stack.append(element)
@@ -65,6 +66,23 @@ def parse(text: str, properties: dict[str, str]) -> Element:
     if not root:
         raise XmlError("empty XML document", 0)
     return root[0]
+
+
+def expand(value: str, properties: dict[str, str]) -> str:
+    """${name} from `properties`; ${name:-default} falls back to `default`; unknown ones stay as written."""
+
+    def one(m: re.Match) -> str:
+        name, has_default, default = m.group(1).partition(":-")
+        if name in properties:
+            return properties[name]
+        return default if has_default else m.group(0)
+
+    return _PROPERTY.sub(one, value)
+
+
+def unset_properties_removed(value: str) -> str:
+    """What is left of a value once the properties nobody set are taken as empty."""
+    return _PROPERTY.sub("", value)
 
 
 def read_properties(text: str) -> dict[str, str]:

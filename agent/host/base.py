@@ -14,6 +14,8 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import BinaryIO, Protocol
 
+from ronda.errors import RondaError
+
 # The most a whole-file read (`read_bytes` without a limit) takes: configs, package lists, dumps.
 MAX_READ_BYTES = 64 * 1024 * 1024
 _KINDS = (
@@ -25,7 +27,8 @@ _KINDS = (
 )
 
 
-class HostError(Exception):
+
+class HostError(RondaError):
     """A host could not answer a request (file missing, unreadable, command failed)."""
 
 

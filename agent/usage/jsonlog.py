@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 from datetime import datetime
 
-from ronda.agent.usage.formats import CompiledFormat
+from ronda.agent.usage.compiled import CompiledFormat
 
 FIELDS = ("vhost", "addr", "day", "prefix", "probe", "status", "ua")
 
@@ -76,7 +76,7 @@ class JsonPattern:
         )
 
 
-def _epoch(ts) -> int | None:
+def _epoch(ts: object) -> int | None:
     if isinstance(ts, (int, float)):
         return int(ts)
     if isinstance(ts, str):

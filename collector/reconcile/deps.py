@@ -99,11 +99,11 @@ def inbound(
             if parent is not None:
                 by_app[parent.handle].append((app.handle, f"{_label(app)} is served inside this vhost"))
     by_declared: dict[str, list[tuple[str, str]]] = defaultdict(list)
-    for app in declared:
-        if app.status in INACTIVE:
+    for d in declared:
+        if d.status in INACTIVE:
             continue
-        for dep in app.depends_on:
-            by_declared[dep].append((app.app_id, f"{app.app_id} ({app.name}) is declared to depend on it"))
+        for dep in d.depends_on:
+            by_declared[dep].append((d.app_id, f"{d.app_id} ({d.name}) is declared to depend on it"))
     return by_app, by_declared
 
 

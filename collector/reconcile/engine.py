@@ -32,10 +32,10 @@ from ronda.collector.reconcile.verdicts import INSUFFICIENT, clock_for, verdict_
 
 
 def _used(app: DiscoveredApp, clock: Clock) -> bool:
-    return bool(app.last_human_request) and app.last_human_request >= clock.window_start  # type: ignore
+    return app.last_human_request is not None and app.last_human_request >= clock.window_start
 
 
-def build_subjects(inputs: Inputs, matches) -> list[Subject]:
+def build_subjects(inputs: Inputs, matches: list[Match]) -> list[Subject]:
     """One subject per declared app (with every present app it matched) and per unmatched present app."""
     present = {a.handle: a for a in inputs.discovered if a.present}
     by_declared: dict[str, list] = defaultdict(list)
@@ -77,7 +77,8 @@ class Plan:
 
     def owner(self, subject: str) -> int:
         """The position of the subject that a stored finding or verdict about `subject` belongs to
-        (`APP#aspect` belongs to APP); len(subjects) for rows about no subject (listeners, sweeps, gone apps)."""
+        (`APP#aspect` belongs to APP); len(subjects) for rows about no subject (listeners, sweeps,
+        gone apps)."""
         positions = self.positions
         found = positions.get(subject)
         return found if found is not None else positions.get(subject.split("#", 1)[0], len(self.subjects))
@@ -99,6 +100,8 @@ class Plan:
         skipped: set[str] = set()
         for subject in subjects:
             declared = subject.declared
+            if declared is None and all(a.redirect for a in subject.apps):
+                continue  # a redirect record only says where a name points: nothing to find or judge
             deps: list[tuple[str, str]] = []
             notes: list[Reason] = []
             for app in subject.apps:
@@ -148,6 +151,7 @@ class Plan:
                 findings += rules.status_mismatch(subject, config, clock, inputs.hosts, idle)
                 findings += rules.unowned(subject, config)
                 findings += rules.drift(subject, index, inputs.hosts)
+            findings += rules.unsupported(subject, clock, inputs.hosts)
             if subject.apps or (declared is not None and declared.status == "active"):
                 verdicts.append(verdict_for(subject, inputs.hosts, deps, decision, config, clock, notes))
         if fleet:

@@ -203,7 +203,9 @@ def _framework(text: str) -> tuple[str, str]:
 
 
 def framework_differs(declared: str, found: str, found_version: str) -> str | None:
-    """Why a declared framework disagrees with the fingerprint, or None when they agree or cannot be compared."""
+    """Why a declared framework disagrees with the fingerprint.
+
+    None when they agree or cannot be compared."""
     want, want_version = _framework(declared)
     have, _ = _framework(found)
     if want in _GENERIC or have in _GENERIC:
@@ -289,6 +291,36 @@ def exposed_listeners(
                     "process": sock.process,
                 },
                 agent_id=sock.agent_id,
+            )
+        )
+    return out
+
+
+def unsupported(subject: Subject, clock: Clock, hosts: dict[str, HostInfo]) -> list[Finding]:
+    """An app people still use runs a release past its end of support."""
+    out = []
+    for a in subject.apps:
+        in_use = a.last_human_request is not None and a.last_human_request >= clock.window_start
+        if not (in_use and a.end_of_support and a.end_of_support < clock.text[:10]):
+            continue
+        what = f"{a.framework} {a.framework_version}".strip()
+        name = subject.declared.app_id if subject.declared else label(a)
+        out.append(
+            _on(
+                a,
+                Finding(
+                    "unsupported-version",
+                    f"{a.agent_id}/{a.app_key}#unsupported",
+                    f"{name} on {_host(a, hosts)} is in use and runs {what}, "
+                    f"whose support ended {a.end_of_support}",
+                    {
+                        "framework": a.framework,
+                        "framework_version": a.framework_version,
+                        "end_of_support": a.end_of_support,
+                        "last_human_request": a.last_human_request,
+                    },
+                    app_id=subject.declared.app_id if subject.declared else None,
+                ),
             )
         )
     return out

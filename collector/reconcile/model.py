@@ -48,6 +48,7 @@ class DiscoveredApp:
     rss_bytes: int = 0
     disk_bytes: int = 0
     present: bool = True
+    end_of_support: str = ""  # YYYY-MM-DD: when its product release's security support ends or ended
     # Everything stored about the app, as one text (the store builds it); "" when built by hand.
     fingerprint: str = field(default="", repr=False, compare=False)
     # Derived once, used everywhere: the ports it listens on and its path prefix in normal form.
@@ -221,11 +222,7 @@ def iso(value: datetime | None) -> str | None:
         return None
     if value.tzinfo is not UTC:
         value = value.astimezone(UTC)
-    return "%04d-%02d-%02dT%02d:%02d:%02dZ" % (
-        value.year,
-        value.month,
-        value.day,
-        value.hour,
-        value.minute,
-        value.second,
+    return (
+        f"{value.year:04d}-{value.month:02d}-{value.day:02d}"
+        f"T{value.hour:02d}:{value.minute:02d}:{value.second:02d}Z"
     )

@@ -11,7 +11,8 @@ from ronda.collector.reconcile.chart import Week
 
 CSP = "default-src 'none'; style-src 'unsafe-inline'; img-src data:; base-uri 'none'; form-action 'none'"
 STYLE = """
-body{font:14px/1.45 system-ui,-apple-system,"Segoe UI",Roboto,sans-serif;margin:0;color:#1d2430;background:#f6f7f9}
+body{font:14px/1.45 system-ui,-apple-system,"Segoe UI",Roboto,sans-serif;margin:0;color:#1d2430;
+background:#f6f7f9}
 header,section,footer{max-width:1280px;margin:0 auto;padding:12px 24px}
 header{padding-top:24px}h1{font-size:22px;margin:0 0 4px}h2{font-size:18px;margin:24px 0 8px}
 .muted{color:#5b6573}.cards{display:flex;flex-wrap:wrap;gap:10px}
@@ -22,7 +23,8 @@ table{border-collapse:collapse;width:100%;background:#fff;border:1px solid #dde1
 th,td{text-align:left;vertical-align:top;padding:6px 8px;border-bottom:1px solid #eceff3}
 th{background:#eef1f5;font-weight:600;font-size:13px}td.num{text-align:right;white-space:nowrap}
 ul.reasons{margin:0;padding-left:16px}ul.reasons li{margin:0}
-.tag{display:inline-block;border-radius:3px;padding:0 5px;font-size:12px;background:#eef1f5;white-space:nowrap}
+.tag{display:inline-block;border-radius:3px;padding:0 5px;font-size:12px;background:#eef1f5;
+white-space:nowrap}
 .tag.safe-to-take-down,.tag.take-down{background:#fee4e2;color:#912018}.tag.review{background:#fef0c7;color:#93370d}
 .tag.keep{background:#d1fadf;color:#05603a}.tag.insufficient-evidence{background:#eaecf0;color:#344054}
 .e-safe-to-take-down{color:#912018}.e-keep{color:#05603a}.e-review{color:#93370d}
@@ -188,7 +190,8 @@ def _findings(rows: list[dict[str, Any]]) -> str:
 def _owners(rows: list[dict[str, Any]]) -> str:
     out = [
         '<table id="owners-table"><thead><tr><th>Owner (OPD)</th><th>Safe to take down</th><th>Review</th>'
-        "<th>Keep</th><th>Insufficient evidence</th><th>Apps</th><th>Declared annual cost</th></tr></thead><tbody>"
+        "<th>Keep</th><th>Insufficient evidence</th><th>Apps</th><th>Declared annual cost</th></tr></thead>"
+        "<tbody>"
     ]
     for r in rows:
         out.append(
@@ -234,18 +237,21 @@ def render_html(report: dict[str, Any], title: str = "ronda report") -> str:
 <body>
 <header><h1>{_e(title)}</h1>
 <p class="muted">Generated {_e(report["generated_at"])} from the ronda collector database; last reconciled
-{_e(c["reconciled_at"] or "never")}. ronda recommends; people decide, and their decisions are recorded below.</p>
+{_e(c["reconciled_at"] or "never")}. ronda recommends; people decide, and their decisions are recorded
+below.</p>
 </header>
 <section id="summary"><h2>Summary</h2>{_cards(report)}</section>
 <section id="candidates"><h2>Safe to take down</h2>
-<p class="muted">No human use inside the idle window, access logs covering the whole window, a host that reported
-recently, nothing depending on it, and not a shared service still in use. Each row lists the evidence.</p>
+<p class="muted">No human use inside the idle window, access logs covering the whole window, a host that
+reported recently, nothing depending on it, and not a shared service still in use. Each row lists the
+evidence.</p>
 {_verdict_table(report["candidates"], "candidates-table", False)}</section>
 <section id="review"><h2>Needs review, or not enough evidence</h2>
 {_verdict_table(report["review"], "review-table", True)}</section>
 <section id="findings"><h2>Open findings</h2>{_findings(report["findings"])}</section>
 <section id="owners"><h2>By owner</h2>{_owners(report["owners"])}</section>
 <section id="decisions"><h2>Decisions</h2>{_decisions(report["decisions"])}</section>
-<footer class="muted">ronda {_e(__version__)} · usage bars: dark = human, light = bots, grey line = no logs yet</footer>
+<footer class="muted">ronda {_e(__version__)} ·
+usage bars: dark = human, light = bots, grey line = no logs yet</footer>
 </body></html>
 """

@@ -9,21 +9,25 @@ from __future__ import annotations
 import os
 import shutil
 import xml.etree.ElementTree as ET
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
 import nmap
 
 from ronda.collector.scans.scope import WEB_PORTS, IPNetwork, PortList
+from ronda.errors import EXIT_REFUSED, ScanError
 
 HTTP_SERVICES = ("http", "https", "http-proxy", "http-alt", "https-alt", "http-mgmt", "ssl/http")
 
 
-class NmapMissing(Exception):
+class NmapMissing(ScanError):
     """nmap is not installed or not on PATH."""
 
+    exit_code = EXIT_REFUSED  # install nmap: retrying changes nothing
 
-class NmapFailed(Exception):
+
+class NmapFailed(ScanError):
     """nmap ran but the sweep did not complete."""
 
 
@@ -91,7 +95,7 @@ def find_nmap(path: str | None = None) -> str:
     return found
 
 
-def nmap_arguments(options: SweepOptions, exclude: list[IPNetwork] = ()) -> str:
+def nmap_arguments(options: SweepOptions, exclude: Sequence[IPNetwork] = ()) -> str:
     args = [
         "-n",
         "-Pn",
@@ -114,9 +118,11 @@ def sweep(
     ports: PortList,
     options: SweepOptions = SweepOptions(),
     nmap_path: str | None = None,
-    exclude: list[IPNetwork] = (),
+    exclude: Sequence[IPNetwork] = (),
 ) -> SweepResult:
-    """Run nmap over `targets` (already checked against the scopes), skipping `exclude`; return the open ports."""
+    """Run nmap over `targets` (already checked against the scopes), skipping `exclude`.
+
+    Returns the open ports."""
     binary = nmap_path or find_nmap()
     try:
         scanner = nmap.PortScanner(nmap_search_path=(binary,))
@@ -168,7 +174,9 @@ def sweep(
 
 
 def _tunnels(xml_output: bytes | str) -> dict[tuple[str, int], str]:
-    """python-nmap drops the service's tunnel attribute (https shows as http over ssl); read it from the XML."""
+    """The service's tunnel attribute (https shows as http over ssl), read from nmap's XML.
+
+    python-nmap drops it."""
     found: dict[tuple[str, int], str] = {}
     try:
         root = ET.fromstring(xml_output)

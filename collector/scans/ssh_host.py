@@ -15,7 +15,7 @@ import posixpath
 import shlex
 import stat as _stat
 import time
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from typing import BinaryIO
 
 import paramiko
@@ -31,12 +31,11 @@ from ronda.agent.host import (
 )
 from ronda.agent.host.base import MAX_READ_BYTES, require_regular, require_size
 from ronda.agent.host.globbing import glob_segments
-from ronda.collector.scans import ssh_system
 from ronda.collector.scans.remote_stat import RemoteStat
+from ronda.collector.scans.ssh_system import RemoteSystem
 
 MAX_COMMAND_OUTPUT = 64 * 1024 * 1024
 _CACHE_SECONDS = 5.0  # a listing's stat results serve the lstat calls that follow it (a walk)
-_LIVE_SECONDS = 60.0  # processes, sockets and system figures, read once per scan
 _TYPE_BITS = {
     "f": _stat.S_IFREG,
     "d": _stat.S_IFDIR,
@@ -48,7 +47,7 @@ _TYPE_BITS = {
 }
 
 
-def _never(flag_words: set[str]):
+def _never(flag_words: set[str]) -> Callable[[list[str]], bool]:
     return lambda args: not any(a in flag_words or a.startswith(tuple(flag_words)) for a in args)
 
 
@@ -67,7 +66,7 @@ def _only_flags(args: list[str], flags: set[str], with_value: set[str]) -> bool:
 
 # Commands discovery may run on a scanned server, each with a check of its arguments.
 # Anything else is refused as not available, so the source falls back to reading files.
-READ_ONLY_COMMANDS = {
+READ_ONLY_COMMANDS: dict[str, Callable[[list[str]], bool]] = {
     "nginx": _never({"-s"}),  # -T/-t/-V only read; -s signals the server
     "apache2ctl": _never({"-k", "start", "stop", "restart", "graceful", "graceful-stop", "configtest-start"}),
     "apachectl": _never({"-k", "start", "stop", "restart", "graceful", "graceful-stop"}),
@@ -83,12 +82,19 @@ READ_ONLY_COMMANDS = {
     "php": lambda args: args in (["-v"], ["--version"], ["-m"]),
     "java": lambda args: args in (["-version"], ["--version"]),
     "node": lambda args: args in (["--version"], ["-v"]),
+    # which package owns a path (see agent/inspect/packages.py)
+    "rpm": lambda args: (
+        len(args) == 4 and args[:2] == ["-qf", "--queryformat"] and not args[3].startswith("-")
+    ),
+    "dpkg-query": lambda args: (
+        len(args) > 1 and args[0] == "--search" and not any(a.startswith("-") for a in args[1:])
+    ),
 }
 
 
 def _allowed(argv: Sequence[str]) -> bool:
     check = READ_ONLY_COMMANDS.get(posixpath.basename(argv[0]))
-    return bool(check) and check(list(argv[1:]))
+    return check is not None and check(list(argv[1:]))
 
 
 def _reason(e: Exception) -> str:
@@ -147,12 +153,14 @@ class SshHost:
             self.sftp = client.open_sftp()
         except (paramiko.SSHException, OSError) as e:
             raise HostError(f"{self.name}: the server offers no SFTP subsystem ({_reason(e)})") from None
-        self.sftp.get_channel().settimeout(command_timeout)
+        channel = self.sftp.get_channel()
+        if channel is not None:  # None only for an SFTPClient built without a channel
+            channel.settimeout(command_timeout)
         self.helper = RemoteStat(transport, self.name, command_timeout)
         self._lstat_cache: dict[str, tuple[float, FileStat]] = {}
         self._which: dict[str, str | None] = {}
         self._find_works = True
-        self._live: dict[str, tuple[float, object]] = {}
+        self.system = RemoteSystem(self)
 
     # -- connection ------------------------------------------------------------
     @property
@@ -169,7 +177,7 @@ class SshHost:
     def __enter__(self) -> SshHost:
         return self
 
-    def __exit__(self, *exc) -> None:
+    def __exit__(self, *exc: object) -> None:
         self.close()
 
     # -- files -----------------------------------------------------------------
@@ -362,21 +370,12 @@ class SshHost:
     ) -> bytes:
         raise CommandNotAvailable(f"{socket_path}: unix sockets are not read over SSH scans")
 
-    # -- processes, sockets, system --------------------------------------------
-    # Several sources ask for these within one scan; each answer costs hundreds of round trips,
-    # so one answer serves the whole scan (a snapshot is one moment anyway).
-    def _once(self, what: str, compute):
-        entry = self._live.get(what)
-        if entry is None or time.monotonic() - entry[0] > _LIVE_SECONDS:
-            entry = (time.monotonic(), compute(self))
-            self._live[what] = entry
-        return entry[1]
-
+    # -- processes, sockets, system (from /proc: see ssh_system) ---------------
     def processes(self) -> list[ProcessInfo]:
-        return list(self._once("processes", ssh_system.processes))
+        return self.system.processes()
 
     def listeners(self) -> list[ListenSocket]:
-        return list(self._once("listeners", ssh_system.listeners))
+        return self.system.listeners()
 
     def system_stats(self) -> SystemStats:
-        return self._once("system", ssh_system.system_stats)
+        return self.system.system_stats()

@@ -19,20 +19,22 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, overload
 
 import sqlite_utils
 
-from ronda.collector.store.apply import AdmitHook, ingest_message, prepare, read_base
-from ronda.collector.store.migrations import MIGRATIONS
+from ronda import __version__
+from ronda.collector.store.apply import AdmitHook, Prepared, ingest_message, prepare, read_base
+from ronda.collector.store.migrations import KNOWN_VERSIONS, MIGRATIONS, NEXT_VERSION, apply_migration
 from ronda.collector.validate import InvalidSnapshot, check_header
+from ronda.errors import RondaError
 from ronda.model import Snapshot
 from ronda.wire.v1 import ronda_pb2 as pb
 
 log = logging.getLogger("ronda.collector")
 
 
-class StoreError(Exception):
+class StoreError(RondaError):
     """The database cannot be opened, is from a newer ronda, or is damaged."""
 
 
@@ -49,10 +51,23 @@ def default_db_path() -> str:
     return os.path.join(base, "ronda", "ronda.db")
 
 
+@overload
+def iso(value: datetime) -> str: ...
+@overload
+def iso(value: None) -> None: ...
+@overload
+def iso(value: datetime | None) -> str | None: ...
 def iso(value: datetime | None) -> str | None:
     if value is None:
         return None
     return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def inserted_id(cursor: sqlite3.Cursor) -> int:
+    """The rowid of the row an INSERT just made (sqlite3 leaves it None until a row is inserted)."""
+    if cursor.lastrowid is None:
+        raise StoreError("the insert made no row")
+    return cursor.lastrowid
 
 
 @dataclass(frozen=True)
@@ -106,7 +121,11 @@ class Store:
                 self._lock_file = os.open(f"{self.path}-lock", os.O_RDWR | os.O_CREAT, 0o600)
             except OSError:
                 self._lock_file = None  # a read-only place: SQLite's own locking still holds
-        self._migrate()
+        try:
+            self._migrate()
+        except BaseException:
+            self.close()
+            raise
 
     # -- schema ----------------------------------------------------------------
     @property
@@ -115,26 +134,33 @@ class Store:
         return row[0] or 0
 
     def _migrate(self) -> None:
-        with self.writing():
-            self.conn.execute(
+        """Apply, in the one sequence's order, every migration the database lacks, all in one transaction."""
+        with self.writing() as c:
+            c.execute(
                 "CREATE TABLE IF NOT EXISTS schema_migrations "
                 "(version INTEGER PRIMARY KEY, description TEXT, applied_at TEXT)"
             )
-            applied = {row[0] for row in self.conn.execute("SELECT version FROM schema_migrations")}
-            unknown = applied - {version for version, _, _ in MIGRATIONS}
+            applied = {row[0] for row in c.execute("SELECT version FROM schema_migrations")}
+            unknown = applied - KNOWN_VERSIONS
             if unknown:
                 raise StoreError(
-                    f"{self.path} has schema version(s) {sorted(unknown)} that this ronda does not "
-                    "know; it was written by a newer ronda: upgrade ronda"
+                    f"{self.path} has schema version(s) {sorted(unknown)} that this ronda ({__version__}, "
+                    f"versions up to {NEXT_VERSION - 1}) does not know; it was written by a newer ronda: "
+                    "upgrade ronda"
                 )
-            for version, description, sql in sorted(MIGRATIONS):
-                if version in applied:
+            for migration in MIGRATIONS:
+                if migration.version in applied:
                     continue
-                for statement in _statements(sql):
-                    self.conn.execute(statement)
-                self.conn.execute(
+                try:
+                    apply_migration(c, migration)
+                except sqlite3.Error as e:
+                    raise StoreError(
+                        f"cannot upgrade {self.path}: migration {migration.version} "
+                        f"({migration.description}) failed: {e}; the database is left as it was"
+                    ) from None
+                c.execute(
                     "INSERT INTO schema_migrations VALUES (?, ?, ?)",
-                    (version, description, iso(datetime.now(UTC))),
+                    (migration.version, migration.description, iso(datetime.now(UTC))),
                 )
 
     @contextmanager
@@ -164,14 +190,14 @@ class Store:
                 else:
                     self.conn.execute("COMMIT")
                     if self.checkpoint_every is not None and time.monotonic() >= self._next_checkpoint:
-                        self._checkpoint()
+                        self._checkpoint(self.checkpoint_every)
             finally:
                 if self._lock_file is not None:
                     fcntl.flock(self._lock_file, fcntl.LOCK_UN)
         finally:
             self._lock.release()
 
-    def _checkpoint(self) -> None:
+    def _checkpoint(self, every: float) -> None:
         """Copy the write-ahead log into the database, still holding the write lock: a checkpoint beside
         running writers would never catch up with them, and the log restarts from its beginning only once
         it is wholly copied."""
@@ -179,7 +205,7 @@ class Store:
             self.conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
         except sqlite3.Error as e:  # the write itself is committed; the next interval tries again
             log.warning("checkpoint of %s failed: %s", self.path, e)
-        self._next_checkpoint = time.monotonic() + self.checkpoint_every
+        self._next_checkpoint = time.monotonic() + every
 
     def close(self) -> None:
         self.conn.close()
@@ -198,7 +224,9 @@ class Store:
             self._readers.conn = reader
         return reader
 
-    def _prepare(self, message: pb.Snapshot, now: str, raw: bytes | None, admit: AdmitHook | None = None):
+    def _prepare(
+        self, message: pb.Snapshot, now: str, raw: bytes | None, admit: AdmitHook | None = None
+    ) -> Prepared | None:
         """The CPU-heavy part of an ingest, done before the write lock so that calls (and processes) overlap.
 
         None when it cannot help (a duplicate, a bad header, an in-memory database); the transaction
@@ -286,15 +314,3 @@ class Store:
         """The whole database as SQL text (for comparing states)."""
         with self.reading() as conn:
             return "\n".join(conn.iterdump())
-
-
-def _statements(sql: str) -> list[str]:
-    """Split a migration into statements; a trigger body's own `;` do not end its CREATE TRIGGER."""
-    statements, pending = [], ""
-    for piece in sql.split(";"):
-        pending += piece + ";"
-        if sqlite3.complete_statement(pending):
-            if pending.strip(" \t\n;"):
-                statements.append(pending.strip())
-            pending = ""
-    return statements

@@ -13,12 +13,15 @@ import logging
 import secrets
 import sqlite3
 import threading
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
 from ronda.collector.store import Store
 from ronda.collector.store.store import iso
+from ronda.errors import EXIT_FAILED, InputError
 from ronda.ids import valid_agent_id
+from ronda.transport import TransportError
 
 log = logging.getLogger("ronda.collector.trust")
 APPROVAL_MODES = ("auto", "manual")
@@ -26,8 +29,10 @@ TOKEN_PREFIX = "ronda_at_"
 SECRET_PREFIX = "ronda_es_"
 
 
-class Refused(Exception):
+class Refused(TransportError):
     """A request the collector will not serve; `code` is a grpc.StatusCode name."""
+
+    exit_code = EXIT_FAILED
 
     def __init__(self, code: str, message: str, pending: bool = False) -> None:
         super().__init__(message)
@@ -64,7 +69,9 @@ class Registry:
         self._local = threading.local()
 
     # -- serving: called inside the ingest transaction --------------------------------------------
-    def admit(self, c: sqlite3.Connection, agent_id: str, machine_id: str, hostname: str, peer: Peer):
+    def admit(
+        self, c: sqlite3.Connection, agent_id: str, machine_id: str, hostname: str, peer: Peer
+    ) -> Callable[[], list[str]]:
         """Refuse the call, or return a function that records the agent as seen (run once the snapshot is
         applied) and returns notes for the ack, such as a suspected clone."""
         claimed = self._authenticated_id(c, peer)
@@ -193,7 +200,8 @@ class Registry:
         ]
         for other in others:
             c.execute(
-                """INSERT INTO clones VALUES (?,?,?,?,?) ON CONFLICT DO UPDATE SET last_seen=excluded.last_seen""",
+                "INSERT INTO clones VALUES (?,?,?,?,?) "
+                "ON CONFLICT DO UPDATE SET last_seen=excluded.last_seen",
                 (machine_id, agent_id, other, now, now),
             )
         if not others:
@@ -267,7 +275,8 @@ class Registry:
             )
             c.execute(
                 """INSERT INTO agent_identities VALUES (?,?,?,?,?,?,?,?,?,?) ON CONFLICT(agent_id) DO UPDATE
-                         SET method=excluded.method, credential=excluded.credential, last_seen=excluded.last_seen""",
+                         SET method=excluded.method, credential=excluded.credential,
+                         last_seen=excluded.last_seen""",
                 (
                     agent_id,
                     status,
@@ -316,7 +325,8 @@ class Registry:
         return self.store.query("""
             SELECT i.agent_id, i.status, i.method, i.hostname, i.machine_id, i.first_seen, i.last_seen,
                    a.last_sequence,
-                   (SELECT group_concat(other_agent_id, ',') FROM clones k WHERE k.agent_id = i.agent_id) AS clone_of
+                   (SELECT group_concat(other_agent_id, ',') FROM clones k WHERE k.agent_id = i.agent_id)
+                       AS clone_of
             FROM agent_identities i LEFT JOIN agents a USING (agent_id)
             ORDER BY i.status <> 'pending', i.agent_id""")
 
@@ -343,7 +353,7 @@ class Registry:
 
     def _set_status(self, agent_id: str, status: str, reason: str) -> str:
         if not valid_agent_id(agent_id):
-            raise ValueError(f"{agent_id!r} is not a valid agent id")
+            raise InputError(f"{agent_id!r} is not a valid agent id")
         stamp = iso(_now())
         with self.store.writing() as c:
             row = c.execute(
@@ -381,9 +391,9 @@ class Registry:
     ) -> str:
         """A new enrolment secret, shown once; only its hash is stored."""
         if uses < 1:
-            raise ValueError("uses must be at least 1")
+            raise InputError("uses must be at least 1")
         if ttl <= timedelta(0):
-            raise ValueError("the secret must live for a positive time")
+            raise InputError("the secret must live for a positive time")
         now = now or _now()
         secret = SECRET_PREFIX + secrets.token_urlsafe(24)
         with self.store.writing() as c:
