@@ -17,9 +17,9 @@ from ronda.agent.progress import TerminalProgress
 from ronda.agent.render import snapshot_text
 from ronda.agent.runner import Agent, lower_priority, scan_options
 from ronda.agent.snapshot import default_agent_id, scan
+from ronda.agent.state import state_dir_for
 from ronda.command import RondaGroup, setup_logging, verbose_option
 from ronda.convert import message_to_json, snapshot_to_wire
-from ronda.agent.state import state_dir_for
 from ronda.transport import TlsFiles
 
 

@@ -14,8 +14,8 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
-from ronda.paths import default_path
 from ronda.errors import RondaError
+from ronda.paths import default_path
 
 
 class StateError(RondaError):

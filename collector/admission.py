@@ -31,6 +31,8 @@ from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from typing import ParamSpec, TypeVar
 
+from ronda.errors import RondaError
+
 P = ParamSpec("P")
 T = TypeVar("T")
 
@@ -70,7 +72,7 @@ class CountingPool(ThreadPoolExecutor):
             raise
 
 
-class Busy(Exception):
+class Busy(RondaError):
     """No room for this call now; `delay` is when to come back (seconds)."""
 
     def __init__(self, reason: str, delay: float) -> None:
@@ -109,7 +111,7 @@ class Ticket:
     def __enter__(self) -> Ticket:
         return self
 
-    def __exit__(self, *exc) -> None:
+    def __exit__(self, *exc: object) -> None:
         self.release()
 
 

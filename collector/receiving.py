@@ -18,10 +18,12 @@ from collections.abc import Iterator
 
 import grpc
 
+from ronda.errors import RondaError
+
 log = logging.getLogger("ronda.collector")
 
 
-class NoBody(Exception):
+class NoBody(RondaError):
     """The call ended without a message: cancelled on its deadline, or closed by the client."""
 
 

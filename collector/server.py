@@ -347,7 +347,8 @@ def make_server(store: Store, config: ServerConfig) -> tuple[grpc.Server, int]:
         maximum_concurrent_rpcs=limits.admitted * 4 + 32,  # beyond: RESOURCE_EXHAUSTED, no thread used
     )
     registry = Registry(store, config.approval)
-    report = grpc.stream_unary_rpc_method_handler(  # raw bytes in and out
+    # raw bytes in and out: the handlers decode and encode themselves
+    report: grpc.RpcMethodHandler[bytes, bytes] = grpc.stream_unary_rpc_method_handler(
         ReportHandler(
             store,
             registry,
@@ -358,7 +359,9 @@ def make_server(store: Store, config: ServerConfig) -> tuple[grpc.Server, int]:
             config.max_message_bytes,
         )
     )
-    enrol = grpc.stream_unary_rpc_method_handler(EnrolHandler(registry, mode, enrol_slots))
+    enrol: grpc.RpcMethodHandler[bytes, bytes] = grpc.stream_unary_rpc_method_handler(
+        EnrolHandler(registry, mode, enrol_slots)
+    )
     server.add_generic_rpc_handlers(
         [grpc.method_handlers_generic_handler(SERVICE, {"Report": report, "Enrol": enrol})]
     )

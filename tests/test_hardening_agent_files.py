@@ -19,6 +19,8 @@ from pathlib import Path
 import pytest
 from servers import Nginx
 
+pytestmark = pytest.mark.servers  # starts ronda's own commands as processes
+
 BIN = Path(sys.executable).parent
 
 # Enough of each server's layout that its source reads the hostile file.

@@ -22,6 +22,8 @@ from ronda.agent.spool import Spool
 from ronda.collector.server import ServerConfig
 from ronda.convert import snapshot_to_wire
 
+pytestmark = pytest.mark.servers  # starts ronda's own commands as processes
+
 BIN = Path(sys.executable).parent
 
 

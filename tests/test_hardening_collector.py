@@ -36,6 +36,7 @@ def pki(tmp_path):
     return make_pki(tmp_path / "pki")
 
 
+@pytest.mark.servers
 def test_calls_that_never_send_a_body_leave_health_checks_and_honest_agents_served(tmp_path, pki):
     db = tmp_path / "ronda.db"
     registry = Registry(Store(db))
@@ -71,6 +72,7 @@ def test_calls_that_never_send_a_body_leave_health_checks_and_honest_agents_serv
     assert "within 3 s; the call was cancelled" in log
 
 
+@pytest.mark.servers
 def test_stalled_calls_on_a_plain_loopback_collector_still_leave_health_answered(tmp_path):
     # --insecure has no identity to tell callers apart: the receiving slots bound them instead
     serve = ServeChild(tmp_path / "ronda.db", None, "--receive-timeout", "2")
@@ -111,6 +113,7 @@ print(",".join(sorted(set(codes))), len(codes))
 """
 
 
+@pytest.mark.servers
 def test_many_large_bodies_without_credentials_cost_the_collector_no_memory(tmp_path, pki):
     tls = TlsFiles("", pki.collector.cert, pki.collector.key)  # token mode: anyone may reach Report
     serve = ServeChild(tmp_path / "ronda.db", tls)

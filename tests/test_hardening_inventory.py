@@ -13,6 +13,8 @@ from pathlib import Path
 
 import pytest
 
+pytestmark = pytest.mark.servers  # starts ronda's own commands as processes
+
 BIN = Path(sys.executable).parent
 
 # The classic "billion laughs" (9^9 strings once expanded) as the value of an inventory record.
@@ -54,7 +56,8 @@ def test_hostile_inventories_are_refused_quickly_with_a_clear_error(tmp_path, ca
 def test_a_hand_written_yaml_inventory_with_anchors_still_imports(tmp_path):
     path = tmp_path / "katalog.yaml"
     path.write_text(
-        "pemilik_kominfo: &kominfo\n  opd_pemilik: Dinas Komunikasi dan Informatika\n  kontak: tik@example.go.id\n"
+        "pemilik_kominfo: &kominfo\n"
+        "  opd_pemilik: Dinas Komunikasi dan Informatika\n  kontak: tik@example.go.id\n"
         "aplikasi:\n"
         "  - <<: *kominfo\n    id_aplikasi: APP-001\n    nama_aplikasi: SIPD\n"
         "    alamat_domain: sipd.example.go.id\n    status_aplikasi: aktif\n"

@@ -105,6 +105,7 @@ def test_csv_exports_neutralise_formulas_from_the_inventory_and_from_hosts(tmp_p
     assert "'=1+cmd|calc!A0" in apps
 
 
+@pytest.mark.servers
 def test_escape_sequences_from_a_host_are_printed_visibly(tmp_path):
     root = hostile_server(tmp_path)
     done = subprocess.run(

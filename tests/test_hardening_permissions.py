@@ -18,6 +18,8 @@ from trust_fixtures import Collector, make_pki
 
 from ronda.collector.server import ServerConfig
 
+pytestmark = pytest.mark.servers  # starts ronda's own commands as processes
+
 BIN = Path(sys.executable).parent
 
 

@@ -93,6 +93,7 @@ HOSTILE_CONFS = {
 
 @pytest.mark.parametrize("case", HOSTILE_CONFS)
 @pytest.mark.parametrize("mode", ["nginx -T", "files under --root"])
+@pytest.mark.servers
 def test_no_secret_reaches_the_snapshot_from_nginx_or_its_files(tmp_path, case, mode):
     root = tmp_path / "server"
     conf = root / "etc/nginx/nginx.conf"

@@ -27,7 +27,6 @@ _KINDS = (
 )
 
 
-
 class HostError(RondaError):
     """A host could not answer a request (file missing, unreadable, command failed)."""
 

@@ -20,7 +20,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Sequence
-from typing import BinaryIO, TypeVar
+from typing import Any, BinaryIO, TypeVar
 
 from ronda.agent.host.base import (
     CommandResult,
@@ -127,7 +127,7 @@ class ScanHost:
     def system_stats(self) -> SystemStats:
         return self.host.system_stats()
 
-    def __getattr__(self, name: str):  # what a particular host offers beyond the seam (SSH's readlink)
+    def __getattr__(self, name: str) -> Any:  # what a particular host offers beyond the seam (SSH's readlink)
         return getattr(self.host, name)
 
     def settle(self, errors: list[SourceError]) -> list[SourceError]:

@@ -22,6 +22,7 @@ from typing import Any
 import yaml
 
 from ronda.collector.inventory.model import InventoryError, Problem
+from ronda.errors import RondaError
 
 FORMATS = ("csv", "yaml", "json")
 _LIST_KEYS = ("apps", "applications", "aplikasi", "inventory", "inventaris", "data", "records")
@@ -196,11 +197,12 @@ class _BoundedLoader(yaml.SafeLoader):
         super().__init__(stream)
         self._depth = 0
 
-    def compose_node(self, parent, index):
+    def compose_node(self, parent: yaml.Node | None, index: int) -> yaml.Node | None:
         self._depth += 1
         try:
             if self._depth > MAX_DEPTH:
-                raise _Limit(self.peek_event().start_mark.line + 1, f"nested deeper than {MAX_DEPTH} levels")
+                event = self.peek_event()  # type: ignore[no-untyped-call]
+                raise _Limit(event.start_mark.line + 1, f"nested deeper than {MAX_DEPTH} levels")
             return super().compose_node(parent, index)
         finally:
             self._depth -= 1
@@ -237,7 +239,7 @@ def _children(node: yaml.Node) -> list[yaml.Node]:
     return []
 
 
-class _Limit(Exception):
+class _Limit(RondaError):
     def __init__(self, line: int | None, what: str) -> None:
         super().__init__(what)
         self.line = line
