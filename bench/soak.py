@@ -36,8 +36,8 @@ import grpc
 import psutil
 from grpc_health.v1 import health_pb2, health_pb2_grpc
 
-from bench.fleet import make_snapshot
-from bench.ingest import personalise, wait_ready
+from bench.fleet import large_snapshot, make_snapshot
+from bench.ingest import _free_port, personalise, wait_ready
 from ronda.agent.config import AgentConfig
 from ronda.agent.runner import Agent
 from ronda.agent.sender import SendError
@@ -93,19 +93,6 @@ class SoakAgent(Agent):
                 time.sleep(self.backoff.next(e.retry_after))
                 if stop is not None and stop.is_set():
                     return
-
-
-def large_template(size: int) -> bytes:
-    message = snapshot_to_wire(make_snapshot("template", 1, apps=100, days=90))
-    base = list(message.apps)
-    copy = 0
-    while message.ByteSize() < size:
-        copy += 1
-        for app in base:
-            clone = message.apps.add()
-            clone.CopyFrom(app)
-            clone.key = f"{app.key}{copy}"
-    return message.SerializeToString()
 
 
 def slow_loris(address: str, tls: TlsFiles, stop: threading.Event, calls: int, out: Counter) -> None:
@@ -218,7 +205,7 @@ def main() -> None:
     )
     wait_ready(address, tls["monitor"])
     template = snapshot_to_wire(make_snapshot("template", 1, apps=30, days=30)).SerializeToString()
-    bulk_template = large_template(15 * 1024 * 1024)
+    bulk_template = large_snapshot("template", 15 * 1024 * 1024).SerializeToString()
     print(f"snapshots: {len(template) // 1024} KiB; the large sender's {len(bulk_template) / 2**20:.1f} MiB")
 
     def agent(name: str, payload: bytes) -> SoakAgent:
@@ -313,14 +300,6 @@ def report(db, agents, health, baseline_end, rss, baseline_rss, loris, revoked) 
     for name, ok in targets:
         print(f"{'met' if ok else 'NOT MET'}: {name}")
     sys.exit(0 if all(ok for _, ok in targets) else 1)
-
-
-def _free_port() -> int:
-    import socket
-
-    with socket.socket() as s:
-        s.bind(("127.0.0.1", 0))
-        return s.getsockname()[1]
 
 
 if __name__ == "__main__":

@@ -19,14 +19,13 @@ import pytest
 from serve_child import REPORT, ServeChild, Stalled
 from trust_fixtures import Collector, make_pki, snapshot
 
-from bench.fleet import make_snapshot
+from bench.fleet import large_snapshot
 from ronda.agent.sender import SIZE_METADATA, Sender, SendError
 from ronda.collector.server import ServerConfig
 from ronda.collector.store import Store
 from ronda.collector.trust.registry import Registry
 from ronda.convert import snapshot_to_wire
 from ronda.transport import TlsFiles, channel
-from ronda.wire.v1 import ronda_pb2 as pb
 
 MiB = 1024 * 1024
 
@@ -161,20 +160,6 @@ def test_honest_large_snapshots_at_once_are_held_to_the_byte_budget_and_all_stor
         collector.stop()
     assert refusals and all("memory budget for reports" in r for r in refusals)
     assert sorted(r["agent_id"] for r in stored) == agents  # each once
-
-
-def large_snapshot(agent_id: str, size: int) -> pb.Snapshot:
-    """A snapshot of about `size` bytes: a fleet-like host's 100 apps with 90 days of usage, repeated."""
-    message = snapshot_to_wire(make_snapshot(agent_id, 1, apps=100, days=90))
-    base = list(message.apps)
-    copy = 0
-    while message.ByteSize() < size:
-        copy += 1
-        for app in base:
-            clone = message.apps.add()
-            clone.CopyFrom(app)
-            clone.key = f"{app.key}{copy}"
-    return message
 
 
 @pytest.mark.parametrize(

@@ -19,9 +19,17 @@ def has_magic(text: str) -> bool:
 
 
 def glob_segments(
-    pattern: str, listdir: Callable[[str], list[str]], lexists: Callable[[str], bool]
+    pattern: str, listdir: Callable[[str], list[str]], lstat: Callable[[str], object]
 ) -> list[str]:
     """The matches `glob.glob` would give on the host (no `**`; hidden names need a leading dot)."""
+
+    def lexists(path: str) -> bool:
+        try:
+            lstat(path)
+            return True
+        except HostError:
+            return False
+
     if not pattern.startswith("/"):
         return []
     if not has_magic(pattern):

@@ -198,14 +198,7 @@ class LocalHost:
         if self.live:
             return sorted(_glob.glob(pattern))
         # Python's glob would follow links and `..` on this machine, out of the root
-        return sorted({posixpath.normpath(m) for m in glob_segments(pattern, self.listdir, self._lexists)})
-
-    def _lexists(self, path: str) -> bool:
-        try:
-            self.lstat(path)
-            return True
-        except HostError:
-            return False
+        return sorted({posixpath.normpath(m) for m in glob_segments(pattern, self.listdir, self.lstat)})
 
     def realpath(self, path: str) -> str:
         if self.live:

@@ -294,16 +294,9 @@ class SshHost:
         except HostError:
             return False
 
-    def _lexists(self, path: str) -> bool:
-        try:
-            self.lstat(path)
-            return True
-        except HostError:
-            return False
-
     def glob(self, pattern: str) -> list[str]:
         """The matches `glob.glob` would give on the server (no `**`, hidden names need a leading dot)."""
-        return glob_segments(pattern, self.listdir, self._lexists)
+        return glob_segments(pattern, self.listdir, self.lstat)
 
     def realpath(self, path: str) -> str:
         reply = self.helper.ask("R", path)
