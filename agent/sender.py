@@ -24,6 +24,7 @@ RETRYABLE = {
 RETRY_METADATA = "ronda-retry-after-ms"  # the collector's hint: come back after this long
 LAST_SEQUENCE_METADATA = "ronda-last-sequence"  # the newest sequence the collector holds for this agent
 SIZE_METADATA = "ronda-snapshot-bytes"  # the body's size, so the collector admits it before reading it
+SLOWEST_LINK = 64 * 1024  # bytes/s: a large snapshot gets this much more time, as the collector gives it
 
 
 def _trailing(call_or_error: Any) -> dict[str, str]:  # a grpc.Call, or the RpcError that is one
@@ -87,10 +88,11 @@ class Sender:
         return self.send_message(snapshot_to_wire(snapshot))
 
     def send_message(self, message: pb.Snapshot) -> Ack:
-        metadata = (*self._metadata, (SIZE_METADATA, str(message.ByteSize())))
+        size = message.ByteSize()
+        metadata = (*self._metadata, (SIZE_METADATA, str(size)))
         try:
             ack, call = self._stub.Report.with_call(
-                message, timeout=self.timeout, wait_for_ready=False, metadata=metadata
+                message, timeout=self.timeout + size / SLOWEST_LINK, wait_for_ready=False, metadata=metadata
             )
         except grpc.RpcError as e:
             hints = _trailing(e)

@@ -89,7 +89,8 @@ def cli(verbose: int) -> None:
     default=60.0,
     show_default=True,
     metavar="SECONDS",
-    help="Time an admitted report has to arrive whole; a slower call is cancelled and its agent retries.",
+    help="Time an admitted report has to arrive whole (plus a second per 64 KiB its agent declares); "
+    "a slower call is cancelled and its agent retries.",
 )
 def serve(
     db: str,

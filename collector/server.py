@@ -61,6 +61,7 @@ from ronda.wire.v1 import ronda_pb2 as pb
 log = logging.getLogger("ronda.collector")
 SERVICE = "ronda.v1.Collector"
 LAST_SEQUENCE_METADATA = "ronda-last-sequence"
+SLOWEST_LINK = 64 * 1024  # bytes/s: a declared body gets this much longer to arrive than receive_timeout
 CHECKPOINT_EVERY = (
     0.25  # seconds: how often a serving store copies its write-ahead log (Store(checkpoint_every))
 )
@@ -134,7 +135,9 @@ class ReportHandler:
             _busy(context, str(e), e.delay)
         with ticket:
             try:
-                request = receive_one(requests, context, self.receive_timeout)
+                # a slow link may take longer for a large body it declared; an undeclared one has the base
+                deadline = self.receive_timeout + (declared or 0) / SLOWEST_LINK
+                request = receive_one(requests, context, deadline)
             except NoBody as e:
                 log.warning("no report from %s: %s", caller, e)
                 return b""  # the call is over; nobody reads an answer
@@ -293,7 +296,7 @@ class ServerConfig:
     store_wait: float = 5.0  # seconds a call waits for the store before it gets UNAVAILABLE
     receivers: int = 4  # report bodies received at once
     budget_bytes: int = 32 * 1024 * 1024  # report bodies admitted and not yet stored, in bytes
-    receive_timeout: float = 60.0  # seconds a call has to hand over its body once admitted
+    receive_timeout: float = 60.0  # seconds a call has to hand over its body once admitted (+ SLOWEST_LINK)
     reuse_port: bool = False  # let several processes listen on one port (ronda serve --processes)
 
     def auth_mode(self) -> str:
