@@ -62,7 +62,7 @@ def _discovery_flags(f: FC) -> FC:
         type=click.IntRange(min=1),
         metavar="SECONDS",
         help="Stop reading after this long; unfinished sources are reported and the snapshot still "
-        "goes out (default: 600, or scan_timeout_seconds in the config).",
+        "goes out (default: 600; `run` also reads scan_timeout_seconds from its config).",
     )(f)
     f = click.option(
         "--sources",
