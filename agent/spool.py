@@ -101,20 +101,16 @@ class Spool:
         try:
             aside.mkdir(exist_ok=True, mode=0o700)
             os.replace(self._path(sequence), aside / self._path(sequence).name)
-            (aside / f"{sequence:020d}.reason").write_text(reason + "\n")
-        except OSError as e:  # no room to keep it: it must still not block the others
-            log.warning("could not keep refused snapshot %d (%s); dropped", sequence, e.strerror)
+            _write_atomic(aside / f"{sequence:020d}.reason", (reason + "\n").encode())
+        except (OSError, SpoolError) as e:  # no room to keep it: it must still not block the others
+            log.warning("could not keep refused snapshot %d (%s); dropped", sequence, e)
             self.remove(sequence)
             return
-        log.warning("snapshot %d set aside in %s: %s", sequence, aside, reason)
         kept = sorted(aside.glob("*.snapshot"))
+        log.warning("snapshot %d set aside (%d kept in %s): %s", sequence, len(kept), aside, reason)
         for old in kept[: max(0, len(kept) - self.max_entries)]:
             old.unlink(missing_ok=True)
             old.with_suffix(".reason").unlink(missing_ok=True)
-
-    @property
-    def set_aside_count(self) -> int:
-        return len(list((self.dir / REFUSED).glob("*.snapshot")))
 
     @property
     def coalesced(self) -> int:
