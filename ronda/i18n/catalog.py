@@ -59,7 +59,7 @@ def read_catalog(language: str) -> Catalog:
 
 def _po_bytes(catalog: Catalog, **options: bool) -> bytes:
     out = io.BytesIO()
-    write_po(out, catalog, width=100, omit_header=False, **options)
+    write_po(out, catalog, width=100, **options)
     return out.getvalue()
 
 
@@ -105,7 +105,7 @@ def update() -> list[Path]:
     """Write ronda.pot from the code, merge it into every language's .po, compile each .mo."""
     template = extract_messages()
     written = []
-    TEMPLATE.write_bytes(_po_bytes(template, omit_header=False, no_location=False))
+    TEMPLATE.write_bytes(_po_bytes(template))
     written.append(TEMPLATE)
     for language in LANGUAGES:
         if language == "en":
