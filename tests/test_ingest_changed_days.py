@@ -103,9 +103,9 @@ def _raw_daily_block(wire: bytes, start: int, end: int, usage) -> bytes | None:
 
 
 def _record(number: int, data: bytes) -> bytes:
-    from ronda.collector.store.wirebytes import _varint_bytes
+    from ronda.collector.store.wirelayout import varint
 
-    return _varint_bytes(number << 3 | 2) + _varint_bytes(len(data)) + data
+    return varint(number << 3 | 2) + varint(len(data)) + data
 
 
 @pytest.mark.parametrize("days,logs,unparsed", [(5, 1, 0), (0, 1, 0), (5, 0, 0), (5, 2, 7), (40, 1, 300)])

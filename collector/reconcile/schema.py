@@ -1,5 +1,5 @@
-"""Schema of the declared inventory, reconciliation, findings, verdicts and decisions
-(store migrations 10-19, appended to collector.store.migrations.MIGRATIONS).
+"""Schema of the declared inventory, reconciliation, findings, verdicts and decisions: the texts of
+migrations 10-14 (collector.store.migrations puts them in the one sequence).
 
 History tables (inventory_history, inventory_link_history, decisions) are
 append-only: triggers refuse UPDATE and DELETE, so history is never overwritten.
@@ -17,6 +17,7 @@ BEGIN SELECT RAISE(ABORT, '{table} is history: rows are never deleted'); END;
 """
 
 
+# 10: the declared inventory, its import history and operator pins.
 INVENTORY = (
     """
 CREATE TABLE inventory_imports (
@@ -68,6 +69,7 @@ CREATE TABLE inventory_link_history (
     + _append_only("inventory_link_history")
 )
 
+# 11: matches, findings, verdicts, decisions and the views operators query.
 RECONCILE = (
     """
 CREATE TABLE reconcile_runs (
@@ -118,7 +120,7 @@ CREATE TABLE decisions (
     verdict TEXT                        -- ronda's verdict when the decision was made
 );
 CREATE INDEX decisions_subject ON decisions (subject, decision_id);
-"""
+"""  # noqa: E501 (the text as released: sqlite_master keeps it verbatim)
     + _append_only("decisions")
     + """
 CREATE VIEW latest_decisions AS
@@ -155,7 +157,7 @@ WHERE v.verdict = 'safe-to-take-down';
 """
 )
 
-# Findings and verdicts in a form a 200,000-app reconcile writes fast: figures as columns (no JSON per
+# 12: findings and verdicts in a form a 200,000-app reconcile writes fast: figures as columns (no JSON per
 # row), a digest per row so an unchanged row is not rewritten, and no per-run stamp on every open
 # finding (an open finding held at the latest reconcile; last_seen is set when it resolves).
 # Both tables are derived by reconcile; the first run after this migration recreates them.
@@ -228,35 +230,10 @@ SELECT v.subject, v.app_id, v.name, v.owner, v.hosts, v.last_human_request, v.co
        d.decision, d.decided_by, d.decided_at, d.reason AS decision_reason
 FROM verdicts v LEFT JOIN latest_decisions d ON d.subject = v.subject
 WHERE v.verdict = 'safe-to-take-down';
-"""
+"""  # noqa: E501 (the text as released: sqlite_master keeps it verbatim)
 
-MIGRATIONS: list[tuple[int, str, str]] = [
-    (10, "declared inventory, its import history and operator pins", INVENTORY),
-    (11, "reconciliation: matches, findings, verdicts, decisions and the operator views", RECONCILE),
-    (12, "findings and verdicts reshaped for large fleets; a covering index for usage windows", RESHAPE),
-    (
-        13,
-        "the input checksum of each verdict, so unchanged apps are not worked out again",
-        "ALTER TABLE verdicts ADD COLUMN input_digest INTEGER",
-    ),
-    # Looking up one app's findings (ronda explain) scans; writing a fleet's findings is what must be fast.
-    (14, "findings without a second index on subject", "DROP INDEX findings_subject"),
-    # A rowid table, its key and the covering index were three B-trees, each touched in another page per app
-    # by every snapshot; keyed by (agent, app, date) the rows are their own covering index.
-    (
-        15,
-        "daily usage in one B-tree keyed by agent, app and date",
-        """
-CREATE TABLE app_usage_daily_keyed (
-    agent_id TEXT NOT NULL, app_key TEXT NOT NULL, date TEXT NOT NULL,
-    human INTEGER NOT NULL, bot INTEGER NOT NULL, monitor INTEGER NOT NULL,
-    error INTEGER NOT NULL, scanner INTEGER NOT NULL, human_clients INTEGER NOT NULL,
-    PRIMARY KEY (agent_id, app_key, date)
-) WITHOUT ROWID;
-INSERT INTO app_usage_daily_keyed SELECT agent_id, app_key, date, human, bot, monitor, error, scanner, human_clients
-    FROM app_usage_daily;
-DROP TABLE app_usage_daily;
-ALTER TABLE app_usage_daily_keyed RENAME TO app_usage_daily;
-""",
-    ),
-]
+# 13: the input checksum of each verdict, so unchanged apps are not worked out again.
+VERDICT_INPUT_DIGEST = "ALTER TABLE verdicts ADD COLUMN input_digest INTEGER"
+
+# 14: looking up one app's findings (ronda explain) scans; writing a fleet's findings is what must be fast.
+FINDINGS_ONE_INDEX = "DROP INDEX findings_subject"

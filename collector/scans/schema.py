@@ -1,12 +1,8 @@
-"""Schema of network sweeps and SSH scans (store migrations 30-39, joined in collector.store.migrations)."""
+"""Schema of network sweeps and SSH scans: the text of migration 30 (see collector.store.migrations)."""
 
 from __future__ import annotations
 
-MIGRATIONS: list[tuple[int, str, str]] = [
-    (
-        30,
-        "scan runs, network ports seen by sweeps, SSH scan targets",
-        """
+SCANS = """
 CREATE TABLE scan_runs (
     scan_id INTEGER PRIMARY KEY AUTOINCREMENT,
     kind TEXT NOT NULL,                -- network, ssh
@@ -54,6 +50,4 @@ CREATE VIEW network_hosts AS
     SELECT address, count(*) AS open_ports, sum(web) AS web_ports,
            group_concat(port, ',') AS ports, min(first_seen) AS first_seen, max(last_seen) AS last_seen
     FROM network_ports WHERE open GROUP BY address;
-""",
-    ),
-]
+"""

@@ -22,8 +22,9 @@ from typing import Any
 
 import sqlite_utils
 
+from ronda import __version__
 from ronda.collector.store.apply import AdmitHook, ingest_message, prepare, read_base
-from ronda.collector.store.migrations import MIGRATIONS
+from ronda.collector.store.migrations import KNOWN_VERSIONS, MIGRATIONS, NEXT_VERSION, apply_migration
 from ronda.collector.validate import InvalidSnapshot, check_header
 from ronda.model import Snapshot
 from ronda.wire.v1 import ronda_pb2 as pb
@@ -101,7 +102,11 @@ class Store:
                 self._lock_file = os.open(f"{self.path}-lock", os.O_RDWR | os.O_CREAT, 0o600)
             except OSError:
                 self._lock_file = None  # a read-only place: SQLite's own locking still holds
-        self._migrate()
+        try:
+            self._migrate()
+        except BaseException:
+            self.close()
+            raise
 
     # -- schema ----------------------------------------------------------------
     @property
@@ -110,26 +115,33 @@ class Store:
         return row[0] or 0
 
     def _migrate(self) -> None:
-        with self.writing():
-            self.conn.execute(
+        """Apply, in the one sequence's order, every migration the database lacks, all in one transaction."""
+        with self.writing() as c:
+            c.execute(
                 "CREATE TABLE IF NOT EXISTS schema_migrations "
                 "(version INTEGER PRIMARY KEY, description TEXT, applied_at TEXT)"
             )
-            applied = {row[0] for row in self.conn.execute("SELECT version FROM schema_migrations")}
-            unknown = applied - {version for version, _, _ in MIGRATIONS}
+            applied = {row[0] for row in c.execute("SELECT version FROM schema_migrations")}
+            unknown = applied - KNOWN_VERSIONS
             if unknown:
                 raise StoreError(
-                    f"{self.path} has schema version(s) {sorted(unknown)} that this ronda does not "
-                    "know; it was written by a newer ronda: upgrade ronda"
+                    f"{self.path} has schema version(s) {sorted(unknown)} that this ronda ({__version__}, "
+                    f"versions up to {NEXT_VERSION - 1}) does not know; it was written by a newer ronda: "
+                    "upgrade ronda"
                 )
-            for version, description, sql in sorted(MIGRATIONS):
-                if version in applied:
+            for migration in MIGRATIONS:
+                if migration.version in applied:
                     continue
-                for statement in _statements(sql):
-                    self.conn.execute(statement)
-                self.conn.execute(
+                try:
+                    apply_migration(c, migration)
+                except sqlite3.Error as e:
+                    raise StoreError(
+                        f"cannot upgrade {self.path}: migration {migration.version} "
+                        f"({migration.description}) failed: {e}; the database is left as it was"
+                    ) from None
+                c.execute(
                     "INSERT INTO schema_migrations VALUES (?, ?, ?)",
-                    (version, description, iso(datetime.now(UTC))),
+                    (migration.version, migration.description, iso(datetime.now(UTC))),
                 )
 
     @contextmanager
@@ -281,15 +293,3 @@ class Store:
         """The whole database as SQL text (for comparing states)."""
         with self.reading() as conn:
             return "\n".join(conn.iterdump())
-
-
-def _statements(sql: str) -> list[str]:
-    """Split a migration into statements; a trigger body's own `;` do not end its CREATE TRIGGER."""
-    statements, pending = [], ""
-    for piece in sql.split(";"):
-        pending += piece + ";"
-        if sqlite3.complete_statement(pending):
-            if pending.strip(" \t\n;"):
-                statements.append(pending.strip())
-            pending = ""
-    return statements

@@ -2,26 +2,42 @@
 
 Agents encode with protobuf, which writes known fields in field-number order. Where the bytes
 are not in that order these helpers answer None and the caller takes the slow, general path.
+
+Every key read here comes from the generated descriptors (collector.store.wirelayout), and importing
+this module checks that the rest of the layout these helpers rely on still holds.
 """
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import NamedTuple
 
+from google.protobuf.message import Message
+
+from ronda.collector.store.wirelayout import checked_layout
+from ronda.collector.store.wirelayout import varint as _varint_bytes
 from ronda.wire.v1 import ronda_pb2 as pb
+
+_LAYOUT = checked_layout(pb.DESCRIPTOR)
+_APPS_KEY = _LAYOUT.apps_key
+_RESOURCES, _USAGE, _USAGE_KEY = _LAYOUT.resources, _LAYOUT.usage, _LAYOUT.usage_key
+_BELOW_DAILY, _DAILY_KEY = _LAYOUT.below_daily, _LAYOUT.daily_key
+_LOGS_KEY, _UNPARSED_KEY = _LAYOUT.logs_key, _LAYOUT.unparsed_key
+_DATE_PREFIX = _LAYOUT.date_prefix
 
 
 def _varint_len(n: int) -> int:
     return max(1, (n.bit_length() + 6) // 7)
 
 
-def _record_len(message) -> int:
+def _record_len(message: Message) -> int:
+    """The bytes of a daily or logs entry: its key (one byte: wirelayout checks it), length and message."""
     size = message.ByteSize()
     return 1 + _varint_len(size) + size
 
 
 def daily_block(usage: pb.Usage, wire: bytes) -> bytes:
-    """The bytes of `usage.daily` inside `wire` (usage serialized deterministically, unknown fields dropped)."""
+    """The bytes of `usage.daily` in `wire` (usage serialized deterministically, unknown fields dropped)."""
     head, tail = daily_span(usage, wire)
     return wire[head:tail]
 
@@ -29,10 +45,11 @@ def daily_block(usage: pb.Usage, wire: bytes) -> bytes:
 def daily_span(usage: pb.Usage, wire: bytes) -> tuple[int, int]:
     """Where the daily entries start and end in `wire` (as for daily_block).
 
-    Fields are written in number order, so the daily entries (field 7) sit between fields 1-6 and 8-9.
+    Fields are written in number order, so the daily entries sit between the fields numbered before
+    them and `logs` and `unparsed_lines` after them.
     """
-    head, size = 0, len(wire)
-    while head < size and wire[head] < 0x38:  # a one-byte key of a field below 7
+    head, size, below = 0, len(wire), _BELOW_DAILY
+    while head < size and wire[head] < below:  # a one-byte key of a field before daily
         key = wire[head]
         head += 1
         if key & 7 == 2:
@@ -46,7 +63,7 @@ def daily_span(usage: pb.Usage, wire: bytes) -> tuple[int, int]:
     return head, size - tail
 
 
-def changed_days(old: bytes | None, new: bytes, daily) -> list:
+def changed_days(old: bytes | None, new: bytes, daily: Sequence[pb.DailyUsage]) -> list[pb.DailyUsage]:
     """The entries of `daily` (whose wire form is `new`) not byte-identical at the same place in `old`.
 
     Entries wholly inside the common prefix of `old` and `new` are unchanged; the rest are
@@ -69,13 +86,13 @@ def changed_days(old: bytes | None, new: bytes, daily) -> list:
     return list(daily[n - k :])
 
 
-def last_entry_only(old: bytes, new: bytes, last) -> bool:
+def last_entry_only(old: bytes, new: bytes, last: pb.DailyUsage) -> bool:
     """True if the blocks `old` and `new` hold the same entries but the last, of which each has one.
 
     `last` is new's last entry (parsed); the caller knows the bytes before it are equal in both.
     """
     start = len(new) - _record_len(last)
-    if start >= len(old) or old[start] != 0x3A:  # the key of a daily entry: field 7, length-delimited
+    if start >= len(old) or old[start] != _DAILY_KEY:
         return False
     try:
         _, end = _field_value(old, start + 1, 2)
@@ -92,16 +109,16 @@ def common_prefix(a: bytes, b: bytes) -> int:
 
 
 def raw_apps(request: bytes) -> list[bytes] | None:
-    """The apps (field 8) of a serialized Snapshot as the agent sent them, without re-encoding them.
+    """The apps of a serialized Snapshot as the agent sent them, without re-encoding them.
 
     None when the bytes hold something this reader does not expect (the caller re-serializes then).
     """
-    apps, i, end = [], 0, len(request)
+    apps, i, end, apps_key = [], 0, len(request), _APPS_KEY
     try:
         while i < end:
             key, i = _varint(request, i)
             value, i = _field_value(request, i, key & 7)
-            if key == 8 << 3 | 2:
+            if key == apps_key:
                 apps.append(request[value:i])
     except IndexError:
         return None
@@ -140,7 +157,7 @@ def _field_value(data: bytes, i: int, wire_type: int) -> tuple[int, int]:
 
 
 class AppParts(NamedTuple):
-    stable: bytes  # the App without its resources (11) and usage (12): the part that rarely changes
+    stable: bytes  # the App without its resources and usage: the part that rarely changes
     usage_start: int  # where the usage message's own bytes start and end in the App (-1 without usage)
     usage_end: int
     resources: bytes  # the resources field as received (key, length and message), or b""
@@ -153,25 +170,26 @@ def app_parts(raw: bytes) -> AppParts | None:
     cut_start = cut_end = -1
     resources = b""
     i, end, last = 0, len(raw), 0
+    first, second = _RESOURCES, _USAGE  # two fields in a row
     try:
         while i < end:
             start = i
             key = raw[i]
-            if key < 0x80:  # every key of an App: fields 1-15, read without a call
+            if key < 0x80:  # a one-byte key (fields 1-15), read without a call
                 i += 1
             else:
                 key, i = _varint(raw, i)
             number, wire_type = key >> 3, key & 7
-            if number < last or (number == last and number in (11, 12)):
+            if number < last or (number == last and first <= number <= second):
                 return None  # out of order, or a message field written twice (protobuf would merge them)
             value, i = _field_value(raw, i, wire_type)
-            if number in (11, 12):
+            if first <= number <= second:
                 if cut_start < 0:
                     cut_start = start
                 cut_end = i
-                if number == 12 and wire_type == 2:
+                if number == second and wire_type == 2:
                     usage_start, usage_end = value, i
-                elif number == 11:
+                elif number == first:
                     resources = raw[start:i]
             last = number
     except IndexError:
@@ -187,13 +205,13 @@ def raw_daily_span(raw: bytes, start: int, end: int, usage: pb.Usage) -> tuple[i
     """Where the daily entries of the usage message `raw[start:end]` (as received) start and end.
 
     The caller may trust the bytes between only where they equal a block it stored (the canonical
-    entries of an earlier snapshot): the part before them holds only fields 1-6 (checked here, in order)
-    and the part after them is byte for byte the canonical form of the parsed `logs` and `unparsed_lines`
-    (checked here), so every daily entry of the message lies between, and equal bytes parse to equal
-    entries. None where the layout is other; the caller serializes then.
+    entries of an earlier snapshot): the part before them holds only fields numbered before daily
+    (checked here, in order) and the part after them is byte for byte the canonical form of the parsed
+    `logs` and `unparsed_lines` (checked here), so every daily entry of the message lies between, and
+    equal bytes parse to equal entries. None where the layout is other; the caller serializes then.
     """
-    i, last = start, 0
-    while i < end and raw[i] < 0x38:  # a one-byte key of a field below 7
+    i, last, below = start, 0, _BELOW_DAILY
+    while i < end and raw[i] < below:  # a one-byte key of a field before daily
         key = raw[i]
         if key >> 3 <= last:
             return None
@@ -207,11 +225,11 @@ def raw_daily_span(raw: bytes, start: int, end: int, usage: pb.Usage) -> tuple[i
         else:
             return None
     tail = b"".join(
-        b"\x42" + _varint_bytes(len(wire)) + wire
+        _LOGS_KEY + _varint_bytes(len(wire)) + wire
         for wire in (log.SerializeToString(deterministic=True) for log in usage.logs)
     )
     if usage.unparsed_lines:
-        tail += b"\x48" + _varint_bytes(usage.unparsed_lines)
+        tail += _UNPARSED_KEY + _varint_bytes(usage.unparsed_lines)
     cut = end - len(tail)
     if cut < i or raw[cut:end] != tail:
         return None
@@ -223,7 +241,7 @@ def app_state(resources: bytes, usage: bytes | None) -> bytes:
     message `usage` without its daily entries (None: no usage): what the store keeps as the app's state."""
     if usage is None:
         return resources
-    return resources + b"\x62" + _varint_bytes(len(usage)) + usage
+    return resources + _USAGE_KEY + _varint_bytes(len(usage)) + usage
 
 
 def app_state_of(app: pb.App) -> bytes:
@@ -239,26 +257,17 @@ def app_state_of(app: pb.App) -> bytes:
     return state.SerializeToString(deterministic=True)
 
 
-def _varint_bytes(n: int) -> bytes:
-    out = bytearray()
-    while n > 0x7F:
-        out.append(n & 0x7F | 0x80)
-        n >>= 7
-    out.append(n)
-    return bytes(out)
-
-
-def dates_once(block: bytes, days) -> bool:
+def dates_once(block: bytes, days: Sequence[pb.DailyUsage]) -> bool:
     """True if each of `days` names a date that no other entry of `block` (their canonical wire form) names.
 
-    Every entry of a 10-character date holds the bytes 0x0a 0x0a DATE (field 1, length 10), so a count of
-    one proves it unique; a count above one (perhaps by chance inside another field) answers False and the
-    caller checks the slow way. Only for a few days: each costs a scan of the block.
+    Every entry of a 10-character date holds the bytes of its date's key, the length 10 and the date, so
+    a count of one proves it unique; a count above one (perhaps by chance inside another field) answers
+    False and the caller checks the slow way. Only for a few days: each costs a scan of the block.
     """
     if len(days) > 8:
         return False
     for d in days:
         date = d.date.encode()
-        if len(date) != 10 or block.count(b"\n\n" + date) != 1:
+        if len(date) != 10 or block.count(_DATE_PREFIX + date) != 1:
             return False
     return True

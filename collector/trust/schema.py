@@ -1,12 +1,12 @@
-"""Schema of agent identity and trust (migration versions 20-29)."""
+"""Schema of agent identity and trust: the text of migration 20 (see collector.store.migrations).
+
+It also touches two of the store's own tables: hosts get an index by machine id (clone detection) and
+snapshots a count of the older snapshots an agent's spool folded into each (`coalesced`).
+"""
 
 from __future__ import annotations
 
-MIGRATIONS: list[tuple[int, str, str]] = [
-    (
-        20,
-        "agent identities, enrolment secrets, tokens, revoked credentials, identity events",
-        """
+IDENTITY = """
 CREATE TABLE agent_identities (
     agent_id TEXT PRIMARY KEY,
     status TEXT NOT NULL,              -- pending, approved, revoked
@@ -56,48 +56,4 @@ CREATE TABLE clones (
 );
 CREATE INDEX hosts_machine_id ON hosts (machine_id);
 ALTER TABLE snapshots ADD COLUMN coalesced INTEGER NOT NULL DEFAULT 0;
-""",
-    ),
-]
-
-MIGRATIONS.append(
-    (
-        21,
-        "app digests, so unchanged apps and days are not rewritten on every snapshot",
-        """
-ALTER TABLE apps ADD COLUMN digest BLOB;       -- hash of the app's wire form as last applied
-ALTER TABLE apps ADD COLUMN daily_wire BLOB;   -- its daily usage entries in wire form, to find changed days
-""",
-    )
-)
-
-MIGRATIONS.append(
-    (
-        22,
-        "app digests and daily wire blocks in tables of their own, so app rows stay small",
-        """
-CREATE TABLE app_digests (
-    agent_id TEXT NOT NULL, app_key TEXT NOT NULL,
-    digest BLOB NOT NULL,              -- hash of the app's wire form as last applied
-    PRIMARY KEY (agent_id, app_key)
-) WITHOUT ROWID;
-CREATE TABLE app_daily_wire (
-    agent_id TEXT NOT NULL, app_key TEXT NOT NULL,
-    block BLOB NOT NULL,               -- its daily usage entries in wire form, to find the days that changed
-    PRIMARY KEY (agent_id, app_key)
-);
-ALTER TABLE apps DROP COLUMN digest;
-ALTER TABLE apps DROP COLUMN daily_wire;
-""",
-    )
-)
-
-MIGRATIONS.append(
-    (
-        23,
-        "digest of the part of an app that rarely changes (all but resources and usage)",
-        """
-ALTER TABLE app_digests ADD COLUMN stable BLOB;
-""",
-    )
-)
+"""

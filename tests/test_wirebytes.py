@@ -1,0 +1,249 @@
+"""The collector's own walk of protobuf bytes (collector.store.wirebytes) against protobuf itself, and the
+check, run when wirebytes is imported, that the layout it reads is still the .proto's.
+
+The real-world shapes: snapshots as any agent's protobuf writes them (hypothesis builds every field,
+edge values included, and protobuf serializes them both ways it can), and the .proto edits a developer
+of ronda makes when the contract grows (a field added, moved, retyped, renamed).
+"""
+
+from __future__ import annotations
+
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import grpc_tools
+import pytest
+from fuzz_wire import fill, messages, snapshots
+from google.protobuf import descriptor_pb2, descriptor_pool
+from hypothesis import HealthCheck, given, settings
+from hypothesis import strategies as st
+
+from ronda.collector.store import wirelayout
+from ronda.collector.store.wirebytes import app_parts, daily_span, dates_once, raw_apps, raw_daily_span
+from ronda.wire.v1 import ronda_pb2 as pb
+
+ROOT = Path(__file__).resolve().parent.parent
+PROPERTY = settings(max_examples=150, deadline=None, suppress_health_check=[HealthCheck.too_slow])
+
+
+def _wire(message, deterministic: bool) -> bytes:
+    return message.SerializeToString(deterministic=deterministic)
+
+
+@PROPERTY
+@given(snapshots(max_repeat=3), st.booleans())
+def test_the_apps_cut_from_a_snapshots_bytes_are_protobufs_own(snapshot, deterministic):
+    raw = _wire(snapshot, deterministic)
+    apps = raw_apps(raw)
+    assert apps is not None
+    assert [pb.App.FromString(app) for app in apps] == list(pb.Snapshot.FromString(raw).apps)
+
+
+@PROPERTY
+@given(messages(pb.App.DESCRIPTOR, max_repeat=3), st.booleans())
+def test_an_app_taken_apart_parses_to_protobufs_parts(values, deterministic):
+    """The stable part is the app without resources and usage; the usage span is the usage message; its
+    daily span holds exactly the daily entries, found alike in the app's bytes and in the usage's own."""
+    app = fill(pb.App(), values)
+    wire = _wire(app, deterministic)
+    parts = app_parts(wire)
+    assert parts is not None
+    stable = pb.App()
+    stable.CopyFrom(app)
+    stable.ClearField("resources")
+    stable.ClearField("usage")
+    assert pb.App.FromString(parts.stable) == stable
+    resources = pb.App()
+    if app.HasField("resources"):
+        resources.resources.CopyFrom(app.resources)
+    assert pb.App.FromString(parts.resources) == resources
+    if not app.HasField("usage"):
+        assert parts.usage_start == parts.usage_end == -1
+        return
+    usage_wire = wire[parts.usage_start : parts.usage_end]
+    assert pb.Usage.FromString(usage_wire) == app.usage
+    head, tail = daily_span(app.usage, usage_wire)
+    assert list(pb.Usage.FromString(usage_wire[head:tail]).daily) == list(app.usage.daily)
+    rest = pb.Usage()
+    rest.CopyFrom(app.usage)
+    rest.ClearField("daily")
+    assert pb.Usage.FromString(usage_wire[:head] + usage_wire[tail:]) == rest
+    span = raw_daily_span(wire, parts.usage_start, parts.usage_end, app.usage)
+    assert span == (parts.usage_start + head, parts.usage_start + tail)
+
+
+@PROPERTY
+@given(messages(pb.Usage.DESCRIPTOR, max_repeat=6))
+def test_a_date_counted_once_in_a_daily_block_is_named_by_one_entry(values):
+    usage = fill(pb.Usage(), values)
+    wire = usage.SerializeToString(deterministic=True)
+    head, tail = daily_span(usage, wire)
+    days = list(usage.daily)[-3:]
+    if dates_once(wire[head:tail], days):
+        named = [d.date for d in usage.daily]
+        assert all(named.count(d.date) == 1 for d in days)
+
+
+# -- the layout check ------------------------------------------------------------------------------------
+
+
+def descriptor_of(tmp_path: Path, edit=None):
+    """The FileDescriptor protoc builds from ronda.proto, after `edit(text)` in a copy."""
+    proto = tmp_path / "proto"
+    shutil.copytree(ROOT / "proto", proto)
+    source = proto / "ronda/v1/ronda.proto"
+    if edit is not None:
+        text = source.read_text()
+        edited = edit(text)
+        assert edited != text
+        source.write_text(edited)
+    out = tmp_path / "ronda.desc"
+    well_known = Path(grpc_tools.__file__).parent / "_proto"
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "grpc_tools.protoc",
+            f"-I{proto}",
+            f"-I{well_known}",
+            "--include_imports",
+            f"--descriptor_set_out={out}",
+            "ronda/v1/ronda.proto",
+        ],
+        capture_output=True,
+        text=True,
+    )
+    assert done.returncode == 0, done.stderr
+    pool = descriptor_pool.DescriptorPool()
+    for file in descriptor_pb2.FileDescriptorSet.FromString(out.read_bytes()).file:
+        pool.Add(file)
+    return pool.FindFileByName("ronda/v1/ronda.proto")
+
+
+def _sub(old: str, new: str):
+    def edit(text: str) -> str:
+        assert text.count(old) == 1, old
+        return text.replace(old, new)
+
+    return edit
+
+
+def test_the_proto_as_it_is_has_the_layout_of_the_generated_code(tmp_path):
+    file = descriptor_of(tmp_path)
+    assert wirelayout.problems(file) == []
+    assert wirelayout.layout(file) == wirelayout.layout(pb.DESCRIPTOR)
+
+
+@pytest.mark.parametrize(
+    "edit,expected",
+    [
+        pytest.param(
+            _sub("uint64 unparsed_lines = 9;", "uint64 unparsed_lines = 9;\n  string top_referrer = 10;"),
+            ["Usage.top_referrer (10) follows daily", "daily_span and raw_daily_span", "teach them"],
+            id="a field added to Usage",
+        ),
+        pytest.param(
+            _sub("uint64 unparsed_lines = 9;", "optional uint64 unparsed_lines = 9;"),
+            ["Usage.unparsed_lines has presence"],
+            id="unparsed_lines made optional",
+        ),
+        pytest.param(
+            _sub("uint64 unparsed_lines = 9;", "string unparsed_lines = 9;"),
+            ["Usage.unparsed_lines is no longer uint64"],
+            id="unparsed_lines retyped",
+        ),
+        pytest.param(
+            _sub("google.protobuf.Timestamp last_human_success = 6;", "double last_human_success_ratio = 6;"),
+            ["Usage.last_human_success_ratio (6, before daily) has wire type 1", "daily_span skips"],
+            id="a field before daily replaced by a double",
+        ),
+        pytest.param(
+            _sub("repeated DailyUsage daily = 7;", "reserved 7;\n  repeated DailyUsage daily = 20;"),
+            ["Usage.daily is field 20, whose key is not one byte", "no longer in this order"],
+            id="daily moved past 15",
+        ),
+        pytest.param(
+            _sub("repeated LogSource logs = 8;", "repeated LogSource log_sources = 8;"),
+            ["Usage.logs is gone"],
+            id="logs renamed",
+        ),
+        pytest.param(
+            _sub("Usage usage = 12;", "reserved 12;\n  Usage usage = 17;"),
+            ["App.usage (17) no longer follows App.resources (11)", "app_parts"],
+            id="App.usage moved",
+        ),
+        pytest.param(
+            _sub("repeated App apps = 8;", "App apps = 8;"),
+            ["Snapshot.apps is no longer repeated App", "raw_apps"],
+            id="apps made singular",
+        ),
+        pytest.param(
+            _sub("string date = 1;            // YYYY-MM-DD (UTC)", "google.protobuf.Timestamp date = 1;"),
+            ["DailyUsage.date is no longer string", "dates_once"],
+            id="date made a timestamp",
+        ),
+    ],
+)
+def test_a_changed_layout_fails_the_check_saying_what_to_change(tmp_path, edit, expected):
+    file = descriptor_of(tmp_path, edit)
+    with pytest.raises(wirelayout.LayoutChanged) as changed:
+        wirelayout.checked_layout(file)
+    message = str(changed.value)
+    assert "When a field is added" in message and "proto/ronda/v1/ronda.proto" in message
+    for part in expected:
+        assert part in message
+
+
+@pytest.mark.parametrize(
+    "edit,apps_key",
+    [
+        pytest.param(
+            _sub(
+                "map<string, string> labels = 16;", "map<string, string> labels = 16;\n  string owner = 17;"
+            ),
+            8 << 3 | 2,
+            id="a field added to App",
+        ),
+        pytest.param(
+            _sub("repeated App apps = 8;", "reserved 8;\n  repeated App apps = 13;"),
+            13 << 3 | 2,
+            id="Snapshot.apps renumbered",
+        ),
+    ],
+)
+def test_a_change_the_walker_follows_passes_the_check_with_keys_from_the_descriptors(
+    tmp_path, edit, apps_key
+):
+    file = descriptor_of(tmp_path, edit)
+    assert wirelayout.problems(file) == []
+    assert wirelayout.checked_layout(file).apps_key == apps_key
+
+
+def test_keys_follow_protobufs_wire_types():
+    """Each field's key as protobuf writes it (packed repeated scalars are length-delimited)."""
+    for message in pb.DESCRIPTOR.message_types_by_name.values():
+        for field in message.fields:
+            if field.message_type is not None and field.message_type.GetOptions().map_entry:
+                continue
+            instance = getattr(pb, message.name)()
+            if field.message_type is not None:
+                target = getattr(instance, field.name)
+                (target.add() if field.is_repeated else target).SetInParent()
+            elif field.is_repeated:
+                getattr(instance, field.name).append(_one(field))
+            else:
+                setattr(instance, field.name, _one(field))
+            wire = instance.SerializeToString()
+            assert wire.startswith(wirelayout.varint(wirelayout.key(field))), field.full_name
+
+
+def _one(field):
+    if field.type == field.TYPE_STRING:
+        return "x"
+    if field.type == field.TYPE_BOOL:
+        return True
+    if field.type in (field.TYPE_DOUBLE, field.TYPE_FLOAT):
+        return 1.5
+    return 1
