@@ -7,7 +7,7 @@ from datetime import UTC, datetime
 
 import click
 
-from ronda.collector.cli_common import db_option, format_option, open_store
+from ronda.collector.cli_common import db_option, format_option, language, language_options, open_store
 from ronda.collector.output import render
 from ronda.collector.reconcile.config import ConfigError, load_config
 from ronda.collector.reconcile.decisions import DECISIONS, DecisionError, record_decision
@@ -173,18 +173,56 @@ def explain(db: str, fmt: str, app: str, weeks: int) -> None:
 
 @click.command()
 @db_option
+@click.option("--html", "html_file", metavar="FILE", help="Write the report, one self-contained HTML page, here.")
 @click.option(
-    "--html", "html_file", required=True, metavar="FILE", help="Write a self-contained HTML page here."
+    "--approval",
+    "approval_file",
+    metavar="FILE",
+    help="Write the approval sheet here: .html to print and sign (one sheet per OPD), "
+    ".xlsx or .csv for the list `ronda decide --from FILE` reads back.",
 )
-@click.option("--title", default="ronda: web apps, their use, and what can be taken down", show_default=False)
-def report(db: str, html_file: str, title: str) -> None:
-    """A self-contained HTML report for decision makers (no external assets)."""
-    from ronda.collector.report import build_report, render_html
+@click.option("--opd", metavar="NAME", help="Only this OPD's apps (the declared owner, as in the inventory).")
+@language_options
+@click.option("--title", help="The report's title.")
+@_config_option
+def report(
+    db: str,
+    html_file: str | None,
+    approval_file: str | None,
+    opd: str | None,
+    lang: str | None,
+    tz: str | None,
+    title: str | None,
+    config_path: str | None,
+) -> None:
+    """The report for decision makers (one self-contained HTML page: no scripts, no external
+    requests; printable on A4) and the approval sheet they sign.
 
-    page = render_html(build_report(open_store(db)), title=title)
-    with open(html_file, "w", encoding="utf-8") as f:
-        f.write(page)
-    click.echo(f"wrote {html_file} ({len(page.encode()) // 1024} KiB)")
+    \b
+      ronda report --html laporan.html --lang id --tz WITA
+      ronda report --approval berita-acara.html --opd "Dinas Kesehatan"
+      ronda report --approval keputusan.xlsx      # fill in, then: ronda decide --from keputusan.xlsx
+    """
+    from ronda.collector.report import build_report, render_html
+    from ronda.collector.report.approval import write_approval
+
+    if not html_file and not approval_file:
+        raise click.UsageError("give --html FILE, --approval FILE, or both")
+    try:
+        config = load_config(config_path)
+    except ConfigError as e:
+        raise click.ClickException(str(e)) from None
+    speaking = language(lang, tz)
+    store = open_store(db)
+    data = build_report(store, opd=opd, stale_after_hours=config.stale_after_hours, pages=bool(html_file))
+    if html_file:
+        page = render_html(data, title=title, lang=speaking)
+        with open(html_file, "w", encoding="utf-8") as f:
+            f.write(page)
+        click.echo(f"wrote {html_file} ({len(page.encode()) // 1024} KiB)")
+    if approval_file:
+        count = write_approval(data, approval_file, speaking)
+        click.echo(f"wrote {approval_file} ({count} apps)")
 
 
 @click.command()

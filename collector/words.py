@@ -153,5 +153,3 @@ class Words:
         then = datetime.fromisoformat(value.replace("Z", "+00:00"))
         days = ((now or datetime.now(UTC)) - then).days
         return self.sentence("ago", T.ago(days), strict=False)
-
-
