@@ -6,21 +6,29 @@ ClickException.
 
 from __future__ import annotations
 
-import json
 import logging
 import signal
 import sys
 import threading
+from typing import Any
 
 import click
 
 from ronda import __version__
-from ronda.collector.cli_common import db_option, format_option, open_store
+from ronda.collector.cli_common import (
+    db_option,
+    emit,
+    filters_from,
+    format_option,
+    list_options,
+    open_store,
+    output_from,
+)
 from ronda.collector.cli_inventory import inventory
 from ronda.collector.cli_reconcile import candidates, decide, explain, findings, reconcile, report
 from ronda.collector.cli_scan import scan, scans
 from ronda.collector.cli_trust import agents, ca
-from ronda.collector.output import render
+from ronda.collector.reconcile.verdicts import VERDICTS
 from ronda.collector.server import CHECKPOINT_EVERY, ServeError, ServerConfig, make_server, stop_gracefully
 from ronda.collector.store import StoreError
 from ronda.transport import TlsFiles, TransportError
@@ -155,12 +163,17 @@ def _serve_processes(db: str, config: ServerConfig, processes: int) -> None:
 @cli.command()
 @db_option
 @format_option
-def hosts(db: str, fmt: str) -> None:
-    """Servers that have reported, with their app counts."""
-    rows = open_store(db).hosts()
-    for row in rows:
-        row["addresses"] = json.loads(row["addresses"] or "[]")
-    click.echo(render(rows, fmt, empty="no host has reported yet; start agents with `ronda-agent run`"))
+@list_options("host", "since", "stale")
+def hosts(db: str, fmt: str, **options: Any) -> None:
+    """Servers that have reported, with their app counts; --stale for those whose last report is
+    older than the limit (`stale_after_hours` of the reconcile config, 48 by default).
+    --since: hosts that reported since then."""
+    from ronda.collector.lists import hosts_list
+    from ronda.collector.reconcile.config import load_config
+
+    stale_after = load_config(None).stale_after_hours
+    out = output_from(fmt, options)
+    emit(lambda: hosts_list(open_store(db), filters_from(options), out, stale_after), options["output"])
 
 
 @cli.command()
@@ -169,18 +182,25 @@ def hosts(db: str, fmt: str) -> None:
 @click.option(
     "--all", "include_gone", is_flag=True, help="Include apps gone from their host's latest snapshot."
 )
-def apps(db: str, fmt: str, include_gone: bool) -> None:
-    """Every app found on every host."""
-    rows = open_store(db).apps(include_gone)
-    for row in rows:
-        row["server_names"] = json.loads(row["server_names"])
-        row["listen"] = json.loads(row["listen"])
-    columns = None
-    if fmt == "table":
-        columns = ["hostname", "app_key", "listen", "root", "upstream", "framework", "last_human_request"]
-        for row in rows:
-            row["root"] = row["root"] or ""
-    click.echo(render(rows, fmt, columns, empty="no apps yet"))
+@click.option(
+    "--verdict", "verdicts", multiple=True, type=click.Choice(VERDICTS), help="Only apps with this verdict."
+)
+@list_options("opd", "host", "since", "kind")
+def apps(db: str, fmt: str, include_gone: bool, verdicts: tuple[str, ...], **options: Any) -> None:
+    """Every app found on every host, with its declared owner (OPD), verdict and address.
+    --since: apps first seen since then; --kind: nginx, apache, caddy, node...
+
+    \b
+      ronda apps --opd "Dinas Kesehatan" --format xlsx -o apps-dinkes.xlsx
+      ronda apps --host web-01 --sort -last_human_request --limit 20
+    """
+    from ronda.collector.lists import apps_list
+
+    out = output_from(fmt, options)
+    emit(
+        lambda: apps_list(open_store(db), filters_from(options, verdicts), out, include_gone),
+        options["output"],
+    )
 
 
 @cli.command(short_help="Run a sample fleet end to end on this machine.")

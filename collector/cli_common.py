@@ -4,6 +4,8 @@ from __future__ import annotations
 
 import click
 
+from ronda.collector.listing import FilterError, Filters, parse_since
+from ronda.collector.lists import Output
 from ronda.collector.output import FORMATS
 from ronda.collector.store import Store, StoreError, default_db_path
 from ronda.i18n import Lang, LanguageError
@@ -60,3 +62,114 @@ def language(lang: str | None, tz: str | None) -> Lang:
         return get_language(lang, tz)
     except LanguageError as e:
         raise click.BadParameter(str(e)) from None
+
+
+_FILTER_OPTIONS = {
+    "opd": lambda: click.option(
+        "--opd",
+        "--owner",
+        "owners",
+        multiple=True,
+        metavar="NAME",
+        help="Only apps of this OPD (repeatable).",
+    ),
+    "host": lambda: click.option(
+        "--host",
+        "hosts",
+        multiple=True,
+        metavar="NAME",
+        help="Only on this host: name or agent id (repeatable).",
+    ),
+    "since": lambda: click.option(
+        "--since",
+        metavar="WHEN",
+        help="Only rows new since WHEN: 2026-11-01, or a span back from now: 30d, 2w, 12h.",
+    ),
+    "kind": lambda: click.option(
+        "--kind", "kinds", multiple=True, metavar="KIND", help="Only this kind (repeatable)."
+    ),
+    "stale": lambda: click.option(
+        "--stale", is_flag=True, help="Only hosts whose last report is older than the limit."
+    ),
+}
+
+
+def list_options(*filters: str):
+    """The filters, sort, limit, output file and language options of a list command."""
+
+    def decorate(f):
+        for name in reversed(filters):
+            f = _FILTER_OPTIONS[name]()(f)
+        f = click.option(
+            "--sort", metavar="COLUMNS", help="Sort by these columns, comma-separated; -COLUMN descends."
+        )(f)
+        f = click.option("--limit", type=click.IntRange(min=0), help="At most this many rows.")(f)
+        f = click.option(
+            "--output",
+            "-o",
+            "output",
+            metavar="FILE",
+            help="Write to FILE instead of the terminal (xlsx needs it).",
+        )(f)
+        f = click.option(
+            "--delimiter",
+            metavar="CHAR",
+            help="CSV delimiter (default: ';' where the language writes decimals with a comma, as Indonesian does, else ',').",
+        )(f)
+        f = click.option("--no-bom", is_flag=True, help="CSV without the byte-order mark spreadsheets need.")(
+            f
+        )
+        return language_options(f)
+
+    return decorate
+
+
+def filters_from(options: dict, verdicts: tuple[str, ...] = ()) -> Filters:
+    try:
+        since = parse_since(options.get("since"))
+    except FilterError as e:
+        raise click.BadParameter(str(e), param_hint="--since") from None
+    return Filters(
+        owners=tuple(options.get("owners") or ()),
+        hosts=tuple(options.get("hosts") or ()),
+        since=since,
+        verdicts=tuple(verdicts),
+        kinds=tuple(options.get("kinds") or ()),
+        stale=bool(options.get("stale")),
+        sort=tuple(s.strip() for s in (options.get("sort") or "").split(",") if s.strip()),
+        limit=options.get("limit"),
+    )
+
+
+def output_from(fmt: str, options: dict) -> Output:
+    delimiter = options.get("delimiter")
+    if delimiter is not None and len(delimiter.replace("\\t", "\t")) != 1:
+        raise click.BadParameter("give one character, or \\t for a tab", param_hint="--delimiter")
+    return Output(
+        fmt,
+        language(options.get("lang"), options.get("tz")),
+        delimiter.replace("\\t", "\t") if delimiter else None,
+        not options.get("no_bom"),
+    )
+
+
+def emit(make, output: str | None) -> None:
+    """Write what `make()` returns to --output, or to the terminal; domain errors become one line."""
+    try:
+        data = make()
+    except FilterError as e:
+        raise click.BadParameter(str(e)) from None
+    if output:
+        mode = "wb" if isinstance(data, bytes) else "w"
+        with open(
+            output, mode, **({} if isinstance(data, bytes) else {"encoding": "utf-8", "newline": ""})
+        ) as f:
+            f.write(data if isinstance(data, bytes) or not data or data.endswith("\n") else data + "\n")
+        click.echo(f"wrote {output}", err=True)
+    elif isinstance(data, bytes):
+        stdout = click.get_binary_stream("stdout")
+        if stdout.isatty():
+            raise click.UsageError("XLSX is a binary file: give --output FILE.xlsx")
+        stdout.write(data)
+    else:
+        click.echo(data)

@@ -4,22 +4,27 @@ from __future__ import annotations
 
 import json
 from datetime import UTC, datetime
+from typing import Any
 
 import click
 
-from ronda.collector.cli_common import db_option, format_option, language, language_options, open_store
+from ronda.collector.cli_common import (
+    db_option,
+    emit,
+    filters_from,
+    format_option,
+    language,
+    language_options,
+    list_options,
+    open_store,
+    output_from,
+)
 from ronda.collector.output import render
 from ronda.collector.reconcile.config import ConfigError, load_config
 from ronda.collector.reconcile.decisions import DECISIONS, DecisionError, record_decision
 from ronda.collector.reconcile.lookup import NotFound, find_subject
 from ronda.collector.reconcile.queries import (
-    CANDIDATE_COLUMNS,
     KINDS,
-    candidate_rows,
-    candidate_table,
-    expand,
-    finding_rows,
-    text_table,
 )
 from ronda.collector.reconcile.verdicts import VERDICTS
 
@@ -83,23 +88,15 @@ def reconcile(db: str, config_path: str | None, fmt: str) -> None:
 @format_option
 @click.option("--kind", "kinds", multiple=True, type=click.Choice(KINDS), help="Only this kind (repeatable).")
 @click.option("--all", "include_resolved", is_flag=True, help="Include resolved findings.")
-def findings(db: str, fmt: str, kinds: tuple[str, ...], include_resolved: bool) -> None:
-    """Discrepancies between the declared inventory and what runs."""
-    rows = finding_rows(open_store(db), kinds, include_resolved)
-    columns = ["kind", "subject", "hostname", "summary", "first_seen", "last_seen"]
-    if include_resolved:
-        columns.append("resolved_at")
-    if fmt == "table":
-        for r in rows:
-            r["first_seen"], r["last_seen"] = r["first_seen"][:10], r["last_seen"][:10]
-            r["subject"] = r["app_id"] or r["app_key"] or r["subject"].split("/", 1)[-1]
-    else:
-        columns += ["app_id", "agent_id", "app_key", "detail"]
-        for r in rows:
-            r["detail"] = json.loads(r["detail"])
-    click.echo(
-        render(rows, fmt, columns, empty="no findings: run `ronda reconcile` after importing an inventory")
-    )
+@list_options("opd", "host", "since")
+def findings(db: str, fmt: str, kinds: tuple[str, ...], include_resolved: bool, **options: Any) -> None:
+    """Discrepancies between the declared inventory and what runs. --since: findings first
+    seen since then (what is new this week: --since 7d)."""
+    from ronda.collector.lists import findings_list
+
+    out = output_from(fmt, options)
+    filters = filters_from(dict(options, kinds=kinds))
+    emit(lambda: findings_list(open_store(db), filters, out, include_resolved), options["output"])
 
 
 @click.command()
@@ -112,18 +109,19 @@ def findings(db: str, fmt: str, kinds: tuple[str, ...], include_resolved: bool) 
     type=click.Choice(VERDICTS),
     help="Show these verdicts instead of safe-to-take-down (repeatable).",
 )
-def candidates(db: str, fmt: str, verdicts: tuple[str, ...]) -> None:
-    """Apps ronda calls safe to take down, with the evidence and any decision."""
-    store = open_store(db)
-    chosen = verdicts or ("safe-to-take-down",)
-    if fmt == "table":
-        rows = candidate_table(store, chosen)
-        click.echo(
-            text_table(CANDIDATE_COLUMNS, rows) if rows else "no candidates (run `ronda reconcile` first)"
-        )
-        return
-    rows = [expand(r) for r in candidate_rows(store, chosen)]
-    click.echo(render(rows, fmt, None, empty="no candidates (run `ronda reconcile` first)"))
+@list_options("opd", "host", "since")
+def candidates(db: str, fmt: str, verdicts: tuple[str, ...], **options: Any) -> None:
+    """Apps ronda calls safe to take down, with the evidence and any decision. --since: verdicts
+    reached since then.
+
+    \b
+      ronda candidates --opd Bappeda --lang id
+      ronda candidates --verdict review --verdict insufficient-evidence --format csv -o tinjau.csv
+    """
+    from ronda.collector.lists import candidates_list
+
+    out = output_from(fmt, options)
+    emit(lambda: candidates_list(open_store(db), filters_from(options, verdicts), out), options["output"])
 
 
 @click.command()
@@ -173,7 +171,9 @@ def explain(db: str, fmt: str, app: str, weeks: int) -> None:
 
 @click.command()
 @db_option
-@click.option("--html", "html_file", metavar="FILE", help="Write the report, one self-contained HTML page, here.")
+@click.option(
+    "--html", "html_file", metavar="FILE", help="Write the report, one self-contained HTML page, here."
+)
 @click.option(
     "--approval",
     "approval_file",

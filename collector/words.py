@@ -11,6 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from datetime import UTC, date, datetime
+from functools import lru_cache
 from typing import Any
 
 from babel.lists import format_list
@@ -62,10 +63,11 @@ EFFECT_LABELS = {
 class Words:
     """Labels and sentences in one language. `Words(lang).verdict("keep")` -> "pertahankan"."""
 
-    def __init__(self, lang: Lang) -> None:
+    def __init__(self, lang: Lang, iso_days: bool = False) -> None:
         self.lang = lang
         self._ = lang._
         self.english = lang.code == "en"
+        self.iso_days = iso_days and self.english  # a terminal in English: 2026-12-07
 
     def _label(self, labels: Mapping[str, str], code: str | None) -> str:
         if code is None:
@@ -98,7 +100,7 @@ class Words:
         """`text`, stored in English from a template of `group`, in this language."""
         if self.english or not text:
             return text
-        for template in T.TEXTS.get(group, ()):
+        for template in _most_specific_first(group):
             m = template.pattern.fullmatch(text)
             if m:
                 values = {name: self._value(name, value) for name, value in m.groupdict().items()}
@@ -144,7 +146,10 @@ class Words:
     # Dates as a table shows them.
 
     def day(self, value: str | date | datetime | None, empty: str = "-") -> str:
-        return self.lang.date(value, "medium", empty=empty)
+        """A day as a table shows it: `7 Des 2026`, or with iso_days `2026-12-07` (in the time zone)."""
+        if not self.iso_days or value is None or value == "":
+            return self.lang.date(value, "medium", empty=empty)
+        return self.lang.local(value).strftime("%Y-%m-%d")
 
     def ago(self, value: str | None, now: datetime | None = None) -> str:
         """`3 hari lalu` from a stored timestamp."""
@@ -153,3 +158,10 @@ class Words:
         then = datetime.fromisoformat(value.replace("Z", "+00:00"))
         days = ((now or datetime.now(UTC)) - then).days
         return self.sentence("ago", T.ago(days), strict=False)
+
+
+@lru_cache(maxsize=None)
+def _most_specific_first(group: str) -> tuple[T.Text, ...]:
+    """A group's templates, those with the most fixed words first: `... on {hosts} (last request {date})`
+    must be tried before `... on {hosts}`, which would take the rest as the hosts."""
+    return tuple(sorted(T.TEXTS.get(group, ()), key=lambda t: -len(T.PLACEHOLDER.sub("", t.message))))

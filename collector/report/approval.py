@@ -67,7 +67,8 @@ def _evidence(row: dict[str, Any], words: Words) -> str:
         human=number(human),
         automated=number(automated),
     ) + (
-        " " + _("Why: {reasons}.").format(reasons=words.summary(row["verdict"], row["reasons"], row["summary"]))
+        " "
+        + _("Why: {reasons}.").format(reasons=words.summary(row["verdict"], row["reasons"], row["summary"]))
         if row["reasons"]
         else ""
     )

@@ -10,6 +10,7 @@ agent aside: its output is for sysadmins and stays English).
 
 from __future__ import annotations
 
+import ast
 import io
 import os
 import re
@@ -17,7 +18,6 @@ from collections.abc import Iterator
 from pathlib import Path
 
 from babel.messages.catalog import Catalog
-from babel.messages.extract import extract
 from babel.messages.mofile import write_mo
 from babel.messages.pofile import read_po, write_po
 
@@ -26,7 +26,7 @@ from ronda.i18n import DOMAIN, LANGUAGES, LOCALE_DIR
 
 PACKAGE = Path(__file__).resolve().parent.parent
 SKIP = {"wire", "agent", "__pycache__", "sample_fleet"}
-KEYWORDS = {"_": None, "N_": None, "gettext": None, "ngettext": (1, 2)}
+KEYWORDS = {"_": 1, "N_": 1, "gettext": 1, "ngettext": 2}  # name -> how many leading string arguments
 TEMPLATE = LOCALE_DIR / f"{DOMAIN}.pot"
 PLACEHOLDER = re.compile(r"\{(\w*)[^{}]*\}")
 
@@ -37,14 +37,28 @@ def _sources() -> Iterator[Path]:
         yield from (Path(directory) / f for f in sorted(files) if f.endswith(".py"))
 
 
+def _calls(source: bytes) -> Iterator[tuple[int, str | tuple[str, ...]]]:
+    """(line, message) of each `_("...")`, `N_("...")`, `x._("...")`, `ngettext("...", "...", n)` in a
+    module, f-strings included (Python's own parser reads them, where a tokenizer would not)."""
+    for node in ast.walk(ast.parse(source)):
+        if not isinstance(node, ast.Call):
+            continue
+        func = node.func
+        name = func.id if isinstance(func, ast.Name) else func.attr if isinstance(func, ast.Attribute) else ""
+        count = KEYWORDS.get(name)
+        args = node.args[:count] if count else []
+        if count and len(args) == count and all(isinstance(a, ast.Constant) and isinstance(a.value, str) for a in args):
+            strings = tuple(a.value for a in args)  # type: ignore[attr-defined]
+            yield node.lineno, strings[0] if count == 1 else strings
+
+
 def extract_messages() -> Catalog:
     """Every message the code asks for, with where it is asked."""
     catalog = Catalog(project="ronda", version=__version__, domain=DOMAIN, charset="utf-8")
     for path in _sources():
-        with path.open("rb") as f:
-            for line, message, comments, _context in extract("python", f, keywords=KEYWORDS):
-                where = (str(path.relative_to(PACKAGE.parent)), line)
-                catalog.add(message, locations=[where], auto_comments=comments)
+        where = str(path.relative_to(PACKAGE.parent))
+        for line, message in sorted(_calls(path.read_bytes()), key=lambda m: m[0]):
+            catalog.add(message, locations=[(where, line)])
     return catalog
 
 
