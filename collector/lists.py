@@ -27,7 +27,7 @@ from ronda.collector.store import Store
 from ronda.collector.words import Words
 from ronda.i18n import N_, Lang
 
-# Column headers of a terminal table, in the reader's language.
+# Column headers of a terminal table in languages other than English (which shows the column names).
 HEADERS = {
     "agent_id": N_("agent"),
     "hostname": N_("host"),
@@ -62,7 +62,17 @@ HEADERS = {
     "logs_since": N_("logs since"),
     "decision": N_("decision"),
 }
-HOST_TABLE = ["hostname", "os_name", "os_version", "source", "apps", "errors", "last_seen", "stale"]
+HOST_TABLE = [
+    "agent_id",
+    "hostname",
+    "os_name",
+    "os_version",
+    "source",
+    "apps",
+    "errors",
+    "last_seen",
+    "stale",
+]
 APP_TABLE = ["hostname", "app_key", "listen", "root", "upstream", "framework", "last_human_request"]
 FINDING_TABLE = ["kind", "subject", "hostname", "summary", "first_seen", "last_seen"]
 CANDIDATE_TABLE = ["app", "name", "owner", "hosts", "last_human", "logs_since", "decision", "summary"]
@@ -185,7 +195,12 @@ def write(
         columns = list(rows[0]) if rows else list(table_columns)
         return to_xlsx(rows, columns, out.lang, money=money)
     if out.fmt == "table":
-        headers = [out.lang._(HEADERS[c]).upper() if c in HEADERS else c.upper() for c in table_columns]
+        # English shows the column names --sort takes; other languages their words for them.
+        english = out.lang.code == "en"
+        headers = [
+            c.upper() if english or c not in HEADERS else out.lang._(HEADERS[c]).upper()
+            for c in table_columns
+        ]
         return render(rows, "table", table_columns, out.lang._(empty), headers)
     delimiter = out.delimiter or out.lang.list_separator
     return render(rows, out.fmt, None, empty, delimiter=delimiter, bom=out.bom)

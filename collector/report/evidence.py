@@ -90,7 +90,7 @@ def app_page(story: dict[str, Any], words: Words, today: date) -> str:
     key = d["app_id"] if d else (runs[0]["app_key"] if runs else story["subject"])
     parts = [
         f'<article class="app" id="app-{e(story["subject"])}" data-subject="{e(story["subject"])}">',
-        f'<h3><span class="name">{e(title)}</span><span class="key">{breakable(key)}</span></h3>',
+        f'<h3><span class="name">{breakable(title)}</span><span class="key">{breakable(key)}</span></h3>',
     ]
     if v:
         parts.append(

@@ -172,7 +172,7 @@ def verdict_table(rows: list[dict[str, Any]], table_id: str, with_verdict: bool,
         Column(_("Logs since"), 8, "num"),
         Column(_("Use per week, 17 weeks"), 14, "wide"),
         Column(_("Annual cost"), 10, "num"),
-        Column(_("Evidence"), 16 + (4 if with_verdict else 0), "wide"),
+        Column(_("Evidence"), 16 + (2 if with_verdict else 0), "wide"),
         Column(_("Decision"), 9),
     ]
     cells, attrs = [], []
