@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import sys
+
 import click
 
 from ronda.collector.listing import FilterError, Filters, parse_since
@@ -167,9 +169,9 @@ def emit(make, output: str | None) -> None:
             f.write(data if isinstance(data, bytes) or not data or data.endswith("\n") else data + "\n")
         click.echo(f"wrote {output}", err=True)
     elif isinstance(data, bytes):
-        stdout = click.get_binary_stream("stdout")
-        if stdout.isatty():
+        if sys.stdout.isatty():
             raise click.UsageError("XLSX is a binary file: give --output FILE.xlsx")
-        stdout.write(data)
+        sys.stdout.buffer.write(data)
+        sys.stdout.flush()
     else:
         click.echo(data)

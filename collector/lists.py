@@ -156,9 +156,9 @@ def _localized(rows: list[dict[str, Any]], out: Output) -> list[dict[str, Any]]:
     for row in rows:
         row = dict(row)
         if "reasons" in row and isinstance(row["reasons"], list):
-            row["reasons"] = [dict(r, text=words.reason(r)) for r in row["reasons"]]
             if "verdict" in row:
                 row["summary"] = words.summary(row["verdict"], row["reasons"], row.get("summary", ""))
+            row["reasons"] = [dict(r, text=words.reason(r)) for r in row["reasons"]]
         elif "summary" in row and "kind" in row:
             row["summary"] = words.finding(row)
         if table:

@@ -7,6 +7,7 @@ Screenshots and PDFs the tests make are kept in build/screenshots/ for a person 
 
 from __future__ import annotations
 
+import sqlite3
 from pathlib import Path
 
 import pytest
@@ -35,3 +36,12 @@ def fleet_db(tmp_path_factory: pytest.TempPathFactory) -> Path:
 def screenshots() -> Path:
     SCREENSHOTS.mkdir(parents=True, exist_ok=True)
     return SCREENSHOTS
+
+
+@pytest.fixture
+def fleet_copy(fleet_db: Path, tmp_path: Path) -> Path:
+    """A copy of the fleet's store for a test that records decisions or changes it."""
+    copy = tmp_path / "ronda.db"
+    with sqlite3.connect(fleet_db) as source, sqlite3.connect(copy) as target:
+        source.backup(target)
+    return copy

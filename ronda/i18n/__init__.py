@@ -141,18 +141,20 @@ class Lang:
         self.locale = Locale.parse(self.code)
 
     def _(self, message: str) -> str:
-        text = self.translations.gettext(message)
-        if self.missing is not None and self.code != DEFAULT_LANGUAGE and text == message:
+        if self.missing is not None and self.code != DEFAULT_LANGUAGE and not self._has(message):
             self.missing.add(message)
-        return text
+        return self.translations.gettext(message)
 
     gettext = _
 
     def ngettext(self, singular: str, plural: str, n: int) -> str:
-        text = self.translations.ngettext(singular, plural, n)
-        if self.missing is not None and self.code != DEFAULT_LANGUAGE and text in (singular, plural):
+        if self.missing is not None and self.code != DEFAULT_LANGUAGE and not self._has((singular, 0)):
             self.missing.add(singular)
-        return text
+        return self.translations.ngettext(singular, plural, n)
+
+    def _has(self, key: str | tuple[str, int]) -> bool:
+        """Whether the catalog translates `key` (a translation may be the same word: `Server`, `NIP`)."""
+        return key in getattr(self.translations, "_catalog", {})
 
     @property
     def zone(self) -> str:
