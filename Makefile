@@ -1,9 +1,11 @@
-# The two commands of the README's quickstart: `make demo` and `make test`.
+# The commands of the README: `make demo`, `make test`, `make test-fast` and `make lint`.
 PYTHON ?= python3
 VENV   ?= .venv
 BIN    := $(VENV)/bin
+# What ruff checks and formats; mypy's scope (the ronda package) is set in pyproject.toml.
+LINT_PATHS := agent collector ronda tests bench scripts
 
-.PHONY: demo test install proto lint clean
+.PHONY: demo test test-fast install proto lint clean
 
 $(BIN)/ronda: pyproject.toml
 	$(PYTHON) -m venv $(VENV)
@@ -16,16 +18,23 @@ install: $(BIN)/ronda
 demo: install
 	$(BIN)/ronda demo
 
+# Everything: real web servers, sshd, nmap, Ansible, Chromium, benchmarks.
 test: install
 	$(BIN)/python -m pytest -q
+
+# The in-process tests only (no test marked `servers` or `slow`): under 2 minutes on 2 cores.
+test-fast: install
+	$(BIN)/python -m pytest -q -m 'not servers and not slow'
+
+# ruff's rules and format, then mypy over the package; any finding fails.
+lint: install
+	$(BIN)/ruff check $(LINT_PATHS)
+	$(BIN)/ruff format --check $(LINT_PATHS)
+	$(BIN)/mypy
 
 proto:
 	$(BIN)/pip install --quiet -e '.[dev]'
 	$(BIN)/python scripts/gen_proto.py
-
-lint:
-	$(BIN)/pip install --quiet -e '.[dev]'
-	$(BIN)/ruff check agent collector tests bench scripts
 
 clean:
 	rm -rf $(VENV) build *.egg-info

@@ -8,6 +8,7 @@ import sys
 import threading
 
 import click
+from click.decorators import FC
 
 from ronda import __version__
 from ronda.agent.config import AgentConfig, ConfigError, check_sources, load_config
@@ -49,7 +50,7 @@ def cli(verbose: int) -> None:
     )
 
 
-def _split_sources(ctx, param, value: str | None) -> list[str] | None:
+def _split_sources(ctx: click.Context, param: click.Parameter, value: str | None) -> list[str] | None:
     if value is None:
         return None
     names = [n.strip() for n in value.split(",") if n.strip()]
@@ -60,7 +61,7 @@ def _split_sources(ctx, param, value: str | None) -> list[str] | None:
     return names
 
 
-def _discovery_flags(f):
+def _discovery_flags(f: FC) -> FC:
     f = click.option(
         "--sources",
         metavar="LIST",
@@ -134,19 +135,19 @@ def scan_command(
 @click.option("--agent-id", metavar="ID", help="Agent id (default: the machine id).")
 @_discovery_flags
 def run_command(
-    config_path,
-    once,
-    collector,
-    insecure,
-    ca,
-    cert,
-    key,
-    state_dir,
-    agent_id,
-    root,
-    nginx_conf,
-    apache_conf,
-    sources,
+    config_path: str | None,
+    once: bool,
+    collector: str | None,
+    insecure: bool | None,
+    ca: str | None,
+    cert: str | None,
+    key: str | None,
+    state_dir: str | None,
+    agent_id: str | None,
+    root: str | None,
+    nginx_conf: str | None,
+    apache_conf: str | None,
+    sources: list[str] | None,
 ) -> None:
     """Report to a collector: once (--once) or every interval until stopped."""
     try:
@@ -213,7 +214,16 @@ def run_command(
     type=click.Path(exists=True, file_okay=False),
     help="Read the machine id under DIR instead of this machine.",
 )
-def enrol_command(config_path, collector, insecure, ca, secret_file, state_dir, agent_id, root) -> None:
+def enrol_command(
+    config_path: str | None,
+    collector: str | None,
+    insecure: bool | None,
+    ca: str | None,
+    secret_file: str,
+    state_dir: str | None,
+    agent_id: str | None,
+    root: str | None,
+) -> None:
     """Trade an enrolment secret for this agent's own token (collectors without client certificates).
 
     The secret is read from a file, never from the command line (where other users could see it).

@@ -8,11 +8,13 @@ from ronda.model import ListenAddress, Listener, Snapshot
 
 def table(rows: list[list[str]], headers: list[str]) -> str:
     widths = (
-        [max(len(str(x)) for x in col) for col in zip(headers, *rows)] if rows else [len(h) for h in headers]
+        [max(len(str(x)) for x in col) for col in zip(headers, *rows, strict=True)]
+        if rows
+        else [len(h) for h in headers]
     )
 
-    def line(values):
-        return "  ".join(str(v).ljust(w) for v, w in zip(values, widths)).rstrip()
+    def line(values: list[str]) -> str:
+        return "  ".join(str(v).ljust(w) for v, w in zip(values, widths, strict=True)).rstrip()
 
     return "\n".join([line(headers), line(["-" * w for w in widths]), *(line(r) for r in rows)])
 

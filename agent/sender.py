@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from dataclasses import dataclass
+from typing import Any
 
 import grpc
 
@@ -22,7 +23,7 @@ RETRY_METADATA = "ronda-retry-after-ms"  # the collector's hint: come back after
 LAST_SEQUENCE_METADATA = "ronda-last-sequence"  # the newest sequence the collector holds for this agent
 
 
-def _trailing(call_or_error) -> dict[str, str]:
+def _trailing(call_or_error: Any) -> dict[str, str]:  # a grpc.Call, or the RpcError that is one
     try:
         return {k: v for k, v in (call_or_error.trailing_metadata() or ()) if isinstance(v, str)}
     except Exception:  # an error raised before any call existed has no metadata
@@ -103,5 +104,5 @@ class Sender:
     def __enter__(self) -> Sender:
         return self
 
-    def __exit__(self, *exc) -> None:
+    def __exit__(self, *exc: object) -> None:
         self.close()

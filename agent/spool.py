@@ -57,7 +57,9 @@ class Spool:
         return self.dir / f"{sequence:020d}.snapshot"
 
     def put(self, sequence: int, data: bytes) -> int:
-        """Keep `data` under `sequence` (durably); returns how many older snapshots were dropped to make room."""
+        """Keep `data` under `sequence` (durably).
+
+        Returns how many older snapshots were dropped to make room."""
         _write_atomic(self._path(sequence), data)
         dropped = 0
         sequences = self.sequences()

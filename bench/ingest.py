@@ -323,8 +323,8 @@ def main() -> None:
     )
     for name, r in rows:
         print(
-            f"{name:<24} {r['rate']:>12.1f} {r['p50']:>8.1f} {r['p99']:>8.1f} {r['busy']:>6} {r['rss']:>13.0f} "
-            f"{r['cpu_ms']:>23.1f}"
+            f"{name:<24} {r['rate']:>12.1f} {r['p50']:>8.1f} {r['p99']:>8.1f} {r['busy']:>6} "
+            f"{r['rss']:>13.0f} {r['cpu_ms']:>23.1f}"
         )
     if len(rows) == 2:
         print(f"ronda / bare = {rows[1][1]['rate'] / rows[0][1]['rate']:.2f}")

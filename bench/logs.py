@@ -32,7 +32,10 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 BROWSERS = (
-    "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/{v}.0.0.0 Safari/537.36",
+    (
+        "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) "
+        "Chrome/{v}.0.0.0 Safari/537.36"
+    ),
     "Mozilla/5.0 (X11; Linux x86_64; rv:{v}.0) Gecko/20100101 Firefox/{v}.0",
     (
         "Mozilla/5.0 (iPhone; CPU iPhone OS 17_{m} like Mac OS X) AppleWebKit/605.1.15 (KHTML, like Gecko) "
@@ -173,7 +176,9 @@ def main() -> int:
     me = [*child, "ronda", str(log), str(state)]
 
     def first_parse(general: bool) -> tuple[float, float, int, dict]:
-        """Best of --repeat first parses (each from an empty state): process figures and the child's report."""
+        """Best of --repeat first parses (each from an empty state).
+
+        Returns the process figures and the child's report."""
         best = None
         for _ in range(max(args.repeat, 1)):
             shutil.rmtree(state, ignore_errors=True)
@@ -222,7 +227,8 @@ def main() -> int:
     ronda, parse = results[f"ronda, {path} (process)"], results[f"ronda, {path} (parse)"]
     print()
     print(
-        f"ronda: {first['lines']:,} lines parsed, {first['human']:,} human requests, errors: {first['errors']}"
+        f"ronda: {first['lines']:,} lines parsed, {first['human']:,} human requests, "
+        f"errors: {first['errors']}"
     )
     same = all(first[k] == general[3][k] for k in ("lines", "daily", "last_human"))
     print(
@@ -236,13 +242,14 @@ def main() -> int:
             f"{goaccess[1] / max(parse[1], 1e-3):.1f} (parse only)"
         )
         print(
-            f"goaccess CPU time / floor CPU time: {goaccess[1] / max(floor['cpu'], 1e-3):.1f} (the bound for a "
-            "findall-and-Counter parser)"
+            f"goaccess CPU time / floor CPU time: {goaccess[1] / max(floor['cpu'], 1e-3):.1f} "
+            "(the bound for a findall-and-Counter parser)"
         )
     wc = results["wc -l"]
     print(f"ronda parse CPU time / wc -l wall time: {parse[1] / max(wc[0], 1e-3):.0f}")
     print(
-        f"rescan of the unchanged log: {again['bytes_read']:,} bytes of log read, {again['lines']:,} lines parsed"
+        f"rescan of the unchanged log: {again['bytes_read']:,} bytes of log read, "
+        f"{again['lines']:,} lines parsed"
     )
     print(
         f"targets: >= 1,000,000 lines/s per core: {args.lines / max(parse[1], 1e-3):,.0f} (parse), "

@@ -36,15 +36,13 @@ import time
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
-ROOT = Path(__file__).resolve().parent.parent
-sys.path.insert(0, str(ROOT))
-
 from ronda.collector.inventory.db import import_apps
 from ronda.collector.inventory.model import DeclaredApp
 from ronda.collector.reconcile.urls import host_key, normalize_path, parse_endpoint, path_within
 from ronda.collector.store import Store
 
 NOW = datetime.now(UTC).replace(microsecond=0)
+ROOT = Path(__file__).resolve().parent.parent
 FRAMEWORKS = ("wordpress", "laravel", "codeigniter", "yii", "drupal", "joomla", "", "", "")
 
 
@@ -64,7 +62,9 @@ def _detail(
     last_human: datetime | None,
     rng: random.Random,
 ) -> str:
-    """The app's whole JSON as agents send it (about 1 KiB): the store keeps it, reconcile mostly need not read it."""
+    """The app's whole JSON as agents send it (about 1 KiB).
+
+    The store keeps it; reconcile mostly need not read it."""
     log = f"/var/log/nginx/app{n}.access.log"
     return json.dumps(
         {
@@ -287,17 +287,17 @@ CPU: list[float] = []  # CPU seconds (user + system) of each child, in order
 
 def child(args: list[str]) -> tuple[float, float, str]:
     """Run a command in a child; (wall seconds, peak RSS MiB of that child alone, stdout)."""
-    out_file = tempfile.TemporaryFile()
-    start = time.perf_counter()
-    proc = subprocess.Popen(args, stdout=out_file, stderr=subprocess.PIPE)
-    _, status, usage = os.wait4(proc.pid, 0)
-    wall = time.perf_counter() - start
-    proc.returncode = os.waitstatus_to_exitcode(status)
-    CPU.append(usage.ru_utime + usage.ru_stime)
-    if proc.returncode:
-        raise SystemExit(f"{' '.join(args)} failed: {proc.stderr.read().decode() if proc.stderr else ''}")
-    out_file.seek(0)
-    return wall, usage.ru_maxrss / 1024, out_file.read().decode()
+    with tempfile.TemporaryFile() as out_file:
+        start = time.perf_counter()
+        proc = subprocess.Popen(args, stdout=out_file, stderr=subprocess.PIPE)
+        _, status, usage = os.wait4(proc.pid, 0)
+        wall = time.perf_counter() - start
+        proc.returncode = os.waitstatus_to_exitcode(status)
+        CPU.append(usage.ru_utime + usage.ru_stime)
+        if proc.returncode:
+            raise SystemExit(f"{' '.join(args)} failed: {proc.stderr.read().decode() if proc.stderr else ''}")
+        out_file.seek(0)
+        return wall, usage.ru_maxrss / 1024, out_file.read().decode()
 
 
 def naive_match_seconds(db: Path, sample: int = 200) -> tuple[float, int]:
@@ -368,26 +368,27 @@ def main() -> None:
                 ]
             )
             print(
-                f"built in {time.perf_counter() - start:.1f} s: {out.strip()}; {db.stat().st_size / 2**20:.0f} MiB"
+                f"built in {time.perf_counter() - start:.1f} s: {out.strip()}; "
+                f"{db.stat().st_size / 2**20:.0f} MiB"
             )
         else:
             print(f"reusing {db}")
         first, first_rss, out = child([*ronda, "reconcile", "--db", str(db)])
         print(
-            f"\nronda reconcile, first run : {first:6.2f} s  (CPU {CPU[-1]:5.2f} s)  peak RSS {first_rss:6.0f} MiB"
-            "   (limit 10 s)"
+            f"\nronda reconcile, first run : {first:6.2f} s  (CPU {CPU[-1]:5.2f} s)  "
+            f"peak RSS {first_rss:6.0f} MiB   (limit 10 s)"
         )
         print("  " + out.strip().replace("\n", "\n  "))
         second, second_rss, _ = child([*ronda, "reconcile", "--db", str(db)])
         print(
-            f"ronda reconcile, steady    : {second:6.2f} s  (CPU {CPU[-1]:5.2f} s)  peak RSS {second_rss:6.0f} MiB"
-            "   (limit 10 s)"
+            f"ronda reconcile, steady    : {second:6.2f} s  (CPU {CPU[-1]:5.2f} s)  "
+            f"peak RSS {second_rss:6.0f} MiB   (limit 10 s)"
         )
         cand, cand_rss, out = child([*ronda, "candidates", "--db", str(db)])
         rows = max(0, len(out.splitlines()) - 2)
         print(
-            f"ronda candidates           : {cand:6.2f} s  (CPU {CPU[-1]:5.2f} s)  peak RSS {cand_rss:6.0f} MiB"
-            f"   (limit 1 s; {rows:,} rows)"
+            f"ronda candidates           : {cand:6.2f} s  (CPU {CPU[-1]:5.2f} s)  "
+            f"peak RSS {cand_rss:6.0f} MiB   (limit 1 s; {rows:,} rows)"
         )
         idle_sql = sql_seconds(
             db,
@@ -420,7 +421,8 @@ def main() -> None:
         )
         print(
             f"\nmachine: {os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.1f} (other work running "
-            f"slows the wall times); python {sys.version.split()[0]}; sqlite {__import__('sqlite3').sqlite_version}"
+            f"slows the wall times); python {sys.version.split()[0]}; "
+            f"sqlite {__import__('sqlite3').sqlite_version}"
         )
         ok = first < 10 and second < 10 and cand < 1
         print("PASS" if ok else "FAIL: over a limit")

@@ -12,7 +12,12 @@ from __future__ import annotations
 import random
 import threading
 import time
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Callable
+from concurrent.futures import Future, ThreadPoolExecutor
+from typing import ParamSpec, TypeVar
+
+P = ParamSpec("P")
+T = TypeVar("T")
 
 RETRY_METADATA = "ronda-retry-after-ms"
 MIN_DELAY, MAX_DELAY = 0.2, 60.0
@@ -30,11 +35,11 @@ class CountingPool(ThreadPoolExecutor):
     def in_flight(self) -> int:
         return self._count
 
-    def submit(self, fn, /, *args, **kwargs):
+    def submit(self, fn: Callable[P, T], /, *args: P.args, **kwargs: P.kwargs) -> Future[T]:
         with self._count_lock:
             self._count += 1
 
-        def counted():
+        def counted() -> T:
             try:
                 return fn(*args, **kwargs)
             finally:

@@ -150,8 +150,8 @@ def _serve_processes(db: str, config: ServerConfig, processes: int) -> None:
             processes,
             stop,
             lambda port: click.echo(
-                f"ronda collector listening on {config.listen.rsplit(':', 1)[0]}:{port} ({mode}, {processes} processes), "
-                f"database {db}",
+                f"ronda collector listening on {config.listen.rsplit(':', 1)[0]}:{port} "
+                f"({mode}, {processes} processes), database {db}",
                 err=True,
             ),
         )

@@ -5,6 +5,7 @@ from __future__ import annotations
 import sys
 
 import click
+from click.decorators import FC
 
 from ronda.collector.listing import FilterError, Filters, parse_since
 from ronda.collector.lists import Output
@@ -14,7 +15,7 @@ from ronda.i18n import Lang, LanguageError
 from ronda.i18n import get as get_language
 
 
-def db_option(f):
+def db_option(f: FC) -> FC:
     return click.option(
         "--db",
         metavar="FILE",
@@ -24,7 +25,7 @@ def db_option(f):
     )(f)
 
 
-def format_option(f):
+def format_option(f: FC) -> FC:
     return click.option(
         "--format",
         "fmt",

@@ -7,6 +7,7 @@ from datetime import UTC, datetime
 from typing import Any
 
 import click
+from click.decorators import FC
 
 from ronda.collector.cli_common import (
     db_option,
@@ -29,7 +30,7 @@ from ronda.collector.reconcile.queries import (
 from ronda.collector.reconcile.verdicts import VERDICTS
 
 
-def _config_option(f):
+def _config_option(f: FC) -> FC:
     return click.option(
         "--config",
         "config_path",

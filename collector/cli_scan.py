@@ -12,12 +12,14 @@ from __future__ import annotations
 
 import sqlite3
 from dataclasses import replace
+from typing import Any
 
 import click
+from click.decorators import FC
 
 from ronda.collector.cli_common import db_option, format_option, open_store
 from ronda.collector.output import render
-from ronda.collector.scan_config import ScanConfigError, load_scan_config
+from ronda.collector.scan_config import ScanConfig, ScanConfigError, load_scan_config
 from ronda.collector.scans.nmap_sweep import NmapFailed, NmapMissing
 from ronda.collector.scans.records import open_ports, runs, ssh_targets
 from ronda.collector.scans.scope import ScopeError
@@ -29,7 +31,7 @@ class Refused(click.ClickException):
     exit_code = EXIT_REFUSED
 
 
-def _config(f):
+def _config(f: FC) -> FC:
     return click.option(
         "--config",
         "config_path",
@@ -38,7 +40,7 @@ def _config(f):
     )(f)
 
 
-def _load(config_path: str | None):
+def _load(config_path: str | None) -> ScanConfig:
     try:
         return load_scan_config(config_path)
     except ScanConfigError as e:
@@ -138,7 +140,7 @@ def scan_ssh(
         raise Refused(
             "no SSH hosts to scan: list them as [[ssh.hosts]] in the collector config, or give --host"
         )
-    overrides = {
+    overrides: dict[str, Any] = {
         "user": user,
         "key": key,
         "known_hosts": known_hosts,

@@ -6,6 +6,7 @@ import re
 from datetime import timedelta
 
 import click
+from click.decorators import FC
 
 from ronda.collector.output import FORMATS, render
 from ronda.collector.store import Store, StoreError, default_db_path
@@ -13,7 +14,7 @@ from ronda.collector.trust.ca import CaError, default_ca_dir, init_ca, issue_age
 from ronda.collector.trust.registry import Registry
 
 
-def _db_option(f):
+def _db_option(f: FC) -> FC:
     return click.option(
         "--db",
         metavar="FILE",
@@ -23,7 +24,7 @@ def _db_option(f):
     )(f)
 
 
-def _ca_dir_option(f):
+def _ca_dir_option(f: FC) -> FC:
     return click.option(
         "--dir",
         "ca_dir",
@@ -106,7 +107,9 @@ def ca_issue_agent(ca_dir: str, agent_id: str, out: str, days: int) -> None:
     except CaError as e:
         raise click.ClickException(str(e)) from None
     click.echo(
-        f"certificate {issued.cert}\nkey         {issued.key} (0600)\nvalid until {issued.not_after:%Y-%m-%d}\n"
+        f"certificate {issued.cert}\n"
+        f"key         {issued.key} (0600)\n"
+        f"valid until {issued.not_after:%Y-%m-%d}\n"
         f"the agent reports as {agent_id} (ronda-agent takes the id from --cert)"
     )
 

@@ -8,6 +8,7 @@ ingest is still one transaction). Each process drains its calls in flight on SIG
 
 from __future__ import annotations
 
+import contextlib
 import ctypes
 import dataclasses
 import multiprocessing as mp
@@ -22,13 +23,12 @@ from ronda.transport import join_address, split_address
 
 
 def _die_with_parent() -> None:
-    try:  # Linux: a child left behind by a SIGKILLed parent stops too
+    # Linux: a child left behind by a SIGKILLed parent stops too
+    with contextlib.suppress(OSError, AttributeError):
         ctypes.CDLL("libc.so.6", use_errno=True).prctl(1, signal.SIGTERM)  # PR_SET_PDEATHSIG
-    except (OSError, AttributeError):
-        pass
 
 
-def _child(db: str, config: ServerConfig, ready) -> None:
+def _child(db: str, config: ServerConfig, ready: mp.Queue) -> None:
     _die_with_parent()
     stop = threading.Event()
     for sig in (signal.SIGTERM, signal.SIGINT):

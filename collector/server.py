@@ -14,7 +14,9 @@ import logging
 import sqlite3
 import time
 import weakref
+from collections.abc import Callable
 from dataclasses import dataclass
+from typing import NoReturn
 
 import grpc
 from google.protobuf.message import DecodeError
@@ -22,7 +24,7 @@ from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 
 from ronda.collector.admission import RETRY_METADATA, Admission, CountingPool
 from ronda.collector.store import Store
-from ronda.collector.store.apply import SequenceConflict
+from ronda.collector.store.apply import AdmitHook, SequenceConflict
 from ronda.collector.store.store import StoreBusy
 from ronda.collector.trust.identity import AUTH_MODES, peer_of
 from ronda.collector.trust.registry import Peer, Refused, Registry
@@ -51,7 +53,7 @@ def _abort(
     code: grpc.StatusCode,
     message: str,
     metadata: tuple[tuple[str, str], ...] = (),
-) -> None:
+) -> NoReturn:
     if metadata:
         context.set_trailing_metadata(metadata)
     context.abort(code, message)
@@ -150,10 +152,10 @@ class ReportHandler:
         )
         return ack.SerializeToString()
 
-    def _admit(self, peer: Peer):
+    def _admit(self, peer: Peer) -> AdmitHook:
         registry = self.registry
 
-        def admit(c, message):
+        def admit(c: sqlite3.Connection, message: pb.Snapshot) -> Callable[[], list[str]]:
             h = message.host
             return registry.admit(c, message.agent_id, h.machine_id, h.hostname, peer)
 
@@ -251,10 +253,13 @@ def make_server(store: Store, config: ServerConfig) -> tuple[grpc.Server, int]:
     )
     registry = Registry(store, config.approval)
     admission = Admission(pool, config.workers, config.backlog)
-    report = grpc.unary_unary_rpc_method_handler(  # raw bytes in and out
+    # raw bytes in and out: the handlers decode and encode themselves
+    report: grpc.RpcMethodHandler[bytes, bytes] = grpc.unary_unary_rpc_method_handler(
         ReportHandler(store, registry, mode, admission, config.store_wait)
     )
-    enrol = grpc.unary_unary_rpc_method_handler(EnrolHandler(registry, mode))
+    enrol: grpc.RpcMethodHandler[bytes, bytes] = grpc.unary_unary_rpc_method_handler(
+        EnrolHandler(registry, mode)
+    )
     server.add_generic_rpc_handlers(
         [grpc.method_handlers_generic_handler(SERVICE, {"Report": report, "Enrol": enrol})]
     )

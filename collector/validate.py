@@ -13,8 +13,11 @@ reads the days that changed since the agent's last snapshot).
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
 from datetime import UTC, date, datetime, timedelta
 from functools import cache
+
+from google.protobuf.timestamp_pb2 import Timestamp
 
 from ronda.collector.wirejson import (
     CONVERTERS,
@@ -84,11 +87,10 @@ def check_header(message: pb.Snapshot, now: datetime | None = None) -> list[str]
         add("report_id must be 1-128 characters")
     if not message.HasField("collected_at"):
         add("collected_at is missing")
-    elif _timestamp_ok(message.collected_at):
-        if message.collected_at.ToDatetime(tzinfo=UTC) > now + CLOCK_SKEW:
-            add(
-                f"collected_at {message.collected_at.ToJsonString()} is in the future; check the agent's clock"
-            )
+    elif (
+        _timestamp_ok(message.collected_at) and message.collected_at.ToDatetime(tzinfo=UTC) > now + CLOCK_SKEW
+    ):
+        add(f"collected_at {message.collected_at.ToJsonString()} is in the future; check the agent's clock")
     if message.source not in (pb.SOURCE_AGENT, pb.SOURCE_SSH):
         add("source must be agent or ssh")
     for name in ("apps", "listeners", "errors"):
@@ -123,7 +125,7 @@ def app_detail(app: pb.App, where: str, problems: list[str]) -> dict:
     return _APP(app, where, problems)
 
 
-def check_days(days, where: str, problems: list[str]) -> list[tuple]:
+def check_days(days: Sequence[pb.DailyUsage], where: str, problems: list[str]) -> list[tuple]:
     """Check daily usage entries; returns (date, human, bot, monitor, error, scanner, human_clients) rows."""
     if len(days) > MAX_DAYS:
         problems.append(f"{where}: more than {MAX_DAYS} days of usage")
@@ -139,13 +141,14 @@ def check_days(days, where: str, problems: list[str]) -> list[tuple]:
     return rows
 
 
-def check_unique_dates(days, where: str, problems: list[str]) -> None:
+def check_unique_dates(days: Sequence[pb.DailyUsage], where: str, problems: list[str]) -> None:
     """One entry per date: a list that names a day twice is ambiguous (and would confuse the store's diff)."""
-    dates = [d.date for d in days]
-    if len(set(dates)) != len(dates):
-        seen: set[str] = set()
-        twice = next(d for d in dates if d in seen or seen.add(d))
-        problems.append(f"{where}: usage date {twice[:20]!r} appears twice")
+    seen: set[str] = set()
+    for d in days:
+        if d.date in seen:
+            problems.append(f"{where}: usage date {d.date[:20]!r} appears twice")
+            return
+        seen.add(d.date)
 
 
 @cache
@@ -159,5 +162,5 @@ def _valid_date(text: str) -> bool:
     return True
 
 
-def _timestamp_ok(ts) -> bool:
+def _timestamp_ok(ts: Timestamp) -> bool:
     return MIN_SECONDS <= ts.seconds <= MAX_SECONDS and 0 <= ts.nanos < 1_000_000_000

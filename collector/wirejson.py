@@ -13,8 +13,13 @@ from __future__ import annotations
 
 import json
 import math
+from collections.abc import Callable
 from datetime import datetime, timedelta
 from functools import lru_cache
+from typing import Any
+
+from google.protobuf.message import Message
+from google.protobuf.timestamp_pb2 import Timestamp
 
 from ronda.wire.v1 import ronda_pb2 as pb
 
@@ -35,7 +40,7 @@ def iso_seconds(seconds: int) -> str:
     return (_EPOCH + timedelta(seconds=seconds)).isoformat()
 
 
-def timestamp_json(ts, where: str, problems: list[str], field: str = "") -> str:
+def timestamp_json(ts: Timestamp, where: str, problems: list[str], field: str = "") -> str:
     """`field` (".name") is appended to `where` only in a problem: valid timestamps build no strings."""
     seconds, nanos = ts.seconds, ts.nanos
     if not (MIN_SECONDS <= seconds <= MAX_SECONDS and 0 <= nanos < 1_000_000_000):
@@ -45,24 +50,24 @@ def timestamp_json(ts, where: str, problems: list[str], field: str = "") -> str:
     if nanos == 0:
         return text + "Z"
     if nanos % 1_000_000 == 0:
-        return text + ".%03dZ" % (nanos // 1_000_000)
+        return f"{text}.{nanos // 1_000_000:03d}Z"
     if nanos % 1_000 == 0:
-        return text + ".%06dZ" % (nanos // 1_000)
-    return text + ".%09dZ" % nanos
+        return f"{text}.{nanos // 1_000:06d}Z"
+    return f"{text}.{nanos:09d}Z"
 
 
-def _float_json(v: float, where: str, problems: list[str]):
+def _float_json(v: float, where: str, problems: list[str]) -> float | str:
     if math.isnan(v) or math.isinf(v):
         problems.append(f"{where}: not a finite number")
         return str(v)
     return v
 
 
-def _is_type(field, name: str) -> bool:
+def _is_type(field: Any, name: str) -> bool:  # a FieldDescriptor, pure Python or upb
     return field.type == getattr(field, name)
 
 
-def _source(desc, check_only: bool = False) -> list[str]:
+def _source(desc: Any, check_only: bool = False) -> list[str]:  # a message Descriptor
     """conv_<Message>(m, where, problems) -> its JSON dict; with check_only, check_<Message>: the same checks,
     no output (for parts of a message the store keeps in wire form)."""
     full = desc.full_name
@@ -84,7 +89,8 @@ def _source(desc, check_only: bool = False) -> list[str]:
             out += [
                 f"    v = m.{n}",
                 "    if v:",
-                f"        if len(v) > {MAX_LIST}: problems.append(f'{{where}}.{n}: more than {MAX_LIST} entries')",
+                f"        if len(v) > {MAX_LIST}:",
+                f"            problems.append(f'{{where}}.{n}: more than {MAX_LIST} entries')",
                 f"        if any(len(k) > {MAX_STRING} or len(x) > {MAX_STRING} for k, x in v.items()):",
                 f"            problems.append(f'{{where}}.{n}: a string is longer than {MAX_STRING}')",
                 f"        {put(n, 'dict(v)')}",
@@ -96,7 +102,8 @@ def _source(desc, check_only: bool = False) -> list[str]:
             if check_only:  # the range check of timestamp_json, inline: the collector checks many
                 out += [
                     f"        t = m.{n}",
-                    f"        if not ({MIN_SECONDS} <= t.seconds <= {MAX_SECONDS} and 0 <= t.nanos < 1000000000):",
+                    f"        if not ({MIN_SECONDS} <= t.seconds <= {MAX_SECONDS}"
+                    " and 0 <= t.nanos < 1000000000):",
                     f"            problems.append(f'{{where}}.{n}: timestamp out of range')",
                 ]
             else:
@@ -107,7 +114,8 @@ def _source(desc, check_only: bool = False) -> list[str]:
                 f"    v = m.{n}",
                 "    if v:",
                 f"        if len(v) > {limit}:",
-                f"            problems.append(f'{{where}}.{n}: {{len(v)}} entries is more than the limit of {limit}')",
+                f"            problems.append(f'{{where}}.{n}: {{len(v)}} entries is more than "
+                f"the limit of {limit}')",
                 f"            v = v[:{limit}]",
             ]
             if check_only:
@@ -129,7 +137,8 @@ def _source(desc, check_only: bool = False) -> list[str]:
             out += [
                 f"    v = m.{n}",
                 "    if v:",
-                f"        if len(v) > {MAX_LIST}: problems.append(f'{{where}}.{n}: {{len(v)}} entries is more than "
+                f"        if len(v) > {MAX_LIST}:",
+                f"            problems.append(f'{{where}}.{n}: {{len(v)}} entries is more than "
                 f"the limit of {MAX_LIST}')",
                 f"        if any(len(x) > {MAX_STRING} for x in v):",
                 f"            problems.append(f'{{where}}.{n}: a string is longer than {MAX_STRING}')",
@@ -139,7 +148,8 @@ def _source(desc, check_only: bool = False) -> list[str]:
             out += [
                 f"    v = m.{n}",
                 "    if v:",
-                f"        if len(v) > {MAX_STRING}: problems.append(f'{{where}}.{n}: string of {{len(v)}} characters "
+                f"        if len(v) > {MAX_STRING}:",
+                f"            problems.append(f'{{where}}.{n}: string of {{len(v)}} characters "
                 f"is longer than {MAX_STRING}')",
                 f"        {put(n, 'v')}",
             ]
@@ -164,7 +174,8 @@ def _source(desc, check_only: bool = False) -> list[str]:
             out += [
                 f"    v = m.{n}",
                 "    if v:",
-                f"        if not -{MAX_INT} <= v <= {MAX_INT}: problems.append(f'{{where}}.{n}: {{v}} is out of range')",
+                f"        if not -{MAX_INT} <= v <= {MAX_INT}:",
+                f"            problems.append(f'{{where}}.{n}: {{v}} is out of range')",
                 f"        {put(n, 'str(v)')}",
             ]
         elif _is_type(f, "TYPE_DOUBLE") or _is_type(f, "TYPE_FLOAT"):
@@ -187,7 +198,12 @@ def _source(desc, check_only: bool = False) -> list[str]:
     return out
 
 
-def _compile() -> tuple[dict[str, object], dict[str, object]]:
+# (message, where, problems): a converter returns the message's JSON dict, a checker only checks.
+Converter = Callable[[Any, str, list[str]], dict[str, Any]]
+Checker = Callable[[Any, str, list[str]], None]
+
+
+def _compile() -> tuple[dict[str, Converter], dict[str, Checker]]:
     namespace: dict = {
         "ts": timestamp_json,
         "flt": _float_json,
@@ -212,9 +228,9 @@ def _compile() -> tuple[dict[str, object], dict[str, object]]:
 CONVERTERS, CHECKERS = _compile()
 
 
-def to_json(message, where: str, problems: list[str]) -> dict:
+def to_json(message: Message, where: str, problems: list[str]) -> dict:
     """Check `message` (appending to `problems`) and return its JSON mapping as a dict."""
-    return CONVERTERS[message.DESCRIPTOR.full_name](message, where, problems)  # type: ignore[operator]
+    return CONVERTERS[message.DESCRIPTOR.full_name](message, where, problems)
 
 
 def app_state_json(state: bytes | None) -> dict:
@@ -222,7 +238,7 @@ def app_state_json(state: bytes | None) -> dict:
     left out) in JSON: {"resources": ..., "usage": ...}; {} for none."""
     if not state:
         return {}
-    return CONVERTERS["ronda.v1.App"](pb.App.FromString(state), "state", [])  # type: ignore[operator]
+    return CONVERTERS["ronda.v1.App"](pb.App.FromString(state), "state", [])
 
 
 def app_json(detail: str, state: bytes | None) -> dict:

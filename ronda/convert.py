@@ -11,7 +11,7 @@ import dataclasses
 import typing
 from datetime import UTC, datetime
 from functools import cache
-from typing import Any, TypeVar
+from typing import TYPE_CHECKING, Any, TypeVar
 
 from google.protobuf import json_format
 from google.protobuf.message import Message
@@ -19,7 +19,10 @@ from google.protobuf.message import Message
 from ronda import model
 from ronda.wire.v1 import ronda_pb2 as pb
 
-T = TypeVar("T")
+if TYPE_CHECKING:
+    from _typeshed import DataclassInstance
+
+T = TypeVar("T", bound="DataclassInstance")
 
 
 @cache
@@ -27,14 +30,14 @@ def _hints(cls: type) -> dict[str, Any]:
     return typing.get_type_hints(cls, vars(model))
 
 
-def _dataclass_of(hint: Any) -> type | None:
+def _dataclass_of(hint: Any) -> type[DataclassInstance] | None:
     for candidate in typing.get_args(hint) or (hint,):
-        if dataclasses.is_dataclass(candidate):
-            return candidate  # type: ignore[return-value]
+        if isinstance(candidate, type) and dataclasses.is_dataclass(candidate):
+            return candidate
     return None
 
 
-def _enum_prefix(enum_desc) -> str:
+def _enum_prefix(enum_desc: Any) -> str:  # an EnumDescriptor, pure Python or upb
     return enum_desc.values[0].name.rsplit("_", 1)[0] + "_"  # SOURCE_UNSPECIFIED -> SOURCE_
 
 
@@ -74,7 +77,7 @@ def from_message(message: Message, cls: type[T]) -> T:
     """Build dataclass `cls` from `message`."""
     kwargs: dict[str, Any] = {}
     hints = _hints(cls)
-    for f in dataclasses.fields(cls):  # type: ignore[arg-type]
+    for f in dataclasses.fields(cls):
         desc = message.DESCRIPTOR.fields_by_name[f.name]
         value = getattr(message, f.name)
         nested = _dataclass_of(hints[f.name])
@@ -88,6 +91,8 @@ def from_message(message: Message, cls: type[T]) -> T:
             optional = type(None) in typing.get_args(hints[f.name])
             if optional and not message.HasField(f.name):
                 kwargs[f.name] = None
+            elif nested is None:
+                raise TypeError(f"{cls.__name__}.{f.name}: a message field needs a dataclass type")
             else:
                 kwargs[f.name] = from_message(value, nested)
         elif desc.enum_type is not None:

@@ -10,6 +10,7 @@ with Browser(tmp) as b:
 from __future__ import annotations
 
 import base64
+import contextlib
 import json
 import os
 import select
@@ -191,10 +192,8 @@ class Browser:
         return path
 
     def close(self) -> None:
-        try:
+        with contextlib.suppress(RuntimeError, TimeoutError, OSError):
             self.send("Browser.close", timeout=5)
-        except (RuntimeError, TimeoutError, OSError):
-            pass
         try:
             self.process.wait(timeout=10)
         except subprocess.TimeoutExpired:

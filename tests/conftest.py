@@ -1,5 +1,9 @@
+"""What every test module shares: the helpers' import path and the `servers` marker's guard."""
+
 import sys
 from pathlib import Path
 
 # tests import their helpers (tests/servers.py) as a package-less module path
 sys.path.insert(0, str(Path(__file__).parent))
+
+pytest_plugins = ["process_guard", "pytester"]

@@ -156,20 +156,20 @@ class Fleet:
         self.sshd = Sshd.write(self.tmp / "sshd", self.b, free_port()).start()
         self.write_config()
         self.collector_port = free_port()
-        log = open(self.tmp / "serve.log", "w")
-        self.serve = subprocess.Popen(
-            [
-                str(BIN / "ronda"),
-                "serve",
-                "--db",
-                str(self.db),
-                "--insecure",
-                "--listen",
-                f"127.0.0.1:{self.collector_port}",
-            ],
-            stdout=log,
-            stderr=log,
-        )
+        with open(self.tmp / "serve.log", "w") as log:  # the child keeps its own descriptor
+            self.serve = subprocess.Popen(
+                [
+                    str(BIN / "ronda"),
+                    "serve",
+                    "--db",
+                    str(self.db),
+                    "--insecure",
+                    "--listen",
+                    f"127.0.0.1:{self.collector_port}",
+                ],
+                stdout=log,
+                stderr=log,
+            )
         wait_for_port(self.collector_port)
         return self
 

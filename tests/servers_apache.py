@@ -45,7 +45,9 @@ def _worker_user() -> tuple[str, str]:
 
 @contextmanager
 def web_tmp(prefix: str = "ronda-web-") -> Iterator[Path]:
-    """A temp dir outside pytest's (mode 0755 under /tmp) for files web server workers serve; removed after."""
+    """A temp dir outside pytest's (mode 0755 under /tmp) for files web server workers serve.
+
+    Removed afterwards."""
     path = Path(tempfile.mkdtemp(prefix=prefix))
     path.chmod(0o755)
     try:

@@ -11,6 +11,8 @@ import pytest
 from ronda.collector.server import ServerConfig, make_server
 from ronda.collector.store import Store
 
+pytestmark = pytest.mark.servers  # ronda-agent runs as a daemon process
+
 BIN = Path(sys.executable).parent
 
 

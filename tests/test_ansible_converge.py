@@ -36,6 +36,8 @@ from servers import free_port, stop_process, wait_for_port
 
 from ronda import __version__
 
+pytestmark = pytest.mark.servers  # ansible-playbook converges hosts over a real sshd
+
 PROJECT = ANSIBLE_DIR.parent.parent
 VERSION = __version__
 HOSTS = {"collector": "127.0.0.2", "web-1": "127.0.0.3", "web-2": "127.0.0.4"}

@@ -14,6 +14,7 @@ ROLES = sorted(p.name for p in (ANSIBLE_DIR / "roles").iterdir())
 EXAMPLE = ANSIBLE_DIR / "inventory" / "example"
 
 
+@pytest.mark.servers
 def test_ansible_lint_passes_the_production_profile(tmp_path):
     result = subprocess.run(
         [str(BIN / "ansible-lint"), "--profile", "production", "--offline", "--nocolor"],
@@ -29,12 +30,14 @@ def test_ansible_lint_passes_the_production_profile(tmp_path):
 
 
 @pytest.mark.parametrize("playbook", ["site.yml", "wheelhouse.yml"])
+@pytest.mark.servers
 def test_playbooks_pass_syntax_check(playbook, tmp_path):
     result = run_playbook(playbook, EXAMPLE, tmp_path, "--syntax-check")
     assert result.returncode == 0, result.stdout + result.stderr
     assert f"playbook: {ANSIBLE_DIR / playbook}" in result.stdout
 
 
+@pytest.mark.servers
 def test_example_inventory_has_a_collector_and_agents_that_know_it(tmp_path):
     result = subprocess.run(
         [str(BIN / "ansible-inventory"), "-i", str(EXAMPLE), "--list"],
@@ -76,6 +79,7 @@ def test_every_role_variable_is_prefixed_and_in_the_argument_spec(role):
         ("ronda_agent_interval_seconds", "often", "ronda_agent_interval_seconds"),
     ],
 )
+@pytest.mark.servers
 def test_argument_specs_refuse_bad_values_before_any_change(variable, value, message, tmp_path):
     playbook = tmp_path / "bad.yml"
     playbook.write_text(

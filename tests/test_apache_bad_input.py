@@ -168,6 +168,7 @@ def test_config_path_is_a_directory(tmp_path):
     ]
 
 
+@pytest.mark.servers
 def test_unreadable_file_for_an_unprivileged_agent():
     with web_tmp() as tmp:  # outside pytest's 0700 temp dir, so that nobody can walk down to the root
         _unreadable_file_for_an_unprivileged_agent(tmp)
@@ -183,7 +184,8 @@ def _unreadable_file_for_an_unprivileged_agent(tmp: Path):
         from ronda.agent.discovery.base import DiscoveryOptions
         from ronda.agent.host import LocalHost
         r = apache.discover(LocalHost({str(root)!r}), DiscoveryOptions(use_binaries=False))
-        print(json.dumps({{"keys": [a.key for a in r.apps], "errors": [[e.path, e.message] for e in r.errors]}}))
+        errors = [[e.path, e.message] for e in r.errors]
+        print(json.dumps({{"keys": [a.key for a in r.apps], "errors": errors}}))
     """)
     done = subprocess.run(
         ["setpriv", "--reuid=nobody", "--regid=nogroup", "--clear-groups", sys.executable, "-c", script],
@@ -200,8 +202,10 @@ def _unreadable_file_for_an_unprivileged_agent(tmp: Path):
     assert path == "/etc/apache2/sites-enabled/secret.conf" and "Permission denied" in message
 
 
+@pytest.mark.servers
 def test_a_config_the_real_apache_rejects_is_still_parsed(tmp_path):
-    """apache2ctl -t fails on one bad line; its reason is reported with file:line, and the files are parsed."""
+    """apache2ctl -t fails on one bad line: its reason is reported with file:line, and the files
+    are parsed."""
     conf = tmp_path / "httpd.conf"
     conf.write_text(
         f"ServerRoot {tmp_path}\nLoadModule mpm_event_module {MODULE_DIR}/mod_mpm_event.so\n"

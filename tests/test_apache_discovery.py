@@ -13,6 +13,8 @@ from ronda.agent.discovery.base import DiscoveryOptions
 from ronda.agent.discovery.keys import assign_unique_keys
 from ronda.agent.host import LocalHost
 
+pytestmark = pytest.mark.servers  # a real Apache (and nginx in front of it)
+
 
 def write(path: Path, text: str) -> Path:
     path.parent.mkdir(parents=True, exist_ok=True)

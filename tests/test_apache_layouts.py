@@ -75,7 +75,9 @@ DEBIAN = {
             Listen 443
         </IfModule>
     """,
-    "/etc/apache2/mods-available/alias.load": "LoadModule alias_module /usr/lib/apache2/modules/mod_alias.so\n",
+    "/etc/apache2/mods-available/alias.load": (
+        "LoadModule alias_module /usr/lib/apache2/modules/mod_alias.so\n"
+    ),
     "/etc/apache2/mods-available/alias.conf": """
         <IfModule alias_module>
             Options FollowSymlinks
@@ -83,8 +85,12 @@ DEBIAN = {
         </IfModule>
     """,
     "/etc/apache2/mods-available/ssl.load": "LoadModule ssl_module /usr/lib/apache2/modules/mod_ssl.so\n",
-    "/etc/apache2/mods-available/proxy.load": "LoadModule proxy_module /usr/lib/apache2/modules/mod_proxy.so\n",
-    "/etc/apache2/mods-available/proxy_fcgi.load": "LoadModule proxy_fcgi_module /usr/lib/apache2/modules/mod_proxy_fcgi.so\n",
+    "/etc/apache2/mods-available/proxy.load": (
+        "LoadModule proxy_module /usr/lib/apache2/modules/mod_proxy.so\n"
+    ),
+    "/etc/apache2/mods-available/proxy_fcgi.load": (
+        "LoadModule proxy_fcgi_module /usr/lib/apache2/modules/mod_proxy_fcgi.so\n"
+    ),
     "/etc/apache2/conf-available/phpmyadmin.conf": """
         # phpMyAdmin default Apache configuration
         Alias /phpmyadmin /usr/share/phpmyadmin
@@ -107,7 +113,9 @@ DEBIAN = {
         AliasMatch ^/dokuwiki/sites/[^/]+/(.*)$ /usr/share/dokuwiki/$1
         Alias      /dokuwiki                    /usr/share/dokuwiki/
     """,
-    "/etc/apache2/conf-available/other-vhosts-access-log.conf": "CustomLog ${APACHE_LOG_DIR}/other_vhosts_access.log vhost_combined\n",
+    "/etc/apache2/conf-available/other-vhosts-access-log.conf": (
+        "CustomLog ${APACHE_LOG_DIR}/other_vhosts_access.log vhost_combined\n"
+    ),
     "/etc/apache2/conf-available/serve-cgi-bin.conf": """
         <IfModule mod_alias.c>
             <IfModule mod_cgi.c>

@@ -17,6 +17,7 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 from servers import free_port, http_get, stop_process, wait_for_port
 from servers_apps import Cgroup, DockerApiFixture, NodeApp
 
@@ -24,6 +25,8 @@ from ronda.agent.discovery import DiscoveryOptions, discover
 from ronda.agent.host import LocalHost
 from ronda.agent.inspect import inspect_apps
 from ronda.agent.listeners import map_listeners
+
+pytestmark = pytest.mark.servers  # real systemd, Docker-shaped and PM2 processes
 
 
 def _http_server(directory: Path, port: int) -> subprocess.Popen:

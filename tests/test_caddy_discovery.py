@@ -100,6 +100,7 @@ def tls_get(port: int, server_name: str) -> tuple[bytes, bytes]:
         return b"".join(chunks), tls.getpeercert(binary_form=True)
 
 
+@pytest.mark.servers
 def test_caddy_serves_what_is_configured(site):
     web = site["web"]
     host = f"portal.test:{web}"  # Caddy names its access loggers by host:port
@@ -127,6 +128,7 @@ def line_of(path: str, text: str) -> int:
 
 
 @pytest.mark.parametrize("use_binaries", [True, False], ids=["caddy-adapt", "parsed"])
+@pytest.mark.servers
 def test_apps_of_a_real_caddy(site, use_binaries):
     tmp, web, secure, api, other = site["tmp"], site["web"], site["secure"], site["api"], site["other"]
     config = str(site["config"])
@@ -170,6 +172,7 @@ def test_apps_of_a_real_caddy(site, use_binaries):
     assert apps[f"caddy:_:{api}/"].root == f"{tmp}/www"
 
 
+@pytest.mark.servers
 def test_the_running_caddy_names_its_config(site):
     """Without options, a `caddy run --config FILE` process says where its Caddyfile is."""
     assert str(site["config"]) in caddy.config_files(LocalHost())
@@ -348,6 +351,7 @@ sikd.kaltara.go.id {
 
 
 @pytest.mark.parametrize("use_binaries", [True, False], ids=["caddy-adapt", "parsed"])
+@pytest.mark.servers
 def test_a_named_matcher_keeps_every_path(tmp_path, use_binaries):
     """A single-page app with its static directories in one `@static path ...` matcher, the common shape."""
     (tmp_path / "Caddyfile").write_text(SPA_AND_STATIC)
@@ -369,6 +373,7 @@ def test_a_named_matcher_keeps_every_path(tmp_path, use_binaries):
     "upstream",
     ["localhost:80a", "127.0.0.1:99999", "http://127.0.0.1:3000/app", "http://user:rahasia@[::1:3000"],
 )
+@pytest.mark.servers
 def test_a_malformed_upstream_is_an_error_not_an_address(tmp_path, upstream):
     """caddy adapt refuses these; read without the binary, they are reported and never taken as backends."""
     (tmp_path / "Caddyfile").write_text(f"simpeg.kaltara.go.id {{\n\treverse_proxy {upstream}\n}}\n")

@@ -99,6 +99,7 @@ def test_agent_config_errors_are_clear(tmp_path, content, message):
     assert result.exit_code != 0 and message in result.output
 
 
+@pytest.mark.servers
 def test_agent_unreachable_collector_is_a_clear_error(tmp_path):
     from servers import free_port
 

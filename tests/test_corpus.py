@@ -132,6 +132,7 @@ def _refused(case: str) -> bool:
 
 
 @pytest.mark.parametrize("case", NGINX_CASES)
+@pytest.mark.servers
 def test_nginx_accepts_the_corpus_config(case, tmp_path):
     copy = relocate(case, tmp_path)
     conf = copy / nginx_conf(case)[1:]
@@ -153,6 +154,7 @@ def test_nginx_accepts_the_corpus_config(case, tmp_path):
 
 
 @pytest.mark.parametrize("case", APACHE_CASES)
+@pytest.mark.servers
 def test_apache_accepts_the_corpus_config(case, tmp_path):
     copy = relocate(case, tmp_path)
     conf_dir = copy / "etc/apache2"

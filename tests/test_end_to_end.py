@@ -6,7 +6,10 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
 from servers import Nginx, free_port, http_get, wait_for_port
+
+pytestmark = pytest.mark.servers  # real nginx, ronda serve and ronda-agent processes
 
 BIN = Path(sys.executable).parent
 

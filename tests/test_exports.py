@@ -25,6 +25,8 @@ from ronda.collector.reconcile.lookup import find_subject
 from ronda.collector.report.approval import COLUMNS
 from ronda.collector.store import Store
 
+pytestmark = pytest.mark.servers  # the demo fleet's agents report over gRPC
+
 
 def run(*args: str, env: dict | None = None) -> str:
     result = CliRunner().invoke(cli, list(args), env=env or {"RONDA_LANG": "", "LANG": "C.UTF-8"})

@@ -25,6 +25,8 @@ from ronda.agent.runner import Agent
 from ronda.agent.sender import SendError
 from ronda.convert import snapshot_to_wire
 
+pytestmark = pytest.mark.servers  # collector processes killed and restarted under load
+
 BIN = Path(sys.executable).parent
 
 
@@ -59,7 +61,9 @@ class Serve:
 
 
 class LoadAgent(Agent):
-    """A real Agent whose scans are large synthetic snapshots (100 apps, 90 days) and whose acks are recorded."""
+    """A real Agent whose scans are large synthetic snapshots (100 apps, 90 days).
+
+    Its acks are recorded."""
 
     def __init__(self, config: AgentConfig, apps: int) -> None:
         super().__init__(config)

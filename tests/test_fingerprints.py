@@ -48,6 +48,7 @@ def upstream(version: str) -> str:
         ("mediawiki", "/usr/share/mediawiki", "mediawiki"),
     ],
 )
+@pytest.mark.servers
 def test_debian_packaged_apps(package: str, root: str, name: str) -> None:
     found = fingerprint(LocalHost(), root)
     assert found is not None
@@ -57,6 +58,7 @@ def test_debian_packaged_apps(package: str, root: str, name: str) -> None:
     )
 
 
+@pytest.mark.servers
 def test_debian_dokuwiki_release_date() -> None:
     """Debian numbers DokuWiki 0.0.YYYYMMDD.x; DokuWiki itself says YYYY-MM-DDx "Name".
 
@@ -70,6 +72,7 @@ def test_debian_dokuwiki_release_date() -> None:
     assert found.version == Path(found.evidence_file).read_text().split()[0]
 
 
+@pytest.mark.servers
 def test_laravel_app_on_debian_framework(tmp_path: Path) -> None:
     """A Laravel app whose vendored framework is Debian's php-laravel-framework file, served from public/."""
     app = tmp_path / "sipd"

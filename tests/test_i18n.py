@@ -143,6 +143,7 @@ def _tracked(language: str = "id"):
     return lang
 
 
+@pytest.mark.servers  # the demo fleet's agents report over gRPC
 def test_the_indonesian_report_and_sheet_leave_nothing_in_english(fleet_db):  # noqa: F811
     lang = _tracked()
     report = build_report(Store(fleet_db), now=datetime.now(UTC))
@@ -159,6 +160,7 @@ def test_the_indonesian_report_and_sheet_leave_nothing_in_english(fleet_db):  # 
         assert f">{english}<" not in html
 
 
+@pytest.mark.servers  # the demo fleet
 @pytest.mark.parametrize("fmt", ["table", "csv", "json"])
 def test_the_indonesian_lists_leave_nothing_in_english(fleet_db, fmt):  # noqa: F811
     lang = _tracked()

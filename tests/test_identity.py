@@ -207,9 +207,7 @@ def test_enrolment_gives_a_token_that_reports_only_as_its_agent(tmp_path, pki, t
 
 def test_an_expired_enrolment_secret_is_refused(pki, token_collector):
     registry = Registry(token_collector.store)
-    secret = registry.create_secret(
-        timedelta(minutes=10), now=datetime.now(UTC) - timedelta(hours=1)
-    )
+    secret = registry.create_secret(timedelta(minutes=10), now=datetime.now(UTC) - timedelta(hours=1))
     with pytest.raises(EnrolError) as refused:
         enrol(token_collector.address, False, TlsFiles(pki.ca), secret, "web01")
     assert "UNAUTHENTICATED" in str(refused.value) and "expired" in str(refused.value)

@@ -23,6 +23,7 @@ def _tree(root: Path) -> dict[str, float]:
     return {str(p): p.stat().st_mtime for p in root.rglob("*")}
 
 
+@pytest.mark.servers
 def test_the_agent_writes_only_its_state_directory(tmp_path):
     host = tmp_path / "host"
     shutil.copytree(fleet_dir() / "web-dinkes", host, symlinks=True)
@@ -89,6 +90,7 @@ def _verify(unit: Path, tmp_path: Path) -> subprocess.CompletedProcess:
 
 
 @pytest.mark.parametrize("unit", sorted(UNITS.glob("*.service")), ids=lambda p: p.name)
+@pytest.mark.servers
 def test_systemd_units_are_valid(tmp_path, unit):
     result = _verify(unit, tmp_path)
     assert result.returncode == 0, result.stderr

@@ -141,6 +141,7 @@ def test_missing_root_and_bad_certificates(tmp_path: Path) -> None:
     assert result.apps[1].resources.file_count == 1 and result.apps[1].framework.name == "static"
 
 
+@pytest.mark.servers
 def test_unreadable_files_for_an_unprivileged_agent() -> None:
     """An agent running as `nobody` meets files it may not read: errors, and the rest of the result."""
     root = Path(tempfile.mkdtemp(prefix="ronda-unreadable-"))

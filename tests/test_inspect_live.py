@@ -24,6 +24,8 @@ from ronda.agent.host import LocalHost
 from ronda.agent.inspect import inspect_apps
 from ronda.agent.listeners import map_listeners
 
+pytestmark = pytest.mark.servers  # real nginx, Apache, PHP-FPM and Node processes
+
 
 def upstream_version(package: str) -> str:
     out = subprocess.run(

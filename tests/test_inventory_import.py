@@ -22,8 +22,8 @@ HEADER_ID = (
 GOOD_ID = HEADER_ID + (
     "APP-1,Portal Dinkes,Dinas Kesehatan,humas@prov.example,https://dinkes.prov.example,aktif,khusus,2016,"
     "85000000,2025-06-30\n"
-    "APP-2,LAPOR,Diskominfo,lapor@prov.example,lapor.prov.example www.lapor.prov.example,tidak aktif,umum,2021,"
-    "400000000,30/06/2025\n"
+    "APP-2,LAPOR,Diskominfo,lapor@prov.example,lapor.prov.example www.lapor.prov.example,"
+    "tidak aktif,umum,2021,400000000,30/06/2025\n"
 )
 
 

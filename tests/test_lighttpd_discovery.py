@@ -26,6 +26,8 @@ from ronda.agent.host import LocalHost
 from ronda.agent.snapshot import ScanOptions, scan
 from ronda.agent.usage import collect_usage
 
+pytestmark = pytest.mark.servers  # a real lighttpd serves the sites
+
 
 def write_site(tmp: Path, web: Path, port: int, tls_port: int, api_port: int) -> Lighttpd:
     for name in ("default", "portal", "sipd", "arsip", "api", "js", "mail", "ppid"):

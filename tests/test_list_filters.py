@@ -17,6 +17,8 @@ from ronda.collector.listing import FilterError, parse_since, sort_rows
 
 NOW = datetime(2026, 12, 7, 2, 7, tzinfo=UTC)
 
+pytestmark = pytest.mark.servers  # the demo fleet's agents report over gRPC
+
 
 def rows(db, *args: str) -> list[dict]:
     result = CliRunner().invoke(cli, [*args, "--db", str(db), "--format", "json"])

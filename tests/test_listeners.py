@@ -16,6 +16,7 @@ from ronda.agent.listeners import map_listeners
 from ronda.model import App, ListenAddress
 
 
+@pytest.mark.servers
 def test_unknown_and_public_listeners(tmp_path: Path) -> None:
     """nginx serving two apps on a wildcard listen; a bare socket on all interfaces serving nothing known."""
     web = free_port()

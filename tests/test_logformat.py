@@ -65,7 +65,8 @@ CASES = [
         "apache",
         "combined",
         None,
-        f'192.0.2.7 - alice [10/Oct/2026:13:55:36 -0700] "GET /index.php HTTP/1.1" 200 2326 "http://x/" "{UA}"',
+        '192.0.2.7 - alice [10/Oct/2026:13:55:36 -0700] "GET /index.php HTTP/1.1" 200 2326 '
+        f'"http://x/" "{UA}"',
         {"addr": "192.0.2.7", "day": "2026-10-10", "status": "200", "ua": UA},
         "2026-10-10T20:55:36",
     ),
@@ -81,7 +82,8 @@ CASES = [
         "apache",
         "vhost_combined",
         None,
-        f'www.example.go.id:443 192.0.2.8 - - [10/Oct/2026:13:55:36 +0700] "GET /sipd/ HTTP/1.1" 500 0 "-" "{UA}"',
+        'www.example.go.id:443 192.0.2.8 - - [10/Oct/2026:13:55:36 +0700] "GET /sipd/ HTTP/1.1" 500 0 '
+        f'"-" "{UA}"',
         {"vhost": "www.example.go.id", "addr": "192.0.2.8", "status": "500", "prefix": "/sipd"},
         "2026-10-10T06:55:36",
     ),
@@ -121,7 +123,7 @@ CASES = [
 
 
 def _fields(compiled_fields, match) -> dict[str, str]:
-    return {name: value.decode() for name, value in zip(compiled_fields, match.groups())}
+    return {name: value.decode() for name, value in zip(compiled_fields, match.groups(), strict=True)}
 
 
 @pytest.mark.parametrize("kind,name,definition,line,expected,when", CASES, ids=[c[1] for c in CASES])
@@ -130,7 +132,8 @@ def test_fields_from_the_servers_own_format(kind, name, definition, line, expect
     compiled = fmt.compile(["/sipd", "/sipd/api"], ["/healthz", "/ping"])
     data = line.encode() + b"\n"
     [safe] = list(compiled.safe.finditer(data))
-    # the fast regex may refuse a line with escaped quotes (the parser then uses the safe one), never misread it
+    # the fast regex may refuse a line with escaped quotes (the parser then uses the safe one),
+    # never misread it
     for m in [safe, *compiled.fast.finditer(data)]:
         got = _fields(compiled.fields, m)
         assert {k: got.get(k) for k in expected if k != "day"} == {

@@ -15,6 +15,8 @@ from ronda.agent.discovery import nginx
 from ronda.agent.discovery.base import DiscoveryOptions
 from ronda.agent.host import LocalHost
 
+pytestmark = pytest.mark.servers  # a real nginx and Apache stack
+
 
 def self_signed(tmp: Path, name: str) -> tuple[Path, Path]:
     cert, key = tmp / f"{name}.crt", tmp / f"{name}.key"

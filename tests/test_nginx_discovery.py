@@ -143,6 +143,7 @@ def test_no_nginx_means_no_apps_and_no_errors(tmp_path):
     assert result.apps == [] and result.errors == []
 
 
+@pytest.mark.servers
 def test_real_nginx_is_asked_with_nginx_T(tmp_path):
     """With the binary present, the config nginx itself loads is read (includes included)."""
     port = free_port()

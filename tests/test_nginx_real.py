@@ -224,6 +224,7 @@ def test_configs_nginx_would_refuse(shape, config, problems):
     assert [message for _, _, message in check(statements)] == problems
 
 
+@pytest.mark.servers
 def test_a_running_nginx_started_with_its_own_config_is_found(tmp_path):
     """nginx started with -c (or -p, as GitLab's bundled nginx is) is read from its master's command line."""
     port = free_port()

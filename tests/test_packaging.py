@@ -8,6 +8,8 @@ from pathlib import Path
 
 import pytest
 
+pytestmark = pytest.mark.servers  # builds a wheel and installs it into a fresh virtual environment
+
 ROOT = Path(__file__).resolve().parent.parent
 
 

@@ -18,6 +18,7 @@ import sys
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
+import pytest
 from browser import Browser
 from servers import Nginx, free_port, http_get, wait_for_port
 from servers_apache import Apache
@@ -25,8 +26,13 @@ from servers_apache import Apache
 from ronda.collector.server import ServerConfig, make_server
 from ronda.collector.store import Store
 
+pytestmark = pytest.mark.servers  # real nginx and Apache, ronda serve, ronda-agent and Chromium
+
 BIN = Path(sys.executable).parent
-BROWSER = "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) Chrome/126.0 Safari/537.36"
+BROWSER = (
+    "Mozilla/5.0 (Windows NT 10.0; Win64; x64) AppleWebKit/537.36 (KHTML, like Gecko) "
+    "Chrome/126.0 Safari/537.36"
+)
 CRAWLER = "Mozilla/5.0 (compatible; Googlebot/2.1; +http://www.google.com/bot.html)"
 
 

@@ -20,6 +20,8 @@ from ronda.collector.reconcile.config import ReconcileConfig
 from ronda.collector.reconcile.db import run_reconcile
 from ronda.collector.store import Store
 
+pytestmark = pytest.mark.servers  # reconciles in spawned interpreters
+
 
 @pytest.fixture(scope="module")
 def fleet(tmp_path_factory):
@@ -78,7 +80,9 @@ def three_runs(db: str, processes: int, now: datetime) -> list:
 
 
 def split_runs(db: str, temp: str, now: datetime) -> list:
-    """three_runs in two processes, their temporary files under `temp` (in a spawned interpreter of its own)."""
+    """three_runs in two processes, their temporary files under `temp`.
+
+    Runs in a spawned interpreter of its own."""
     tempfile.tempdir = temp
     return three_runs(db, 2, now)
 

@@ -46,6 +46,8 @@ WIDTHS = (390, 1280, 1920)
 # A4 less the margins of the stylesheet's @page (10 mm each side), in CSS pixels (96 per inch).
 PRINT_WIDTHS = {"portrait": round(190 / 25.4 * 96), "landscape": round(277 / 25.4 * 96)}
 
+pytestmark = pytest.mark.servers  # headless Chromium loads the report; the demo fleet's agents report
+
 
 @pytest.fixture(scope="module")
 def pages(fleet_db: Path, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:  # noqa: F811

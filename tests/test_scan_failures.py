@@ -16,6 +16,8 @@ from servers_ssh import Sshd, keygen, known_hosts_line
 
 from ronda.collector.store import Store
 
+pytestmark = pytest.mark.servers  # real sshd and nmap
+
 DATA_TABLES = (
     "network_ports",
     "network_observations",

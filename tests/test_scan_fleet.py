@@ -19,6 +19,8 @@ from ronda.collector.scans.view import load_view
 from ronda.collector.store import Store
 from ronda.collector.wirejson import app_json
 
+pytestmark = pytest.mark.servers  # real nginx, sshd, nmap and ronda processes
+
 # Fields that change between two scans of the same host a second apart.
 VOLATILE = {"cpu_seconds", "rss_bytes", "report_id", "collected_at", "pid", "coverage_end"}
 

@@ -291,14 +291,15 @@ def test_stat_outputs_become_file_stats():
     assert name == "sub dir" and entry.is_dir and entry.mode & 0o777 == 0o755 and entry.mtime == 1700000000.5
 
 
+@pytest.mark.servers
 def test_the_agent_never_loads_the_scan_libraries():
     """paramiko and python-nmap are the collector's; the agent must ship and run without them."""
     import subprocess
     import sys
 
     code = (
-        "import sys, agent.cli, agent.runner, agent.snapshot; "
-        "print(sorted(m for m in ('paramiko', 'nmap', 'collector') if m in sys.modules))"
+        "import sys, ronda.agent.cli, ronda.agent.runner, ronda.agent.snapshot; "
+        "print(sorted(m for m in ('paramiko', 'nmap', 'ronda.collector') if m in sys.modules))"
     )
     out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, check=True).stdout
     assert out.strip() == "[]"

@@ -143,17 +143,16 @@ def test_overload_answers_unavailable_with_a_retry_delay_and_recovers(tmp_path):
     )
     try:
         results: list = []
-        with collector.store.writing():  # a long write holds the store
-            with ThreadPoolExecutor(12) as pool:
+        with collector.store.writing(), ThreadPoolExecutor(12) as pool:  # a long write holds the store
 
-                def send(i):
-                    with Sender(collector.address, insecure=True, timeout=20) as sender:
-                        try:
-                            return sender.send(snapshot(f"agent{i}", 1))
-                        except SendError as e:
-                            return e
+            def send(i):
+                with Sender(collector.address, insecure=True, timeout=20) as sender:
+                    try:
+                        return sender.send(snapshot(f"agent{i}", 1))
+                    except SendError as e:
+                        return e
 
-                results = list(pool.map(send, range(12)))
+            results = list(pool.map(send, range(12)))
         refusals = [r for r in results if isinstance(r, SendError)]
         assert refusals and all(r.code == grpc.StatusCode.UNAVAILABLE for r in refusals)
         assert all(r.retryable and r.retry_after and 0.2 <= r.retry_after <= 120 for r in refusals)

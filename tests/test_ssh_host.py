@@ -20,6 +20,8 @@ from ronda.collector.scans import ssh_system
 from ronda.collector.scans.ssh_connect import connect
 from ronda.collector.scans.ssh_host import SshHost
 
+pytestmark = pytest.mark.servers  # a real sshd
+
 
 @pytest.fixture(scope="module")
 def tree(tmp_path_factory) -> Path:

@@ -47,9 +47,9 @@ def test_a_certificate_from_another_ca_is_refused(tmp_path, pki, mtls):
     rogue = tmp_path / "rogue"
     init_ca(rogue / "ca")
     issued = issue_agent(rogue / "ca", "web01", rogue)
-    with Sender(mtls.address, tls=TlsFiles(pki.ca, str(issued.cert), str(issued.key))) as sender:
-        with pytest.raises(SendError) as refused:
-            sender.send(snapshot("web01"))
+    tls = TlsFiles(pki.ca, str(issued.cert), str(issued.key))
+    with Sender(mtls.address, tls=tls) as sender, pytest.raises(SendError) as refused:
+        sender.send(snapshot("web01"))
     assert refused.value.code == grpc.StatusCode.UNAVAILABLE
     assert mtls.count("snapshots") == 0 and mtls.count("agent_identities") == 0
 
@@ -58,9 +58,9 @@ def test_the_agent_refuses_a_collector_signed_by_another_ca(tmp_path, pki, mtls)
     other = tmp_path / "other"
     init_ca(other / "ca")
     mine = pki.agent("web01")
-    with Sender(mtls.address, tls=TlsFiles(str(other / "ca" / "ca.pem"), mine.cert, mine.key)) as sender:
-        with pytest.raises(SendError) as refused:
-            sender.send(snapshot("web01"))
+    tls = TlsFiles(str(other / "ca" / "ca.pem"), mine.cert, mine.key)
+    with Sender(mtls.address, tls=tls) as sender, pytest.raises(SendError) as refused:
+        sender.send(snapshot("web01"))
     assert refused.value.code == grpc.StatusCode.UNAVAILABLE
     assert mtls.count("snapshots") == 0
 

@@ -78,6 +78,7 @@ def _instance(tmp: Path):
         yield {"tmp": tmp, "base": base, "http": http, "ajp": ajp, "server_xml": server.server_xml}
 
 
+@pytest.mark.servers
 def test_tomcat_serves_every_webapp(instance):
     port = instance["http"]
     assert http_get(port, "/", "localhost") == (200, b"root")
@@ -93,6 +94,7 @@ def test_tomcat_serves_every_webapp(instance):
     assert logs and "GET /sipd/ HTTP/1.1" in logs[0].read_text()
 
 
+@pytest.mark.servers
 def test_apps_of_a_real_tomcat(instance):
     base, port, ajp = instance["base"], instance["http"], instance["ajp"]
     result = tomcat.discover(LocalHost(), DiscoveryOptions(tomcat_server_xml=str(instance["server_xml"])))
@@ -147,6 +149,7 @@ def test_apps_of_a_real_tomcat(instance):
     ]
 
 
+@pytest.mark.servers
 def test_the_jvm_listener_serves_tomcat_apps(instance):
     """The JVM's sockets are IPv6 ones (::ffff:127.0.0.1 for address="127.0.0.1"): still Tomcat's apps."""
     host = LocalHost()
@@ -156,6 +159,7 @@ def test_the_jvm_listener_serves_tomcat_apps(instance):
     assert f"tomcat:localhost:{instance['http']}/" in http.app_keys and not http.public
 
 
+@pytest.mark.servers
 def test_the_running_jvm_names_its_catalina_base(instance):
     assert any(i.base == str(instance["base"]) for i in tomcat.instances(LocalHost()))
 

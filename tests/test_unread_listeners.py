@@ -6,6 +6,7 @@ from __future__ import annotations
 import subprocess
 import sys
 
+import pytest
 from click.testing import CliRunner
 from servers import free_port, stop_process, wait_for_port
 
@@ -21,6 +22,7 @@ def section(output: str) -> list[str]:
     return lines[start + 1 : end]
 
 
+@pytest.mark.servers
 def test_a_web_server_ronda_cannot_read_is_listed_with_its_process_and_port():
     """Python's http.server stands for any server ronda has no source for (a Go binary, Jetty...)."""
     port = free_port()

@@ -6,6 +6,10 @@ import subprocess
 import sys
 from pathlib import Path
 
+import pytest
+
+pytestmark = pytest.mark.servers  # runs bench/logs.py and its child processes
+
 ROOT = Path(__file__).resolve().parent.parent
 
 

@@ -7,11 +7,14 @@ import shutil
 import tempfile
 from pathlib import Path
 
+import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 from usage_lines import AGENTS, Request, daily_of, expected_daily, log_app, scan
 
 from ronda.agent.usage import UsageOptions
+
+pytestmark = pytest.mark.slow  # hypothesis runs thousands of generated logs
 
 START = 1767225600  # 2026-01-01
 requests = st.builds(

@@ -1,4 +1,5 @@
-"""Log rotation: renamed, copied-and-truncated, compressed, dated and reused files; every line counted once."""
+"""Log rotation: renamed, copied-and-truncated, compressed, dated and reused files; every line
+counted once."""
 
 from __future__ import annotations
 
@@ -123,7 +124,8 @@ def test_dated_names(tmp_path):
 
 
 def test_same_inode_new_content(tmp_path):
-    """A file rewritten in place (same device and inode, longer than the old offset) is read from its start."""
+    """A file rewritten in place (same device and inode, longer than the old offset) is read from
+    its start."""
     site = Site(tmp_path)
     site.check(site.write(20, 41))
     inode = site.log.stat().st_ino

@@ -30,6 +30,8 @@ from ronda.agent.host import LocalHost
 from ronda.agent.usage import UsageOptions, collect_usage, summarize
 from ronda.model import App
 
+pytestmark = pytest.mark.servers  # real nginx, Apache and Caddy write the access logs
+
 SITES = ("portal", "arsip", "lama", "baru", "sepi", "nolog")
 OPTIONS = UsageOptions(monitor_addresses=("127.0.0.4",), monitor_paths=("/healthz",), scanner_threshold=20)
 

@@ -69,7 +69,9 @@ CONFIGS = {
               </Service>
             </Server>
         """,
-        "/opt/tomcat/conf/Catalina/localhost/simpeg.xml": f'<Context docBase="/srv/simpeg"><Environment name="token" value="{SECRET}" /></Context>',
+        "/opt/tomcat/conf/Catalina/localhost/simpeg.xml": (
+            f'<Context docBase="/srv/simpeg"><Environment name="token" value="{SECRET}" /></Context>'
+        ),
     },
 }
 SOURCES = {

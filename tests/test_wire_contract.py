@@ -13,6 +13,7 @@ from ronda.wire.v1 import ronda_pb2 as pb
 ROOT = Path(__file__).resolve().parent.parent
 
 
+@pytest.mark.servers
 def test_generated_code_matches_the_proto():
     done = subprocess.run(
         [sys.executable, "scripts/gen_proto.py", "--check"], cwd=ROOT, capture_output=True, text=True
@@ -20,6 +21,7 @@ def test_generated_code_matches_the_proto():
     assert done.returncode == 0, done.stdout + done.stderr
 
 
+@pytest.mark.servers
 def test_drift_is_detected(tmp_path):
     """The check fails when the committed code differs from what the .proto generates."""
     copy = tmp_path / "repo"

@@ -130,6 +130,7 @@ def _sub(old: str, new: str):
     return edit
 
 
+@pytest.mark.servers
 def test_the_proto_as_it_is_has_the_layout_of_the_generated_code(tmp_path):
     file = descriptor_of(tmp_path)
     assert wirelayout.problems(file) == []
@@ -186,6 +187,7 @@ def test_the_proto_as_it_is_has_the_layout_of_the_generated_code(tmp_path):
         ),
     ],
 )
+@pytest.mark.servers
 def test_a_changed_layout_fails_the_check_saying_what_to_change(tmp_path, edit, expected):
     file = descriptor_of(tmp_path, edit)
     with pytest.raises(wirelayout.LayoutChanged) as changed:
@@ -213,6 +215,7 @@ def test_a_changed_layout_fails_the_check_saying_what_to_change(tmp_path, edit, 
         ),
     ],
 )
+@pytest.mark.servers
 def test_a_change_the_walker_follows_passes_the_check_with_keys_from_the_descriptors(
     tmp_path, edit, apps_key
 ):

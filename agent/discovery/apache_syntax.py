@@ -9,6 +9,7 @@ expects them). Sections are `<Name args>` ... `</Name>`.
 
 from __future__ import annotations
 
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 
 
@@ -67,7 +68,7 @@ def split_args(text: str) -> list[str]:
     return args
 
 
-def _logical_lines(text: str):
+def _logical_lines(text: str) -> Iterator[tuple[int, str]]:
     """(first physical line number, joined text) for each logical line."""
     buffered: list[str] = []
     start = 0
@@ -90,6 +91,15 @@ def _head(text: str) -> tuple[str, str]:
     return (parts[0], parts[1]) if len(parts) == 2 else (text, "")
 
 
+def _body(stack: list[Directive], top: list[Directive]) -> list[Directive]:
+    """Where the next directive goes: the innermost open section's children, else the top level."""
+    if not stack:
+        return top
+    children = stack[-1].children
+    assert children is not None  # only sections are pushed
+    return children
+
+
 def parse(text: str, file: str) -> ParsedFile:
     result = ParsedFile()
     stack: list[Directive] = []
@@ -109,12 +119,12 @@ def parse(text: str, file: str) -> ParsedFile:
                 # Close up to a matching opener if there is one, else treat as a typo for the innermost.
                 if not any(s.key == name.lower() for s in stack):
                     stack.pop()
-                    current = stack[-1].children if stack else result.directives
+                    current = _body(stack, result.directives)
                     continue
                 while stack[-1].key != name.lower():
                     stack.pop()
             stack.pop()
-            current = stack[-1].children if stack else result.directives
+            current = _body(stack, result.directives)
             continue
         if line.startswith("<"):
             if not line.endswith(">"):
@@ -129,7 +139,7 @@ def parse(text: str, file: str) -> ParsedFile:
             section = Directive(name, split_args(rest), file, number, [])
             current.append(section)
             stack.append(section)
-            current = section.children
+            current = _body(stack, result.directives)
             continue
         name, rest = _head(line)
         current.append(Directive(name, split_args(rest), file, number))

@@ -147,7 +147,8 @@ def apps_from_json(
             address.tls = tls
         for route in server.get("routes", []):
             hosts = [h for m in route.get("match", []) for h in m.get("host", [])]
-            site, subs = _Found(), []
+            site = _Found()
+            subs: list[_Sub] = []
             _walk(route.get("handle", []), site, subs, "/")
             for dial in dict.fromkeys(site.bad_dials):
                 shown = without_credentials(dial).rsplit("@", 1)[-1]  # never a user name or password

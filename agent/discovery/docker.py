@@ -72,7 +72,9 @@ def _app(container: dict, socket_path: str) -> App | None:
         return None
     names = [str(n).lstrip("/") for n in container.get("Names") or [] if n]
     cid = str(container.get("Id") or "")[:12]
-    labels_in = container.get("Labels") if isinstance(container.get("Labels"), dict) else {}
+    labels_in = container.get("Labels")
+    if not isinstance(labels_in, dict):
+        labels_in = {}
     labels = {"container": cid, "image": str(container.get("Image") or "")}
     labels.update({out: str(labels_in[k]) for k, out in _COMPOSE.items() if k in labels_in})
     if container.get("State"):

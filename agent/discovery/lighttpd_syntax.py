@@ -41,7 +41,7 @@ CONDITION_OPS = ("==", "!=", "=~", "!~", "=^", "=$")
 class Array(list):
     """A lighttpd array: (key, value) pairs in order; key is None for list items."""
 
-    def get(self, key: str, default=None):
+    def get(self, key: str, default: object = None) -> object:
         for k, v in self:
             if k == key:
                 return v

@@ -171,8 +171,8 @@ def _load_file(
 def _splice(
     statements: list[Statement],
     path: str,
-    read,
-    expand,
+    read: Callable[[str], str],
+    expand: Callable[[str], list[str]],
     conf_dir: str,
     loaded: LoadedConfig,
     stack: tuple[str, ...],

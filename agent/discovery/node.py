@@ -90,7 +90,7 @@ def _pm2_jlist(host: Host, result: SourceResult) -> list[_Entry] | None:
     if not isinstance(items, list):
         result.error(SOURCE, "pm2 jlist printed no process list")
         return None
-    return [e for item in items if isinstance(item, dict) and (e := _entry(item, "pm2 jlist"))]
+    return [entry for item in items if isinstance(item, dict) and (entry := _entry(item, "pm2 jlist"))]
 
 
 def _pm2_dumps(host: Host, result: SourceResult) -> list[_Entry]:
@@ -108,26 +108,34 @@ def _pm2_dumps(host: Host, result: SourceResult) -> list[_Entry]:
             if not isinstance(items, list):
                 result.error(SOURCE, "not a PM2 dump (a JSON list expected)", path)
                 continue
-            entries += [e for item in items if isinstance(item, dict) and (e := _entry(item, path))]
+            entries += [entry for item in items if isinstance(item, dict) and (entry := _entry(item, path))]
     return entries
 
 
 def _entry(item: dict, evidence: str) -> _Entry | None:
     """One PM2 record: jlist nests the settings under pm2_env, the dump has them at the top."""
-    env = item.get("pm2_env") if isinstance(item.get("pm2_env"), dict) else item
+    nested = item.get("pm2_env")
+    env = nested if isinstance(nested, dict) else item
     cwd = env.get("pm_cwd") or env.get("cwd") or ""
     name = item.get("name") or env.get("name") or ""
     if not isinstance(cwd, str) or not isinstance(name, str) or not (cwd or name):
         return None
     port = 0
-    for source in (env.get("env") if isinstance(env.get("env"), dict) else {}, env):
+    variables = env.get("env")
+    for source in (variables if isinstance(variables, dict) else {}, env):
         value = source.get("PORT")
         if isinstance(value, (int, str)) and str(value).isdigit():
             port = int(value)
             break
-    pid = item.get("pid") if isinstance(item.get("pid"), int) else 0
-    status = env.get("status") if isinstance(env.get("status"), str) else ""
-    return _Entry(name=name, cwd=cwd, pid=pid, port=port, status=status, evidence=evidence)
+    pid, status = item.get("pid"), env.get("status")
+    return _Entry(
+        name=name,
+        cwd=cwd,
+        pid=pid if isinstance(pid, int) else 0,
+        port=port,
+        status=status if isinstance(status, str) else "",
+        evidence=evidence,
+    )
 
 
 def _app(host: Host, entry: _Entry, sockets: list[ListenSocket], by_pid: dict[int, ProcessInfo]) -> App:

@@ -261,7 +261,7 @@ class LocalHost:
 
         uname = os.uname()
         addresses = []
-        for ifname, addrs in psutil.net_if_addrs().items():
+        for addrs in psutil.net_if_addrs().values():
             for a in addrs:
                 if a.family in (socket.AF_INET, socket.AF_INET6) and not _is_loopback(a.address):
                     addresses.append(a.address.split("%")[0])

@@ -91,8 +91,9 @@ def _certificate(host: Host, app: App, result: SourceResult, seen: dict[str, Tls
         except TlsError as e:
             seen[path] = None
             result.error("tls", str(e), path)
-    if seen[path] is not None:
-        app.tls = replace(seen[path], dns_names=list(seen[path].dns_names))
+    cert = seen[path]
+    if cert is not None:
+        app.tls = replace(cert, dns_names=list(cert.dns_names))
 
 
 def _flush(result: SourceResult, problems: list[Files], source: str) -> None:

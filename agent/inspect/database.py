@@ -7,6 +7,7 @@ into a result, a log line or an error message.
 
 from __future__ import annotations
 
+import functools
 import posixpath
 import re
 from collections.abc import Callable
@@ -77,8 +78,7 @@ class _Config:
             value = pick(code)
             if value is not None:
                 if value.startswith("$"):  # `'host' => $dbserver`: a variable set in an included file
-                    variable = value[1:]
-                    return self.find(lambda c, v=variable: php_var(c, v))
+                    return self.find(functools.partial(php_var, name=value[1:]))
                 return value, path
         return None, ""
 

@@ -9,7 +9,7 @@ from ronda.agent.discovery.keys import app_key
 from ronda.agent.host import Host
 from ronda.agent.inspect.files import Files
 from ronda.agent.inspect.fingerprints import fingerprint
-from ronda.model import App, ConfigLocation, ListenAddress, LogRef
+from ronda.model import App, ConfigLocation, LogRef
 
 MAX_SUBDIRS = 200
 
@@ -59,7 +59,7 @@ def _child(parent: App, prefix: str, root: str) -> App:
     return App(
         kind=parent.kind,
         server_names=list(parent.server_names),
-        listen=[replace(a) for a in parent.listen if isinstance(a, ListenAddress)],
+        listen=[replace(a) for a in parent.listen],
         path_prefix=prefix,
         root=root,
         config=ConfigLocation(parent.config.file, parent.config.line),

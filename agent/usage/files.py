@@ -13,6 +13,7 @@ import bz2
 import glob
 import gzip
 import hashlib
+import io
 import lzma
 import re
 from collections.abc import Iterator
@@ -25,6 +26,8 @@ from ronda.agent.host.base import FileStat, HostError
 FINGERPRINT_BYTES = 512
 _ROTATED = re.compile(r"^(?:\.\d+|[-._]\d{8}(?:\d{2})?|[-._]\d{4}-\d\d-\d\d|\.old)?(\.gz|\.bz2|\.xz)?$")
 _OPENERS = {".gz": gzip.GzipFile, ".bz2": bz2.BZ2File, ".xz": lzma.LZMAFile}
+# A log file's bytes: the host's file, or a decompressing reader over it.
+Content = BinaryIO | io.BufferedIOBase
 
 
 @dataclass
@@ -80,7 +83,7 @@ def fingerprint(head: bytes) -> str:
     return hashlib.blake2b(head, digest_size=16).hexdigest()
 
 
-def open_content(host: Host, candidate: Candidate) -> BinaryIO:
+def open_content(host: Host, candidate: Candidate) -> Content:
     """The file's content, decompressed if needed. The caller closes it."""
     raw = host.open_binary(candidate.path)
     opener = _OPENERS.get(candidate.compression)
@@ -112,7 +115,7 @@ def content_size(host: Host, candidate: Candidate) -> int | None:
     return None
 
 
-def chunks(stream: BinaryIO, start: int, size: int) -> Iterator[tuple[bytes, int]]:
+def chunks(stream: Content, start: int, size: int) -> Iterator[tuple[bytes, int]]:
     """Blocks of the content from `start`; each with how far the underlying file has been read."""
     raw = getattr(stream, "fileobj", None) or getattr(stream, "_fp", None)
     if start:

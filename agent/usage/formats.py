@@ -13,6 +13,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
+from typing import Any, Protocol
 
 # Fields in the order of the key tuple the parser works with.
 KEY_FIELDS = ("vhost", "prefix", "probe", "addr", "day", "status", "ua")
@@ -121,11 +122,24 @@ class LogFormat:
         return _compile(self, prefixes, probes)
 
 
+class LineMatch(Protocol):
+    def groups(self) -> tuple[Any, ...]: ...
+
+
+class LinePattern(Protocol):
+    """The calls the parser makes on a compiled format: `re.Pattern[bytes]` has them, so has
+    jsonlog's reader of JSON lines."""
+
+    def findall(self, string: bytes, pos: int = ..., endpos: int = ...) -> list[Any]: ...
+
+    def match(self, string: bytes, pos: int = ..., endpos: int = ...) -> LineMatch | None: ...
+
+
 @dataclass(frozen=True)
 class CompiledFormat:
-    fast: re.Pattern[bytes]  # groups: KEY_FIELDS present in the format, in line order
-    safe: re.Pattern[bytes]  # same groups, never runs past a line end
-    detail: re.Pattern[bytes]  # as safe, plus the clock
+    fast: LinePattern  # groups: KEY_FIELDS present in the format, in line order
+    safe: LinePattern  # same groups, never runs past a line end
+    detail: LinePattern  # as safe, plus the clock
     fields: tuple[str, ...]  # KEY_FIELDS present, in the order of fast's groups
     detail_fields: tuple[str, ...]
     time_kind: str

@@ -76,7 +76,7 @@ class JsonPattern:
         )
 
 
-def _epoch(ts) -> int | None:
+def _epoch(ts: object) -> int | None:
     if isinstance(ts, (int, float)):
         return int(ts)
     if isinstance(ts, str):

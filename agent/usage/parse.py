@@ -21,7 +21,9 @@ from __future__ import annotations
 
 import gc
 from collections import Counter
+from collections.abc import Callable
 from operator import itemgetter
+from typing import Any
 
 from ronda.agent.usage.classify import BOT, ERROR, HUMAN, MONITOR, REJECT, Classifier
 from ronda.agent.usage.formats import CompiledFormat
@@ -64,7 +66,7 @@ _CACHE_LIMIT = 10_000
 _LEAN_CACHE_LIMIT = _ID_CACHE_LIMIT = 10_000
 
 
-def _getter(positions: list[int]):
+def _getter(positions: list[int]) -> Callable[[tuple], Any]:
     """A C-level field picker: a tuple for several fields, the value for one, b"" for none."""
     if not positions:
         return lambda row: b""
@@ -80,7 +82,7 @@ class ChunkParser:
         self.classifier = classifier
         pos = {name: i for i, name in enumerate(fmt.fields)}
         # the fields that decide a row's class; the address only when monitor networks are configured
-        self._code_fields = [f for f in ("ua", "status", "probe") if f in pos]
+        self._code_fields: list[str] = [f for f in ("ua", "status", "probe") if f in pos]
         if classifier.networks and "addr" in pos:
             self._code_fields.append("addr")
         self._route_fields = [f for f in ("vhost", "prefix") if f in pos]
@@ -122,17 +124,20 @@ class ChunkParser:
 
     # -- per distinct value ---------------------------------------------------------
     def day(self, raw: bytes) -> str | None:
-        day = self._days.get(raw, False)
-        if day is False:
+        try:
+            return self._days[raw]
+        except KeyError:
             if len(self._days) >= _CACHE_LIMIT:
                 self._days.clear()
             day = self._days[raw] = _day(self.fmt.time_kind, raw)
-        return day
+            return day
 
-    def route(self, route_key) -> tuple[int, ...]:
+    def route(self, route_key: Any) -> tuple[int, ...]:  # bytes, or a tuple of them
         apps = self._routes.get(route_key)
         if apps is None:
-            values = dict(zip(self._route_fields, route_key if len(self._route_fields) > 1 else (route_key,)))
+            parts = route_key if len(self._route_fields) > 1 else (route_key,)
+            # no field at all: the getter gives b"" and nothing pairs with it
+            values = dict(zip(self._route_fields, parts, strict=False))
             if len(self._routes) >= _CACHE_LIMIT:
                 self._routes.clear()
             apps = self._routes[route_key] = self.router.route(
@@ -140,16 +145,18 @@ class ChunkParser:
             )
         return apps
 
-    def _code(self, key) -> int:
-        values = dict(zip(self._code_fields, key if len(self._code_fields) > 1 else (key,)))
+    def _code(self, key: Any) -> int:  # bytes, or a tuple of them
+        parts = key if len(self._code_fields) > 1 else (key,)
+        values = dict(zip(self._code_fields, parts, strict=False))  # as in route()
         code = 0
         if "ua" in values:
             ua = values["ua"]
-            code = self._ua_codes.get(ua)
-            if code is None:
+            known = self._ua_codes.get(ua)
+            if known is None:
                 if len(self._ua_codes) >= _CACHE_LIMIT:
                     self._ua_codes.clear()
-                code = self._ua_codes[ua] = self.classifier.agent_class(ua)
+                known = self._ua_codes[ua] = self.classifier.agent_class(ua)
+            code = known
         if values.get("status"):
             code |= _status_code(values["status"])
         if values.get("probe"):
@@ -277,9 +284,16 @@ class ChunkParser:
 
     @staticmethod
     def _per_info(
-        counted: Counter, tally: Tally, groups_get, group_key, addr_of, new_info
+        counted: Counter,
+        tally: Tally,
+        groups_get: Callable[[Any], GroupInfo | None],
+        group_key: Callable[[tuple], Any],
+        addr_of: Callable[[tuple], bytes],
+        new_info: Callable[[tuple], GroupInfo],
     ) -> dict[GroupInfo, int]:
-        """Lines per group; clients only for people and 403/404s. Per distinct row: two C calls and a dict update."""
+        """Lines per group; clients only for people and 403/404s.
+
+        Per distinct row: two C calls and a dict update."""
         per_info: dict[GroupInfo, int] = {}
         clients, rejects = tally.clients, tally.rejects
         for row, n in counted.items():

@@ -119,7 +119,8 @@ class UsageState:
             "FROM files WHERE log = ? ORDER BY id",
             (log,),
         ).fetchall()
-        return [FileEntry(*row[:10], bool(row[10]), row[11]) for row in rows]
+        # mypy cannot count the fields of a row: it reads *row[:10] as possibly all twelve
+        return [FileEntry(*row[:10], bool(row[10]), row[11]) for row in rows]  # type: ignore[call-arg]
 
     def touch(self, entry: FileEntry) -> None:
         self.db.execute(
@@ -190,11 +191,13 @@ class UsageState:
                         (*values, entry.id),
                     )
                 else:
-                    entry.id = db.execute(
+                    inserted = db.execute(
                         "INSERT INTO files(log, path, dev, ino, size, mtime, fp_len, fp, offset,"
                         " done, seen) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
                         values,
                     ).lastrowid
+                    assert inserted is not None  # every INSERT sets it
+                    entry.id = inserted
         return entry
 
     def _add_clients(self, clients: dict[tuple[str, str], set[int]]) -> None:
@@ -257,7 +260,7 @@ class UsageState:
             row[4] += above
         for day, count in self._client_counts(app).items():
             days.setdefault(day, [0] * 6)[5] = count
-        return [(day, *days[day]) for day in sorted(days)]
+        return [(day, h, b, m, e, s, c) for day, (h, b, m, e, s, c) in sorted(days.items())]
 
     def last(self, app: str) -> dict[int, int]:
         return dict(self.db.execute("SELECT kind, at FROM app_last WHERE app = ?", (app,)).fetchall())

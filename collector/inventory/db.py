@@ -9,13 +9,14 @@ from __future__ import annotations
 
 import hashlib
 import json
+import sqlite3
 from dataclasses import dataclass, fields
 from datetime import UTC, datetime
 from typing import Any
 
 from ronda.collector.inventory.model import DeclaredApp
 from ronda.collector.store import Store
-from ronda.collector.store.store import iso
+from ronda.collector.store.store import inserted_id, iso
 
 _LIST_FIELDS = ("urls", "depends_on")
 _COLUMNS = [f.name for f in fields(DeclaredApp) if f.name != "line"]
@@ -68,7 +69,7 @@ def import_apps(
             "updated, unchanged, withdrawn) VALUES (?,?,?,?,?,0,0,0,0)",
             (stamp, file, hashlib.sha256(content).hexdigest(), fmt, len(apps)),
         )
-        import_id = cur.lastrowid
+        import_id = inserted_id(cur)
         added, updated, restored, history = [], [], [], []
         unchanged = 0
         listed = set()
@@ -161,10 +162,10 @@ def _plain(name: str, value: Any) -> Any:
     return value
 
 
-def _rows(c, sql: str, params: tuple = ()) -> list[dict[str, Any]]:
+def _rows(c: sqlite3.Connection, sql: str, params: tuple = ()) -> list[dict[str, Any]]:
     cur = c.execute(sql, params)
     names = [d[0] for d in cur.description]
-    return [dict(zip(names, r)) for r in cur.fetchall()]
+    return [dict(zip(names, r, strict=True)) for r in cur.fetchall()]
 
 
 def _json(text: str | None, empty: type) -> Any:
@@ -180,7 +181,7 @@ def declared_apps(store: Store, include_withdrawn: bool = False) -> list[Declare
         names = [d[0] for d in cursor.description]
         out = []
         for row in cursor:
-            values = dict(zip(names, row))
+            values = dict(zip(names, row, strict=True))
             for name in _LIST_FIELDS:
                 values[name] = _json(values[name], list)
             values["extra"] = _json(values["extra"], dict)

@@ -7,6 +7,7 @@ InventoryError listing each problem by line and column (warnings ride along).
 from __future__ import annotations
 
 import re
+from collections.abc import Callable
 from datetime import UTC, date, datetime
 from typing import Any
 
@@ -20,6 +21,7 @@ _ID_RE = re.compile(r"^[^\x00-\x1f\x7f]{1,128}$")
 _DATE_FORMATS = ("%Y-%m-%d", "%d/%m/%Y", "%d-%m-%Y", "%Y/%m/%d", "%d.%m.%Y")
 _MONEY_GROUPED = re.compile(r"^\d{1,3}([.,]\d{3})+([.,]\d{1,2})?$")
 _MONEY_PLAIN = re.compile(r"^\d+([.,]\d{1,2})?$")
+Complain = Callable[[str, str], None]  # (column, message): records a problem with the current record
 
 
 def load_inventory(
@@ -125,7 +127,9 @@ def _record(
     return DeclaredApp(line=line or index, extra=extra, **{k: v for k, v in values.items() if v is not None})
 
 
-def _convert(kind: str, text: str, items: list[str], value: Any, column: str, bad, today: date) -> Any:
+def _convert(
+    kind: str, text: str, items: list[str], value: Any, column: str, bad: Complain, today: date
+) -> Any:
     if kind == "id":
         if not _ID_RE.match(text):
             bad(column, "an app id is 1-128 characters without control characters")
@@ -163,7 +167,7 @@ def _convert(kind: str, text: str, items: list[str], value: Any, column: str, ba
     raise AssertionError(kind)
 
 
-def _money(text: str, column: str, bad) -> int | None:
+def _money(text: str, column: str, bad: Complain) -> int | None:
     """Rupiah amounts as spreadsheets write them: `85000000`, `85.000.000`, `Rp 85.000.000,00`."""
     cleaned = re.sub(r"^(rp\.?|idr)\s*", "", text.strip().lower()).replace(" ", "")
     if _MONEY_GROUPED.match(cleaned):
@@ -175,7 +179,8 @@ def _money(text: str, column: str, bad) -> int | None:
     return None
 
 
-def _date(value: Any, text: str, column: str, bad, today: date) -> str | None:
+def _date(value: Any, text: str, column: str, bad: Complain, today: date) -> str | None:
+    parsed: date | None
     if isinstance(value, datetime):
         parsed = value.date()
     elif isinstance(value, date):

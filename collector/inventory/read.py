@@ -174,7 +174,7 @@ def _read_csv(text: str, file: str) -> RawTable:
                     )
                 )
                 continue
-            table.records.append((line, dict(zip(table.columns, row))))
+            table.records.append((line, dict(zip(table.columns, row, strict=True))))
     except csv.Error as e:
         table.problems.append(Problem(reader.line_num + first, "", f"CSV syntax: {e}"))
     return table
@@ -189,7 +189,7 @@ def _read_yaml(text: str, file: str) -> RawTable:
         message = f"YAML syntax: {getattr(e, 'problem', None) or e}"
         raise InventoryError(file, [Problem(mark.line + 1 if mark else None, "", message)]) from None
     items, nodes = data, root
-    if isinstance(data, dict):
+    if isinstance(data, dict) and root is not None:  # a mapping composes to a node
         key = next((k for k in _LIST_KEYS if isinstance(data.get(k), list)), None)
         if key is None:
             raise InventoryError(
@@ -234,7 +234,7 @@ def _read_json(text: str, file: str) -> RawTable:
                 ],
             )
         items = data[key]
-        m = re.search(r'"%s"\s*:\s*\[' % re.escape(key), text)
+        m = re.search(rf'"{re.escape(key)}"\s*:\s*\[', text)
         start = m.end() - 1 if m else -1
     if not isinstance(items, list):
         raise InventoryError(file, [Problem(1, "", "expected a list of apps")])
@@ -246,7 +246,8 @@ def _element_lines(text: str, start: int, count: int) -> list[int]:
     if start < 0:
         return []
     decoder = json.JSONDecoder()
-    lines, pos = [], start + 1
+    lines: list[int] = []
+    pos = start + 1
     try:
         while len(lines) < count:
             while text[pos] in " \t\r\n,":

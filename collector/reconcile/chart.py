@@ -40,7 +40,7 @@ def spark(values: list[int], covered: list[bool]) -> str:
     """One character per value: blank where logs do not reach, `·` for none, blocks scaled to the maximum."""
     top = max(values, default=0)
     chars = []
-    for value, seen in zip(values, covered):
+    for value, seen in zip(values, covered, strict=True):
         if not seen:
             chars.append(" ")
         elif value == 0:

@@ -101,11 +101,11 @@ def inbound(
             if parent is not None:
                 by_app[parent.handle].append((app.handle, T.SERVED_INSIDE(app=_label(app))))
     by_declared: dict[str, list[tuple[str, str]]] = defaultdict(list)
-    for app in declared:
-        if app.status in INACTIVE:
+    for d in declared:
+        if d.status in INACTIVE:
             continue
-        for dep in app.depends_on:
-            by_declared[dep].append((app.app_id, T.DECLARED_DEPENDENCY(app_id=app.app_id, name=app.name)))
+        for dep in d.depends_on:
+            by_declared[dep].append((d.app_id, T.DECLARED_DEPENDENCY(app_id=d.app_id, name=d.name)))
     return by_app, by_declared
 
 

@@ -33,10 +33,10 @@ from ronda.collector.reconcile.verdicts import INSUFFICIENT, clock_for, verdict_
 
 
 def _used(app: DiscoveredApp, clock: Clock) -> bool:
-    return bool(app.last_human_request) and app.last_human_request >= clock.window_start  # type: ignore
+    return app.last_human_request is not None and app.last_human_request >= clock.window_start
 
 
-def build_subjects(inputs: Inputs, matches) -> list[Subject]:
+def build_subjects(inputs: Inputs, matches: list[Match]) -> list[Subject]:
     """One subject per declared app (with every present app it matched) and per unmatched present app."""
     present = {a.handle: a for a in inputs.discovered if a.present}
     by_declared: dict[str, list] = defaultdict(list)
@@ -78,7 +78,8 @@ class Plan:
 
     def owner(self, subject: str) -> int:
         """The position of the subject that a stored finding or verdict about `subject` belongs to
-        (`APP#aspect` belongs to APP); len(subjects) for rows about no subject (listeners, sweeps, gone apps)."""
+        (`APP#aspect` belongs to APP); len(subjects) for rows about no subject (listeners, sweeps,
+        gone apps)."""
         positions = self.positions
         found = positions.get(subject)
         return found if found is not None else positions.get(subject.split("#", 1)[0], len(self.subjects))

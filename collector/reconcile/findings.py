@@ -205,7 +205,9 @@ def _framework(text: str) -> tuple[str, str]:
 
 
 def framework_differs(declared: str, found: str, found_version: str) -> str | None:
-    """Why a declared framework disagrees with the fingerprint, or None when they agree or cannot be compared."""
+    """Why a declared framework disagrees with the fingerprint.
+
+    None when they agree or cannot be compared."""
     want, want_version = _framework(declared)
     have, _ = _framework(found)
     if want in _GENERIC or have in _GENERIC:

@@ -15,12 +15,13 @@ from ronda.collector.reconcile.model import Clock, Decision, DiscoveredApp, Host
 
 
 def app_text(a: DiscoveredApp, clock: Clock) -> str:
-    used = a.last_human_request is not None and a.last_human_request >= clock.window_start
+    last_human = a.last_human_request or ""  # ISO text: "" sorts before every time
+    used = bool(last_human) and last_human >= clock.window_start
     covered = a.coverage_start is not None and a.coverage_start <= clock.window_start
     moving = (
         f"{a.human_window},{a.human_recent},{a.human_previous},{used:d}{covered:d},"
         f"{clock.days_since(a.coverage_start) if a.coverage_start else ''},"
-        f"{clock.days_since(a.last_human_request) if used else ''}"
+        f"{clock.days_since(last_human) if used else ''}"
     )
     if a.fingerprint:
         return a.fingerprint + "\x1e" + moving

@@ -167,9 +167,9 @@ def match_declared(declared: DeclaredApp, index: Index) -> list[Match]:
                 reason += f" (redirects: {app.redirect})"
             add(app, rule, reason, bonus=len(prefix))
     if declared.root:
-        agents = index.agents_called(declared.host) if declared.host else None
+        on_hosts = index.agents_called(declared.host) if declared.host else None
         for app in index.by_root.get(normalize_path(declared.root), []):
-            if agents is None or app.agent_id in agents:
+            if on_hosts is None or app.agent_id in on_hosts:
                 add(
                     app,
                     "root",

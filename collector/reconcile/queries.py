@@ -116,7 +116,8 @@ def candidate_table(store: Store, verdicts: Sequence[str]) -> list[tuple[str, ..
         return conn.execute(
             f"""
             SELECT coalesce(v.app_id, v.app_key, v.subject), v.name, v.owner, v.hosts,
-                   coalesce(substr(v.last_human_request, 1, 10), 'never'), coalesce(substr(v.coverage_start, 1, 10), '-'),
+                   coalesce(substr(v.last_human_request, 1, 10), 'never'),
+                   coalesce(substr(v.coverage_start, 1, 10), '-'),
                    coalesce({decision}, ''), v.summary
             FROM verdicts v WHERE v.verdict IN ({marks})
             ORDER BY v.verdict, v.annual_cost IS NULL, v.annual_cost DESC, v.subject""",
@@ -128,12 +129,15 @@ def text_table(headers: Sequence[str], rows: list[tuple[str, ...]]) -> str:
     """A plain aligned table, like collector.output's, built column-wise for many rows."""
     if not rows:
         return ""
-    columns = list(zip(*rows))
-    widths = [max(len(h), max(map(len, col))) for h, col in zip(headers, columns)]
+    columns = list(zip(*rows, strict=True))
+    widths = [max(len(h), max(map(len, col))) for h, col in zip(headers, columns, strict=True)]
     last = len(widths) - 1
     lines = [
-        "  ".join(h.upper().ljust(w) for h, w in zip(headers, widths)).rstrip(),
+        "  ".join(h.upper().ljust(w) for h, w in zip(headers, widths, strict=True)).rstrip(),
         "  ".join("-" * w for w in widths),
     ]
-    lines += ["  ".join([c.ljust(w) for c, w in zip(row[:last], widths)] + [row[last]]) for row in rows]
+    lines += [
+        "  ".join([c.ljust(w) for c, w in zip(row[:last], widths[:last], strict=True)] + [row[last]])
+        for row in rows
+    ]
     return "\n".join(lines)

@@ -15,6 +15,7 @@ from ronda.collector.wirejson import app_json
 
 
 def _apps_of(store: Store, found: Found) -> list[dict[str, Any]]:
+    params: tuple[str | None, ...]
     if found.app_id:
         where, params = (
             "p.agent_id = m.agent_id AND p.app_key = m.app_key AND m.app_id = ?",
@@ -27,8 +28,8 @@ def _apps_of(store: Store, found: Found) -> list[dict[str, Any]]:
         )
     else:
         sql = (
-            "SELECT p.*, h.hostname, NULL AS rule, NULL AS reason FROM apps p LEFT JOIN hosts h USING (agent_id) "
-            "WHERE p.agent_id = ? AND p.app_key = ?"
+            "SELECT p.*, h.hostname, NULL AS rule, NULL AS reason "
+            "FROM apps p LEFT JOIN hosts h USING (agent_id) WHERE p.agent_id = ? AND p.app_key = ?"
         )
         params = (found.agent_id, found.app_key)
     rows = store.query(sql, params)

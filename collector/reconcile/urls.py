@@ -84,7 +84,9 @@ _PLAIN = re.compile(
 
 
 def parse_endpoint(text: str) -> Endpoint:
-    """A URL, a bare domain (`sipd.example.go.id/sipd`), or an address (`10.1.2.3:8080`); ValueError if none."""
+    """A URL, a bare domain (`sipd.example.go.id/sipd`), or an address (`10.1.2.3:8080`).
+
+    Raises ValueError if the text is none of these."""
     m = _PLAIN.match(text.strip().lower())
     if m and ".." not in m.group(2) and (m.group(3) is None or 0 < int(m.group(3)) < 65536):
         scheme, host, port, path = m.group(1) or "", m.group(2), m.group(3), m.group(4) or "/"

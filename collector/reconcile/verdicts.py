@@ -13,6 +13,7 @@ app of a fleet, so it avoids needless work.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
@@ -60,13 +61,13 @@ def gather(apps: list[DiscoveredApp]) -> Evidence:
         )
     humans = [a.last_human_request for a in apps if a.last_human_request]
     requests = [a.last_request for a in apps if a.last_request]
-    starts = [a.coverage_start for a in apps]
+    starts = [a.coverage_start for a in apps if a.coverage_start is not None]
     return Evidence(
         tuple(dict.fromkeys(a.agent_id for a in apps)),
         max(humans, default=None),
         max(requests, default=None),
         min((a.coverage or "" for a in apps), key=lambda c: _COVERAGE_RANK.get(c, 0), default=""),
-        None if not apps or None in starts else max(starts),  # type: ignore[type-var]
+        max(starts) if apps and len(starts) == len(apps) else None,
         _sum([a.human_window for a in apps]),
         _sum([a.human_recent for a in apps]),
         _sum([a.human_previous for a in apps]),
@@ -76,7 +77,8 @@ def gather(apps: list[DiscoveredApp]) -> Evidence:
 
 
 def _sum(values: list[int | None]) -> int | None:
-    return None if not values or None in values else sum(values)  # type: ignore[arg-type]
+    known = [v for v in values if v is not None]
+    return sum(known) if values and len(known) == len(values) else None
 
 
 def clock_for(now: datetime | Clock, config: ReconcileConfig) -> Clock:
@@ -101,16 +103,17 @@ def rules(
     inbound: list[tuple[str, str]],
     config: ReconcileConfig,
     clock: Clock,
-    notes: list[Reason] = (),
-) -> list[Reason]:  # type: ignore
+    notes: Sequence[Reason] = (),
+) -> list[Reason]:
     """Every reason that bears on this subject, each with the figures in its text."""
     out: list[Reason] = []
     declared = subject.declared
     n = config.idle_days
     window_start = clock.window_start
-    used = ev.last_human is not None and ev.last_human >= window_start
+    last_human = ev.last_human or ""  # ISO text: "" sorts before every time
+    used = bool(last_human) and last_human >= window_start
     if used:
-        ago, day = T.ago(clock.days_since(ev.last_human)), ev.last_human[:10]  # type: ignore[arg-type,index]
+        ago, day = T.ago(clock.days_since(last_human)), last_human[:10]
         out.append(
             Reason("human-use", KEEP, T.HUMAN_USE(ago=ago, date=day))
             if ev.human_window is None
@@ -273,7 +276,7 @@ def figures(
 ) -> dict[str, Any]:
     """The numbers behind a verdict, flat (they are stored as columns)."""
     declared = subject.declared
-    seen = [hosts[a].last_seen for a in ev.agents if a in hosts and hosts[a].last_seen] if ev else []
+    seen = [s for a in ev.agents if a in hosts and (s := hosts[a].last_seen)] if ev else []
     if ev and len(ev.agents) == 1:
         host = hosts.get(ev.agents[0])
         names = [host.hostname or ev.agents[0] if host else ev.agents[0]]
@@ -290,7 +293,7 @@ def figures(
         "human_recent": ev.human_recent if ev else None,
         "human_previous": ev.human_previous if ev else None,
         "trend": _trend(ev.human_recent, ev.human_previous) if ev else None,
-        "oldest_snapshot": min(seen) if ev and seen and len(seen) == len(ev.agents) else None,  # type: ignore
+        "oldest_snapshot": min(seen) if ev and seen and len(seen) == len(ev.agents) else None,
         "inbound": [{"from": source, "why": why} for source, why in inbound],
         "owner": declared.owner if declared else "",
         "annual_cost": declared.annual_cost if declared else None,
@@ -314,8 +317,8 @@ def verdict_for(
     decision: Decision | None,
     config: ReconcileConfig,
     now: datetime | Clock,
-    notes: list[Reason] = (),
-) -> Verdict:  # type: ignore[assignment]
+    notes: Sequence[Reason] = (),
+) -> Verdict:
     declared = subject.declared
     clock = clock_for(now, config)
     if not subject.apps:

@@ -84,7 +84,8 @@ class CoveredHost:
     def listener_for(self, address: str, port: int) -> HostListener | None:
         exact = [s for s in self.listeners if s.port == port and normal(s.address) == address]
         wild = [s for s in self.listeners if s.port == port and s.address in WILDCARDS]
-        return (exact or wild or [None])[0]
+        found = exact or wild
+        return found[0] if found else None
 
     def app_listens_on(self, address: str, port: int) -> bool:
         return any(p == port and (a in WILDCARDS or normal(a) == address) for a, p in self.app_listens)

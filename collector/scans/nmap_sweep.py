@@ -9,6 +9,7 @@ from __future__ import annotations
 import os
 import shutil
 import xml.etree.ElementTree as ET
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 
@@ -91,7 +92,7 @@ def find_nmap(path: str | None = None) -> str:
     return found
 
 
-def nmap_arguments(options: SweepOptions, exclude: list[IPNetwork] = ()) -> str:
+def nmap_arguments(options: SweepOptions, exclude: Sequence[IPNetwork] = ()) -> str:
     args = [
         "-n",
         "-Pn",
@@ -114,9 +115,11 @@ def sweep(
     ports: PortList,
     options: SweepOptions = SweepOptions(),
     nmap_path: str | None = None,
-    exclude: list[IPNetwork] = (),
+    exclude: Sequence[IPNetwork] = (),
 ) -> SweepResult:
-    """Run nmap over `targets` (already checked against the scopes), skipping `exclude`; return the open ports."""
+    """Run nmap over `targets` (already checked against the scopes), skipping `exclude`.
+
+    Returns the open ports."""
     binary = nmap_path or find_nmap()
     try:
         scanner = nmap.PortScanner(nmap_search_path=(binary,))
@@ -168,7 +171,9 @@ def sweep(
 
 
 def _tunnels(xml_output: bytes | str) -> dict[tuple[str, int], str]:
-    """python-nmap drops the service's tunnel attribute (https shows as http over ssl); read it from the XML."""
+    """The service's tunnel attribute (https shows as http over ssl), read from nmap's XML.
+
+    python-nmap drops it."""
     found: dict[tuple[str, int], str] = {}
     try:
         root = ET.fromstring(xml_output)

@@ -16,6 +16,7 @@ from ronda.collector.scan_config import SshTarget
 from ronda.collector.scans.nmap_sweep import SweepResult
 from ronda.collector.scans.scope import in_networks
 from ronda.collector.store import Store
+from ronda.collector.store.store import inserted_id
 
 
 def now_iso(value: datetime | None = None) -> str:
@@ -35,7 +36,7 @@ def record_run(
             "VALUES (?,?,?,?,?,?,?)",
             (kind, target, now_iso(started), now_iso(), status, summary, _json(detail)),
         )
-        return int(cursor.lastrowid)
+        return inserted_id(cursor)
 
 
 _IDENTITY = ("service", "product", "version", "extrainfo", "tunnel", "http_title", "web")
@@ -65,7 +66,7 @@ def record_sweep(store: Store, result: SweepResult, summary: str) -> SweepChange
         "warnings": result.warnings[:20],
     }
     with store.writing() as c:
-        scan_id = int(
+        scan_id = inserted_id(
             c.execute(
                 "INSERT INTO scan_runs (kind, target, started_at, finished_at, status, summary, detail) "
                 "VALUES ('network',?,?,?,'ok',?,?)",
@@ -76,7 +77,7 @@ def record_sweep(store: Store, result: SweepResult, summary: str) -> SweepChange
                     summary,
                     _json(detail),
                 ),
-            ).lastrowid
+            )
         )
         known = {
             (a, pr, po)
@@ -159,7 +160,8 @@ def record_ssh(
             ON CONFLICT(name) DO UPDATE SET address=excluded.address, port=excluded.port,
             agent_id=excluded.agent_id, last_attempt=excluded.last_attempt,
             last_success=coalesce(excluded.last_success, ssh_targets.last_success),
-            last_status=excluded.last_status, last_error=excluded.last_error, last_scan_id=excluded.last_scan_id""",
+            last_status=excluded.last_status, last_error=excluded.last_error,
+            last_scan_id=excluded.last_scan_id""",
             (
                 target.name,
                 target.address,

@@ -7,6 +7,7 @@ anything else is refused before nmap runs.
 from __future__ import annotations
 
 import ipaddress
+from collections.abc import Sequence
 from dataclasses import dataclass
 
 IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
@@ -41,7 +42,18 @@ def split_list(text: str) -> list[str]:
     return [part.strip() for part in text.replace(" ", ",").split(",") if part.strip()]
 
 
-def check_targets(targets: list[IPNetwork], scopes: list[IPNetwork], exclude: list[IPNetwork] = ()) -> None:
+def within(net: IPNetwork, outer: IPNetwork) -> bool:
+    """Whether `net` lies wholly inside `outer` (never across IP versions)."""
+    if isinstance(net, ipaddress.IPv4Network) and isinstance(outer, ipaddress.IPv4Network):
+        return net.subnet_of(outer)
+    if isinstance(net, ipaddress.IPv6Network) and isinstance(outer, ipaddress.IPv6Network):
+        return net.subnet_of(outer)
+    return False
+
+
+def check_targets(
+    targets: list[IPNetwork], scopes: list[IPNetwork], exclude: Sequence[IPNetwork] = ()
+) -> None:
     """Refuse any target that is not wholly inside one scope (or touches an excluded network)."""
     if not scopes:
         raise ScopeError(
@@ -51,14 +63,14 @@ def check_targets(targets: list[IPNetwork], scopes: list[IPNetwork], exclude: li
     if not targets:
         raise ScopeError("no targets to sweep")
     for target in targets:
-        inside = any(target.version == s.version and target.subnet_of(s) for s in scopes)
+        inside = any(within(target, s) for s in scopes)
         if not inside:
             raise ScopeError(
                 f"target {target} is outside the configured scopes "
                 f"({', '.join(map(str, scopes))}); refusing to scan it"
             )
         for ex in exclude:
-            if target.version == ex.version and target.subnet_of(ex):
+            if within(target, ex):
                 raise ScopeError(f"target {target} lies in the excluded network {ex}; refusing to scan it")
     total = sum(t.num_addresses for t in targets)
     if total > MAX_TARGET_ADDRESSES:

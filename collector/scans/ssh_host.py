@@ -16,8 +16,8 @@ import posixpath
 import shlex
 import stat as _stat
 import time
-from collections.abc import Sequence
-from typing import BinaryIO
+from collections.abc import Callable, Sequence
+from typing import Any, BinaryIO
 
 import paramiko
 
@@ -47,7 +47,7 @@ _TYPE_BITS = {
 }
 
 
-def _never(flag_words: set[str]):
+def _never(flag_words: set[str]) -> Callable[[list[str]], bool]:
     return lambda args: not any(a in flag_words or a.startswith(tuple(flag_words)) for a in args)
 
 
@@ -66,7 +66,7 @@ def _only_flags(args: list[str], flags: set[str], with_value: set[str]) -> bool:
 
 # Commands discovery may run on a scanned server, each with a check of its arguments.
 # Anything else is refused as not available, so the source falls back to reading files.
-READ_ONLY_COMMANDS = {
+READ_ONLY_COMMANDS: dict[str, Callable[[list[str]], bool]] = {
     "nginx": _never({"-s"}),  # -T/-t/-V only read; -s signals the server
     "apache2ctl": _never({"-k", "start", "stop", "restart", "graceful", "graceful-stop", "configtest-start"}),
     "apachectl": _never({"-k", "start", "stop", "restart", "graceful", "graceful-stop"}),
@@ -87,7 +87,7 @@ READ_ONLY_COMMANDS = {
 
 def _allowed(argv: Sequence[str]) -> bool:
     check = READ_ONLY_COMMANDS.get(posixpath.basename(argv[0]))
-    return bool(check) and check(list(argv[1:]))
+    return check is not None and check(list(argv[1:]))
 
 
 def _reason(e: Exception) -> str:
@@ -146,7 +146,9 @@ class SshHost:
             self.sftp = client.open_sftp()
         except (paramiko.SSHException, OSError) as e:
             raise HostError(f"{self.name}: the server offers no SFTP subsystem ({_reason(e)})") from None
-        self.sftp.get_channel().settimeout(command_timeout)
+        channel = self.sftp.get_channel()
+        if channel is not None:  # None only for an SFTPClient built without a channel
+            channel.settimeout(command_timeout)
         self.helper = RemoteStat(transport, self.name, command_timeout)
         self._lstat_cache: dict[str, tuple[float, FileStat]] = {}
         self._which: dict[str, str | None] = {}
@@ -168,7 +170,7 @@ class SshHost:
     def __enter__(self) -> SshHost:
         return self
 
-    def __exit__(self, *exc) -> None:
+    def __exit__(self, *exc: object) -> None:
         self.close()
 
     # -- files -----------------------------------------------------------------
@@ -376,7 +378,7 @@ class SshHost:
     # -- processes, sockets, system --------------------------------------------
     # Several sources ask for these within one scan; each answer costs hundreds of round trips,
     # so one answer serves the whole scan (a snapshot is one moment anyway).
-    def _once(self, what: str, compute):
+    def _once(self, what: str, compute: Callable[[SshHost], Any]) -> Any:
         entry = self._live.get(what)
         if entry is None or time.monotonic() - entry[0] > _LIVE_SECONDS:
             entry = (time.monotonic(), compute(self))

@@ -53,7 +53,9 @@ def load_view(store: Store) -> NetworkView:
         "SELECT agent_id, json_extract(detail, '$.listen') AS listen FROM apps WHERE present"
     ):
         host = hosts.get(r["agent_id"])
-        for item in json.loads(r["listen"] or "[]") if host else []:
+        if host is None:
+            continue
+        for item in json.loads(r["listen"] or "[]"):
             if isinstance(item, dict) and item.get("port"):
                 host.app_listens.add((str(item.get("address") or "*"), int(item["port"])))
     for r in store.query("SELECT agent_id, protocol, address, port, process, app_keys FROM listeners"):

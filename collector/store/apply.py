@@ -18,6 +18,7 @@ from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime
 
+from google.protobuf.message import Message
 from google.protobuf.unknown_fields import UnknownFieldSet
 
 from ronda.collector.store.wirebytes import (
@@ -46,9 +47,9 @@ AdmitHook = Callable[[sqlite3.Connection, pb.Snapshot], Callable[[], list[str]]]
 _COVERAGE = {v.number: v.name[len("COVERAGE_") :].lower() for v in pb.Coverage.DESCRIPTOR.values}
 _SOURCE = {v.number: v.name[len("SOURCE_") :].lower() for v in pb.Source.DESCRIPTOR.values}
 
-_APP_UPSERT = """INSERT INTO apps (agent_id, app_key, kind, server_names, listen, path_prefix, root, upstream,
-    config_file, config_line, parent_key, framework, framework_version, coverage, coverage_start, last_request,
-    last_human_request, first_seen, last_seen, present, detail, state)
+_APP_UPSERT = """INSERT INTO apps (agent_id, app_key, kind, server_names, listen, path_prefix, root,
+    upstream, config_file, config_line, parent_key, framework, framework_version, coverage, coverage_start,
+    last_request, last_human_request, first_seen, last_seen, present, detail, state)
     VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,1,?,?)
     ON CONFLICT(agent_id, app_key) DO UPDATE SET kind=excluded.kind,
     server_names=excluded.server_names, listen=excluded.listen, path_prefix=excluded.path_prefix,
@@ -60,10 +61,12 @@ _APP_UPSERT = """INSERT INTO apps (agent_id, app_key, kind, server_names, listen
     detail=excluded.detail, state=excluded.state"""
 
 
-# An app of which only resources and usage changed: those two (its state) and the columns that come from usage.
+# An app of which only resources and usage changed: those two (its state) and the columns that come
+# from usage.
 _APP_PATCH = """UPDATE apps SET state=?, coverage=?, coverage_start=?, last_request=?, last_human_request=?,
     last_seen=?, present=1 WHERE agent_id=? AND app_key=?"""
-# Upserts rewrite a row in place; INSERT OR REPLACE would delete it and insert it again (twice the index work).
+# Upserts rewrite a row in place; INSERT OR REPLACE would delete it and insert it again (twice the
+# index work).
 _UPSERT_APP_DIGESTS = """INSERT INTO app_digests VALUES (?,?,?,?) ON CONFLICT(agent_id, app_key)
     DO UPDATE SET digest=excluded.digest, stable=excluded.stable"""
 _UPSERT_APP_DAILY_WIRE = """INSERT INTO app_daily_wire VALUES (?,?,?) ON CONFLICT(agent_id, app_key)
@@ -85,7 +88,8 @@ _UPSERT_APP_USAGE_LATEST = (
 _dumps = json.JSONEncoder(check_circular=False).encode
 _CHECK_RESOURCES = CHECKERS["ronda.v1.Resources"]
 _CHECK_USAGE = CHECKERS["ronda.v1.Usage"]
-# The parts of an app that change between snapshots: kept apart from its JSON detail, in wire form (its state).
+# The parts of an app that change between snapshots: kept apart from its JSON detail, in wire form
+# (its state).
 _STATE = ("resources", "usage")
 
 
@@ -112,7 +116,7 @@ def ingest_message(
     raw: bytes | None = None,
     prepared: Prepared | None = None,
     header_checked: bool = False,
-):
+) -> tuple[bool, bool, int, list[str]]:
     """Returns (duplicate, stale, last_sequence, notes). Raises InvalidSnapshot or SequenceConflict.
 
     `prepared` (from `prepare` outside the write lock) is used if the agent's row is still what it
@@ -138,8 +142,8 @@ def ingest_message(
     if not stale and (prepared is None or prepared.base != base):
         prepared = prepare(c, message, now, raw, base)
     c.execute(
-        "INSERT INTO snapshots (agent_id, sequence, report_id, collected_at, received_at, applied, app_count, "
-        "error_count, coalesced) VALUES (?,?,?,?,?,?,?,?,?)",
+        "INSERT INTO snapshots (agent_id, sequence, report_id, collected_at, received_at, applied, "
+        "app_count, error_count, coalesced) VALUES (?,?,?,?,?,?,?,?,?)",
         (
             agent_id,
             sequence,
@@ -154,6 +158,7 @@ def ingest_message(
     )
     if stale:
         return False, True, last, []
+    assert prepared is not None  # prepared above for every snapshot that is not stale
     c.execute(
         """INSERT INTO agents VALUES (?,?,?,?,?,?)
                  ON CONFLICT(agent_id) DO UPDATE SET last_seen=excluded.last_seen,
@@ -173,13 +178,13 @@ def read_base(c: sqlite3.Connection, agent_id: str) -> tuple | None:
     ).fetchone()
 
 
-def _listen_text(a) -> str:
+def _listen_text(a: pb.ListenAddress) -> str:
     host = f"[{a.address}]" if ":" in a.address and not a.address.startswith("/") else a.address
     text = f"{host}:{a.port}" if a.port else host
     return text + (" ssl" if a.tls else "")
 
 
-def _iso(message, name: str) -> str | None:
+def _iso(message: Message, name: str) -> str | None:
     if not message.HasField(name):
         return None
     return iso_seconds(getattr(message, name).seconds) + "Z"
@@ -211,9 +216,10 @@ class Prepared:
 def prepare(
     c: sqlite3.Connection, m: pb.Snapshot, now: str, raw: bytes | None, base: tuple | None
 ) -> Prepared:
-    """Check the apps that changed since the agent's last snapshot and build every row; raises InvalidSnapshot.
+    """Check the apps that changed since the agent's last snapshot and build every row.
 
-    Reads only; `c` may be a reader outside the write lock (then `base` is what it saw, checked again later).
+    Raises InvalidSnapshot. Reads only; `c` may be a reader outside the write lock (then `base` is what
+    it saw, checked again later).
     """
     agent_id = m.agent_id
     h = m.host
@@ -312,10 +318,12 @@ def prepare(
             )
             same = span is not None and wire[span[0] : span[1]] == old
             if same:
+                assert span is not None and parts is not None  # a span is only looked for in the parts
                 usage_rest = wire[parts.usage_start : span[0]] + wire[span[1] : parts.usage_end]
             else:
                 if len(UnknownFieldSet(usage)):
-                    usage.DiscardUnknownFields()  # from a newer agent; they would blur where the daily entries are
+                    # from a newer agent; they would blur where the daily entries are
+                    usage.DiscardUnknownFields()
                 usage_wire = usage.SerializeToString(deterministic=True)
                 head, tail = daily_span(usage, usage_wire)
                 block, usage_rest = usage_wire[head:tail], usage_wire[:head] + usage_wire[tail:]

@@ -18,12 +18,12 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any
+from typing import Any, overload
 
 import sqlite_utils
 
 from ronda import __version__
-from ronda.collector.store.apply import AdmitHook, ingest_message, prepare, read_base
+from ronda.collector.store.apply import AdmitHook, Prepared, ingest_message, prepare, read_base
 from ronda.collector.store.migrations import KNOWN_VERSIONS, MIGRATIONS, NEXT_VERSION, apply_migration
 from ronda.collector.validate import InvalidSnapshot, check_header
 from ronda.model import Snapshot
@@ -49,10 +49,23 @@ def default_db_path() -> str:
     return os.path.join(base, "ronda", "ronda.db")
 
 
+@overload
+def iso(value: datetime) -> str: ...
+@overload
+def iso(value: None) -> None: ...
+@overload
+def iso(value: datetime | None) -> str | None: ...
 def iso(value: datetime | None) -> str | None:
     if value is None:
         return None
     return value.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+
+
+def inserted_id(cursor: sqlite3.Cursor) -> int:
+    """The rowid of the row an INSERT just made (sqlite3 leaves it None until a row is inserted)."""
+    if cursor.lastrowid is None:
+        raise StoreError("the insert made no row")
+    return cursor.lastrowid
 
 
 @dataclass(frozen=True)
@@ -171,14 +184,14 @@ class Store:
                 else:
                     self.conn.execute("COMMIT")
                     if self.checkpoint_every is not None and time.monotonic() >= self._next_checkpoint:
-                        self._checkpoint()
+                        self._checkpoint(self.checkpoint_every)
             finally:
                 if self._lock_file is not None:
                     fcntl.flock(self._lock_file, fcntl.LOCK_UN)
         finally:
             self._lock.release()
 
-    def _checkpoint(self) -> None:
+    def _checkpoint(self, every: float) -> None:
         """Copy the write-ahead log into the database, still holding the write lock: a checkpoint beside
         running writers would never catch up with them, and the log restarts from its beginning only once
         it is wholly copied."""
@@ -186,7 +199,7 @@ class Store:
             self.conn.execute("PRAGMA wal_checkpoint(PASSIVE)").fetchone()
         except sqlite3.Error as e:  # the write itself is committed; the next interval tries again
             log.warning("checkpoint of %s failed: %s", self.path, e)
-        self._next_checkpoint = time.monotonic() + self.checkpoint_every
+        self._next_checkpoint = time.monotonic() + every
 
     def close(self) -> None:
         self.conn.close()
@@ -205,7 +218,9 @@ class Store:
             self._readers.conn = reader
         return reader
 
-    def _prepare(self, message: pb.Snapshot, now: str, raw: bytes | None, admit: AdmitHook | None = None):
+    def _prepare(
+        self, message: pb.Snapshot, now: str, raw: bytes | None, admit: AdmitHook | None = None
+    ) -> Prepared | None:
         """The CPU-heavy part of an ingest, done before the write lock so that calls (and processes) overlap.
 
         None when it cannot help (a duplicate, a bad header, an in-memory database); the transaction

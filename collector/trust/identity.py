@@ -2,6 +2,9 @@
 
 from __future__ import annotations
 
+from collections.abc import Mapping
+from typing import cast
+
 import grpc
 
 from ronda.collector.trust.ca import AGENT_OU, AGENT_URI_PREFIX
@@ -18,7 +21,8 @@ def peer_of(context: grpc.ServicerContext, mode: str) -> Peer:
     token: an agent token from enrolment, as `authorization: Bearer TOKEN` over TLS;
     open: plain text on loopback; a token, if sent, is still checked.
     """
-    auth = context.auth_context()
+    # gRPC maps each auth property to a list of values; the stubs type a value as bytes
+    auth = cast(Mapping[str, list[bytes]], context.auth_context())
     address = context.peer()
     token = _bearer(context)
     if auth.get("x509_pem_cert"):

@@ -12,6 +12,7 @@ import hashlib
 import logging
 import secrets
 import sqlite3
+from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
 
@@ -62,7 +63,9 @@ class Registry:
         self.approval = approval
 
     # -- serving: called inside the ingest transaction --------------------------------------------
-    def admit(self, c: sqlite3.Connection, agent_id: str, machine_id: str, hostname: str, peer: Peer):
+    def admit(
+        self, c: sqlite3.Connection, agent_id: str, machine_id: str, hostname: str, peer: Peer
+    ) -> Callable[[], list[str]]:
         """Refuse the call, or return a function that records the agent as seen (run once the snapshot is
         applied) and returns notes for the ack, such as a suspected clone."""
         claimed = self._authenticated_id(c, peer)
@@ -154,7 +157,8 @@ class Registry:
         ]
         for other in others:
             c.execute(
-                """INSERT INTO clones VALUES (?,?,?,?,?) ON CONFLICT DO UPDATE SET last_seen=excluded.last_seen""",
+                "INSERT INTO clones VALUES (?,?,?,?,?) "
+                "ON CONFLICT DO UPDATE SET last_seen=excluded.last_seen",
                 (machine_id, agent_id, other, now, now),
             )
         if not others:
@@ -228,7 +232,8 @@ class Registry:
             )
             c.execute(
                 """INSERT INTO agent_identities VALUES (?,?,?,?,?,?,?,?,?,?) ON CONFLICT(agent_id) DO UPDATE
-                         SET method=excluded.method, credential=excluded.credential, last_seen=excluded.last_seen""",
+                         SET method=excluded.method, credential=excluded.credential,
+                         last_seen=excluded.last_seen""",
                 (
                     agent_id,
                     status,
@@ -277,7 +282,8 @@ class Registry:
         return self.store.query("""
             SELECT i.agent_id, i.status, i.method, i.hostname, i.machine_id, i.first_seen, i.last_seen,
                    a.last_sequence,
-                   (SELECT group_concat(other_agent_id, ',') FROM clones k WHERE k.agent_id = i.agent_id) AS clone_of
+                   (SELECT group_concat(other_agent_id, ',') FROM clones k WHERE k.agent_id = i.agent_id)
+                       AS clone_of
             FROM agent_identities i LEFT JOIN agents a USING (agent_id)
             ORDER BY i.status <> 'pending', i.agent_id""")
 
