@@ -3,6 +3,8 @@
 from __future__ import annotations
 
 import sys
+from collections.abc import Callable
+from typing import Any
 
 import click
 from click.decorators import FC
@@ -43,7 +45,7 @@ def open_store(path: str, checkpoint_every: float | None = None) -> Store:
         raise click.ClickException(str(e)) from None
 
 
-def language_options(f):
+def language_options(f: FC) -> FC:
     """--lang and --tz: the language and time zone of what a person reads."""
     f = click.option(
         "--tz",
@@ -67,7 +69,7 @@ def language(lang: str | None, tz: str | None) -> Lang:
         raise click.BadParameter(str(e)) from None
 
 
-_FILTER_OPTIONS = {
+_FILTER_OPTIONS: dict[str, Callable[[], Callable[[FC], FC]]] = {
     "opd": lambda: click.option(
         "--opd",
         "--owner",
@@ -97,10 +99,10 @@ _FILTER_OPTIONS = {
 }
 
 
-def list_options(*filters: str):
+def list_options(*filters: str) -> Callable[[FC], FC]:
     """The filters, sort, limit, output file and language options of a list command."""
 
-    def decorate(f):
+    def decorate(f: FC) -> FC:
         for name in reversed(filters):
             f = _FILTER_OPTIONS[name]()(f)
         f = click.option(
@@ -117,7 +119,8 @@ def list_options(*filters: str):
         f = click.option(
             "--delimiter",
             metavar="CHAR",
-            help="CSV delimiter (default: ';' where the language writes decimals with a comma, as Indonesian does, else ',').",
+            help="CSV delimiter (default: ';' where the language writes decimals with a comma, "
+            "as Indonesian does, else ',').",
         )(f)
         f = click.option("--no-bom", is_flag=True, help="CSV without the byte-order mark spreadsheets need.")(
             f
@@ -127,7 +130,7 @@ def list_options(*filters: str):
     return decorate
 
 
-def filters_from(options: dict, verdicts: tuple[str, ...] = ()) -> Filters:
+def filters_from(options: dict[str, Any], verdicts: tuple[str, ...] = ()) -> Filters:
     try:
         since = parse_since(options.get("since"))
     except FilterError as e:
@@ -144,7 +147,7 @@ def filters_from(options: dict, verdicts: tuple[str, ...] = ()) -> Filters:
     )
 
 
-def output_from(fmt: str, options: dict) -> Output:
+def output_from(fmt: str, options: dict[str, Any]) -> Output:
     delimiter = options.get("delimiter")
     if delimiter is not None and len(delimiter.replace("\\t", "\t")) != 1:
         raise click.BadParameter("give one character, or \\t for a tab", param_hint="--delimiter")
@@ -156,18 +159,17 @@ def output_from(fmt: str, options: dict) -> Output:
     )
 
 
-def emit(make, output: str | None) -> None:
+def emit(make: Callable[[], str | bytes], output: str | None) -> None:
     """Write what `make()` returns to --output, or to the terminal; domain errors become one line."""
     try:
         data = make()
     except FilterError as e:
         raise click.BadParameter(str(e)) from None
     if output:
-        mode = "wb" if isinstance(data, bytes) else "w"
-        with open(
-            output, mode, **({} if isinstance(data, bytes) else {"encoding": "utf-8", "newline": ""})
-        ) as f:
-            f.write(data if isinstance(data, bytes) or not data or data.endswith("\n") else data + "\n")
+        if isinstance(data, str):
+            data = (data if not data or data.endswith("\n") else data + "\n").encode("utf-8")
+        with open(output, "wb") as f:
+            f.write(data)
         click.echo(f"wrote {output}", err=True)
     elif isinstance(data, bytes):
         if sys.stdout.isatty():

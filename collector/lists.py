@@ -115,7 +115,8 @@ def app_rows(store: Store, include_gone: bool = False) -> list[dict[str, Any]]:
     declared = {
         (r["agent_id"], r["app_key"]): r
         for r in store.query(
-            "SELECT m.agent_id, m.app_key, m.app_id, i.owner FROM matches m LEFT JOIN inventory i USING (app_id)"
+            "SELECT m.agent_id, m.app_key, m.app_id, i.owner "
+            "FROM matches m LEFT JOIN inventory i USING (app_id)"
         )
     }
     verdicts = {r["subject"]: r["verdict"] for r in store.query("SELECT subject, verdict FROM verdicts")}

@@ -124,9 +124,9 @@ def to_xlsx(
     from openpyxl.utils import get_column_letter
     from openpyxl.worksheet.datavalidation import DataValidation
 
-    book = Workbook()
-    ws = book.active
-    ws.title = sheet[:31]
+    book = Workbook(write_only=False)
+    ws = book.create_sheet(sheet[:31], 0)
+    book.remove(book.worksheets[1])  # the empty sheet every new workbook starts with
     ws.append(list(columns))
     for cell in ws[1]:
         cell.font = Font(bold=True)

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 from collections.abc import Iterable, Mapping
 from datetime import UTC, date, datetime
-from functools import lru_cache
+from functools import cache
 from typing import Any
 
 from babel.lists import format_list
@@ -160,7 +160,7 @@ class Words:
         return self.sentence("ago", T.ago(days), strict=False)
 
 
-@lru_cache(maxsize=None)
+@cache
 def _most_specific_first(group: str) -> tuple[T.Text, ...]:
     """A group's templates, those with the most fixed words first: `... on {hosts} (last request {date})`
     must be tried before `... on {hosts}`, which would take the rest as the hosts."""

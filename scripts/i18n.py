@@ -1,8 +1,8 @@
 #!/usr/bin/env python3
 """Keep the message catalogs in step with the code (see ronda/i18n/catalog.py).
 
-    python scripts/i18n.py           # update ronda/i18n/locale/ronda.pot, every .po and every .mo
-    python scripts/i18n.py --check   # exit 1, naming each problem, if a translation is missing or stale
+python scripts/i18n.py           # update ronda/i18n/locale/ronda.pot, every .po and every .mo
+python scripts/i18n.py --check   # exit 1, naming each problem, if a translation is missing or stale
 """
 
 from __future__ import annotations
@@ -15,7 +15,9 @@ from ronda.i18n.catalog import extract_messages, problems, update
 
 
 def main() -> int:
-    parser = argparse.ArgumentParser(description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter)
+    parser = argparse.ArgumentParser(
+        description=__doc__, formatter_class=argparse.RawDescriptionHelpFormatter
+    )
     parser.add_argument("--check", action="store_true", help="change nothing; exit 1 on any problem")
     args = parser.parse_args()
     if not args.check:

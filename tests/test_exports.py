@@ -15,7 +15,6 @@ from pathlib import Path
 
 import pytest
 from click.testing import CliRunner
-from decide_fleet import fleet_copy, fleet_db  # noqa: F401 (fixtures)
 from openpyxl import load_workbook
 
 from ronda.collector.cli import cli
@@ -48,7 +47,7 @@ def test_a_csv_cell_holds_json_never_a_python_repr(value, cell):
     assert csv_cell(value) == cell
 
 
-def test_csv_has_a_bom_and_indonesian_spreadsheets_get_semicolons(fleet_db):  # noqa: F811
+def test_csv_has_a_bom_and_indonesian_spreadsheets_get_semicolons(fleet_db):
     text = run("apps", "--db", str(fleet_db), "--format", "csv", env={"LANG": "id_ID.UTF-8"})
     assert text.startswith(BOM + "hostname;agent_id;app_key")
     rows = list(csv.DictReader(io.StringIO(text.removeprefix(BOM)), delimiter=";"))
@@ -68,7 +67,7 @@ def test_csv_has_a_bom_and_indonesian_spreadsheets_get_semicolons(fleet_db):  # 
         (["--lang", "id", "--delimiter", ","], {}, ","),
     ],
 )
-def test_csv_delimiter_follows_the_language_unless_chosen(fleet_db, args, env, delimiter):  # noqa: F811
+def test_csv_delimiter_follows_the_language_unless_chosen(fleet_db, args, env, delimiter):
     text = run("findings", "--db", str(fleet_db), "--format", "csv", *args, env=env)
     assert text.splitlines()[0] == BOM + delimiter.join(
         ["finding_id", "kind", "subject", "app_id", "hostname", "agent_id", "app_key", "summary", "detail"]
@@ -76,11 +75,11 @@ def test_csv_delimiter_follows_the_language_unless_chosen(fleet_db, args, env, d
     )
 
 
-def test_no_bom_for_pipes(fleet_db):  # noqa: F811
+def test_no_bom_for_pipes(fleet_db):
     assert run("hosts", "--db", str(fleet_db), "--format", "csv", "--no-bom").startswith("agent_id,")
 
 
-def test_xlsx_cells_are_typed_and_addresses_are_links(fleet_db, tmp_path):  # noqa: F811
+def test_xlsx_cells_are_typed_and_addresses_are_links(fleet_db, tmp_path):
     out = tmp_path / "apps.xlsx"
     run("apps", "--db", str(fleet_db), "--format", "xlsx", "--output", str(out), "--tz", "WITA")
     sheet = load_workbook(out).active
@@ -96,7 +95,7 @@ def test_xlsx_cells_are_typed_and_addresses_are_links(fleet_db, tmp_path):  # no
     assert sheet.freeze_panes == "B2" and sheet.auto_filter.ref
 
 
-def test_xlsx_to_a_pipe_is_written_whole(fleet_db):  # noqa: F811
+def test_xlsx_to_a_pipe_is_written_whole(fleet_db):
     result = CliRunner().invoke(cli, ["hosts", "--db", str(fleet_db), "--format", "xlsx"])
     assert result.exit_code == 0 and result.stdout_bytes.startswith(b"PK")  # a zip: CliRunner is no tty
 
@@ -113,7 +112,7 @@ def test_to_xlsx_days_and_money():
     assert sheet["C2"].value is None
 
 
-def test_render_json_keeps_structures(fleet_db):  # noqa: F811
+def test_render_json_keeps_structures(fleet_db):
     rows = json.loads(run("findings", "--db", str(fleet_db), "--format", "json"))
     assert all(isinstance(r["detail"], dict) for r in rows)
     assert render([], "json") == "[]"
@@ -144,7 +143,7 @@ def _record(db: Path, rows: list[dict]) -> list[str]:
     return done
 
 
-def test_the_approval_list_goes_out_as_xlsx_and_comes_back_as_decisions(fleet_copy, tmp_path):  # noqa: F811
+def test_the_approval_list_goes_out_as_xlsx_and_comes_back_as_decisions(fleet_copy, tmp_path):
     sheet_file = tmp_path / "keputusan.xlsx"
     run("report", "--db", str(fleet_copy), "--approval", str(sheet_file), "--lang", "id", "--tz", "WITA")
     book = load_workbook(sheet_file)
@@ -178,7 +177,7 @@ def test_the_approval_list_goes_out_as_xlsx_and_comes_back_as_decisions(fleet_co
     assert latest == [{"decision": "take-down", "decided_by": "Kepala Dinas Kesehatan"}]
 
 
-def test_the_approval_list_as_csv_for_an_indonesian_spreadsheet(fleet_copy, tmp_path):  # noqa: F811
+def test_the_approval_list_as_csv_for_an_indonesian_spreadsheet(fleet_copy, tmp_path):
     out = tmp_path / "keputusan.csv"
     run("report", "--db", str(fleet_copy), "--approval", str(out), "--lang", "id", "--opd", "Dinas Kesehatan")
     text = out.read_text(encoding="utf-8")

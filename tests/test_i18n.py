@@ -5,10 +5,8 @@ in the Indonesian report or lists left in English."""
 from __future__ import annotations
 
 from datetime import UTC, datetime
-from pathlib import Path
 
 import pytest
-from decide_fleet import fleet_db  # noqa: F401 (a fixture)
 
 from ronda.collector.listing import Filters
 from ronda.collector.lists import Output, apps_list, candidates_list, findings_list, hosts_list
@@ -144,7 +142,7 @@ def _tracked(language: str = "id"):
 
 
 @pytest.mark.servers  # the demo fleet's agents report over gRPC
-def test_the_indonesian_report_and_sheet_leave_nothing_in_english(fleet_db):  # noqa: F811
+def test_the_indonesian_report_and_sheet_leave_nothing_in_english(fleet_db):
     lang = _tracked()
     report = build_report(Store(fleet_db), now=datetime.now(UTC))
     html = render_html(report, lang=lang) + render_approval(report, lang)
@@ -162,7 +160,7 @@ def test_the_indonesian_report_and_sheet_leave_nothing_in_english(fleet_db):  # 
 
 @pytest.mark.servers  # the demo fleet
 @pytest.mark.parametrize("fmt", ["table", "csv", "json"])
-def test_the_indonesian_lists_leave_nothing_in_english(fleet_db, fmt):  # noqa: F811
+def test_the_indonesian_lists_leave_nothing_in_english(fleet_db, fmt):
     lang = _tracked()
     store = Store(fleet_db)
     out = Output(fmt, lang)

@@ -10,7 +10,6 @@ from datetime import UTC, datetime, timedelta
 
 import pytest
 from click.testing import CliRunner
-from decide_fleet import fleet_copy, fleet_db  # noqa: F401 (fixtures)
 
 from ronda.collector.cli import cli
 from ronda.collector.listing import FilterError, parse_since, sort_rows
@@ -48,7 +47,7 @@ def test_since_refuses_what_it_cannot_read():
 
 
 @pytest.mark.parametrize("command", ["apps", "findings", "candidates"])
-def test_opd_and_owner_are_one_filter_case_blind(fleet_db, command):  # noqa: F811
+def test_opd_and_owner_are_one_filter_case_blind(fleet_db, command):
     by_opd = (
         rows(fleet_db, command, "--opd", "dinas kesehatan", "--verdict", "safe-to-take-down")
         if command == "candidates"
@@ -63,7 +62,7 @@ def test_opd_and_owner_are_one_filter_case_blind(fleet_db, command):  # noqa: F8
     "command, column",
     [("hosts", "hostname"), ("apps", "hostname"), ("findings", "hostname"), ("candidates", "hosts")],
 )
-def test_host_by_name_or_agent_id(fleet_db, command, column):  # noqa: F811
+def test_host_by_name_or_agent_id(fleet_db, command, column):
     named = rows(fleet_db, command, "--host", "web-bappeda")
     assert named and {r[column] for r in named} == {"web-bappeda"}
     agent = named[0].get("agent_id") or rows(fleet_db, "hosts", "--host", "web-bappeda")[0]["agent_id"]
@@ -71,13 +70,13 @@ def test_host_by_name_or_agent_id(fleet_db, command, column):  # noqa: F811
         assert rows(fleet_db, command, "--host", agent) == named
 
 
-def test_since_on_each_list(fleet_db):  # noqa: F811
+def test_since_on_each_list(fleet_db):
     for command in ("hosts", "apps", "findings", "candidates"):
         assert rows(fleet_db, command, "--since", "1d") == rows(fleet_db, command)  # all new today
         assert rows(fleet_db, command, "--since", "2099-01-01") == []
 
 
-def test_verdict_and_kind(fleet_db):  # noqa: F811
+def test_verdict_and_kind(fleet_db):
     keep = rows(fleet_db, "apps", "--verdict", "keep")
     assert keep and {a["verdict"] for a in keep} == {"keep"}
     apache = rows(fleet_db, "apps", "--kind", "apache")
@@ -86,7 +85,7 @@ def test_verdict_and_kind(fleet_db):  # noqa: F811
     assert {f["kind"] for f in idle} == {"idle", "missing"}
 
 
-def test_sort_and_limit(fleet_db):  # noqa: F811
+def test_sort_and_limit(fleet_db):
     newest = rows(fleet_db, "apps", "--sort", "-last_human_request", "--limit", "3")
     every = [a["last_human_request"] for a in rows(fleet_db, "apps") if a["last_human_request"]]
     assert [a["last_human_request"] for a in newest] == sorted(every, reverse=True)[:3]
@@ -103,17 +102,18 @@ def test_empty_values_sort_last_either_way():
     assert [r["n"] for r in sort_rows(data, ["-n"])][:2] == [10, 2]
 
 
-def test_an_unknown_sort_column_names_the_columns(fleet_db):  # noqa: F811
+def test_an_unknown_sort_column_names_the_columns(fleet_db):
     result = CliRunner().invoke(cli, ["hosts", "--db", str(fleet_db), "--sort", "colour"])
     assert result.exit_code == 2 and "no such column" in result.output and "hostname" in result.output
 
 
-def test_stale_hosts(fleet_copy):  # noqa: F811
+def test_stale_hosts(fleet_copy):
     """A server that stopped reporting three days ago is stale; --stale lists it alone."""
     old = (datetime.now(UTC) - timedelta(days=3)).strftime("%Y-%m-%dT%H:%M:%SZ")
     with sqlite3.connect(fleet_copy) as db:
         db.execute(
-            "UPDATE agents SET last_seen = ? WHERE agent_id = (SELECT agent_id FROM hosts WHERE hostname = 'web-bappeda')",
+            "UPDATE agents SET last_seen = ? "
+            "WHERE agent_id = (SELECT agent_id FROM hosts WHERE hostname = 'web-bappeda')",
             (old,),
         )
     every = rows(fleet_copy, "hosts")

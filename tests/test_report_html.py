@@ -18,7 +18,7 @@ from pathlib import Path
 import pytest
 from browser import Browser
 from click.testing import CliRunner
-from decide_fleet import fleet_db, screenshots  # noqa: F401 (a fixture)
+from decide_fleet import screenshots
 
 from ronda.collector.cli import cli
 from ronda.collector.store import Store
@@ -38,7 +38,8 @@ OVERFLOWS = """(() => {
     const head = c.closest('thead');
     if (head && head.getBoundingClientRect().width <= 1) continue;
     if (c.scrollWidth > c.clientWidth + 1)
-      bad.push(`clipped ${c.tagName} '${c.textContent.trim().slice(0, 50)}': ${c.scrollWidth} > ${c.clientWidth}`);
+      bad.push(`clipped ${c.tagName} '${c.textContent.trim().slice(0, 50)}': `
+               + `${c.scrollWidth} > ${c.clientWidth}`);
   }
   return bad;
 })()"""
@@ -50,7 +51,7 @@ pytestmark = pytest.mark.servers  # headless Chromium loads the report; the demo
 
 
 @pytest.fixture(scope="module")
-def pages(fleet_db: Path, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:  # noqa: F811
+def pages(fleet_db: Path, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     out = tmp_path_factory.mktemp("pages")
     runner = CliRunner()
     written = {}
@@ -68,7 +69,8 @@ def pages(fleet_db: Path, tmp_path_factory: pytest.TempPathFactory) -> dict[str,
 
 def candidates(db: Path) -> list[dict]:
     return Store(db).query(
-        "SELECT subject, app_id, app_key, name FROM verdicts WHERE verdict = 'safe-to-take-down' ORDER BY subject"
+        "SELECT subject, app_id, app_key, name FROM verdicts "
+        "WHERE verdict = 'safe-to-take-down' ORDER BY subject"
     )
 
 
@@ -92,7 +94,8 @@ def test_the_report_loads_clean_and_lists_every_candidate_with_its_evidence(page
         )
         cards = browser.evaluate(
             page,
-            "Object.fromEntries([...document.querySelectorAll('.card')].map(c => [c.dataset.count, c.querySelector('b').textContent]))",
+            "Object.fromEntries([...document.querySelectorAll('.card')]"
+            ".map(c => [c.dataset.count, c.querySelector('b').textContent]))",
         )
         assert cards["safe-to-take-down"] == str(len(want)) and cards["candidate-cost"] == "Rp 50.000.000"
         assert cards["hosts"] == "3" and cards["stale"] == "0"
@@ -149,9 +152,7 @@ def test_printed_on_a4_every_candidate_is_in_the_pdf(pages, fleet_db, name, orie
     assert size, info
     short, long = sorted(float(x) for x in size.groups())
     assert abs(short - 595) < 2 and abs(long - 842) < 2  # A4
-    text = subprocess.run(
-        ["pdftotext", str(pdf), "-"], capture_output=True, text=True, check=True
-    ).stdout
+    text = subprocess.run(["pdftotext", str(pdf), "-"], capture_output=True, text=True, check=True).stdout
     flat = re.sub(r"\s+", "", text)
     for row in candidates(fleet_db):
         # pdftotext joins a word broken after a hyphen at the end of a line without the hyphen.

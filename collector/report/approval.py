@@ -157,10 +157,13 @@ def _sheet(
         '"take down" is switched off after this sheet is signed; "review again" keeps it running '
         "until the next batch."
     )
+    where = _("Batch {batch}, sheet {number} of {count}").format(
+        batch=batch_id(report, lang), number=number, count=count
+    )
     return (
         f'<div class="sheet" data-opd="{e(opd)}">'
         f"<h1>{e(_('Approval sheet: apps proposed for take-down'))}</h1>"
-        f'<p class="sub">{e(_("Batch {batch}, sheet {number} of {count}").format(batch=batch_id(report, lang), number=number, count=count))}<br>'
+        f'<p class="sub">{e(where)}<br>'
         f"<b>{e(_('OPD'))}: {e(opd_name)}</b><br>{e(lang.datetime(report['generated_at']))}</p>"
         f"<p>{e(intro)}</p>"
         + table(
@@ -186,7 +189,8 @@ def render_approval(report: Mapping[str, Any], lang: Lang) -> str:
         _sheet(opd, rows, i, len(groups), report, words) for i, (opd, rows) in enumerate(groups, start=1)
     )
     if not groups:
-        sheets = f'<div class="sheet"><h1>{e(title)}</h1><p>{e(_("No app is safe to take down in this batch."))}</p></div>'
+        nothing = _("No app is safe to take down in this batch.")
+        sheets = f'<div class="sheet"><h1>{e(title)}</h1><p>{e(nothing)}</p></div>'
     return head(title, lang) + f"<body>{sheets}</body></html>\n"
 
 

@@ -49,7 +49,8 @@ def _runs_on(apps: list[dict[str, Any]], words: Words) -> str:
         res = a.get("resources") or {}
         gone = "" if a["present"] else " " + tag("review", _("gone from its server's latest report"))
         out.append(
-            f'<h4>{e(a["hostname"] or a["agent_id"])} <span class="key">{breakable(a["app_key"])}</span>{gone}</h4>'
+            f"<h4>{e(a['hostname'] or a['agent_id'])} "
+            f'<span class="key">{breakable(a["app_key"])}</span>{gone}</h4>'
         )
         out.append(
             _facts(

@@ -26,7 +26,8 @@ TERMS = (
     (
         N_("Insufficient evidence"),
         N_(
-            "ronda cannot tell whether anyone uses the app: its access logs are missing, unreadable or do not "
+            "ronda cannot tell whether anyone uses the app: its access logs are missing, unreadable or "
+            "do not "
             "reach back far enough, or its server has not reported recently. No verdict is given without "
             "evidence."
         ),
@@ -56,14 +57,16 @@ TERMS = (
     (
         N_("Status mismatch"),
         N_(
-            "The declared status disagrees with reality: declared inactive but still served, or declared active but idle."
+            "The declared status disagrees with reality: declared inactive but still served, "
+            "or declared active but idle."
         ),
     ),
     (N_("Drift"), N_("The app runs on another server, or with another framework or version, than declared.")),
     (
         N_("Unmanaged host"),
         N_(
-            "A server the network sweep found answering on web ports, which has no ronda agent and no SSH scan."
+            "A server the network sweep found answering on web ports, "
+            "which has no ronda agent and no SSH scan."
         ),
     ),
     (

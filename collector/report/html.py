@@ -132,7 +132,8 @@ def _coverage(report: dict[str, Any], words: Words) -> str:
     return (
         _cards(cards, "coverage-cards")
         + f"<h3>{e(_('Access-log coverage of the apps found'))}</h3>"
-        + f'<div class="bar" role="img" aria-label="{e(_("log coverage"))}">{bar}</div><ul class="legend">{legend}</ul>'
+        + f'<div class="bar" role="img" aria-label="{e(_("log coverage"))}">{bar}</div>'
+        + f'<ul class="legend">{legend}</ul>'
         + stale
     )
 
@@ -162,7 +163,7 @@ def _owners(rows: list[dict[str, Any]], words: Words) -> str:
 
 
 def verdict_table(rows: list[dict[str, Any]], table_id: str, with_verdict: bool, words: Words) -> str:
-    _, lang = words._, words.lang
+    _ = words._
     columns = [
         Column(_("App"), 18, "wide"),
         Column(_("Owner (OPD)"), 10),
@@ -223,7 +224,8 @@ def _decisions(rows: list[dict[str, Any]], words: Words) -> str:
     _ = words._
     if not rows:
         hint = _(
-            "No decisions recorded yet: sign the approval sheet, or use `ronda decide APP take-down --reason ... --by ...`."
+            "No decisions recorded yet: sign the approval sheet, "
+            "or use `ronda decide APP take-down --reason ... --by ...`."
         )
         return f'<p class="muted">{e(hint)}</p>'
     columns = [
@@ -240,7 +242,8 @@ def _decisions(rows: list[dict[str, Any]], words: Words) -> str:
         cells.append(
             [
                 e(words.lang.datetime(r["decided_at"], "medium")),
-                f'<span class="name">{e(r["name"] or r["subject"])}</span><span class="key">{e(r["subject"])}</span>',
+                f'<span class="name">{e(r["name"] or r["subject"])}</span>'
+                f'<span class="key">{breakable(r["subject"])}</span>',
                 tag(r["decision"], words.decision(r["decision"])) + into,
                 e(r["decided_by"]),
                 e(r["reason"]),
@@ -269,6 +272,11 @@ def render_html(report: dict[str, Any], title: str | None = None, lang: Lang | N
         generated=lang.datetime(report["generated_at"]),
         reconciled=lang.datetime(reconciled) if reconciled else _("never"),
     )
+    criteria = _(
+        "No human use inside the idle window, access logs covering the whole window, a server that "
+        "reported recently, nothing depending on it, and not a shared service still in use."
+    )
+    legend = _("usage charts: people above, bots and monitors below, on one scale; grey: no logs yet")
     sections = [
         ("summary", _("Summary"), _summary(report, words)),
         ("coverage", _("Fleet coverage"), _coverage(report, words)),
@@ -276,7 +284,7 @@ def render_html(report: dict[str, Any], title: str | None = None, lang: Lang | N
         (
             "candidates",
             words.verdict("safe-to-take-down").capitalize(),
-            f'<p class="muted">{e(_("No human use inside the idle window, access logs covering the whole window, a server that reported recently, nothing depending on it, and not a shared service still in use."))}</p>'
+            f'<p class="muted">{e(criteria)}</p>'
             + verdict_table(report["candidates"], "candidates-table", False, words),
         ),
         (
@@ -300,6 +308,6 @@ def render_html(report: dict[str, Any], title: str | None = None, lang: Lang | N
         head(title, lang)
         + f'<body>\n<header><h1>{e(title)}</h1><p class="muted">{e(meta)}</p></header>\n'
         + f'<nav aria-label="{e(_("Contents"))}"><ol>{nav}</ol></nav>\n{body}\n'
-        + f'<footer class="muted">ronda {e(__version__)} · {e(_("usage charts: people above, bots and monitors below, on one scale; grey: no logs yet"))}</footer>\n'
+        + f'<footer class="muted">ronda {e(__version__)} · {e(legend)}</footer>\n'
         + "</body></html>\n"
     )

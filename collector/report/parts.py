@@ -65,10 +65,12 @@ def _bars(
         elif value:
             h = max(1.5, value / top * (height - 1))
             parts.append(
-                f'<rect class="{css}" x="{x:.1f}" y="{height - h:.1f}" width="{step - 1:.1f}" height="{h:.1f}"/>'
+                f'<rect class="{css}" x="{x:.1f}" y="{height - h:.1f}" '
+                f'width="{step - 1:.1f}" height="{h:.1f}"/>'
             )
     parts.append(f'<line class="base" x1="0" y1="{height - 0.5}" x2="{width}" y2="{height - 0.5}"/>')
-    return f'<svg viewBox="0 0 {width} {height}" preserveAspectRatio="none" aria-hidden="true">{"".join(parts)}</svg>'
+    box = f'viewBox="0 0 {width} {height}" preserveAspectRatio="none" aria-hidden="true"'
+    return f"<svg {box}>{''.join(parts)}</svg>"
 
 
 def usage_chart(weeks: list[Week], words: Words, large: bool = False) -> str:
@@ -97,7 +99,8 @@ def usage_chart(weeks: list[Week], words: Words, large: bool = False) -> str:
         )
     else:
         rows = "".join(
-            f'<span class="who {css}">{e(name)} <b>{e(number(sum(values)))}</b></span>{_bars(values, covered, top, css)}'
+            f'<span class="who {css}">{e(name)} <b>{e(number(sum(values)))}</b></span>'
+            + _bars(values, covered, top, css)
             for css, name, values in lanes
         )
     return f'<div class="usage{" large" if large else ""}" role="img" aria-label="{e(label)}">{rows}</div>'

@@ -178,6 +178,8 @@ class Lang:
 
     def time(self, value: str | datetime) -> str:
         moment = self.local(value)
+        if not isinstance(moment, datetime):
+            raise ValueError(f"{value!r} is a day, not a time")
         return f"{format_time(moment, 'short', locale=self.locale)} {self.zone}"
 
     def datetime(self, value: str | datetime | None, style: str = "long", empty: str = "-") -> str:

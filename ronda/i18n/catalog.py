@@ -47,7 +47,8 @@ def _calls(source: bytes) -> Iterator[tuple[int, str | tuple[str, ...]]]:
         name = func.id if isinstance(func, ast.Name) else func.attr if isinstance(func, ast.Attribute) else ""
         count = KEYWORDS.get(name)
         args = node.args[:count] if count else []
-        if count and len(args) == count and all(isinstance(a, ast.Constant) and isinstance(a.value, str) for a in args):
+        literal = all(isinstance(a, ast.Constant) and isinstance(a.value, str) for a in args)
+        if count and len(args) == count and literal:
             strings = tuple(a.value for a in args)  # type: ignore[attr-defined]
             yield node.lineno, strings[0] if count == 1 else strings
 
@@ -83,6 +84,11 @@ def _mo_bytes(catalog: Catalog) -> bytes:
     return out.getvalue()
 
 
+def _texts(value: object) -> tuple[object, ...]:
+    """A message's id or translation as a tuple: plural forms come as several."""
+    return tuple(value) if isinstance(value, (tuple, list)) else (value,)
+
+
 def _placeholders(text: str) -> set[str]:
     return set(PLACEHOLDER.findall(text))
 
@@ -104,10 +110,8 @@ def problems(language: str, template: Catalog | None = None) -> list[str]:
         elif found.fuzzy:
             out.append(f"{language}: fuzzy translation for {key!r} ({where})")
         else:
-            strings = found.string if isinstance(found.string, tuple) else (found.string,)
-            ids = message.id if isinstance(message.id, tuple) else (message.id,)
-            wanted = set().union(*map(_placeholders, ids))
-            if any(_placeholders(s) - wanted for s in strings):
+            wanted = set().union(*(_placeholders(str(i)) for i in _texts(message.id)))
+            if any(_placeholders(str(s)) - wanted for s in _texts(found.string)):
                 out.append(f"{language}: {key!r} is translated with placeholders the code does not give")
     mo = po_path(language).with_suffix(".mo")
     if not mo.exists() or mo.read_bytes() != _mo_bytes(catalog):
