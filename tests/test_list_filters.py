@@ -124,4 +124,4 @@ def test_stale_hosts(fleet_copy):
     }
     assert [h["hostname"] for h in rows(fleet_copy, "hosts", "--stale")] == ["web-bappeda"]
     table = CliRunner().invoke(cli, ["hosts", "--db", str(fleet_copy), "--lang", "id"]).output
-    assert "BASI" in table.splitlines()[0] and "basi" in table
+    assert "TERLAMBAT" in table.splitlines()[0] and "terlambat" in table

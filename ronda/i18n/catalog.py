@@ -28,6 +28,12 @@ PACKAGE = Path(__file__).resolve().parent.parent
 SKIP = {"wire", "agent", "__pycache__", "sample_fleet"}
 KEYWORDS = {"_": 1, "N_": 1, "gettext": 1, "ngettext": 2}  # name -> how many leading string arguments
 TEMPLATE = LOCALE_DIR / f"{DOMAIN}.pot"
+HEADER = {
+    "project": "ronda",
+    "version": __version__,
+    "copyright_holder": "the ronda authors",
+    "last_translator": "the ronda authors",
+}
 PLACEHOLDER = re.compile(r"\{(\w*)[^{}]*\}")
 
 
@@ -55,7 +61,7 @@ def _calls(source: bytes) -> Iterator[tuple[int, str | tuple[str, ...]]]:
 
 def extract_messages() -> Catalog:
     """Every message the code asks for, with where it is asked."""
-    catalog = Catalog(project="ronda", version=__version__, domain=DOMAIN, charset="utf-8")
+    catalog = Catalog(**HEADER, domain=DOMAIN, charset="utf-8")
     for path in _sources():
         where = str(path.relative_to(PACKAGE.parent))
         for line, message in sorted(_calls(path.read_bytes()), key=lambda m: m[0]):
@@ -131,6 +137,10 @@ def update() -> list[Path]:
         path = po_path(language)
         catalog = read_catalog(language) if path.exists() else Catalog(locale=language, domain=DOMAIN)
         catalog.update(template, no_fuzzy_matching=True)
+        for name, value in HEADER.items():
+            setattr(catalog, name, value)
+        catalog.language_team = f"{LANGUAGES[language]} (ronda)"
+        catalog.fuzzy = False  # the header is kept up to date here, not by hand
         catalog.obsolete.clear()  # a message the code no longer asks for goes (git keeps its history)
         path.parent.mkdir(parents=True, exist_ok=True)
         path.write_bytes(_po_bytes(catalog))
