@@ -4,32 +4,28 @@ from __future__ import annotations
 
 import logging
 import signal
-import sys
 import threading
 
 import click
 from click.decorators import FC
 
 from ronda import __version__
-from ronda.agent.config import AgentConfig, ConfigError, check_sources, load_config
-from ronda.agent.enrol import EnrolError, enrol, read_secret, save_token
+from ronda.agent.config import AgentConfig, AgentConfigError, load_config, unknown_sources
+from ronda.agent.enrol import enrol, read_secret, save_token
 from ronda.agent.host import LocalHost
 from ronda.agent.progress import TerminalProgress
 from ronda.agent.render import snapshot_text
 from ronda.agent.runner import Agent, lower_priority, scan_options
-from ronda.agent.sender import SendError
 from ronda.agent.snapshot import default_agent_id, scan
-from ronda.agent.spool import SpoolError
-from ronda.agent.state import StateError, default_state_dir
+from ronda.command import RondaGroup, setup_logging, verbose_option
 from ronda.convert import message_to_json, snapshot_to_wire
-from ronda.transport import TlsFiles, TransportError
+from ronda.paths import default_path
+from ronda.transport import TlsFiles
 
-_DOMAIN_ERRORS = (ConfigError, StateError, TransportError, SendError, EnrolError, SpoolError)
 
-
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.group("ronda-agent", cls=RondaGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="ronda-agent")
-@click.option("-v", "--verbose", count=True, help="More log output (-vv for debug).")
+@verbose_option
 def cli(verbose: int) -> None:
     """Discover the web apps on this server and report them to a ronda collector.
 
@@ -41,23 +37,22 @@ def cli(verbose: int) -> None:
     Report to a collector:
       ronda-agent run --once --collector collector:7470 --ca ca.pem --cert me.pem --key me-key.pem
       ronda-agent run --config /etc/ronda/agent.toml      # keep reporting
+
+    \b
+    Exit codes: 0 done, 1 failed (the collector unreachable or refusing:
+    retry later), 2 refused (fix the config or the options).
+    Errors are one line on stderr; -v (or RONDA_DEBUG=1) adds the traceback.
     """
-    level = logging.WARNING - 10 * verbose
-    logging.basicConfig(
-        level=max(level, logging.DEBUG),
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-        stream=sys.stderr,
-    )
+    setup_logging(verbose)
 
 
 def _split_sources(ctx: click.Context, param: click.Parameter, value: str | None) -> list[str] | None:
     if value is None:
         return None
     names = [n.strip() for n in value.split(",") if n.strip()]
-    try:
-        check_sources(names)
-    except ConfigError as e:
-        raise click.BadParameter(str(e).removeprefix("--sources: ")) from None
+    problem = unknown_sources(names)
+    if problem:
+        raise click.BadParameter(problem)
     return names
 
 
@@ -90,14 +85,22 @@ def _discovery_flags(f: FC) -> FC:
     help="Keep log offsets and daily counts here between scans (default: read every log from the start).",
 )
 @click.option(
-    "--json", "as_json", is_flag=True, help="Print the snapshot as JSON (protobuf JSON, proto field names)."
+    "--format",
+    "fmt",
+    type=click.Choice(["table", "json"]),
+    default="table",
+    show_default=True,
+    help="table: what a person reads; json: the snapshot as a collector gets it "
+    "(protobuf JSON, proto field names).",
 )
+@click.option("--json", "as_json", is_flag=True, help="Same as --format json.")
 def scan_command(
     root: str | None,
     nginx_conf: str | None,
     apache_conf: str | None,
     sources: list[str] | None,
     state_dir: str | None,
+    fmt: str,
     as_json: bool,
 ) -> None:
     """Scan this host once and print what was found: apps, what they are,
@@ -113,7 +116,7 @@ def scan_command(
         snapshot = scan(LocalHost(root), options)
     finally:
         progress.finish()
-    if as_json:
+    if as_json or fmt == "json":
         click.echo(message_to_json(snapshot_to_wire(snapshot)))
     else:
         click.echo(snapshot_text(snapshot))
@@ -150,27 +153,21 @@ def run_command(
     sources: list[str] | None,
 ) -> None:
     """Report to a collector: once (--once) or every interval until stopped."""
-    try:
-        config = load_config(config_path)
-        overrides = {
-            "collector": collector,
-            "insecure": insecure,
-            "ca": ca,
-            "cert": cert,
-            "key": key,
-            "state_dir": state_dir,
-            "agent_id": agent_id,
-            "root": root,
-            "nginx_conf": nginx_conf,
-            "apache_conf": apache_conf,
-            "sources": sources,
-        }
-        for name, value in overrides.items():
-            if value is not None:
-                setattr(config, name, value)
-        agent = Agent(config)
-    except _DOMAIN_ERRORS as e:
-        raise click.ClickException(str(e)) from None
+    config = load_config(
+        config_path,
+        collector=collector,
+        insecure=insecure,
+        ca=ca,
+        cert=cert,
+        key=key,
+        state_dir=state_dir,
+        agent_id=agent_id,
+        root=root,
+        nginx_conf=nginx_conf,
+        apache_conf=apache_conf,
+        sources=sources,
+    )
+    agent = Agent(config)
     logging.getLogger("ronda").setLevel(min(logging.getLogger().level, logging.INFO))
     try:
         if once:
@@ -185,8 +182,6 @@ def run_command(
         for sig in (signal.SIGTERM, signal.SIGINT):
             signal.signal(sig, lambda *_: stop.set())
         agent.run_forever(stop)
-    except _DOMAIN_ERRORS as e:
-        raise click.ClickException(str(e)) from None
     finally:
         agent.close()
 
@@ -230,36 +225,31 @@ def enrol_command(
     """
     from ronda.agent.facts import collect_facts
 
-    try:
-        config = load_config(config_path)
-        for name, value in {
-            "collector": collector,
-            "insecure": insecure,
-            "ca": ca,
-            "state_dir": state_dir,
-            "agent_id": agent_id,
-            "root": root,
-        }.items():
-            if value is not None:
-                setattr(config, name, value)
-        if not config.collector:
-            raise ConfigError(
-                "no collector address: give --collector HOST:PORT or set collector in the config"
-            )
-        facts, _ = collect_facts(LocalHost(config.root or None))
-        wanted = config.agent_id or default_agent_id(facts.machine_id, facts.hostname)
-        token = enrol(
-            config.collector,
-            config.insecure,
-            TlsFiles(config.ca),
-            read_secret(secret_file),
-            wanted,
-            facts.machine_id,
-            facts.hostname,
+    config = load_config(
+        config_path,
+        collector=collector,
+        insecure=insecure,
+        ca=ca,
+        state_dir=state_dir,
+        agent_id=agent_id,
+        root=root,
+    )
+    if not config.collector:
+        raise AgentConfigError(
+            "no collector address: give --collector HOST:PORT or set collector in the config"
         )
-        path = save_token(config.state_dir or default_state_dir(), token)
-    except _DOMAIN_ERRORS as e:
-        raise click.ClickException(str(e)) from None
+    facts, _ = collect_facts(LocalHost(config.root or None))
+    wanted = config.agent_id or default_agent_id(facts.machine_id, facts.hostname)
+    token = enrol(
+        config.collector,
+        config.insecure,
+        TlsFiles(config.ca),
+        read_secret(secret_file),
+        wanted,
+        facts.machine_id,
+        facts.hostname,
+    )
+    path = save_token(config.state_dir or default_path("agent-state"), token)
     click.echo(
         f"enrolled as {token.agent_id} ({token.status}); token kept in {path}"
         + (

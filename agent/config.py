@@ -16,15 +16,18 @@ spool_max_entries = 16      # snapshots kept on disk while the collector is unre
 
 from __future__ import annotations
 
-import tomllib
-from dataclasses import dataclass, field, fields
+from dataclasses import dataclass, field, replace
 from pathlib import Path
+from typing import Any
+
+from ronda.errors import ConfigError
+from ronda.tomlfile import TomlFile, fields_of
 
 DEFAULT_CONFIG = "/etc/ronda/agent.toml"
 
 
-class ConfigError(Exception):
-    """The config file is missing, unreadable or has bad values."""
+class AgentConfigError(ConfigError):
+    """The agent's config file or options are unreadable or have bad values."""
 
 
 @dataclass
@@ -41,49 +44,41 @@ class AgentConfig:
     key: str = ""
     nginx_conf: str = ""
     apache_conf: str = ""
-    sources: list = field(default_factory=list)
+    sources: list[str] = field(default_factory=list)
     spool_max_entries: int = 16  # snapshots kept while the collector is unreachable (oldest dropped first)
 
 
-def load_config(path: str | None) -> AgentConfig:
-    """Read `path`; with None, read the default file if it exists, else use defaults."""
+_LIMITS = {"interval_seconds": 10, "spool_max_entries": 1, "jitter_seconds": 0}
+
+
+def load_config(path: str | None, **overrides: Any) -> AgentConfig:
+    """Read `path` (with None, the default file if it exists, else the defaults); then each override
+    that is not None (a command-line flag) replaces the file's value."""
+    return replace(_read(path), **{name: value for name, value in overrides.items() if value is not None})
+
+
+def _read(path: str | None) -> AgentConfig:
     if path is None:
         if not Path(DEFAULT_CONFIG).exists():
             return AgentConfig()
         path = DEFAULT_CONFIG
-    try:
-        with open(path, "rb") as f:
-            data = tomllib.load(f)
-    except OSError as e:
-        raise ConfigError(f"cannot read config {path}: {e.strerror}") from None
-    except tomllib.TOMLDecodeError as e:
-        raise ConfigError(f"{path}: not valid TOML: {e}") from None
-    known = {f.name: f for f in fields(AgentConfig)}
-    unknown = sorted(set(data) - set(known))
+    file = TomlFile.read(path, "agent config", AgentConfigError)
+    values = file.settings(file.data, fields_of(AgentConfig))
+    for name, least in _LIMITS.items():
+        if values.get(name, least) < least:
+            file.problem(f"{name} must be at least {least}", name)
+    unknown = unknown_sources(values.get("sources", []))
     if unknown:
-        raise ConfigError(f"{path}: unknown setting(s) {', '.join(unknown)}; known: {', '.join(known)}")
-    config = AgentConfig()
-    for name, value in data.items():
-        expected = type(getattr(config, name))
-        if expected is int and isinstance(value, bool) or not isinstance(value, expected):
-            raise ConfigError(f"{path}: {name} must be {expected.__name__}, not {type(value).__name__}")
-        setattr(config, name, value)
-    check_sources(config.sources, path)
-    if config.interval_seconds < 10:
-        raise ConfigError(f"{path}: interval_seconds must be at least 10")
-    if config.spool_max_entries < 1:
-        raise ConfigError(f"{path}: spool_max_entries must be at least 1")
-    if config.jitter_seconds < 0:
-        raise ConfigError(f"{path}: jitter_seconds must not be negative")
-    return config
+        file.problem(unknown, "sources")
+    file.check()
+    return AgentConfig(**values)
 
 
-def check_sources(names: list[str], where: str = "--sources") -> None:
+def unknown_sources(names: list[str]) -> str | None:
+    """What is wrong with a list of discovery source names, or None when every one is known."""
     from ronda.agent.discovery import SOURCES
 
     unknown = [n for n in names if n not in SOURCES]
-    if unknown:
-        raise ConfigError(
-            f"{where}: unknown discovery source(s) {', '.join(map(str, unknown))}; "
-            f"known: {', '.join(SOURCES)}"
-        )
+    if not unknown:
+        return None
+    return f"unknown discovery source(s) {', '.join(map(str, unknown))}; known: {', '.join(SOURCES)}"

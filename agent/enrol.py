@@ -14,6 +14,7 @@ from pathlib import Path
 
 import grpc
 
+from ronda.errors import EXIT_FAILED
 from ronda.transport import TlsFiles, TransportError, channel
 from ronda.wire.v1 import ronda_pb2 as pb
 from ronda.wire.v1 import ronda_pb2_grpc
@@ -21,8 +22,10 @@ from ronda.wire.v1 import ronda_pb2_grpc
 TOKEN_FILE = "token.json"
 
 
-class EnrolError(Exception):
+class EnrolError(TransportError):
     """Enrolment was refused or could not be done."""
+
+    exit_code = EXIT_FAILED
 
 
 @dataclass(frozen=True)

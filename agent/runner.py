@@ -11,15 +11,16 @@ from pathlib import Path
 import grpc
 
 from ronda.agent.backoff import Backoff
-from ronda.agent.config import AgentConfig, ConfigError
+from ronda.agent.config import AgentConfig, AgentConfigError
 from ronda.agent.discovery import DiscoveryOptions
 from ronda.agent.enrol import agent_id_from_certificate, load_token
 from ronda.agent.host import LocalHost
 from ronda.agent.sender import Ack, Sender, SendError
 from ronda.agent.snapshot import ScanOptions, scan
 from ronda.agent.spool import Spool
-from ronda.agent.state import AgentState, default_state_dir
+from ronda.agent.state import AgentState
 from ronda.convert import snapshot_to_wire
+from ronda.paths import default_path
 from ronda.transport import TlsFiles
 from ronda.wire.v1 import ronda_pb2 as pb
 
@@ -54,12 +55,12 @@ class Agent:
 
     def __init__(self, config: AgentConfig) -> None:
         if not config.collector:
-            raise ConfigError(
+            raise AgentConfigError(
                 "no collector address: give --collector HOST:PORT or set collector in the config"
             )
         self.config = config
         self.host = LocalHost(config.root or None)
-        state_dir = config.state_dir or default_state_dir()
+        state_dir = config.state_dir or default_path("agent-state")
         self.state_dir = state_dir
         self.state = AgentState.load(state_dir)
         self.spool = Spool(Path(state_dir) / "spool", config.spool_max_entries)
@@ -68,7 +69,7 @@ class Agent:
             config.agent_id = agent_id_from_certificate(config.cert)
         if token is not None:
             if config.agent_id and config.agent_id != token.agent_id:
-                raise ConfigError(
+                raise AgentConfigError(
                     f"the agent token in {state_dir} was issued for {token.agent_id!r}, not "
                     f"{config.agent_id!r}; enrol again or drop agent_id"
                 )

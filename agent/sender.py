@@ -8,8 +8,9 @@ from typing import Any
 import grpc
 
 from ronda.convert import snapshot_to_wire
+from ronda.errors import EXIT_FAILED
 from ronda.model import Snapshot
-from ronda.transport import TlsFiles, channel
+from ronda.transport import TlsFiles, TransportError, channel
 from ronda.wire.v1 import ronda_pb2 as pb
 from ronda.wire.v1 import ronda_pb2_grpc
 
@@ -34,7 +35,9 @@ def _int(value: str | None) -> int | None:
     return int(value) if value and value.isdigit() else None
 
 
-class SendError(Exception):
+class SendError(TransportError):
+    exit_code = EXIT_FAILED
+
     def __init__(
         self,
         code: grpc.StatusCode,

@@ -14,13 +14,15 @@ import os
 import re
 from pathlib import Path
 
+from ronda.agent.state import StateError
+
 log = logging.getLogger("ronda.agent.spool")
 _NAME = re.compile(r"^(\d{20})\.snapshot$")
 DEFAULT_MAX_ENTRIES = 16
 DEFAULT_MAX_BYTES = 64 * 1024 * 1024
 
 
-class SpoolError(Exception):
+class SpoolError(StateError):
     """The spool directory cannot be written."""
 
 

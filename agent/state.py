@@ -12,20 +12,11 @@ import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
-DEFAULT_STATE_DIR = "/var/lib/ronda-agent"
+from ronda.errors import RondaError
 
 
-class StateError(Exception):
+class StateError(RondaError):
     """The state directory cannot be used."""
-
-
-def default_state_dir() -> str:
-    if os.environ.get("RONDA_STATE_DIR"):
-        return os.environ["RONDA_STATE_DIR"]
-    if os.geteuid() == 0:
-        return DEFAULT_STATE_DIR
-    base = os.environ.get("XDG_STATE_HOME") or os.path.expanduser("~/.local/state")
-    return os.path.join(base, "ronda-agent")
 
 
 @dataclass

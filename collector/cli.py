@@ -1,44 +1,34 @@
 """ronda: the collector server and the operator's commands.
 
-Thin by design: parse arguments, call the library, turn domain errors into
-ClickException.
+Thin by design: parse arguments, call the library, print. Errors are
+turned into one line and an exit code once, by the root group (ronda.command).
 """
 
 from __future__ import annotations
 
 import logging
 import signal
-import sys
 import threading
 from typing import Any
 
 import click
 
 from ronda import __version__
-from ronda.collector.cli_common import (
-    db_option,
-    emit,
-    filters_from,
-    format_option,
-    list_options,
-    open_store,
-    output_from,
-)
+from ronda.collector.cli_common import db_option, emit, filters_from, format_option, list_options, output_from
 from ronda.collector.cli_inventory import inventory
 from ronda.collector.cli_reconcile import candidates, decide, explain, findings, reconcile, report
 from ronda.collector.cli_scan import scan, scans
 from ronda.collector.cli_trust import agents, ca
 from ronda.collector.reconcile.verdicts import VERDICTS
-from ronda.collector.server import CHECKPOINT_EVERY, ServeError, ServerConfig, make_server, stop_gracefully
-from ronda.collector.store import StoreError
-from ronda.transport import TlsFiles, TransportError
+from ronda.collector.server import CHECKPOINT_EVERY, ServerConfig, make_server, stop_gracefully
+from ronda.collector.store import Store
+from ronda.command import RondaGroup, setup_logging, verbose_option
+from ronda.transport import TlsFiles
 
-_DOMAIN_ERRORS = (StoreError, ServeError, TransportError)
 
-
-@click.group(context_settings={"help_option_names": ["-h", "--help"]})
+@click.group("ronda", cls=RondaGroup, context_settings={"help_option_names": ["-h", "--help"]})
 @click.version_option(__version__, prog_name="ronda")
-@click.option("-v", "--verbose", count=True, help="More log output (-vv for debug).")
+@verbose_option
 def cli(verbose: int) -> None:
     """ronda finds every web app on your servers, who still uses it, and which
     ones are safe to switch off.
@@ -49,12 +39,13 @@ def cli(verbose: int) -> None:
       ronda serve --listen 0.0.0.0:7470 --cert c.pem --key k.pem --ca ca.pem
       ronda hosts                        # servers that reported
       ronda apps --format csv            # every app found
+
+    \b
+    Exit codes: 0 done, 1 failed (retry later), 2 refused (fix the config,
+    option or input), 3 partial (`ronda scan ssh`: some hosts failed).
+    Errors are one line on stderr; -v (or RONDA_DEBUG=1) adds the traceback.
     """
-    logging.basicConfig(
-        level=max(logging.WARNING - 10 * verbose, logging.DEBUG),
-        stream=sys.stderr,
-        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
-    )
+    setup_logging(verbose)
 
 
 @cli.command()
@@ -116,11 +107,8 @@ def serve(
     if processes > 1:
         _serve_processes(db, config, processes)
         return
-    store = open_store(db, CHECKPOINT_EVERY)
-    try:
-        server, port = make_server(store, config)
-    except _DOMAIN_ERRORS as e:
-        raise click.ClickException(str(e)) from None
+    store = Store(db, CHECKPOINT_EVERY)
+    server, port = make_server(store, config)
     logging.getLogger("ronda").setLevel(min(logging.INFO, logging.getLogger().level))
     click.echo(
         f"ronda collector listening on {listen.rsplit(':', 1)[0]}:{port} "
@@ -143,20 +131,17 @@ def _serve_processes(db: str, config: ServerConfig, processes: int) -> None:
     for sig in (signal.SIGTERM, signal.SIGINT):
         signal.signal(sig, lambda *_: stop.set())
     mode = "plain text" if config.insecure else "TLS"
-    try:
-        serve_processes(
-            db,
-            config,
-            processes,
-            stop,
-            lambda port: click.echo(
-                f"ronda collector listening on {config.listen.rsplit(':', 1)[0]}:{port} "
-                f"({mode}, {processes} processes), database {db}",
-                err=True,
-            ),
-        )
-    except _DOMAIN_ERRORS as e:
-        raise click.ClickException(str(e)) from None
+    serve_processes(
+        db,
+        config,
+        processes,
+        stop,
+        lambda port: click.echo(
+            f"ronda collector listening on {config.listen.rsplit(':', 1)[0]}:{port} "
+            f"({mode}, {processes} processes), database {db}",
+            err=True,
+        ),
+    )
     click.echo("stopped: calls in flight finished", err=True)
 
 
@@ -173,7 +158,7 @@ def hosts(db: str, fmt: str, **options: Any) -> None:
 
     stale_after = load_config(None).stale_after_hours
     out = output_from(fmt, options)
-    emit(lambda: hosts_list(open_store(db), filters_from(options), out, stale_after), options["output"])
+    emit(lambda: hosts_list(Store(db), filters_from(options), out, stale_after), options["output"])
 
 
 @cli.command()
@@ -198,7 +183,7 @@ def apps(db: str, fmt: str, include_gone: bool, verdicts: tuple[str, ...], **opt
 
     out = output_from(fmt, options)
     emit(
-        lambda: apps_list(open_store(db), filters_from(options, verdicts), out, include_gone),
+        lambda: apps_list(Store(db), filters_from(options, verdicts), out, include_gone),
         options["output"],
     )
 
@@ -210,10 +195,7 @@ def demo(keep: str | None) -> None:
     sample servers, real gRPC, and what was found."""
     from ronda.collector.demo import run_demo
 
-    try:
-        run_demo(keep, echo=click.echo)
-    except _DOMAIN_ERRORS as e:
-        raise click.ClickException(str(e)) from None
+    run_demo(keep, echo=click.echo)
 
 
 def main() -> None:

@@ -1,4 +1,9 @@
-"""Options and helpers every collector command shares."""
+"""Options every collector command shares: `--db` and `--format`.
+
+Both are accepted on the leaf command (`ronda scans hosts --format json`) and,
+where a group lists something itself, on the group too (`ronda scans --format
+json hosts`); the leaf wins, then the group, then the default.
+"""
 
 from __future__ import annotations
 
@@ -7,22 +12,42 @@ from collections.abc import Callable
 from typing import Any
 
 import click
+from click.core import ParameterSource
 from click.decorators import FC
 
-from ronda.collector.listing import FilterError, Filters, parse_since
+from ronda.collector.listing import Filters, parse_since
 from ronda.collector.lists import Output
-from ronda.collector.output import FORMATS
-from ronda.collector.store import Store, StoreError, default_db_path
-from ronda.i18n import Lang, LanguageError
+from ronda.collector.output import FORMATS, output_file
+from ronda.command import DATABASE_META
+from ronda.i18n import Lang
 from ronda.i18n import get as get_language
+from ronda.paths import default_path
+
+
+def _inherit(ctx: click.Context, param: click.Parameter, value: Any) -> Any:
+    """The value given to this command, else to a group above it, else the default."""
+    if ctx.get_parameter_source(param.name or "") is ParameterSource.DEFAULT:
+        parent = ctx.parent
+        while parent is not None:
+            if parent.get_parameter_source(param.name or "") not in (None, ParameterSource.DEFAULT):
+                return parent.params[param.name]
+            parent = parent.parent
+    return value
+
+
+def _database(ctx: click.Context, param: click.Parameter, value: str) -> str:
+    value = _inherit(ctx, param, value)
+    ctx.meta[DATABASE_META] = value
+    return value
 
 
 def db_option(f: FC) -> FC:
     return click.option(
         "--db",
         metavar="FILE",
-        default=default_db_path,
-        show_default="$RONDA_DB or a per-user path",
+        default=lambda: default_path("db"),
+        callback=_database,
+        show_default="$RONDA_DB, else /var/lib/ronda/ronda.db as root, else ~/.local/share/ronda/ronda.db",
         help="The collector's SQLite database.",
     )(f)
 
@@ -33,16 +58,10 @@ def format_option(f: FC) -> FC:
         "fmt",
         type=click.Choice(FORMATS),
         default="table",
+        callback=_inherit,
         show_default=True,
         help="Output format.",
     )(f)
-
-
-def open_store(path: str, checkpoint_every: float | None = None) -> Store:
-    try:
-        return Store(path, checkpoint_every)
-    except StoreError as e:
-        raise click.ClickException(str(e)) from None
 
 
 def language_options(f: FC) -> FC:
@@ -63,10 +82,8 @@ def language_options(f: FC) -> FC:
 
 
 def language(lang: str | None, tz: str | None) -> Lang:
-    try:
-        return get_language(lang, tz)
-    except LanguageError as e:
-        raise click.BadParameter(str(e)) from None
+    """The language and time zone asked for (a LanguageError, exit 2, names the choices)."""
+    return get_language(lang, tz)
 
 
 _FILTER_OPTIONS: dict[str, Callable[[], Callable[[FC], FC]]] = {
@@ -131,10 +148,8 @@ def list_options(*filters: str) -> Callable[[FC], FC]:
 
 
 def filters_from(options: dict[str, Any], verdicts: tuple[str, ...] = ()) -> Filters:
-    try:
-        since = parse_since(options.get("since"))
-    except FilterError as e:
-        raise click.BadParameter(str(e), param_hint="--since") from None
+    """The filters given to a list command (a date --since cannot read is a FilterError, exit 2)."""
+    since = parse_since(options.get("since"))
     return Filters(
         owners=tuple(options.get("owners") or ()),
         hosts=tuple(options.get("hosts") or ()),
@@ -160,15 +175,12 @@ def output_from(fmt: str, options: dict[str, Any]) -> Output:
 
 
 def emit(make: Callable[[], str | bytes], output: str | None) -> None:
-    """Write what `make()` returns to --output, or to the terminal; domain errors become one line."""
-    try:
-        data = make()
-    except FilterError as e:
-        raise click.BadParameter(str(e)) from None
+    """Write what `make()` returns to --output (whole or not at all), or to the terminal."""
+    data = make()
     if output:
         if isinstance(data, str):
             data = (data if not data or data.endswith("\n") else data + "\n").encode("utf-8")
-        with open(output, "wb") as f:
+        with output_file(output, binary=True) as f:
             f.write(data)
         click.echo(f"wrote {output}", err=True)
     elif isinstance(data, bytes):

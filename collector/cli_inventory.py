@@ -6,14 +6,18 @@ import sys
 
 import click
 
-from ronda.collector.cli_common import db_option, format_option, open_store
+from ronda.collector.cli_common import db_option, format_option
 from ronda.collector.inventory.db import declared_apps, import_apps, pins, preview_import, set_pin
 from ronda.collector.inventory.export import export_text
 from ronda.collector.inventory.model import InventoryError
 from ronda.collector.inventory.parse import check_table
 from ronda.collector.inventory.read import FORMATS, decode, detect_format, parse_text
-from ronda.collector.output import render
+from ronda.collector.output import output_file, render
 from ronda.collector.reconcile.lookup import NotFound, find_discovered
+from ronda.collector.store import Store
+from ronda.errors import InputError
+
+SHOWN_PROBLEMS = 500
 
 
 @click.group()
@@ -38,20 +42,20 @@ def import_(db: str, file: str, file_format: str | None, encoding: str, dry_run:
         with open(file, "rb") as f:
             content = f.read()
     except OSError as e:
-        raise click.ClickException(f"cannot read {file}: {e.strerror}") from None
+        raise InputError(f"cannot read {file}: {e.strerror or e}") from None
     fmt = detect_format(file, file_format or "")
     try:
         apps, warnings = check_table(parse_text(decode(content, file, encoding), file, fmt))
     except InventoryError as e:
         errors = [p for p in e.problems if not p.warning]
-        for p in errors[:500]:
+        for p in errors[:SHOWN_PROBLEMS]:
             click.echo(f"{file}: {p}", err=True)
-        if len(errors) > 500:
-            click.echo(f"{file}: ... and {len(errors) - 500} more", err=True)
-        raise click.ClickException(f"{len(errors)} problem(s) in {file}; nothing was imported") from None
+        if len(errors) > SHOWN_PROBLEMS:
+            click.echo(f"{file}: ... and {len(errors) - SHOWN_PROBLEMS} more", err=True)
+        raise InputError(f"{len(errors)} problem(s) in {file}; nothing was imported") from None
     for w in warnings:
         click.echo(f"{file}: warning: {w}", err=True)
-    store = open_store(db)
+    store = Store(db)
     result = (preview_import if dry_run else import_apps)(store, apps, file, fmt, content)
     verb = "would import" if dry_run else "imported"
     click.echo(
@@ -86,11 +90,11 @@ def import_(db: str, file: str, file_format: str | None, encoding: str, dry_run:
 def export(db: str, file: str, file_format: str | None, columns: str, include_withdrawn: bool) -> None:
     """Write the declared inventory back out (to FILE or stdout)."""
     fmt = file_format or (detect_format(file) if file != "-" else "csv")
-    text = export_text(declared_apps(open_store(db), include_withdrawn), fmt, columns)
+    text = export_text(declared_apps(Store(db), include_withdrawn), fmt, columns)
     if file == "-":
         sys.stdout.write(text)
         return
-    with open(file, "w", encoding="utf-8", newline="") as f:
+    with output_file(file, newline="") as f:
         f.write(text)
     click.echo(f"wrote {file}", err=True)
 
@@ -101,19 +105,16 @@ def export(db: str, file: str, file_format: str | None, columns: str, include_wi
 @click.option("--all", "include_withdrawn", is_flag=True, help="Include apps withdrawn by a later import.")
 def list_(db: str, fmt: str, include_withdrawn: bool) -> None:
     """The declared apps."""
-    rows = [a.record() for a in declared_apps(open_store(db), include_withdrawn)]
+    rows = [a.record() for a in declared_apps(Store(db), include_withdrawn)]
     columns = ["app_id", "name", "owner", "status", "app_class", "urls"] if fmt == "table" else None
     click.echo(render(rows, fmt, columns, empty="no inventory yet: `ronda inventory import FILE`"))
 
 
 def _pin(db: str, app_id: str, target: str, action: str, reason: str, by: str) -> None:
-    store = open_store(db)
+    store = Store(db)
     if not store.query("SELECT 1 FROM inventory WHERE app_id=?", (app_id,)):
-        raise click.ClickException(f"{app_id!r} is not a declared app id (see `ronda inventory list`)")
-    try:
-        found = find_discovered(store, target)
-    except NotFound as e:
-        raise click.ClickException(str(e)) from None
+        raise NotFound(f"{app_id!r} is not a declared app id (see `ronda inventory list`)")
+    found = find_discovered(store, target)
     set_pin(store, app_id, found.agent_id or "", found.app_key or "", action, reason, by)
     verb = {"link": "pinned", "forbid": "forbade", "clear": "cleared the pin between"}[action]
     click.echo(f"{verb} {app_id} and {found.subject}; it holds from the next `ronda reconcile`")
@@ -149,7 +150,7 @@ def unlink(db: str, app_id: str, target: str, reason: str, by: str, clear: bool)
 @format_option
 def pins_(db: str, fmt: str) -> None:
     """Pinned and forbidden matches."""
-    rows = pins(open_store(db))
+    rows = pins(Store(db))
     click.echo(
         render(
             rows,

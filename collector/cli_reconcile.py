@@ -2,13 +2,13 @@
 
 from __future__ import annotations
 
-import json
 from datetime import UTC, datetime
 from typing import Any
 
 import click
 from click.decorators import FC
 
+from ronda.collector import present
 from ronda.collector.cli_common import (
     db_option,
     emit,
@@ -17,17 +17,15 @@ from ronda.collector.cli_common import (
     language,
     language_options,
     list_options,
-    open_store,
     output_from,
 )
-from ronda.collector.output import render
-from ronda.collector.reconcile.config import ConfigError, load_config
-from ronda.collector.reconcile.decisions import DECISIONS, DecisionError, record_decision
-from ronda.collector.reconcile.lookup import NotFound, find_subject
-from ronda.collector.reconcile.queries import (
-    KINDS,
-)
+from ronda.collector.output import output_file
+from ronda.collector.reconcile.config import load_config
+from ronda.collector.reconcile.decisions import DECISIONS, record_decision
+from ronda.collector.reconcile.lookup import find_subject
+from ronda.collector.reconcile.queries import KINDS
 from ronda.collector.reconcile.verdicts import VERDICTS
+from ronda.collector.store import Store
 
 
 def _config_option(f: FC) -> FC:
@@ -48,40 +46,8 @@ def reconcile(db: str, config_path: str | None, fmt: str) -> None:
     findings and verdicts. Idempotent: this is what a schedule runs."""
     from ronda.collector.reconcile.db import run_reconcile
 
-    try:
-        config = load_config(config_path)
-    except ConfigError as e:
-        raise click.ClickException(str(e)) from None
-    summary = run_reconcile(open_store(db), config)
-    if fmt != "table":
-        click.echo(
-            render(
-                [
-                    {
-                        "run_id": summary.run_id,
-                        "declared": summary.declared,
-                        "discovered": summary.discovered,
-                        "matched": summary.matched,
-                        "findings_open": summary.findings_open,
-                        "opened": summary.opened,
-                        "resolved": summary.resolved,
-                        **{f"findings_{k}": v for k, v in sorted(summary.counts.items())},
-                        **{f"verdict_{k}": v for k, v in sorted(summary.verdicts.items())},
-                    }
-                ],
-                fmt,
-            )
-        )
-        return
-    click.echo(
-        f"reconciled {summary.declared} declared apps with {summary.discovered} discovered apps "
-        f"({summary.matched} matched; {summary.unchanged} unchanged since the last run)"
-    )
-    click.echo(
-        f"findings: {summary.findings_open} open ({summary.opened} new, {summary.resolved} resolved): "
-        + (", ".join(f"{v} {k}" for k, v in sorted(summary.counts.items())) or "none")
-    )
-    click.echo("verdicts: " + (", ".join(f"{summary.verdicts.get(k, 0)} {k}" for k in VERDICTS)))
+    config = load_config(config_path)
+    click.echo(present.reconcile_text(run_reconcile(Store(db), config), fmt))
 
 
 @click.command()
@@ -97,7 +63,7 @@ def findings(db: str, fmt: str, kinds: tuple[str, ...], include_resolved: bool, 
 
     out = output_from(fmt, options)
     filters = filters_from(dict(options, kinds=kinds))
-    emit(lambda: findings_list(open_store(db), filters, out, include_resolved), options["output"])
+    emit(lambda: findings_list(Store(db), filters, out, include_resolved), options["output"])
 
 
 @click.command()
@@ -122,7 +88,7 @@ def candidates(db: str, fmt: str, verdicts: tuple[str, ...], **options: Any) -> 
     from ronda.collector.lists import candidates_list
 
     out = output_from(fmt, options)
-    emit(lambda: candidates_list(open_store(db), filters_from(options, verdicts), out), options["output"])
+    emit(lambda: candidates_list(Store(db), filters_from(options, verdicts), out), options["output"])
 
 
 @click.command()
@@ -134,40 +100,10 @@ def explain(db: str, fmt: str, app: str, weeks: int) -> None:
     """The whole story of one app: what it is, where it runs, its usage,
     findings, verdict with reasons, and decisions. APP is a declared app id,
     HOST/APP_KEY, or a URL."""
-    from ronda.collector.reconcile.narrate import narrate
-    from ronda.collector.reconcile.story import story as build_story
+    from ronda.collector.reconcile.story import story
 
-    store = open_store(db)
-    try:
-        found = find_subject(store, app)
-    except NotFound as e:
-        raise click.ClickException(str(e)) from None
-    data = build_story(store, found, days=7 * weeks - 1)
-    if fmt == "json":
-        click.echo(json.dumps(data, indent=2, ensure_ascii=False, default=str))
-    elif fmt == "csv":
-        rows = [{"section": "verdict", "key": "verdict", "value": (data["verdict"] or {}).get("verdict")}]
-        for r in (data["verdict"] or {}).get("reasons", []):
-            rows.append({"section": "reason", "key": r["effect"], "value": r["text"]})
-        for k, v in ((data["verdict"] or {}).get("figures") or {}).items():
-            rows.append(
-                {
-                    "section": "figure",
-                    "key": k,
-                    "value": json.dumps(v, ensure_ascii=False) if isinstance(v, (dict, list)) else v,
-                }
-            )
-        for k, v in (data["declared"] or {}).items():
-            rows.append({"section": "declared", "key": k, "value": v})
-        for a in data["runs_on"]:
-            rows.append({"section": "runs_on", "key": a["hostname"] or a["agent_id"], "value": a["app_key"]})
-        for f in data["findings"]:
-            rows.append({"section": "finding", "key": f["kind"], "value": f["summary"]})
-        for u in data["usage"]:
-            rows.append({"section": "usage", "key": u["date"], "value": u["human"]})
-        click.echo(render(rows, "csv", ["section", "key", "value"]))
-    else:
-        click.echo("\n".join(narrate(data, weeks=weeks)))
+    store = Store(db)
+    click.echo(present.explain_text(story(store, find_subject(store, app), days=7 * weeks - 1), fmt, weeks))
 
 
 @click.command()
@@ -209,16 +145,12 @@ def report(
 
     if not html_file and not approval_file:
         raise click.UsageError("give --html FILE, --approval FILE, or both")
-    try:
-        config = load_config(config_path)
-    except ConfigError as e:
-        raise click.ClickException(str(e)) from None
+    config = load_config(config_path)
     speaking = language(lang, tz)
-    store = open_store(db)
-    data = build_report(store, opd=opd, stale_after_hours=config.stale_after_hours, pages=bool(html_file))
+    data = build_report(Store(db), opd=opd, stale_after_hours=config.stale_after_hours, pages=bool(html_file))
     if html_file:
-        page = render_html(data, title=title, lang=speaking)
-        with open(html_file, "w", encoding="utf-8") as f:
+        with output_file(html_file) as f:
+            page = render_html(data, title=title, lang=speaking)
             f.write(page)
         click.echo(f"wrote {html_file} ({len(page.encode()) // 1024} KiB)")
     if approval_file:
@@ -236,13 +168,10 @@ def report(
 def decide(db: str, app: str, decision: str, reason: str, by: str, into: str) -> None:
     """Record a decision on APP (keep, take-down, consolidate). Decisions are
     appended with who, when and why; history is never overwritten."""
-    store = open_store(db)
-    try:
-        found = find_subject(store, app)
-        target = find_subject(store, into).subject if into else ""
-        row = record_decision(store, found, decision, reason, by, target, datetime.now(UTC))
-    except (NotFound, DecisionError) as e:
-        raise click.ClickException(str(e)) from None
+    store = Store(db)
+    found = find_subject(store, app)
+    target = find_subject(store, into).subject if into else ""
+    row = record_decision(store, found, decision, reason, by, target, datetime.now(UTC))
     click.echo(
         f"recorded: {row['subject']} {row['decision']}"
         + (f" into {row['into']}" if row["into"] else "")

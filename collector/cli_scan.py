@@ -10,25 +10,18 @@ Each scan prints one summary line on stdout; problems go to stderr.
 
 from __future__ import annotations
 
-import sqlite3
 from dataclasses import replace
 from typing import Any
 
 import click
 from click.decorators import FC
 
-from ronda.collector.cli_common import db_option, format_option, open_store
+from ronda.collector.cli_common import db_option, format_option
 from ronda.collector.output import render
-from ronda.collector.scan_config import ScanConfig, ScanConfigError, load_scan_config
-from ronda.collector.scans.nmap_sweep import NmapFailed, NmapMissing
+from ronda.collector.scan_config import ScanConfigError, load_scan_config
 from ronda.collector.scans.records import open_ports, runs, ssh_targets
-from ronda.collector.scans.scope import ScopeError
-
-EXIT_OK, EXIT_FAILED, EXIT_REFUSED, EXIT_PARTIAL = 0, 1, 2, 3
-
-
-class Refused(click.ClickException):
-    exit_code = EXIT_REFUSED
+from ronda.collector.store import Store
+from ronda.errors import EXIT_FAILED, EXIT_PARTIAL
 
 
 def _config(f: FC) -> FC:
@@ -38,13 +31,6 @@ def _config(f: FC) -> FC:
         metavar="FILE",
         help="Collector config (default $RONDA_CONFIG, else /etc/ronda/collector.toml if present).",
     )(f)
-
-
-def _load(config_path: str | None) -> ScanConfig:
-    try:
-        return load_scan_config(config_path)
-    except ScanConfigError as e:
-        raise Refused(str(e)) from None
 
 
 @click.group("scan")
@@ -71,16 +57,10 @@ def scan_network(db: str, config_path: str | None, targets: str | None, ports: s
     """
     from ronda.collector.scans.network import run_network_scan
 
-    config = _load(config_path)
-    store = open_store(db)
+    config = load_scan_config(config_path)
+    store = Store(db)
     try:
         summary = run_network_scan(store, config.network, targets, ports)
-    except (ScopeError, NmapMissing) as e:
-        raise Refused(str(e)) from None
-    except NmapFailed as e:
-        raise click.ClickException(str(e)) from None
-    except sqlite3.Error as e:
-        raise click.ClickException(f"database {db}: {e}") from None
     finally:
         store.close()
     click.echo(summary.line)
@@ -133,11 +113,11 @@ def scan_ssh(
     """
     from ronda.collector.scans.ssh_scan import default_state_root, run_ssh_scans
 
-    config = _load(config_path)
+    config = load_scan_config(config_path)
     ssh = config.ssh
     targets = [ssh.target(h) for h in hosts] if hosts else [ssh.complete(h) for h in ssh.hosts]
     if not targets:
-        raise Refused(
+        raise ScanConfigError(
             "no SSH hosts to scan: list them as [[ssh.hosts]] in the collector config, or give --host"
         )
     overrides: dict[str, Any] = {
@@ -149,11 +129,9 @@ def scan_ssh(
         "apache_conf": apache_conf,
     }
     targets = [replace(t, **{k: v for k, v in overrides.items() if v is not None}) for t in targets]
-    store = open_store(db)
+    store = Store(db)
     try:
         report = run_ssh_scans(store, ssh, targets, state_dir or ssh.state_dir or default_state_root(db))
-    except sqlite3.Error as e:
-        raise click.ClickException(f"database {db}: {e}") from None
     finally:
         store.close()
     for outcome in report.failed:
@@ -174,17 +152,15 @@ def scans(ctx: click.Context, db: str, fmt: str, kind: str | None, limit: int) -
 
     Without a subcommand: the runs, newest first.
     """
-    ctx.obj = {"db": db, "fmt": fmt}
     if ctx.invoked_subcommand is None:
-        store = open_store(db)
-        click.echo(
-            render(runs(store, kind, limit), fmt, empty="no scan has run yet; try `ronda scan network`")
-        )
+        runs_seen = runs(Store(db), kind, limit)
+        click.echo(render(runs_seen, fmt, empty="no scan has run yet; try `ronda scan network`"))
 
 
 @scans.command("hosts")
-@click.pass_context
-def scans_hosts(ctx: click.Context) -> None:
+@db_option
+@format_option
+def scans_hosts(db: str, fmt: str) -> None:
     """When each host was last seen, and by which source.
 
     Every covered host and every swept address: last seen by its agent, by an
@@ -192,34 +168,33 @@ def scans_hosts(ctx: click.Context) -> None:
     """
     from ronda.collector.scans.view import load_view, sightings
 
-    rows = sightings(load_view(open_store(ctx.obj["db"])))
-    click.echo(render(rows, ctx.obj["fmt"], empty="no host seen yet"))
+    click.echo(render(sightings(load_view(Store(db))), fmt, empty="no host seen yet"))
+
+
+PORT_COLUMNS = [
+    "address",
+    "port",
+    "service",
+    "product",
+    "version",
+    "http_title",
+    "web",
+    "first_seen",
+    "last_seen",
+]
 
 
 @scans.command("ports")
-@click.pass_context
-def scans_ports(ctx: click.Context) -> None:
+@db_option
+@format_option
+def scans_ports(db: str, fmt: str) -> None:
     """Open ports the sweeps found, with service and HTTP title."""
-    columns = [
-        "address",
-        "port",
-        "service",
-        "product",
-        "version",
-        "http_title",
-        "web",
-        "first_seen",
-        "last_seen",
-    ]
-    click.echo(
-        render(open_ports(open_store(ctx.obj["db"])), ctx.obj["fmt"], columns, empty="no open port seen yet")
-    )
+    click.echo(render(open_ports(Store(db)), fmt, PORT_COLUMNS, empty="no open port seen yet"))
 
 
 @scans.command("ssh")
-@click.pass_context
-def scans_ssh(ctx: click.Context) -> None:
+@db_option
+@format_option
+def scans_ssh(db: str, fmt: str) -> None:
     """SSH scan targets: last attempt, success and error."""
-    click.echo(
-        render(ssh_targets(open_store(ctx.obj["db"])), ctx.obj["fmt"], empty="no SSH scan has run yet")
-    )
+    click.echo(render(ssh_targets(Store(db)), fmt, empty="no SSH scan has run yet"))

@@ -8,20 +8,12 @@ from datetime import timedelta
 import click
 from click.decorators import FC
 
-from ronda.collector.output import FORMATS, render
-from ronda.collector.store import Store, StoreError, default_db_path
-from ronda.collector.trust.ca import CaError, default_ca_dir, init_ca, issue_agent, issue_collector
+from ronda.collector.cli_common import db_option, format_option
+from ronda.collector.output import render
+from ronda.collector.store import Store
+from ronda.collector.trust.ca import init_ca, issue_agent, issue_collector
 from ronda.collector.trust.registry import Registry
-
-
-def _db_option(f: FC) -> FC:
-    return click.option(
-        "--db",
-        metavar="FILE",
-        default=default_db_path,
-        show_default="$RONDA_DB or a per-user path",
-        help="The collector's SQLite database.",
-    )(f)
+from ronda.paths import default_path
 
 
 def _ca_dir_option(f: FC) -> FC:
@@ -29,17 +21,14 @@ def _ca_dir_option(f: FC) -> FC:
         "--dir",
         "ca_dir",
         metavar="DIR",
-        default=default_ca_dir,
-        show_default="$RONDA_CA_DIR or a per-user path",
+        default=lambda: default_path("ca"),
+        show_default="$RONDA_CA_DIR, else /var/lib/ronda/ca as root, else ~/.local/share/ronda/ca",
         help="Where the CA's files live.",
     )(f)
 
 
 def _registry(db: str) -> Registry:
-    try:
-        return Registry(Store(db))
-    except StoreError as e:
-        raise click.ClickException(str(e)) from None
+    return Registry(Store(db))
 
 
 @click.group("ca")
@@ -62,10 +51,7 @@ def ca() -> None:
 @click.option("--force", is_flag=True, help="Replace an existing CA (its certificates stop being trusted).")
 def ca_init(ca_dir: str, name: str, days: int, force: bool) -> None:
     """Create the CA (its key is written 0600)."""
-    try:
-        issued = init_ca(ca_dir, name, days, force)
-    except CaError as e:
-        raise click.ClickException(str(e)) from None
+    issued = init_ca(ca_dir, name, days, force)
     click.echo(
         f"CA certificate {issued.cert} (give it to agents and the collector as --ca)\n"
         f"CA key         {issued.key} (0600; keep it off the collector if you can)"
@@ -84,10 +70,7 @@ def ca_init(ca_dir: str, name: str, days: int, force: bool) -> None:
 @click.option("--days", default=825, show_default=True, help="Validity in days.")
 def ca_issue_collector(ca_dir: str, name: str, san: tuple[str, ...], out: str, days: int) -> None:
     """A server certificate for `ronda serve`; NAME (and each --san) must be what agents connect to."""
-    try:
-        issued = issue_collector(ca_dir, name, list(san), out, days)
-    except CaError as e:
-        raise click.ClickException(str(e)) from None
+    issued = issue_collector(ca_dir, name, list(san), out, days)
     click.echo(
         f"certificate {issued.cert}\nkey         {issued.key} (0600)\nvalid until {issued.not_after:%Y-%m-%d}"
     )
@@ -102,13 +85,9 @@ def ca_issue_collector(ca_dir: str, name: str, san: tuple[str, ...], out: str, d
 @click.option("--days", default=825, show_default=True, help="Validity in days.")
 def ca_issue_agent(ca_dir: str, agent_id: str, out: str, days: int) -> None:
     """A client certificate for one agent: it may report only as AGENT_ID."""
-    try:
-        issued = issue_agent(ca_dir, agent_id, out, days)
-    except CaError as e:
-        raise click.ClickException(str(e)) from None
+    issued = issue_agent(ca_dir, agent_id, out, days)
     click.echo(
-        f"certificate {issued.cert}\n"
-        f"key         {issued.key} (0600)\n"
+        f"certificate {issued.cert}\nkey         {issued.key} (0600)\n"
         f"valid until {issued.not_after:%Y-%m-%d}\n"
         f"the agent reports as {agent_id} (ronda-agent takes the id from --cert)"
     )
@@ -127,8 +106,8 @@ def agents() -> None:
 
 
 @agents.command("list")
-@_db_option
-@click.option("--format", "fmt", type=click.Choice(FORMATS), default="table", show_default=True)
+@db_option
+@format_option
 def agents_list(db: str, fmt: str) -> None:
     """Every agent the collector knows, pending ones first."""
     rows = _registry(db).agents()
@@ -143,42 +122,36 @@ def agents_list(db: str, fmt: str) -> None:
 
 
 @agents.command("approve")
-@_db_option
+@db_option
 @click.argument("agent_id")
 def agents_approve(db: str, agent_id: str) -> None:
     """Admit AGENT_ID (pending, revoked, or not seen yet)."""
-    try:
-        previous = _registry(db).approve(agent_id)
-    except ValueError as e:
-        raise click.ClickException(str(e)) from None
+    previous = _registry(db).approve(agent_id)
     click.echo(f"agent {agent_id}: {previous} -> approved")
 
 
 @agents.command("revoke")
-@_db_option
+@db_option
 @click.argument("agent_id")
 @click.option("--reason", default="", help="Why (kept with the agent's record).")
 def agents_revoke(db: str, agent_id: str, reason: str) -> None:
     """Refuse AGENT_ID from its next call on; its current certificate or token stays refused for good."""
-    try:
-        previous = _registry(db).revoke(agent_id, reason)
-    except ValueError as e:
-        raise click.ClickException(str(e)) from None
+    previous = _registry(db).revoke(agent_id, reason)
     click.echo(f"agent {agent_id}: {previous} -> revoked")
 
 
 @agents.command("clones")
-@_db_option
-@click.option("--format", "fmt", type=click.Choice(FORMATS), default="table", show_default=True)
+@db_option
+@format_option
 def agents_clones(db: str, fmt: str) -> None:
     """Agents that report the same machine id: cloned machines, kept apart."""
     click.echo(render(_registry(db).clones(), fmt, empty="no two agents share a machine id"))
 
 
 @agents.command("events")
-@_db_option
+@db_option
 @click.argument("agent_id", required=False)
-@click.option("--format", "fmt", type=click.Choice(FORMATS), default="table", show_default=True)
+@format_option
 def agents_events(db: str, agent_id: str | None, fmt: str) -> None:
     """Refusals, enrolments, approvals and revocations, newest first."""
     click.echo(render(_registry(db).events(agent_id), fmt, empty="no identity events"))
@@ -196,16 +169,13 @@ def parse_duration(text: str) -> timedelta:
 
 
 @agents.command("enrolment-secret")
-@_db_option
+@db_option
 @click.option("--ttl", default="1h", show_default=True, help="How long the secret works (30m, 1h, 7d).")
 @click.option("--uses", default=1, show_default=True, help="How many agents may enrol with it.")
 @click.option("--label", default="", help="A note for `ronda agents secrets` (e.g. the batch of servers).")
 def agents_secret(db: str, ttl: str, uses: int, label: str) -> None:
     """Make an enrolment secret (printed once; the collector keeps only its hash)."""
-    try:
-        secret = _registry(db).create_secret(parse_duration(ttl), uses, label)
-    except ValueError as e:
-        raise click.ClickException(str(e)) from None
+    secret = _registry(db).create_secret(parse_duration(ttl), uses, label)
     click.echo(secret)
     click.echo(
         f"valid for {ttl}, {uses} use(s). On each server: write it to a file readable by root only, then\n"
@@ -215,8 +185,8 @@ def agents_secret(db: str, ttl: str, uses: int, label: str) -> None:
 
 
 @agents.command("secrets")
-@_db_option
-@click.option("--format", "fmt", type=click.Choice(FORMATS), default="table", show_default=True)
+@db_option
+@format_option
 def agents_secrets(db: str, fmt: str) -> None:
     """Enrolment secrets made so far (never the secrets themselves)."""
     click.echo(render(_registry(db).secrets(), fmt, empty="no enrolment secrets"))

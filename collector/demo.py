@@ -1,26 +1,34 @@
 """`ronda demo`: the whole path on this machine, with the sample fleet.
 
 A collector on a loopback port and a temporary SQLite file; one agent per
-sample server (a directory laid out like `/`), reporting over real gRPC.
+sample server (a directory laid out like `/`), reporting over real gRPC. Each
+agent is the program a server runs, `ronda-agent run --once`, started as a
+process of its own: the collector imports nothing of the agent to show it.
 """
 
 from __future__ import annotations
 
+import os
 import shutil
+import subprocess
+import sys
 import tempfile
 import tomllib
 from collections.abc import Callable
 from datetime import UTC, datetime
 from importlib import resources
 from pathlib import Path
+from subprocess import PIPE
 
-from ronda.agent.config import AgentConfig
-from ronda.agent.runner import Agent
 from ronda.collector.demo_reconcile import reconcile_demo
 from ronda.collector.demo_traffic import LogSpec, write_log
 from ronda.collector.output import render
+from ronda.collector.present import app_rows
 from ronda.collector.server import ServerConfig, make_server
 from ronda.collector.store import Store
+from ronda.errors import RondaError
+
+AGENT_SECONDS = 120  # one scan of a sample server takes a second or two; this only ends a hung agent
 
 FLEET = "sample_fleet"
 
@@ -59,20 +67,8 @@ def run_demo(keep: str | None = None, echo: Callable[[str], None] = print) -> Pa
         server, port = make_server(store, ServerConfig(listen="127.0.0.1:0", insecure=True))
         echo(f"collector listening on 127.0.0.1:{port} (plain text, loopback only), database {db}")
         try:
-            for root in roots:
-                agent = Agent(
-                    AgentConfig(
-                        collector=f"127.0.0.1:{port}",
-                        insecure=True,
-                        root=str(root),
-                        state_dir=str(work / "state" / root.name),
-                    )
-                )
-                try:
-                    ack = agent.report_once()
-                finally:
-                    agent.close()
-                echo(f"agent on {root.name}: snapshot {ack.sequence} sent over gRPC, {ack.message}")
+            for root, sent in zip(roots, run_agents(roots, f"127.0.0.1:{port}", work / "state"), strict=True):
+                echo(f"agent on {root.name}: {sent} over gRPC")
         finally:
             server.stop(grace=2).wait()
         show(store, echo)
@@ -86,19 +82,46 @@ def run_demo(keep: str | None = None, echo: Callable[[str], None] = print) -> Pa
     return db
 
 
-def show(store: Store, echo: Callable[[str], None]) -> None:
-    import json
+def run_agents(roots: list[Path], collector: str, state: Path) -> list[str]:
+    """`ronda-agent run --once` over each sample server, all at once, each a process of its own;
+    returns what each printed."""
+    started = []
+    try:
+        for root in roots:
+            # an empty --config: nothing of this machine's /etc/ronda/agent.toml applies
+            argv = [sys.executable, "-m", "ronda.agent", "run", "--once", "--config", os.devnull]
+            argv += ["--root", str(root), "--collector", collector, "--insecure"]
+            argv += ["--state-dir", str(state / root.name)]
+            started.append((root, subprocess.Popen(argv, stdout=PIPE, stderr=PIPE, text=True)))
+        return [_finished(root, process) for root, process in started]
+    finally:
+        for _, process in started:
+            if process.poll() is None:
+                process.kill()
+                process.wait()
 
+
+def _finished(root: Path, process: subprocess.Popen) -> str:
+    try:
+        out, err = process.communicate(timeout=AGENT_SECONDS)
+    except subprocess.TimeoutExpired:
+        raise RondaError(f"the agent on {root.name} did not finish within {AGENT_SECONDS} s") from None
+    if process.returncode != 0:
+        last = err.strip().splitlines()[-1:] or [f"exit code {process.returncode}"]
+        raise RondaError(f"the agent on {root.name} failed: {last[0]}")
+    return out.strip()
+
+
+def show(store: Store, echo: Callable[[str], None]) -> None:
     hosts = store.hosts()
     echo("\nHosts")
     echo(render(hosts, "table", ["hostname", "os_name", "os_version", "apps", "errors", "last_seen"]))
-    rows = store.apps()
+    rows = app_rows(store)
     for row in rows:
-        row["names"] = ",".join(json.loads(row["server_names"])[:1]) or "_"
+        row["names"] = row["server_names"][0] if row["server_names"] else "_"
         row["root/upstream"] = row["root"] or row["upstream"] or ""
         fw = " ".join(x for x in (row["framework"], row["framework_version"]) if x)
         row["framework"] = fw
-        row["listen"] = ",".join(json.loads(row["listen"]))
     echo(f"\nApps ({len(rows)})")
     echo(
         render(

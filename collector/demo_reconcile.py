@@ -9,10 +9,10 @@ from pathlib import Path
 from ronda.collector.inventory.db import import_apps
 from ronda.collector.inventory.parse import load_inventory
 from ronda.collector.output import render
+from ronda.collector.present import verdict_rows
 from ronda.collector.reconcile.config import ReconcileConfig
 from ronda.collector.reconcile.db import run_reconcile
-from ronda.collector.reconcile.queries import candidate_rows, expand, finding_rows
-from ronda.collector.reconcile.verdicts import VERDICTS
+from ronda.collector.reconcile.queries import finding_rows
 from ronda.collector.store import Store
 
 
@@ -31,19 +31,14 @@ def reconcile_demo(
         f"{summary.findings_open} findings"
     )
     rows = finding_rows(store)
-    for r in rows:
-        r["subject"] = r["app_id"] or (r["app_key"] or r["subject"]).split("/", 1)[-1]
     echo(f"\nFindings ({len(rows)})")
     echo(render(rows, "table", ["kind", "hostname", "summary"]))
-    verdicts = [expand(r) for r in candidate_rows(store, VERDICTS)]
-    order = {v: i for i, v in enumerate(VERDICTS)}
-    verdicts.sort(key=lambda r: (order[r["verdict"]], r["subject"]))
-    for r in verdicts:
-        r["app"] = r["app_id"] or r["app_key"]
-        r["last_human"] = (r["figures"]["last_human_request"] or "never")[:10]
-        r["logs_since"] = (r["figures"]["coverage_start"] or "-")[:10]
     echo("\nVerdicts (ronda recommends; people decide with `ronda decide`)")
-    echo(render(verdicts, "table", ["verdict", "app", "hosts", "last_human", "logs_since", "summary"]))
+    echo(
+        render(
+            verdict_rows(store), "table", ["verdict", "app", "hosts", "last_human", "logs_since", "summary"]
+        )
+    )
     if report is not None:
         from ronda.collector.report import build_report, render_html
 

@@ -12,12 +12,14 @@ from dataclasses import dataclass, field
 from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
+from ronda.errors import ConfigError
+
 _SPAN = re.compile(r"^(\d+)\s*([a-z]+)$", re.IGNORECASE)
 _HOURS = {"h": 1, "hour": 1, "hours": 1, "jam": 1, "d": 24, "day": 24, "days": 24, "hari": 24}
 _HOURS |= {"w": 168, "week": 168, "weeks": 168, "minggu": 168}
 
 
-class FilterError(ValueError):
+class FilterError(ConfigError):
     """A filter ronda cannot apply: an unknown column to sort by, a date it cannot read."""
 
 

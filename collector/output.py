@@ -1,4 +1,5 @@
-"""Rows of dicts as a table, CSV, JSON or XLSX: the `--format` of every list command.
+"""What commands write: rows of dicts as a table, CSV, JSON or XLSX (the `--format` of every
+list command), and files (a report, an export) written whole or not at all.
 
 One function per format. Nested values (lists, mappings) are JSON wherever a cell holds text,
 never a Python repr. CSV starts with a byte-order mark, so that spreadsheets read it as UTF-8,
@@ -12,14 +13,17 @@ Every value written to a terminal passes through `terminal_cell`, every CSV cell
 
 from __future__ import annotations
 
+import contextlib
 import csv
 import io
 import json
+import os
 import re
-from collections.abc import Mapping, Sequence
+from collections.abc import Iterator, Mapping, Sequence
 from datetime import date, datetime
-from typing import Any
+from typing import IO, Any
 
+from ronda.errors import OutputError
 from ronda.i18n import Lang
 
 FORMATS = ("table", "csv", "json", "xlsx")
@@ -192,3 +196,28 @@ def render(
     if not rows:
         return empty
     return table(rows, columns, headers)
+
+
+@contextlib.contextmanager
+def output_file(path: str, newline: str | None = None, binary: bool = False) -> Iterator[IO[Any]]:
+    """A file to write `path` through (text, or bytes with `binary`): it replaces `path` only once
+    complete, so a reader (a web server serving the report) never sees half of it. Unwritable paths
+    fail before any work is done."""
+    directory, name = os.path.split(os.path.abspath(path))
+    temporary = os.path.join(directory, f".{name}.{os.getpid()}.tmp")
+    try:
+        if binary:
+            f: IO[Any] = open(temporary, "xb")  # noqa: SIM115 (closed below)
+        else:
+            f = open(temporary, "x", encoding="utf-8", newline=newline)  # noqa: SIM115 (closed below)
+    except OSError as e:
+        raise OutputError(f"cannot write {path}: {e.strerror or e}") from None
+    try:
+        with f:
+            yield f
+        os.replace(temporary, path)
+    except OSError as e:
+        raise OutputError(f"cannot write {path}: {e.strerror or e}") from None
+    finally:
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(temporary)

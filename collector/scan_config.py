@@ -28,19 +28,18 @@ apache_conf = ""
 
 from __future__ import annotations
 
-import os
-import tomllib
-from dataclasses import dataclass, field, fields, replace
-from pathlib import Path
-from typing import Any
+from dataclasses import dataclass, field, replace
+from typing import Any, cast
 
 from ronda.collector.scans.scope import DEFAULT_WEB_PORTS, IPNetwork, PortList, ScopeError, parse_networks
+from ronda.errors import ConfigError
 from ronda.ids import valid_agent_id
+from ronda.tomlfile import TomlFile, fields_of, find_config
 
 DEFAULT_CONFIG = "/etc/ronda/collector.toml"
 
 
-class ScanConfigError(Exception):
+class ScanConfigError(ConfigError):
     """The collector config is missing, unreadable or has bad values."""
 
 
@@ -106,99 +105,72 @@ class ScanConfig:
     ssh: SshConfig = field(default_factory=SshConfig)
 
 
-def default_config_path() -> str | None:
-    if os.environ.get("RONDA_CONFIG"):
-        return os.environ["RONDA_CONFIG"]
-    return DEFAULT_CONFIG if Path(DEFAULT_CONFIG).exists() else None
-
-
 def load_scan_config(path: str | None) -> ScanConfig:
-    """Read `path`; with None, the default file if it exists, else an empty config (no scopes)."""
-    path = path or default_config_path()
+    """Read `path`, else $RONDA_CONFIG, else /etc/ronda/collector.toml if it exists, else an empty
+    config (no scopes: nothing may be swept)."""
+    path = find_config(path, "RONDA_CONFIG", DEFAULT_CONFIG)
     if path is None:
         return ScanConfig()
-    try:
-        with open(path, "rb") as f:
-            data = tomllib.load(f)
-    except OSError as e:
-        raise ScanConfigError(f"cannot read config {path}: {e.strerror}") from None
-    except tomllib.TOMLDecodeError as e:
-        raise ScanConfigError(f"{path}: not valid TOML: {e}") from None
-    try:
-        return ScanConfig(
-            path=path, network=_network(data.get("network", {}), path), ssh=_ssh(data.get("ssh", {}), path)
-        )
-    except ScopeError as e:
-        raise ScanConfigError(f"{path}: [network] {e}") from None
-
-
-def _check_keys(table: Any, known: set[str], where: str) -> dict:
-    if not isinstance(table, dict):
-        raise ScanConfigError(f"{where} must be a table")
-    unknown = sorted(set(table) - known)
-    if unknown:
-        raise ScanConfigError(
-            f"{where}: unknown setting(s) {', '.join(unknown)}; known: {', '.join(sorted(known))}"
-        )
-    return table
-
-
-def _typed(table: dict, name: str, kind: type | tuple[type, ...], default: Any, where: str) -> Any:
-    value = table.get(name, default)
-    if isinstance(value, bool) and kind is not bool or not isinstance(value, kind):
-        raise ScanConfigError(f"{where}: {name} has the wrong type ({type(value).__name__})")
-    return value
-
-
-def _network(table: Any, path: str) -> NetworkConfig:
-    where = f"{path}: [network]"
-    known = {"scopes", "exclude", "targets", "ports", "timing", "host_timeout_seconds", "version_detection"}
-    table = _check_keys(table, known, where)
-    config = NetworkConfig()
-    for name in ("scopes", "exclude", "targets"):
-        values = _typed(table, name, list, [], where)
-        setattr(config, name, parse_networks(values, name))
-    if "ports" in table:
-        config.ports = PortList.parse(_typed(table, "ports", (str, list), "", where))
-    config.timing = _typed(table, "timing", int, config.timing, where)
-    if not 0 <= config.timing <= 5:
-        raise ScanConfigError(f"{where}: timing must be 0-5 (nmap -T)")
-    config.host_timeout_seconds = _typed(
-        table, "host_timeout_seconds", int, config.host_timeout_seconds, where
-    )
-    if config.host_timeout_seconds < 1:
-        raise ScanConfigError(f"{where}: host_timeout_seconds must be at least 1")
-    config.version_detection = _typed(table, "version_detection", bool, True, where)
+    file = TomlFile.read(path, "collector config", ScanConfigError)
+    file.settings(file.data, {"network": dict, "ssh": dict})
+    config = ScanConfig(path=path, network=_network(file), ssh=_ssh(file))
+    file.check()
     return config
 
 
-def _ssh(table: Any, path: str) -> SshConfig:
-    where = f"{path}: [ssh]"
-    host_keys = {f.name for f in fields(SshTarget)}
-    known = {f.name for f in fields(SshConfig)}
-    table = _check_keys(table, known, where)
-    config = SshConfig()
-    for f in fields(SshConfig):
-        if f.name == "hosts" or f.name not in table:
+_NETWORK = {
+    "scopes": list[str],
+    "exclude": list[str],
+    "targets": list[str],
+    "ports": str | list[int | str],
+    "timing": int,
+    "host_timeout_seconds": int,
+    "version_detection": bool,
+}
+
+
+def _network(file: TomlFile) -> NetworkConfig:
+    values = file.settings(file.table("network"), _NETWORK, "network")
+    config = NetworkConfig()
+    for name, value in values.items():
+        try:
+            if name in ("scopes", "exclude", "targets"):
+                value = parse_networks(value, name)
+            elif name == "ports":
+                value = PortList.parse(value)
+        except ScopeError as e:
+            file.problem(str(e), "network", name)
             continue
-        kind = (int, float) if isinstance(getattr(config, f.name), float) else type(getattr(config, f.name))
-        setattr(config, f.name, _typed(table, f.name, kind, None, where))
-    if config.connect_timeout_seconds <= 0 or config.command_timeout_seconds <= 0:
-        raise ScanConfigError(f"{where}: timeouts must be positive")
-    names = set()
-    for i, entry in enumerate(_typed(table, "hosts", list, [], where)):
-        at = f"{path}: [[ssh.hosts]] #{i + 1}"
-        entry = _check_keys(entry, host_keys, at)
-        if not entry.get("address"):
-            raise ScanConfigError(f"{at}: address is required")
-        host = SshTarget(name=str(entry.get("name") or entry["address"]), address=str(entry["address"]))
-        for name in host_keys - {"name", "address"}:
-            if name in entry:
-                setattr(host, name, _typed(entry, name, type(getattr(host, name)), None, at))
+        setattr(config, name, value)
+    if not 0 <= config.timing <= 5:
+        file.problem("timing must be 0-5 (nmap -T)", "network", "timing")
+    if config.host_timeout_seconds < 1:
+        file.problem("host_timeout_seconds must be at least 1", "network", "host_timeout_seconds")
+    return config
+
+
+def _ssh(file: TomlFile) -> SshConfig:
+    expected: dict[str, Any] = {**fields_of(SshConfig), "hosts": list[dict]}
+    config = SshConfig(**file.settings(file.table("ssh"), expected, "ssh"))
+    for name in ("connect_timeout_seconds", "command_timeout_seconds"):
+        if getattr(config, name) <= 0:
+            file.problem("timeouts must be positive", "ssh", name)
+    # read as raw tables: what TomlFile.settings gave for `hosts` is list[dict] until checked here
+    entries: list[dict[str, Any]] = cast(list[dict[str, Any]], config.hosts)
+    config.hosts = []
+    names: set[str] = set()
+    for i, entry in enumerate(entries):
+        values = file.settings(entry, fields_of(SshTarget), "ssh", "hosts", i)
+        if not values.get("address"):
+            file.problem("address is required", "ssh", "hosts", i)
+            continue
+        host = SshTarget(**{**values, "name": values.get("name") or values["address"]})
         if not valid_agent_id(host.agent_id):
-            raise ScanConfigError(f"{at}: name {host.name!r} may hold only letters, digits and . _ - @ :")
-        if host.name in names:
-            raise ScanConfigError(f"{at}: the name {host.name!r} is used twice")
+            file.problem(
+                f"name {host.name!r} may hold only letters, digits and . _ - @ :", "ssh", "hosts", i, "name"
+            )
+        elif host.name in names:
+            file.problem(f"the name {host.name!r} is used twice", "ssh", "hosts", i, "name")
         names.add(host.name)
         config.hosts.append(host)
     return config

@@ -29,9 +29,11 @@ from ronda.collector.store.store import StoreBusy
 from ronda.collector.trust.identity import AUTH_MODES, peer_of
 from ronda.collector.trust.registry import Peer, Refused, Registry
 from ronda.collector.validate import InvalidSnapshot
+from ronda.errors import EXIT_FAILED
 from ronda.transport import (
     MAX_MESSAGE_BYTES,
     TlsFiles,
+    TransportError,
     join_address,
     require_loopback_for_insecure,
     server_credentials,
@@ -225,8 +227,10 @@ class ServerConfig:
         return "certificate" if self.tls.ca else "token"
 
 
-class ServeError(Exception):
+class ServeError(TransportError):
     """The server cannot start (address in use, bad TLS files, insecure off loopback)."""
+
+    exit_code = EXIT_FAILED
 
 
 def make_server(store: Store, config: ServerConfig) -> tuple[grpc.Server, int]:

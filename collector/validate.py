@@ -29,6 +29,7 @@ from ronda.collector.wirejson import (
     timestamp_json,
     to_json,
 )
+from ronda.errors import InputError
 from ronda.ids import valid_agent_id
 from ronda.model import Snapshot
 from ronda.wire.v1 import ronda_pb2 as pb
@@ -42,7 +43,7 @@ CLOCK_SKEW = timedelta(days=1)
 _DATE = re.compile(r"\d{4}-\d{2}-\d{2}")
 
 
-class InvalidSnapshot(ValueError):
+class InvalidSnapshot(InputError, ValueError):
     def __init__(self, problems: list[str]) -> None:
         shown = "; ".join(problems[:10]) + (f"; and {len(problems) - 10} more" if len(problems) > 10 else "")
         super().__init__(f"invalid snapshot: {shown}")

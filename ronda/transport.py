@@ -13,12 +13,16 @@ from pathlib import Path
 
 import grpc
 
+from ronda.errors import EXIT_REFUSED, RondaError
+
 DEFAULT_PORT = 7470
 MAX_MESSAGE_BYTES = 16 * 1024 * 1024
 
 
-class TransportError(Exception):
+class TransportError(RondaError):
     """Bad address, missing or unreadable certificate, or a refused insecure setup."""
+
+    exit_code = EXIT_REFUSED  # its own raises are settings to fix; subclasses are failures
 
 
 @dataclass(frozen=True)

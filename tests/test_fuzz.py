@@ -24,7 +24,7 @@ from hypothesis import strategies as st
 from trust_fixtures import Collector
 
 from bench.fleet import make_snapshot
-from ronda.agent.config import ConfigError, load_config
+from ronda.agent.config import AgentConfigError, load_config
 from ronda.agent.discovery import apache_syntax
 from ronda.agent.discovery.nginx_config import load as load_nginx
 from ronda.agent.host import LocalHost
@@ -316,7 +316,7 @@ def test_agent_config_corpus(path):
 
 
 def _load_config(path: Path) -> None:
-    with contextlib.suppress(ConfigError):
+    with contextlib.suppress(AgentConfigError):
         load_config(str(path))
 
 

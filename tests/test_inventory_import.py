@@ -268,7 +268,7 @@ def test_bad_inventories_are_refused_whole_and_change_nothing(tmp_path, case, na
     assert import_cli(db, write(tmp_path, "first.csv", GOOD_ID)).exit_code == 0
     before = Store(db).dump()
     result = import_cli(db, write(tmp_path, name, content))
-    assert result.exit_code == 1
+    assert result.exit_code == 2  # refused input: fix the file, don't retry
     for message in messages:
         assert message in result.output, result.output
     assert "nothing was imported" in result.output

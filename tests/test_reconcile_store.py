@@ -189,7 +189,7 @@ def test_decisions_are_appended_never_overwritten(db):
     result = CliRunner().invoke(
         cli, ["decide", "APP-2", "keep", "--reason", " ", "--by", "x", "--db", str(db)]
     )
-    assert result.exit_code == 1 and "needs --reason" in result.output
+    assert result.exit_code == 2 and "needs --reason" in result.output
 
 
 def test_views_answer_the_operators_questions(db):

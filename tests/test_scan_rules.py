@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import ipaddress
+import re
 import socket
 from pathlib import Path
 
@@ -132,7 +133,10 @@ user = "audit"
     "body, message",
     [
         ("[network]\nscope = ['10.0.0.0/8']\n", "unknown setting(s) scope"),
-        ("[network]\nscopes = '10.0.0.0/8'\n", "scopes has the wrong type"),
+        (
+            "[network]\nscopes = '10.0.0.0/8'\n",
+            "c.toml:2: [network] scopes must be a list of strings, not a string",
+        ),
         ("[network]\nscopes = ['10.0.0.300/24']\n", "is not an IP address"),
         ("[network]\ntiming = 9\n", "timing must be 0-5"),
         ("[network]\nports = '80-70'\n", "outside 1-65535 or reversed"),
@@ -146,7 +150,7 @@ user = "audit"
 def test_bad_configs_are_explained(tmp_path: Path, body, message):
     path = tmp_path / "c.toml"
     path.write_text(body)
-    with pytest.raises(ScanConfigError, match=message.replace("(", r"\(").replace(")", r"\)")):
+    with pytest.raises(ScanConfigError, match=re.escape(message)):
         load_scan_config(str(path))
 
 

@@ -16,9 +16,9 @@ from servers_ssh import Sshd
 from ronda.agent.host import CommandNotAvailable, HostError, LocalHost
 from ronda.agent.inspect.diskwalk import walk
 from ronda.collector.scan_config import SshTarget
-from ronda.collector.scans import ssh_system
 from ronda.collector.scans.ssh_connect import connect
 from ronda.collector.scans.ssh_host import SshHost
+from ronda.collector.scans.ssh_system import RemoteSystem
 
 pytestmark = pytest.mark.servers  # a real sshd
 
@@ -154,7 +154,7 @@ def test_processes_listeners_and_system_match(hosts):
 
     # processes start, exec and end meanwhile: compare those unchanged across the remote read
     before = {p.pid: still(p) for p in local.processes() if p.exe}  # kernel threads rename themselves at will
-    theirs = {p.pid: still(p) for p in ssh_system.processes(remote)}
+    theirs = {p.pid: still(p) for p in RemoteSystem(remote).processes()}
     after = {p.pid: still(p) for p in local.processes() if p.exe}
     stable = {pid for pid in set(before) & set(after) if before[pid] == after[pid]}
     assert os.getpid() in stable and stable <= set(theirs)  # alive throughout: the remote read saw it
@@ -162,9 +162,9 @@ def test_processes_listeners_and_system_match(hosts):
     for pid in stable:
         assert theirs[pid] == before[pid]
     # servers of other tests may come and go: what the SSH side saw both times, the local side sees too
-    first = set(ssh_system.listeners(remote))
+    first = set(RemoteSystem(remote).listeners())
     here = set(local.listeners())
-    second = set(ssh_system.listeners(remote))
+    second = set(RemoteSystem(remote).listeners())
     assert first & second <= here <= first | second
     sshd = [s for s in first if s.address == target.address and s.port == target.port]
     assert sshd and sshd[0].pid and theirs[sshd[0].pid].name == "sshd"

@@ -19,6 +19,7 @@ import re
 from dataclasses import dataclass, field
 
 from ronda.agent.host import Host, HostError
+from ronda.errors import InputError
 
 _MAX_DEPTH = 16
 _MAX_BYTES = 4 * 1024 * 1024
@@ -100,7 +101,7 @@ class Config:
     errors: list[tuple[str, int, str]] = field(default_factory=list)  # (file, line, message)
 
 
-class ConfigError(Exception):
+class LighttpdSyntaxError(InputError):
     def __init__(self, message: str, file: str = "", line: int = 0) -> None:
         super().__init__(message)
         self.file, self.line = file, line
@@ -119,7 +120,7 @@ def tokenize(text: str, file: str) -> list[_Token]:
     while pos < len(text):
         m = _TOKEN.match(text, pos)
         if m is None:
-            raise ConfigError(f"unexpected character {text[pos]!r}", file, line)
+            raise LighttpdSyntaxError(f"unexpected character {text[pos]!r}", file, line)
         kind = m.lastgroup or ""
         if kind == "newline":
             line += 1
@@ -200,7 +201,7 @@ class _Reader:
         try:
             tokens = tokenize(text, file)
             _Parser(self, tokens, file, depth).statements(block, top=True)
-        except ConfigError as e:
+        except LighttpdSyntaxError as e:
             self.config.errors.append((e.file or file, e.line, str(e)))
 
     def include_shell(self, command: str, block: Block, depth: int, line: int, file: str) -> None:
@@ -236,9 +237,9 @@ class _Parser:
         self.depth = depth
         self.pos = 0
 
-    def error(self, message: str) -> ConfigError:
+    def error(self, message: str) -> LighttpdSyntaxError:
         line = self.tokens[min(self.pos, len(self.tokens) - 1)].line if self.tokens else 0
-        return ConfigError(message, self.file, line)
+        return LighttpdSyntaxError(message, self.file, line)
 
     def peek(self, offset: int = 0) -> _Token | None:
         i = self.pos + offset

@@ -12,6 +12,8 @@ import re
 from dataclasses import dataclass, field
 from xml.parsers import expat
 
+from ronda.errors import InputError
+
 _PROPERTY = re.compile(r"\$\{([^}]+)\}")
 
 
@@ -30,7 +32,7 @@ class Element:
         return [c for c in self.children if c.tag == tag]
 
 
-class XmlError(Exception):
+class XmlError(InputError):
     def __init__(self, message: str, line: int) -> None:
         super().__init__(message)
         self.line = line

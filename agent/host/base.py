@@ -13,8 +13,10 @@ from dataclasses import dataclass, field
 from datetime import datetime
 from typing import BinaryIO, Protocol
 
+from ronda.errors import RondaError
 
-class HostError(Exception):
+
+class HostError(RondaError):
     """A host could not answer a request (file missing, unreadable, command failed)."""
 
 

@@ -18,7 +18,7 @@ _CERT_BLOCK = re.compile(rb"-----BEGIN CERTIFICATE-----\r?\n.+?-----END CERTIFIC
 _MAX_PEM = 1024 * 1024
 
 
-class TlsError(Exception):
+class TlsError(HostError):
     """A certificate file that could not be read or parsed; the message never quotes the file."""
 
 

@@ -13,7 +13,10 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from typing import Any, Protocol
+
+from ronda.agent.usage.compiled import CompiledFormat
+from ronda.agent.usage.jsonlog import compile_json
+from ronda.errors import InputError
 
 # Fields in the order of the key tuple the parser works with.
 KEY_FIELDS = ("vhost", "prefix", "probe", "addr", "day", "status", "ua")
@@ -77,7 +80,7 @@ _NGINX_TOKEN = re.compile(r"\$(?:\{(\w+)\}|(\w+))")
 _APACHE_TOKEN = re.compile(r"%(?:[<>]|!?[\d,]+)*(?:\{([^}]*)\})?([a-zA-Z%])")
 
 
-class FormatError(ValueError):
+class FormatError(InputError, ValueError):
     """A format definition ronda cannot turn into a parser."""
 
 
@@ -116,37 +119,8 @@ class LogFormat:
 
     def compile(self, prefixes: list[str], probes: list[str]) -> CompiledFormat:
         if self.json:
-            from ronda.agent.usage.jsonlog import compile_json
-
             return compile_json(prefixes, probes)
         return _compile(self, prefixes, probes)
-
-
-class LineMatch(Protocol):
-    def groups(self) -> tuple[Any, ...]: ...
-
-
-class LinePattern(Protocol):
-    """The calls the parser makes on a compiled format: `re.Pattern[bytes]` has them, so has
-    jsonlog's reader of JSON lines."""
-
-    def findall(self, string: bytes, pos: int = ..., endpos: int = ...) -> list[Any]: ...
-
-    def match(self, string: bytes, pos: int = ..., endpos: int = ...) -> LineMatch | None: ...
-
-
-@dataclass(frozen=True)
-class CompiledFormat:
-    fast: LinePattern  # groups: KEY_FIELDS present in the format, in line order
-    safe: LinePattern  # same groups, never runs past a line end
-    detail: LinePattern  # as safe, plus the clock
-    fields: tuple[str, ...]  # KEY_FIELDS present, in the order of fast's groups
-    detail_fields: tuple[str, ...]
-    time_kind: str
-    # fast's lines, each read with less work: possessive repeats, and the status as its class
-    # (groups "reject": the 3 or 4 of a 403/404, "error": the first digit of another status >= 400)
-    lean: re.Pattern[bytes] | None = None
-    lean_fields: tuple[str, ...] = ()
 
 
 def parse_definition(kind: str, name: str, definition: str | None) -> LogFormat:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import json
 from datetime import datetime
 
-from ronda.agent.usage.formats import CompiledFormat
+from ronda.agent.usage.compiled import CompiledFormat
 
 FIELDS = ("vhost", "addr", "day", "prefix", "probe", "status", "ua")
 

@@ -26,7 +26,7 @@ from operator import itemgetter
 from typing import Any
 
 from ronda.agent.usage.classify import BOT, ERROR, HUMAN, MONITOR, REJECT, Classifier
-from ronda.agent.usage.formats import CompiledFormat
+from ronda.agent.usage.compiled import CompiledFormat
 from ronda.agent.usage.routing import Router
 from ronda.agent.usage.tally import INVALID, LAST_ANY, LAST_HUMAN, LAST_SUCCESS, GroupInfo, Tally, client_id
 from ronda.agent.usage.times import day_of as _day

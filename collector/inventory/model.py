@@ -5,6 +5,8 @@ from __future__ import annotations
 from dataclasses import asdict, dataclass, field
 from typing import Any
 
+from ronda.errors import InputError
+
 
 @dataclass(slots=True)
 class DeclaredApp:
@@ -77,7 +79,7 @@ class Problem:
         return f"{prefix}: {self.message}" if prefix else self.message
 
 
-class InventoryError(Exception):
+class InventoryError(InputError):
     """The file cannot be imported; `problems` names every one, by line and column."""
 
     def __init__(self, file: str, problems: list[Problem]) -> None:

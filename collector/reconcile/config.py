@@ -12,14 +12,15 @@ unknown_owner_values = ["-", "?", "unknown", "tidak diketahui", "n/a", "tidak ad
 
 from __future__ import annotations
 
-import os
-import tomllib
-from dataclasses import asdict, dataclass, field, fields
+from dataclasses import asdict, dataclass, field
+
+from ronda.errors import ConfigError
+from ronda.tomlfile import TomlFile, fields_of, find_config
 
 DEFAULT_PATH = "/etc/ronda/reconcile.toml"
 
 
-class ConfigError(Exception):
+class ReconcileConfigError(ConfigError):
     """The reconcile config cannot be read or has bad values."""
 
 
@@ -42,43 +43,14 @@ class ReconcileConfig:
 
 def load_config(path: str | None = None) -> ReconcileConfig:
     """`path`, else $RONDA_RECONCILE_CONFIG, else /etc/ronda/reconcile.toml if it exists, else defaults."""
-    path = (
-        path
-        or os.environ.get("RONDA_RECONCILE_CONFIG")
-        or (DEFAULT_PATH if os.path.exists(DEFAULT_PATH) else None)
-    )
+    path = find_config(path, "RONDA_RECONCILE_CONFIG", DEFAULT_PATH)
     if not path:
         return ReconcileConfig()
-    try:
-        with open(path, "rb") as f:
-            data = tomllib.load(f)
-    except OSError as e:
-        raise ConfigError(f"cannot read reconcile config {path}: {e.strerror}") from None
-    except tomllib.TOMLDecodeError as e:
-        raise ConfigError(f"{path}: not valid TOML: {e}") from None
-    return config_from_dict(data, path)
-
-
-def config_from_dict(data: dict, where: str = "config") -> ReconcileConfig:
-    defaults = ReconcileConfig()
-    known = {f.name for f in fields(ReconcileConfig)}
-    problems = [f"unknown setting {k!r}" for k in sorted(set(data) - known)]
-    for name, value in data.items():
-        if name not in known:
-            continue
-        default = getattr(defaults, name)
-        if isinstance(default, int):
-            if isinstance(value, bool) or not isinstance(value, int) or value < 0:
-                problems.append(f"{name} must be a whole number of 0 or more")
-        elif not isinstance(value, list) or not all(
-            isinstance(v, type(default[0]) if default else (str, int)) for v in value
-        ):
-            problems.append(f"{name} must be a list")
-    for name in ("idle_days", "trend_days"):
-        if isinstance(data.get(name), int) and data[name] < 1:
-            problems.append(f"{name} must be at least 1")
-    if problems:
-        raise ConfigError(
-            f"{where}: " + "; ".join(problems) + f"; known settings: {', '.join(sorted(known))}"
-        )
-    return ReconcileConfig(**data)
+    file = TomlFile.read(path, "reconcile config", ReconcileConfigError)
+    values = file.settings(file.data, fields_of(ReconcileConfig))
+    for name, value in values.items():
+        least = 1 if name in ("idle_days", "trend_days") else 0
+        if isinstance(value, int) and value < least:
+            file.problem(f"{name} must be at least {least}", name)
+    file.check()
+    return ReconcileConfig(**values)

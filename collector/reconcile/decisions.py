@@ -8,11 +8,12 @@ from typing import Any
 from ronda.collector.reconcile.lookup import Found
 from ronda.collector.reconcile.model import iso
 from ronda.collector.store import Store
+from ronda.errors import InputError
 
 DECISIONS = ("keep", "take-down", "consolidate")
 
 
-class DecisionError(ValueError):
+class DecisionError(InputError, ValueError):
     """The decision is incomplete (no reason, no name) or contradicts itself."""
 
 

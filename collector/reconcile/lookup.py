@@ -7,9 +7,10 @@ from dataclasses import dataclass
 
 from ronda.collector.reconcile.urls import host_key, normalize_path, parse_endpoint, path_within
 from ronda.collector.store import Store
+from ronda.errors import InputError
 
 
-class NotFound(Exception):
+class NotFound(InputError):
     """Nothing, or more than one thing, answers to the name."""
 
 

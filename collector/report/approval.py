@@ -12,11 +12,12 @@ from datetime import datetime
 from itertools import groupby
 from typing import Any
 
-from ronda.collector.output import to_csv, to_xlsx
+from ronda.collector.output import output_file, to_csv, to_xlsx
 from ronda.collector.report.html import head
 from ronda.collector.report.parts import app_cell, e, money
 from ronda.collector.report.tables import Column, table
 from ronda.collector.words import Words
+from ronda.errors import ConfigError
 from ronda.i18n import N_, Lang
 
 # What `ronda decide --from` reads: these first, in this order; the rest is evidence for the reader.
@@ -213,8 +214,8 @@ def write_approval(report: Mapping[str, Any], path: str, lang: Lang) -> int:
     elif extension == ".csv":
         data = to_csv(rows, COLUMNS, lang.list_separator).encode("utf-8")
     else:
-        raise ValueError(f"{path}: the approval sheet is written as .html, .xlsx or .csv")
-    with open(path, "wb") as f:
+        raise ConfigError(f"--approval {path}: the approval sheet is written as .html, .xlsx or .csv")
+    with output_file(path, binary=True) as f:
         f.write(data)
     return len(rows)
 

@@ -16,15 +16,18 @@ from datetime import UTC, datetime
 import nmap
 
 from ronda.collector.scans.scope import WEB_PORTS, IPNetwork, PortList
+from ronda.errors import EXIT_REFUSED, ScanError
 
 HTTP_SERVICES = ("http", "https", "http-proxy", "http-alt", "https-alt", "http-mgmt", "ssl/http")
 
 
-class NmapMissing(Exception):
+class NmapMissing(ScanError):
     """nmap is not installed or not on PATH."""
 
+    exit_code = EXIT_REFUSED  # install nmap: retrying changes nothing
 
-class NmapFailed(Exception):
+
+class NmapFailed(ScanError):
     """nmap ran but the sweep did not complete."""
 
 

@@ -10,6 +10,8 @@ import ipaddress
 from collections.abc import Sequence
 from dataclasses import dataclass
 
+from ronda.errors import ConfigError
+
 IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
 
 # Where web apps are usually served: the default port list of a sweep.
@@ -18,7 +20,7 @@ DEFAULT_WEB_PORTS = "80,81,443,3000,3001,5000,7001,8000-8090,8180,8443,8888,9000
 MAX_TARGET_ADDRESSES = 1 << 16
 
 
-class ScopeError(Exception):
+class ScopeError(ConfigError):
     """A target or port list is malformed, or a target lies outside the configured scopes."""
 
 

@@ -14,12 +14,13 @@ from pathlib import Path
 import paramiko
 
 from ronda.collector.scan_config import SshTarget
+from ronda.errors import ScanError
 
 # paramiko logs each failure from its own thread; the SshError raised here says it once, clearly.
 logging.getLogger("paramiko").setLevel(logging.CRITICAL)
 
 
-class SshError(Exception):
+class SshError(ScanError):
     """An SSH scan of one host could not be done; the message says why and what to do."""
 
 

@@ -17,7 +17,7 @@ import shlex
 import stat as _stat
 import time
 from collections.abc import Callable, Sequence
-from typing import Any, BinaryIO
+from typing import BinaryIO
 
 import paramiko
 
@@ -30,12 +30,11 @@ from ronda.agent.host import (
     ProcessInfo,
     SystemStats,
 )
-from ronda.collector.scans import ssh_system
 from ronda.collector.scans.remote_stat import RemoteStat
+from ronda.collector.scans.ssh_system import RemoteSystem
 
 MAX_COMMAND_OUTPUT = 64 * 1024 * 1024
 _CACHE_SECONDS = 5.0  # a listing's stat results serve the lstat calls that follow it (a walk)
-_LIVE_SECONDS = 60.0  # processes, sockets and system figures, read once per scan
 _TYPE_BITS = {
     "f": _stat.S_IFREG,
     "d": _stat.S_IFDIR,
@@ -153,7 +152,7 @@ class SshHost:
         self._lstat_cache: dict[str, tuple[float, FileStat]] = {}
         self._which: dict[str, str | None] = {}
         self._find_works = True
-        self._live: dict[str, tuple[float, object]] = {}
+        self.system = RemoteSystem(self)
 
     # -- connection ------------------------------------------------------------
     @property
@@ -375,24 +374,15 @@ class SshHost:
     ) -> bytes:
         raise CommandNotAvailable(f"{socket_path}: unix sockets are not read over SSH scans")
 
-    # -- processes, sockets, system --------------------------------------------
-    # Several sources ask for these within one scan; each answer costs hundreds of round trips,
-    # so one answer serves the whole scan (a snapshot is one moment anyway).
-    def _once(self, what: str, compute: Callable[[SshHost], Any]) -> Any:
-        entry = self._live.get(what)
-        if entry is None or time.monotonic() - entry[0] > _LIVE_SECONDS:
-            entry = (time.monotonic(), compute(self))
-            self._live[what] = entry
-        return entry[1]
-
+    # -- processes, sockets, system (from /proc: see ssh_system) ---------------
     def processes(self) -> list[ProcessInfo]:
-        return list(self._once("processes", ssh_system.processes))
+        return self.system.processes()
 
     def listeners(self) -> list[ListenSocket]:
-        return list(self._once("listeners", ssh_system.listeners))
+        return self.system.listeners()
 
     def system_stats(self) -> SystemStats:
-        return self._once("system", ssh_system.system_stats)
+        return self.system.system_stats()
 
 
 def glob_has_magic(text: str) -> bool:

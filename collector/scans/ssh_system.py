@@ -1,28 +1,77 @@
 """Processes, listening sockets and system figures of a host reached over SSH.
 
 Read from /proc through SFTP (and `ss` for which process holds a socket), and
-computed the way psutil computes them on the host itself.
+computed the way psutil computes them on the host itself. `RemoteSystem` reads
+them through the few calls of `ProcSource` (which an `ProcSource` provides) and
+keeps each answer for the rest of a scan.
 """
 
 from __future__ import annotations
 
+import time
+from collections.abc import Callable
 from datetime import UTC, datetime
-from typing import TYPE_CHECKING
+from typing import Any, Protocol
+
+import paramiko
 
 from ronda.agent.host import DiskUsage, HostError, ListenSocket, ProcessInfo, SystemStats
 from ronda.agent.host.cgroups import cgroup_owner
 from ronda.agent.host.local import PSEUDO_FS
 from ronda.collector.scans import procfs
+from ronda.collector.scans.remote_stat import RemoteStat
 
-if TYPE_CHECKING:
-    from ronda.collector.scans.ssh_host import SshHost
+MachineInfo = dict[str, str | int]
+LIVE_SECONDS = 60.0  # several sources ask within one scan; each answer costs hundreds of round trips
 
 
-def machine_info(host: SshHost) -> dict[str, str | int]:
-    """Kernel, architecture, fqdn and the sysconf values /proc figures are scaled by (asked once)."""
-    cached = getattr(host, "_machine_info", None)
-    if cached is not None:
-        return cached
+class ProcSource(Protocol):
+    """What reading a remote /proc needs: files over SFTP, and the read-only helper channel."""
+
+    name: str
+    helper: RemoteStat
+    sftp: paramiko.SFTPClient
+
+    def read_bytes(self, path: str, limit: int | None = None) -> bytes: ...
+
+    def read_text(self, path: str, limit: int | None = None) -> str: ...
+
+    def readlink(self, path: str) -> str: ...
+
+
+class RemoteSystem:
+    """One host's processes, sockets and system figures; an answer serves the whole scan (a snapshot
+    is one moment anyway)."""
+
+    def __init__(self, source: ProcSource) -> None:
+        self.source = source
+        self._info: MachineInfo | None = None
+        self._live: dict[str, tuple[float, Any]] = {}
+
+    def machine_info(self) -> MachineInfo:
+        if self._info is None:
+            self._info = machine_info(self.source)
+        return self._info
+
+    def processes(self) -> list[ProcessInfo]:
+        return list(self._once("processes", lambda: processes(self.source, self.machine_info())))
+
+    def listeners(self) -> list[ListenSocket]:
+        return list(self._once("listeners", lambda: listeners(self.source)))
+
+    def system_stats(self) -> SystemStats:
+        return self._once("system", lambda: system_stats(self.source, self.machine_info()))
+
+    def _once(self, what: str, compute: Callable[[], Any]) -> Any:
+        entry = self._live.get(what)
+        if entry is None or time.monotonic() - entry[0] > LIVE_SECONDS:
+            entry = (time.monotonic(), compute())
+            self._live[what] = entry
+        return entry[1]
+
+
+def machine_info(host: ProcSource) -> MachineInfo:
+    """Kernel, architecture, fqdn and the sysconf values /proc figures are scaled by."""
     reply = host.helper.ask("I")
     lines = reply.text().strip().splitlines()
     lines += [""] * (6 - len(lines))
@@ -30,7 +79,7 @@ def machine_info(host: SshHost) -> dict[str, str | int]:
     def number(text: str, default: int) -> int:
         return int(text) if text.strip().isdigit() else default
 
-    info: dict[str, str | int] = {
+    return {
         "kernel": lines[0].strip(),
         "architecture": lines[1].strip(),
         "fqdn": lines[2].strip(),
@@ -38,25 +87,23 @@ def machine_info(host: SshHost) -> dict[str, str | int]:
         "page_size": number(lines[4], 4096),
         "cpu_count": number(lines[5], 0),
     }
-    host._machine_info = info  # type: ignore[attr-defined]
-    return info
 
 
-def _user_names(host: SshHost) -> dict[int, str]:
+def _user_names(host: ProcSource) -> dict[int, str]:
     try:
         return procfs.passwd_names(host.read_text("/etc/passwd"))
     except HostError:
         return {}
 
 
-def _read_or_empty(host: SshHost, path: str) -> str:
+def _read_or_empty(host: ProcSource, path: str) -> str:
     try:
         return host.read_text(path)
     except HostError:
         return ""
 
 
-def _link_or_empty(host: SshHost, path: str) -> str:
+def _link_or_empty(host: ProcSource, path: str) -> str:
     try:
         target = host.readlink(path)
     except HostError:
@@ -64,8 +111,7 @@ def _link_or_empty(host: SshHost, path: str) -> str:
     return target[: -len(" (deleted)")] if target.endswith(" (deleted)") else target
 
 
-def processes(host: SshHost) -> list[ProcessInfo]:
-    info = machine_info(host)
+def processes(host: ProcSource, info: MachineInfo) -> list[ProcessInfo]:
     ticks, page = int(info["clock_ticks"]), int(info["page_size"])
     users = _user_names(host)
     try:
@@ -104,7 +150,7 @@ def processes(host: SshHost) -> list[ProcessInfo]:
     return found
 
 
-def listeners(host: SshHost) -> list[ListenSocket]:
+def listeners(host: ProcSource) -> list[ListenSocket]:
     sockets = []
     for protocol, path in (("tcp", "/proc/net/tcp"), ("tcp6", "/proc/net/tcp6")):
         try:
@@ -125,8 +171,7 @@ def listeners(host: SshHost) -> list[ListenSocket]:
     return sorted(result, key=lambda s: (s.port, s.address, s.pid))
 
 
-def system_stats(host: SshHost) -> SystemStats:
-    info = machine_info(host)
+def system_stats(host: ProcSource, info: MachineInfo) -> SystemStats:
     if not info["kernel"]:
         raise HostError(f"{host.name}: the system figures command gave no answer")
     memory = procfs.parse_meminfo(_read_or_empty(host, "/proc/meminfo"))
@@ -147,7 +192,7 @@ def system_stats(host: SshHost) -> SystemStats:
     )
 
 
-def _disks(host: SshHost) -> list[DiskUsage]:
+def _disks(host: ProcSource) -> list[DiskUsage]:
     physical = procfs.physical_fstypes(_read_or_empty(host, "/proc/filesystems"))
     disks = []
     for device, mountpoint, fstype in procfs.parse_mounts(_read_or_empty(host, "/proc/mounts")):

@@ -1,5 +1,5 @@
 """The collector's SQLite store."""
 
-from ronda.collector.store.store import Store, StoreError, default_db_path
+from ronda.collector.store.store import Store, StoreError
 
-__all__ = ["Store", "StoreError", "default_db_path"]
+__all__ = ["Store", "StoreError"]

@@ -41,6 +41,7 @@ from ronda.collector.validate import (
     validate_message,
 )
 from ronda.collector.wirejson import CHECKERS, iso_seconds
+from ronda.errors import InputError
 from ronda.wire.v1 import ronda_pb2 as pb
 
 AdmitHook = Callable[[sqlite3.Connection, pb.Snapshot], Callable[[], list[str]]]
@@ -93,7 +94,7 @@ _CHECK_USAGE = CHECKERS["ronda.v1.Usage"]
 _STATE = ("resources", "usage")
 
 
-class SequenceConflict(Exception):
+class SequenceConflict(InputError):
     """The (agent id, sequence) was already used by a different report."""
 
     def __init__(self, agent_id: str, sequence: int, last_sequence: int) -> None:

@@ -26,13 +26,14 @@ from ronda import __version__
 from ronda.collector.store.apply import AdmitHook, Prepared, ingest_message, prepare, read_base
 from ronda.collector.store.migrations import KNOWN_VERSIONS, MIGRATIONS, NEXT_VERSION, apply_migration
 from ronda.collector.validate import InvalidSnapshot, check_header
+from ronda.errors import RondaError
 from ronda.model import Snapshot
 from ronda.wire.v1 import ronda_pb2 as pb
 
 log = logging.getLogger("ronda.collector")
 
 
-class StoreError(Exception):
+class StoreError(RondaError):
     """The database cannot be opened, is from a newer ronda, or is damaged."""
 
 

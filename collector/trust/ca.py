@@ -19,12 +19,14 @@ from cryptography.hazmat.primitives import hashes, serialization
 from cryptography.hazmat.primitives.asymmetric import ec
 from cryptography.x509.oid import ExtendedKeyUsageOID, NameOID
 
+from ronda.errors import ConfigError
+
 AGENT_URI_PREFIX = "urn:ronda:agent:"
 AGENT_OU = "ronda-agent"
 CA_FILE, CA_KEY_FILE = "ca.pem", "ca-key.pem"
 
 
-class CaError(Exception):
+class CaError(ConfigError):
     """The CA is missing, already exists, or a name is unusable."""
 
 
@@ -34,15 +36,6 @@ class Issued:
     key: Path
     subject: str
     not_after: datetime
-
-
-def default_ca_dir() -> str:
-    if os.environ.get("RONDA_CA_DIR"):
-        return os.environ["RONDA_CA_DIR"]
-    if os.geteuid() == 0:
-        return "/var/lib/ronda/ca"
-    base = os.environ.get("XDG_DATA_HOME") or os.path.expanduser("~/.local/share")
-    return os.path.join(base, "ronda", "ca")
 
 
 def write_private(path: Path, data: bytes) -> None:

@@ -18,7 +18,9 @@ from datetime import UTC, datetime, timedelta
 
 from ronda.collector.store import Store
 from ronda.collector.store.store import iso
+from ronda.errors import EXIT_FAILED, InputError
 from ronda.ids import valid_agent_id
+from ronda.transport import TransportError
 
 log = logging.getLogger("ronda.collector.trust")
 APPROVAL_MODES = ("auto", "manual")
@@ -26,8 +28,10 @@ TOKEN_PREFIX = "ronda_at_"
 SECRET_PREFIX = "ronda_es_"
 
 
-class Refused(Exception):
+class Refused(TransportError):
     """A request the collector will not serve; `code` is a grpc.StatusCode name."""
+
+    exit_code = EXIT_FAILED
 
     def __init__(self, code: str, message: str, pending: bool = False) -> None:
         super().__init__(message)
@@ -310,7 +314,7 @@ class Registry:
 
     def _set_status(self, agent_id: str, status: str, reason: str) -> str:
         if not valid_agent_id(agent_id):
-            raise ValueError(f"{agent_id!r} is not a valid agent id")
+            raise InputError(f"{agent_id!r} is not a valid agent id")
         stamp = iso(_now())
         with self.store.writing() as c:
             row = c.execute(
@@ -348,9 +352,9 @@ class Registry:
     ) -> str:
         """A new enrolment secret, shown once; only its hash is stored."""
         if uses < 1:
-            raise ValueError("uses must be at least 1")
+            raise InputError("uses must be at least 1")
         if ttl <= timedelta(0):
-            raise ValueError("the secret must live for a positive time")
+            raise InputError("the secret must live for a positive time")
         now = now or _now()
         secret = SECRET_PREFIX + secrets.token_urlsafe(24)
         with self.store.writing() as c:

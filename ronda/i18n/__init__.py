@@ -26,6 +26,8 @@ from babel import Locale
 from babel.dates import format_date, format_time, get_timezone_name
 from babel.numbers import format_currency, format_decimal
 
+from ronda.errors import ConfigError
+
 LOCALE_DIR = Path(__file__).parent / "locale"
 DOMAIN = "ronda"
 LANGUAGES = {"en": "English", "id": "Bahasa Indonesia"}
@@ -47,8 +49,8 @@ def N_(message: str) -> str:
     return message
 
 
-class LanguageError(ValueError):
-    """A language or time zone ronda does not know."""
+class LanguageError(ConfigError):
+    """A language or time zone ronda does not know (--lang, --tz, $RONDA_LANG, $RONDA_TZ)."""
 
 
 def _language_of(value: str) -> str:

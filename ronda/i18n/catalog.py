@@ -61,7 +61,9 @@ def _calls(source: bytes) -> Iterator[tuple[int, str | tuple[str, ...]]]:
 
 def extract_messages() -> Catalog:
     """Every message the code asks for, with where it is asked."""
-    catalog = Catalog(**HEADER, domain=DOMAIN, charset="utf-8")
+    catalog = Catalog(domain=DOMAIN, charset="utf-8")
+    for name, value in HEADER.items():
+        setattr(catalog, name, value)
     for path in _sources():
         where = str(path.relative_to(PACKAGE.parent))
         for line, message in sorted(_calls(path.read_bytes()), key=lambda m: m[0]):
