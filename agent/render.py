@@ -32,6 +32,9 @@ def snapshot_text(snapshot: Snapshot) -> str:
         framework = ""
         if app.framework and app.framework.name:
             framework = f"{app.framework.name} {app.framework.version}".strip()
+            end = app.framework.end_of_support
+            if end and snapshot.collected_at and end < snapshot.collected_at.date().isoformat():
+                framework += f" (unsupported since {end})"
         rows.append(
             [
                 app.kind,

@@ -123,6 +123,9 @@ def check_header(message: pb.Snapshot, now: datetime | None = None) -> list[str]
 
 def app_detail(app: pb.App, where: str, problems: list[str]) -> dict:
     """Check one app (all but its daily usage) and return it as a JSON-ready dict without `usage.daily`."""
+    end = app.framework.end_of_support
+    if end and not _valid_date(end):
+        problems.append(f"{where}.framework.end_of_support: {end[:20]!r} is not YYYY-MM-DD")
     return _APP(app, where, problems)
 
 

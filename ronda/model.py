@@ -46,6 +46,13 @@ class Framework:
     version: str = ""
     evidence_file: str = ""
     language: str = ""
+    evidence_kind: str = ""  # package, manifest, file; "" for the generic names (php, static, proxy)
+    package: str = ""  # "dpkg:wordpress": the OS package owning the app's files
+    package_version: str = ""
+    release_cycle: str = ""
+    end_of_support: str = ""  # YYYY-MM-DD, "" when none is known
+    latest_in_cycle: str = ""
+    support_source: str = ""
 
 
 @dataclass

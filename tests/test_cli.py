@@ -146,7 +146,7 @@ def test_sequence_survives_restarts(tmp_path):
     assert AgentState.load(tmp_path).next_sequence() == 3
 
 
-@pytest.mark.servers  # the demo runs ronda-agent processes
+@pytest.mark.servers
 def test_demo_runs_the_sample_fleet_end_to_end(tmp_path):
     result = CliRunner().invoke(cli, ["demo", "--keep", str(tmp_path)])
     assert result.exit_code == 0, result.output

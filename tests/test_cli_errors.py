@@ -145,6 +145,7 @@ def test_errors_are_one_line_and_an_exit_code(site, program, args, code, expecte
     assert_one_line(result.output, program, code, expected.format(dir=site), result.exit_code)
 
 
+@pytest.mark.servers
 def test_an_unreachable_collector_fails_in_one_line_and_keeps_the_snapshot(site):
     args = ["run", "--once", "--insecure", "--collector", f"127.0.0.1:{free_port()}"]
     result = invoke(site, "ronda-agent", args)
@@ -205,12 +206,14 @@ def ronda(*args: str, env: dict | None = None, limit_file_size: int | None = Non
     )
 
 
+@pytest.mark.servers
 def test_main_prints_one_line_on_stderr(site):
     done = ronda("report", "--html", str(site / "a-file" / "report.html"), "--db", str(site / "ronda.db"))
     assert (done.returncode, done.stdout) == (1, "")
     assert done.stderr == f"ronda: cannot write {site}/a-file/report.html: Not a directory\n"
 
 
+@pytest.mark.servers
 def test_a_full_disk_fails_in_one_line_and_imports_nothing(site):
     """The disk fills while a large catalogue is imported (a file-size limit on the process stands in)."""
     rows = "".join(
@@ -227,6 +230,7 @@ def test_a_full_disk_fails_in_one_line_and_imports_nothing(site):
     assert Store(db).query("SELECT count(*) AS n FROM inventory") == [{"n": 0}]
 
 
+@pytest.mark.servers
 def test_the_agent_as_a_module_is_the_same_program(site):
     done = subprocess.run(
         [sys.executable, "-m", "ronda.agent", "run", "--once", "--config", str(site / "agent.toml")],

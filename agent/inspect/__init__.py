@@ -1,5 +1,5 @@
-"""Inspection: what each discovered app is (framework, version) and what it costs (processes, disk,
-certificate expiry, database), after `agent.discovery.discover()` has found the apps.
+"""Inspection: what each discovered app is (product, version, owning package, support) and what it
+costs (processes, disk, certificate expiry, database), after `agent.discovery.discover()` found the apps.
 
     result = discover(host, options)
     inspect_apps(host, result)        # fills framework, resources, tls, database; appends sub-apps, errors
@@ -17,6 +17,8 @@ from ronda.agent.inspect.database import find_database
 from ronda.agent.inspect.diskwalk import Walk, walk
 from ronda.agent.inspect.files import Files
 from ronda.agent.inspect.fingerprints import fingerprint
+from ronda.agent.inspect.identify import identify
+from ronda.agent.inspect.packages import PackageIndex
 from ronda.agent.inspect.resources import Machine, app_processes, build_resources
 from ronda.agent.inspect.subapps import find_subapps
 from ronda.agent.inspect.tls import TlsError, read_certificate
@@ -51,6 +53,11 @@ def inspect_apps(
         subs = find_subapps(host, result.apps, problems)
         result.apps.extend(subs)
         _flush(result, problems, "fingerprint")
+    packages = PackageIndex(host)
+    identify(host, result.apps, packages, problems)
+    _flush(result, problems, "fingerprint")
+    for path, message in packages.errors[:20]:
+        result.error("packages", message, path)
     machine = machine or Machine.load(host)
     for what, message in machine.errors:
         result.error("resources", f"cannot list {what}: {message}")

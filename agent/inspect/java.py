@@ -1,4 +1,4 @@
-"""Java web archives: the manifest of a .war (or .jar) file, read through the Host seam."""
+"""Java web archives: what a .war (or .jar) file is, from what it bundles, read through the Host seam."""
 
 from __future__ import annotations
 
@@ -7,6 +7,7 @@ import zipfile
 from ronda.agent.host import Host, HostError
 from ronda.agent.inspect.files import Files, Problem, reason
 from ronda.agent.inspect.literals import manifest
+from ronda.agent.inspect.manifests import best_product, java_archive
 from ronda.model import Framework
 
 _MANIFEST = "META-INF/MANIFEST.MF"
@@ -17,6 +18,12 @@ def war_fingerprint(host: Host, path: str, seen: list[Files]) -> Framework | Non
     f = Files(host, path)
     seen.append(f)
     if not f.is_file(""):
+        return None
+    best = best_product(java_archive(f))
+    if best:
+        product, c = best
+        return Framework(product.name, c.version, c.evidence, product.language or "java", "manifest")
+    if f.problems:
         return None
     try:
         with host.open_binary(path) as raw, zipfile.ZipFile(raw) as archive:
@@ -37,7 +44,7 @@ def war_fingerprint(host: Host, path: str, seen: list[Files]) -> Framework | Non
 
 def from_manifest(fields: dict[str, str], evidence: str) -> Framework:
     if fields.get("Spring-Boot-Version"):
-        return Framework("spring-boot", fields["Spring-Boot-Version"], evidence, "java")
+        return Framework("spring-boot", fields["Spring-Boot-Version"], evidence, "java", "manifest")
     title = fields.get("Implementation-Title") or fields.get("Bundle-Name") or "java-webapp"
     version = fields.get("Implementation-Version") or fields.get("Bundle-Version") or ""
     return Framework(title, version, evidence, "java")

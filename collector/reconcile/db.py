@@ -206,6 +206,7 @@ def _present_apps(store: Store, full_listen: set[str]) -> list[DiscoveredApp]:
                    coverage, coverage_start, last_request, last_human_request,
                    CASE WHEN agent_id IN (SELECT value FROM json_each(:agents))
                         THEN json_extract(detail, '$.listen') END,
+                   json_extract(detail, '$.framework.end_of_support'),
                    """
             + _FINGERPRINT
             + """
@@ -231,6 +232,7 @@ def _present_apps(store: Store, full_listen: set[str]) -> list[DiscoveredApp]:
             last_request,
             last_human,
             listen_full,
+            end_of_support,
             stored,
         ) in cursor:
             out.append(
@@ -252,7 +254,8 @@ def _present_apps(store: Store, full_listen: set[str]) -> list[DiscoveredApp]:
                     coverage_start,
                     last_request,
                     last_human,
-                    fingerprint=f"{stored}\x1e{servers}\x1e{redirect}\x1e{listen_full}",
+                    end_of_support=end_of_support or "",
+                    fingerprint=f"{stored}\x1e{servers}\x1e{redirect}\x1e{listen_full}\x1e{end_of_support}",
                 )
             )
     return out

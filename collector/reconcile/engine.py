@@ -146,6 +146,7 @@ class Plan:
                 findings += rules.status_mismatch(subject, config, clock, inputs.hosts, idle)
                 findings += rules.unowned(subject, config)
                 findings += rules.drift(subject, index, inputs.hosts)
+            findings += rules.unsupported(subject, clock, inputs.hosts)
             if subject.apps or (declared is not None and declared.status == "active"):
                 verdicts.append(verdict_for(subject, inputs.hosts, deps, decision, config, clock, notes))
         if fleet:

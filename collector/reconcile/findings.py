@@ -295,3 +295,34 @@ def exposed_listeners(
             )
         )
     return out
+
+
+def unsupported(subject: Subject, clock: Clock, hosts: dict[str, HostInfo]) -> list[Finding]:
+    """An app people still use runs a release past its end of support."""
+    out = []
+    for a in subject.apps:
+        in_use = a.last_human_request is not None and a.last_human_request >= clock.window_start
+        if not (in_use and a.end_of_support and a.end_of_support < clock.text[:10]):
+            continue
+        what = f"{a.framework} {a.framework_version}".strip()
+        name = subject.declared.app_id if subject.declared else label(a)
+        out.append(
+            _on(
+                a,
+                Finding(
+                    "unsupported-version",
+                    f"{a.agent_id}/{a.app_key}#unsupported",
+                    T.UNSUPPORTED_IN_USE(
+                        app=name, host=_host(a, hosts), software=what, date=a.end_of_support
+                    ),
+                    {
+                        "framework": a.framework,
+                        "framework_version": a.framework_version,
+                        "end_of_support": a.end_of_support,
+                        "last_human_request": a.last_human_request,
+                    },
+                    app_id=subject.declared.app_id if subject.declared else None,
+                ),
+            )
+        )
+    return out

@@ -18,8 +18,9 @@ def app_text(a: DiscoveredApp, clock: Clock) -> str:
     last_human = a.last_human_request or ""  # ISO text: "" sorts before every time
     used = bool(last_human) and last_human >= clock.window_start
     covered = a.coverage_start is not None and a.coverage_start <= clock.window_start
+    unsupported = bool(a.end_of_support) and a.end_of_support < clock.text[:10]  # changes as days pass
     moving = (
-        f"{a.human_window},{a.human_recent},{a.human_previous},{used:d}{covered:d},"
+        f"{a.human_window},{a.human_recent},{a.human_previous},{used:d}{covered:d}{unsupported:d},"
         f"{clock.days_since(a.coverage_start) if a.coverage_start else ''},"
         f"{clock.days_since(last_human) if used else ''}"
     )
@@ -45,6 +46,7 @@ def app_text(a: DiscoveredApp, clock: Clock) -> str:
             a.last_human_request,
             a.rss_bytes,
             a.disk_bytes,
+            a.end_of_support,
             moving,
         )
     )

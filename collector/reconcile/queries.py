@@ -31,6 +31,7 @@ KINDS = (
     "status-mismatch",
     "unowned",
     "drift",
+    "unsupported-version",
     "exposed-listener",
     "unmanaged-host",
 )

@@ -137,6 +137,13 @@ NOT_FOUND = Text(
 )
 DEPENDED_ON = Text("depended-on", N_("{why}"))
 SUB_APP_IDLE = Text("sub-app", N_("{why}, and is idle too: it goes with it"))
+UNSUPPORTED_USED = Text(
+    "unsupported-version", N_("runs {software}, whose support ended {date}: upgrade it or replace it")
+)
+UNSUPPORTED = Text(
+    "unsupported-version",
+    N_("runs {software}, whose support ended {date}: left running, it is a risk for nobody's benefit"),
+)
 SUB_APP_UNKNOWN = Text("sub-app", N_("{why}, and its use is unknown (no log covering the window)"))
 
 # Findings, by kind.
@@ -181,6 +188,9 @@ EXPOSED_UNREPORTED = Text(
         "{address} on {host} is reachable from the network ({service}) "
         "but its {source} snapshot does not report it"
     ),
+)
+UNSUPPORTED_IN_USE = Text(
+    "unsupported-version", N_("{app} on {host} is in use and runs {software}, whose support ended {date}")
 )
 UNMANAGED = Text("unmanaged-host", N_("{address} serves web ports {ports} but has no agent and no SSH scan"))
 

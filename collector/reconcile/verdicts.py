@@ -151,6 +151,7 @@ def rules(
             out.append(Reason("declared-status", REVIEW, T.DECLARED(status="in development")))
     for _, why in inbound:
         out.append(Reason("depended-on", REVIEW, T.DEPENDED_ON(why=why)))
+    out.extend(unsupported_reasons(subject, used, clock))
     out.extend(notes)  # what the engine knows about sub-apps inside this one
     if declared is not None and declared.app_class == "common":
         in_use = []
@@ -245,6 +246,23 @@ def _evidence(
                     ),
                 )
             )
+
+
+def unsupported_reasons(subject: Subject, used: bool, clock: Clock) -> list[Reason]:
+    """A release past its end of support: with nobody using it, one more reason to take it down; in use,
+    a fact to act on (the unsupported-version finding says so)."""
+    out = []
+    for a in subject.apps:
+        if a.end_of_support and a.end_of_support < clock.text[:10]:
+            what = f"{a.framework} {a.framework_version}".strip()
+            out.append(
+                Reason(
+                    "unsupported-version", "info", T.UNSUPPORTED_USED(software=what, date=a.end_of_support)
+                )
+                if used
+                else Reason("unsupported-version", SAFE, T.UNSUPPORTED(software=what, date=a.end_of_support))
+            )
+    return out
 
 
 def _keys(apps: list[DiscoveredApp]) -> str:

@@ -81,6 +81,13 @@ READ_ONLY_COMMANDS: dict[str, Callable[[list[str]], bool]] = {
     "php": lambda args: args in (["-v"], ["--version"], ["-m"]),
     "java": lambda args: args in (["-version"], ["--version"]),
     "node": lambda args: args in (["--version"], ["-v"]),
+    # which package owns a path (see agent/inspect/packages.py)
+    "rpm": lambda args: (
+        len(args) == 4 and args[:2] == ["-qf", "--queryformat"] and not args[3].startswith("-")
+    ),
+    "dpkg-query": lambda args: (
+        len(args) > 1 and args[0] == "--search" and not any(a.startswith("-") for a in args[1:])
+    ),
 }
 
 

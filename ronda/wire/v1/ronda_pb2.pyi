@@ -214,16 +214,30 @@ class LogRef(_message.Message):
     def __init__(self, path: _Optional[str] = ..., format: _Optional[str] = ...) -> None: ...
 
 class Framework(_message.Message):
-    __slots__ = ("name", "version", "evidence_file", "language")
+    __slots__ = ("name", "version", "evidence_file", "language", "evidence_kind", "package", "package_version", "release_cycle", "end_of_support", "latest_in_cycle", "support_source")
     NAME_FIELD_NUMBER: _ClassVar[int]
     VERSION_FIELD_NUMBER: _ClassVar[int]
     EVIDENCE_FILE_FIELD_NUMBER: _ClassVar[int]
     LANGUAGE_FIELD_NUMBER: _ClassVar[int]
+    EVIDENCE_KIND_FIELD_NUMBER: _ClassVar[int]
+    PACKAGE_FIELD_NUMBER: _ClassVar[int]
+    PACKAGE_VERSION_FIELD_NUMBER: _ClassVar[int]
+    RELEASE_CYCLE_FIELD_NUMBER: _ClassVar[int]
+    END_OF_SUPPORT_FIELD_NUMBER: _ClassVar[int]
+    LATEST_IN_CYCLE_FIELD_NUMBER: _ClassVar[int]
+    SUPPORT_SOURCE_FIELD_NUMBER: _ClassVar[int]
     name: str
     version: str
     evidence_file: str
     language: str
-    def __init__(self, name: _Optional[str] = ..., version: _Optional[str] = ..., evidence_file: _Optional[str] = ..., language: _Optional[str] = ...) -> None: ...
+    evidence_kind: str
+    package: str
+    package_version: str
+    release_cycle: str
+    end_of_support: str
+    latest_in_cycle: str
+    support_source: str
+    def __init__(self, name: _Optional[str] = ..., version: _Optional[str] = ..., evidence_file: _Optional[str] = ..., language: _Optional[str] = ..., evidence_kind: _Optional[str] = ..., package: _Optional[str] = ..., package_version: _Optional[str] = ..., release_cycle: _Optional[str] = ..., end_of_support: _Optional[str] = ..., latest_in_cycle: _Optional[str] = ..., support_source: _Optional[str] = ...) -> None: ...
 
 class Resources(_message.Message):
     __slots__ = ("processes", "cpu_seconds", "rss_bytes", "disk_bytes", "file_count", "disk_walk_truncated", "newest_mtime", "newest_file")
