@@ -7,6 +7,7 @@ from datetime import UTC, date, datetime, timedelta
 from typing import Any
 
 from ronda.collector.listing import app_url
+from ronda.collector.lists import host_rows
 from ronda.collector.reconcile.chart import weekly
 from ronda.collector.reconcile.lookup import Found
 from ronda.collector.reconcile.model import iso
@@ -73,10 +74,7 @@ def verdict_rows(
 
 
 def _coverage(store: Store, now: datetime, stale_after_hours: int) -> dict[str, Any]:
-    stale_before = iso(now - timedelta(hours=stale_after_hours))
-    hosts = store.query("""
-        SELECT h.agent_id, h.hostname, coalesce(h.source, 'agent') AS source, a.last_seen
-        FROM hosts h JOIN agents a USING (agent_id)""")
+    hosts = host_rows(store, stale_after_hours, now)
     apps = {
         r["coverage"] or "": r["n"]
         for r in store.query("SELECT coverage, count(*) AS n FROM apps WHERE present GROUP BY 1")
@@ -84,7 +82,7 @@ def _coverage(store: Store, now: datetime, stale_after_hours: int) -> dict[str, 
     unmanaged = store.query(
         "SELECT count(*) AS n FROM findings WHERE kind = 'unmanaged-host' AND resolved_at IS NULL"
     )[0]["n"]
-    stale = [h for h in hosts if (h["last_seen"] or "") < (stale_before or "")]
+    stale = [h for h in hosts if h["stale"]]
     return {
         "hosts": len(hosts),
         "fresh": len(hosts) - len(stale),

@@ -73,6 +73,13 @@ TERMS = (
         N_("Exposed port"),
         N_("A port open on a public address that belongs to no app ronda knows."),
     ),
+    (
+        N_("Unsupported version"),
+        N_(
+            "The app runs a release whose makers no longer fix it, security problems included "
+            "(past its end of support)."
+        ),
+    ),
     (N_("Stale server"), N_("A server whose last report is older than the limit (48 hours by default).")),
     (
         N_("App key"),
