@@ -148,7 +148,15 @@ def _serve_processes(db: str, config: ServerConfig, processes: int) -> None:
 @db_option
 @format_option
 def hosts(db: str, fmt: str) -> None:
-    """Servers that have reported, with their app counts."""
+    """Every host and how it is covered, with its app counts.
+
+    \b
+    coverage: agent    its agent reports
+              ssh      the collector's SSH scan reads it (`ronda scan ssh`)
+              network  only a network sweep found it: no agent, no SSH scan
+              none     an SSH target that never answered
+    last_seen: when it last answered that way.
+    """
     click.echo(present.hosts_text(Store(db), fmt))
 
 

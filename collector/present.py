@@ -26,6 +26,7 @@ from ronda.collector.store import Store
 if TYPE_CHECKING:
     from ronda.collector.reconcile.save import RunSummary
 
+HOST_TABLE = ["hostname", "agent_id", "coverage", "last_seen", "os_name", "os_version", "apps", "errors"]
 APP_TABLE = ["hostname", "app_key", "listen", "root", "upstream", "framework", "last_human_request"]
 FINDING_TABLE = ["kind", "subject", "hostname", "summary", "first_seen", "last_seen"]
 NO_CANDIDATES = "no candidates (run `ronda reconcile` first)"
@@ -40,7 +41,10 @@ def host_rows(store: Store) -> list[dict[str, Any]]:
 
 def hosts_text(store: Store, fmt: str) -> str:
     return render(
-        host_rows(store), fmt, empty="no host has reported yet; start agents with `ronda-agent run`"
+        host_rows(store),
+        fmt,
+        HOST_TABLE if fmt == "table" else None,
+        empty="no host known yet; start agents with `ronda-agent run` or scan with `ronda scan ssh`",
     )
 
 
