@@ -141,6 +141,16 @@ Subsystem sftp internal-sftp
         stop_process(self.process)
 
 
+def old_python(path: Path, version: tuple[int, int]) -> Path:
+    """An interpreter at `path` that answers as Python `version` would (old servers' Pythons, simulated):
+    this machine's Python with `sys.version_info` replaced, running the `-c` code it is given."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    code = f'import sys; sys.version_info = ({version[0]}, {version[1]}, 0, "final", 0); exec(sys.argv[1])'
+    path.write_text(f"#!/bin/sh\nexec /usr/bin/python3 -c '{code}' \"$2\"\n")
+    path.chmod(0o755)
+    return path
+
+
 def connection_vars(sshd: Sshd) -> dict[str, object]:
     """How the playbook reaches the test hosts: root over SSH with the client key, the host key checked."""
     return {

@@ -38,6 +38,7 @@ from ansible_fleet import (
     VERSION,
     Sshd,
     connection_vars,
+    old_python,
     recap,
     ronda_hosts,
     run_playbook,
@@ -62,12 +63,6 @@ def agent_user(name: str) -> str:
 
 def scan_user(name: str) -> str:
     return f"rt{RUN}-s-{name}"
-
-
-# Ubuntu 18.04's and CentOS 7's python3 is 3.6: this interpreter answers as that one would.
-OLD_PYTHON = """#!/bin/sh
-exec /usr/bin/python3 -c 'import sys; sys.version_info = (3, 6, 9, "final", 0); exec(sys.argv[1])' "$2"
-"""
 
 
 @dataclass
@@ -191,10 +186,7 @@ def browse(address: str, port: int, count: int) -> None:
 def prepare_old_hosts(root: Path, web_port: int) -> list[Nginx]:
     """web-2's old Python and its Debian-shaped logs; web-3's logs closed to all but root."""
     web2, web3 = root / "hosts/web-2", root / "hosts/web-3"
-    python = web2 / "usr/bin/python3"
-    python.parent.mkdir(parents=True)
-    python.write_text(OLD_PYTHON)
-    python.chmod(0o755)
+    old_python(web2 / "usr/bin/python3", (3, 6))  # Ubuntu 18.04's and CentOS 7's python3
     servers = [
         serve_web(web2, AGENTLESS["web-2"], web_port, "var/log/nginx"),
         serve_web(web3, AGENTLESS["web-3"], web_port, "var/log/httpd"),

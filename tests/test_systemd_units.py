@@ -204,6 +204,7 @@ def fleet(wheelhouse, tmp_path_factory):
         sshd = Sshd(root / "sshd", list(ADDRESSES.values()), free_port())
         ns.start_sshd(sshd)
         nginx = serve_portal(root / AGENT, free_port())
+        (root / COLLECTOR / "usr/local/bin").mkdir(parents=True)
         port = free_port()
         fleet = Fleet(
             root, ns, sshd, inventory(root, sshd, wheelhouse, port), tmp_path_factory.mktemp("home"), port
