@@ -304,19 +304,23 @@ def agent_venv(fleet: Fleet) -> str:
     return re.search(r"/venvs/([^/]+)/bin/ronda-agent", " ".join(argv)).group(1)
 
 
-def test_upgrade_restarts_onto_the_new_environment_and_restarts_nothing_else(fleet, reported):
-    assert agent_venv(fleet) == VERSION
-    run = fleet.converge("upgrade", "-e", f"ronda_agent_version={NEW}")
-    assert agent_venv(fleet) == NEW
+@pytest.fixture(scope="module")
+def upgraded(fleet, reported) -> tuple[str, subprocess.CompletedProcess]:
+    """The environment the agent ran from, and the run that upgraded the agents only."""
+    before = agent_venv(fleet)
+    return before, fleet.converge("upgrade", "-e", f"ronda_agent_version={NEW}")
+
+
+def test_upgrade_restarts_onto_the_new_environment_and_restarts_nothing_else(fleet, upgraded):
+    before, run = upgraded
+    assert (before, agent_venv(fleet)) == (VERSION, NEW)
     assert fleet.pids["upgrade"]["ronda-agent"] != fleet.pids["converge"]["ronda-agent"]
     # Nothing changed on the collector: no task changed, the service was not restarted.
     assert recap(run.stdout)[COLLECTOR]["changed"] == 0
     assert fleet.pids["upgrade"]["ronda-collector"] == fleet.pids["converge"]["ronda-collector"]
 
 
-def test_rollback_restarts_onto_the_old_environment(fleet, reported):
-    if "upgrade" not in fleet.runs:
-        pytest.skip("needs the upgrade test before it")
+def test_rollback_restarts_onto_the_old_environment(fleet, upgraded):
     run = fleet.converge("rollback", "--limit", f"localhost,{AGENT}", "-e", f"ronda_agent_version={VERSION}")
     assert agent_venv(fleet) == VERSION
     assert fleet.pids["rollback"]["ronda-agent"] != fleet.pids["upgrade"]["ronda-agent"]
