@@ -16,6 +16,7 @@ import shlex
 import shutil
 import subprocess
 import sys
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -385,4 +386,8 @@ class SystemdNs:
         sshd.wait()
 
     def stop(self) -> None:
+        """End it and everything it started; wait until they are gone, so that their users can be removed."""
         subprocess.run([str(self.tool), "stop", self.pid], capture_output=True, timeout=30, check=False)
+        deadline = time.monotonic() + 30
+        while Path(f"/proc/{self.pid}").exists() and time.monotonic() < deadline:
+            time.sleep(0.2)
