@@ -12,6 +12,8 @@ import pytest
 import yaml
 from ansible_fleet import ANSIBLE_DIR, old_python, run_playbook
 
+pytestmark = pytest.mark.servers  # ansible-playbook
+
 
 def decide(tmp_path: Path, python: str, mode: str | None = None) -> tuple[int, str]:
     variables = {

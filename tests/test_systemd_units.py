@@ -40,6 +40,8 @@ from ansible_fleet import (
 )
 from servers import Nginx, free_port
 
+pytestmark = pytest.mark.servers  # a systemd of its own, sshd, nginx and ansible-playbook
+
 COLLECTOR, AGENT = "collector", "web-1"
 ADDRESSES = {COLLECTOR: "127.0.0.6", AGENT: "127.0.0.7"}
 RUN = secrets.token_hex(3)
