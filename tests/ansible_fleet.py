@@ -347,8 +347,12 @@ class SystemdNs:
         if started.returncode != 0:
             raise RuntimeError(f"systemd-ns did not start: {started.stderr}")
         ns = cls(started.stdout.strip(), tool)
-        ns.run("mount", "-t", "tmpfs", "-o", "mode=0755", "tmpfs", "/etc/systemd/system")
-        ns.run("systemctl", "daemon-reload")
+        try:
+            ns.run("mount", "-t", "tmpfs", "-o", "mode=0755", "tmpfs", "/etc/systemd/system")
+            ns.run("systemctl", "daemon-reload")
+        except BaseException:
+            ns.stop()
+            raise
         return ns
 
     def run(self, *argv: str, check: bool = True, timeout: float = 60) -> subprocess.CompletedProcess:

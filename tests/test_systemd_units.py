@@ -200,9 +200,9 @@ def fleet(wheelhouse, tmp_path_factory):
     root.chmod(0o755)
     remove_accounts()
     add_version(wheelhouse, NEW)
-    ns = SystemdNs.start()
-    nginx = None
+    ns = nginx = None
     try:
+        ns = SystemdNs.start()
         sshd = Sshd(root / "sshd", list(ADDRESSES.values()), free_port())
         ns.start_sshd(sshd)
         nginx = serve_portal(root / AGENT, free_port())
@@ -216,7 +216,8 @@ def fleet(wheelhouse, tmp_path_factory):
     finally:
         if nginx:
             nginx.stop()
-        ns.stop()
+        if ns:
+            ns.stop()
         remove_accounts()
         shutil.rmtree(root, ignore_errors=True)
 
