@@ -21,11 +21,16 @@ from ronda.collector.reconcile.queries import (
     text_table,
 )
 from ronda.collector.reconcile.verdicts import VERDICTS
+from ronda.collector.scans.view import load_view, sightings
 from ronda.collector.store import Store
 
 if TYPE_CHECKING:
     from ronda.collector.reconcile.save import RunSummary
 
+HOST_COLUMNS = [
+    "agent_id", "hostname", "fqdn", "addresses", "os_name", "os_version", "source", "coverage", "last_seen",
+    "sequence", "apps", "errors",
+]  # fmt: skip
 HOST_TABLE = ["hostname", "agent_id", "coverage", "last_seen", "os_name", "os_version", "apps", "errors"]
 APP_TABLE = ["hostname", "app_key", "listen", "root", "upstream", "framework", "last_human_request"]
 FINDING_TABLE = ["kind", "subject", "hostname", "summary", "first_seen", "last_seen"]
@@ -33,10 +38,27 @@ NO_CANDIDATES = "no candidates (run `ronda reconcile` first)"
 
 
 def host_rows(store: Store) -> list[dict[str, Any]]:
+    """Every host and how it is covered (`Store.hosts`), with the addresses only a network sweep found
+    (coverage `network`: no agent or SSH scan claims them, the unmanaged-host rule)."""
     rows = store.hosts()
     for row in rows:
         row["addresses"] = json.loads(row["addresses"] or "[]")
-    return rows
+    if store.query("SELECT 1 FROM network_ports WHERE open LIMIT 1"):
+        rows += [
+            {
+                **dict.fromkeys(HOST_COLUMNS),
+                "hostname": seen["host"],
+                "addresses": seen["addresses"],
+                "source": "network",
+                "coverage": "network",
+                "last_seen": seen["network_last_seen"],
+                "apps": 0,
+                "errors": 0,
+            }
+            for seen in sightings(load_view(store))
+            if seen["covered_by"] == "none"
+        ]
+    return sorted(rows, key=lambda r: (r["hostname"] or "", r["agent_id"] or ""))
 
 
 def hosts_text(store: Store, fmt: str) -> str:

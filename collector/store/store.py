@@ -8,7 +8,6 @@ applied is recorded as history but does not roll the host's state back.
 from __future__ import annotations
 
 import fcntl
-import json
 import logging
 import os
 import sqlite3
@@ -290,12 +289,11 @@ class Store:
             return list(self.db.query(sql, params))
 
     def hosts(self) -> list[dict[str, Any]]:
-        """Every host ronda knows and how it is covered: `agent` (its agent reports), `ssh` (the collector's
-        SSH scan reads it), `network` (only a sweep found it) or `none` (an SSH target that never answered);
-        `last_seen` is when it last answered that way."""
-        from ronda.collector.scans.view import load_view, sightings
-
-        rows = self.query("""
+        """Every host that reported or that an SSH scan was told to read, and how it is covered: `agent` (its
+        agent reports), `ssh` (the collector's SSH scan reads it) or `none` (an SSH target that never
+        answered); `last_seen` is when it last answered that way. Addresses only a network sweep found are
+        added by `ronda.collector.present.host_rows`."""
+        return self.query("""
             SELECT h.agent_id, h.hostname, h.fqdn, h.addresses, h.os_name, h.os_version, h.source,
                    CASE a.source WHEN 'ssh' THEN 'ssh' ELSE 'agent' END AS coverage, a.last_seen, h.sequence,
                    (SELECT count(*) FROM apps p WHERE p.agent_id = h.agent_id AND p.present) AS apps,
@@ -304,28 +302,8 @@ class Store:
             UNION ALL
             SELECT agent_id, name, NULL, json_array(address), NULL, NULL, 'ssh', 'none', NULL, NULL, 0, 0
             FROM ssh_targets
-            WHERE last_success IS NULL AND agent_id NOT IN (SELECT agent_id FROM hosts)""")
-        if self.query("SELECT 1 FROM network_ports WHERE open LIMIT 1"):
-            # Addresses the sweeps found that no agent or SSH scan claims (the unmanaged-host rule).
-            rows += [
-                {
-                    "agent_id": None,
-                    "hostname": seen["host"],
-                    "fqdn": None,
-                    "addresses": json.dumps(seen["addresses"]),
-                    "os_name": None,
-                    "os_version": None,
-                    "source": "network",
-                    "coverage": "network",
-                    "last_seen": seen["network_last_seen"],
-                    "sequence": None,
-                    "apps": 0,
-                    "errors": 0,
-                }
-                for seen in sightings(load_view(self))
-                if seen["covered_by"] == "none"
-            ]
-        return sorted(rows, key=lambda r: (r["hostname"] or "", r["agent_id"] or ""))
+            WHERE last_success IS NULL AND agent_id NOT IN (SELECT agent_id FROM hosts)
+            ORDER BY 2, 1""")
 
     def apps(self, include_gone: bool = False) -> list[dict[str, Any]]:
         return self.query(f"""
