@@ -102,7 +102,26 @@ def test_csv_exports_neutralise_formulas_from_the_inventory_and_from_hosts(tmp_p
         assert cells, text
         assert not [c for c in cells if c[:1] in ("=", "+", "-", "@", "\t", "\r")], text
     assert "'=HYPERLINK" in exported and "'+cmd" in exported and "'@SUM" in exported
-    assert "'=1+cmd|calc!A0" in apps
+    assert "=1+cmd|calc!A0" in apps  # the hostile server_name is there, never at the start of a cell
+
+
+def test_xlsx_sheets_hold_no_formula_and_no_control_character(tmp_path):
+    # to_xlsx is what every --format xlsx and the approval sheet write through
+    from openpyxl import load_workbook
+
+    from ronda.collector.output import to_xlsx
+
+    rows = [
+        {"id": "APP-001", "name": '=HYPERLINK("http://evil.example","Klik")', "opd": "@SUM(1+1)"},
+        {"id": "APP-002", "name": f"web01{OSC52}", "opd": "-2+3+cmd|' /C calc'!A0"},
+    ]
+    sheet = tmp_path / "apps.xlsx"
+    sheet.write_bytes(to_xlsx(rows, ["id", "name", "opd"]))
+    cells = [c for row in load_workbook(sheet).active.iter_rows() for c in row if c.value is not None]
+    assert not [c.coordinate for c in cells if c.data_type == "f"]  # openpyxl's formula cells
+    values = [c.value for c in cells]
+    assert '\'=HYPERLINK("http://evil.example","Klik")' in values and "'@SUM(1+1)" in values
+    assert "web01\\x1b]52;c;ZWNobyBwd25lZA==\\x07" in values
 
 
 @pytest.mark.servers
