@@ -26,9 +26,12 @@ RETRYABLE = {
     grpc.StatusCode.DEADLINE_EXCEEDED,
     grpc.StatusCode.RESOURCE_EXHAUSTED,
     grpc.StatusCode.ABORTED,
+    grpc.StatusCode.CANCELLED,  # the collector gave up waiting for the body (a slow link), or is stopping
 }
 RETRY_METADATA = "ronda-retry-after-ms"  # the collector's hint: come back after this long
 LAST_SEQUENCE_METADATA = "ronda-last-sequence"  # the newest sequence the collector holds for this agent
+SIZE_METADATA = "ronda-snapshot-bytes"  # the body's size, so the collector admits it before reading it
+SLOWEST_LINK = 64 * 1024  # bytes/s: a large snapshot gets this much more time, as the collector gives it
 # Smaller snapshots gain less from gzip than its header and the CPU cost: a snapshot's days are usually
 # few, but every app's state is there, and that text compresses about tenfold.
 COMPRESS_ABOVE = 1024
@@ -98,19 +101,21 @@ class Sender:
         self.compress = compress  # turned off for good when the collector refuses gzip
         self._channel = channel(address, insecure, tls)
         self._stub = ronda_pb2_grpc.CollectorStub(self._channel)
-        self._metadata = (("authorization", f"Bearer {token}"),) if token else None
+        self._metadata: tuple[tuple[str, str], ...] = (("authorization", f"Bearer {token}"),) if token else ()
 
     def send(self, snapshot: Snapshot) -> Ack:
         return self.send_message(snapshot_to_wire(snapshot))
 
     def send_message(self, message: pb.Snapshot) -> Ack:
-        compression = grpc.Compression.Gzip if self.compress and message.ByteSize() > COMPRESS_ABOVE else None
+        size = message.ByteSize()  # uncompressed: what the collector holds once it has the body
+        metadata = (*self._metadata, (SIZE_METADATA, str(size)))
+        compression = grpc.Compression.Gzip if self.compress and size > COMPRESS_ABOVE else None
         try:
             ack, call = self._stub.Report.with_call(
                 message,
-                timeout=self.timeout,
+                timeout=self.timeout + size / SLOWEST_LINK,
                 wait_for_ready=False,
-                metadata=self._metadata,
+                metadata=metadata,
                 compression=compression,
             )
         except grpc.RpcError as e:

@@ -19,6 +19,7 @@ from ronda import __version__
 from ronda.agent.discovery import DiscoveryOptions, discover
 from ronda.agent.facts import collect_facts
 from ronda.agent.host import Host
+from ronda.agent.host.deadline import ScanHost
 from ronda.agent.inspect import inspect_apps
 from ronda.agent.listeners import map_listeners
 from ronda.agent.usage import UsageCollector, UsageOptions
@@ -26,6 +27,7 @@ from ronda.agent.usage.collect import Progress
 from ronda.agent.usage.delta import UsageMark
 from ronda.ids import valid_agent_id
 from ronda.model import Snapshot
+from ronda.scrub import scrub_snapshot
 
 
 @dataclass
@@ -39,6 +41,9 @@ class ScanOptions:
     # from the start into a throw-away state (a one-off `ronda-agent scan`).
     state_dir: Path | None = None
     progress: Progress | None = None
+    # After this many seconds nothing more is read: unfinished sources are reported and the snapshot
+    # goes out (ronda.agent.host.deadline). None: no deadline.
+    deadline_seconds: float | None = 600.0
     # The mark of a snapshot the collector holds: daily usage holds only the days changed since it, where
     # the mark applies to the state in state_dir (else every day, as with None).
     usage_since: UsageMark | None = None
@@ -62,6 +67,7 @@ def scan(host: Host, options: ScanOptions | None = None) -> Snapshot:
 def scan_usage(host: Host, options: ScanOptions | None = None) -> Scan:
     """`scan`, with where the usage state stood: what a reporting agent sends and remembers."""
     options = options or ScanOptions()
+    host = guarded = ScanHost(host, options.deadline_seconds)
     facts, errors = collect_facts(host)
     found = discover(host, options.discovery)
     inspect_apps(host, found)
@@ -79,6 +85,7 @@ def scan_usage(host: Host, options: ScanOptions | None = None) -> Scan:
         )
         usage_errors = usage.run()
     listeners, listener_errors = map_listeners(host, found.apps)
+    all_errors = guarded.settle(errors + found.errors + usage_errors + listener_errors)
     snapshot = Snapshot(
         agent_id=options.agent_id or default_agent_id(facts.machine_id, facts.hostname),
         report_id=str(uuid.uuid4()),
@@ -88,9 +95,10 @@ def scan_usage(host: Host, options: ScanOptions | None = None) -> Scan:
         host=facts,
         apps=found.apps,
         listeners=listeners,
-        errors=errors + found.errors + usage_errors + listener_errors,
+        errors=all_errors,
         interval_seconds=options.interval_seconds,
     )
+    scrub_snapshot(snapshot)  # every text that leaves the host passes the one scrubber
     return Scan(snapshot, usage.mark if options.state_dir else None, usage.changed_only)
 
 

@@ -11,14 +11,17 @@ windows.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
+import re
 import tempfile
 from dataclasses import dataclass, field
 from pathlib import Path
 
 from ronda.agent.usage.delta import UsageMark
 from ronda.errors import RondaError
+from ronda.paths import default_path
 
 # Usage marks kept, by sequence: every spooled snapshot's, and the last acknowledged ones', so that a
 # collector restored to one of them still gets only what changed since.
@@ -27,6 +30,18 @@ MARKS_KEPT = 64
 
 class StateError(RondaError):
     """The state directory cannot be used."""
+
+
+def state_dir_for(configured: str, root: str = "") -> str:
+    """The state directory of an agent that reads this machine (`configured`, else the default), or
+    of one that reads a tree under `root`: a directory of its own under it (roots/NAME-HASH), so that
+    a scan of a copy never moves the log offsets, sequence, spool or token of the machine's agent."""
+    base = configured or default_path("agent-state")
+    if not root or os.path.realpath(root) == "/":
+        return base
+    real = os.path.realpath(root)
+    name = re.sub(r"[^A-Za-z0-9._-]", "_", os.path.basename(real))[:40] or "root"
+    return os.path.join(base, "roots", f"{name}-{hashlib.sha256(real.encode()).hexdigest()[:12]}")
 
 
 @dataclass

@@ -6,4 +6,7 @@ from pathlib import Path
 # tests import their helpers (tests/servers.py) as a package-less module path
 sys.path.insert(0, str(Path(__file__).parent))
 
-pytest_plugins = ["process_guard", "pytester"]
+pytest_plugins = ["process_guard", "pytester", "decide_fleet"]  # decide_fleet: the demo fleet's store
+
+# The wheelhouse of this checkout, built once per session for every Ansible converge.
+from ansible_fleet import wheelhouse  # noqa: E402, F401
