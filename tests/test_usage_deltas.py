@@ -129,12 +129,13 @@ def test_a_spooled_snapshot_dropped_for_room_leaves_its_days_to_the_next(tmp_pat
 
 def test_a_snapshot_arriving_late_changes_nothing(tmp_path):
     """One snapshot is held in the network while the agent, its spool full, drops it for the next; the held
-    copy arrives after newer ones, as history only."""
+    copy arrives after newer ones, as history only. The agent's retry of it before its next scan is lost
+    too, so the next scan's snapshot replaces it in the spool."""
     world = World(tmp_path, spool=1)
     try:
         traffic(world, 0)
         world.report()
-        world.proxy.faults = ["late"]
+        world.proxy.faults = ["late", "lose"]
         traffic(world, 1)
         world.report()
         traffic(world, 2)
