@@ -102,12 +102,12 @@ def test_skipping_unchanged_subjects_writes_what_working_out_every_one_writes(fl
     assert skipping == working
 
 
-def test_a_run_leaves_no_staging_table_behind(fleet, tmp_path):
+def test_a_run_leaves_no_staging_database_behind(fleet, tmp_path):
     db = tmp_path / "f.db"
     db.write_bytes(fleet.read_bytes())
     store = Store(db)
     run_reconcile(store, ReconcileConfig(), NOW)
-    assert store.conn.execute("SELECT name FROM sqlite_temp_master").fetchall() == []
+    assert [name for _, name, _ in store.conn.execute("PRAGMA database_list")] == ["main"]
 
 
 def test_rows_are_written_by_column_name():
@@ -133,7 +133,7 @@ def test_a_full_disk_fails_the_run_in_one_line_and_writes_nothing(fleet, tmp_pat
     assert "\n" not in message
     assert store.query("SELECT count(*) AS n FROM reconcile_runs") == [{"n": 0}]
     assert store.query("SELECT count(*) AS n FROM findings") == [{"n": 0}]
-    assert store.conn.execute("SELECT name FROM sqlite_temp_master").fetchall() == []
+    assert [name for _, name, _ in store.conn.execute("PRAGMA database_list")] == ["main"]
     store.conn.execute(f"PRAGMA max_page_count = {2**30}")  # room again: the next run goes through
     assert run_reconcile(store, ReconcileConfig(), NOW).opened > 0
 

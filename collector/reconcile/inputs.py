@@ -39,33 +39,38 @@ def _listen(text: str | None) -> tuple[Listen, ...]:
     )
 
 
+def _humans(since: str, before: str = "") -> str:
+    """SQL: the human requests of app `p` on the days from :since (to before :before), from its earlier
+    days (one range of its key) and its newest day `l`."""
+    upto = f" AND d.date < :{before}" if before else ""
+    newest = f"l.date >= :{since}" + (f" AND l.date < :{before}" if before else "")
+    return (
+        f"ifnull((SELECT sum(d.human) FROM app_usage_days d WHERE d.agent_id = p.agent_id "
+        f"AND d.app_key = p.app_key AND d.date >= :{since}{upto}), 0) + iif({newest}, l.human, 0)"
+    )
+
+
+_WINDOWS = f"""
+    SELECT p.agent_id, p.app_key, {_humans("window")}, {_humans("recent")}, {_humans("previous", "recent")}
+    FROM apps p LEFT JOIN app_usage_latest l ON l.agent_id = p.agent_id AND l.app_key = p.app_key
+    WHERE p.present AND p.last_human_request >= :earliest"""
+
+
 def usage_windows(conn: sqlite3.Connection, config: ReconcileConfig, now: datetime) -> Windows:
     """(agent, app) -> (human requests in the idle window, in the last trend_days, in the trend_days before).
 
     Only apps with a human request inside the longest window are summed: for the others every count is
-    zero by definition. The app's earlier days are joined by one seek each, and its newest day added (the
+    zero by definition. Each sum reads one range of the app's earlier days and adds its newest day (the
     view app_usage_daily would be scanned whole: SQLite does not push a join term into a UNION ALL).
     """
     window = (now - timedelta(days=config.idle_days - 1)).strftime("%Y-%m-%d")
     recent = (now - timedelta(days=config.trend_days - 1)).strftime("%Y-%m-%d")
     previous = (now - timedelta(days=2 * config.trend_days - 1)).strftime("%Y-%m-%d")
-    earliest = min(window, previous)
     rows = conn.execute(
-        """
-        SELECT p.agent_id, p.app_key,
-               ifnull(sum(iif(d.date >= :window, d.human, 0)), 0) + iif(l.date >= :window, l.human, 0),
-               ifnull(sum(iif(d.date >= :recent, d.human, 0)), 0) + iif(l.date >= :recent, l.human, 0),
-               ifnull(sum(iif(d.date >= :previous AND d.date < :recent, d.human, 0)), 0)
-                   + iif(l.date >= :previous AND l.date < :recent, l.human, 0)
-        FROM apps p
-        LEFT JOIN app_usage_latest l ON l.agent_id = p.agent_id AND l.app_key = p.app_key
-        LEFT JOIN app_usage_days d
-               ON d.agent_id = p.agent_id AND d.app_key = p.app_key AND d.date >= :earliest
-        WHERE p.present AND p.last_human_request >= :earliest
-        GROUP BY p.agent_id, p.app_key""",
-        {"window": window, "recent": recent, "previous": previous, "earliest": earliest},
+        _WINDOWS,
+        {"window": window, "recent": recent, "previous": previous, "earliest": min(window, previous)},
     )
-    return {(row[0], row[1]): row[2:] for row in rows}  # (agent, app) -> (window, recent, previous)
+    return {(row[0], row[1]): row[2:] for row in rows}
 
 
 _LISTEN_CACHE: dict[str, tuple[Listen, ...]] = {}

@@ -1,8 +1,9 @@
 """Writing a reconcile run into the store.
 
-While the subjects are worked out, their rows go into temporary tables of the
-store's connection (`stage`): no write lock is held meanwhile, and a fleet's
-worth of findings and verdicts is never held in memory at once. `write` then
+While the subjects are worked out, their rows go into tables of an in-memory
+database attached to the store's connection (`stage`): no write lock is held
+meanwhile, and a fleet's worth of findings and verdicts is never held as Python
+objects at once. `write` then
 sets them against what the previous run left, in one short transaction, one
 statement per kind of change:
 
@@ -144,18 +145,19 @@ def _insert(table: str, row: type[tuple], verb: str = "INSERT") -> str:
 
 
 _STAGING = (
-    f"CREATE TEMP TABLE reconcile_findings ({_names(FindingRow)}, PRIMARY KEY (kind, subject))",
-    f"CREATE TEMP TABLE reconcile_verdicts ({_names(VerdictRow)})",
-    "CREATE TEMP TABLE reconcile_skipped (subject TEXT PRIMARY KEY) WITHOUT ROWID",
+    "ATTACH DATABASE ':memory:' AS staging",
+    f"CREATE TABLE staging.findings ({_names(FindingRow)}, PRIMARY KEY (kind, subject))",
+    f"CREATE TABLE staging.verdicts ({_names(VerdictRow)})",
+    "CREATE TABLE staging.skipped (subject TEXT PRIMARY KEY) WITHOUT ROWID",
 )
-_STAGE_FINDING = _insert("temp.reconcile_findings", FindingRow, "INSERT OR IGNORE")  # a subject's first wins
-_STAGE_VERDICT = _insert("temp.reconcile_verdicts", VerdictRow)
-_STAGE_SKIPPED = "INSERT INTO temp.reconcile_skipped (subject) VALUES (?)"
+_STAGE_FINDING = _insert("staging.findings", FindingRow, "INSERT OR IGNORE")  # a subject's first wins
+_STAGE_VERDICT = _insert("staging.verdicts", VerdictRow)
+_STAGE_SKIPPED = "INSERT INTO staging.skipped (subject) VALUES (?)"
 
 
 def drop_staging(conn: sqlite3.Connection) -> None:
-    for table in ("reconcile_findings", "reconcile_verdicts", "reconcile_skipped"):
-        conn.execute(f"DROP TABLE IF EXISTS temp.{table}")
+    if any(name == "staging" for _, name, _ in conn.execute("PRAGMA database_list")):
+        conn.execute("DETACH DATABASE staging")
 
 
 def stage(conn: sqlite3.Connection, results: Iterable[SubjectResult], fleet: list[Finding]) -> int:
@@ -201,27 +203,27 @@ def latest_run(conn: sqlite3.Connection) -> tuple[int | None, str | None]:
 
 # The subject a finding belongs to: drift findings are about `APP#aspect`.
 _OWNER = "substr(f.subject, 1, instr(f.subject || '#', '#') - 1)"
-_STAGED = "SELECT 1 FROM temp.reconcile_findings n WHERE n.kind = f.kind AND n.subject = f.subject"
+_STAGED = "SELECT 1 FROM staging.findings n WHERE n.kind = f.kind AND n.subject = f.subject"
 _RESOLVE = f"""
     UPDATE findings AS f SET resolved_at = :stamp, last_seen = :previous
     WHERE f.resolved_at IS NULL AND NOT EXISTS ({_STAGED})
-      AND {_OWNER} NOT IN (SELECT subject FROM temp.reconcile_skipped)"""
+      AND {_OWNER} NOT IN (SELECT subject FROM staging.skipped)"""
 _UPDATE = """
     UPDATE findings AS f SET summary = n.summary, detail = n.detail, digest = n.digest
-    FROM temp.reconcile_findings n
+    FROM staging.findings n
     WHERE f.resolved_at IS NULL AND f.kind = n.kind AND f.subject = n.subject AND f.digest != n.digest"""
 _OPEN = f"""
     INSERT INTO findings ({_names(FindingRow)}, first_seen)
-    SELECT {_names(FindingRow, "n.")}, :stamp FROM temp.reconcile_findings n
+    SELECT {_names(FindingRow, "n.")}, :stamp FROM staging.findings n
     WHERE NOT EXISTS (SELECT 1 FROM findings f
                       WHERE f.resolved_at IS NULL AND f.kind = n.kind AND f.subject = n.subject)
     ORDER BY n.rowid"""
 _GONE = """
-    DELETE FROM verdicts WHERE subject NOT IN (SELECT subject FROM temp.reconcile_skipped)
-                           AND subject NOT IN (SELECT subject FROM temp.reconcile_verdicts)"""
+    DELETE FROM verdicts WHERE subject NOT IN (SELECT subject FROM staging.skipped)
+                           AND subject NOT IN (SELECT subject FROM staging.verdicts)"""
 _VERDICTS = f"""
     INSERT INTO verdicts ({_names(VerdictRow)}, since)
-    SELECT {_names(VerdictRow, "n.")}, :stamp FROM temp.reconcile_verdicts n WHERE true ORDER BY n.rowid
+    SELECT {_names(VerdictRow, "n.")}, :stamp FROM staging.verdicts n WHERE true ORDER BY n.rowid
     ON CONFLICT (subject) DO UPDATE SET
         {", ".join(f"{name} = excluded.{name}" for name in VerdictRow._fields[1:])},
         since = iif(verdicts.verdict = excluded.verdict, verdicts.since, excluded.since)"""
