@@ -140,17 +140,20 @@ def _names(row: type[tuple], prefix: str = "") -> str:
     return ", ".join(prefix + name for name in row._fields)  # type: ignore[attr-defined]
 
 
-def _insert(table: str, row: type[tuple], verb: str = "INSERT") -> str:
-    return f"{verb} INTO {table} ({_names(row)}) VALUES ({', '.join('?' * len(row._fields))})"  # type: ignore[attr-defined]
+def _insert(table: str, row: type[tuple]) -> str:
+    return f"INSERT INTO {table} ({_names(row)}) VALUES ({', '.join('?' * len(row._fields))})"  # type: ignore[attr-defined]
 
 
 _STAGING = (
     "ATTACH DATABASE ':memory:' AS staging",
-    f"CREATE TABLE staging.findings ({_names(FindingRow)}, PRIMARY KEY (kind, subject))",
+    f"CREATE TABLE staging.findings ({_names(FindingRow)})",
     f"CREATE TABLE staging.verdicts ({_names(VerdictRow)})",
     "CREATE TABLE staging.skipped (subject TEXT PRIMARY KEY) WITHOUT ROWID",
 )
-_STAGE_FINDING = _insert("staging.findings", FindingRow, "INSERT OR IGNORE")  # a subject's first wins
+# No key: (kind, subject) is unique in a run by construction (a subject's findings are about it, drift
+# aspects as `APP#aspect`; Plan.fleet_findings leaves out what sweeps repeat), and the store's unique
+# index on open findings would refuse a repeat. SQLite indexes what a statement looks up, when it must.
+_STAGE_FINDING = _insert("staging.findings", FindingRow)
 _STAGE_VERDICT = _insert("staging.verdicts", VerdictRow)
 _STAGE_SKIPPED = "INSERT INTO staging.skipped (subject) VALUES (?)"
 
@@ -203,11 +206,10 @@ def latest_run(conn: sqlite3.Connection) -> tuple[int | None, str | None]:
 
 # The subject a finding belongs to: drift findings are about `APP#aspect`.
 _OWNER = "substr(f.subject, 1, instr(f.subject || '#', '#') - 1)"
-_STAGED = "SELECT 1 FROM staging.findings n WHERE n.kind = f.kind AND n.subject = f.subject"
 _RESOLVE = f"""
     UPDATE findings AS f SET resolved_at = :stamp, last_seen = :previous
-    WHERE f.resolved_at IS NULL AND NOT EXISTS ({_STAGED})
-      AND {_OWNER} NOT IN (SELECT subject FROM staging.skipped)"""
+    WHERE f.resolved_at IS NULL AND {_OWNER} NOT IN (SELECT subject FROM staging.skipped)
+      AND (f.kind, f.subject) NOT IN (SELECT kind, subject FROM staging.findings)"""
 _UPDATE = """
     UPDATE findings AS f SET summary = n.summary, detail = n.detail, digest = n.digest
     FROM staging.findings n
