@@ -28,9 +28,15 @@ def run_reconcile(store: Store, config: ReconcileConfig, now: datetime | None = 
     Raises ReconcileError (one line) when the store cannot be read or written."""
     now = now or datetime.now(UTC)
     try:
-        return _run(store, config, now, True) or _run(store, config, now, False)  # type: ignore[return-value]
+        summary = _run(store, config, now, skip_unchanged=True)
+        if summary is None:  # another run finished meanwhile: what this one skipped may have changed since
+            summary = _run(store, config, now, skip_unchanged=False)
+        assert summary is not None, "a run that skips no subject never gives way to another"
+        return summary
     except sqlite3.Error as e:
-        raise ReconcileError(f"reconcile failed, nothing written: {operational_message(e, store.path)}") from e
+        raise ReconcileError(
+            f"reconcile failed, nothing written: {operational_message(e, store.path)}"
+        ) from e
     except json.JSONDecodeError as e:
         raise ReconcileError(
             f"reconcile failed, nothing written: database {store.path} holds a value that is not JSON ({e})"
@@ -42,15 +48,11 @@ def _run(store: Store, config: ReconcileConfig, now: datetime, skip_unchanged: b
     have changed)."""
     known: dict[str, int] = {}
     with store.reading() as conn:
-        conn.execute("BEGIN")  # the run id and the checksums of that run
-        try:
-            previous, _ = latest_run(conn)
-            if skip_unchanged:
-                known = dict(
-                    conn.execute("SELECT subject, input_digest FROM verdicts WHERE input_digest IS NOT NULL")
-                )
-        finally:
-            conn.execute("COMMIT")
+        previous, _ = latest_run(conn)  # read first: a run that ends later makes this one stale
+        if skip_unchanged:
+            known = dict(
+                conn.execute("SELECT subject, input_digest FROM verdicts WHERE input_digest IS NOT NULL")
+            )
     inputs = load_inputs(store, config, now)
     work = plan(inputs, config, now, known)
     with store.reading() as conn:

@@ -136,25 +136,29 @@ def verdict_row(v: Verdict, key: int) -> VerdictRow:
     )
 
 
-def _names(row: type[tuple], prefix: str = "") -> str:
-    return ", ".join(prefix + name for name in row._fields)  # type: ignore[attr-defined]
+_FINDING = FindingRow._fields
+_VERDICT = VerdictRow._fields
 
 
-def _insert(table: str, row: type[tuple]) -> str:
-    return f"INSERT INTO {table} ({_names(row)}) VALUES ({', '.join('?' * len(row._fields))})"  # type: ignore[attr-defined]
+def _names(columns: tuple[str, ...], prefix: str = "") -> str:
+    return ", ".join(prefix + name for name in columns)
+
+
+def _insert(table: str, columns: tuple[str, ...]) -> str:
+    return f"INSERT INTO {table} ({_names(columns)}) VALUES ({', '.join('?' * len(columns))})"
 
 
 _STAGING = (
     "ATTACH DATABASE ':memory:' AS staging",
-    f"CREATE TABLE staging.findings ({_names(FindingRow)})",
-    f"CREATE TABLE staging.verdicts ({_names(VerdictRow)})",
+    f"CREATE TABLE staging.findings ({_names(_FINDING)})",
+    f"CREATE TABLE staging.verdicts ({_names(_VERDICT)})",
     "CREATE TABLE staging.skipped (subject TEXT PRIMARY KEY) WITHOUT ROWID",
 )
 # No key: (kind, subject) is unique in a run by construction (a subject's findings are about it, drift
 # aspects as `APP#aspect`; Plan.fleet_findings leaves out what sweeps repeat), and the store's unique
 # index on open findings would refuse a repeat. SQLite indexes what a statement looks up, when it must.
-_STAGE_FINDING = _insert("staging.findings", FindingRow)
-_STAGE_VERDICT = _insert("staging.verdicts", VerdictRow)
+_STAGE_FINDING = _insert("staging.findings", _FINDING)
+_STAGE_VERDICT = _insert("staging.verdicts", _VERDICT)
 _STAGE_SKIPPED = "INSERT INTO staging.skipped (subject) VALUES (?)"
 
 
@@ -215,8 +219,8 @@ _UPDATE = """
     FROM staging.findings n
     WHERE f.resolved_at IS NULL AND f.kind = n.kind AND f.subject = n.subject AND f.digest != n.digest"""
 _OPEN = f"""
-    INSERT INTO findings ({_names(FindingRow)}, first_seen)
-    SELECT {_names(FindingRow, "n.")}, :stamp FROM staging.findings n
+    INSERT INTO findings ({_names(_FINDING)}, first_seen)
+    SELECT {_names(_FINDING, "n.")}, :stamp FROM staging.findings n
     WHERE NOT EXISTS (SELECT 1 FROM findings f
                       WHERE f.resolved_at IS NULL AND f.kind = n.kind AND f.subject = n.subject)
     ORDER BY n.rowid"""
@@ -224,10 +228,10 @@ _GONE = """
     DELETE FROM verdicts WHERE subject NOT IN (SELECT subject FROM staging.skipped)
                            AND subject NOT IN (SELECT subject FROM staging.verdicts)"""
 _VERDICTS = f"""
-    INSERT INTO verdicts ({_names(VerdictRow)}, since)
-    SELECT {_names(VerdictRow, "n.")}, :stamp FROM staging.verdicts n WHERE true ORDER BY n.rowid
+    INSERT INTO verdicts ({_names(_VERDICT)}, since)
+    SELECT {_names(_VERDICT, "n.")}, :stamp FROM staging.verdicts n WHERE true ORDER BY n.rowid
     ON CONFLICT (subject) DO UPDATE SET
-        {", ".join(f"{name} = excluded.{name}" for name in VerdictRow._fields[1:])},
+        {", ".join(f"{name} = excluded.{name}" for name in _VERDICT[1:])},
         since = iif(verdicts.verdict = excluded.verdict, verdicts.since, excluded.since)"""
 
 
@@ -266,7 +270,7 @@ def write(
     counts = dict(conn.execute("SELECT kind, count(*) FROM findings WHERE resolved_at IS NULL GROUP BY kind"))
     verdicts = dict(conn.execute("SELECT verdict, count(*) FROM verdicts GROUP BY verdict"))
     matched = len({(m.agent_id, m.app_key) for m in matches})
-    run_id = conn.execute(
+    cursor = conn.execute(
         "INSERT INTO reconcile_runs (started_at, finished_at, config, declared, discovered, matched, "
         "findings_open, opened, resolved, candidates) VALUES (?, ?, ?, ?, ?, ?, ?, ?, ?, ?)",
         (
@@ -281,9 +285,9 @@ def write(
             resolved,
             verdicts.get(SAFE, 0),
         ),
-    ).lastrowid
+    )
     return RunSummary(
-        run_id,  # type: ignore[arg-type]
+        cursor.lastrowid or 0,  # an INSERT's row id
         declared,
         discovered,
         matched,
