@@ -68,17 +68,28 @@ def forget_inputs(db: Path) -> None:
     conn.close()
 
 
+RUNS = (NOW, NOW + timedelta(minutes=5), NOW + timedelta(days=1))  # the third after `change`
+
+
 def three_runs(db: Path, skip: bool) -> list:
     store = Store(db)
     summaries = []
-    for when, before in ((NOW, None), (NOW + timedelta(minutes=5), None), (NOW + timedelta(days=1), change)):
-        if before is not None:
-            before(db, NOW)
+    for when in RUNS:
+        if when == RUNS[-1]:
+            change(db, NOW)
         if not skip:
             forget_inputs(db)
         summaries.append(run_reconcile(store, ReconcileConfig(), when))
     store.close()
     return summaries
+
+
+def verdicts(db: Path) -> dict[str, tuple[str, str]]:
+    conn = sqlite3.connect(db)
+    try:
+        return {s: (v, since) for s, v, since in conn.execute("SELECT subject, verdict, since FROM verdicts")}
+    finally:
+        conn.close()
 
 
 def test_skipping_unchanged_subjects_writes_what_working_out_every_one_writes(fleet, tmp_path):
@@ -98,8 +109,24 @@ def test_skipping_unchanged_subjects_writes_what_working_out_every_one_writes(fl
             worked.verdicts,
         )
     skipping, working = tables(tmp_path / "skip.db"), tables(tmp_path / "all.db")
-    # the verdicts' input checksums were forgotten before each run of the second store, and written again
     assert skipping == working
+
+
+def test_a_verdict_keeps_its_since_while_it_holds(fleet, tmp_path):
+    """A decision maker reads `since` as how long an app has been, say, safe to take down."""
+    db = tmp_path / "since.db"
+    db.write_bytes(fleet.read_bytes())
+    store = Store(db)
+    run_reconcile(store, ReconcileConfig(), RUNS[0])
+    before = verdicts(db)
+    change(db, NOW)
+    run_reconcile(store, ReconcileConfig(), RUNS[-1])
+    after = verdicts(db)
+    stamps = [when.strftime("%Y-%m-%dT%H:%M:%SZ") for when in RUNS]
+    held = [s for s in after if s in before and after[s][0] == before[s][0]]
+    turned = [s for s in after if s in before and after[s][0] != before[s][0]]
+    assert held and turned and len(after) < len(before)  # some apps are gone, and their verdicts with them
+    assert {after[s][1] for s in held} == {stamps[0]} and {after[s][1] for s in turned} == {stamps[-1]}
 
 
 def test_a_run_leaves_no_staging_database_behind(fleet, tmp_path):
