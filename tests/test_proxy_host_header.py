@@ -78,8 +78,17 @@ def test_nginx_without_proxy_set_header_asks_for_the_upstream(tmp_path):
         events {}
         http {
             upstream lapor_backend { server 127.0.0.1:3001; }
-            server { listen 443 ssl; server_name lapor.example; location / { proxy_pass http://lapor_backend; } }
-            server { listen 80; server_name php.example; root /var/www; location ~ \\.php$ { fastcgi_pass unix:/run/php.sock; } }
+            server {
+                listen 443 ssl;
+                server_name lapor.example;
+                location / { proxy_pass http://lapor_backend; }
+            }
+            server {
+                listen 80;
+                server_name php.example;
+                root /var/www;
+                location ~ \\.php$ { fastcgi_pass unix:/run/php.sock; }
+            }
         }
         """,
     )

@@ -7,8 +7,10 @@ history (first seen, last seen, resolved) is kept by the store.
 from __future__ import annotations
 
 import re
+from typing import Any
 
 from ronda.collector.reconcile.config import ReconcileConfig
+from ronda.collector.reconcile.hops import has_own_name, hops_to
 from ronda.collector.reconcile.match import Index
 from ronda.collector.reconcile.model import Clock, DiscoveredApp, Finding, HostInfo, ListenerInfo, Subject
 
@@ -88,13 +90,21 @@ def hidden(
     if subject.declared is not None or not subject.apps:
         return []
     app = subject.apps[0]
+    fronts = hops_to(index).get(app.handle, [])
+    behind = sorted({parents[h.front.handle] for h in fronts if h.front.handle in parents})
+    if behind and not has_own_name(app):
+        return []  # reached only through a declared app's front: a dependency of that app (deps.py)
     host = _host(app, hosts)
-    detail = {"host": host}  # the rest is in the apps table (see the hidden_apps view)
+    detail: dict[str, Any] = {"host": host}  # the rest is in the apps table (see the hidden_apps view)
     summary = f"{label(app)} on {host} matches no declared app"
     owner = parents.get(f"{app.agent_id}/{app.parent_key}") if app.parent_key else None
     if owner:
         detail["inside"] = owner
         summary += f" (it is served inside the vhost of declared {owner})"
+    if fronts:
+        detail["behind"] = behind or sorted({h.front.handle for h in fronts})
+        names = behind or sorted({f"{label(h.front)} on {_host(h.front, hosts)}" for h in fronts})
+        summary += f" (served behind {', '.join(names)}{'' if behind else ', undeclared'})"
     return [_on(app, Finding("hidden", subject.handle, summary, detail))]
 
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 import re
 from collections import defaultdict
 from dataclasses import dataclass, field
+from typing import TYPE_CHECKING
 
 from ronda.collector.inventory.model import DeclaredApp
 from ronda.collector.reconcile.model import DiscoveredApp, HostInfo, Match, Pin
@@ -27,6 +28,9 @@ from ronda.collector.reconcile.urls import (
     server_name,
 )
 
+if TYPE_CHECKING:
+    from ronda.collector.reconcile.hops import Hop
+
 _PLAIN_NAME = re.compile(r"^[a-z0-9][a-z0-9\-.]*[a-z0-9]$")  # lower case, no wildcard, no port
 # Scores order the reasons of one match; a pin beats every rule.
 _SCORE = {"pin": 1000, "url": 300, "address": 200, "root": 100}
@@ -41,6 +45,7 @@ class Index:
     host_ids: dict[str, set[str]] = field(default_factory=lambda: defaultdict(set))  # name/address -> agents
     by_handle: dict[str, DiscoveredApp] = field(default_factory=dict)
     hosts: dict[str, HostInfo] = field(default_factory=dict)
+    behind: dict[str, list[Hop]] | None = None  # backend handle -> the fronts proxying to it (hops.hops_to)
 
     def agents_called(self, name: str) -> set[str]:
         return self.host_ids.get(host_key(name), set())
