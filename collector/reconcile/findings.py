@@ -191,8 +191,9 @@ def unowned(subject: Subject, config: ReconcileConfig) -> list[Finding]:
         problems.append("no owner agency")
     elif config.known_owners and owner.casefold() not in {o.casefold() for o in config.known_owners}:
         problems.append(f"owner {owner!r} is not a known agency")
-    if not declared.contact.strip() or declared.contact.strip().casefold() in unknown:
-        problems.append("no contact")
+    contact = declared.contact.strip()
+    if declared.contact_column and (not contact or contact.casefold() in unknown):
+        problems.append("no contact")  # a file without a contact column says nothing of contacts
     if not problems:
         return []
     return [
