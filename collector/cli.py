@@ -14,7 +14,7 @@ import click
 
 from ronda import __version__
 from ronda.collector import present
-from ronda.collector.cli_common import db_option, format_option
+from ronda.collector.cli_common import creating_db_option, db_option, format_option
 from ronda.collector.cli_inventory import inventory
 from ronda.collector.cli_reconcile import candidates, decide, explain, findings, reconcile, report
 from ronda.collector.cli_scan import scan, scans
@@ -48,7 +48,7 @@ def cli(verbose: int) -> None:
 
 
 @cli.command()
-@db_option
+@creating_db_option
 @click.option(
     "--listen",
     default="127.0.0.1:7470",

@@ -6,7 +6,7 @@ import sys
 
 import click
 
-from ronda.collector.cli_common import db_option, format_option
+from ronda.collector.cli_common import creating_db_option, db_option, format_option
 from ronda.collector.inventory.db import declared_apps, import_apps, pins, preview_import, set_pin
 from ronda.collector.inventory.export import export_text
 from ronda.collector.inventory.fields import BY_NAME
@@ -27,7 +27,7 @@ def inventory() -> None:
 
 
 @inventory.command("import")
-@db_option
+@creating_db_option
 @click.argument("file", type=click.Path(dir_okay=False, allow_dash=False))
 @click.option(
     "--format", "file_format", type=click.Choice(FORMATS), help="File format (default: by extension)."

@@ -53,6 +53,7 @@ def test_db_defaults_to_ronda_db_env(db, monkeypatch):
 
 
 def test_empty_store_says_what_to_do(tmp_path):
+    Store(tmp_path / "new.db").close()
     result = CliRunner().invoke(cli, ["hosts", "--db", str(tmp_path / "new.db")])
     assert result.exit_code == 0 and "ronda-agent run" in result.output
 
