@@ -16,7 +16,7 @@ from ronda import __version__
 from ronda.collector import present
 from ronda.collector.cli_common import creating_db_option, db_option, format_option
 from ronda.collector.cli_inventory import inventory
-from ronda.collector.cli_reconcile import candidates, decide, explain, findings, reconcile, report
+from ronda.collector.cli_reconcile import candidates, decide, decisions_, explain, findings, reconcile, report
 from ronda.collector.cli_scan import scan, scans
 from ronda.collector.cli_trust import agents, ca
 from ronda.collector.server import CHECKPOINT_EVERY, ServerConfig, make_server, stop_gracefully
@@ -187,6 +187,7 @@ for _command in (
     explain,
     report,
     decide,
+    decisions_,
     scan,
     scans,
 ):

@@ -14,10 +14,12 @@ from typing import TYPE_CHECKING, Any
 from ronda.collector.output import render
 from ronda.collector.reconcile.queries import (
     CANDIDATE_COLUMNS,
+    app_name,
     candidate_rows,
     candidate_table,
     expand,
     finding_rows,
+    shared_keys,
     text_table,
 )
 from ronda.collector.reconcile.verdicts import VERDICTS
@@ -61,18 +63,14 @@ def apps_text(store: Store, fmt: str, include_gone: bool = False) -> str:
     return render(rows, fmt, APP_TABLE, empty="no apps yet")
 
 
-def finding_subject(row: dict[str, Any]) -> str:
-    """What a finding is about, short: the declared app id, else the app key, else the host."""
-    return row["app_id"] or row["app_key"] or row["subject"].split("/", 1)[-1]
-
-
 def findings_text(store: Store, fmt: str, kinds: Sequence[str] = (), include_resolved: bool = False) -> str:
     rows = finding_rows(store, kinds, include_resolved)
     columns = FINDING_TABLE + (["resolved_at"] if include_resolved else [])
     if fmt == "table":
+        shared = shared_keys(store)
         for r in rows:
             r["first_seen"], r["last_seen"] = r["first_seen"][:10], r["last_seen"][:10]
-            r["subject"] = finding_subject(r)
+            r["subject"] = app_name(r, shared)  # what `ronda explain` takes
     else:
         columns += ["app_id", "agent_id", "app_key", "detail"]
         for r in rows:
@@ -91,12 +89,13 @@ def candidates_text(store: Store, fmt: str, verdicts: Sequence[str]) -> str:
 def verdict_rows(store: Store) -> list[dict[str, Any]]:
     """Every verdict, in the order of VERDICTS, with the figures a table shows."""
     order = {v: i for i, v in enumerate(VERDICTS)}
+    shared = shared_keys(store)
     rows = sorted(
         (expand(r) for r in candidate_rows(store, VERDICTS)),
         key=lambda r: (order[r["verdict"]], r["subject"]),
     )
     for r in rows:
-        r["app"] = r["app_id"] or r["app_key"]
+        r["app"] = app_name(r, shared)
         r["last_human"] = (r["figures"]["last_human_request"] or "never")[:10]
         r["logs_since"] = (r["figures"]["coverage_start"] or "-")[:10]
     return rows

@@ -26,7 +26,6 @@ from ronda.collector.reconcile.match import Index, candidates_by_name, narrow_by
 from ronda.collector.reconcile.model import DiscoveredApp
 from ronda.collector.reconcile.urls import (
     WILDCARD_ADDRESSES,
-    Endpoint,
     ServerName,
     host_key,
     is_address,
@@ -48,17 +47,16 @@ class Hop:
     front: DiscoveredApp
     backend: DiscoveredApp
     host: str
-    default: bool  # no vhost there has that name: the default one answers
+    answered: str  # by its "name", as the "default" of several vhosts, as the "only" app there, or "any"
 
     def why(self) -> str:
         servers = f" = {','.join(self.front.upstream_servers)}" if self.front.upstream_servers else ""
-        how = (
-            "passing on any Host it receives"
-            if not self.host
-            else f"asking for Host {self.host}"
-            + (", which the default virtual host answers" if self.default else "")
-        )
-        return f"{label(self.front)} proxies to it ({self.front.upstream}{servers}), {how}"
+        how = {
+            "any": ", passing on any Host it receives",
+            "name": f", asking for Host {self.host}",
+            "default": f", asking for Host {self.host}, which the default virtual host answers",
+        }.get(self.answered, "")
+        return f"{label(self.front)} proxies to it ({self.front.upstream}{servers}){how}"
 
 
 def label(app: DiscoveredApp) -> str:
@@ -75,13 +73,14 @@ def has_own_name(app: DiscoveredApp) -> bool:
     )
 
 
-def sent_hosts(front: DiscoveredApp, endpoint: Endpoint) -> tuple[list[str], list[ServerName]] | None:
-    """The Host names `front` asks `endpoint` for, and the name patterns it passes on; None for any."""
+def sent_hosts(front: DiscoveredApp, upstream_host: str) -> tuple[list[str], list[ServerName]] | None:
+    """The Host names `front` asks its upstream (named `upstream_host`) for, and the name patterns it
+    passes on; None for any name."""
     header = front.host_header or _DEFAULT_HEADER.get(front.kind, CLIENT_HOST)
     if header.startswith(UPSTREAM_HOST):
-        return [endpoint.host], []
+        return [upstream_host], []
     if header.startswith("$server_name"):
-        return [front.server_names[0]] if front.server_names else [endpoint.host], []
+        return [front.server_names[0]] if front.server_names else [upstream_host], []
     if "$" in header and not _PASSES_CLIENT_HOST.search(header):
         header = CLIENT_HOST  # a variable ronda cannot resolve (a map): as if the client's were passed on
     if not _PASSES_CLIENT_HOST.search(header):
@@ -121,16 +120,20 @@ def _vhost_of(apps: list[DiscoveredApp], port: int) -> list[DiscoveredApp]:
     return flagged
 
 
-def _answering(apps: list[DiscoveredApp], port: int, host: str) -> tuple[list[DiscoveredApp], bool]:
-    """The apps of the vhost that answers Host `host` among `apps`; True when it is the default one."""
+def _answering(apps: list[DiscoveredApp], port: int, host: str) -> tuple[list[DiscoveredApp], str]:
+    """The apps of the vhost that answers Host `host` among `apps`, and how it answers (see Hop)."""
     key = host_key(host)
     named = [a for a in apps if any(host_key(n) == key for n in a.server_names)]
     if not named:
         named = [a for a in apps if any(server_name(n).matches(key) for n in a.server_names)]
-    return (named, False) if named else (_vhost_of(apps, port), True)
+    if named:
+        return named, "name"
+    return _vhost_of(apps, port), "only" if len({a.server_names for a in apps}) == 1 else "default"
 
 
-def _hops_to(front: DiscoveredApp, text: str, index: Index) -> list[Hop]:
+def _hops_to(front: DiscoveredApp, text: str, index: Index, proxy_host: str = "") -> list[Hop]:
+    """The hops to upstream `text`; `proxy_host`: the name nginx asks for by default, when it is not
+    `text`'s (a server of an upstream block is asked for the block's name)."""
     text = text.strip()
     if not text or text.startswith(("unix:", "/")):
         return []
@@ -149,20 +152,20 @@ def _hops_to(front: DiscoveredApp, text: str, index: Index) -> list[Hop]:
     else:  # a name no host answers to: the apps serving it, wherever they run
         apps, _ = candidates_by_name(endpoint.key, index)
     apps = [a for a in apps if a.handle != front.handle]
-    sent = sent_hosts(front, endpoint)
+    sent = sent_hosts(front, proxy_host or endpoint.host)
     found: list[Hop] = []
     if sent is None:
         chosen, _ = narrow_by_endpoint(endpoint, apps)
-        return [Hop(front, a, "", False) for a in chosen]
+        return [Hop(front, a, "", "any") for a in chosen]
     names, patterns = sent
     for host in names:
-        answering, default = _answering(apps, port, host)
+        answering, how = _answering(apps, port, host)
         chosen, _ = narrow_by_endpoint(endpoint, answering)
-        found += [Hop(front, a, host, default) for a in chosen]
+        found += [Hop(front, a, host, how) for a in chosen]
     if patterns:
         passed = [a for a in apps if any(p.matches(host_key(n)) for p in patterns for n in a.server_names)]
         chosen, _ = narrow_by_endpoint(endpoint, passed)
-        found += [Hop(front, a, "", False) for a in chosen]
+        found += [Hop(front, a, "", "any") for a in chosen]
     return found
 
 
@@ -171,8 +174,13 @@ def hops_from(front: DiscoveredApp, index: Index) -> list[Hop]:
     if not front.upstream:
         return []
     found = _hops_to(front, front.upstream, index)
-    for server in front.upstream_servers:
-        found += _hops_to(front, server, index)
+    if front.upstream_servers:
+        try:
+            block = parse_endpoint(front.upstream).host
+        except ValueError:
+            block = ""
+        for server in front.upstream_servers:
+            found += _hops_to(front, server, index, block)
     return list({h.backend.handle: h for h in found}.values())
 
 

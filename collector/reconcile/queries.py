@@ -37,6 +37,31 @@ KINDS = (
 )
 
 
+def like(text: str) -> str:
+    """A LIKE pattern (ESCAPE '\\') for `text` anywhere in a value."""
+    return "%" + text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+
+
+# App keys more than one host has: a bare key names one app only when it is not among them.
+SHARED_KEYS = "SELECT app_key FROM apps GROUP BY app_key HAVING count(*) > 1"
+
+
+def shared_keys(store: Store) -> set[str]:
+    with store.reading() as conn:
+        return {row[0] for row in conn.execute(SHARED_KEYS)}
+
+
+def app_name(row: dict[str, Any], shared: set[str]) -> str:
+    """How a list names the app of `row` (a finding or a verdict) so that `ronda explain` takes it:
+    its declared id, else its app key when no other host has that key, else HOST/APP_KEY."""
+    if row.get("app_id"):
+        return str(row["app_id"])
+    key = row.get("app_key")
+    if not key:
+        return str(row["subject"]).split("/", 1)[-1]  # a host or listener: what the list always showed
+    return f"{row.get('hostname') or row['agent_id']}/{key}" if key in shared else str(key)
+
+
 def finding_rows(
     store: Store, kinds: Sequence[str] = (), include_resolved: bool = False
 ) -> list[dict[str, Any]]:
@@ -116,7 +141,13 @@ def candidate_table(store: Store, verdicts: Sequence[str]) -> list[tuple[str, ..
         )
         return conn.execute(
             f"""
-            SELECT coalesce(v.app_id, v.app_key, v.subject), v.name, v.owner, v.hosts,
+            SELECT CASE WHEN v.app_id IS NOT NULL THEN v.app_id
+                        WHEN v.app_key IS NULL THEN v.subject
+                        WHEN v.app_key IN ({SHARED_KEYS})
+                        THEN coalesce((SELECT h.hostname FROM hosts h WHERE h.agent_id = v.agent_id),
+                                      v.agent_id) || '/' || v.app_key
+                        ELSE v.app_key END,
+                   v.name, v.owner, v.hosts,
                    coalesce(substr(v.last_human_request, 1, 10), 'never'),
                    coalesce(substr(v.coverage_start, 1, 10), '-'),
                    coalesce({decision}, ''), v.summary
