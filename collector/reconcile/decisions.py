@@ -160,8 +160,8 @@ def decision_rows(
         "CASE WHEN i.app_id IS NOT NULL OR instr(d.subject, '/') = 0 THEN d.subject ELSE coalesce("
         " (SELECT h.hostname FROM hosts h WHERE h.agent_id = substr(d.subject, 1, instr(d.subject, '/') - 1))"
         " || substr(d.subject, instr(d.subject, '/')), d.subject) END AS app, "
-        "coalesce(v.name, i.name, '') AS name, d.decision, "
-        'd.into_subject AS "into", d.decided_by, d.reason, d.verdict AS verdict_then, v.verdict AS verdict_now '
+        "coalesce(v.name, i.name, '') AS name, d.decision, d.into_subject AS \"into\", d.decided_by, "
+        "d.reason, d.verdict AS verdict_then, v.verdict AS verdict_now "
         "FROM decisions d LEFT JOIN verdicts v ON v.subject = d.subject "
         "LEFT JOIN inventory i ON i.app_id = d.subject"
         + (" WHERE " + " AND ".join(where) if where else "")
