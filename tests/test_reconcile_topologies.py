@@ -220,3 +220,20 @@ def test_pins_and_forbids_override_every_automatic_match():
     ]
     hidden = {f.app_key for f in out.findings if f.kind == "hidden"}
     assert "apache:webmail.prov.example:80/" in hidden and "apache:_:80/" not in hidden
+
+
+def test_the_backend_vhost_of_the_declared_name_on_another_port_is_the_declared_app():
+    """nginx on 443 in front of Apache on 127.0.0.1:8080, both named webmail: the declared URL reaches
+    the Apache vhost through the front, by its own name; it is the app, not a hidden one."""
+    backend = vhost(
+        "webmail.prov.example", address="127.0.0.1", port=8080, agent=FRONT, framework="roundcube"
+    )
+    console = vhost("adminer.prov.example", address="127.0.0.1", port=8080, agent=FRONT)
+    proxy = front(("webmail.prov.example",), "http://127.0.0.1:8080")
+    out = run([proxy, backend, console], [WEBMAIL])
+    matched = {m.app_key: m.reason for m in out.matches}
+    assert matched["apache:webmail.prov.example:8080/"] == (
+        "https://webmail.prov.example -> webmail.prov.example passes Host webmail.prov.example on to "
+        "webmail.prov.example"
+    )
+    assert [f.app_key for f in out.findings if f.kind == "hidden"] == ["apache:adminer.prov.example:8080/"]

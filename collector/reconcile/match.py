@@ -2,7 +2,8 @@
 
 A declared URL matches the apps serving its host name (exact, without
 `www.`, or through a wildcard server name) whose path prefix is the longest
-one containing the declared path; an address or host name matches the
+one containing the declared path, and the backend vhosts of that name a front
+proxy passes the Host on to; an address or host name matches the
 default app for that port on that host; a declared install directory
 matches an app served from it. Operators' pins override all of it.
 """
@@ -171,6 +172,10 @@ def match_declared(declared: DeclaredApp, index: Index) -> list[Match]:
             if app.redirect:
                 reason += f" (redirects: {app.redirect})"
             add(app, rule, reason, bonus=len(prefix))
+            for hop in named_behind(app, endpoint.key, index):
+                backend = hop.backend
+                why = f"{text} -> {_names_of(app)} passes Host {hop.host} on to {_names_of(backend)}"
+                add(backend, rule, why + (f", path prefix {backend.prefix}" if backend.prefix != "/" else ""))
     if declared.root:
         on_hosts = index.agents_called(declared.host) if declared.host else None
         for app in index.by_root.get(normalize_path(declared.root), []):
@@ -181,6 +186,27 @@ def match_declared(declared: DeclaredApp, index: Index) -> list[Match]:
                     f"install directory {declared.root}" + (f" on {declared.host}" if declared.host else ""),
                 )
     return list(found.values())
+
+
+def named_behind(front: DiscoveredApp, key: str, index: Index) -> list[Hop]:
+    """The backend vhosts that answer Host `key` by their own name behind `front` (and behind them):
+    the app a declared URL names, reached through its front proxy, as HTTP reaches it. Backends that
+    answer other names, or any name, are the declared app's dependencies, not the app."""
+    from ronda.collector.reconcile.hops import hops_from  # hops follows the rules of this module
+
+    found: list[Hop] = []
+    fronts = [front]
+    for _ in range(3):  # a front, a cache, the backend
+        hops = [
+            h
+            for f in fronts
+            if f.upstream
+            for h in hops_from(f, index)
+            if h.host == key and h.answered == "name"
+        ]
+        found += hops
+        fronts = [h.backend for h in hops]
+    return found
 
 
 def match_all(declared: list[DeclaredApp], index: Index, pins: list[Pin]) -> list[Match]:
