@@ -31,7 +31,7 @@ READING = [c for c in commands(cli) if c not in CREATING]
 
 def test_every_store_command_is_listed():
     assert {("hosts",), ("explain",), ("decide",), ("inventory", "list"), ("scan", "ssh")} <= set(READING)
-    assert CREATING <= set(commands(cli))
+    assert set(commands(cli)) >= CREATING
 
 
 @pytest.mark.parametrize("path", READING, ids=[" ".join(p) for p in READING])
