@@ -1,6 +1,8 @@
 """Two web servers and an inventory, stored and reconciled in process, for the tests of naming apps and
 of decisions: a name shared by two hosts (each server's default vhost), nginx in front of Apache's
-name-based vhosts, an app used every week, idle ones, and a declared app that runs nowhere."""
+name-based vhosts, an app used every week, idle ones, and a declared app that runs nowhere.
+
+A pytest plugin (tests/conftest.py loads it): tests take the `fleet` fixture and import `invoke`."""
 
 from __future__ import annotations
 

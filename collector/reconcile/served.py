@@ -115,23 +115,25 @@ def serving(store: Store, text: str) -> list[Serving]:
         agents |= more
         apps += _apps(store, more)
     index = build_index(apps, hosts, roots=False)
-    fronts = [
+    matched = [
         index.by_handle[m.handle] for m in match_declared(DeclaredApp("", "", "active", urls=[text]), index)
     ]
-    found: dict[str, Serving] = {}
-    for front in fronts:
-        role = f"front, proxies to {front.upstream}" if front.upstream else "serves it"
-        found.setdefault(front.handle, Serving(front, role))
-    queue = [(front, endpoint.key) for front in fronts]
+    behind: dict[str, Hop] = {}  # backend handle -> the hop that reaches it
+    queue = [(app, endpoint.key) for app in matched]
     for _ in range(MAX_HOPS):
         following = []
         for front, host in queue:
             for hop in _for_host(hops_from(front, index), host):
-                if hop.backend.handle not in found:
-                    found[hop.backend.handle] = Serving(hop.backend, f"backend behind {label(hop.front)}")
+                if hop.backend.handle not in behind and hop.backend.handle != front.handle:
+                    behind[hop.backend.handle] = hop
                     following.append((hop.backend, hop.host or host))
         queue = following
-    return list(found.values())
+    found = [
+        Serving(app, f"front, proxies to {app.upstream}" if app.upstream else "serves it")
+        for app in matched
+        if app.handle not in behind
+    ]
+    return found + [Serving(hop.backend, f"backend behind {label(hop.front)}") for hop in behind.values()]
 
 
 def _for_host(hops: list[Hop], host: str) -> list[Hop]:
