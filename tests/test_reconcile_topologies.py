@@ -237,3 +237,35 @@ def test_the_backend_vhost_of_the_declared_name_on_another_port_is_the_declared_
         "webmail.prov.example"
     )
     assert [f.app_key for f in out.findings if f.kind == "hidden"] == ["apache:adminer.prov.example:8080/"]
+
+
+def test_a_redirect_record_lends_no_evidence_to_the_app_it_points_to():
+    """Certbot's port-80 server (`return 301 https://$host$request_uri`, no access log of its own)
+    matches the declared URL beside the https server: the verdict rests on the https server's logs."""
+    https = vhost(
+        "surat.prov.example",
+        address="*",
+        port=443,
+        agent=FRONT,
+        kind="nginx",
+        coverage="full",
+        coverage_start="2025-11-01T00:00:00Z",
+        last_human_request="2026-01-10T08:00:00Z",
+        human_window=0,
+        human_recent=0,
+        human_previous=0,
+    )
+    redirect = vhost(
+        "surat.prov.example", address="*", port=80, agent=FRONT, kind="nginx", redirect="https://$host"
+    )
+    declared = DeclaredApp(
+        "APP-5", "e-Surat", "active", owner="Setda", contact="x", urls=["https://surat.prov.example"]
+    )
+    out = run([https, redirect], [declared])
+    assert {m.app_key for m in out.matches} == {
+        "nginx:surat.prov.example:443/",
+        "nginx:surat.prov.example:80/",
+    }
+    verdict = next(v for v in out.verdicts if v.subject == "APP-5")
+    assert verdict.verdict == "safe-to-take-down", [r.text for r in verdict.reasons]
+    assert [f.kind for f in out.findings if f.app_id == "APP-5"] == ["idle", "status-mismatch"]

@@ -80,8 +80,15 @@ def app_is_idle(a: DiscoveredApp, clock: Clock) -> bool:
     )
 
 
+def serving(subject: Subject) -> list[DiscoveredApp]:
+    """The apps a subject's evidence comes from. A redirect record (http -> https) only points to the
+    app that serves; whoever it redirects is counted there. All of them when nothing else is matched."""
+    apps = [a for a in subject.apps if not a.redirect]
+    return apps or subject.apps
+
+
 def is_idle(subject: Subject, clock: Clock) -> bool:
-    return bool(subject.apps) and all(app_is_idle(a, clock) for a in subject.apps)
+    return bool(subject.apps) and all(app_is_idle(a, clock) for a in serving(subject))
 
 
 def hidden(
@@ -127,8 +134,9 @@ def idle(subject: Subject, config: ReconcileConfig, clock: Clock, known: bool | 
     """`known`: is_idle already computed by the caller."""
     if not (is_idle(subject, clock) if known is None else known):
         return []
-    humans = [a.last_human_request for a in subject.apps if a.last_human_request]
-    start = max(a.coverage_start for a in subject.apps if a.coverage_start)
+    apps = serving(subject)
+    humans = [a.last_human_request for a in apps if a.last_human_request]
+    start = max(a.coverage_start for a in apps if a.coverage_start)
     last = max(humans) if humans else None
     name = subject.declared.name if subject.declared else label(subject.apps[0])
     summary = (

@@ -19,6 +19,7 @@ from datetime import datetime
 from typing import Any
 
 from ronda.collector.reconcile.config import ReconcileConfig
+from ronda.collector.reconcile.findings import serving
 from ronda.collector.reconcile.model import Clock, Decision, DiscoveredApp, HostInfo, Reason, Subject, Verdict
 
 SAFE, REVIEW, KEEP, INSUFFICIENT = "safe-to-take-down", "review", "keep", "insufficient-evidence"
@@ -213,7 +214,7 @@ def _evidence(
     clock: Clock,
     out: list[Reason],
 ) -> None:
-    apps = subject.apps
+    apps = serving(subject)
     n = config.idle_days
     window_start = clock.window_start
     if ev.coverage == "full" and ev.coverage_start is not None and ev.coverage_start <= window_start:
@@ -362,7 +363,7 @@ def verdict_for(
         ]
         verdict = REVIEW
     else:
-        ev = gather(subject.apps)
+        ev = gather(serving(subject))
         reasons = rules(subject, ev, hosts, inbound, config, clock, notes)
         verdict = decide(reasons)
     deciding = [
