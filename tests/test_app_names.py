@@ -78,6 +78,19 @@ def test_explain_a_url_served_front_and_back_tells_both_stories(fleet):
     assert [s["subject"] for s in as_json] == ["APP-1", "agent-web1/apache:adminer.prov.example:8080/"]
 
 
+def test_explain_shows_what_a_declared_app_proxies_to(fleet):
+    story = invoke(fleet, "explain", "APP-1").output
+    assert (
+        "  behind it (apps of their own, that it depends on):\n    web1/apache:adminer.prov.example:8080/: "
+        in story
+    )
+    assert (
+        "portal.prov.example proxies to it (http://127.0.0.1:8080), asking for Host adminer.prov.example"
+        in story
+    )
+    assert "web1/apache:portal.prov.example:8080/:" not in story  # part of APP-1 itself, not behind it
+
+
 def test_a_name_that_names_nothing_says_what_would(fleet):
     result = invoke(fleet, "explain", "sistem-yang-tidak-ada")
     assert result.exit_code == 2

@@ -98,6 +98,19 @@ def _targets(apps: list[DiscoveredApp], index: Index) -> set[str]:
     return found
 
 
+def _around(store: Store, agents: set[str], hosts: dict[str, HostInfo]) -> Index:
+    """The apps of these hosts, and of the hosts their proxies reach (and theirs), indexed."""
+    names = build_index([], hosts)
+    apps = _apps(store, agents)
+    for _ in range(MAX_HOPS):
+        more = _targets(apps, names) - agents
+        if not more:
+            break
+        agents |= more
+        apps += _apps(store, more)
+    return build_index(apps, hosts, roots=False)
+
+
 def serving(store: Store, text: str) -> list[Serving]:
     """The apps serving URL `text`, fronts first, each backend after the front it sits behind."""
     try:
@@ -105,16 +118,9 @@ def serving(store: Store, text: str) -> list[Serving]:
     except ValueError:
         return []
     hosts = _hosts(store)
-    names = build_index([], hosts)
-    agents = _candidate_agents(store, host_key(endpoint.host), hosts, names)
-    apps = _apps(store, agents)
-    for _ in range(MAX_HOPS):  # the hosts their proxies reach, and theirs
-        more = _targets(apps, names) - agents
-        if not more:
-            break
-        agents |= more
-        apps += _apps(store, more)
-    index = build_index(apps, hosts, roots=False)
+    index = _around(
+        store, _candidate_agents(store, host_key(endpoint.host), hosts, build_index([], hosts)), hosts
+    )
     matched = [
         index.by_handle[m.handle] for m in match_declared(DeclaredApp("", "", "active", urls=[text]), index)
     ]
@@ -136,8 +142,24 @@ def serving(store: Store, text: str) -> list[Serving]:
     return found + [Serving(hop.backend, f"backend behind {label(hop.front)}") for hop in behind.values()]
 
 
+def backends(store: Store, apps: list[tuple[str, str, str]]) -> list[Hop]:
+    """What the proxies among `apps` ((agent id, app key, upstream): one subject's) reach, apart from
+    those apps themselves, each hop with its why."""
+    proxies = [(agent, key) for agent, key, upstream in apps if upstream]
+    if not proxies:
+        return []
+    index = _around(store, {agent for agent, _ in proxies}, _hosts(store))
+    mine = {f"{agent}/{key}" for agent, key, _ in apps}
+    return [
+        hop
+        for handle in (f"{agent}/{key}" for agent, key in proxies)
+        if handle in index.by_handle
+        for hop in hops_from(index.by_handle[handle], index)
+        if hop.backend.handle not in mine
+    ]
+
+
 def _for_host(hops: list[Hop], host: str) -> list[Hop]:
     """The hops a request for Host `host` takes: those for that name, or for any name; a front that
     sends a Host of its own (a fixed name, its upstream's) takes the same hops whatever the client asks."""
-    named = [h for h in hops if h.host in (host, "")]
-    return named if named or any(h.host == host for h in hops) else hops
+    return [h for h in hops if h.host in (host, "")] or hops
