@@ -137,3 +137,30 @@ def test_unlink_removes_a_match_for_good(mail_fleet, tmp_path):
         assert not Store(db).query("SELECT 1 FROM matches WHERE app_key = ?", (key,))
     hidden = json.loads(ronda(db, "findings", "--kind", "hidden", "--format", "json"))
     assert any(f["app_key"] == key and f["summary"].endswith("(served behind APP-1)") for f in hidden)
+
+
+def test_a_url_names_every_app_serving_it_front_and_back(mail_fleet):
+    db, web, back = mail_fleet
+    host = Store(db).query("SELECT hostname FROM hosts WHERE agent_id = 'mail-1'")[0][
+        "hostname"
+    ]  # this machine
+    told = ronda(db, "explain", f"http://adminer.prov.test:{web}/")
+    served = told.split("\n\n")[0].splitlines()
+    assert served[0] == f"http://adminer.prov.test:{web}/ is served by:"
+    assert served[3].split()[:5] == [
+        "front,",
+        "proxies",
+        "to",
+        f"http://{BACKEND}:{back}",
+        f"{host}/nginx:webmail.prov.test:{web}/",
+    ]
+    assert served[4].split()[:5] == [
+        "backend",
+        "behind",
+        "webmail.prov.test",
+        f"{host}/apache:adminer.prov.test:{back}/",
+        f"{host}/apache:adminer.prov.test:{back}/",
+    ]
+    assert (
+        "APP-1  Webmail Pemprov" in told and f"{host}/apache:adminer.prov.test:{back}/  (undeclared)" in told
+    )
