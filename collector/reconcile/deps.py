@@ -13,7 +13,7 @@ from collections import defaultdict
 
 from ronda.collector.inventory.model import DeclaredApp
 from ronda.collector.reconcile.hops import hops_to, label
-from ronda.collector.reconcile.match import Index
+from ronda.collector.reconcile.index import Index
 from ronda.collector.reconcile.model import DiscoveredApp
 
 INACTIVE = ("retired", "inactive")

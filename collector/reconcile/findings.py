@@ -11,7 +11,7 @@ from typing import Any
 
 from ronda.collector.reconcile.config import ReconcileConfig
 from ronda.collector.reconcile.hops import has_own_name, hops_to
-from ronda.collector.reconcile.match import Index
+from ronda.collector.reconcile.index import Index
 from ronda.collector.reconcile.model import Clock, DiscoveredApp, Finding, HostInfo, ListenerInfo, Subject
 
 # Declared "frameworks" that are languages or generic: nothing to compare a fingerprint with.

@@ -22,7 +22,7 @@ import re
 from collections import defaultdict
 from dataclasses import dataclass
 
-from ronda.collector.reconcile.match import Index, candidates_by_name, narrow_by_endpoint
+from ronda.collector.reconcile.index import Index, candidates_by_name, narrow_by_endpoint
 from ronda.collector.reconcile.model import DiscoveredApp
 from ronda.collector.reconcile.urls import (
     WILDCARD_ADDRESSES,
@@ -194,3 +194,22 @@ def hops_to(index: Index) -> dict[str, list[Hop]]:
                     behind[hop.backend.handle].append(hop)
         index.behind = dict(behind)
     return index.behind
+
+
+def named_behind(front: DiscoveredApp, key: str, index: Index) -> list[Hop]:
+    """The backend vhosts that answer Host `key` by their own name behind `front` (and behind them):
+    the app a declared URL names, reached through its front proxy, as HTTP reaches it. Backends that
+    answer other names, or any name, are the declared app's dependencies, not the app."""
+    found: list[Hop] = []
+    fronts = [front]
+    for _ in range(3):  # a front, a cache, the backend
+        hops = [
+            h
+            for f in fronts
+            if f.upstream
+            for h in hops_from(f, index)
+            if h.host == key and h.answered == "name"
+        ]
+        found += hops
+        fronts = [h.backend for h in hops]
+    return found

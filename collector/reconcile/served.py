@@ -9,7 +9,8 @@ from dataclasses import dataclass
 
 from ronda.collector.inventory.model import DeclaredApp
 from ronda.collector.reconcile.hops import Hop, hops_from, label
-from ronda.collector.reconcile.match import Index, build_index, match_declared
+from ronda.collector.reconcile.index import Index, build_index
+from ronda.collector.reconcile.match import match_declared
 from ronda.collector.reconcile.model import DiscoveredApp, HostInfo, Listen
 from ronda.collector.reconcile.queries import like
 from ronda.collector.reconcile.urls import host_key, is_loopback, parse_endpoint
