@@ -10,10 +10,19 @@ import click
 from click.decorators import FC
 
 from ronda.collector import present
-from ronda.collector.cli_common import db_option, format_option
+from ronda.collector.cli_common import (
+    db_option,
+    emit,
+    filters_from,
+    format_option,
+    language,
+    language_options,
+    list_options,
+    output_from,
+)
 from ronda.collector.output import output_file, render
 from ronda.collector.reconcile.config import load_config
-from ronda.collector.reconcile.decisions import DECISIONS, decision_rows, record_decision
+from ronda.collector.reconcile.decisions import DECISIONS, record_decision
 from ronda.collector.reconcile.lookup import find_subject, find_subjects
 from ronda.collector.reconcile.queries import KINDS
 from ronda.collector.reconcile.verdicts import VERDICTS
@@ -47,9 +56,15 @@ def reconcile(db: str, config_path: str | None, fmt: str) -> None:
 @format_option
 @click.option("--kind", "kinds", multiple=True, type=click.Choice(KINDS), help="Only this kind (repeatable).")
 @click.option("--all", "include_resolved", is_flag=True, help="Include resolved findings.")
-def findings(db: str, fmt: str, kinds: tuple[str, ...], include_resolved: bool) -> None:
-    """Discrepancies between the declared inventory and what runs."""
-    click.echo(present.findings_text(Store(db), fmt, kinds, include_resolved))
+@list_options("opd", "host", "since")
+def findings(db: str, fmt: str, kinds: tuple[str, ...], include_resolved: bool, **options: Any) -> None:
+    """Discrepancies between the declared inventory and what runs. --since: findings first
+    seen since then (what is new this week: --since 7d)."""
+    from ronda.collector.lists import findings_list
+
+    out = output_from(fmt, options)
+    filters = filters_from(dict(options, kinds=kinds))
+    emit(lambda: findings_list(Store(db), filters, out, include_resolved), options["output"])
 
 
 @click.command()
@@ -62,9 +77,19 @@ def findings(db: str, fmt: str, kinds: tuple[str, ...], include_resolved: bool) 
     type=click.Choice(VERDICTS),
     help="Show these verdicts instead of safe-to-take-down (repeatable).",
 )
-def candidates(db: str, fmt: str, verdicts: tuple[str, ...]) -> None:
-    """Apps ronda calls safe to take down, with the evidence and any decision."""
-    click.echo(present.candidates_text(Store(db), fmt, verdicts or ("safe-to-take-down",)))
+@list_options("opd", "host", "since")
+def candidates(db: str, fmt: str, verdicts: tuple[str, ...], **options: Any) -> None:
+    """Apps ronda calls safe to take down, with the evidence and any decision. --since: verdicts
+    reached since then.
+
+    \b
+      ronda candidates --opd Bappeda --lang id
+      ronda candidates --verdict review --verdict insufficient-evidence --format csv -o tinjau.csv
+    """
+    from ronda.collector.lists import candidates_list
+
+    out = output_from(fmt, options)
+    emit(lambda: candidates_list(Store(db), filters_from(options, verdicts), out), options["output"])
 
 
 @click.command()
@@ -105,17 +130,53 @@ def explain(db: str, fmt: str, app: str, weeks: int) -> None:
 @click.command()
 @db_option
 @click.option(
-    "--html", "html_file", required=True, metavar="FILE", help="Write a self-contained HTML page here."
+    "--html", "html_file", metavar="FILE", help="Write the report, one self-contained HTML page, here."
 )
-@click.option("--title", default="ronda: web apps, their use, and what can be taken down", show_default=False)
-def report(db: str, html_file: str, title: str) -> None:
-    """A self-contained HTML report for decision makers (no external assets)."""
-    from ronda.collector.report import build_report, render_html
+@click.option(
+    "--approval",
+    "approval_file",
+    metavar="FILE",
+    help="Write the approval sheet here: .html to print and sign (one sheet per OPD), "
+    ".xlsx or .csv for the list `ronda decide --from FILE` reads back.",
+)
+@click.option("--opd", metavar="NAME", help="Only this OPD's apps (the declared owner, as in the inventory).")
+@language_options
+@click.option("--title", help="The report's title.")
+@_config_option
+def report(
+    db: str,
+    html_file: str | None,
+    approval_file: str | None,
+    opd: str | None,
+    lang: str | None,
+    tz: str | None,
+    title: str | None,
+    config_path: str | None,
+) -> None:
+    """The report for decision makers (one self-contained HTML page: no scripts, no external
+    requests; printable on A4) and the approval sheet they sign.
 
-    with output_file(html_file) as f:
-        page = render_html(build_report(Store(db)), title=title)
-        f.write(page)
-    click.echo(f"wrote {html_file} ({len(page.encode()) // 1024} KiB)")
+    \b
+      ronda report --html laporan.html --lang id --tz WITA
+      ronda report --approval berita-acara.html --opd "Dinas Kesehatan"
+      ronda report --approval keputusan.xlsx      # fill in, then: ronda decide --from keputusan.xlsx
+    """
+    from ronda.collector.report import build_report, render_html
+    from ronda.collector.report.approval import write_approval
+
+    if not html_file and not approval_file:
+        raise click.UsageError("give --html FILE, --approval FILE, or both")
+    config = load_config(config_path)
+    speaking = language(lang, tz)
+    data = build_report(Store(db), opd=opd, stale_after_hours=config.stale_after_hours, pages=bool(html_file))
+    if html_file:
+        with output_file(html_file) as f:
+            page = render_html(data, title=title, lang=speaking)
+            f.write(page)
+        click.echo(f"wrote {html_file} ({len(page.encode()) // 1024} KiB)")
+    if approval_file:
+        count = write_approval(data, approval_file, speaking)
+        click.echo(f"wrote {approval_file} ({count} apps)")
 
 
 @click.command()
@@ -209,50 +270,26 @@ def _decide_sheet(store: Store, sheet: str, force: bool) -> None:
 @click.option("--app", metavar="APP", help="Only the decisions on this app (any name `explain` takes).")
 @click.option("--decision", type=click.Choice(DECISIONS), help="Only this decision.")
 @click.option("--by", metavar="TEXT", help="Only decisions by someone whose name holds TEXT.")
-@click.option("--since", metavar="DATE", help="Only decisions made on or after DATE (YYYY-MM-DD).")
 @click.option("--latest", is_flag=True, help="Only each app's latest decision (the one in force).")
+@list_options("opd", "since")
 def decisions_(
-    db: str, fmt: str, app: str | None, decision: str | None, by: str | None, since: str | None, latest: bool
+    db: str, fmt: str, app: str | None, decision: str | None, by: str | None, latest: bool, **options: Any
 ) -> None:
     """Decisions recorded with `ronda decide`, newest first: who decided what, when
-    and why, with ronda's verdict then and now.
+    and why, with ronda's verdict then and now. --since: decided since then.
 
     \b
       ronda decisions --decision take-down --since 2026-01-01 --format csv
       ronda decisions --app APP-003
+      ronda decisions --latest --opd "Dinas Kesehatan" --lang id
     """
+    from ronda.collector.lists import decisions_list
+
     store = Store(db)
     subject = find_subject(store, app).subject if app else None
-    if since and not _is_date(since):
-        raise click.BadParameter(f"{since!r} is not a date (YYYY-MM-DD)", param_hint="--since")
-    rows = decision_rows(store, subject, decision, by, since, latest)
-    columns = [
-        "decided_at",
-        *(("app",) if fmt == "table" else ("subject", "app")),
-        "name",
-        "decision",
-        "into",
-        "decided_by",
-        "reason",
-        "verdict_then",
-        "verdict_now",
-    ]
-    if fmt == "table":
-        for r in rows:
-            r["decided_at"] = r["decided_at"][:16].replace("T", " ")
-    click.echo(
-        render(
-            rows, fmt, columns, empty="no decisions yet: `ronda decide APP DECISION --reason ... --by ...`"
-        )
-    )
-
-
-def _is_date(text: str) -> bool:
-    try:
-        datetime.strptime(text, "%Y-%m-%d")
-    except ValueError:
-        return False
-    return True
+    out = output_from(fmt, options)
+    filters = filters_from(options)
+    emit(lambda: decisions_list(store, filters, out, subject, decision, by, latest), options["output"])
 
 
 COMMANDS = (reconcile, findings, candidates, explain, report, decide, decisions_)

@@ -71,6 +71,21 @@ def web2() -> list[App]:
     return [default, web_app("simpeg.prov.example", 200, coverage_days=300)]
 
 
+def column(table: str, header: str) -> list[str]:
+    """The cells of one column of a table ronda prints, found by the rule of dashes under its headers."""
+    lines = table.splitlines()
+    spans, at = [], 0
+    for dashes in lines[1].split("  "):
+        spans.append((at, at + len(dashes)))
+        at += len(dashes) + 2
+    start, end = spans[[h.strip() for h in _cut(lines[0], spans)].index(header)]
+    return [line[start:end].strip() for line in lines[2:] if line.strip()]
+
+
+def _cut(line: str, spans: list[tuple[int, int]]) -> list[str]:
+    return [line[a:b] for a, b in spans]
+
+
 def invoke(db: Path, *args: str) -> Result:
     """A `ronda` command in process, on `db`."""
     return CliRunner().invoke(cli, [*args, "--db", str(db)])

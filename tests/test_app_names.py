@@ -12,7 +12,7 @@ from __future__ import annotations
 import json
 
 import pytest
-from naming_fleet import invoke
+from naming_fleet import column, invoke
 
 SIMPEG = "agent-web2/nginx:simpeg.prov.example:80/"
 
@@ -106,18 +106,10 @@ def test_pins_take_the_same_names(fleet):
     assert ambiguous.exit_code == 2 and "web1/nginx:_:80/" in ambiguous.output
 
 
-def _first_column(table: str, column: int = 0) -> list[str]:
-    return [line.split()[column] for line in table.splitlines()[2:] if line.strip()]
-
-
 def test_every_list_prints_a_name_explain_takes(fleet):
     verdicts = [f"--verdict={v}" for v in ("safe-to-take-down", "review", "keep", "insufficient-evidence")]
-    names = _first_column(invoke(fleet, "candidates", *verdicts).output)
-    names += [
-        name
-        for name in _first_column(invoke(fleet, "findings").output, 1)
-        if not name.startswith("listener:")  # a socket, not an app
-    ]
+    names = column(invoke(fleet, "candidates", *verdicts).output, "APP")
+    names += [n for n in column(invoke(fleet, "findings").output, "SUBJECT") if not n.startswith("listener:")]
     assert "web1/nginx:_:80/" in names and "nginx:simpeg.prov.example:80/" in names and "APP-4" in names
     for name in set(names):
         result = invoke(fleet, "explain", name, "--format", "json")

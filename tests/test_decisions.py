@@ -13,7 +13,7 @@ import json
 from pathlib import Path
 
 import pytest
-from naming_fleet import invoke
+from naming_fleet import column, invoke
 from openpyxl import Workbook
 
 from ronda.collector.store import Store
@@ -98,14 +98,9 @@ def test_decisions_lists_and_filters(fleet):
         ("APP-3", "keep", "--reason", "dipakai lagi untuk vaksinasi", "--by", "Sekretaris Dinkes"),
     ):
         assert invoke(fleet, "decide", *args).exit_code == 0
-    table = invoke(fleet, "decisions").output.splitlines()
-    assert table[0].split()[:4] == ["DECIDED_AT", "APP", "NAME", "DECISION"]
-    assert [line.split()[2] for line in table[2:]] == [
-        "APP-3",
-        SIMPEG.replace("agent-web2", "web2"),
-        "APP-2",
-        "APP-3",
-    ]
+    table = invoke(fleet, "decisions").output
+    assert table.splitlines()[0].split()[:4] == ["DECIDED_AT", "APP", "NAME", "DECISION"]
+    assert column(table, "APP") == ["APP-3", SIMPEG.replace("agent-web2", "web2"), "APP-2", "APP-3"]
     rows = json.loads(invoke(fleet, "decisions", "--format", "json").output)
     assert rows[0]["verdict_then"] == "safe-to-take-down" and rows[0]["subject"] == "APP-3"
     pick = {
@@ -115,12 +110,17 @@ def test_decisions_lists_and_filters(fleet):
         ("--latest",): ["APP-3", SIMPEG, "APP-2"],
         ("--latest", "--decision", "take-down"): [SIMPEG],
         ("--since", "2999-01-01"): [],
+        ("--opd", "Dinas Kesehatan"): ["APP-3", "APP-3"],
     }
     for args, subjects in pick.items():
         listed = json.loads(invoke(fleet, "decisions", *args, "--format", "json").output)
         assert [r["subject"] for r in listed] == subjects, args
-    csv = invoke(fleet, "decisions", "--format", "csv").output.splitlines()
-    assert csv[0] == "decided_at,subject,app,name,decision,into,decided_by,reason,verdict_then,verdict_now"
+    csv = invoke(fleet, "decisions", "--format", "csv", "--lang", "en").output.splitlines()
+    assert csv[0] == (
+        "\ufeffdecision_id,decided_at,subject,app,name,owner,decision,into,decided_by,reason,verdict_then,verdict_now"
+    )
+    indonesian = invoke(fleet, "decisions", "--lang", "id").output.splitlines()[0]
+    assert indonesian.split()[:2] == ["DIPUTUSKAN", "APLIKASI"]
     assert invoke(fleet, "decisions", "--since", "kemarin").exit_code == 2
 
 

@@ -136,16 +136,14 @@ def decision_rows(
     subject: str | None = None,
     decision: str | None = None,
     by: str | None = None,
-    since: str | None = None,
     latest: bool = False,
 ) -> list[dict[str, Any]]:
-    """Decisions, newest first, with the app's name and ronda's verdict then and now."""
+    """Decisions, newest first, with the app's name, owner, and ronda's verdict then and now."""
     where, params = [], []
     for clause, value in (
         ("d.subject = ?", subject),
         ("d.decision = ?", decision),
         ("lower(d.decided_by) LIKE '%' || lower(?) || '%'", by),
-        ("d.decided_at >= ?", since),
     ):
         if value:
             where.append(clause)
@@ -160,8 +158,9 @@ def decision_rows(
         "CASE WHEN i.app_id IS NOT NULL OR instr(d.subject, '/') = 0 THEN d.subject ELSE coalesce("
         " (SELECT h.hostname FROM hosts h WHERE h.agent_id = substr(d.subject, 1, instr(d.subject, '/') - 1))"
         " || substr(d.subject, instr(d.subject, '/')), d.subject) END AS app, "
-        "coalesce(v.name, i.name, '') AS name, d.decision, d.into_subject AS \"into\", d.decided_by, "
-        "d.reason, d.verdict AS verdict_then, v.verdict AS verdict_now "
+        "coalesce(v.name, i.name, '') AS name, coalesce(i.owner, v.owner, '') AS owner, d.decision, "
+        'd.into_subject AS "into", d.decided_by, d.reason, d.verdict AS verdict_then, '
+        "v.verdict AS verdict_now "
         "FROM decisions d LEFT JOIN verdicts v ON v.subject = d.subject "
         "LEFT JOIN inventory i ON i.app_id = d.subject"
         + (" WHERE " + " AND ".join(where) if where else "")

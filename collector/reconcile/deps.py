@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections import defaultdict
 
 from ronda.collector.inventory.model import DeclaredApp
+from ronda.collector.reconcile import texts as T
 from ronda.collector.reconcile.hops import hops_to, label
 from ronda.collector.reconcile.index import Index
 from ronda.collector.reconcile.model import DiscoveredApp
@@ -30,7 +31,7 @@ def inbound(
         if app.parent_key:
             parent = index.by_handle.get(f"{app.agent_id}/{app.parent_key}")
             if parent is not None:
-                by_app[parent.handle].append((app.handle, f"{label(app)} is served inside this vhost"))
+                by_app[parent.handle].append((app.handle, T.SERVED_INSIDE(app=label(app))))
     for backend, hops in hops_to(index).items():
         by_app[backend] += [(hop.front.handle, hop.why()) for hop in hops]
     by_declared: dict[str, list[tuple[str, str]]] = defaultdict(list)
@@ -38,5 +39,5 @@ def inbound(
         if d.status in INACTIVE:
             continue
         for dep in d.depends_on:
-            by_declared[dep].append((d.app_id, f"{d.app_id} ({d.name}) is declared to depend on it"))
+            by_declared[dep].append((d.app_id, T.DECLARED_DEPENDENCY(app_id=d.app_id, name=d.name)))
     return by_app, by_declared

@@ -22,6 +22,7 @@ import re
 from collections import defaultdict
 from dataclasses import dataclass
 
+from ronda.collector.reconcile import texts as T
 from ronda.collector.reconcile.index import Index, candidates_by_name, narrow_by_endpoint
 from ronda.collector.reconcile.model import DiscoveredApp
 from ronda.collector.reconcile.urls import (
@@ -51,12 +52,14 @@ class Hop:
 
     def why(self) -> str:
         servers = f" = {','.join(self.front.upstream_servers)}" if self.front.upstream_servers else ""
-        how = {
-            "any": ", passing on any Host it receives",
-            "name": f", asking for Host {self.host}",
-            "default": f", asking for Host {self.host}, which the default virtual host answers",
-        }.get(self.answered, "")
-        return f"{label(self.front)} proxies to it ({self.front.upstream}{servers}){how}"
+        said = {"app": label(self.front), "upstream": f"{self.front.upstream}{servers}"}
+        if self.answered == "any":
+            return T.PROXIES_TO_ANY(**said)
+        if self.answered == "name":
+            return T.PROXIES_TO_HOST(**said, name=self.host)
+        if self.answered == "default":
+            return T.PROXIES_TO_DEFAULT(**said, name=self.host)
+        return T.PROXIES_TO(**said)
 
 
 def label(app: DiscoveredApp) -> str:

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from ronda.collector.store import Store
@@ -46,20 +47,33 @@ def like(text: str) -> str:
 SHARED_KEYS = "SELECT app_key FROM apps GROUP BY app_key HAVING count(*) > 1"
 
 
-def shared_keys(store: Store) -> set[str]:
-    with store.reading() as conn:
-        return {row[0] for row in conn.execute(SHARED_KEYS)}
+@dataclass(frozen=True)
+class AppNames:
+    """How a list names an app so that `ronda explain` takes it: its declared id, else its app key when
+    no other host has that key, else HOST/APP_KEY."""
 
+    shared: frozenset[str]  # app keys more than one host has
+    hostnames: dict[str, str]  # agent id -> host name
 
-def app_name(row: dict[str, Any], shared: set[str]) -> str:
-    """How a list names the app of `row` (a finding or a verdict) so that `ronda explain` takes it:
-    its declared id, else its app key when no other host has that key, else HOST/APP_KEY."""
-    if row.get("app_id"):
-        return str(row["app_id"])
-    key = row.get("app_key")
-    if not key:
-        return str(row["subject"]).split("/", 1)[-1]  # a host or listener: what the list always showed
-    return f"{row.get('hostname') or row['agent_id']}/{key}" if key in shared else str(key)
+    @classmethod
+    def of(cls, store: Store) -> AppNames:
+        with store.reading() as conn:
+            shared = frozenset(row[0] for row in conn.execute(SHARED_KEYS))
+            hostnames = dict(
+                conn.execute("SELECT agent_id, hostname FROM hosts WHERE hostname != ''").fetchall()
+            )
+        return cls(shared, hostnames)
+
+    def name(self, row: dict[str, Any]) -> str:
+        """`row`: a finding or a verdict (app_id, agent_id, app_key, subject)."""
+        if row.get("app_id"):
+            return str(row["app_id"])
+        key = row.get("app_key")
+        if not key:
+            return str(row["subject"]).split("/", 1)[-1]  # a host or a listener: what lists always showed
+        if key not in self.shared:
+            return str(key)
+        return f"{self.hostnames.get(row['agent_id']) or row['agent_id']}/{key}"
 
 
 def finding_rows(
