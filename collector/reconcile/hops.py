@@ -18,7 +18,6 @@ each server's own default is assumed.
 
 from __future__ import annotations
 
-import re
 from collections import defaultdict
 from dataclasses import dataclass
 
@@ -37,7 +36,6 @@ from ronda.collector.reconcile.urls import (
 
 CLIENT_HOST, UPSTREAM_HOST = "$host", "$proxy_host"
 _DEFAULT_HEADER = {"nginx": UPSTREAM_HOST, "apache": UPSTREAM_HOST}  # the others pass the client's on
-_PASSES_CLIENT_HOST = re.compile(r"\$(host|http_host)\b")
 _LOOPBACK = {"localhost": "127.0.0.1", "[::1]": "::1"}
 
 
@@ -84,10 +82,10 @@ def sent_hosts(front: DiscoveredApp, upstream_host: str) -> tuple[list[str], lis
         return [upstream_host], []
     if header.startswith("$server_name"):
         return [front.server_names[0]] if front.server_names else [upstream_host], []
-    if "$" in header and not _PASSES_CLIENT_HOST.search(header):
-        header = CLIENT_HOST  # a variable ronda cannot resolve (a map): as if the client's were passed on
-    if not _PASSES_CLIENT_HOST.search(header):
+    if "$" not in header:  # a fixed name (with a port, perhaps)
         return [host_key(header.rsplit(":", 1)[0] if header.count(":") == 1 else header)], []
+    # The client's Host ($host, $http_host), or a variable ronda cannot resolve (a map): as if the
+    # client's were passed on.
     matchers = [server_name(n) for n in front.server_names]
     if not matchers or any(m.kind == "catch-all" for m in matchers):
         return None
