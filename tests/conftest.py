@@ -8,3 +8,6 @@ sys.path.insert(0, str(Path(__file__).parent))
 
 # decide_fleet: the demo fleet's store; naming_fleet: two servers, for naming apps and decisions
 pytest_plugins = ["process_guard", "pytester", "decide_fleet", "naming_fleet"]
+
+# The wheelhouse of this checkout, built once per session for every Ansible converge.
+from ansible_fleet import wheelhouse  # noqa: E402, F401
