@@ -151,8 +151,11 @@ def _pin(db: str, app_id: str, target: str, action: str, reason: str, by: str) -
 @click.option("--reason", default="", help="Why (kept with the pin).")
 @click.option("--by", default="", help="Who pins it.")
 def link(db: str, app_id: str, target: str, reason: str, by: str) -> None:
-    """Pin declared APP_ID to a discovered app (TARGET: HOST/APP_KEY or a URL),
-    whatever the matching rules say. Survives re-imports and re-scans."""
+    """Pin declared APP_ID to a discovered app, whatever the matching rules say
+    (a backend behind its front included). Survives re-imports and re-scans.
+
+    TARGET names one discovered app: HOST/APP_KEY, an APP_KEY one host has, a URL
+    or part of a name (as `ronda explain` takes them)."""
     _pin(db, app_id, target, "link", reason, by)
 
 
@@ -164,8 +167,11 @@ def link(db: str, app_id: str, target: str, reason: str, by: str) -> None:
 @click.option("--by", default="", help="Who forbids it.")
 @click.option("--clear", is_flag=True, help="Remove a pin or forbid instead: back to the matching rules.")
 def unlink(db: str, app_id: str, target: str, reason: str, by: str, clear: bool) -> None:
-    """Forbid declared APP_ID from matching a discovered app (TARGET: HOST/APP_KEY
-    or a URL). Survives re-imports and re-scans."""
+    """Forbid declared APP_ID from matching a discovered app, whatever the matching
+    rules say. Survives re-imports and re-scans.
+
+    TARGET names one discovered app: HOST/APP_KEY, an APP_KEY one host has, a URL
+    or part of a name (as `ronda explain` takes them)."""
     _pin(db, app_id, target, "clear" if clear else "forbid", reason, by)
 
 
