@@ -14,8 +14,9 @@ from dataclasses import dataclass
 from datetime import datetime
 
 from ronda.collector.reconcile import findings as rules
+from ronda.collector.reconcile import texts as T
 from ronda.collector.reconcile.config import ReconcileConfig
-from ronda.collector.reconcile.deps import inbound, with_backends
+from ronda.collector.reconcile.deps import inbound
 from ronda.collector.reconcile.inputkey import subject_key
 from ronda.collector.reconcile.match import Index, build_index, match_all
 from ronda.collector.reconcile.model import (
@@ -86,15 +87,9 @@ class Plan:
                     if child is None or child.parent_key != app.app_key or _used(child, clock):
                         deps.append((owner, why))
                     elif rules.app_is_idle(child, clock):  # an idle sub-app blocks nothing: it goes along
-                        notes.append(Reason("sub-app", "info", f"{why}, and is idle too: it goes with it"))
+                        notes.append(Reason("sub-app", "info", T.SUB_APP_IDLE(why=why)))
                     else:
-                        notes.append(
-                            Reason(
-                                "sub-app",
-                                INSUFFICIENT,
-                                f"{why}, and its use is unknown (no log covering the window)",
-                            )
-                        )
+                        notes.append(Reason("sub-app", INSUFFICIENT, T.SUB_APP_UNKNOWN(why=why)))
             if declared is not None:
                 deps += by_declared.get(declared.app_id, ())
             if len(deps) > 1:
@@ -159,7 +154,7 @@ def plan(inputs: Inputs, config: ReconcileConfig, now: datetime, known: dict[str
     """`known`: the input checksum of each subject as the previous run stored it; a subject whose
     checksum is unchanged is skipped (its stored verdict and findings hold) and listed in Outcome.skipped."""
     index = build_index(inputs.discovered, inputs.hosts, roots=any(d.root for d in inputs.declared))
-    matches = with_backends(match_all(inputs.declared, index, inputs.pins), index)
+    matches = match_all(inputs.declared, index, inputs.pins)
     matched: dict[str, list[Match]] = defaultdict(list)
     for m in matches:
         if m.handle in index.by_handle:

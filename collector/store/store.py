@@ -7,6 +7,7 @@ applied is recorded as history but does not roll the host's state back.
 
 from __future__ import annotations
 
+import contextlib
 import fcntl
 import logging
 import os
@@ -97,6 +98,10 @@ class Store:
                 Path(self.path).parent.mkdir(parents=True, exist_ok=True)
             except OSError as e:
                 raise StoreError(f"cannot create the directory of {self.path}: {e.strerror}") from None
+        if self.path != ":memory:" and not Path(self.path).exists():
+            # owner only (tokens' hashes, inventories, who uses what); SQLite gives -wal and -shm its mode
+            with contextlib.suppress(OSError):
+                os.close(os.open(self.path, os.O_WRONLY | os.O_CREAT, 0o600))
         try:
             conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False, timeout=30)
             conn.execute("PRAGMA journal_mode=WAL")
@@ -290,12 +295,21 @@ class Store:
             return list(self.db.query(sql, params))
 
     def hosts(self) -> list[dict[str, Any]]:
+        """Every host that reported or that an SSH scan was told to read, and how it is covered: `agent` (its
+        agent reports), `ssh` (the collector's SSH scan reads it) or `none` (an SSH target that never
+        answered); `last_seen` is when it last answered that way. Addresses only a network sweep found are
+        added by `ronda.collector.present.host_rows`."""
         return self.query("""
             SELECT h.agent_id, h.hostname, h.fqdn, h.addresses, h.os_name, h.os_version, h.source,
-                   a.last_seen, h.sequence,
+                   CASE a.source WHEN 'ssh' THEN 'ssh' ELSE 'agent' END AS coverage, a.last_seen, h.sequence,
                    (SELECT count(*) FROM apps p WHERE p.agent_id = h.agent_id AND p.present) AS apps,
                    (SELECT count(*) FROM source_errors e WHERE e.agent_id = h.agent_id) AS errors
-            FROM hosts h JOIN agents a USING (agent_id) ORDER BY h.hostname, h.agent_id""")
+            FROM hosts h JOIN agents a USING (agent_id)
+            UNION ALL
+            SELECT agent_id, name, NULL, json_array(address), NULL, NULL, 'ssh', 'none', NULL, NULL, 0, 0
+            FROM ssh_targets
+            WHERE last_success IS NULL AND agent_id NOT IN (SELECT agent_id FROM hosts)
+            ORDER BY 2, 1""")
 
     def apps(self, include_gone: bool = False) -> list[dict[str, Any]]:
         return self.query(f"""
