@@ -18,6 +18,7 @@ The families live here; each leaf lives beside the code that raises it.
     │   ├── ScanConfigError                ronda.collector.scan_config: collector.toml
     │   ├── ReconcileConfigError           ronda.collector.reconcile.config: reconcile.toml
     │   ├── ScopeError                     ronda.collector.scans.scope: a target outside the scopes
+    │   ├── StoreMissing                   ronda.collector.cli_common: --db names no database
     │   ├── CaError                        ronda.collector.trust.ca: no CA, a CA already there, a bad name
     │   ├── LanguageError                  ronda.i18n: a language or time zone ronda does not know
     │   └── FilterError                    ronda.collector.listing: a list filter (--since, --sort)
@@ -37,7 +38,8 @@ The families live here; each leaf lives beside the code that raises it.
     │   ├── EnrolError                  1  ronda.agent.enrol: enrolment refused or not possible
     │   └── Refused                     1  ronda.collector.trust.registry: a call the collector refuses
     ├── StoreError                      1  ronda.collector.store: the database cannot be opened or used
-    │   └── StoreBusy                      another write held it too long
+    │   ├── StoreBusy                      another write held it too long
+    │   └── ReconcileError                 ronda.collector.reconcile.db: a run could not read or write it
     ├── StateError                      1  ronda.agent.state: the agent's state directory
     │   └── SpoolError                     ronda.agent.spool
     ├── HostError                       1  ronda.agent.host: a host could not answer (file, command)

@@ -70,7 +70,8 @@ CHECKSUMS = {
     40: "8e4ba734228a41eb",
     41: "d4d377db2e8f6fa2",
     42: "1fc0a693a4080e8d",
-    43: "eef17b4f799b47a3",
+    43: "e879382ec793e2c8",
+    44: "eef17b4f799b47a3",
 }
 
 
@@ -265,6 +266,7 @@ def _as_before_41(path: Path) -> None:
             UPDATE apps SET detail = whole(detail, state);
             ALTER TABLE apps DROP COLUMN state;
             ALTER TABLE agents DROP COLUMN usage_through;
+            ALTER TABLE inventory_imports DROP COLUMN columns;
             DELETE FROM schema_migrations WHERE version >= 41;""")
 
 

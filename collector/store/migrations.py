@@ -88,8 +88,9 @@ MIGRATIONS: tuple[Migration, ...] = (
         store.STATE_FROM_TEXT,
         only_if=store.STATE_AS_TEXT,
     ),
+    Migration(43, "which column of each inventory import went to which field", reconcile.IMPORT_COLUMNS),
     Migration(
-        43,
+        44,
         "per agent, the snapshot through which the store holds its daily usage whole",
         store.USAGE_THROUGH,
     ),
