@@ -27,6 +27,7 @@ from __future__ import annotations
 import argparse
 import multiprocessing as mp
 import os
+import socket
 import statistics
 import subprocess
 import sys
@@ -40,7 +41,7 @@ import grpc
 
 from bench.fleet import make_snapshot
 from bench.relay import CountingRelay
-from ronda.agent.sender import COMPRESS_ABOVE, Sender
+from ronda.agent.sender import COMPRESS_ABOVE, RETRY_METADATA, SIZE_METADATA, Sender
 from ronda.collector.server import ServerConfig, make_server
 from ronda.collector.store import Store
 from ronda.collector.trust.ca import init_ca, issue_agent, issue_collector
@@ -133,9 +134,18 @@ def peak_rss_mb(pid: int) -> float:
     return total
 
 
-def wait_ready(address: str, tls: TlsFiles, timeout: float = 30) -> None:
-    with channel(address, False, tls) as ch:
-        grpc.channel_ready_future(ch).result(timeout=timeout)
+def wait_ready(port: int, timeout: float = 30) -> None:
+    """Until the server accepts connections. A plain socket, not a gRPC channel: the client processes are
+    forked from this one, and a process that forks after gRPC started its threads may hang its children."""
+    deadline = time.monotonic() + timeout
+    while True:
+        try:
+            socket.create_connection(("127.0.0.1", port), timeout=1).close()
+            return
+        except OSError:
+            if time.monotonic() > deadline:
+                raise
+            time.sleep(0.05)
 
 
 # -- clients ---------------------------------------------------------------------------------------------
@@ -151,14 +161,27 @@ def _agent_loop(
     stop_at: float,
     out: list,
 ) -> None:
-    def compression(payload: bytes):
-        return grpc.Compression.Gzip if gzip and len(payload) > COMPRESS_ABOVE else None
+    def send(payload: bytes) -> None:
+        """As ronda-agent sends: gzip above its threshold, the size declared so the collector admits it."""
+        compression = grpc.Compression.Gzip if gzip and len(payload) > COMPRESS_ABOVE else None
+        call(payload, timeout=120, compression=compression, metadata=((SIZE_METADATA, str(len(payload))),))
+
+    def retry_after(error: grpc.RpcError) -> float:
+        hint = dict(error.trailing_metadata() or ()).get(RETRY_METADATA)
+        return int(hint) / 1000 if hint else 0.2
 
     with channel(address, False, tls) as ch:
         call = ch.unary_unary(METHOD)
         sequence = 1
         opening = personalise(first, agent_id, sequence)
-        call(opening, timeout=120, compression=compression(opening))  # warm-up: the agent's first report
+        while True:  # warm-up: the agent's first report, taken when the collector has room
+            try:
+                send(opening)
+                break
+            except grpc.RpcError as e:
+                if e.code() != grpc.StatusCode.UNAVAILABLE:
+                    raise
+                time.sleep(retry_after(e))
         acknowledged = sequence
         while time.time() < start_at:
             time.sleep(0.01)
@@ -168,13 +191,12 @@ def _agent_loop(
             payload = personalise(payloads[sequence % len(payloads)], agent_id, sequence, base)
             began = time.perf_counter()
             try:
-                call(payload, timeout=120, compression=compression(payload))
+                send(payload)
             except grpc.RpcError as e:
                 if e.code() != grpc.StatusCode.UNAVAILABLE:
                     raise
                 out.append(("busy", time.perf_counter() - began))
-                hint = dict(e.trailing_metadata() or ()).get("ronda-retry-after-ms")
-                time.sleep(int(hint) / 1000 if hint else 0.2)
+                time.sleep(retry_after(e))
                 continue
             acknowledged = sequence
             out.append(("ok", time.perf_counter() - began))
@@ -268,7 +290,7 @@ def measure_workload(args, work: Path, pki: tuple[str, str, str], agents, worklo
             target=bare_server, args=(port, cert, key, ca, args.bare_workers)
         )
         bare.start()
-        wait_ready(f"127.0.0.1:{port}", agents[0][1])
+        wait_ready(port)
         result = run_load(f"127.0.0.1:{port}", agents, load, args.seconds, args.client_processes, bare.pid)
         result["rss"] = peak_rss_mb(bare.pid)
         bare.terminate()
@@ -300,7 +322,7 @@ def measure_workload(args, work: Path, pki: tuple[str, str, str], agents, worklo
         stderr=subprocess.DEVNULL,
     )
     try:
-        wait_ready(f"127.0.0.1:{port}", agents[0][1])
+        wait_ready(port)
         result = run_load(f"127.0.0.1:{port}", agents, load, args.seconds, args.client_processes, serve.pid)
         result["rss"] = peak_rss_mb(serve.pid)
     finally:
@@ -424,8 +446,6 @@ def main() -> None:
 
 
 def _free_port() -> int:
-    import socket
-
     with socket.socket() as s:
         s.bind(("127.0.0.1", 0))
         return s.getsockname()[1]
