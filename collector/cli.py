@@ -19,6 +19,7 @@ from ronda.collector.cli_inventory import inventory
 from ronda.collector.cli_reconcile import candidates, decide, explain, findings, reconcile, report
 from ronda.collector.cli_scan import scan, scans
 from ronda.collector.cli_trust import agents, ca
+from ronda.collector.cli_web import web
 from ronda.collector.server import CHECKPOINT_EVERY, ServerConfig, make_server, stop_gracefully
 from ronda.collector.store import Store
 from ronda.command import RondaGroup, setup_logging, verbose_option
@@ -189,5 +190,6 @@ for _command in (
     decide,
     scan,
     scans,
+    web,
 ):
     cli.add_command(_command)

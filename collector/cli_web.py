@@ -1,0 +1,102 @@
+"""`ronda web`: the console in a browser (the optional `web` extra: pip install 'ronda[web]')."""
+
+from __future__ import annotations
+
+import sys
+from types import ModuleType
+
+import click
+
+from ronda.collector.cli_common import db_option
+from ronda.errors import ConfigError
+
+
+class WebExtraMissing(ConfigError):
+    """`ronda web` needs the `web` extra, which this installation lacks."""
+
+
+def _console_module() -> ModuleType:
+    try:
+        from ronda.collector.web import console
+    except ImportError as e:
+        raise WebExtraMissing(
+            f"ronda web needs Datasette, which is not installed ({e.name}): pip install 'ronda[web]'"
+        ) from None
+    return console
+
+
+@click.group(invoke_without_command=True, short_help="Browse, filter, explain and decide in a browser.")
+@db_option
+@click.option(
+    "--listen",
+    metavar="HOST:PORT",
+    help="Address to serve on [default: 127.0.0.1:8470, or listen in web.toml]. Off loopback, "
+    "web.toml must configure a login and TLS (or a proxy that has them).",
+)
+@click.option(
+    "--config",
+    "config_path",
+    metavar="FILE",
+    help="Accounts, TLS and proxy settings (TOML; default $RONDA_WEB_CONFIG or /etc/ronda/web.toml).",
+)
+@click.option("--cert", metavar="FILE", help="Serve HTTPS with this certificate (PEM) ...")
+@click.option("--key", metavar="FILE", help="... and its private key (PEM).")
+@click.option("--lang", metavar="LANG", help="id or en [default: $RONDA_LANG, else the locale].")
+@click.pass_context
+def web(
+    ctx: click.Context,
+    db: str,
+    listen: str | None,
+    config_path: str | None,
+    cert: str | None,
+    key: str | None,
+    lang: str | None,
+) -> None:
+    """Serve the store in a browser: the operators' views with facets by OPD,
+    verdict, finding kind and server; questions ready to ask; a page per app
+    with its evidence and usage chart; the report, live; and decisions,
+    recorded by people who signed in.
+
+    \b
+    Read-only except for decisions, which go through the same checks as
+    `ronda decide` and carry the name of whoever signed in. On a loopback
+    address anyone on this machine may read without signing in; on any other
+    address everyone signs in, over TLS:
+      ronda web                                   # http://127.0.0.1:8470/
+      ronda web hash-password                     # a hash for web.toml's [accounts.NAME]
+      ronda web --listen 0.0.0.0:8470 --cert web.pem --key web-key.pem
+    """
+    if ctx.invoked_subcommand is not None:
+        return
+    from ronda.collector.web import lang as languages
+    from ronda.collector.web.config import load_web_config, with_options
+
+    module = _console_module()
+    config = with_options(load_web_config(config_path), listen=listen, cert=cert, key=key)
+    datasette = module.build_console(db, config, languages.get(lang))
+    sock = module.bind(config)
+    host, port = sock.getsockname()[:2]
+    scheme = "https" if config.tls else "http"
+    shown = f"[{host}]" if ":" in host else host
+    who = "anyone on this machine may read" if config.anonymous_read else "everyone signs in"
+    click.echo(f"ronda web on {scheme}://{shown}:{port}/ ({who}), database {db}", err=True)
+    sys.stderr.flush()
+    module.serve(datasette, config, sock)
+
+
+@web.command("hash-password")
+@click.option("--stdin", "from_stdin", is_flag=True, help="Read the password from standard input.")
+def hash_password_command(from_stdin: bool) -> None:
+    """Print the hash of a password for web.toml (`password_hash` of an
+    [accounts.NAME] table). The password itself is never stored."""
+    from ronda.collector.web.config import WebConfigError
+    from ronda.collector.web.passwords import hash_password, weak_password
+
+    if from_stdin:
+        password = sys.stdin.readline().rstrip("\n")
+    else:
+        password = click.prompt("Password", hide_input=True, confirmation_prompt=True)
+    problem = weak_password(password)
+    if problem:
+        raise WebConfigError(problem)
+    click.echo(hash_password(password))
