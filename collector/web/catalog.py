@@ -153,7 +153,7 @@ COLUMNS = {
     "subject": N_("App"),
     "app_id": N_("Declared id"),
     "name": N_("Name"),
-    "owner": N_("OPD (owner)"),
+    "owner": N_("Owner (OPD)"),
     "unit": N_("Unit"),
     "contact": N_("Contact"),
     "hosts": N_("Servers"),

@@ -84,7 +84,7 @@ def render_cell(value: Any, column: str, table: str | None, database: str, datas
         return Markup(f'<a class="ronda-app" href="{pages.app_path(datasette, value)}">{escape(value)}</a>')
     if column in CODES and isinstance(value, str):
         return Markup(
-            f'<span class="tag {escape(value)}" title="{escape(value)}">{escape(lang._(value))}</span>'
+            f'<span class="tag {escape(value)}" title="{escape(value)}">{escape(lang._(value.replace("-", " ")))}</span>'
         )
     if column in MONEY_COLUMNS and isinstance(value, int):
         return lang.money(value)
@@ -153,6 +153,8 @@ def register_routes() -> list[tuple[str, Any]]:
 def forbidden(datasette: Any, request: Request, message: str) -> Any:
     """A visitor not signed in is sent to sign in, and back to the page afterwards."""
     console = _console(datasette)
-    if console is None or request.actor is not None or not console.config.accounts:
+    if console is None or request.actor is not None or console.config.anonymous_read:
+        return None
+    if not console.config.accounts:
         return None
     return Response.redirect(datasette.urls.path(pages.LOGIN) + "?next=" + quote(request.full_path, safe=""))
