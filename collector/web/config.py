@@ -173,7 +173,7 @@ def check(config: WebConfig) -> None:
         raise WebConfigError("choose TLS served by ronda web (--cert/--key) or a proxy in front, not both")
     if config.proxy_user_header and not config.trusted_proxies:
         raise WebConfigError("proxy_user_header needs trusted_proxies: the addresses of the proxy")
-    where = f"{config.listen}" + (f" (from {config.source})" if config.source else "")
+    where = config.listen
     if is_loopback(config.host) and not config.proxied:
         return
     if not config.can_sign_in:
