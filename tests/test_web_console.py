@@ -56,7 +56,10 @@ def test_sql_reads_credentials_hashes_as_null_and_cannot_attach_or_write(db: Pat
             "VALUES ('agent-web2', 'approved', 'token', 'a3f1c2', 'x', 'x')"
         )
     store.close()
-    sql = "select token_hash, agent_id from agent_tokens union all select credential, agent_id from agent_identities"
+    sql = (
+        "select token_hash, agent_id from agent_tokens "
+        "union all select credential, agent_id from agent_identities"
+    )
     answer = rows(visitor.get("/ronda.json", params={"sql": sql, "_shape": "objects"}))
     assert {r["agent_id"] for r in answer} >= {"agent-web1", "agent-web2"}
     assert all(r["token_hash"] is None for r in answer)

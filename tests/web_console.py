@@ -114,3 +114,15 @@ def screenshot(browser: Browser, page: Page, path: Path, width: int = 1280) -> P
     path.parent.mkdir(parents=True, exist_ok=True)
     path.write_bytes(base64.b64decode(data))
     return path
+
+
+def awaited(browser: Browser, page: Page, expression: str) -> Any:
+    """The value of a JavaScript expression that gives a promise (a fetch), once it settles."""
+    result = browser.send(
+        "Runtime.evaluate",
+        {"expression": expression, "returnByValue": True, "awaitPromise": True},
+        session=page.session,
+    )
+    if "exceptionDetails" in result:
+        raise RuntimeError(f"evaluate failed: {result['exceptionDetails']}")
+    return result["result"].get("value")

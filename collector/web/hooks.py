@@ -25,6 +25,19 @@ DECIDE = "ronda-decide"
 CODES = {"verdict": "verdict", "decision": "decision"}  # column -> the kind of code it holds
 SUBJECT_COLUMNS = {"subject", "into_subject"}
 MONEY_COLUMNS = {"annual_cost", "build_cost"}
+# Stored as UTC timestamps (2026-07-09T15:25:05Z): shown as the day, the timestamp on hover.
+TIME_COLUMNS = {
+    "last_human_request",
+    "last_request",
+    "coverage_start",
+    "first_seen",
+    "last_seen",
+    "decided_at",
+    "since",
+    "changed_at",
+    "resolved_at",
+    "at",
+}
 
 
 def _console(datasette: Any) -> Any:
@@ -81,21 +94,37 @@ def render_cell(value: Any, column: str, table: str | None, database: str, datas
         return None
     lang = console.lang
     if column in SUBJECT_COLUMNS and isinstance(value, str) and value:
-        return Markup(f'<a class="ronda-app" href="{pages.app_path(datasette, value)}">{escape(value)}</a>')
-    if column in CODES and isinstance(value, str):
+        # A discovered app's subject is AGENT_ID/APP_KEY: the key says what it is, the id only where.
+        shown = value.partition("/")[2] or value
         return Markup(
-            f'<span class="tag {escape(value)}" title="{escape(value)}">{escape(lang._(value.replace("-", " ")))}</span>'
+            f'<a class="ronda-app" href="{pages.app_path(datasette, value)}" title="{escape(value)}">'
+            f"{escape(shown)}</a>"
         )
+    if column in CODES and isinstance(value, str):
+        label = lang._(value.replace("-", " "))  # the label of a code: safe-to-take-down, take-down
+        return Markup(f'<span class="tag {escape(value)}" title="{escape(value)}">{escape(label)}</span>')
     if column in MONEY_COLUMNS and isinstance(value, int):
         return lang.money(value)
+    if column in TIME_COLUMNS and isinstance(value, str) and len(value) == 20 and value.endswith("Z"):
+        return Markup(
+            f'<time datetime="{escape(value)}" title="{escape(value)}">{escape(lang.date(value))}</time>'
+        )
     if column == "reasons" and isinstance(value, str) and value.startswith("[["):
-        try:
-            reasons = json.loads(value)
-        except ValueError:
-            return None
-        items = "".join(f'<li class="e-{escape(e)}">{escape(text)}</li>' for e, _rule, text in reasons)
-        return Markup(f'<ul class="reasons">{items}</ul>')
+        return _reasons(value, lang)
     return None
+
+
+def _reasons(stored: str, lang: Any) -> Markup | None:
+    """A verdict's reasons (JSON [[effect, rule, text], ...]) folded under their count."""
+    try:
+        reasons = json.loads(stored)
+    except ValueError:
+        return None
+    items = "".join(f'<li class="e-{escape(e)}">{escape(text)}</li>' for e, _rule, text in reasons)
+    count = lang._("{count} reasons").format(count=len(reasons))
+    return Markup(
+        f'<details class="reasons"><summary>{count}</summary><ul class="reasons">{items}</ul></details>'
+    )
 
 
 @hookimpl
