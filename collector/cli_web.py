@@ -8,6 +8,7 @@ from types import ModuleType
 import click
 
 from ronda.collector.cli_common import db_option
+from ronda.collector.web.config import WebConfig
 from ronda.errors import ConfigError
 
 
@@ -42,6 +43,12 @@ def _console_module() -> ModuleType:
 @click.option("--cert", metavar="FILE", help="Serve HTTPS with this certificate (PEM) ...")
 @click.option("--key", metavar="FILE", help="... and its private key (PEM).")
 @click.option("--lang", metavar="LANG", help="id or en [default: $RONDA_LANG, else the locale].")
+@click.option(
+    "--check",
+    "check_only",
+    is_flag=True,
+    help="Check web.toml and the options, say what they allow, and exit.",
+)
 @click.pass_context
 def web(
     ctx: click.Context,
@@ -51,6 +58,7 @@ def web(
     cert: str | None,
     key: str | None,
     lang: str | None,
+    check_only: bool,
 ) -> None:
     """Serve the store in a browser: the operators' views with facets by OPD,
     verdict, finding kind and server; questions ready to ask; a page per app
@@ -69,19 +77,40 @@ def web(
     if ctx.invoked_subcommand is not None:
         return
     from ronda.collector.web import lang as languages
-    from ronda.collector.web.config import load_web_config, with_options
+    from ronda.collector.web.config import check, check_tls_files, load_web_config, with_options
 
-    module = _console_module()
     config = with_options(load_web_config(config_path), listen=listen, cert=cert, key=key)
+    check(config)
+    check_tls_files(config)
+    if check_only:
+        click.echo(_summary(config))
+        return
+    module = _console_module()
     datasette = module.build_console(db, config, languages.get(lang))
     sock = module.bind(config)
     host, port = sock.getsockname()[:2]
     scheme = "https" if config.tls else "http"
     shown = f"[{host}]" if ":" in host else host
-    who = "anyone on this machine may read" if config.anonymous_read else "everyone signs in"
-    click.echo(f"ronda web on {scheme}://{shown}:{port}/ ({who}), database {db}", err=True)
+    click.echo(f"ronda web on {scheme}://{shown}:{port}/ ({_who(config)}), database {db}", err=True)
     sys.stderr.flush()
     module.serve(datasette, config, sock)
+
+
+def _who(config: WebConfig) -> str:
+    return "anyone on this machine may read" if config.anonymous_read else "everyone signs in"
+
+
+def _summary(config: WebConfig) -> str:
+    """What a checked config allows, in one line."""
+    signs_in = [f"{len(config.accounts)} password account(s)"] if config.accounts else []
+    if config.proxy_user_header:
+        signs_in.append(f"the proxy's {config.proxy_user_header} header")
+    transport = (
+        "HTTPS" if config.tls else "behind a TLS proxy" if config.proxied else "plain HTTP on loopback"
+    )
+    return f"web config fine: listen {config.listen}, {transport}, {_who(config)}; " + (
+        "sign-in by " + " and ".join(signs_in) if signs_in else "nobody can sign in: read-only"
+    )
 
 
 @web.command("hash-password")

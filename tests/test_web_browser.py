@@ -4,12 +4,17 @@ Chromium. Screenshots are kept in build/screenshots/ for a person to look at."""
 
 from __future__ import annotations
 
+import http.client
 import json
+import re
+import ssl
 import subprocess
+import urllib.parse
 from pathlib import Path
 
 import pytest
 from browser import Browser
+from certs import self_signed
 from web_console import BIN, awaited, fill, ronda_web, run_web, screenshot, text, wait_for_load
 from web_visitor import BUDI, PASSWORD
 
@@ -170,3 +175,27 @@ def test_a_non_loopback_listen_without_login_is_refused(demo: Path, listen: str)
     done = run_web(demo, "--listen", listen)
     assert done.returncode == 2
     assert f"refusing to serve the console on {listen} without a login" in done.stderr
+
+
+def test_served_over_https_with_secure_sessions(demo: Path, tmp_path: Path) -> None:
+    # The certificate a province's CA (or `ronda ca`) issues for the console's name.
+    cert, key, _ = self_signed(tmp_path, "ronda.diskominfo.example", ["ronda.diskominfo.example"])
+    config = tmp_path / "web.toml"
+    config.write_text(f'[accounts.budi]\npassword_hash = "{BUDI.password_hash}"\n')
+    context = ssl.create_default_context(cafile=str(cert))
+    context.check_hostname = False  # the certificate names the console's DNS name; the test dials 127.0.0.1
+    with ronda_web(demo, "--cert", str(cert), "--key", str(key), config=config, scheme="https") as url:
+        port = int(url.rsplit(":", 1)[1])
+        connection = http.client.HTTPSConnection("127.0.0.1", port, context=context, timeout=10)
+        connection.request("GET", "/-/ronda/login")
+        answer = connection.getresponse()
+        page, csrf_cookie = answer.read().decode(), answer.headers["set-cookie"].split(";")[0]
+        token = re.search(r'name="csrftoken" value="([^"]+)"', page).group(1)  # type: ignore[union-attr]
+        form = urllib.parse.urlencode({"username": "budi", "password": PASSWORD, "csrftoken": token})
+        headers = {"Cookie": csrf_cookie, "Content-Type": "application/x-www-form-urlencoded"}
+        connection.request("POST", "/-/ronda/login", form, headers)
+        answer = connection.getresponse()
+        answer.read()
+        assert answer.status == 302
+        session = answer.headers["set-cookie"]
+        assert "ds_actor=" in session and "Secure" in session and "HttpOnly" in session

@@ -6,6 +6,7 @@ from __future__ import annotations
 from pathlib import Path
 
 import pytest
+from certs import self_signed
 from click.testing import CliRunner
 from web_visitor import BUDI
 
@@ -208,3 +209,34 @@ def test_throttle_counts_failures_per_key_and_forgets_them() -> None:
     throttle.succeeded("user:budi")
     assert not throttle.blocked("user:budi")
     assert Throttle(attempts=1, window=-1).blocked("user:x") is False
+
+
+def test_check_says_what_a_config_allows(tmp_path: Path) -> None:
+    cert, key, _ = self_signed(tmp_path, "ronda.diskominfo.example", ["ronda.diskominfo.example"])
+    path = tmp_path / "web.toml"
+    path.write_text(
+        f'listen = "0.0.0.0:8443"\ncert = "{cert}"\nkey = "{key}"\n'
+        f'[accounts.budi]\npassword_hash = "{BUDI.password_hash}"\n'
+    )
+    result = CliRunner().invoke(cli, ["web", "--check", "--config", str(path)])
+    assert result.exit_code == 0, result.output
+    assert result.output.strip() == (
+        "web config fine: listen 0.0.0.0:8443, HTTPS, everyone signs in; sign-in by 1 password account(s)"
+    )
+
+
+@pytest.mark.parametrize("broken", ["missing", "not-pem", "other-key"])
+def test_tls_files_that_cannot_serve_are_refused(tmp_path: Path, broken: str) -> None:
+    cert, key, _ = self_signed(tmp_path / "a", "ronda.diskominfo.example", ["ronda.diskominfo.example"])
+    _, other_key, _ = self_signed(tmp_path / "b", "other.example", ["other.example"])
+    if broken == "missing":
+        cert = tmp_path / "nope.pem"
+    elif broken == "not-pem":
+        cert.write_text("this is not a certificate\n")
+    else:
+        key = other_key
+    result = CliRunner().invoke(
+        cli, ["web", "--check", "--config", "/dev/null", "--cert", str(cert), "--key", str(key)]
+    )
+    assert result.exit_code == 2
+    assert f"cannot serve HTTPS with {cert} and {key}" in result.output

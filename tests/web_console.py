@@ -8,15 +8,13 @@ import os
 import subprocess
 import sys
 import time
-import urllib.error
-import urllib.request
 from collections.abc import Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Any
 
 from browser import Browser, Page
-from servers import free_port
+from servers import free_port, wait_for_port
 
 STARTUP_SECONDS = 30
 BIN = Path(sys.executable).parent  # the virtual environment's scripts
@@ -24,7 +22,11 @@ BIN = Path(sys.executable).parent  # the virtual environment's scripts
 
 @contextmanager
 def ronda_web(
-    db: Path, *args: str, config: Path | None = None, env: dict[str, str] | None = None
+    db: Path,
+    *args: str,
+    config: Path | None = None,
+    env: dict[str, str] | None = None,
+    scheme: str = "http",
 ) -> Iterator[str]:
     """`ronda web --db DB ARGS` on 127.0.0.1 and a free port, until the block ends; yields its URL."""
     port = free_port()
@@ -37,9 +39,9 @@ def ronda_web(
         stderr=subprocess.PIPE,
         text=True,
     )
-    url = f"http://127.0.0.1:{port}"
+    url = f"{scheme}://127.0.0.1:{port}"
     try:
-        wait_until_serving(url, process)
+        wait_until_serving(port, process)
         yield url
     finally:
         process.terminate()
@@ -50,19 +52,18 @@ def ronda_web(
             process.wait()
 
 
-def wait_until_serving(url: str, process: subprocess.Popen) -> None:
+def wait_until_serving(port: int, process: subprocess.Popen) -> None:
+    """Until the port takes connections: `ronda web` binds it only once the console is built."""
     deadline = time.monotonic() + STARTUP_SECONDS
     while time.monotonic() < deadline:
         if process.poll() is not None:
             raise RuntimeError(f"ronda web exited {process.returncode}: {process.stderr.read()}")  # type: ignore[union-attr]
         try:
-            with urllib.request.urlopen(url + "/-/versions.json", timeout=2):
-                return
-        except urllib.error.HTTPError:
-            return  # it answers (a 403 when reading needs a login)
-        except OSError:
-            time.sleep(0.2)
-    raise RuntimeError(f"ronda web did not answer on {url} within {STARTUP_SECONDS} s")
+            wait_for_port(port, timeout=0.5)
+            return
+        except TimeoutError:
+            continue
+    raise RuntimeError(f"ronda web did not listen on {port} within {STARTUP_SECONDS} s")
 
 
 def run_web(

@@ -22,6 +22,7 @@ traffic is TLS, served by ronda itself or by the proxy.
 from __future__ import annotations
 
 import ipaddress
+import ssl
 from dataclasses import dataclass, field, replace
 from typing import Any
 
@@ -188,3 +189,20 @@ def check(config: WebConfig) -> None:
             "cross the network readable. Give --cert and --key (PEM), or put a TLS proxy in front "
             "and set behind_proxy = true"
         )
+
+
+def check_tls_files(config: WebConfig) -> None:
+    """Refuse --cert/--key that cannot serve HTTPS (unreadable, not PEM, a key of another
+    certificate) before anything starts."""
+    if not config.tls:
+        return
+    context = ssl.SSLContext(ssl.PROTOCOL_TLS_SERVER)
+    try:
+        context.load_cert_chain(config.cert, config.key)
+    except ssl.SSLError:
+        reason = "they are not a PEM certificate and the private key that belongs to it"
+    except OSError as e:
+        reason = f"{e.filename or config.cert}: {e.strerror or e}"
+    else:
+        return
+    raise WebConfigError(f"cannot serve HTTPS with {config.cert} and {config.key}: {reason}")

@@ -26,7 +26,7 @@ from datasette.plugins import pm
 from ronda.collector.store import Store
 from ronda.collector.web import hooks
 from ronda.collector.web.auth import Throttle
-from ronda.collector.web.config import WebConfig, WebConfigError, check
+from ronda.collector.web.config import WebConfig, WebConfigError, check, check_tls_files
 from ronda.collector.web.lang import Lang
 from ronda.collector.web.metadata import DATABASE, build_metadata
 from ronda.errors import RondaError
@@ -102,6 +102,7 @@ def _secret(db: str) -> str:
 def build_console(db: str, config: WebConfig, lang: Lang) -> Datasette:
     """A Datasette instance serving the store at `db`; refuses an unsafe `config` (WebConfigError)."""
     check(config)
+    check_tls_files(config)
     if not Path(db).is_file():
         raise WebConfigError(
             f"no store at {db}: give --db (or $RONDA_DB), or make one with `ronda serve` "
