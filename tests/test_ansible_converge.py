@@ -10,6 +10,7 @@ command line, user and capabilities.
 from __future__ import annotations
 
 import grp
+import json
 import pwd
 import secrets
 import shutil
@@ -17,6 +18,7 @@ import stat
 import subprocess
 import tempfile
 import time
+import urllib.request
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -35,6 +37,7 @@ from ansible_fleet import (
 from servers import free_port, stop_process, wait_for_port
 
 from ronda import __version__
+from ronda.collector.web.passwords import hash_password
 
 pytestmark = pytest.mark.servers  # ansible-playbook converges hosts over a real sshd
 
@@ -46,6 +49,7 @@ COLLECTOR = "collector"
 # Accounts the roles create on this machine, unique per run so that concurrent runs never share one.
 RUN = secrets.token_hex(3)
 COLLECTOR_USER = f"rt{RUN}-svc"
+WEB_PASSWORD_HASH = hash_password("kata-sandi-konsol", iterations=1000)
 
 
 def agent_user(name: str) -> str:
@@ -80,6 +84,7 @@ class Fleet:
     inventory: Path
     wheelhouse: Path
     home: Path
+    web_port: int
     runs: dict[str, subprocess.CompletedProcess] = field(default_factory=dict)
     after_check: list[Path] = field(default_factory=list)
 
@@ -90,7 +95,7 @@ class Fleet:
         return self.prefix(host) / "etc/systemd/system"
 
 
-def host_vars(fleet_root: Path, host: str, address: str, sshd: Sshd) -> dict:
+def host_vars(fleet_root: Path, host: str, address: str, sshd: Sshd, web_port: int = 0) -> dict:
     p = fleet_root / "hosts" / host
     values = {
         "ansible_host": address,
@@ -115,16 +120,23 @@ def host_vars(fleet_root: Path, host: str, address: str, sshd: Sshd) -> dict:
             "ronda_collector_ssh_hosts": [{"name": AGENTLESS[0], "address": AGENTLESS[1]}],
             "ronda_collector_ssh_key_src": str(sshd.client_key),
             "ronda_collector_ssh_known_hosts_src": str(sshd.known_hosts),
+            # The console on the collector's loopback address, with one account to decide.
+            "ronda_collector_web_enabled": True,
+            "ronda_collector_web_listen": f"{address}:{web_port}",
+            "ronda_collector_web_accounts": [
+                {"username": "budi", "name": "Budi Santoso", "password_hash": WEB_PASSWORD_HASH}
+            ],
         }
     return values
 
 
-def write_inventory(root: Path, sshd: Sshd, wheelhouse: Path, port: int) -> Path:
-    import json
+def write_inventory(root: Path, sshd: Sshd, wheelhouse: Path, port: int, web_port: int) -> Path:
 
     inventory = {
         "all": {
-            "hosts": {name: host_vars(root, name, address, sshd) for name, address in HOSTS.items()},
+            "hosts": {
+                name: host_vars(root, name, address, sshd, web_port) for name, address in HOSTS.items()
+            },
             "vars": {
                 "ansible_port": sshd.port,
                 "ansible_user": "root",
@@ -175,7 +187,9 @@ def fleet(wheelhouse, tmp_path_factory):
     try:
         (root / "hosts" / COLLECTOR / "usr/local/bin").mkdir(parents=True)
         home = tmp_path_factory.mktemp("ansible-home")
-        fleet = Fleet(root, port, write_inventory(root, sshd, wheelhouse, port), wheelhouse, home)
+        web_port = free_port()
+        inventory = write_inventory(root, sshd, wheelhouse, port, web_port)
+        fleet = Fleet(root, port, inventory, wheelhouse, home, web_port)
         fleet.runs["check"] = run_playbook("site.yml", fleet.inventory, home, "--check", "--diff")
         fleet.after_check = sorted(p for p in (root / "hosts").rglob("*") if not p.is_dir())
         fleet.runs["converge"] = run_playbook("site.yml", fleet.inventory, home, "--diff")
@@ -229,7 +243,7 @@ def test_rendered_units_pass_systemd_analyze_verify(fleet, host):
     units = sorted(str(p) for p in fleet.units(host).iterdir())
     expected = {"ronda-agent.service"}
     if host == COLLECTOR:
-        expected |= {"ronda-collector.service"} | {
+        expected |= {"ronda-collector.service", "ronda-web.service"} | {
             f"ronda-{job}.{kind}"
             for job in ("scan-network", "scan-ssh", "reconcile", "report")
             for kind in ("service", "timer")
@@ -252,7 +266,7 @@ def test_secrets_have_tight_modes_and_never_show_in_output(fleet):
             agent_user(host),
         )
         assert not (config / "ca-key.pem").exists()
-    for key in ("collector-key.pem", "ssh/id_ronda"):
+    for key in ("collector-key.pem", "ssh/id_ronda", "web.toml"):
         info = (fleet.prefix(COLLECTOR) / "etc/ronda" / key).stat()
         assert stat.S_IMODE(info.st_mode) == 0o640
         assert grp.getgrgid(info.st_gid).gr_name == COLLECTOR_USER
@@ -279,6 +293,13 @@ def test_agents_started_from_their_units_report_to_the_collector_over_mtls(fleet
             assert all(p.poll() is None for p in processes), "a service exited"
         logs = {p.name: p.read_text(errors="replace") for p in tmp_path.glob("*.log")}
         assert seen == set(HOSTS), logs
+
+        # The console, run as its unit would, reads what the agents reported.
+        processes.append(start_unit(fleet.units(COLLECTOR) / "ronda-web.service", tmp_path / "web.log"))
+        wait_for_port(fleet.web_port, HOSTS[COLLECTOR], timeout=30)
+        url = f"http://{HOSTS[COLLECTOR]}:{fleet.web_port}/ronda/hosts.json?_shape=array"
+        with urllib.request.urlopen(url, timeout=10) as answer:
+            assert {row["agent_id"] for row in json.load(answer)} == set(HOSTS)
 
         # The scheduled SSH scan, run as its unit would: collector.toml names the host, key and known_hosts.
         job = start_unit(fleet.units(COLLECTOR) / "ronda-scan-ssh.service", tmp_path / "scan-ssh.log")
