@@ -8,10 +8,11 @@ from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
 import pytest
-from web_visitor import PASSWORD, Visitor, console, small_store
+from web_visitor import BUDI, PASSWORD, Visitor, console, small_store
 
 from ronda.collector.reconcile.decisions import decisions
 from ronda.collector.store import Store
+from ronda.collector.web.config import Account
 
 
 @pytest.fixture
@@ -236,6 +237,14 @@ def test_login_required_sends_anonymous_visitors_to_sign_in(db: Path) -> None:
         answer = v.get("/ronda/takedown_candidates")
         assert answer.status_code == 302 and answer.headers["location"].startswith("/-/ronda/login?next=")
         assert v.get("/-/ronda/report").status_code == 302
+        for page in (
+            "/-/metadata.json",
+            "/-/plugins.json",
+            "/-/versions.json",
+            "/-/databases.json",
+            "/ronda.json",
+        ):
+            assert v.get(page).status_code in (302, 403), page
         v.sign_in()
         assert v.get("/ronda/takedown_candidates").status_code == 200
     finally:
@@ -274,3 +283,14 @@ def test_the_report_is_served_live(db: Path, visitor: Visitor) -> None:
     assert answer.status_code == 200
     assert "default-src 'none'" in answer.headers["content-security-policy"]
     assert "forgotten.prov.example" in answer.text
+
+
+def test_an_account_named_root_gets_none_of_datasettes_debugging_powers(db: Path) -> None:
+    v = Visitor(console(db, accounts={"root": Account("root", "Root", BUDI.password_hash)}))
+    try:
+        assert v.sign_in("root").status_code == 302
+        assert v.get("/-/actor.json").json()["actor"]["id"] == "root"
+        for page in ("/-/permissions", "/_internal", "/_internal/tables"):
+            assert v.get(page).status_code == 403, page
+    finally:
+        v.close()

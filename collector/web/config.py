@@ -57,7 +57,6 @@ class WebConfig:
     login_required: bool = False
     session_hours: int = 8
     accounts: dict[str, Account] = field(default_factory=dict)
-    source: str = ""  # the file read, for error messages
 
     @property
     def host(self) -> str:
@@ -154,7 +153,7 @@ def load_web_config(path: str | None = None) -> WebConfig:
     file.check()
     if "trusted_proxies" in values:
         values["trusted_proxies"] = tuple(values["trusted_proxies"])
-    return WebConfig(**values, accounts=accounts, source=path)
+    return WebConfig(**values, accounts=accounts)
 
 
 def with_options(config: WebConfig, **options: Any) -> WebConfig:

@@ -66,6 +66,8 @@ def permission_allowed(datasette: Any, actor: dict[str, Any] | None, action: str
         return False
     if action == "view-table" and resource and resource[1] in DENIED:
         return False
+    if action == "view-database" and resource == "_internal":
+        return False  # Datasette's schema database, open to an actor named "root"
     if action in ("permissions-debug", "debug-menu"):
         return False  # Datasette grants these to an actor named "root"; a ronda account may be called so
     return None
