@@ -109,7 +109,7 @@ def ansible_env(home: Path) -> dict[str, str]:
 
 
 def run_playbook(
-    playbook: str, inventory: Path, home: Path, *args: str, timeout: int = 240
+    playbook: str, inventory: Path, home: Path, *args: str, timeout: int = 600
 ) -> subprocess.CompletedProcess:
     return subprocess.run(
         [str(BIN / "ansible-playbook"), "-i", str(inventory), str(ANSIBLE_DIR / playbook), *args],
