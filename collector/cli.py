@@ -9,17 +9,18 @@ from __future__ import annotations
 import logging
 import signal
 import threading
+from typing import Any
 
 import click
 
 from ronda import __version__
-from ronda.collector import present
-from ronda.collector.cli_common import db_option, format_option
+from ronda.collector.cli_common import db_option, emit, filters_from, format_option, list_options, output_from
 from ronda.collector.cli_inventory import inventory
 from ronda.collector.cli_reconcile import candidates, decide, explain, findings, reconcile, report
 from ronda.collector.cli_scan import scan, scans
 from ronda.collector.cli_trust import agents, ca
 from ronda.collector.cli_web import web
+from ronda.collector.reconcile.verdicts import VERDICTS
 from ronda.collector.server import CHECKPOINT_EVERY, ServerConfig, make_server, stop_gracefully
 from ronda.collector.store import Store
 from ronda.command import RondaGroup, setup_logging, verbose_option
@@ -148,9 +149,17 @@ def _serve_processes(db: str, config: ServerConfig, processes: int) -> None:
 @cli.command()
 @db_option
 @format_option
-def hosts(db: str, fmt: str) -> None:
-    """Servers that have reported, with their app counts."""
-    click.echo(present.hosts_text(Store(db), fmt))
+@list_options("host", "since", "stale")
+def hosts(db: str, fmt: str, **options: Any) -> None:
+    """Servers that have reported, with their app counts; --stale for those whose last report is
+    older than the limit (`stale_after_hours` of the reconcile config, 48 by default).
+    --since: hosts that reported since then."""
+    from ronda.collector.lists import hosts_list
+    from ronda.collector.reconcile.config import load_config
+
+    stale_after = load_config(None).stale_after_hours
+    out = output_from(fmt, options)
+    emit(lambda: hosts_list(Store(db), filters_from(options), out, stale_after), options["output"])
 
 
 @cli.command()
@@ -159,9 +168,25 @@ def hosts(db: str, fmt: str) -> None:
 @click.option(
     "--all", "include_gone", is_flag=True, help="Include apps gone from their host's latest snapshot."
 )
-def apps(db: str, fmt: str, include_gone: bool) -> None:
-    """Every app found on every host."""
-    click.echo(present.apps_text(Store(db), fmt, include_gone))
+@click.option(
+    "--verdict", "verdicts", multiple=True, type=click.Choice(VERDICTS), help="Only apps with this verdict."
+)
+@list_options("opd", "host", "since", "kind")
+def apps(db: str, fmt: str, include_gone: bool, verdicts: tuple[str, ...], **options: Any) -> None:
+    """Every app found on every host, with its declared owner (OPD), verdict and address.
+    --since: apps first seen since then; --kind: nginx, apache, caddy, node...
+
+    \b
+      ronda apps --opd "Dinas Kesehatan" --format xlsx -o apps-dinkes.xlsx
+      ronda apps --host web-01 --sort -last_human_request --limit 20
+    """
+    from ronda.collector.lists import apps_list
+
+    out = output_from(fmt, options)
+    emit(
+        lambda: apps_list(Store(db), filters_from(options, verdicts), out, include_gone),
+        options["output"],
+    )
 
 
 @cli.command(short_help="Run a sample fleet end to end on this machine.")

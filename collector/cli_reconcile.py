@@ -3,12 +3,22 @@
 from __future__ import annotations
 
 from datetime import UTC, datetime
+from typing import Any
 
 import click
 from click.decorators import FC
 
 from ronda.collector import present
-from ronda.collector.cli_common import db_option, format_option
+from ronda.collector.cli_common import (
+    db_option,
+    emit,
+    filters_from,
+    format_option,
+    language,
+    language_options,
+    list_options,
+    output_from,
+)
 from ronda.collector.output import output_file
 from ronda.collector.reconcile.config import load_config
 from ronda.collector.reconcile.decisions import DECISIONS, record_decision
@@ -45,9 +55,15 @@ def reconcile(db: str, config_path: str | None, fmt: str) -> None:
 @format_option
 @click.option("--kind", "kinds", multiple=True, type=click.Choice(KINDS), help="Only this kind (repeatable).")
 @click.option("--all", "include_resolved", is_flag=True, help="Include resolved findings.")
-def findings(db: str, fmt: str, kinds: tuple[str, ...], include_resolved: bool) -> None:
-    """Discrepancies between the declared inventory and what runs."""
-    click.echo(present.findings_text(Store(db), fmt, kinds, include_resolved))
+@list_options("opd", "host", "since")
+def findings(db: str, fmt: str, kinds: tuple[str, ...], include_resolved: bool, **options: Any) -> None:
+    """Discrepancies between the declared inventory and what runs. --since: findings first
+    seen since then (what is new this week: --since 7d)."""
+    from ronda.collector.lists import findings_list
+
+    out = output_from(fmt, options)
+    filters = filters_from(dict(options, kinds=kinds))
+    emit(lambda: findings_list(Store(db), filters, out, include_resolved), options["output"])
 
 
 @click.command()
@@ -60,9 +76,19 @@ def findings(db: str, fmt: str, kinds: tuple[str, ...], include_resolved: bool) 
     type=click.Choice(VERDICTS),
     help="Show these verdicts instead of safe-to-take-down (repeatable).",
 )
-def candidates(db: str, fmt: str, verdicts: tuple[str, ...]) -> None:
-    """Apps ronda calls safe to take down, with the evidence and any decision."""
-    click.echo(present.candidates_text(Store(db), fmt, verdicts or ("safe-to-take-down",)))
+@list_options("opd", "host", "since")
+def candidates(db: str, fmt: str, verdicts: tuple[str, ...], **options: Any) -> None:
+    """Apps ronda calls safe to take down, with the evidence and any decision. --since: verdicts
+    reached since then.
+
+    \b
+      ronda candidates --opd Bappeda --lang id
+      ronda candidates --verdict review --verdict insufficient-evidence --format csv -o tinjau.csv
+    """
+    from ronda.collector.lists import candidates_list
+
+    out = output_from(fmt, options)
+    emit(lambda: candidates_list(Store(db), filters_from(options, verdicts), out), options["output"])
 
 
 @click.command()
@@ -83,17 +109,53 @@ def explain(db: str, fmt: str, app: str, weeks: int) -> None:
 @click.command()
 @db_option
 @click.option(
-    "--html", "html_file", required=True, metavar="FILE", help="Write a self-contained HTML page here."
+    "--html", "html_file", metavar="FILE", help="Write the report, one self-contained HTML page, here."
 )
-@click.option("--title", default="ronda: web apps, their use, and what can be taken down", show_default=False)
-def report(db: str, html_file: str, title: str) -> None:
-    """A self-contained HTML report for decision makers (no external assets)."""
-    from ronda.collector.report import build_report, render_html
+@click.option(
+    "--approval",
+    "approval_file",
+    metavar="FILE",
+    help="Write the approval sheet here: .html to print and sign (one sheet per OPD), "
+    ".xlsx or .csv for the list `ronda decide --from FILE` reads back.",
+)
+@click.option("--opd", metavar="NAME", help="Only this OPD's apps (the declared owner, as in the inventory).")
+@language_options
+@click.option("--title", help="The report's title.")
+@_config_option
+def report(
+    db: str,
+    html_file: str | None,
+    approval_file: str | None,
+    opd: str | None,
+    lang: str | None,
+    tz: str | None,
+    title: str | None,
+    config_path: str | None,
+) -> None:
+    """The report for decision makers (one self-contained HTML page: no scripts, no external
+    requests; printable on A4) and the approval sheet they sign.
 
-    with output_file(html_file) as f:
-        page = render_html(build_report(Store(db)), title=title)
-        f.write(page)
-    click.echo(f"wrote {html_file} ({len(page.encode()) // 1024} KiB)")
+    \b
+      ronda report --html laporan.html --lang id --tz WITA
+      ronda report --approval berita-acara.html --opd "Dinas Kesehatan"
+      ronda report --approval keputusan.xlsx      # fill in, then: ronda decide --from keputusan.xlsx
+    """
+    from ronda.collector.report import build_report, render_html
+    from ronda.collector.report.approval import write_approval
+
+    if not html_file and not approval_file:
+        raise click.UsageError("give --html FILE, --approval FILE, or both")
+    config = load_config(config_path)
+    speaking = language(lang, tz)
+    data = build_report(Store(db), opd=opd, stale_after_hours=config.stale_after_hours, pages=bool(html_file))
+    if html_file:
+        with output_file(html_file) as f:
+            page = render_html(data, title=title, lang=speaking)
+            f.write(page)
+        click.echo(f"wrote {html_file} ({len(page.encode()) // 1024} KiB)")
+    if approval_file:
+        count = write_approval(data, approval_file, speaking)
+        click.echo(f"wrote {approval_file} ({count} apps)")
 
 
 @click.command()

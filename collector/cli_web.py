@@ -7,7 +7,7 @@ from types import ModuleType
 
 import click
 
-from ronda.collector.cli_common import db_option
+from ronda.collector.cli_common import db_option, language, language_options
 from ronda.collector.web.config import WebConfig
 from ronda.errors import ConfigError
 
@@ -42,7 +42,7 @@ def _console_module() -> ModuleType:
 )
 @click.option("--cert", metavar="FILE", help="Serve HTTPS with this certificate (PEM) ...")
 @click.option("--key", metavar="FILE", help="... and its private key (PEM).")
-@click.option("--lang", metavar="LANG", help="id or en [default: $RONDA_LANG, else the locale].")
+@language_options
 @click.option(
     "--check",
     "check_only",
@@ -58,6 +58,7 @@ def web(
     cert: str | None,
     key: str | None,
     lang: str | None,
+    tz: str | None,
     check_only: bool,
 ) -> None:
     """Serve the store in a browser: the operators' views with facets by OPD,
@@ -76,7 +77,6 @@ def web(
     """
     if ctx.invoked_subcommand is not None:
         return
-    from ronda.collector.web import lang as languages
     from ronda.collector.web.config import check, check_tls_files, load_web_config, with_options
 
     config = with_options(load_web_config(config_path), listen=listen, cert=cert, key=key)
@@ -86,7 +86,7 @@ def web(
         click.echo(_summary(config))
         return
     module = _console_module()
-    datasette = module.build_console(db, config, languages.get(lang))
+    datasette = module.build_console(db, config, language(lang, tz))
     sock = module.bind(config)
     host, port = sock.getsockname()[:2]
     scheme = "https" if config.tls else "http"

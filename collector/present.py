@@ -2,90 +2,25 @@
 
 JSON columns of the store decoded, the columns a table shows chosen, dates
 shortened for a terminal; the CLI and the demo print what these return and
-shape nothing themselves.
+shape nothing themselves. The list commands (hosts, apps, findings,
+candidates) with their filters and languages are in `ronda.collector.lists`.
 """
 
 from __future__ import annotations
 
 import json
-from collections.abc import Sequence
 from typing import TYPE_CHECKING, Any
 
+from ronda.collector.lists import app_rows, host_rows
 from ronda.collector.output import render
-from ronda.collector.reconcile.queries import (
-    CANDIDATE_COLUMNS,
-    candidate_rows,
-    candidate_table,
-    expand,
-    finding_rows,
-    text_table,
-)
+from ronda.collector.reconcile.queries import candidate_rows, expand
 from ronda.collector.reconcile.verdicts import VERDICTS
 from ronda.collector.store import Store
 
 if TYPE_CHECKING:
     from ronda.collector.reconcile.save import RunSummary
 
-APP_TABLE = ["hostname", "app_key", "listen", "root", "upstream", "framework", "last_human_request"]
-FINDING_TABLE = ["kind", "subject", "hostname", "summary", "first_seen", "last_seen"]
-NO_CANDIDATES = "no candidates (run `ronda reconcile` first)"
-
-
-def host_rows(store: Store) -> list[dict[str, Any]]:
-    rows = store.hosts()
-    for row in rows:
-        row["addresses"] = json.loads(row["addresses"] or "[]")
-    return rows
-
-
-def hosts_text(store: Store, fmt: str) -> str:
-    return render(
-        host_rows(store), fmt, empty="no host has reported yet; start agents with `ronda-agent run`"
-    )
-
-
-def app_rows(store: Store, include_gone: bool = False) -> list[dict[str, Any]]:
-    rows = store.apps(include_gone)
-    for row in rows:
-        row["server_names"] = json.loads(row["server_names"])
-        row["listen"] = json.loads(row["listen"])
-    return rows
-
-
-def apps_text(store: Store, fmt: str, include_gone: bool = False) -> str:
-    rows = app_rows(store, include_gone)
-    if fmt != "table":
-        return render(rows, fmt)
-    for row in rows:
-        row["root"] = row["root"] or ""
-    return render(rows, fmt, APP_TABLE, empty="no apps yet")
-
-
-def finding_subject(row: dict[str, Any]) -> str:
-    """What a finding is about, short: the declared app id, else the app key, else the host."""
-    return row["app_id"] or row["app_key"] or row["subject"].split("/", 1)[-1]
-
-
-def findings_text(store: Store, fmt: str, kinds: Sequence[str] = (), include_resolved: bool = False) -> str:
-    rows = finding_rows(store, kinds, include_resolved)
-    columns = FINDING_TABLE + (["resolved_at"] if include_resolved else [])
-    if fmt == "table":
-        for r in rows:
-            r["first_seen"], r["last_seen"] = r["first_seen"][:10], r["last_seen"][:10]
-            r["subject"] = finding_subject(r)
-    else:
-        columns += ["app_id", "agent_id", "app_key", "detail"]
-        for r in rows:
-            r["detail"] = json.loads(r["detail"])
-    return render(rows, fmt, columns, empty="no findings: run `ronda reconcile` after importing an inventory")
-
-
-def candidates_text(store: Store, fmt: str, verdicts: Sequence[str]) -> str:
-    if fmt == "table":
-        cells = candidate_table(store, verdicts)  # straight from SQL: a fleet can have tens of thousands
-        return text_table(CANDIDATE_COLUMNS, cells) if cells else NO_CANDIDATES
-    rows = [expand(r) for r in candidate_rows(store, verdicts)]
-    return render(rows, fmt, None, empty=NO_CANDIDATES)
+__all__ = ["app_rows", "host_rows", "verdict_rows", "explain_rows", "explain_text", "reconcile_text"]
 
 
 def verdict_rows(store: Store) -> list[dict[str, Any]]:

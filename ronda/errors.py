@@ -18,7 +18,9 @@ The families live here; each leaf lives beside the code that raises it.
     │   ├── ScanConfigError                ronda.collector.scan_config: collector.toml
     │   ├── ReconcileConfigError           ronda.collector.reconcile.config: reconcile.toml
     │   ├── ScopeError                     ronda.collector.scans.scope: a target outside the scopes
-    │   └── CaError                        ronda.collector.trust.ca: no CA, a CA already there, a bad name
+    │   ├── CaError                        ronda.collector.trust.ca: no CA, a CA already there, a bad name
+    │   ├── LanguageError                  ronda.i18n: a language or time zone ronda does not know
+    │   └── FilterError                    ronda.collector.listing: a list filter (--since, --sort)
     ├── InputError                      2  data ronda refuses: a file, a name, a message
     │   ├── InventoryError                 ronda.collector.inventory.model: every problem, by line
     │   ├── InvalidSnapshot                ronda.collector.validate (also a ValueError)

@@ -1,12 +1,15 @@
 """Headless Chromium for tests, driven over the DevTools protocol on a pipe (no extra packages).
 
 with Browser(tmp) as b:
-    page = b.load("file:///.../report.html")
+    page = b.load("file:///.../report.html", width=390)
     page.requests, page.errors, b.evaluate(page, "document.title")
+    b.screenshot(page, tmp / "report.png")          # the whole page, as a person sees it
+    b.print_pdf(page, tmp / "report.pdf", landscape=True)   # A4, as a person prints it
 """
 
 from __future__ import annotations
 
+import base64
 import contextlib
 import json
 import os
@@ -105,11 +108,18 @@ class Browser:
         while not any(e.get("method") == method and e.get("sessionId") == session for e in self._events):
             self._events.append(self._read_message(deadline))
 
-    def load(self, url: str, settle: float = 0.5) -> Page:
+    def load(self, url: str, settle: float = 0.5, width: int | None = None, height: int = 900) -> Page:
+        """Open `url` in a new tab; `width` sets the viewport in CSS pixels (a phone is 390)."""
         target = self.send("Target.createTarget", {"url": "about:blank"})["targetId"]
         session = self.send("Target.attachToTarget", {"targetId": target, "flatten": True})["sessionId"]
         for domain in ("Page", "Network", "Runtime", "Log"):
             self.send(f"{domain}.enable", session=session)
+        if width is not None:
+            self.send(
+                "Emulation.setDeviceMetricsOverride",
+                {"width": width, "height": height, "deviceScaleFactor": 1, "mobile": width < 600},
+                session=session,
+            )
         self._events.clear()
         self.send("Page.navigate", {"url": url}, session=session)
         self._wait_event("Page.loadEventFired", session)
@@ -146,6 +156,40 @@ class Browser:
         if "exceptionDetails" in result:
             raise RuntimeError(f"evaluate failed: {result['exceptionDetails']}")
         return result["result"].get("value")
+
+    def screenshot(self, page: Page, path: Path, full_page: bool = True) -> Path:
+        """A PNG of the page (all of it, by default) as the viewport's width lays it out."""
+        params: dict[str, Any] = {"format": "png", "captureBeyondViewport": full_page}
+        if full_page:
+            size = self.evaluate(
+                page, "[document.documentElement.scrollWidth, document.documentElement.scrollHeight]"
+            )
+            params["clip"] = {"x": 0, "y": 0, "width": size[0], "height": size[1], "scale": 1}
+        data = self.send("Page.captureScreenshot", params, session=page.session, timeout=60)["data"]
+        path.write_bytes(base64.b64decode(data))
+        return path
+
+    def print_pdf(self, page: Page, path: Path, landscape: bool = False) -> Path:
+        """The page printed to PDF on A4, as the browser's print dialog would with default margins
+        left to the page's own @page rules."""
+        data = self.send(
+            "Page.printToPDF",
+            {
+                "landscape": landscape,
+                "paperWidth": 8.27,  # A4, in inches
+                "paperHeight": 11.69,
+                "preferCSSPageSize": False,
+                "printBackground": True,
+                "marginTop": 0.47,
+                "marginBottom": 0.55,
+                "marginLeft": 0.39,
+                "marginRight": 0.39,
+            },
+            session=page.session,
+            timeout=120,
+        )["data"]
+        path.write_bytes(base64.b64decode(data))
+        return path
 
     def close(self) -> None:
         with contextlib.suppress(RuntimeError, TimeoutError, OSError):

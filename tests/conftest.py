@@ -6,4 +6,4 @@ from pathlib import Path
 # tests import their helpers (tests/servers.py) as a package-less module path
 sys.path.insert(0, str(Path(__file__).parent))
 
-pytest_plugins = ["process_guard", "pytester"]
+pytest_plugins = ["process_guard", "pytester", "decide_fleet"]  # decide_fleet: the demo fleet's store

@@ -28,7 +28,7 @@ def test_hosts_in_every_format(db):
     as_json = json.loads(runner.invoke(cli, ["hosts", "--db", db, "--format", "json"]).output)
     assert [(h["hostname"], h["apps"]) for h in as_json] == [("web01", 2), ("web02", 1)]
     csv = runner.invoke(cli, ["hosts", "--db", db, "--format", "csv"]).output.splitlines()
-    assert csv[0].startswith("agent_id,hostname") and len(csv) == 3
+    assert csv[0].startswith("\ufeffagent_id,hostname") and len(csv) == 3  # a BOM, for spreadsheets
 
 
 def test_apps_in_every_format(db):

@@ -81,7 +81,9 @@ def run(*args: str):
 def test_every_list_takes_db_and_format_on_the_command_itself(db, command):
     rows = json.loads(run(*command, "--db", db, "--format", "json"))
     assert isinstance(rows, list)
-    table = list(csv.reader(io.StringIO(run(*command, "--format", "csv", "--db", db))))
+    text = run(*command, "--format", "csv", "--db", db)
+    assert text.startswith("\ufeff")  # a byte-order mark: spreadsheets read the file as UTF-8
+    table = list(csv.reader(io.StringIO(text.removeprefix("\ufeff"))))
     if rows:  # CSV and JSON hold the same columns and rows
         assert table[0] == list(rows[0]) and len(table) == len(rows) + 1
     assert run(*command, "--db", db, "--format", "table").strip()
@@ -108,7 +110,7 @@ def test_a_group_option_still_reaches_its_commands_and_the_command_wins(db, tmp_
     ports = json.loads(run("scans", "--db", db, "--format", "json", "ports"))
     assert [(p["address"], p["port"], p["http_title"]) for p in ports] == [("127.0.0.2", 80, "Portal")]
     csv_wins = run("scans", "--db", db, "--format", "json", "ports", "--format", "csv")
-    assert csv_wins.startswith("address,port,")
+    assert csv_wins.startswith("\ufeffaddress,port,")
     other = str(tmp_path / "other.db")
     assert json.loads(run("scans", "--db", db, "--format", "json", "ssh", "--db", other)) == []
 
@@ -124,7 +126,9 @@ def test_explain_reconcile_and_candidates_in_every_format(db):
     assert story["declared"]["app_id"] == "APP-2"
     sections = {
         row["section"]
-        for row in csv.DictReader(io.StringIO(run("explain", "APP-2", "--db", db, "--format", "csv")))
+        for row in csv.DictReader(
+            io.StringIO(run("explain", "APP-2", "--db", db, "--format", "csv").removeprefix("\ufeff"))
+        )
     }
     assert {"verdict", "declared", "runs_on"} <= sections
     [summary] = json.loads(run("reconcile", "--db", db, "--format", "json"))

@@ -1,73 +1,209 @@
-"""The HTML report, rendered by a real headless Chromium: it loads with no
-errors and no requests beyond its own file, and lists the expected candidates."""
+"""The report and the approval sheet as decision makers see them, in a real headless Chromium:
+clean (no errors, no requests beyond the file), every candidate listed with its evidence, no
+table wider than its container and no cell clipped at a phone's width (390 px), a laptop's
+(1280) and a wide screen's (1920), and printed on A4 in portrait and landscape with every
+candidate in the PDF's text.
+
+The fleet is the demo's: three servers laid out as a provincial government's (nginx and Apache
+vhosts, apps under path prefixes, a default server `_`, a Node app), their agents reporting over
+gRPC, the SPBE inventory imported and reconciled. Screenshots and PDFs go to build/screenshots/.
+"""
 
 from __future__ import annotations
 
 import re
+import subprocess
 from pathlib import Path
 
 import pytest
 from browser import Browser
-from reconcile_fleet import FLEET, INVENTORY, cli_run, snapshot
+from click.testing import CliRunner
+from decide_fleet import screenshots
 
+from ronda.collector.cli import cli
 from ronda.collector.store import Store
 
-pytestmark = pytest.mark.servers  # headless Chromium loads the report
-
 ROWS = "[...document.querySelectorAll('#%s tbody tr[data-subject]')].map(r => r.dataset.subject)"
+# Everything in the page that is wider than its box: the page itself, a table past its container,
+# a cell (or card, or chart) whose content does not fit. A visually hidden table head is skipped.
+OVERFLOWS = """(() => {
+  const bad = [], root = document.documentElement;
+  if (root.scrollWidth > root.clientWidth + 1) bad.push(`page ${root.scrollWidth} > ${root.clientWidth}`);
+  for (const t of document.querySelectorAll('table')) {
+    const box = t.parentElement.getBoundingClientRect(), r = t.getBoundingClientRect();
+    if (r.right > box.right + 1 || t.scrollWidth > t.clientWidth + 1)
+      bad.push(`table ${t.id}: ${Math.round(r.width)} wide in ${Math.round(box.width)}`);
+  }
+  for (const c of document.querySelectorAll('td, th, .card, .usage, .sheet, dd')) {
+    const head = c.closest('thead');
+    if (head && head.getBoundingClientRect().width <= 1) continue;
+    if (c.scrollWidth > c.clientWidth + 1)
+      bad.push(`clipped ${c.tagName} '${c.textContent.trim().slice(0, 50)}': `
+               + `${c.scrollWidth} > ${c.clientWidth}`);
+  }
+  return bad;
+})()"""
+WIDTHS = (390, 1280, 1920)
+# A4 less the margins of the stylesheet's @page (10 mm each side), in CSS pixels (96 per inch).
+PRINT_WIDTHS = {"portrait": round(190 / 25.4 * 96), "landscape": round(277 / 25.4 * 96)}
+
+pytestmark = pytest.mark.servers  # headless Chromium loads the report; the demo fleet's agents report
 
 
-def make_report(tmp_path: Path) -> Path:
-    db = tmp_path / "ronda.db"
-    Store(db).ingest(snapshot(1, FLEET))
-    (tmp_path / "inv.csv").write_text(INVENTORY)
-    cli_run(db, "inventory", "import", str(tmp_path / "inv.csv"))
-    cli_run(db, "reconcile")
-    cli_run(
-        db, "decide", "APP-2", "take-down", "--reason", "replaced by e-office <2021>", "--by", "Kadis Kominfo"
+@pytest.fixture(scope="module")
+def pages(fleet_db: Path, tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
+    out = tmp_path_factory.mktemp("pages")
+    runner = CliRunner()
+    written = {}
+    for lang in ("id", "en"):
+        report, sheet = out / f"report-{lang}.html", out / f"approval-{lang}.html"
+        result = runner.invoke(
+            cli,
+            ["report", "--db", str(fleet_db), "--html", str(report), "--approval", str(sheet)]
+            + ["--lang", lang, "--tz", "WITA"],
+        )
+        assert result.exit_code == 0, result.output
+        written[f"report-{lang}"], written[f"approval-{lang}"] = report, sheet
+    return written
+
+
+def candidates(db: Path) -> list[dict]:
+    return Store(db).query(
+        "SELECT subject, app_id, app_key, name FROM verdicts "
+        "WHERE verdict = 'safe-to-take-down' ORDER BY subject"
     )
-    out = tmp_path / "report.html"
-    cli_run(db, "report", "--html", str(out))
-    return out
 
 
-def test_report_loads_clean_in_chromium_and_lists_the_candidates(tmp_path):
-    report = make_report(tmp_path)
-    html = report.read_text()
-    assert "<script" not in html and not re.search(r'(src|href)="(https?:)?//', html)
+def test_the_report_loads_clean_and_lists_every_candidate_with_its_evidence(pages, fleet_db, tmp_path):
+    html = pages["report-id"].read_text()
+    assert "<script" not in html and not re.search(r'<(img|link|iframe)[^>]+(src|href)="https?:', html)
+    want = sorted(c["subject"] for c in candidates(fleet_db))
     with Browser(tmp_path) as browser:
-        page = browser.load(report.as_uri())
-        assert page.errors == []
-        assert page.requests == [report.as_uri()]
-        assert browser.evaluate(page, ROWS % "candidates-table") == [
-            "APP-2",
-            "agent-web1/nginx:forgotten.prov.example:80/",
-        ]
-        assert browser.evaluate(page, ROWS % "review-table") == ["APP-3"]
+        page = browser.load(pages["report-id"].as_uri(), width=1280)
+        assert page.errors == [] and page.requests == [pages["report-id"].as_uri()]
+        assert browser.evaluate(page, "document.documentElement.lang") == "id"
+        assert sorted(browser.evaluate(page, ROWS % "candidates-table")) == want
+        # A page of evidence for each, after the tables.
+        assert (
+            sorted(
+                browser.evaluate(
+                    page, "[...document.querySelectorAll('article.app')].map(a => a.dataset.subject)"
+                )
+            )
+            == want
+        )
         cards = browser.evaluate(
             page,
-            "Object.fromEntries([...document.querySelectorAll('.card')].map("
-            "c => [c.dataset.count, c.querySelector('b').textContent]))",
+            "Object.fromEntries([...document.querySelectorAll('.card')]"
+            ".map(c => [c.dataset.count, c.querySelector('b').textContent]))",
         )
-        assert cards["safe to take down"] == "2" and cards["hidden (undeclared)"] == "1"
-        assert cards["missing (declared, not found)"] == "1" and cards["keep"] == "1"
+        assert cards["safe-to-take-down"] == str(len(want)) and cards["candidate-cost"] == "Rp 50.000.000"
+        assert cards["hosts"] == "3" and cards["stale"] == "0"
+        # The decision already taken shows in its row, with who and why, escaped.
         decision = browser.evaluate(
-            page,
-            "document.querySelector('#candidates-table tr[data-subject=\"APP-2\"]').cells[8].textContent",
+            page, "document.querySelector('#candidates-table tr[data-subject=\"APP-004\"]').textContent"
         )
-        assert "take-down" in decision and "Kadis Kominfo" in decision and "<2021>" in decision
-        charts = browser.evaluate(page, "document.querySelectorAll('#candidates-table svg').length")
-        assert charts == 2
+        assert "nonaktifkan" in decision and "Kadis Kominfo" in decision and "<2021>" in decision
+        # Human names first: the declared name, then the id in small type.
+        first = browser.evaluate(
+            page,
+            "document.querySelector('#candidates-table tr[data-subject=\"APP-003\"] td .name').textContent",
+        )
+        assert first == "SIMPUS Puskesmas"
 
 
-def test_the_harness_catches_external_requests_and_errors(tmp_path):
-    """A page that reaches out (to a closed loopback port) and throws is caught: the clean result
-    above means something."""
+def test_a_bot_only_app_shows_no_human_use(pages, fleet_db, tmp_path):
+    """The default Apache site of web-bappeda gets only crawler traffic: its people lane has no bar,
+    its bots-and-monitors lane has bars, and each lane is named beside its chart with its total."""
+    subject = next(c["subject"] for c in candidates(fleet_db) if c["app_key"] == "apache:_:80/")
+    with Browser(tmp_path) as browser:
+        page = browser.load(pages["report-en"].as_uri(), width=1280)
+        cell = f"document.querySelector('#candidates-table tr[data-subject=\"{subject}\"] .usage')"
+        assert browser.evaluate(page, f"{cell}.querySelectorAll('rect.human').length") == 0
+        assert browser.evaluate(page, f"{cell}.querySelectorAll('rect.automated').length") > 10
+        lanes = browser.evaluate(page, f"[...{cell}.querySelectorAll('.who')].map(w => w.textContent)")
+        assert (
+            lanes[0] == "people 0"
+            and re.fullmatch(r"bots & monitors [\d,]+", lanes[1])
+            and lanes[1] != "bots & monitors 0"
+        )
+
+
+@pytest.mark.parametrize("name", ["report-id", "approval-id", "report-en"])
+@pytest.mark.parametrize("width", WIDTHS)
+def test_no_table_overflows_and_no_cell_is_clipped(pages, name, width, tmp_path):
+    with Browser(tmp_path) as browser:
+        page = browser.load(pages[name].as_uri(), width=width)
+        assert browser.evaluate(page, OVERFLOWS) == []
+        browser.screenshot(page, screenshots() / f"{name}-{width}.png")
+
+
+@pytest.mark.parametrize("name", ["report-id", "approval-id"])
+@pytest.mark.parametrize("orientation", ["portrait", "landscape"])
+def test_printed_on_a4_every_candidate_is_in_the_pdf(pages, fleet_db, name, orientation, tmp_path):
+    pdf = screenshots() / f"{name}-a4-{orientation}.pdf"
+    with Browser(tmp_path) as browser:
+        page = browser.load(pages[name].as_uri(), width=PRINT_WIDTHS[orientation])
+        browser.send("Emulation.setEmulatedMedia", {"media": "print"}, session=page.session)
+        assert browser.evaluate(page, OVERFLOWS) == []
+        browser.print_pdf(page, pdf, landscape=orientation == "landscape")
+    info = subprocess.run(["pdfinfo", str(pdf)], capture_output=True, text=True, check=True).stdout
+    size = re.search(r"Page size:\s+([\d.]+) x ([\d.]+) pts", info)
+    assert size, info
+    short, long = sorted(float(x) for x in size.groups())
+    assert abs(short - 595) < 2 and abs(long - 842) < 2  # A4
+    text = subprocess.run(["pdftotext", str(pdf), "-"], capture_output=True, text=True, check=True).stdout
+    flat = re.sub(r"\s+", "", text)
+    for row in candidates(fleet_db):
+        # pdftotext joins a word broken after a hyphen at the end of a line without the hyphen.
+        key = "".join(re.escape(c) + ("?" if c == "-" else "") for c in row["app_id"] or row["app_key"])
+        assert re.search(key, flat), row
+    if name.startswith("approval"):
+        for label in ("NIP", "Jabatan", "Tanda tangan", "nonaktifkan", "pertahankan", "tinjau ulang"):
+            assert label in text
+        pages_count = int(re.search(r"Pages:\s+(\d+)", info).group(1))
+        opds = len(
+            {
+                r["owner"]
+                for r in Store(fleet_db).query(
+                    "SELECT owner FROM verdicts WHERE verdict = 'safe-to-take-down'"
+                )
+            }
+        )
+        assert pages_count >= opds  # one sheet per OPD, each starting a page
+
+
+def test_report_for_one_opd(fleet_db, tmp_path):
+    out = tmp_path / "dinkes.html"
+    result = CliRunner().invoke(
+        cli, ["report", "--db", str(fleet_db), "--html", str(out), "--opd", "dinas kesehatan", "--lang", "id"]
+    )
+    assert result.exit_code == 0, result.output
+    with Browser(tmp_path) as browser:
+        page = browser.load(out.as_uri(), width=1280)
+        assert sorted(browser.evaluate(page, ROWS % "candidates-table")) == ["APP-003", "APP-004"]
+        owners = browser.evaluate(
+            page,
+            "[...document.querySelectorAll('#owners-table tbody td:first-child')].map(c => c.textContent)",
+        )
+        assert owners == ["Dinas Kesehatan"]
+
+
+def test_the_harness_catches_overflow_external_requests_and_errors(tmp_path):
+    """A page that reaches out (to a closed loopback port), throws and overflows is caught: the clean
+    results above mean something."""
     bad = tmp_path / "bad.html"
     bad.write_text(
-        '<html><body><img src="http://127.0.0.1:9/x.png"><script>throw new Error("x")</script></body></html>'
+        '<html><head><meta name="viewport" content="width=device-width"></head><body>'
+        '<img src="http://127.0.0.1:9/x.png"><script>throw new Error("x")</script>'
+        '<div style="width:300px"><table id="t" style="width:900px"><tr><td>wide</td></tr></table></div>'
+        '<table id="u" style="table-layout:fixed;width:200px"><tr><td style="width:50px;overflow:hidden;'
+        'white-space:nowrap">a long clipped value</td><td>x</td></tr></table></body></html>'
     )
     with Browser(tmp_path) as browser:
-        page = browser.load(bad.as_uri())
+        page = browser.load(bad.as_uri(), width=390)
+        found = browser.evaluate(page, OVERFLOWS)
     assert "http://127.0.0.1:9/x.png" in page.requests
     assert any("exception" in e for e in page.errors)
+    assert any(f.startswith("page") for f in found) and any(f.startswith("table t") for f in found)
+    assert any(f.startswith("clipped TD") for f in found)

@@ -15,12 +15,12 @@ from pathlib import Path
 import pytest
 from browser import Browser
 from certs import self_signed
-from web_console import BIN, awaited, fill, ronda_web, run_web, screenshot, text, wait_for_load
+from decide_fleet import screenshots
+from web_console import BIN, awaited, fill, ronda_web, run_web, text, wait_for_load
 from web_visitor import BUDI, PASSWORD
 
 pytestmark = pytest.mark.servers
 
-SCREENSHOTS = Path(__file__).resolve().parent.parent / "build" / "screenshots"
 OPD = "Dinas Kesehatan"
 
 
@@ -61,7 +61,7 @@ def ronda(*args: str) -> str:
 
 
 def test_candidates_filtered_by_an_opd(console: str, browser: Browser) -> None:
-    page = browser.load(console + "/ronda/takedown_candidates")
+    page = browser.load(console + "/ronda/takedown_candidates", width=1280)
     assert page.errors == []
     everyone = browser.evaluate(page, "document.querySelectorAll('table.rows-and-columns tbody tr').length")
     # The OPD facet, as a person clicks it.
@@ -85,21 +85,21 @@ def test_candidates_filtered_by_an_opd(console: str, browser: Browser) -> None:
         page, "[...document.querySelectorAll('td.col-annual_cost')].map(td => td.textContent)"
     )
     assert costs[0].startswith("IDR ")
-    screenshot(browser, page, SCREENSHOTS / "web-candidates.png")
+    browser.screenshot(page, screenshots() / "web-candidates.png")
 
 
 def test_an_app_page_shows_its_usage_chart(console: str, browser: Browser) -> None:
-    page = browser.load(console + "/ronda/takedown_candidates")
+    page = browser.load(console + "/ronda/takedown_candidates", width=1280)
     url = wait_for_load(browser, page, "document.querySelector('a.ronda-app').click()")
     assert "/-/ronda/app?subject=" in url
     assert page.errors == []
-    bars = browser.evaluate(page, "document.querySelectorAll('.usage-chart svg rect').length")
+    bars = browser.evaluate(page, "document.querySelectorAll('.ronda-evidence .usage svg rect').length")
     assert bars > 10, "a bar a week, or a mark where the logs do not reach"
     body = text(browser, page)
     assert "Where it runs" in body and "Reasons" in body and "Findings" in body
     assert "Sign in to record a decision" in body
     assert browser.evaluate(page, "document.querySelector('form[action$=\"/-/ronda/decide\"]')") is None
-    screenshot(browser, page, SCREENSHOTS / "web-app-anonymous.png")
+    browser.screenshot(page, screenshots() / "web-app-anonymous.png")
 
 
 def test_an_anonymous_visitor_cannot_write(console: str, browser: Browser, demo: Path) -> None:
@@ -122,7 +122,7 @@ def test_an_anonymous_visitor_cannot_write(console: str, browser: Browser, demo:
 
 
 def test_a_signed_in_person_records_a_decision(console: str, browser: Browser, demo: Path) -> None:
-    page = browser.load(console + "/-/ronda/app?subject=APP-003")
+    page = browser.load(console + "/-/ronda/app?subject=APP-003", width=1280)
     url = wait_for_load(browser, page, "document.querySelector('#decide a').click()")
     assert "/-/ronda/login" in url
     fill(browser, page, {"#username": "budi", "#password": PASSWORD})
@@ -131,7 +131,8 @@ def test_a_signed_in_person_records_a_decision(console: str, browser: Browser, d
     assert BUDI.name in text(browser, page)
     browser.evaluate(page, "document.querySelector('input[value=\"take-down\"]').click()")
     fill(browser, page, {"#reason": "Digantikan SIMPUS baru di e-Puskesmas; rapat 3 Desember"})
-    screenshot(browser, page, SCREENSHOTS / "web-app-decide.png")
+    browser.evaluate(page, "document.activeElement.blur()")
+    browser.screenshot(page, screenshots() / "web-app-decide.png")
     url = wait_for_load(browser, page, "document.querySelector('#decide button').click()")
     assert "APP-003" in url
     assert "Recorded: take down by Budi Santoso (budi)" in text(browser, page)
@@ -150,24 +151,24 @@ def test_the_report_is_served_live(console: str, browser: Browser) -> None:
 
 
 def test_the_start_page_leads_to_the_views_and_questions(console: str, browser: Browser) -> None:
-    page = browser.load(console + "/")
+    page = browser.load(console + "/", width=1280)
     links = browser.evaluate(
         page, "[...document.querySelectorAll('ul.ronda-entry a')].map(a => a.textContent)"
     )
     assert links[:4] == ["Safe to take down", "Idle apps", "Hidden apps", "Open findings"]
     assert "Candidates of one OPD" in links and "Servers not reporting" in links
-    screenshot(browser, page, SCREENSHOTS / "web-home.png")
+    browser.screenshot(page, screenshots() / "web-home.png")
 
 
 def test_indonesian(demo: Path, web_toml: Path, browser: Browser) -> None:
     with ronda_web(demo, config=web_toml, env={"RONDA_LANG": "id"}) as url:
-        page = browser.load(url + "/ronda/takedown_candidates")
+        page = browser.load(url + "/ronda/takedown_candidates", width=1280)
         assert "Aman dinonaktifkan" in text(browser, page, "h1")
         headers = browser.evaluate(
             page, "[...document.querySelectorAll('th .ronda-label')].map(s => s.textContent)"
         )
         assert "Pemilik (OPD)" in headers and "Biaya tahunan" in headers
-        screenshot(browser, page, SCREENSHOTS / "web-candidates-id.png")
+        browser.screenshot(page, screenshots() / "web-candidates-id.png")
 
 
 @pytest.mark.parametrize("listen", ["0.0.0.0:8470", "[::]:8470", "192.0.2.10:8470"])

@@ -4,6 +4,7 @@ is shown and hidden, the canned queries' answers, who may read and who may decid
 from __future__ import annotations
 
 import json
+import re
 from datetime import UTC, datetime, timedelta
 from pathlib import Path
 
@@ -12,7 +13,9 @@ from web_visitor import BUDI, PASSWORD, Visitor, console, small_store
 
 from ronda.collector.reconcile.decisions import decisions
 from ronda.collector.store import Store
+from ronda.collector.web import catalog
 from ronda.collector.web.config import Account
+from ronda.i18n import get
 
 
 @pytest.fixture
@@ -294,3 +297,13 @@ def test_an_account_named_root_gets_none_of_datasettes_debugging_powers(db: Path
             assert v.get(page).status_code == 403, page
     finally:
         v.close()
+
+
+def test_every_message_of_the_templates_is_in_the_catalog() -> None:
+    """The catalog tooling reads Python: a template's `ronda._("...")` must be named in
+    TEMPLATE_MESSAGES, or Indonesian readers would get it in English."""
+    templates = Path(catalog.__file__).parent / "templates"
+    asked = {m for t in templates.glob("*.html") for m in re.findall(r'ronda\._\("([^"]+)"\)', t.read_text())}
+    assert asked == set(catalog.TEMPLATE_MESSAGES)
+    lang = get("id", "UTC")
+    assert all(lang._(m) != m for m in asked)

@@ -3,7 +3,6 @@ and drive it (headless Chromium, through tests/browser.py)."""
 
 from __future__ import annotations
 
-import base64
 import os
 import subprocess
 import sys
@@ -96,25 +95,6 @@ def fill(browser: Browser, page: Page, values: dict[str, str]) -> None:
 
 def text(browser: Browser, page: Page, selector: str = "body") -> str:
     return str(browser.evaluate(page, f"document.querySelector({selector!r})?.innerText ?? ''"))
-
-
-def screenshot(browser: Browser, page: Page, path: Path, width: int = 1280) -> Path:
-    """A PNG of the whole page, `width` CSS pixels wide."""
-    height = int(browser.evaluate(page, "document.documentElement.scrollHeight"))
-    params: dict[str, Any] = {
-        "format": "png",
-        "captureBeyondViewport": True,
-        "clip": {"x": 0, "y": 0, "width": width, "height": min(height, 4000), "scale": 1},
-    }
-    browser.send(
-        "Emulation.setDeviceMetricsOverride",
-        {"width": width, "height": 900, "deviceScaleFactor": 1, "mobile": False},
-        session=page.session,
-    )
-    data = browser.send("Page.captureScreenshot", params, session=page.session, timeout=60)["data"]
-    path.parent.mkdir(parents=True, exist_ok=True)
-    path.write_bytes(base64.b64decode(data))
-    return path
 
 
 def awaited(browser: Browser, page: Page, expression: str) -> Any:

@@ -14,8 +14,8 @@ from reconcile_fleet import FLEET, INVENTORY, cli_run, snapshot
 from ronda.collector.store import Store
 from ronda.collector.web.config import Account, WebConfig
 from ronda.collector.web.console import build_console
-from ronda.collector.web.lang import get
 from ronda.collector.web.passwords import hash_password
+from ronda.i18n import get
 
 PASSWORD = "kata-sandi-rahasia-2026"
 # A cheap hash for tests (the default's 600,000 iterations cost 0.3 s each); the format is the same.
@@ -70,4 +70,4 @@ class Visitor:
 
 def console(db: Path, lang: str = "en", **settings: Any) -> Any:
     settings.setdefault("accounts", {"budi": BUDI})
-    return build_console(str(db), WebConfig(**settings), get(lang))
+    return build_console(str(db), WebConfig(**settings), get(lang, "UTC"))

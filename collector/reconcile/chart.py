@@ -14,23 +14,25 @@ class Week:
     human: int
     bot: int
     covered: bool  # the logs reach back into this week
+    monitor: int = 0  # uptime checks and health probes: automated, like bots
 
 
 def weekly(daily: list[dict], today: date, weeks: int, coverage_start: date | None) -> list[Week]:
-    """Sum daily rows ({date, human, bot}) into `weeks` weeks ending today, oldest first."""
+    """Sum daily rows ({date, human, bot, monitor}) into `weeks` weeks ending today, oldest first."""
     by_day = {row["date"]: row for row in daily}
     out = []
     for w in range(weeks - 1, -1, -1):
         end = today - timedelta(days=7 * w)
         start = end - timedelta(days=6)
-        human = bot = 0
+        human = bot = monitor = 0
         for d in range(7):
             row = by_day.get((start + timedelta(days=d)).isoformat())
             if row:
                 human += row.get("human", 0) or 0
                 bot += row.get("bot", 0) or 0
+                monitor += row.get("monitor", 0) or 0
         covered = coverage_start is not None and coverage_start <= end
-        out.append(Week(start, human, bot, covered or bool(human or bot)))
+        out.append(Week(start, human, bot, covered or bool(human or bot or monitor), monitor))
     return out
 
 

@@ -12,6 +12,7 @@ from __future__ import annotations
 from collections import defaultdict
 
 from ronda.collector.inventory.model import DeclaredApp
+from ronda.collector.reconcile import texts as T
 from ronda.collector.reconcile.match import Index, candidates_by_name, narrow_by_endpoint
 from ronda.collector.reconcile.model import DiscoveredApp, Match
 from ronda.collector.reconcile.urls import WILDCARD_ADDRESSES, is_address, is_loopback, parse_endpoint
@@ -93,17 +94,18 @@ def inbound(
             continue
         if app.upstream:
             for target in upstream_targets(app, index):
-                by_app[target.handle].append((app.handle, f"{_label(app)} proxies to it ({app.upstream})"))
+                why = T.PROXIES_TO(app=_label(app), upstream=app.upstream)
+                by_app[target.handle].append((app.handle, why))
         if app.parent_key:
             parent = index.by_handle.get(f"{app.agent_id}/{app.parent_key}")
             if parent is not None:
-                by_app[parent.handle].append((app.handle, f"{_label(app)} is served inside this vhost"))
+                by_app[parent.handle].append((app.handle, T.SERVED_INSIDE(app=_label(app))))
     by_declared: dict[str, list[tuple[str, str]]] = defaultdict(list)
     for d in declared:
         if d.status in INACTIVE:
             continue
         for dep in d.depends_on:
-            by_declared[dep].append((d.app_id, f"{d.app_id} ({d.name}) is declared to depend on it"))
+            by_declared[dep].append((d.app_id, T.DECLARED_DEPENDENCY(app_id=d.app_id, name=d.name)))
     return by_app, by_declared
 
 

@@ -14,6 +14,7 @@ from datetime import datetime
 from functools import cached_property
 
 from ronda.collector.reconcile import findings as rules
+from ronda.collector.reconcile import texts as T
 from ronda.collector.reconcile.config import ReconcileConfig
 from ronda.collector.reconcile.deps import inbound, with_backends
 from ronda.collector.reconcile.inputkey import subject_key
@@ -113,15 +114,9 @@ class Plan:
                     if child is None or child.parent_key != app.app_key or _used(child, clock):
                         deps.append((owner, why))
                     elif rules.app_is_idle(child, clock):  # an idle sub-app blocks nothing: it goes along
-                        notes.append(Reason("sub-app", "info", f"{why}, and is idle too: it goes with it"))
+                        notes.append(Reason("sub-app", "info", T.SUB_APP_IDLE(why=why)))
                     else:
-                        notes.append(
-                            Reason(
-                                "sub-app",
-                                INSUFFICIENT,
-                                f"{why}, and its use is unknown (no log covering the window)",
-                            )
-                        )
+                        notes.append(Reason("sub-app", INSUFFICIENT, T.SUB_APP_UNKNOWN(why=why)))
             if declared is not None:
                 deps += by_declared.get(declared.app_id, ())
             if len(deps) > 1:

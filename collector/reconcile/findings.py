@@ -8,6 +8,7 @@ from __future__ import annotations
 
 import re
 
+from ronda.collector.reconcile import texts as T
 from ronda.collector.reconcile.config import ReconcileConfig
 from ronda.collector.reconcile.match import Index
 from ronda.collector.reconcile.model import Clock, DiscoveredApp, Finding, HostInfo, ListenerInfo, Subject
@@ -90,11 +91,11 @@ def hidden(
     app = subject.apps[0]
     host = _host(app, hosts)
     detail = {"host": host}  # the rest is in the apps table (see the hidden_apps view)
-    summary = f"{label(app)} on {host} matches no declared app"
     owner = parents.get(f"{app.agent_id}/{app.parent_key}") if app.parent_key else None
+    summary = T.HIDDEN(app=label(app), host=host)
     if owner:
         detail["inside"] = owner
-        summary += f" (it is served inside the vhost of declared {owner})"
+        summary = T.HIDDEN_INSIDE(app=label(app), host=host, owner=owner)
     return [_on(app, Finding("hidden", subject.handle, summary, detail))]
 
 
@@ -102,14 +103,12 @@ def missing(subject: Subject, index: Index) -> list[Finding]:
     declared = subject.declared
     if declared is None or subject.apps or declared.status != "active":
         return []
-    where = ", ".join(declared.urls) or declared.root or "no URL or directory declared to match by"
+    where = ", ".join(declared.urls) or declared.root or T.NOTHING_TO_MATCH()
     detail: dict = {"urls": declared.urls, "host": declared.host, "root": declared.root}
-    summary = (
-        f"{declared.app_id} {declared.name} ({where}) is declared active but runs on no host ronda covers"
-    )
+    summary = T.MISSING(app_id=declared.app_id, name=declared.name, where=where)
     if declared.host and not index.agents_called(declared.host):
         detail["host_covered"] = False
-        summary += f"; declared host {declared.host} sends no snapshots"
+        summary = T.MISSING_HOST(app_id=declared.app_id, name=declared.name, where=where, host=declared.host)
     return [Finding("missing", subject.handle, summary, detail, app_id=declared.app_id)]
 
 
@@ -122,8 +121,9 @@ def idle(subject: Subject, config: ReconcileConfig, clock: Clock, known: bool | 
     last = max(humans) if humans else None
     name = subject.declared.name if subject.declared else label(subject.apps[0])
     summary = (
-        f"{name}: no human use in {config.idle_days} days (last: {last[:10] if last else 'never seen'}; "
-        f"logs since {start[:10]})"
+        T.IDLE(name=name, days=config.idle_days, date=last[:10], start=start[:10])
+        if last
+        else T.IDLE_NEVER(name=name, days=config.idle_days, start=start[:10])
     )
     detail = {"last_human_request": last, "coverage_start": start, "idle_days": config.idle_days}
     finding = Finding(
@@ -145,9 +145,11 @@ def status_mismatch(
     on = ", ".join(sorted({_host(a, hosts) for a in subject.apps}))
     if declared.status in ("inactive", "retired"):
         last = max((a.last_request for a in subject.apps if a.last_request), default=None)
-        summary = f"{declared.app_id} is declared {declared.status} but still served on {on}"
-        if last:
-            summary += f" (last request {last[:10]})"
+        summary = (
+            T.STILL_SERVED_LAST(app_id=declared.app_id, status=declared.status, hosts=on, date=last[:10])
+            if last
+            else T.STILL_SERVED(app_id=declared.app_id, status=declared.status, hosts=on)
+        )
         return [
             Finding(
                 "status-mismatch",
@@ -162,7 +164,7 @@ def status_mismatch(
             Finding(
                 "status-mismatch",
                 subject.handle,
-                f"{declared.app_id} is declared active but nobody used it in {config.idle_days} days",
+                T.ACTIVE_UNUSED(app_id=declared.app_id, days=config.idle_days),
                 {"declared_status": declared.status, "idle_days": config.idle_days},
                 app_id=declared.app_id,
             )
@@ -178,18 +180,18 @@ def unowned(subject: Subject, config: ReconcileConfig) -> list[Finding]:
     problems = []
     owner = declared.owner.strip()
     if not owner or owner.casefold() in unknown:
-        problems.append("no owner agency")
+        problems.append(T.NO_OWNER_AGENCY())
     elif config.known_owners and owner.casefold() not in {o.casefold() for o in config.known_owners}:
-        problems.append(f"owner {owner!r} is not a known agency")
+        problems.append(T.UNKNOWN_OWNER(owner=owner))
     if not declared.contact.strip() or declared.contact.strip().casefold() in unknown:
-        problems.append("no contact")
+        problems.append(T.NO_CONTACT())
     if not problems:
         return []
     return [
         Finding(
             "unowned",
             subject.handle,
-            f"{declared.app_id} {declared.name}: " + " and ".join(problems),
+            T.UNOWNED(app_id=declared.app_id, name=declared.name, problems=" and ".join(problems)),
             {"owner": declared.owner, "contact": declared.contact, "unit": declared.unit},
             app_id=declared.app_id,
         )
@@ -211,13 +213,13 @@ def framework_differs(declared: str, found: str, found_version: str) -> str | No
     if want in _GENERIC or have in _GENERIC:
         return None
     if want != have:
-        return f"declared {declared}, runs {found}{' ' + found_version if found_version else ''}"
+        return T.RUNS(declared=declared, found=f"{found}{' ' + found_version if found_version else ''}")
     if (
         want_version
         and found_version
         and not (found_version == want_version or found_version.startswith(want_version + "."))
     ):
-        return f"declared {declared}, runs {found} {found_version}"
+        return T.RUNS(declared=declared, found=f"{found} {found_version}")
     return None
 
 
@@ -234,7 +236,7 @@ def drift(subject: Subject, index: Index, hosts: dict[str, HostInfo]) -> list[Fi
                 Finding(
                     "drift",
                     subject.handle,
-                    f"{declared.app_id} is declared on {declared.host} but runs on {', '.join(elsewhere)}",
+                    T.DRIFT_HOST(app_id=declared.app_id, host=declared.host, hosts=", ".join(elsewhere)),
                     {"declared_host": declared.host, "runs_on": elsewhere, "aspect": "location"},
                     app_id=declared.app_id,
                 )
@@ -248,7 +250,7 @@ def drift(subject: Subject, index: Index, hosts: dict[str, HostInfo]) -> list[Fi
                 Finding(
                     "drift",
                     f"{subject.handle}#framework",
-                    f"{declared.app_id} on {_host(app, hosts)}: {why[0]}",
+                    T.DRIFT_FRAMEWORK(app_id=declared.app_id, host=_host(app, hosts), runs=why[0]),
                     {
                         "declared_framework": declared.framework,
                         "framework": app.framework,
@@ -276,13 +278,12 @@ def exposed_listeners(
             continue
         host = hosts.get(sock.agent_id)
         name = host.hostname if host and host.hostname else sock.agent_id
-        process = f" by {sock.process}" if sock.process else ""
+        where = dict(host=name, address=f"{sock.address}:{sock.port}", protocol=sock.protocol)
         out.append(
             Finding(
                 "exposed-listener",
                 f"{sock.agent_id}/listener:{sock.protocol}:{sock.address}:{sock.port}",
-                f"{name} listens on public {sock.address}:{sock.port}/{sock.protocol}{process}, "
-                "which belongs to no known app",
+                T.EXPOSED_BY(process=sock.process, **where) if sock.process else T.EXPOSED(**where),
                 {
                     "host": name,
                     "address": sock.address,
@@ -311,8 +312,9 @@ def unsupported(subject: Subject, clock: Clock, hosts: dict[str, HostInfo]) -> l
                 Finding(
                     "unsupported-version",
                     f"{a.agent_id}/{a.app_key}#unsupported",
-                    f"{name} on {_host(a, hosts)} is in use and runs {what}, "
-                    f"whose support ended {a.end_of_support}",
+                    T.UNSUPPORTED_IN_USE(
+                        app=name, host=_host(a, hosts), software=what, date=a.end_of_support
+                    ),
                     {
                         "framework": a.framework,
                         "framework_version": a.framework_version,

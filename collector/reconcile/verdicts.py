@@ -18,6 +18,7 @@ from dataclasses import dataclass
 from datetime import datetime
 from typing import Any
 
+from ronda.collector.reconcile import texts as T
 from ronda.collector.reconcile.config import ReconcileConfig
 from ronda.collector.reconcile.model import Clock, Decision, DiscoveredApp, HostInfo, Reason, Subject, Verdict
 
@@ -80,10 +81,6 @@ def _sum(values: list[int | None]) -> int | None:
     return sum(known) if values and len(known) == len(values) else None
 
 
-def _ago(days: int) -> str:
-    return "today" if days <= 0 else "1 day ago" if days == 1 else f"{days} days ago"
-
-
 def clock_for(now: datetime | Clock, config: ReconcileConfig) -> Clock:
     return now if isinstance(now, Clock) else Clock.at(now, config.idle_days, config.stale_after_hours)
 
@@ -116,12 +113,12 @@ def rules(
     last_human = ev.last_human or ""  # ISO text: "" sorts before every time
     used = bool(last_human) and last_human >= window_start
     if used:
-        count = f"; {ev.human_window} human requests in {n} days" if ev.human_window is not None else ""
+        ago, day = T.ago(clock.days_since(last_human)), last_human[:10]
         out.append(
-            Reason(
-                "human-use",
-                KEEP,
-                f"humans used it {_ago(clock.days_since(last_human))} ({last_human[:10]}){count}",
+            Reason("human-use", KEEP, T.HUMAN_USE(ago=ago, date=day))
+            if ev.human_window is None
+            else Reason(
+                "human-use", KEEP, T.HUMAN_USE_COUNT(ago=ago, date=day, count=ev.human_window, days=n)
             )
         )
         if ev.human_window is not None and ev.human_window < config.low_use_requests:
@@ -129,80 +126,71 @@ def rules(
                 Reason(
                     "low-use",
                     REVIEW,
-                    f"only {ev.human_window} human requests in {n} days "
-                    f"(fewer than {config.low_use_requests})",
+                    T.LOW_USE(count=ev.human_window, days=n, limit=config.low_use_requests),
                 )
             )
     else:
-        last = f"last: {ev.last_human[:10]}" if ev.last_human else "none in the logs"
-        out.append(Reason("no-human-use", SAFE, f"no human use in the last {n} days ({last})"))
+        if ev.last_human:
+            out.append(Reason("no-human-use", SAFE, T.NO_HUMAN_USE(days=n, date=ev.last_human[:10])))
+        else:
+            out.append(Reason("no-human-use", SAFE, T.NO_HUMAN_USE_EVER(days=n)))
     if declared is not None:
         if declared.superseded_by:
             out.append(
-                Reason(
-                    "superseded",
-                    REVIEW,
-                    f"superseded by {declared.superseded_by} but still used: move its users first",
-                )
+                Reason("superseded", REVIEW, T.SUPERSEDED_USED(app=declared.superseded_by))
                 if used
-                else Reason("superseded", SAFE, f"superseded by {declared.superseded_by}")
+                else Reason("superseded", SAFE, T.SUPERSEDED(app=declared.superseded_by))
             )
         if declared.status in ("inactive", "retired"):
             out.append(
-                Reason("declared-status", REVIEW, f"declared {declared.status} but humans still use it")
+                Reason("declared-status", REVIEW, T.DECLARED_USED(status=declared.status))
                 if used
-                else Reason("declared-status", SAFE, f"declared {declared.status}")
+                else Reason("declared-status", SAFE, T.DECLARED(status=declared.status))
             )
         elif declared.status == "in-development":
-            out.append(Reason("declared-status", REVIEW, "declared in development"))
+            out.append(Reason("declared-status", REVIEW, T.DECLARED(status="in development")))
     for _, why in inbound:
-        out.append(Reason("depended-on", REVIEW, why))
+        out.append(Reason("depended-on", REVIEW, T.DEPENDED_ON(why=why)))
     out.extend(unsupported_reasons(subject, used, clock))
     out.extend(notes)  # what the engine knows about sub-apps inside this one
     if declared is not None and declared.app_class == "common":
         in_use = []
         if declared.status in ("active", "in-development"):
-            in_use.append(f"declared {declared.status}")
+            in_use.append(T.IN_USE_DECLARED(status=declared.status))
         if ev.last_request and ev.last_request >= window_start:
-            in_use.append(f"last request {ev.last_request[:10]}")
+            in_use.append(T.IN_USE_REQUEST(date=ev.last_request[:10]))
         if in_use:
-            out.append(
-                Reason(
-                    "shared-service", REVIEW, f"a shared/common service still in use ({', '.join(in_use)})"
-                )
-            )
+            out.append(Reason("shared-service", REVIEW, T.SHARED_SERVICE(in_use=", ".join(in_use))))
     _evidence(subject, ev, hosts, config, clock, out)
     trend = _trend(ev.human_recent, ev.human_previous)
     if trend == "none":
-        out.append(Reason("trend", "info", f"no human requests in the last {2 * config.trend_days} days"))
+        out.append(Reason("trend", "info", T.NO_HUMAN_TREND(days=2 * config.trend_days)))
     elif trend:
-        out.append(
-            Reason(
-                "trend",
-                "info",
-                f"human requests {trend}: {ev.human_recent} in the last {config.trend_days} "
-                f"days, {ev.human_previous} in the {config.trend_days} before",
-            )
-        )
+        recent, previous = ev.human_recent, ev.human_previous
+        text = T.TREND(trend=trend, recent=recent, days=config.trend_days, previous=previous)
+        out.append(Reason("trend", "info", text))
     if declared is not None:
-        out.append(
-            Reason(
-                "owner",
-                "info",
-                f"owner: {declared.owner or 'none declared'}"
-                + (f", {declared.unit}" if declared.unit else "")
-                + (f", contact {declared.contact}" if declared.contact else ", no contact"),
-            )
-        )
+        out.append(Reason("owner", "info", _owner(declared.owner, declared.unit, declared.contact)))
         if declared.annual_cost:
-            out.append(
-                Reason(
-                    "cost", "info", "declared annual cost Rp " + f"{declared.annual_cost:,}".replace(",", ".")
-                )
-            )
+            money = f"{declared.annual_cost:,}".replace(",", ".")
+            out.append(Reason("cost", "info", T.COST(money=money)))
     else:
-        out.append(Reason("undeclared", "info", "not in the declared inventory: no owner on record"))
+        out.append(Reason("undeclared", "info", T.UNDECLARED()))
     return out
+
+
+def _owner(owner: str, unit: str, contact: str) -> str:
+    template = {
+        (True, True, True): T.OWNER_UNIT,
+        (True, False, True): T.OWNER,
+        (True, True, False): T.OWNER_UNIT_NO_CONTACT,
+        (True, False, False): T.OWNER_NO_CONTACT,
+        (False, True, True): T.NO_OWNER_UNIT,
+        (False, False, True): T.NO_OWNER,
+        (False, True, False): T.NO_OWNER_UNIT_NO_CONTACT,
+        (False, False, False): T.NO_OWNER_NO_CONTACT,
+    }[(bool(owner), bool(unit), bool(contact))]
+    return template(owner=owner, unit=unit, contact=contact)
 
 
 def _evidence(
@@ -221,7 +209,7 @@ def _evidence(
             Reason(
                 "coverage",
                 SAFE,
-                f"logs cover {clock.days_since(ev.coverage_start)} days (since {ev.coverage_start[:10]})",
+                T.COVERED(days=clock.days_since(ev.coverage_start), date=ev.coverage_start[:10]),
             )
         )
     else:
@@ -229,33 +217,33 @@ def _evidence(
         partial = [a for a in apps if a.coverage == "partial"]
         short = [a.coverage_start for a in apps if a.coverage_start and a.coverage_start > window_start]
         if blind:
-            out.append(Reason("coverage", INSUFFICIENT, "no readable access log for " + _keys(blind)))
+            out.append(Reason("coverage", INSUFFICIENT, T.NO_LOG(apps=_keys(blind))))
         if partial:
-            out.append(
-                Reason("coverage", INSUFFICIENT, "access logs only partly readable for " + _keys(partial))
-            )
+            out.append(Reason("coverage", INSUFFICIENT, T.PARTLY_READABLE(apps=_keys(partial))))
         if short:
             start = max(short)
             out.append(
                 Reason(
                     "coverage",
                     INSUFFICIENT,
-                    f"logs cover only {clock.days_since(start)} days (since {start[:10]}); {n} are needed",
+                    T.SHORT_LOGS(days=clock.days_since(start), date=start[:10], needed=n),
                 )
             )
     for agent_id in ev.agents:
         host = hosts.get(agent_id)
         if host is None or host.last_seen is None:
-            out.append(Reason("stale-host", INSUFFICIENT, f"host {agent_id} has never reported"))
+            out.append(Reason("stale-host", INSUFFICIENT, T.NEVER_REPORTED(host=agent_id)))
         elif host.last_seen < clock.stale_before:
             out.append(
                 Reason(
                     "stale-host",
                     INSUFFICIENT,
-                    f"host {host.hostname or agent_id} last reported "
-                    f"{clock.hours_since(host.last_seen)} hours ago "
-                    f"({host.last_seen[:10]}); more than "
-                    f"{config.stale_after_hours} hours",
+                    T.STALE_HOST(
+                        host=host.hostname or agent_id,
+                        hours=clock.hours_since(host.last_seen),
+                        date=host.last_seen[:10],
+                        limit=config.stale_after_hours,
+                    ),
                 )
             )
 
@@ -267,19 +255,19 @@ def unsupported_reasons(subject: Subject, used: bool, clock: Clock) -> list[Reas
     for a in subject.apps:
         if a.end_of_support and a.end_of_support < clock.text[:10]:
             what = f"{a.framework} {a.framework_version}".strip()
-            text = f"runs {what}, whose support ended {a.end_of_support}"
             out.append(
-                Reason("unsupported-version", "info", text + ": upgrade it or replace it")
-                if used
-                else Reason(
-                    "unsupported-version", SAFE, text + ": left running, it is a risk for nobody's benefit"
+                Reason(
+                    "unsupported-version", "info", T.UNSUPPORTED_USED(software=what, date=a.end_of_support)
                 )
+                if used
+                else Reason("unsupported-version", SAFE, T.UNSUPPORTED(software=what, date=a.end_of_support))
             )
     return out
 
 
 def _keys(apps: list[DiscoveredApp]) -> str:
-    return ", ".join(a.app_key for a in apps[:3]) + (f" and {len(apps) - 3} more" if len(apps) > 3 else "")
+    keys = ", ".join(a.app_key for a in apps[:3])
+    return T.APPS_MORE(apps=keys, more=len(apps) - 3) if len(apps) > 3 else keys
 
 
 def decide(reasons: list[Reason]) -> str:
@@ -353,21 +341,13 @@ def verdict_for(
     clock = clock_for(now, config)
     if not subject.apps:
         ev = None
-        reasons = [
-            Reason(
-                "missing",
-                REVIEW,
-                "declared but found on no host ronda covers: check the inventory, or the host has no agent",
-            )
-        ]
+        reasons = [Reason("missing", REVIEW, T.NOT_FOUND())]
         verdict = REVIEW
     else:
         ev = gather(subject.apps)
         reasons = rules(subject, ev, hosts, inbound, config, clock, notes)
         verdict = decide(reasons)
-    deciding = [
-        r.text for r in reasons if r.effect == verdict and not (verdict == REVIEW and r.rule == "human-use")
-    ]
+    deciding = [r.text for r in deciding_reasons(verdict, reasons)]
     single = subject.apps[0] if declared is None and len(subject.apps) == 1 else None
     facts = figures(subject, ev, hosts, inbound, decision)
     return Verdict(
@@ -383,6 +363,11 @@ def verdict_for(
         single.agent_id if single else None,
         single.app_key if single else None,
     )
+
+
+def deciding_reasons(verdict: str, reasons: list[Reason]) -> list[Reason]:
+    """The reasons a verdict's summary gives: those arguing for it (human use aside under review)."""
+    return [r for r in reasons if r.effect == verdict and not (verdict == REVIEW and r.rule == "human-use")]
 
 
 def _label(app: DiscoveredApp) -> str:

@@ -17,6 +17,8 @@ import ipaddress
 from dataclasses import dataclass, field
 from typing import Any
 
+from ronda.collector.reconcile import texts as T
+
 WILDCARDS = {"", "*", "0.0.0.0", "::", "[::]"}
 
 
@@ -142,7 +144,7 @@ def _unmanaged(address: str, web: list[NetPort]) -> NetworkFinding:
     return NetworkFinding(
         "unmanaged-host",
         f"network:{address}",
-        f"{address} serves web ports {listed} but has no agent and no SSH scan",
+        T.UNMANAGED(address=address, ports=listed),
         {
             "address": address,
             "ports": [p.port for p in web],
@@ -179,9 +181,8 @@ def _exposed(
             listener_address=listener.address,
             reason="the host reports this listener, it serves no known app, and the network sweep reached it",
         )
-        summary = (
-            f"{address}:{p.port} on {name} ({listener.process or 'unknown process'}) serves no known app "
-            "and is reachable from the network"
+        summary = T.EXPOSED_SERVES_NOTHING(
+            address=f"{address}:{p.port}", host=name, process=listener.process or T.UNKNOWN_PROCESS()
         )
         subject = f"{listener.protocol}:{listener.address}"
     elif host.app_listens_on(address, p.port):
@@ -191,9 +192,8 @@ def _exposed(
             f"the network sweep reached it but the host's {host.source} snapshot reports no "
             "listener or app on it"
         )
-        summary = (
-            f"{address}:{p.port} on {name} is reachable from the network ({p.describe()}) but its "
-            f"{host.source} snapshot does not report it"
+        summary = T.EXPOSED_UNREPORTED(
+            address=f"{address}:{p.port}", host=name, service=p.describe(), source=host.source
         )
         subject = f"{p.protocol}:{address}"
     return NetworkFinding(

@@ -1,26 +1,28 @@
-"""The report and an app's evidence as the console shows them: the same HTML as `ronda report`."""
+"""The report and an app's evidence as the console shows them: the HTML `ronda report` writes, in
+the console's language and time zone."""
 
 from __future__ import annotations
 
-from datetime import UTC, datetime
+import re
+from datetime import datetime
+from functools import cache
 from typing import Any
 
-from markupsafe import Markup, escape
+from markupsafe import Markup
 
-from ronda.collector.reconcile.chart import weekly
-from ronda.collector.reconcile.narrate import narrate
-from ronda.collector.reconcile.story import coverage_date
 from ronda.collector.report import build_report, render_html
-from ronda.collector.report.html import CSP, usage_svg
+from ronda.collector.report.evidence import app_page
+from ronda.collector.report.html import CSP, STYLE
 from ronda.collector.store import Store
-from ronda.collector.web.lang import Lang
+from ronda.collector.words import Words
+from ronda.i18n import Lang
 
-WEEKS = 17
 REPORT_HEADERS = {"Content-Security-Policy": CSP, "Cache-Control": "no-store"}
+SCOPE = ".ronda-evidence"
 
 
 def report_page(store: Store, lang: Lang) -> str:
-    return render_html(build_report(store))
+    return render_html(build_report(store), lang=lang)
 
 
 def title(told: dict[str, Any]) -> str:
@@ -33,8 +35,50 @@ def title(told: dict[str, Any]) -> str:
 
 
 def evidence_html(told: dict[str, Any], lang: Lang) -> Markup:
-    today = datetime.now(UTC).date()
-    weeks = weekly(told["usage"], today, WEEKS, coverage_date(told["coverage_start"]))
-    chart = usage_svg(weeks, width=680, height=120) if told["runs_on"] else ""
-    text = "\n".join(narrate(told, today, WEEKS))
-    return Markup(f'<div class="usage-chart">{chart}</div><pre class="explain">{escape(text)}</pre>')
+    """What `ronda explain` tells, as the report's page for one app."""
+    page = app_page(told, Words(lang), datetime.now(lang.tz).date())
+    return Markup(f'<div class="{SCOPE[1:]}">{page}</div>')
+
+
+@cache
+def evidence_css() -> str:
+    """The report's stylesheet, each rule confined to the evidence (Datasette styles the rest of the
+    page); print rules left out."""
+    return _scoped(re.sub(r"/\*.*?\*/", "", STYLE, flags=re.S))
+
+
+def _scoped(css: str) -> str:
+    out = []
+    for head, body in _blocks(css):
+        if head.startswith("@media screen"):
+            out.append(f"{head} {{{_scoped(body)}}}")
+        elif head.startswith("@"):
+            continue  # @page and @media print: the console is not printed as the report is
+        elif head == ":root":
+            out.append(f":root {{{body}}}")
+        else:
+            selectors = (_within(s.strip()) for s in head.split(","))
+            out.append(f"{', '.join(selectors)} {{{body}}}")
+    return "\n".join(out)
+
+
+def _within(selector: str) -> str:
+    if selector in ("*", "body", "html"):
+        return SCOPE
+    return f"{SCOPE} {selector}"
+
+
+def _blocks(css: str) -> list[tuple[str, str]]:
+    """Top-level (selector or at-rule, body) pairs; a body may hold blocks of its own."""
+    blocks, depth, start, head = [], 0, 0, ""
+    for i, char in enumerate(css):
+        if char == "{":
+            if depth == 0:
+                head, start = css[start:i].strip(), i + 1
+            depth += 1
+        elif char == "}":
+            depth -= 1
+            if depth == 0:
+                blocks.append((head, css[start:i].strip()))
+                start = i + 1
+    return blocks

@@ -9,7 +9,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from ronda.collector.web.lang import N_
+from ronda.i18n import N_
 
 
 @dataclass(frozen=True)
@@ -216,3 +216,29 @@ TABLE_COLUMNS = {
 def label(table: str, column: str) -> str | None:
     """The untranslated label of a column of `table`, or None to show its name as it is."""
     return TABLE_COLUMNS.get((table, column)) or COLUMNS.get(column)
+
+
+# The messages the templates (templates/*.html) ask for with `ronda._(...)`, named here so that the
+# catalog tooling, which reads Python, finds them; tests/test_web_console.py checks the two agree.
+TEMPLATE_MESSAGES = (
+    N_("Decision"),
+    N_(
+        "Decisions are recorded by signed-in people; this console has no accounts (see web.toml), "
+        "so it is read-only."
+    ),
+    N_("Every table, and your own SQL"),
+    N_("For consolidate: the app that takes over (id, HOST/APP_KEY or URL)"),
+    N_("Password"),
+    N_("Questions"),
+    N_("Reason (what makes the decision defensible later)"),
+    N_("Record a decision"),
+    N_("Record the decision"),
+    N_("Report for decision makers"),
+    N_("Sign in to record a decision."),
+    N_("Sign in"),
+    N_("Signing in lets you record decisions; what you decide carries your name."),
+    N_("Start here"),
+    N_("User name"),
+    N_("Verdicts"),
+    N_("as {name}"),
+)

@@ -27,9 +27,9 @@ from ronda.collector.store import Store
 from ronda.collector.web import hooks
 from ronda.collector.web.auth import Throttle
 from ronda.collector.web.config import WebConfig, WebConfigError, check, check_tls_files
-from ronda.collector.web.lang import Lang
 from ronda.collector.web.metadata import DATABASE, build_metadata
 from ronda.errors import RondaError
+from ronda.i18n import Lang
 
 HERE = Path(__file__).parent
 

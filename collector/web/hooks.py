@@ -18,6 +18,7 @@ from ronda.collector.web import pages
 from ronda.collector.web.auth import proxy_actor
 from ronda.collector.web.catalog import BLANKED, DENIED
 from ronda.collector.web.metadata import DATABASE, column_labels
+from ronda.collector.words import Words
 
 # What a visitor who has not signed in is asked for, when anonymous reading is off.
 READ_ACTIONS = {"view-instance", "view-database", "view-table", "view-query", "execute-sql"}
@@ -103,14 +104,13 @@ def render_cell(value: Any, column: str, table: str | None, database: str, datas
             f"{escape(shown)}</a>"
         )
     if column in CODES and isinstance(value, str):
-        label = lang._(value.replace("-", " "))  # the label of a code: safe-to-take-down, take-down
+        label = getattr(Words(lang), CODES[column])(value)
         return Markup(f'<span class="tag {escape(value)}" title="{escape(value)}">{escape(label)}</span>')
     if column in MONEY_COLUMNS and isinstance(value, int):
         return lang.money(value)
     if column in TIME_COLUMNS and isinstance(value, str) and len(value) == 20 and value.endswith("Z"):
-        return Markup(
-            f'<time datetime="{escape(value)}" title="{escape(value)}">{escape(lang.date(value))}</time>'
-        )
+        day = lang.date(value, "medium")
+        return Markup(f'<time datetime="{escape(value)}" title="{escape(value)}">{escape(day)}</time>')
     if column == "reasons" and isinstance(value, str) and value.startswith("[["):
         return _reasons(value, lang)
     return None
@@ -123,7 +123,7 @@ def _reasons(stored: str, lang: Any) -> Markup | None:
     except ValueError:
         return None
     items = "".join(f'<li class="e-{escape(e)}">{escape(text)}</li>' for e, _rule, text in reasons)
-    count = lang._("{count} reasons").format(count=len(reasons))
+    count = lang.ngettext("{count} reason", "{count} reasons", len(reasons)).format(count=len(reasons))
     return Markup(
         f'<details class="reasons"><summary>{count}</summary><ul class="reasons">{items}</ul></details>'
     )

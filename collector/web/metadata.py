@@ -6,8 +6,8 @@ from __future__ import annotations
 from typing import Any
 
 from ronda.collector.web.catalog import COLUMNS, SHOWN, TABLE_COLUMNS, label
-from ronda.collector.web.lang import Lang
 from ronda.collector.web.queries import CANNED
+from ronda.i18n import Lang
 
 DATABASE = "ronda"  # the store's name in the console's URLs: /ronda/takedown_candidates
 

@@ -9,6 +9,7 @@ from typing import Any
 from urllib.parse import quote
 
 from datasette.utils.asgi import Forbidden, Request, Response
+from markupsafe import Markup
 
 from ronda.collector.reconcile.decisions import DECISIONS, record_decision
 from ronda.collector.reconcile.lookup import find_subject
@@ -18,6 +19,7 @@ from ronda.collector.web.auth import actor, check_password, display_name, sessio
 from ronda.collector.web.catalog import ENTRY_POINTS, SHOWN
 from ronda.collector.web.metadata import DATABASE
 from ronda.collector.web.queries import CANNED
+from ronda.collector.words import Words
 from ronda.errors import InputError
 
 LOGIN = "/-/ronda/login"
@@ -144,7 +146,8 @@ async def app(datasette: Any, request: Request) -> Response:
         "title": appview.title(told),
         "subject": found.subject,
         "evidence": appview.evidence_html(told, console.lang),
-        "decisions": DECISIONS,
+        "decisions": [(code, Words(console.lang).decision(code)) for code in DECISIONS],
+        "evidence_css": Markup(appview.evidence_css()),
         "may_decide": may_decide,
         "decide_path": datasette.urls.path(DECIDE_PATH),
         "decided_by": display_name(request.actor) if request.actor else "",

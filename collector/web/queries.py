@@ -8,7 +8,7 @@ from __future__ import annotations
 
 from dataclasses import dataclass
 
-from ronda.collector.web.lang import N_
+from ronda.i18n import N_
 
 
 @dataclass(frozen=True)

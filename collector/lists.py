@@ -1,0 +1,247 @@
+"""The rows of the list commands (hosts, apps, findings, candidates), filtered, in the reader's
+language, and written in the format asked for.
+
+Codes and timestamps stay as stored in CSV, JSON and XLSX (what scripts and `ronda decide --from`
+read), sentences are in the reader's language; a terminal table shows labels and local dates.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Sequence
+from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+from ronda.collector.listing import Fields, Filters, app_url, apply
+from ronda.collector.output import render, to_xlsx
+from ronda.collector.reconcile.model import iso
+from ronda.collector.reconcile.queries import (
+    candidate_rows,
+    candidate_table,
+    expand,
+    finding_rows,
+    text_table,
+)
+from ronda.collector.store import Store
+from ronda.collector.words import Words
+from ronda.i18n import N_, Lang
+
+# Column headers of a terminal table in languages other than English (which shows the column names).
+HEADERS = {
+    "agent_id": N_("agent"),
+    "hostname": N_("host"),
+    "fqdn": N_("full name"),
+    "addresses": N_("addresses"),
+    "os_name": N_("system"),
+    "os_version": N_("version"),
+    "source": N_("seen by"),
+    "last_seen": N_("last seen"),
+    "sequence": N_("sequence"),
+    "apps": N_("apps"),
+    "errors": N_("errors"),
+    "stale": N_("stale"),
+    "app_key": N_("app key"),
+    "listen": N_("listens on"),
+    "root": N_("root"),
+    "upstream": N_("backend"),
+    "framework": N_("framework"),
+    "last_human_request": N_("last human visit"),
+    "owner": N_("owner (OPD)"),
+    "verdict": N_("verdict"),
+    "url": N_("address"),
+    "kind": N_("kind"),
+    "subject": N_("app"),
+    "summary": N_("summary"),
+    "first_seen": N_("first seen"),
+    "resolved_at": N_("resolved"),
+    "app": N_("app"),
+    "name": N_("name"),
+    "hosts": N_("servers"),
+    "last_human": N_("last human visit"),
+    "logs_since": N_("logs since"),
+    "decision": N_("decision"),
+}
+HOST_TABLE = [
+    "agent_id",
+    "hostname",
+    "os_name",
+    "os_version",
+    "source",
+    "apps",
+    "errors",
+    "last_seen",
+    "stale",
+]
+APP_TABLE = ["hostname", "app_key", "listen", "root", "upstream", "framework", "last_human_request"]
+FINDING_TABLE = ["kind", "subject", "hostname", "summary", "first_seen", "last_seen"]
+CANDIDATE_TABLE = ["app", "name", "owner", "hosts", "last_human", "logs_since", "decision", "summary"]
+HOST_FIELDS = Fields(host=("hostname", "agent_id", "fqdn"), since="last_seen")
+APP_FIELDS = Fields(
+    owner="owner", host=("hostname", "agent_id"), since="first_seen", verdict="verdict", kind="kind"
+)
+FINDING_FIELDS = Fields(owner="owner", host=("hostname", "agent_id"), since="first_seen", kind="kind")
+NO_CANDIDATES = N_("no candidates (run `ronda reconcile` first)")
+CANDIDATE_FIELDS = Fields(owner="owner", host=("hosts", "agent_id"), since="since", verdict="verdict")
+
+
+@dataclass(frozen=True)
+class Output:
+    """How to write a list: the format, the reader's language, and the CSV delimiter and BOM."""
+
+    fmt: str
+    lang: Lang
+    delimiter: str | None = None  # None: the reader's locale decides
+    bom: bool = True
+
+    @property
+    def words(self) -> Words:
+        return Words(self.lang, iso_days=True)
+
+
+def host_rows(store: Store, stale_after_hours: int = 48, now: datetime | None = None) -> list[dict[str, Any]]:
+    stale_before = iso((now or datetime.now(UTC)) - timedelta(hours=stale_after_hours)) or ""
+    rows = store.hosts()
+    for row in rows:
+        row["addresses"] = json.loads(row["addresses"] or "[]")
+        row["source"] = row.get("source") or "agent"
+        row["stale"] = (row["last_seen"] or "") < stale_before
+    return rows
+
+
+def app_rows(store: Store, include_gone: bool = False) -> list[dict[str, Any]]:
+    """Every app, with the declared app it belongs to (its owner) and its verdict."""
+    rows = store.apps(include_gone)
+    declared = {
+        (r["agent_id"], r["app_key"]): r
+        for r in store.query(
+            "SELECT m.agent_id, m.app_key, m.app_id, i.owner "
+            "FROM matches m LEFT JOIN inventory i USING (app_id)"
+        )
+    }
+    verdicts = {r["subject"]: r["verdict"] for r in store.query("SELECT subject, verdict FROM verdicts")}
+    for row in rows:
+        row["server_names"] = json.loads(row["server_names"])
+        row["listen"] = json.loads(row["listen"])
+        match = declared.get((row["agent_id"], row["app_key"]))
+        row["app_id"] = match["app_id"] if match else None
+        row["owner"] = (match["owner"] if match else None) or ""
+        row["verdict"] = verdicts.get(row["app_id"] or f"{row['agent_id']}/{row['app_key']}")
+        row["url"] = app_url(row["server_names"], row["listen"], row["path_prefix"])
+    return rows
+
+
+def findings_rows(
+    store: Store, kinds: Sequence[str] = (), include_resolved: bool = False
+) -> list[dict[str, Any]]:
+    rows = finding_rows(store, kinds, include_resolved)
+    owners = {r["app_id"]: r["owner"] for r in store.query("SELECT app_id, owner FROM inventory")}
+    for r in rows:
+        r["detail"] = json.loads(r["detail"])
+        r["owner"] = owners.get(r["app_id"], "") or ""
+    return rows
+
+
+def candidates_rows(store: Store, verdicts: Sequence[str]) -> list[dict[str, Any]]:
+    rows = [expand(r) for r in candidate_rows(store, verdicts)]
+    for r in rows:
+        r["app"] = r["app_id"] or r["app_key"] or r["subject"]
+    return rows
+
+
+def _localized(rows: list[dict[str, Any]], out: Output) -> list[dict[str, Any]]:
+    """Sentences in the reader's language, in every format; in a table, labels and local days too."""
+    words = out.words
+    table = out.fmt == "table"
+    shown = []
+    for row in rows:
+        row = dict(row)
+        if "reasons" in row and isinstance(row["reasons"], list):
+            if "verdict" in row:
+                row["summary"] = words.summary(row["verdict"], row["reasons"], row.get("summary", ""))
+            row["reasons"] = [dict(r, text=words.reason(r)) for r in row["reasons"]]
+        elif "summary" in row and "kind" in row:
+            row["summary"] = words.finding(row)
+        if table:
+            for key in (
+                "first_seen",
+                "last_seen",
+                "resolved_at",
+                "last_human_request",
+                "since",
+                "decided_at",
+            ):
+                if row.get(key):
+                    row[key] = words.day(row[key])
+            if "verdict" in row:
+                row["verdict"] = words.verdict(row["verdict"])
+            if "kind" in row and "summary" in row:
+                row["kind"] = words.kind(row["kind"])
+            if "stale" in row:
+                row["stale"] = words._("stale") if row["stale"] else ""
+        shown.append(row)
+    return shown
+
+
+def write(
+    rows: list[dict[str, Any]],
+    out: Output,
+    table_columns: Sequence[str],
+    empty: str,
+    money: Sequence[str] = ("annual_cost", "build_cost"),
+) -> str | bytes:
+    """The rows in `out.fmt`: text for table, CSV and JSON, bytes for XLSX."""
+    rows = _localized(rows, out)
+    if out.fmt == "xlsx":
+        columns = list(rows[0]) if rows else list(table_columns)
+        return to_xlsx(rows, columns, out.lang, money=money)
+    if out.fmt == "table":
+        # English shows the column names --sort takes; other languages their words for them.
+        english = out.lang.code == "en"
+        headers = [
+            c.upper() if english or c not in HEADERS else out.lang._(HEADERS[c]).upper()
+            for c in table_columns
+        ]
+        return render(rows, "table", table_columns, out.lang._(empty), headers)
+    delimiter = out.delimiter or out.lang.list_separator
+    return render(rows, out.fmt, None, empty, delimiter=delimiter, bom=out.bom)
+
+
+def hosts_list(store: Store, filters: Filters, out: Output, stale_after_hours: int = 48) -> str | bytes:
+    rows = apply(host_rows(store, stale_after_hours), filters, HOST_FIELDS)
+    return write(rows, out, HOST_TABLE, N_("no host has reported yet; start agents with `ronda-agent run`"))
+
+
+def apps_list(store: Store, filters: Filters, out: Output, include_gone: bool = False) -> str | bytes:
+    rows = apply(app_rows(store, include_gone), filters, APP_FIELDS)
+    if out.fmt == "table":
+        for row in rows:
+            row["root"] = row["root"] or ""
+    return write(rows, out, APP_TABLE, N_("no apps yet"))
+
+
+def findings_list(store: Store, filters: Filters, out: Output, include_resolved: bool = False) -> str | bytes:
+    rows = apply(findings_rows(store, filters.kinds, include_resolved), filters, FINDING_FIELDS)
+    columns = FINDING_TABLE + (["resolved_at"] if include_resolved else [])
+    if out.fmt == "table":
+        for r in rows:
+            r["subject"] = r["app_id"] or r["app_key"] or r["subject"].split("/", 1)[-1]
+    return write(rows, out, columns, N_("no findings: run `ronda reconcile` after importing an inventory"))
+
+
+def candidates_list(store: Store, filters: Filters, out: Output) -> str | bytes:
+    verdicts = filters.verdicts or ("safe-to-take-down",)
+    plain = out.lang.code == "en" and out.lang.zone == "UTC" and filters == Filters(verdicts=filters.verdicts)
+    if out.fmt == "table" and plain:
+        cells = candidate_table(store, verdicts)  # straight from SQL: a fleet can have tens of thousands
+        return text_table(CANDIDATE_TABLE, cells) if cells else out.lang._(NO_CANDIDATES)
+    rows = apply(
+        candidates_rows(store, filters.verdicts or ("safe-to-take-down",)), filters, CANDIDATE_FIELDS
+    )
+    if out.fmt == "table":
+        words = out.words
+        for r in rows:
+            r["last_human"] = words.day(r["figures"]["last_human_request"], empty=words._("never"))
+            r["logs_since"] = words.day(r["figures"]["coverage_start"])
+            r["decision"] = f"{words.decision(r['decision'])} ({r['decided_by']})" if r["decision"] else ""
+    return write(rows, out, CANDIDATE_TABLE, NO_CANDIDATES)
