@@ -61,7 +61,9 @@ def ronda(*args: str) -> str:
 
 
 def test_candidates_filtered_by_an_opd(console: str, browser: Browser) -> None:
-    page = browser.load(console + "/ronda/takedown_candidates", width=1280)
+    page = browser.load(console + "/", width=1600)
+    # From the start page, as a person comes: the view shows first what a person reads.
+    wait_for_load(browser, page, "document.querySelector('ul.ronda-entry a').click()")
     assert page.errors == []
     everyone = browser.evaluate(page, "document.querySelectorAll('table.rows-and-columns tbody tr').length")
     # The OPD facet, as a person clicks it.

@@ -20,6 +20,7 @@ class Shown:
     sort: str = ""  # ascending by this column ...
     sort_desc: str = ""  # ... or descending
     label_column: str = ""
+    columns: tuple[str, ...] = ()  # what the start page's link shows first (`_col`); all when empty
 
 
 # In the order of the start page: the operators' views first.
@@ -35,12 +36,34 @@ SHOWN: dict[str, Shown] = {
         ),
         facets=("owner", "hosts", "decision"),
         sort_desc="annual_cost",
+        columns=(
+            "subject",
+            "name",
+            "owner",
+            "hosts",
+            "last_human_request",
+            "coverage_start",
+            "annual_cost",
+            "summary",
+            "decision",
+            "decided_by",
+        ),
     ),
     "idle_apps": Shown(
         N_("Idle apps"),
         N_("No human use for the idle window (90 days unless configured), with logs covering it."),
         facets=("owner", "verdict", "hosts"),
         sort_desc="idle_days",
+        columns=(
+            "subject",
+            "name",
+            "owner",
+            "hosts",
+            "idle_days",
+            "last_human_request",
+            "verdict",
+            "summary",
+        ),
     ),
     "hidden_apps": Shown(
         N_("Hidden apps"),
@@ -62,6 +85,17 @@ SHOWN: dict[str, Shown] = {
         facets=("verdict", "owner", "hosts"),
         sort_desc="annual_cost",
         label_column="name",
+        columns=(
+            "subject",
+            "name",
+            "owner",
+            "hosts",
+            "verdict",
+            "summary",
+            "last_human_request",
+            "coverage_start",
+            "annual_cost",
+        ),
     ),
     "latest_decisions": Shown(
         N_("Decisions"),

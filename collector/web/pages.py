@@ -6,7 +6,7 @@ from __future__ import annotations
 import asyncio
 from datetime import UTC, datetime
 from typing import Any
-from urllib.parse import quote
+from urllib.parse import quote, urlencode
 
 from datasette.utils.asgi import Forbidden, Request, Response
 from markupsafe import Markup
@@ -69,13 +69,21 @@ def template_context(datasette: Any, console: Any, request: Request | None) -> d
         "login": datasette.urls.path(LOGIN) if console.config.accounts and not who else "",
         "report": datasette.urls.path(REPORT),
         "entry_points": [
-            (console.lang._(SHOWN[name].title), datasette.urls.table(DATABASE, name)) for name in ENTRY_POINTS
+            (console.lang._(SHOWN[name].title), _entry(datasette, name)) for name in ENTRY_POINTS
         ],
         "queries": [
             (console.lang._(query.title), datasette.urls.query(DATABASE, name))
             for name, query in CANNED.items()
         ],
     }
+
+
+def _entry(datasette: Any, table: str) -> str:
+    """A view's URL showing first the columns a person reads (the rest one click away)."""
+    columns = SHOWN[table].columns
+    return datasette.urls.table(DATABASE, table) + (
+        "?" + urlencode([("_col", c) for c in columns]) if columns else ""
+    )
 
 
 async def login(datasette: Any, request: Request) -> Response:
