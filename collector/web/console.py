@@ -14,9 +14,6 @@ import os
 import secrets
 import socket
 import sqlite3
-import threading
-import weakref
-from dataclasses import dataclass, field
 from pathlib import Path
 
 from datasette.app import Datasette
@@ -25,9 +22,9 @@ from datasette.plugins import pm
 
 from ronda.collector.store import Store
 from ronda.collector.web import hooks
-from ronda.collector.web.auth import Throttle
 from ronda.collector.web.config import WebConfig, WebConfigError, check, check_tls_files
 from ronda.collector.web.metadata import DATABASE, build_metadata
+from ronda.collector.web.state import Console, console_of, register
 from ronda.errors import RondaError
 from ronda.i18n import Lang
 
@@ -39,39 +36,6 @@ class WebServeError(RondaError):
 
 
 TITLE = "ronda"
-
-
-@dataclass
-class Console:
-    """What ronda's plugin hooks need to know about one Datasette instance."""
-
-    db: str
-    config: WebConfig
-    lang: Lang
-    throttle: Throttle = field(default_factory=Throttle)
-    _store: Store | None = None
-    _lock: threading.Lock = field(default_factory=threading.Lock)
-
-    @property
-    def store(self) -> Store:
-        """The store for ronda's own reads (explain, the report) and for recording decisions."""
-        with self._lock:
-            if self._store is None:
-                self._store = Store(self.db)
-            return self._store
-
-    def close(self) -> None:
-        if self._store is not None:
-            self._store.close()
-            self._store = None
-
-
-_consoles: weakref.WeakKeyDictionary[Datasette, Console] = weakref.WeakKeyDictionary()
-
-
-def console_of(datasette: Datasette) -> Console | None:
-    """ronda's console behind `datasette`, or None for another Datasette (the hooks then stay out)."""
-    return _consoles.get(datasette)
 
 
 def _tables(db: str) -> list[str]:
@@ -126,7 +90,7 @@ def build_console(db: str, config: WebConfig, lang: Lang) -> Datasette:
         },
     )
     datasette.add_database(Database(datasette, path=db, is_mutable=True), name=DATABASE)
-    _consoles[datasette] = Console(db, config, lang)
+    register(datasette, Console(db, config, lang))
     return datasette
 
 

@@ -18,6 +18,7 @@ from ronda.collector.web import pages
 from ronda.collector.web.auth import proxy_actor
 from ronda.collector.web.catalog import BLANKED, DENIED
 from ronda.collector.web.metadata import DATABASE, column_labels
+from ronda.collector.web.state import console_of
 from ronda.collector.words import Words
 
 # What a visitor who has not signed in is asked for, when anonymous reading is off.
@@ -41,15 +42,9 @@ TIME_COLUMNS = {
 }
 
 
-def _console(datasette: Any) -> Any:
-    from ronda.collector.web.console import console_of
-
-    return console_of(datasette)
-
-
 @hookimpl
 def actor_from_request(datasette: Any, request: Request) -> dict[str, str] | None:
-    console = _console(datasette)
+    console = console_of(datasette)
     if console is None:
         return None
     peer = (request.scope.get("client") or (None,))[0]
@@ -58,7 +53,7 @@ def actor_from_request(datasette: Any, request: Request) -> dict[str, str] | Non
 
 @hookimpl
 def permission_allowed(datasette: Any, actor: dict[str, Any] | None, action: str, resource: Any) -> Any:
-    console = _console(datasette)
+    console = console_of(datasette)
     if console is None:
         return None
     if action == DECIDE:
@@ -86,13 +81,13 @@ def authorizer(action: int, arg1: str | None, arg2: str | None, _db: str | None,
 
 @hookimpl
 def prepare_connection(conn: sqlite3.Connection, database: str, datasette: Any) -> None:
-    if _console(datasette) is not None and database == DATABASE:
+    if console_of(datasette) is not None and database == DATABASE:
         conn.set_authorizer(authorizer)
 
 
 @hookimpl
 def render_cell(value: Any, column: str, table: str | None, database: str, datasette: Any) -> Any:
-    console = _console(datasette)
+    console = console_of(datasette)
     if console is None or database != DATABASE or value is None:
         return None
     lang = console.lang
@@ -131,18 +126,18 @@ def _reasons(stored: str, lang: Any) -> Markup | None:
 
 @hookimpl
 def extra_css_urls(datasette: Any) -> list[str]:
-    return ["/ronda-static/console.css"] if _console(datasette) is not None else []
+    return ["/ronda-static/console.css"] if console_of(datasette) is not None else []
 
 
 @hookimpl
 def extra_js_urls(datasette: Any) -> list[str]:
-    return ["/ronda-static/labels.js"] if _console(datasette) is not None else []
+    return ["/ronda-static/labels.js"] if console_of(datasette) is not None else []
 
 
 @hookimpl
 def extra_body_script(datasette: Any, table: str | None, view_name: str) -> str:
     """The column labels of this page, for labels.js (which shows them above each column name)."""
-    console = _console(datasette)
+    console = console_of(datasette)
     if console is None:
         return ""
     labels = column_labels(console.lang)
@@ -152,7 +147,7 @@ def extra_body_script(datasette: Any, table: str | None, view_name: str) -> str:
 
 @hookimpl
 def extra_template_vars(datasette: Any, request: Request | None) -> dict[str, Any]:
-    console = _console(datasette)
+    console = console_of(datasette)
     if console is None:
         return {}
     return {"ronda": pages.template_context(datasette, console, request)}
@@ -160,7 +155,7 @@ def extra_template_vars(datasette: Any, request: Request | None) -> dict[str, An
 
 @hookimpl
 def menu_links(datasette: Any, actor: dict[str, Any] | None) -> list[dict[str, str]]:
-    console = _console(datasette)
+    console = console_of(datasette)
     if console is None:
         return []
     _ = console.lang._
@@ -183,7 +178,7 @@ def register_routes() -> list[tuple[str, Any]]:
 @hookimpl
 def forbidden(datasette: Any, request: Request, message: str) -> Any:
     """A visitor not signed in is sent to sign in, and back to the page afterwards."""
-    console = _console(datasette)
+    console = console_of(datasette)
     if console is None or request.actor is not None or console.config.anonymous_read:
         return None
     if not console.config.accounts:

@@ -19,6 +19,7 @@ from ronda.collector.web.auth import actor, check_password, display_name, sessio
 from ronda.collector.web.catalog import ENTRY_POINTS, SHOWN
 from ronda.collector.web.metadata import DATABASE
 from ronda.collector.web.queries import CANNED
+from ronda.collector.web.state import Console, console_of
 from ronda.collector.words import Words
 from ronda.errors import InputError
 
@@ -30,9 +31,7 @@ DECIDE = "ronda-decide"
 FIELD_MAX = 2000  # a reason longer than this is refused rather than cut
 
 
-def _console(datasette: Any) -> Any:
-    from ronda.collector.web.console import console_of
-
+def _console(datasette: Any) -> Console:
     console = console_of(datasette)
     if console is None:
         raise Forbidden("not a ronda console")
