@@ -208,8 +208,11 @@ def test_a_decision_the_guard_rails_refuse_records_nothing(db: Path, visitor: Vi
     visitor.sign_in()
     token = visitor.form_token("/-/ronda/app?subject=APP-2")
     answer = visitor.post("/-/ronda/decide", {"subject": "APP-2", "csrftoken": token, **form})
-    assert answer.status_code == 302
-    assert message in visitor.get(answer.headers["location"]).text
+    assert answer.status_code == 400 and message in answer.text
+    # The form comes back as it was sent: nothing typed is lost.
+    assert f">{form['reason']}</textarea>" in answer.text
+    if form["decision"] in ("keep", "take-down", "consolidate"):
+        assert f'value="{form["decision"]}" required checked' in answer.text
     assert decisions(Store(db)) == []
 
 

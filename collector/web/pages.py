@@ -58,13 +58,11 @@ async def _may_read(datasette: Any, request: Request) -> None:
     await datasette.ensure_permissions(request.actor, [("view-instance", None)])
 
 
-def template_context(datasette: Any, console: Any, request: Request | None) -> dict[str, Any]:
+def template_context(datasette: Any, console: Console, request: Request | None) -> dict[str, Any]:
     """What ronda's templates (and Datasette's, overridden) use: the words and ronda's links."""
     who = request.actor if request is not None else None
     return {
         "_": console.lang._,
-        "lang": console.lang.code,
-        "signed_in": display_name(who) if who else "",
         "login": datasette.urls.path(LOGIN) if console.config.accounts and not who else "",
         "report": datasette.urls.path(REPORT),
         "entry_points": [
@@ -135,9 +133,15 @@ async def report(datasette: Any, request: Request) -> Response:
 async def app(datasette: Any, request: Request) -> Response:
     """What `ronda explain` shows of one app, and the form to decide on it."""
     await _may_read(datasette, request)
+    return await _app_page(datasette, request, request.args.get("subject") or "")
+
+
+async def _app_page(
+    datasette: Any, request: Request, subject: str, form: dict[str, str] | None = None, error: str = ""
+) -> Response:
+    """The app's page; with `form` and `error`, the decision form as it was sent, and why it was refused
+    (nothing a person typed is lost)."""
     console = _console(datasette)
-    _ = console.lang._
-    subject = request.args.get("subject") or ""
     try:
         found = await asyncio.to_thread(find_subject, console.store, subject)
     except InputError as e:
@@ -148,18 +152,21 @@ async def app(datasette: Any, request: Request) -> Response:
             status=404,
         )
     told = await asyncio.to_thread(story, console.store, found)
-    may_decide = await datasette.permission_allowed(request.actor, DECIDE, default=False)
+    words = Words(console.lang)
     context = {
         "title": appview.title(told),
         "subject": found.subject,
         "evidence": appview.evidence_html(told, console.lang),
-        "decisions": [(code, Words(console.lang).decision(code)) for code in DECISIONS],
         "evidence_css": Markup(appview.evidence_css()),
-        "may_decide": may_decide,
+        "decisions": [(code, words.decision(code)) for code in DECISIONS],
+        "may_decide": await datasette.permission_allowed(request.actor, DECIDE, default=False),
         "decide_path": datasette.urls.path(DECIDE_PATH),
         "decided_by": display_name(request.actor) if request.actor else "",
+        "form": form or {},
+        "error": error,
     }
-    return Response.html(await datasette.render_template("ronda_app.html", context, request=request))
+    page = await datasette.render_template("ronda_app.html", context, request=request)
+    return Response.html(page, status=400 if error else 200)
 
 
 async def decide(datasette: Any, request: Request) -> Response:
@@ -170,30 +177,30 @@ async def decide(datasette: Any, request: Request) -> Response:
         return Response.text("POST only", status=405)
     if not await datasette.permission_allowed(request.actor, DECIDE, default=False):
         raise Forbidden(_("Sign in to record a decision."))
-    form = await request.post_vars()
-    subject = form.get("subject") or ""
-    back = app_path(datasette, subject)
-    decision, reason, into = (form.get(k) or "" for k in ("decision", "reason", "into"))
+    form = {k: v or "" for k, v in (await request.post_vars()).items() if k != "csrftoken"}
+    subject, decision, reason = form.get("subject", ""), form.get("decision", ""), form.get("reason", "")
     try:
         if len(reason) > FIELD_MAX:
             raise InputError(_("The reason is too long: keep it under 2,000 characters."))
         row = await asyncio.to_thread(
-            _record, console.store, subject, decision, reason, display_name(request.actor), into.strip()
+            _record,
+            console.store,
+            subject,
+            decision,
+            reason,
+            display_name(request.actor),
+            form.get("into", ""),
         )
     except InputError as e:
-        datasette.add_message(request, str(e), datasette.ERROR)
-        return Response.redirect(back)
-    datasette.add_message(
-        request,
-        _("Recorded: {decision} by {by}.").format(
-            decision=_(row["decision"].replace("-", " ")), by=row["decided_by"]
-        ),
-        datasette.INFO,
+        return await _app_page(datasette, request, subject, form, str(e))
+    recorded = _("Recorded: {decision} by {by}.").format(
+        decision=Words(console.lang).decision(row["decision"]), by=row["decided_by"]
     )
-    return Response.redirect(back)
+    datasette.add_message(request, recorded, datasette.INFO)
+    return Response.redirect(app_path(datasette, subject))
 
 
 def _record(store: Any, subject: str, decision: str, reason: str, by: str, into: str) -> dict[str, Any]:
     found = find_subject(store, subject)
-    target = find_subject(store, into).subject if into else ""
+    target = find_subject(store, into.strip()).subject if into.strip() else ""
     return record_decision(store, found, decision, reason, by, target, datetime.now(UTC))
