@@ -310,3 +310,10 @@ def test_every_message_of_the_templates_is_in_the_catalog() -> None:
     assert asked == set(catalog.TEMPLATE_MESSAGES)
     lang = get("id", "UTC")
     assert all(lang._(m) != m for m in asked)
+
+
+def test_the_session_key_is_kept_beside_the_store_for_the_next_start(db: Path) -> None:
+    first = console(db)
+    key = Path(f"{db}-web-secret")
+    assert key.stat().st_mode & 0o777 == 0o600
+    assert console(db)._secret == first._secret  # a restart signs nobody out

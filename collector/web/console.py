@@ -29,13 +29,11 @@ from ronda.errors import RondaError
 from ronda.i18n import Lang
 
 HERE = Path(__file__).parent
+TITLE = "ronda"
 
 
 class WebServeError(RondaError):
     """The console cannot start: its address is taken or cannot be bound."""
-
-
-TITLE = "ronda"
 
 
 def _tables(db: str) -> list[str]:
@@ -57,7 +55,10 @@ def _secret(db: str) -> str:
     except FileNotFoundError:
         pass
     value = secrets.token_hex(32)
-    descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    try:
+        descriptor = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    except FileExistsError:  # another console made it first
+        return path.read_text().strip()
     with os.fdopen(descriptor, "w") as f:
         f.write(value + "\n")
     return value

@@ -23,7 +23,6 @@ from ronda.collector.words import Words
 
 # What a visitor who has not signed in is asked for, when anonymous reading is off.
 READ_ACTIONS = {"view-instance", "view-database", "view-table", "view-query", "execute-sql"}
-DECIDE = "ronda-decide"
 CODES = {"verdict": "verdict", "decision": "decision"}  # column -> the kind of code it holds
 SUBJECT_COLUMNS = {"subject", "into_subject"}
 MONEY_COLUMNS = {"annual_cost", "build_cost"}
@@ -56,7 +55,7 @@ def permission_allowed(datasette: Any, actor: dict[str, Any] | None, action: str
     console = console_of(datasette)
     if console is None:
         return None
-    if action == DECIDE:
+    if action == pages.DECIDE:
         return bool(actor and actor.get("via") in ("password", "proxy"))
     if action in READ_ACTIONS and actor is None and not console.config.anonymous_read:
         return False
