@@ -317,3 +317,12 @@ def test_the_session_key_is_kept_beside_the_store_for_the_next_start(db: Path) -
     key = Path(f"{db}-web-secret")
     assert key.stat().st_mode & 0o777 == 0o600
     assert console(db)._secret == first._secret  # a restart signs nobody out
+
+
+@pytest.mark.parametrize("table", sorted(catalog.SHOWN))
+def test_every_shown_table_opens_with_its_facets_and_sort(visitor: Visitor, table: str) -> None:
+    answer = visitor.get(f"/ronda/{table}.json", params={"_extra": "facet_results"})
+    assert answer.status_code == 200, answer.text[:300]
+    assert set(answer.json()["facet_results"]) == set(catalog.SHOWN[table].facets)
+    page = visitor.get(f"/ronda/{table}")
+    assert page.status_code == 200 and "window.rondaLabels" in page.text
