@@ -151,9 +151,17 @@ def _serve_processes(db: str, config: ServerConfig, processes: int) -> None:
 @format_option
 @list_options("host", "since", "stale")
 def hosts(db: str, fmt: str, **options: Any) -> None:
-    """Servers that have reported, with their app counts; --stale for those whose last report is
-    older than the limit (`stale_after_hours` of the reconcile config, 48 by default).
-    --since: hosts that reported since then."""
+    """Every host and how it is covered, with its app counts.
+
+    \b
+    coverage: agent    its agent reports
+              ssh      the collector's SSH scan reads it (`ronda scan ssh`)
+              network  only a network sweep found it: no agent, no SSH scan
+              none     an SSH target that never answered
+    last_seen: when it last answered that way; --stale: hosts whose last answer is older than the
+    limit (`stale_after_hours` of the reconcile config, 48 by default); --since: hosts that
+    answered since then.
+    """
     from ronda.collector.lists import hosts_list
     from ronda.collector.reconcile.config import load_config
 

@@ -23,9 +23,18 @@ from ronda.collector.reconcile.queries import (
     finding_rows,
     text_table,
 )
+from ronda.collector.scans.view import load_view, sightings
 from ronda.collector.store import Store
 from ronda.collector.words import Words
 from ronda.i18n import N_, Lang
+
+# How a host is covered (Store.hosts), as a reader says it.
+COVERAGE = {
+    "agent": N_("agent"),
+    "ssh": N_("SSH scan"),
+    "network": N_("network sweep only"),
+    "none": N_("none"),
+}
 
 # Column headers of a terminal table in languages other than English (which shows the column names).
 HEADERS = {
@@ -36,6 +45,7 @@ HEADERS = {
     "os_name": N_("system"),
     "os_version": N_("version"),
     "source": N_("seen by"),
+    "coverage": N_("covered by"),
     "last_seen": N_("last seen"),
     "sequence": N_("sequence"),
     "apps": N_("apps"),
@@ -62,16 +72,30 @@ HEADERS = {
     "logs_since": N_("logs since"),
     "decision": N_("decision"),
 }
-HOST_TABLE = [
+HOST_COLUMNS = [
     "agent_id",
     "hostname",
+    "fqdn",
+    "addresses",
     "os_name",
     "os_version",
     "source",
+    "coverage",
+    "last_seen",
+    "sequence",
     "apps",
     "errors",
+]  # fmt: skip  (what Store.hosts gives for each host)
+HOST_TABLE = [
+    "hostname",
+    "agent_id",
+    "coverage",
     "last_seen",
     "stale",
+    "os_name",
+    "os_version",
+    "apps",
+    "errors",
 ]
 APP_TABLE = ["hostname", "app_key", "listen", "root", "upstream", "framework", "last_human_request"]
 FINDING_TABLE = ["kind", "subject", "hostname", "summary", "first_seen", "last_seen"]
@@ -100,13 +124,31 @@ class Output:
 
 
 def host_rows(store: Store, stale_after_hours: int = 48, now: datetime | None = None) -> list[dict[str, Any]]:
+    """Every host and how it is covered (`Store.hosts`), with the addresses only a network sweep found
+    (coverage `network`: no agent or SSH scan claims them, the unmanaged-host rule)."""
     stale_before = iso((now or datetime.now(UTC)) - timedelta(hours=stale_after_hours)) or ""
     rows = store.hosts()
     for row in rows:
         row["addresses"] = json.loads(row["addresses"] or "[]")
         row["source"] = row.get("source") or "agent"
+    if store.query("SELECT 1 FROM network_ports WHERE open LIMIT 1"):
+        rows += [
+            {
+                **dict.fromkeys(HOST_COLUMNS),
+                "hostname": seen["host"],
+                "addresses": seen["addresses"],
+                "source": "network",
+                "coverage": "network",
+                "last_seen": seen["network_last_seen"],
+                "apps": 0,
+                "errors": 0,
+            }
+            for seen in sightings(load_view(store))
+            if seen["covered_by"] == "none"
+        ]
+    for row in rows:
         row["stale"] = (row["last_seen"] or "") < stale_before
-    return rows
+    return sorted(rows, key=lambda r: (r["hostname"] or "", r["agent_id"] or ""))
 
 
 def app_rows(store: Store, include_gone: bool = False) -> list[dict[str, Any]]:
@@ -179,6 +221,8 @@ def _localized(rows: list[dict[str, Any]], out: Output) -> list[dict[str, Any]]:
                 row["kind"] = words.kind(row["kind"])
             if "stale" in row:
                 row["stale"] = words._("stale") if row["stale"] else ""
+            if row.get("coverage") in COVERAGE:
+                row["coverage"] = words._(COVERAGE[row["coverage"]])
         shown.append(row)
     return shown
 

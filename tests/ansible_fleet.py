@@ -3,7 +3,8 @@
 Each host is a 127.0.0.x address with its own install prefix on this machine, so
 the hosts do not collide; the playbook reaches them over SSH like any server.
 Without systemd as PID 1, a service is started with its unit's own command line,
-user, group and capabilities (`start_unit`).
+user, group and capabilities (`start_unit`); `SystemdNs` boots a real systemd in
+namespaces of its own (the shared `systemd-ns` tool) for the tests that need one.
 """
 
 from __future__ import annotations
@@ -15,13 +16,50 @@ import shlex
 import shutil
 import subprocess
 import sys
+import time
 from dataclasses import dataclass, field
 from pathlib import Path
 
+import pytest
 from servers import stop_process, wait_for_port
 
+from ronda import __version__
+
 ANSIBLE_DIR = Path(__file__).resolve().parent.parent / "deploy" / "ansible"
+PROJECT = ANSIBLE_DIR.parent.parent
+VERSION = __version__
 BIN = Path(sys.executable).parent
+
+
+@pytest.fixture(scope="session")
+def wheelhouse(tmp_path_factory) -> Path:
+    """ronda and its dependencies as wheels, built once per session by wheelhouse.yml (pip wheel)."""
+    home = tmp_path_factory.mktemp("ansible-home")
+    directory = tmp_path_factory.mktemp("wheelhouse")
+    result = run_playbook(
+        "wheelhouse.yml",
+        "localhost,",
+        home,
+        "-e",
+        f"ronda_version={VERSION}",
+        "-e",
+        f"ronda_wheelhouse_dir={directory}",
+        "-e",
+        f"ronda_wheelhouse_source={PROJECT}",
+    )
+    assert result.returncode == 0, result.stdout + result.stderr
+    assert (directory / VERSION / f"ronda-{VERSION}-py3-none-any.whl").exists()
+    return directory
+
+
+def add_version(wheelhouse: Path, version: str) -> None:
+    """`wheelhouse/<version>/`: the same wheels, ronda's own relabelled `version` (for upgrade tests)."""
+    (wheelhouse / version).mkdir(exist_ok=True)
+    for wheel in (wheelhouse / VERSION).glob("*.whl"):
+        if wheel.name.startswith("ronda-"):
+            rewheel(wheel, version, wheelhouse / version)
+        else:
+            shutil.copy(wheel, wheelhouse / version)
 
 
 def keygen(path: Path) -> Path:
@@ -48,7 +86,8 @@ class Sshd:
     def known_hosts(self) -> Path:
         return self.directory / "known_hosts"
 
-    def start(self) -> Sshd:
+    def write(self) -> Sshd:
+        """Keys and sshd_config in `directory`."""
         self.directory.mkdir(parents=True, exist_ok=True)
         host_key = keygen(self.directory / "host_key")
         keygen(self.client_key)
@@ -56,11 +95,11 @@ class Sshd:
         authorized.write_text(Path(f"{self.client_key}.pub").read_text())
         kind, blob = Path(f"{host_key}.pub").read_text().split()[:2]
         self.known_hosts.write_text("".join(f"[{a}]:{self.port} {kind} {blob}\n" for a in self.addresses))
-        config = self.directory / "sshd_config"
+        config = self.config
         listen = "".join(f"ListenAddress {a}:{self.port}\n" for a in self.addresses)
         config.write_text(f"""{listen}HostKey {host_key}
 PidFile {self.directory}/sshd.pid
-AuthorizedKeysFile {authorized}
+AuthorizedKeysFile {authorized} .ssh/authorized_keys
 PermitRootLogin prohibit-password
 PasswordAuthentication no
 KbdInteractiveAuthentication no
@@ -73,23 +112,57 @@ MaxSessions 50
 LogLevel ERROR
 Subsystem sftp internal-sftp
 """)
+        return self
+
+    @property
+    def config(self) -> Path:
+        return self.directory / "sshd_config"
+
+    def wait(self) -> None:
+        for address in self.addresses:
+            wait_for_port(self.port, address)
+
+    def start(self) -> Sshd:
+        self.write()
         Path("/run/sshd").mkdir(
             mode=0o755, exist_ok=True
         )  # privilege separation; the packaged service makes it
         sshd = shutil.which("sshd") or "/usr/sbin/sshd"
         self.process = subprocess.Popen(
-            [sshd, "-D", "-e", "-f", str(config)], stdout=subprocess.PIPE, stderr=subprocess.STDOUT
+            [sshd, "-D", "-e", "-f", str(self.config)], stdout=subprocess.PIPE, stderr=subprocess.STDOUT
         )
-        for address in self.addresses:
-            try:
-                wait_for_port(self.port, address)
-            except TimeoutError:
-                self.stop()
-                raise RuntimeError(f"sshd did not start: {self.process.stdout.read().decode()}") from None
+        try:
+            self.wait()
+        except TimeoutError:
+            self.stop()
+            raise RuntimeError(f"sshd did not start: {self.process.stdout.read().decode()}") from None
         return self
 
     def stop(self) -> None:
         stop_process(self.process)
+
+
+def old_python(path: Path, version: tuple[int, int]) -> Path:
+    """An interpreter at `path` that answers as Python `version` would (old servers' Pythons, simulated):
+    this machine's Python with `sys.version_info` replaced, running the `-c` code it is given."""
+    path.parent.mkdir(parents=True, exist_ok=True)
+    code = f'import sys; sys.version_info = ({version[0]}, {version[1]}, 0, "final", 0); exec(sys.argv[1])'
+    path.write_text(f"#!/bin/sh\nexec /usr/bin/python3 -c '{code}' \"$2\"\n")
+    path.chmod(0o755)
+    return path
+
+
+def connection_vars(sshd: Sshd) -> dict[str, object]:
+    """How the playbook reaches the test hosts: root over SSH with the client key, the host key checked."""
+    return {
+        "ansible_port": sshd.port,
+        "ansible_user": "root",
+        # The plays become root as on real servers; su needs no password from root here.
+        "ansible_become_method": "su",
+        "ansible_python_interpreter": "/usr/bin/python3",
+        "ansible_ssh_private_key_file": str(sshd.client_key),
+        "ansible_ssh_common_args": f"-o UserKnownHostsFile={sshd.known_hosts} -o StrictHostKeyChecking=yes",
+    }
 
 
 def ansible_env(home: Path) -> dict[str, str]:
@@ -242,3 +315,83 @@ def rewheel(wheel: Path, version: str, directory: Path) -> Path:
         for path, data in entries.items():
             dst.writestr(path, data)
     return out
+
+
+def systemd_ns_tool() -> Path:
+    """The tool that boots systemd as PID 1 of namespaces of its own: `shared/tools/systemd-ns` beside this
+    checkout or one of its parents (where CI lays shared/), or $RONDA_SYSTEMD_NS."""
+    if os.environ.get("RONDA_SYSTEMD_NS"):
+        return Path(os.environ["RONDA_SYSTEMD_NS"])
+    for parent in PROJECT.parents:
+        tool = parent / "shared" / "tools" / "systemd-ns"
+        if tool.exists():
+            return tool
+    raise RuntimeError(f"no shared/tools/systemd-ns beside {PROJECT} or its parents; set RONDA_SYSTEMD_NS")
+
+
+@dataclass
+class SystemdNs:
+    """A real systemd in its own PID, mount and UTS namespaces, sharing files (but /tmp, /var/tmp and /run)
+    and the network with this machine. Its /etc/systemd/system is a private tmpfs, so units and their
+    enablement never reach this machine's."""
+
+    pid: str
+    tool: Path
+
+    @classmethod
+    def start(cls) -> SystemdNs:
+        tool = systemd_ns_tool()
+        started = subprocess.run(
+            [str(tool), "start"], capture_output=True, text=True, timeout=120, check=False
+        )
+        if started.returncode != 0:
+            raise RuntimeError(f"systemd-ns did not start: {started.stderr}")
+        ns = cls(started.stdout.strip(), tool)
+        try:
+            ns.run("mount", "-t", "tmpfs", "-o", "mode=0755", "tmpfs", "/etc/systemd/system")
+            ns.run("systemctl", "daemon-reload")
+        except BaseException:
+            ns.stop()
+            raise
+        return ns
+
+    def run(self, *argv: str, check: bool = True, timeout: float = 60) -> subprocess.CompletedProcess:
+        result = subprocess.run(
+            [str(self.tool), "exec", self.pid, *argv],
+            capture_output=True,
+            text=True,
+            timeout=timeout,
+            check=False,
+        )
+        if check and result.returncode != 0:
+            raise RuntimeError(
+                f"{' '.join(argv)} failed ({result.returncode}): {result.stdout}{result.stderr}"
+            )
+        return result
+
+    def show(self, unit: str, prop: str) -> str:
+        return self.run("systemctl", "show", "--value", "-p", prop, unit).stdout.strip()
+
+    def start_sshd(self, sshd: Sshd) -> None:
+        """sshd as a service of this systemd: Ansible's sessions then run under it."""
+        sshd.write()
+        binary = shutil.which("sshd") or "/usr/sbin/sshd"
+        self.run(
+            "systemd-run",
+            "--unit=ronda-test-sshd",
+            "-p",
+            "RuntimeDirectory=sshd",
+            binary,
+            "-D",
+            "-e",
+            "-f",
+            str(sshd.config),
+        )
+        sshd.wait()
+
+    def stop(self) -> None:
+        """End it and everything it started; wait until they are gone, so that their users can be removed."""
+        subprocess.run([str(self.tool), "stop", self.pid], capture_output=True, timeout=30, check=False)
+        deadline = time.monotonic() + 30
+        while Path(f"/proc/{self.pid}").exists() and time.monotonic() < deadline:
+            time.sleep(0.2)

@@ -7,3 +7,6 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).parent))
 
 pytest_plugins = ["process_guard", "pytester", "decide_fleet"]  # decide_fleet: the demo fleet's store
+
+# The wheelhouse of this checkout, built once per session for every Ansible converge.
+from ansible_fleet import wheelhouse  # noqa: E402, F401

@@ -268,3 +268,23 @@ def test_reconcile_reports_the_unmanaged_host(fleet, scanned):
     )
     assert listed.exit_code == 0, listed.output
     assert [f["subject"] for f in json.loads(listed.output)] == [f"network:{fleet.c}"]
+
+
+def test_hosts_shows_how_each_host_is_covered(fleet, scanned):
+    """`ronda hosts`: A by its agent, B by the SSH scan, C by the sweep only, and a configured SSH target
+    that never answered (nothing listens there) by nothing at all."""
+    failed = ronda(
+        "scan", "ssh", "--config", str(fleet.config), "--db", str(fleet.db), "--host", "127.0.0.254"
+    )
+    assert failed.returncode == 1, failed.stderr
+    rows = json.loads(ronda("hosts", "--db", str(fleet.db), "--format", "json").stdout)
+    coverage = {(r["agent_id"] or r["hostname"]): (r["coverage"], bool(r["last_seen"])) for r in rows}
+    assert coverage == {
+        "host-a": ("agent", True),
+        "ssh:host-b": ("ssh", True),
+        fleet.c: ("network", True),
+        "ssh:127.0.0.254": ("none", False),
+    }
+    header, *lines = ronda("hosts", "--db", str(fleet.db)).stdout.splitlines()
+    assert header.split()[:4] == ["HOSTNAME", "AGENT_ID", "COVERAGE", "LAST_SEEN"]
+    assert any(line.split()[:2] == [fleet.c, "network"] for line in lines)

@@ -289,12 +289,21 @@ class Store:
             return list(self.db.query(sql, params))
 
     def hosts(self) -> list[dict[str, Any]]:
+        """Every host that reported or that an SSH scan was told to read, and how it is covered: `agent` (its
+        agent reports), `ssh` (the collector's SSH scan reads it) or `none` (an SSH target that never
+        answered); `last_seen` is when it last answered that way. Addresses only a network sweep found are
+        added by `ronda.collector.present.host_rows`."""
         return self.query("""
             SELECT h.agent_id, h.hostname, h.fqdn, h.addresses, h.os_name, h.os_version, h.source,
-                   a.last_seen, h.sequence,
+                   CASE a.source WHEN 'ssh' THEN 'ssh' ELSE 'agent' END AS coverage, a.last_seen, h.sequence,
                    (SELECT count(*) FROM apps p WHERE p.agent_id = h.agent_id AND p.present) AS apps,
                    (SELECT count(*) FROM source_errors e WHERE e.agent_id = h.agent_id) AS errors
-            FROM hosts h JOIN agents a USING (agent_id) ORDER BY h.hostname, h.agent_id""")
+            FROM hosts h JOIN agents a USING (agent_id)
+            UNION ALL
+            SELECT agent_id, name, NULL, json_array(address), NULL, NULL, 'ssh', 'none', NULL, NULL, 0, 0
+            FROM ssh_targets
+            WHERE last_success IS NULL AND agent_id NOT IN (SELECT agent_id FROM hosts)
+            ORDER BY 2, 1""")
 
     def apps(self, include_gone: bool = False) -> list[dict[str, Any]]:
         return self.query(f"""
