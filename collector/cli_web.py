@@ -8,7 +8,15 @@ from types import ModuleType
 import click
 
 from ronda.collector.cli_common import db_option, language, language_options
-from ronda.collector.web.config import WebConfig
+from ronda.collector.web.config import (
+    WebConfig,
+    WebConfigError,
+    check,
+    check_tls_files,
+    load_web_config,
+    with_options,
+)
+from ronda.collector.web.passwords import hash_password, weak_password
 from ronda.errors import ConfigError
 
 
@@ -70,15 +78,15 @@ def web(
     Read-only except for decisions, which go through the same checks as
     `ronda decide` and carry the name of whoever signed in. On a loopback
     address anyone on this machine may read without signing in; on any other
-    address everyone signs in, over TLS:
+    address everyone signs in (accounts in web.toml, or a proxy's header), over
+    TLS (--cert/--key, or a TLS proxy in front):
       ronda web                                   # http://127.0.0.1:8470/
       ronda web hash-password                     # a hash for web.toml's [accounts.NAME]
+      ronda web --check --config /etc/ronda/web.toml
       ronda web --listen 0.0.0.0:8470 --cert web.pem --key web-key.pem
     """
     if ctx.invoked_subcommand is not None:
         return
-    from ronda.collector.web.config import check, check_tls_files, load_web_config, with_options
-
     config = with_options(load_web_config(config_path), listen=listen, cert=cert, key=key)
     check(config)
     check_tls_files(config)
@@ -118,9 +126,6 @@ def _summary(config: WebConfig) -> str:
 def hash_password_command(from_stdin: bool) -> None:
     """Print the hash of a password for web.toml (`password_hash` of an
     [accounts.NAME] table). The password itself is never stored."""
-    from ronda.collector.web.config import WebConfigError
-    from ronda.collector.web.passwords import hash_password, weak_password
-
     if from_stdin:
         password = sys.stdin.readline().rstrip("\n")
     else:
