@@ -17,9 +17,9 @@ from ronda.agent.progress import TerminalProgress
 from ronda.agent.render import snapshot_text
 from ronda.agent.runner import Agent, lower_priority, scan_options
 from ronda.agent.snapshot import default_agent_id, scan
+from ronda.agent.state import state_dir_for
 from ronda.command import RondaGroup, setup_logging, verbose_option
 from ronda.convert import message_to_json, snapshot_to_wire
-from ronda.paths import default_path
 from ronda.transport import TlsFiles
 
 
@@ -57,6 +57,13 @@ def _split_sources(ctx: click.Context, param: click.Parameter, value: str | None
 
 
 def _discovery_flags(f: FC) -> FC:
+    f = click.option(
+        "--scan-timeout",
+        type=click.IntRange(min=1),
+        metavar="SECONDS",
+        help="Stop reading after this long; unfinished sources are reported and the snapshot still "
+        "goes out (default: 600; `run` also reads scan_timeout_seconds from its config).",
+    )(f)
     f = click.option(
         "--sources",
         metavar="LIST",
@@ -99,6 +106,7 @@ def scan_command(
     nginx_conf: str | None,
     apache_conf: str | None,
     sources: list[str] | None,
+    scan_timeout: int | None,
     state_dir: str | None,
     fmt: str,
     as_json: bool,
@@ -109,6 +117,8 @@ def scan_command(
     config = AgentConfig(
         root=root or "", nginx_conf=nginx_conf or "", apache_conf=apache_conf or "", sources=sources or []
     )
+    if scan_timeout is not None:
+        config.scan_timeout_seconds = scan_timeout
     options = scan_options(config, state_dir=state_dir)
     progress = TerminalProgress()
     options.progress = progress
@@ -134,6 +144,12 @@ def scan_command(
 @click.option("--ca", metavar="FILE", help="CA certificate (PEM) that signed the collector's certificate.")
 @click.option("--cert", metavar="FILE", help="This agent's client certificate (PEM), for mutual TLS.")
 @click.option("--key", metavar="FILE", help="The private key of --cert (PEM).")
+@click.option(
+    "--allow-readable-key",
+    is_flag=True,
+    default=None,
+    help="Use a --key file other users can read (refused otherwise: chmod 600 it).",
+)
 @click.option("--state-dir", metavar="DIR", help="Where the agent keeps its state [env RONDA_STATE_DIR].")
 @click.option("--agent-id", metavar="ID", help="Agent id (default: the machine id).")
 @_discovery_flags
@@ -145,12 +161,14 @@ def run_command(
     ca: str | None,
     cert: str | None,
     key: str | None,
+    allow_readable_key: bool | None,
     state_dir: str | None,
     agent_id: str | None,
     root: str | None,
     nginx_conf: str | None,
     apache_conf: str | None,
     sources: list[str] | None,
+    scan_timeout: int | None,
 ) -> None:
     """Report to a collector: once (--once) or every interval until stopped."""
     config = load_config(
@@ -160,13 +178,17 @@ def run_command(
         ca=ca,
         cert=cert,
         key=key,
+        allow_readable_key=allow_readable_key,
         state_dir=state_dir,
         agent_id=agent_id,
         root=root,
         nginx_conf=nginx_conf,
         apache_conf=apache_conf,
         sources=sources,
+        scan_timeout_seconds=scan_timeout,
     )
+    if root is not None and state_dir is None:  # a tree under --root is not this machine's agent
+        config.state_dir = state_dir_for(config.state_dir, root)
     agent = Agent(config)
     logging.getLogger("ronda").setLevel(min(logging.getLogger().level, logging.INFO))
     try:
@@ -234,6 +256,8 @@ def enrol_command(
         agent_id=agent_id,
         root=root,
     )
+    if root is not None and state_dir is None:
+        config.state_dir = state_dir_for(config.state_dir, root)
     if not config.collector:
         raise AgentConfigError(
             "no collector address: give --collector HOST:PORT or set collector in the config"
@@ -249,7 +273,7 @@ def enrol_command(
         facts.machine_id,
         facts.hostname,
     )
-    path = save_token(config.state_dir or default_path("agent-state"), token)
+    path = save_token(config.state_dir or state_dir_for("", config.root), token)
     click.echo(
         f"enrolled as {token.agent_id} ({token.status}); token kept in {path}"
         + (

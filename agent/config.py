@@ -12,6 +12,7 @@ cert = "/etc/ronda/agent.pem"
 key = "/etc/ronda/agent-key.pem"
 nginx_conf = ""             # default: the usual places
 spool_max_entries = 16      # snapshots kept on disk while the collector is unreachable
+scan_timeout_seconds = 600  # a scan reads nothing more after this; the snapshot still goes out
 """
 
 from __future__ import annotations
@@ -46,9 +47,11 @@ class AgentConfig:
     apache_conf: str = ""
     sources: list[str] = field(default_factory=list)
     spool_max_entries: int = 16  # snapshots kept while the collector is unreachable (oldest dropped first)
+    scan_timeout_seconds: int = 600  # a scan's deadline (ronda.agent.host.deadline)
+    allow_readable_key: bool = False  # use a key file other users can read (refused otherwise)
 
 
-_LIMITS = {"interval_seconds": 10, "spool_max_entries": 1, "jitter_seconds": 0}
+_LIMITS = {"interval_seconds": 10, "spool_max_entries": 1, "jitter_seconds": 0, "scan_timeout_seconds": 1}
 
 
 def load_config(path: str | None, **overrides: Any) -> AgentConfig:

@@ -4,9 +4,11 @@ from __future__ import annotations
 
 from ronda.agent.usage import summarize
 from ronda.model import ListenAddress, Listener, Snapshot
+from ronda.safetext import terminal_text
 
 
 def table(rows: list[list[str]], headers: list[str]) -> str:
+    rows = [[terminal_text(str(v)) for v in row] for row in rows]  # what hosts wrote is shown, not obeyed
     widths = (
         [max(len(str(x)) for x in col) for col in zip(headers, *rows, strict=True)]
         if rows
@@ -21,7 +23,7 @@ def table(rows: list[list[str]], headers: list[str]) -> str:
 
 def snapshot_text(snapshot: Snapshot) -> str:
     h = snapshot.host
-    head = (
+    head = terminal_text(
         f"host {h.hostname or '?'} ({h.os_name} {h.os_version}".rstrip() + ")"
         f"  agent {snapshot.agent_id}  {len(snapshot.apps)} apps"
     )
@@ -60,7 +62,11 @@ def snapshot_text(snapshot: Snapshot) -> str:
     if snapshot.errors:
         parts += ["", f"{len(snapshot.errors)} problem(s) while reading the host:"]
         parts += [
-            f"  [{e.source}] {e.path}{':' + str(e.line) if e.line else ''} {e.message}".replace("  ", " ", 1)
+            terminal_text(
+                f"  [{e.source}] {e.path}{':' + str(e.line) if e.line else ''} {e.message}".replace(
+                    "  ", " ", 1
+                )
+            )
             for e in snapshot.errors
         ]
     return "\n".join(parts)

@@ -9,6 +9,7 @@ import time
 from pathlib import Path
 
 import grpc
+from google.protobuf.message import DecodeError
 
 from ronda.agent.backoff import Backoff
 from ronda.agent.config import AgentConfig, AgentConfigError
@@ -18,13 +19,17 @@ from ronda.agent.host import LocalHost
 from ronda.agent.sender import Ack, Sender, SendError
 from ronda.agent.snapshot import ScanOptions, scan
 from ronda.agent.spool import Spool
-from ronda.agent.state import AgentState
+from ronda.agent.state import AgentState, state_dir_for
 from ronda.convert import snapshot_to_wire
-from ronda.paths import default_path
 from ronda.transport import TlsFiles
 from ronda.wire.v1 import ronda_pb2 as pb
 
 log = logging.getLogger("ronda.agent")
+_IDENTITY_REFUSALS = (
+    grpc.StatusCode.PERMISSION_DENIED,
+    grpc.StatusCode.UNAUTHENTICATED,
+    grpc.StatusCode.FAILED_PRECONDITION,
+)
 
 
 def scan_options(config: AgentConfig, interval: int = 0, state_dir: str | None = None) -> ScanOptions:
@@ -35,6 +40,7 @@ def scan_options(config: AgentConfig, interval: int = 0, state_dir: str | None =
         agent_id=config.agent_id,
         interval_seconds=interval,
         state_dir=Path(state_dir) if state_dir else None,
+        deadline_seconds=config.scan_timeout_seconds,
     )
 
 
@@ -60,7 +66,7 @@ class Agent:
             )
         self.config = config
         self.host = LocalHost(config.root or None)
-        state_dir = config.state_dir or default_path("agent-state")
+        state_dir = config.state_dir or state_dir_for("", config.root)
         self.state_dir = state_dir
         self.state = AgentState.load(state_dir)
         self.spool = Spool(Path(state_dir) / "spool", config.spool_max_entries)
@@ -77,7 +83,7 @@ class Agent:
         self.sender = Sender(
             config.collector,
             config.insecure,
-            TlsFiles(config.ca, config.cert, config.key),
+            TlsFiles(config.ca, config.cert, config.key, config.allow_readable_key),
             token=token.token if token else None,
         )
         self.backoff = Backoff()
@@ -94,7 +100,8 @@ class Agent:
     def flush(self) -> Ack | None:
         """Send every spooled snapshot, oldest first; returns the last ack (None if the spool was empty).
 
-        Raises SendError when one cannot be sent now; it and the newer ones stay spooled.
+        A snapshot refused for good is set aside (Spool.set_aside) and the next one goes on. Raises
+        SendError when one cannot be sent now; it and the newer ones stay spooled.
         """
         last: Ack | None = None
         for _ in range(4 * self.spool.max_entries + 4):  # each turn removes or renumbers one entry
@@ -102,7 +109,11 @@ class Agent:
             if not sequences:
                 return last
             sequence = sequences[0]
-            message = pb.Snapshot.FromString(self.spool.read(sequence))
+            try:
+                message = pb.Snapshot.FromString(self.spool.read(sequence))
+            except (OSError, DecodeError) as e:
+                self.spool.set_aside(sequence, f"cannot be read back: {e}")
+                continue
             message.coalesced = self.spool.coalesced
             try:
                 last = self.sender.send_message(message)
@@ -110,11 +121,9 @@ class Agent:
                 if e.code == grpc.StatusCode.ALREADY_EXISTS and e.last_sequence is not None:
                     self._renumber(sequence, message, e.last_sequence, "its sequence was already used")
                     continue
-                if e.code == grpc.StatusCode.INVALID_ARGUMENT:
-                    log.error(
-                        "the collector refused snapshot %d as invalid; dropped: %s", sequence, e.details
-                    )
-                    self.spool.remove(sequence)
+                why = self._refused_for_good(message, e)
+                if why:
+                    self.spool.set_aside(sequence, why)
                     continue
                 raise
             self.spool.remove(sequence)
@@ -139,6 +148,18 @@ class Agent:
                 )
         return last
 
+    def _refused_for_good(self, message: pb.Snapshot, error: SendError) -> str:
+        """Why this snapshot can never be accepted ("" when the refusal is about the agent, not it)."""
+        if error.code == grpc.StatusCode.INVALID_ARGUMENT:
+            return f"the collector refused it as invalid: {error.details}"
+        current = self.config.agent_id or self.state.agent_id
+        if error.code in _IDENTITY_REFUSALS and current and message.agent_id != current:
+            return (
+                f"written as agent {message.agent_id!r}, and this agent is now {current!r}; "
+                f"the collector answered {error.code.name}: {error.details}"
+            )
+        return ""
+
     def _renumber(self, sequence: int, message: pb.Snapshot, collector_last: int, why: str) -> None:
         self.state.sequence = max(self.state.sequence, collector_last)
         message.sequence = self.state.next_sequence()
@@ -147,6 +168,7 @@ class Agent:
         self.spool.remove(sequence)
 
     def report_once(self, interval: int = 0) -> Ack:
+        self._send_waiting()
         sequence = self.scan_into_spool(interval)
         try:
             ack = self.flush()
@@ -164,6 +186,15 @@ class Agent:
         assert ack is not None
         return ack
 
+    def _send_waiting(self) -> None:
+        """What waits in the spool goes before anything new is written: a scan writes the state and the
+        spool, and a full state disk must not keep what is already there from going out."""
+        if len(self.spool):
+            try:
+                self.flush()
+            except SendError as e:
+                log.debug("spooled snapshots not sent yet: %s", e)
+
     def run_forever(self, stop: threading.Event | None = None) -> None:
         stop = stop or threading.Event()
         interval = self.config.interval_seconds
@@ -173,6 +204,7 @@ class Agent:
         while not stop.is_set():
             if time.monotonic() >= next_scan:
                 next_scan = time.monotonic() + interval + random.uniform(0, self.config.jitter_seconds)
+                self._send_waiting()
                 try:
                     self.scan_into_spool(interval)
                 except Exception:

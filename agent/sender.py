@@ -19,9 +19,12 @@ RETRYABLE = {
     grpc.StatusCode.DEADLINE_EXCEEDED,
     grpc.StatusCode.RESOURCE_EXHAUSTED,
     grpc.StatusCode.ABORTED,
+    grpc.StatusCode.CANCELLED,  # the collector gave up waiting for the body (a slow link), or is stopping
 }
 RETRY_METADATA = "ronda-retry-after-ms"  # the collector's hint: come back after this long
 LAST_SEQUENCE_METADATA = "ronda-last-sequence"  # the newest sequence the collector holds for this agent
+SIZE_METADATA = "ronda-snapshot-bytes"  # the body's size, so the collector admits it before reading it
+SLOWEST_LINK = 64 * 1024  # bytes/s: a large snapshot gets this much more time, as the collector gives it
 
 
 def _trailing(call_or_error: Any) -> dict[str, str]:  # a grpc.Call, or the RpcError that is one
@@ -79,15 +82,17 @@ class Sender:
         self.timeout = timeout
         self._channel = channel(address, insecure, tls)
         self._stub = ronda_pb2_grpc.CollectorStub(self._channel)
-        self._metadata = (("authorization", f"Bearer {token}"),) if token else None
+        self._metadata: tuple[tuple[str, str], ...] = (("authorization", f"Bearer {token}"),) if token else ()
 
     def send(self, snapshot: Snapshot) -> Ack:
         return self.send_message(snapshot_to_wire(snapshot))
 
     def send_message(self, message: pb.Snapshot) -> Ack:
+        size = message.ByteSize()
+        metadata = (*self._metadata, (SIZE_METADATA, str(size)))
         try:
             ack, call = self._stub.Report.with_call(
-                message, timeout=self.timeout, wait_for_ready=False, metadata=self._metadata
+                message, timeout=self.timeout + size / SLOWEST_LINK, wait_for_ready=False, metadata=metadata
             )
         except grpc.RpcError as e:
             hints = _trailing(e)

@@ -16,12 +16,14 @@ from ronda import __version__
 from ronda.agent.discovery import DiscoveryOptions, discover
 from ronda.agent.facts import collect_facts
 from ronda.agent.host import Host
+from ronda.agent.host.deadline import ScanHost
 from ronda.agent.inspect import inspect_apps
 from ronda.agent.listeners import map_listeners
 from ronda.agent.usage import UsageOptions, collect_usage
 from ronda.agent.usage.collect import Progress
 from ronda.ids import valid_agent_id
 from ronda.model import Snapshot
+from ronda.scrub import scrub_snapshot
 
 
 @dataclass
@@ -35,11 +37,15 @@ class ScanOptions:
     # from the start into a throw-away state (a one-off `ronda-agent scan`).
     state_dir: Path | None = None
     progress: Progress | None = None
+    # After this many seconds nothing more is read: unfinished sources are reported and the snapshot
+    # goes out (ronda.agent.host.deadline). None: no deadline.
+    deadline_seconds: float | None = 600.0
 
 
 def scan(host: Host, options: ScanOptions | None = None) -> Snapshot:
     """Everything the agent knows about `host` now. Sequence and ids are set by the caller."""
     options = options or ScanOptions()
+    host = guarded = ScanHost(host, options.deadline_seconds)
     facts, errors = collect_facts(host)
     found = discover(host, options.discovery)
     inspect_apps(host, found)
@@ -53,7 +59,8 @@ def scan(host: Host, options: ScanOptions | None = None) -> Snapshot:
             host, found.apps, found.log_formats, options.state_dir, options.usage, options.progress
         )
     listeners, listener_errors = map_listeners(host, found.apps)
-    return Snapshot(
+    all_errors = guarded.settle(errors + found.errors + usage_errors + listener_errors)
+    snapshot = Snapshot(
         agent_id=options.agent_id or default_agent_id(facts.machine_id, facts.hostname),
         report_id=str(uuid.uuid4()),
         collected_at=datetime.now(UTC),
@@ -62,9 +69,10 @@ def scan(host: Host, options: ScanOptions | None = None) -> Snapshot:
         host=facts,
         apps=found.apps,
         listeners=listeners,
-        errors=errors + found.errors + usage_errors + listener_errors,
+        errors=all_errors,
         interval_seconds=options.interval_seconds,
     )
+    return scrub_snapshot(snapshot)  # every text that leaves the host passes the one scrubber
 
 
 def default_agent_id(machine_id: str, hostname: str) -> str:

@@ -5,6 +5,12 @@ collector acknowledged it, so a collector that is down, overloaded or
 unreachable, or an agent restart, loses nothing. The spool is bounded: since
 every snapshot carries the host's full state, the oldest are dropped first
 and counted as coalesced; the next snapshot sent says how many it replaced.
+
+A snapshot the collector refuses for good (it claims an agent id this agent
+no longer has, it is invalid, it cannot be read) is set aside under
+`refused/`: kept for an operator to look at, counted, logged once, and never
+again in the way of newer snapshots. Nothing here writes when nothing
+changed, so a full state disk still lets spooled snapshots go out.
 """
 
 from __future__ import annotations
@@ -20,6 +26,7 @@ log = logging.getLogger("ronda.agent.spool")
 _NAME = re.compile(r"^(\d{20})\.snapshot$")
 DEFAULT_MAX_ENTRIES = 16
 DEFAULT_MAX_BYTES = 64 * 1024 * 1024
+REFUSED = "refused"
 
 
 class SpoolError(StateError):
@@ -87,6 +94,24 @@ class Spool:
     def remove(self, sequence: int) -> None:
         self._path(sequence).unlink(missing_ok=True)
 
+    def set_aside(self, sequence: int, reason: str) -> None:
+        """Move a snapshot refused for good out of the way (into refused/, with why), keeping the newest
+        `max_entries` of them."""
+        aside = self.dir / REFUSED
+        try:
+            aside.mkdir(exist_ok=True, mode=0o700)
+            os.replace(self._path(sequence), aside / self._path(sequence).name)
+            _write_atomic(aside / f"{sequence:020d}.reason", (reason + "\n").encode())
+        except (OSError, SpoolError) as e:  # no room to keep it: it must still not block the others
+            log.warning("could not keep refused snapshot %d (%s); dropped", sequence, e)
+            self.remove(sequence)
+            return
+        kept = sorted(aside.glob("*.snapshot"))
+        log.warning("snapshot %d set aside (%d kept in %s): %s", sequence, len(kept), aside, reason)
+        for old in kept[: max(0, len(kept) - self.max_entries)]:
+            old.unlink(missing_ok=True)
+            old.with_suffix(".reason").unlink(missing_ok=True)
+
     @property
     def coalesced(self) -> int:
         """Snapshots dropped since the collector last acknowledged one."""
@@ -97,7 +122,8 @@ class Spool:
 
     @coalesced.setter
     def coalesced(self, value: int) -> None:
-        _write_atomic(self.dir / "coalesced", str(value).encode())
+        if value != self.coalesced:
+            _write_atomic(self.dir / "coalesced", str(value).encode())
 
 
 def _size(path: Path) -> int:

@@ -6,17 +6,32 @@ restart continues the sequence and the collector's idempotency holds.
 
 from __future__ import annotations
 
+import hashlib
 import json
 import os
+import re
 import tempfile
 from dataclasses import dataclass
 from pathlib import Path
 
 from ronda.errors import RondaError
+from ronda.paths import default_path
 
 
 class StateError(RondaError):
     """The state directory cannot be used."""
+
+
+def state_dir_for(configured: str, root: str = "") -> str:
+    """The state directory of an agent that reads this machine (`configured`, else the default), or
+    of one that reads a tree under `root`: a directory of its own under it (roots/NAME-HASH), so that
+    a scan of a copy never moves the log offsets, sequence, spool or token of the machine's agent."""
+    base = configured or default_path("agent-state")
+    if not root or os.path.realpath(root) == "/":
+        return base
+    real = os.path.realpath(root)
+    name = re.sub(r"[^A-Za-z0-9._-]", "_", os.path.basename(real))[:40] or "root"
+    return os.path.join(base, "roots", f"{name}-{hashlib.sha256(real.encode()).hexdigest()[:12]}")
 
 
 @dataclass

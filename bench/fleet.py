@@ -12,6 +12,8 @@ import uuid
 from datetime import UTC, date, datetime, timedelta
 
 from ronda import model
+from ronda.convert import snapshot_to_wire
+from ronda.wire.v1 import ronda_pb2 as pb
 
 APPS = 100
 DAYS = 90
@@ -124,3 +126,17 @@ def make_snapshot(
         ],
         interval_seconds=900,
     )
+
+
+def large_snapshot(agent_id: str, size: int) -> pb.Snapshot:
+    """A wire snapshot of about `size` bytes: a fleet-like host's 100 apps with 90 days of usage, repeated."""
+    message = snapshot_to_wire(make_snapshot(agent_id, 1, apps=100, days=90))
+    base = list(message.apps)
+    copy = 0
+    while message.ByteSize() < size:
+        copy += 1
+        for app in base:
+            clone = message.apps.add()
+            clone.CopyFrom(app)
+            clone.key = f"{app.key}{copy}"
+    return message

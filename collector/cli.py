@@ -81,6 +81,19 @@ def cli(verbose: int) -> None:
     show_default=True,
     help="Server processes sharing the port; one per CPU core serves the most agents.",
 )
+@click.option(
+    "--allow-readable-key",
+    is_flag=True,
+    help="Use a --key file other users can read (refused otherwise: chmod 600 it).",
+)
+@click.option(
+    "--receive-timeout",
+    default=60.0,
+    show_default=True,
+    metavar="SECONDS",
+    help="Time an admitted report has to arrive whole (plus a second per 64 KiB its agent declares); "
+    "a slower call is cancelled and its agent retries.",
+)
 def serve(
     db: str,
     listen: str,
@@ -91,6 +104,8 @@ def serve(
     approval: str,
     workers: int,
     processes: int,
+    allow_readable_key: bool,
+    receive_timeout: float,
 ) -> None:
     """Receive snapshots from agents and store them in --db.
 
@@ -101,9 +116,10 @@ def serve(
     config = ServerConfig(
         listen=listen,
         insecure=insecure,
-        tls=TlsFiles(ca or "", cert or "", key or ""),
+        tls=TlsFiles(ca or "", cert or "", key or "", allow_readable_key),
         approval=approval,
         workers=workers,
+        receive_timeout=receive_timeout,
     )
     if processes > 1:
         _serve_processes(db, config, processes)

@@ -8,7 +8,9 @@ comma, as in Indonesian). XLSX cells are typed: numbers, dates and times (in the
 time zone), links.
 
 Every value written to a terminal passes through `terminal_cell`, every CSV cell through
-`csv_cell` and every XLSX cell through `xlsx_cell`: the one place each format's cells are made safe.
+`csv_cell` and every XLSX cell through `xlsx_cell`: the one place each format's cells are made safe
+(ronda.safetext: control characters and escape sequences shown, never obeyed; a cell a spreadsheet
+would run as a formula given a leading `'`). Rows hold what hosts and inventories wrote.
 """
 
 from __future__ import annotations
@@ -25,6 +27,7 @@ from typing import IO, Any
 
 from ronda.errors import OutputError
 from ronda.i18n import Lang
+from ronda.safetext import spreadsheet_cell, terminal_text
 
 FORMATS = ("table", "csv", "json", "xlsx")
 TEXT_FORMATS = ("table", "csv", "json")
@@ -46,8 +49,8 @@ def terminal_cell(value: Any) -> str:
     if isinstance(value, (list, tuple)):
         return ", ".join(terminal_cell(v) for v in value)
     if isinstance(value, Mapping):
-        return _nested(value)
-    return str(value)
+        return terminal_text(_nested(value))
+    return terminal_text(str(value))
 
 
 def csv_cell(value: Any) -> str:
@@ -55,17 +58,17 @@ def csv_cell(value: Any) -> str:
     if value is None:
         return ""
     if isinstance(value, (list, tuple, Mapping)):
-        return _nested(value)
+        return spreadsheet_cell(_nested(value))
     if isinstance(value, bool):
         return "true" if value else "false"
-    return str(value)
+    return spreadsheet_cell(str(value))
 
 
 def table(
     rows: Sequence[Mapping[str, Any]], columns: Sequence[str], headers: Sequence[str] | None = None
 ) -> str:
     cells = [[terminal_cell(r.get(c)) for c in columns] for r in rows]
-    heads = list(headers) if headers else [c.upper() for c in columns]
+    heads = [terminal_text(h) for h in headers] if headers else [terminal_text(c.upper()) for c in columns]
     widths = [max(len(x) for x in col) for col in zip(heads, *cells, strict=True)]
 
     def line(values: list[str]) -> str:
@@ -79,7 +82,7 @@ def to_csv(
 ) -> str:
     out = io.StringIO()
     writer = csv.writer(out, delimiter=delimiter, lineterminator="\n")
-    writer.writerow(columns)
+    writer.writerow([csv_cell(c) for c in columns])
     writer.writerows([[csv_cell(r.get(c)) for c in columns] for r in rows])
     return (BOM if bom else "") + out.getvalue()
 
@@ -92,13 +95,14 @@ def to_json(rows: Sequence[Mapping[str, Any]], columns: Sequence[str]) -> str:
 
 def xlsx_cell(value: Any, lang: Lang | None = None) -> Any:
     """A value as a typed spreadsheet cell: timestamps as times in the reader's zone (spreadsheets
-    keep no zone: the header names it), days as dates, nested values as JSON text."""
+    keep no zone: the header names it), days as dates, nested values as JSON text; text that would
+    be a formula is not."""
     if value is None:
         return None
     if isinstance(value, (bool, int, float, datetime, date)):
         return value
     if isinstance(value, (list, tuple, Mapping)):
-        return _nested(value)
+        return spreadsheet_cell(_nested(value))
     text = str(value)
     if _TIMESTAMP.match(text):
         moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
@@ -107,7 +111,7 @@ def xlsx_cell(value: Any, lang: Lang | None = None) -> Any:
         return moment.replace(tzinfo=None)
     if _DAY.match(text):
         return date.fromisoformat(text)
-    return text
+    return spreadsheet_cell(text)  # openpyxl would store "=..." as a formula
 
 
 def to_xlsx(

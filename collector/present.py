@@ -16,6 +16,7 @@ from ronda.collector.output import render
 from ronda.collector.reconcile.queries import candidate_rows, expand
 from ronda.collector.reconcile.verdicts import VERDICTS
 from ronda.collector.store import Store
+from ronda.safetext import terminal_text
 
 if TYPE_CHECKING:
     from ronda.collector.reconcile.save import RunSummary
@@ -64,7 +65,7 @@ def explain_text(story: dict[str, Any], fmt: str, weeks: int) -> str:
         return render(explain_rows(story), "csv", ["section", "key", "value"])
     from ronda.collector.reconcile.narrate import narrate
 
-    return "\n".join(narrate(story, weeks=weeks))
+    return "\n".join(terminal_text(line) for line in narrate(story, weeks=weeks))
 
 
 def reconcile_text(summary: RunSummary, fmt: str) -> str:

@@ -3,18 +3,34 @@
 Requests arrive as raw bytes so that a message which does not decode is
 answered INVALID_ARGUMENT (not a generic internal error); messages above the
 size limit are refused by gRPC with RESOURCE_EXHAUSTED before any work.
-Every call is admitted (or refused UNAVAILABLE with a retry delay when the
-server is overloaded), authenticated (client certificate or agent token),
-held against the agent's identity and status, then stored in one transaction.
+
+What keeps the collector answering whatever callers do:
+
+- Health and admission never wait behind a Report body. grpcio's sync server
+  reads a unary body inside a worker thread for as long as the client takes,
+  so Report and Enrol are stream-unary handlers that decide from the headers
+  (the TLS peer, the token, revocation, the agent's status, the declared size,
+  room in ronda.collector.admission) and only then read the one message, with
+  a deadline (ronda.collector.receiving). The thread pool holds more threads
+  than calls can be admitted, so a health check always finds one. This keeps
+  grpcio's sync server and its one-call-at-a-time ingest (grpc.aio would move
+  every handler onto an event loop for the same result).
+- Memory is bounded by bytes in flight, not by callers: a body is read only
+  once admitted under the byte budget, and decoded only after that.
+- Every call is authenticated (client certificate or agent token) and held
+  against the agent's identity and status, then stored in one transaction.
 """
 
 from __future__ import annotations
 
+import contextlib
+import ctypes
 import logging
 import sqlite3
+import threading
 import time
 import weakref
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from typing import NoReturn
 
@@ -22,7 +38,8 @@ import grpc
 from google.protobuf.message import DecodeError
 from grpc_health.v1 import health, health_pb2, health_pb2_grpc
 
-from ronda.collector.admission import RETRY_METADATA, Admission, CountingPool
+from ronda.collector.admission import RETRY_METADATA, SIZE_METADATA, Busy, CountingPool, Gate, Limits
+from ronda.collector.receiving import NoBody, declared_size, receive_one
 from ronda.collector.store import Store
 from ronda.collector.store.apply import AdmitHook, SequenceConflict
 from ronda.collector.store.store import StoreBusy
@@ -44,6 +61,7 @@ from ronda.wire.v1 import ronda_pb2 as pb
 log = logging.getLogger("ronda.collector")
 SERVICE = "ronda.v1.Collector"
 LAST_SEQUENCE_METADATA = "ronda-last-sequence"
+SLOWEST_LINK = 64 * 1024  # bytes/s: a declared body gets this much longer to arrive than receive_timeout
 CHECKPOINT_EVERY = (
     0.25  # seconds: how often a serving store copies its write-ahead log (Store(checkpoint_every))
 )
@@ -62,39 +80,88 @@ def _abort(
 
 
 class ReportHandler:
+    """Report: checked from its headers, its body received with a deadline, then stored.
+
+    Registered stream-unary (see ronda.collector.receiving) so that the order is: who is calling
+    (certificate or token, revocation, the agent's status), is there room (ronda.collector.admission:
+    calls, bytes in flight, bodies being received, one call per agent), then the body, read with a
+    deadline and held to the size declared, decoded only now, and stored one call at a time per
+    worker. A health check never waits behind any of it: the pool keeps threads beyond every
+    admitted call.
+    """
+
     def __init__(
         self,
         store: Store,
         registry: Registry | None = None,
         auth: str = "open",
-        admission: Admission | None = None,
+        gate: Gate | None = None,
         store_wait: float | None = None,
+        receive_timeout: float = 60.0,
+        max_message_bytes: int = MAX_MESSAGE_BYTES,
     ) -> None:
         self.store = store
         self.store_wait = store_wait
         self.registry = registry or Registry(store)
         self.auth = auth
-        self.admission = admission
+        self.gate = gate or Gate(Limits())
+        self.receive_timeout = receive_timeout
+        self.max_message_bytes = max_message_bytes
 
-    def __call__(self, request: bytes, context: grpc.ServicerContext) -> bytes:
+    def __call__(self, requests: Iterator[bytes], context: grpc.ServicerContext) -> bytes:
         started = time.monotonic()
-        if self.admission is not None and self.admission.overloaded():
-            delay = self.admission.retry_after()
+        caller = context.peer()
+        peer = Peer("none")
+        try:
+            peer = peer_of(context, self.auth)
+            known_as = self.registry.screen(peer)
+        except Refused as e:
+            log.warning("refused a report from %s before reading it: %s", caller, e.message)
+            self.registry.record_refusal(peer.agent_id or "", peer, e)
+            _abort(context, getattr(grpc.StatusCode, e.code), e.message)
+        declared = declared_size(context, SIZE_METADATA)
+        if declared == -1:
+            _abort(context, grpc.StatusCode.INVALID_ARGUMENT, f"{SIZE_METADATA} must be a byte count")
+        if declared is not None and declared > self.max_message_bytes:
             _abort(
                 context,
-                grpc.StatusCode.UNAVAILABLE,
-                f"the collector is busy; retry in {delay:.1f} s",
-                ((RETRY_METADATA, str(int(delay * 1000))),),
+                grpc.StatusCode.RESOURCE_EXHAUSTED,
+                f"the snapshot declares {declared} bytes; this collector takes at most "
+                f"{self.max_message_bytes}",
             )
+        try:
+            ticket = self.gate.admit(known_as or peer.credential, declared or self.max_message_bytes)
+        except Busy as e:
+            _busy(context, str(e), e.delay)
+        with ticket:
+            try:
+                # a slow link may take longer for a large body it declared; an undeclared one has the base
+                deadline = self.receive_timeout + (declared or 0) / SLOWEST_LINK
+                request = receive_one(requests, context, deadline)
+            except NoBody as e:
+                log.warning("no report from %s: %s", caller, e)
+                return b""  # the call is over; nobody reads an answer
+            if declared is not None and len(request) > declared:
+                _abort(
+                    context,
+                    grpc.StatusCode.INVALID_ARGUMENT,
+                    f"the snapshot is {len(request)} bytes but declared {declared}",
+                )
+            ticket.received()
+            with self.gate.store_slots:
+                try:
+                    return self._store(request, context, peer)
+                finally:
+                    self.gate.observe(started)
+
+    def _store(self, request: bytes, context: grpc.ServicerContext, peer: Peer) -> bytes:
         try:
             message = pb.Snapshot.FromString(request)
         except DecodeError:
             _abort(
                 context, grpc.StatusCode.INVALID_ARGUMENT, "the request is not a ronda.v1.Snapshot message"
             )
-        peer = Peer("none")
         try:
-            peer = peer_of(context, self.auth)
             result = self.store.ingest_message(
                 message, admit=self._admit(peer), wait=self.store_wait, raw=request
             )
@@ -121,16 +188,8 @@ class ReportHandler:
             )
         except (StoreBusy, sqlite3.OperationalError) as e:  # a long write ahead, or a locked database
             log.warning("store busy: %s", e)
-            delay = self.admission.retry_after() if self.admission else 1.0
-            _abort(
-                context,
-                grpc.StatusCode.UNAVAILABLE,
-                f"the collector's store is busy; retry in {delay:.1f} s",
-                ((RETRY_METADATA, str(int(delay * 1000))),),
-            )
-        finally:
-            if self.admission is not None:
-                self.admission.observe(started)
+            delay = self.gate.retry_after()
+            _busy(context, f"the collector's store is busy; retry in {delay:.1f} s", delay)
         if result.duplicate:
             text = "already received; nothing changed"
         elif result.stale:
@@ -165,17 +224,31 @@ class ReportHandler:
 
 
 class EnrolHandler:
-    def __init__(self, registry: Registry, auth: str) -> None:
+    """Enrol, registered stream-unary like Report: a few at a time, each body received with a deadline."""
+
+    def __init__(self, registry: Registry, auth: str, slots: int = 2, receive_timeout: float = 10.0) -> None:
         self.registry = registry
         self.auth = auth
+        self.slots = threading.BoundedSemaphore(slots)
+        self.receive_timeout = receive_timeout
 
-    def __call__(self, request: bytes, context: grpc.ServicerContext) -> bytes:
+    def __call__(self, requests: Iterator[bytes], context: grpc.ServicerContext) -> bytes:
         if self.auth == "certificate":
             _abort(
                 context,
                 grpc.StatusCode.FAILED_PRECONDITION,
                 "this collector authenticates agents by client certificate; enrolment is not used",
             )
+        caller = context.peer()
+        if not self.slots.acquire(blocking=False):
+            _busy(context, "the collector is enrolling other agents", 1.0)
+        try:
+            request = receive_one(requests, context, self.receive_timeout)
+        except NoBody as e:
+            log.warning("no enrolment request from %s: %s", caller, e)
+            return b""
+        finally:
+            self.slots.release()
         try:
             message = pb.EnrolRequest.FromString(request)
         except DecodeError:
@@ -202,6 +275,10 @@ class EnrolHandler:
         ).SerializeToString()
 
 
+def _busy(context: grpc.ServicerContext, message: str, delay: float) -> NoReturn:
+    _abort(context, grpc.StatusCode.UNAVAILABLE, message, ((RETRY_METADATA, str(int(delay * 1000))),))
+
+
 @dataclass
 class ServerConfig:
     listen: str = "127.0.0.1:7470"
@@ -215,8 +292,11 @@ class ServerConfig:
     workers: int = 1
     auth: str = "auto"  # certificate (mutual TLS), token (enrolment), open (plain text); auto picks
     approval: str = "auto"  # auto: new agents are admitted; manual: they wait for `ronda agents approve`
-    backlog: int = 64  # calls queued beyond the workers before new ones get UNAVAILABLE
+    backlog: int = 64  # calls admitted beyond the workers before new ones get UNAVAILABLE
     store_wait: float = 5.0  # seconds a call waits for the store before it gets UNAVAILABLE
+    receivers: int = 4  # report bodies received at once
+    budget_bytes: int = 32 * 1024 * 1024  # report bodies admitted and not yet stored, in bytes
+    receive_timeout: float = 60.0  # seconds a call has to hand over its body once admitted (+ SLOWEST_LINK)
     reuse_port: bool = False  # let several processes listen on one port (ronda serve --processes)
 
     def auth_mode(self) -> str:
@@ -233,8 +313,16 @@ class ServeError(TransportError):
     exit_code = EXIT_FAILED
 
 
+def _few_malloc_arenas() -> None:
+    """glibc gives each busy thread an arena of its own and rarely returns their memory: with a thread
+    per admitted call, RSS grew to twice what the calls held. Two arenas keep it near what is in use."""
+    with contextlib.suppress(OSError, AttributeError):  # not glibc: nothing to do
+        ctypes.CDLL("libc.so.6").mallopt(-8, 2)  # M_ARENA_MAX
+
+
 def make_server(store: Store, config: ServerConfig) -> tuple[grpc.Server, int]:
     """A started server and the port it listens on (useful with port 0)."""
+    _few_malloc_arenas()
     host, port = split_address(config.listen, allow_zero=True)
     if config.insecure:
         require_loopback_for_insecure(host, "listen address")
@@ -245,24 +333,37 @@ def make_server(store: Store, config: ServerConfig) -> tuple[grpc.Server, int]:
         raise ServeError("auth 'open' (no agent identity) is only for plain text on loopback (--insecure)")
     if mode == "certificate" and not config.tls.ca:
         raise ServeError("certificate auth needs --ca: the CA whose agent certificates are accepted")
-    pool = CountingPool(max_workers=config.workers, thread_name_prefix="ronda-rpc")
+    limits = Limits(config.workers, config.backlog, config.receivers, config.budget_bytes)
+    enrol_slots = 2
+    # Threads beyond every call that can be admitted: a health check always finds one free.
+    pool = CountingPool(max_workers=limits.admitted + enrol_slots + 8, thread_name_prefix="ronda-rpc")
     server = grpc.server(
         pool,
         options=[
             ("grpc.max_receive_message_length", config.max_message_bytes),
             ("grpc.max_send_message_length", config.max_message_bytes),
             ("grpc.so_reuseport", int(config.reuse_port)),
+            # No window beyond the initial one for a body nobody asked for yet: with BDP probing, gRPC
+            # let every caller push megabytes before its handler could refuse it.
+            ("grpc.http2.bdp_probe", 0),
         ],
-        maximum_concurrent_rpcs=config.workers + config.backlog * 4 + 32,  # beyond: RESOURCE_EXHAUSTED
+        maximum_concurrent_rpcs=limits.admitted * 4 + 32,  # beyond: RESOURCE_EXHAUSTED, no thread used
     )
     registry = Registry(store, config.approval)
-    admission = Admission(pool, config.workers, config.backlog)
     # raw bytes in and out: the handlers decode and encode themselves
-    report: grpc.RpcMethodHandler[bytes, bytes] = grpc.unary_unary_rpc_method_handler(
-        ReportHandler(store, registry, mode, admission, config.store_wait)
+    report: grpc.RpcMethodHandler[bytes, bytes] = grpc.stream_unary_rpc_method_handler(
+        ReportHandler(
+            store,
+            registry,
+            mode,
+            Gate(limits),
+            config.store_wait,
+            config.receive_timeout,
+            config.max_message_bytes,
+        )
     )
-    enrol: grpc.RpcMethodHandler[bytes, bytes] = grpc.unary_unary_rpc_method_handler(
-        EnrolHandler(registry, mode)
+    enrol: grpc.RpcMethodHandler[bytes, bytes] = grpc.stream_unary_rpc_method_handler(
+        EnrolHandler(registry, mode, enrol_slots)
     )
     server.add_generic_rpc_handlers(
         [grpc.method_handlers_generic_handler(SERVICE, {"Report": report, "Enrol": enrol})]

@@ -8,6 +8,9 @@ clear across a network.
 from __future__ import annotations
 
 import ipaddress
+import logging
+import os
+import stat
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -17,6 +20,7 @@ from ronda.errors import EXIT_REFUSED, RondaError
 
 DEFAULT_PORT = 7470
 MAX_MESSAGE_BYTES = 16 * 1024 * 1024
+log = logging.getLogger("ronda.transport")
 
 
 class TransportError(RondaError):
@@ -30,6 +34,24 @@ class TlsFiles:
     ca: str = ""
     cert: str = ""
     key: str = ""
+    allow_readable_key: bool = False  # a key other users can read is refused unless this is set
+
+
+def check_key_file(path: str, allow_readable: bool = False) -> None:
+    """A private key other users of the machine can read (or write) is refused; `allow_readable` turns
+    the refusal into a warning. The group may read it: deployments give the service's group 0640."""
+    try:
+        mode = os.stat(path).st_mode
+    except OSError:
+        return  # reading it will say what is wrong
+    if not mode & (stat.S_IROTH | stat.S_IWOTH):
+        return
+    problem = f"private key {path} is readable by every user of this machine (mode {stat.S_IMODE(mode):04o})"
+    if not allow_readable:
+        raise TransportError(
+            f"{problem}: chmod 600 {path} (or 640 for a service's group), or pass --allow-readable-key"
+        )
+    log.warning("%s; used anyway (--allow-readable-key)", problem)
 
 
 def split_address(address: str, allow_zero: bool = False) -> tuple[str, int]:
@@ -98,6 +120,8 @@ def channel(address: str, insecure: bool, tls: TlsFiles) -> grpc.Channel:
         )
     if bool(tls.cert) != bool(tls.key):
         raise TransportError("--cert and --key go together (the agent's client certificate and its key)")
+    if tls.key:
+        check_key_file(tls.key, tls.allow_readable_key)
     creds = grpc.ssl_channel_credentials(
         root_certificates=_read(tls.ca, "CA certificate"),
         private_key=_read(tls.key, "private key") if tls.key else None,
@@ -113,6 +137,7 @@ def server_credentials(tls: TlsFiles) -> grpc.ServerCredentials:
             "TLS needs --cert and --key (the collector's certificate and key), "
             "or --insecure on a loopback address"
         )
+    check_key_file(tls.key, tls.allow_readable_key)
     pair = (_read(tls.key, "private key"), _read(tls.cert, "certificate"))
     root = _read(tls.ca, "CA certificate") if tls.ca else None
     return grpc.ssl_server_credentials([pair], root_certificates=root, require_client_auth=root is not None)

@@ -132,6 +132,16 @@ def test_reads_match_and_respect_limits(hosts, tree):
         remote.read_bytes(str(tree / "missing"))
 
 
+@pytest.mark.parametrize("method", ["read_bytes", "open_binary"])
+def test_a_fifo_or_device_is_refused_over_sftp_as_locally(hosts, tree, method):
+    # opening a FIFO would block the server's sftp-server; /dev/zero would be read forever
+    for path, words in ((str(tree / "app" / "fifo"), "named pipe (FIFO)"), ("/dev/zero", "character device")):
+        started = time.monotonic()
+        remote, local = _both(hosts, method, path)
+        assert remote == local == ("HostError", f"{path}: a {words}, not a regular file; not read")
+        assert time.monotonic() - started < 5
+
+
 def test_disk_walk_matches_sparse_files_and_loops(hosts, tree):
     """The walk counts blocks really used and remembers directories by device and inode."""
     remote, local, _ = hosts

@@ -2,13 +2,10 @@
 
 from __future__ import annotations
 
-import re
-
 from ronda.agent.discovery.keys import assign_unique_keys
 from ronda.agent.host import Host, HostError, ProcessInfo
 from ronda.model import App
-
-_USERINFO = re.compile(r"(?i)\b([a-z][a-z0-9+.-]*://)[^/@\s]+@")
+from ronda.scrub import without_userinfo
 
 _REGEX_META = set(".^$*+?()[]{}|\\")
 # What may follow a fixed path for it to be a whole segment: the end, a slash, or "anything".
@@ -34,7 +31,7 @@ def running_processes(host: Host) -> list[ProcessInfo]:
 
 def without_credentials(text: str) -> str:
     """http://user:secret@backend/ -> http://backend/: upstream URLs may carry passwords, reports may not."""
-    return _USERINFO.sub(r"\1", text)
+    return without_userinfo(text)
 
 
 def clean_prefix(path: str) -> str:

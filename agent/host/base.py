@@ -8,12 +8,23 @@ All paths given to and returned by a Host are paths *on that host*.
 
 from __future__ import annotations
 
+import stat as _stat
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import datetime
 from typing import BinaryIO, Protocol
 
 from ronda.errors import RondaError
+
+# The most a whole-file read (`read_bytes` without a limit) takes: configs, package lists, dumps.
+MAX_READ_BYTES = 64 * 1024 * 1024
+_KINDS = (
+    (_stat.S_ISDIR, "a directory"),
+    (_stat.S_ISFIFO, "a named pipe (FIFO)"),
+    (_stat.S_ISCHR, "a character device"),
+    (_stat.S_ISBLK, "a block device"),
+    (_stat.S_ISSOCK, "a socket"),
+)
 
 
 class HostError(RondaError):
@@ -22,6 +33,28 @@ class HostError(RondaError):
 
 class CommandNotAvailable(HostError):
     """The command does not exist on the host, or the host cannot run commands."""
+
+
+class NotRegularFile(HostError):
+    """The path is there, but is no regular file of a size ronda reads: it is not opened."""
+
+
+def require_regular(path: str, mode: int) -> None:
+    """Every file a host reads is a regular file, checked before it is opened: opening a FIFO blocks
+    until a writer comes, and a device (/dev/zero) reads forever. Others are refused, naming the path."""
+    if _stat.S_ISREG(mode):
+        return
+    kind = next((name for test, name in _KINDS if test(mode)), "not a regular file")
+    raise NotRegularFile(f"{path}: {kind}, not a regular file; not read")
+
+
+def require_size(path: str, size: int, limit: int | None) -> None:
+    """A whole-file read refuses files larger than MAX_READ_BYTES (a read with a limit takes its head)."""
+    if limit is None and size > MAX_READ_BYTES:
+        raise NotRegularFile(
+            f"{path}: {size // (1024 * 1024)} MiB, larger than the {MAX_READ_BYTES // (1024 * 1024)} MiB "
+            "ronda reads whole; not read"
+        )
 
 
 @dataclass(frozen=True)
@@ -93,7 +126,12 @@ class SystemStats:
 
 
 class Host(Protocol):
-    """What discovery may ask of a host. Every method raises HostError on failure."""
+    """What discovery may ask of a host. Every method raises HostError on failure.
+
+    `read_bytes`, `read_text` and `open_binary` open only regular files (require_regular), checked
+    before opening; a whole-file read is bounded by MAX_READ_BYTES. Under a root, no path, glob or
+    symbolic link leads outside it.
+    """
 
     name: str  # for messages: "local", "local:/srv/fixture", "ssh:web01"
 

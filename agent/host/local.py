@@ -2,7 +2,13 @@
 
 With a root (a directory laid out like `/`), only the file tree is read:
 commands, processes, sockets and live system figures belong to the machine
-running ronda, not to the tree, so they are reported as unavailable.
+running ronda, not to the tree, so they are reported as unavailable. Every
+path, symbolic link, `..` and glob resolves inside the root: nothing outside
+it is read, listed or named in an error.
+
+Every file is checked to be a regular file before it is opened (a FIFO
+would block the scan, a device would read forever), and opened without
+blocking and checked again on the open descriptor.
 This module is the only place that touches os, glob, subprocess and psutil.
 The last two are imported where they are used: reading files and logs (a
 usage scan, `--root`) needs neither, and a short run should not pay for them.
@@ -12,6 +18,7 @@ from __future__ import annotations
 
 import glob as _glob
 import os
+import posixpath
 import shutil
 import socket
 import stat as _stat
@@ -20,6 +27,7 @@ from datetime import UTC, datetime
 from typing import BinaryIO
 
 from ronda.agent.host.base import (
+    MAX_READ_BYTES,
     CommandNotAvailable,
     CommandResult,
     DiskUsage,
@@ -28,8 +36,11 @@ from ronda.agent.host.base import (
     ListenSocket,
     ProcessInfo,
     SystemStats,
+    require_regular,
+    require_size,
 )
 from ronda.agent.host.cgroups import cgroup_owner
+from ronda.agent.host.globbing import glob_segments
 from ronda.agent.host.http_unix import http_get_unix
 
 _MAX_SYMLINK_HOPS = 40
@@ -118,21 +129,43 @@ class LocalHost:
         return "/" if rel == "." else "/" + rel
 
     # -- files ---------------------------------------------------------------
-    def read_bytes(self, path: str, limit: int | None = None) -> bytes:
+    def _open_regular(self, path: str, limit: int | None) -> BinaryIO:
+        """`path` opened for reading once it is known to be a regular file (of at most MAX_READ_BYTES
+        for a whole-file read); O_NONBLOCK so that even a FIFO swapped in after the check cannot
+        block the open, and the descriptor checked again."""
+        real = self._real(path)
+        flags = os.O_RDONLY | os.O_NONBLOCK | os.O_NOCTTY | os.O_CLOEXEC
+        if not self.live:
+            flags |= os.O_NOFOLLOW  # _real resolved every link inside the root
         try:
-            with open(self._real(path), "rb") as f:
-                return f.read() if limit is None else f.read(limit)
+            require_regular(path, os.stat(real).st_mode)
+            fd = os.open(real, flags)
         except OSError as e:
             raise HostError(f"{path}: {e.strerror or e}") from None
+        try:
+            st = os.fstat(fd)
+            require_regular(path, st.st_mode)
+            require_size(path, st.st_size, limit)
+        except BaseException:
+            os.close(fd)
+            raise
+        return os.fdopen(fd, "rb")
+
+    def read_bytes(self, path: str, limit: int | None = None) -> bytes:
+        with self._open_regular(path, limit) as f:
+            try:
+                data = f.read(MAX_READ_BYTES + 1 if limit is None else limit)
+            except OSError as e:
+                raise HostError(f"{path}: {e.strerror or e}") from None
+        require_size(path, len(data), limit)  # it grew since the check
+        return data
 
     def read_text(self, path: str, limit: int | None = None) -> str:
         return self.read_bytes(path, limit).decode("utf-8", errors="replace")
 
     def open_binary(self, path: str) -> BinaryIO:
-        try:
-            return open(self._real(path), "rb")
-        except OSError as e:
-            raise HostError(f"{path}: {e.strerror or e}") from None
+        """A regular file to read in pieces (a log): no size bound."""
+        return self._open_regular(path, 0)
 
     def listdir(self, path: str) -> list[str]:
         try:
@@ -149,7 +182,8 @@ class LocalHost:
     def lstat(self, path: str) -> FileStat:
         try:
             parent, base = os.path.split(path.rstrip("/") or "/")
-            real = os.path.join(self._real(parent), base) if base else self._real(path)
+            keep = base not in ("", ".", "..")
+            real = os.path.join(self._real(parent), base) if keep else self._real(path)
             return _to_stat(os.lstat(real))
         except OSError as e:
             raise HostError(f"{path}: {e.strerror or e}") from None
@@ -163,8 +197,8 @@ class LocalHost:
     def glob(self, pattern: str) -> list[str]:
         if self.live:
             return sorted(_glob.glob(pattern))
-        matches = _glob.glob(os.path.join(self.root, pattern.lstrip("/")))
-        return sorted(self._host_path(m) for m in matches)
+        # Python's glob would follow links and `..` on this machine, out of the root
+        return sorted({posixpath.normpath(m) for m in glob_segments(pattern, self.listdir, self.lstat)})
 
     def realpath(self, path: str) -> str:
         if self.live:

@@ -110,8 +110,12 @@ def _clean_host(host: str | None) -> str:
 
 def from_url(url: str, evidence: str) -> Database | None:
     """mysql://user:pass@host:3306/name -> engine, host, name (the credentials are dropped here)."""
+    scheme, sep, rest = url.strip().partition("://")
+    if sep and "@" in rest:
+        # the credentials end at the last @: a password may hold / and @ (urlsplit would end it at a /)
+        rest = rest.rpartition("@")[2]
     try:
-        parts = urlsplit(url.strip())
+        parts = urlsplit(f"{scheme}{sep}{rest}")
         port = parts.port
     except ValueError:
         return None

@@ -3,14 +3,13 @@ Indonesian column names, with the columns ronda did not know kept as they were."
 
 from __future__ import annotations
 
-import csv
-import io
 import json
 
 import yaml
 
 from ronda.collector.inventory.fields import FIELDS
 from ronda.collector.inventory.model import DeclaredApp
+from ronda.collector.output import to_csv
 
 _JOINED = ("urls", "depends_on")
 # Values as an Indonesian catalogue writes them, for `--columns id`.
@@ -57,11 +56,7 @@ def _records(apps: list[DeclaredApp], language: str, join_lists: bool) -> tuple[
 def export_text(apps: list[DeclaredApp], fmt: str, language: str = "en") -> str:
     if fmt == "csv":
         columns, records = _records(apps, language, join_lists=True)
-        out = io.StringIO()
-        writer = csv.DictWriter(out, columns, lineterminator="\n")
-        writer.writeheader()
-        writer.writerows(records)
-        return out.getvalue()
+        return to_csv(records, columns, bom=False)  # every cell neutralised, as every CSV ronda writes
     columns, records = _records(apps, language, join_lists=False)
     if fmt == "json":
         return json.dumps({"apps": records}, indent=2, ensure_ascii=False) + "\n"

@@ -2,6 +2,11 @@
 
 Nothing is interpreted here beyond the file's own syntax; every problem is
 collected (with its line) instead of stopping at the first.
+
+The parsers are bounded whatever the file holds: YAML whose aliases would
+multiply it (a 400-byte "billion laughs" file expands to gigabytes) and YAML
+or JSON nested deeper than any inventory are refused with a clear error,
+before anything is built from them.
 """
 
 from __future__ import annotations
@@ -17,10 +22,15 @@ from typing import Any
 import yaml
 
 from ronda.collector.inventory.model import InventoryError, Problem
+from ronda.errors import RondaError
 
 FORMATS = ("csv", "yaml", "json")
 _LIST_KEYS = ("apps", "applications", "aplikasi", "inventory", "inventaris", "data", "records")
 MAX_BYTES = 64 * 1024 * 1024
+MAX_DEPTH = 32  # nesting of lists and mappings: an inventory is a list of flat records
+# YAML aliases may repeat a block (`<<: *owner` in each record), not multiply the document: expanded, it
+# may hold at most this many times the nodes the file writes (plus a little)
+MAX_EXPANSION = 4
 
 
 @dataclass
@@ -180,14 +190,83 @@ def _read_csv(text: str, file: str) -> RawTable:
     return table
 
 
+class _BoundedLoader(yaml.SafeLoader):
+    """PyYAML's safe loader, refusing nesting beyond MAX_DEPTH while it composes."""
+
+    def __init__(self, stream: str) -> None:
+        super().__init__(stream)
+        self._depth = 0
+
+    def compose_node(self, parent: yaml.Node | None, index: int) -> yaml.Node | None:
+        self._depth += 1
+        try:
+            if self._depth > MAX_DEPTH:
+                event = self.peek_event()  # type: ignore[no-untyped-call]
+                raise _Limit(event.start_mark.line + 1, f"nested deeper than {MAX_DEPTH} levels")
+            return super().compose_node(parent, index)
+        finally:
+            self._depth -= 1
+
+
+def _check_expansion(root: yaml.Node) -> None:
+    """Refuse a document whose aliases would multiply it (a "billion laughs"), before it is built.
+
+    An alias is the very node its anchor named, so the expanded size is counted once per node."""
+    expanded: dict[int, int] = {}
+    distinct = 0
+    stack: list[tuple[yaml.Node, bool]] = [(root, False)]
+    while stack:
+        node, done = stack.pop()
+        if id(node) in expanded:
+            continue
+        children = _children(node)
+        if not done:
+            distinct += 1
+            stack.append((node, True))
+            stack.extend((child, False) for child in children if id(child) not in expanded)
+            continue
+        expanded[id(node)] = 1 + sum(expanded.get(id(child), 1) for child in children)
+    limit = MAX_EXPANSION * distinct + 10_000
+    if expanded[id(root)] > limit:
+        raise _Limit(None, f"YAML aliases expand it to more than {limit} values")
+
+
+def _children(node: yaml.Node) -> list[yaml.Node]:
+    if isinstance(node, yaml.SequenceNode):
+        return list(node.value)
+    if isinstance(node, yaml.MappingNode):
+        return [n for pair in node.value for n in pair]
+    return []
+
+
+class _Limit(RondaError):
+    def __init__(self, line: int | None, what: str) -> None:
+        super().__init__(what)
+        self.line = line
+        self.what = what
+
+
+def _refuse(file: str, limit: _Limit) -> InventoryError:
+    return InventoryError(
+        file, [Problem(limit.line, "", f"{limit.what}: not an inventory ronda reads (refused whole)")]
+    )
+
+
 def _read_yaml(text: str, file: str) -> RawTable:
+    loader = _BoundedLoader(text)
     try:
-        root = yaml.compose(text, Loader=yaml.SafeLoader)
-        data = yaml.load(text, Loader=yaml.SafeLoader)
+        root = loader.get_single_node()
+        if root is not None:
+            _check_expansion(root)
+        data = loader.construct_document(root) if root is not None else None
+    except _Limit as e:
+        raise _refuse(file, e) from None
     except yaml.YAMLError as e:
         mark = getattr(e, "problem_mark", None)
         message = f"YAML syntax: {getattr(e, 'problem', None) or e}"
         raise InventoryError(file, [Problem(mark.line + 1 if mark else None, "", message)]) from None
+    finally:
+        loader.dispose()
     items, nodes = data, root
     if isinstance(data, dict) and root is not None:  # a mapping composes to a node
         key = next((k for k in _LIST_KEYS if isinstance(data.get(k), list)), None)
@@ -211,7 +290,27 @@ def _read_yaml(text: str, file: str) -> RawTable:
     return _from_items(items, lines, file, "yaml")
 
 
+def _json_depth_check(text: str) -> None:
+    """Refuse nesting beyond MAX_DEPTH before json.loads would recurse into it."""
+    depth = 0
+    for m in _JSON_TOKENS.finditer(text):
+        token = m.group()
+        if token in "[{":
+            depth += 1
+            if depth > MAX_DEPTH:
+                raise _Limit(text.count("\n", 0, m.start()) + 1, f"nested deeper than {MAX_DEPTH} levels")
+        elif token in "]}":
+            depth -= 1
+
+
+_JSON_TOKENS = re.compile(r'"(?:[^"\\]|\\.)*"|[\[\]{}]')
+
+
 def _read_json(text: str, file: str) -> RawTable:
+    try:
+        _json_depth_check(text)
+    except _Limit as e:
+        raise _refuse(file, e) from None
     try:
         data = json.loads(text)
     except json.JSONDecodeError as e:

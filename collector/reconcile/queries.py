@@ -7,6 +7,7 @@ from collections.abc import Sequence
 from typing import Any
 
 from ronda.collector.store import Store
+from ronda.safetext import needs_escaping, terminal_text
 
 FIGURES = (
     "apps",
@@ -130,7 +131,12 @@ def text_table(headers: Sequence[str], rows: list[tuple[str, ...]]) -> str:
     """A plain aligned table, like collector.output's, built column-wise for many rows."""
     if not rows:
         return ""
-    columns = list(zip(*rows, strict=True))
+    # shown, not obeyed (ronda.safetext); one search per column keeps 100,000 clean rows fast
+    columns = [
+        tuple(map(terminal_text, col)) if needs_escaping("".join(col)) else col
+        for col in zip(*rows, strict=True)
+    ]
+    rows = list(zip(*columns, strict=True))
     widths = [max(len(h), max(map(len, col))) for h, col in zip(headers, columns, strict=True)]
     last = len(widths) - 1
     lines = [

@@ -10,7 +10,6 @@ collector, never in what the agent imports.
 from __future__ import annotations
 
 import errno
-import fnmatch
 import os
 import posixpath
 import shlex
@@ -30,6 +29,8 @@ from ronda.agent.host import (
     ProcessInfo,
     SystemStats,
 )
+from ronda.agent.host.base import MAX_READ_BYTES, require_regular, require_size
+from ronda.agent.host.globbing import glob_segments
 from ronda.collector.scans.remote_stat import RemoteStat
 from ronda.collector.scans.ssh_system import RemoteSystem
 
@@ -180,17 +181,30 @@ class SshHost:
         self.close()
 
     # -- files -----------------------------------------------------------------
-    def read_bytes(self, path: str, limit: int | None = None) -> bytes:
+    def _regular(self, path: str, limit: int | None) -> None:
+        """Checked over SFTP before opening: the server's sftp-server would block on a FIFO's open."""
         try:
-            with self.sftp.open(path, "rb") as f:
-                return f.read() if limit is None else f.read(limit)
+            attributes = self.sftp.stat(path)
         except (OSError, paramiko.SSHException) as e:
             raise HostError(f"{path}: {_reason(e)}") from None
+        require_regular(path, attributes.st_mode or 0)
+        require_size(path, attributes.st_size or 0, limit)
+
+    def read_bytes(self, path: str, limit: int | None = None) -> bytes:
+        self._regular(path, limit)
+        try:
+            with self.sftp.open(path, "rb") as f:
+                data = f.read(MAX_READ_BYTES + 1 if limit is None else limit)
+        except (OSError, paramiko.SSHException) as e:
+            raise HostError(f"{path}: {_reason(e)}") from None
+        require_size(path, len(data), limit)  # it grew since the check
+        return data
 
     def read_text(self, path: str, limit: int | None = None) -> str:
         return self.read_bytes(path, limit).decode("utf-8", errors="replace")
 
     def open_binary(self, path: str) -> BinaryIO:
+        self._regular(path, 0)
         try:
             return self.sftp.open(path, "rb", bufsize=1 << 16)  # type: ignore[return-value]
         except (OSError, paramiko.SSHException) as e:
@@ -280,41 +294,9 @@ class SshHost:
         except HostError:
             return False
 
-    def _lexists(self, path: str) -> bool:
-        try:
-            self.lstat(path)
-            return True
-        except HostError:
-            return False
-
     def glob(self, pattern: str) -> list[str]:
         """The matches `glob.glob` would give on the server (no `**`, hidden names need a leading dot)."""
-        if not pattern.startswith("/"):
-            return []
-        if not glob_has_magic(pattern):
-            return [pattern] if self._lexists(pattern) else []
-        segments = pattern.split("/")[1:]
-        paths = ["/"]
-        for i, segment in enumerate(segments):
-            last = i == len(segments) - 1
-            found: list[str] = []
-            for base in paths:
-                if not segment:
-                    found.append(base + "/" if last else base)
-                elif glob_has_magic(segment):
-                    try:
-                        names = self.listdir(base)
-                    except HostError:
-                        continue
-                    if not segment.startswith("."):
-                        names = [n for n in names if not n.startswith(".")]
-                    found += [posixpath.join(base, n) for n in fnmatch.filter(names, segment)]
-                else:
-                    candidate = posixpath.join(base, segment)
-                    if not last or self._lexists(candidate):
-                        found.append(candidate)
-            paths = found
-        return sorted(paths)
+        return glob_segments(pattern, self.listdir, self.lstat)
 
     def realpath(self, path: str) -> str:
         reply = self.helper.ask("R", path)
@@ -390,7 +372,3 @@ class SshHost:
 
     def system_stats(self) -> SystemStats:
         return self.system.system_stats()
-
-
-def glob_has_magic(text: str) -> bool:
-    return any(c in text for c in "*?[")

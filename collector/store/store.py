@@ -7,6 +7,7 @@ applied is recorded as history but does not roll the host's state back.
 
 from __future__ import annotations
 
+import contextlib
 import fcntl
 import logging
 import os
@@ -97,6 +98,10 @@ class Store:
                 Path(self.path).parent.mkdir(parents=True, exist_ok=True)
             except OSError as e:
                 raise StoreError(f"cannot create the directory of {self.path}: {e.strerror}") from None
+        if self.path != ":memory:" and not Path(self.path).exists():
+            # owner only (tokens' hashes, inventories, who uses what); SQLite gives -wal and -shm its mode
+            with contextlib.suppress(OSError):
+                os.close(os.open(self.path, os.O_WRONLY | os.O_CREAT, 0o600))
         try:
             conn = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False, timeout=30)
             conn.execute("PRAGMA journal_mode=WAL")

@@ -12,6 +12,7 @@ import hashlib
 import logging
 import secrets
 import sqlite3
+import threading
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
@@ -65,6 +66,7 @@ class Registry:
             raise ValueError(f"approval must be one of {APPROVAL_MODES}")
         self.store = store
         self.approval = approval
+        self._local = threading.local()
 
     # -- serving: called inside the ingest transaction --------------------------------------------
     def admit(
@@ -128,6 +130,43 @@ class Registry:
             return notes
 
         return record
+
+    def screen(self, peer: Peer) -> str | None:
+        """Refuse a caller from what the transport proves, before its body is read or decoded.
+
+        A revoked certificate or token, an unknown token, and an agent that is revoked or waits for
+        approval are refused here; `admit` checks the same again inside the ingest transaction, with
+        the agent id the snapshot claims. Returns the agent id the credential names (None when only
+        the body will tell). Reads through a connection of its own, so a long write does not hold it.
+        """
+        if peer.credential is None:
+            return None
+        c = self._screen_connection()
+        if c is None:
+            with self.store.reading() as c:
+                return self._screen(c, peer)
+        return self._screen(c, peer)
+
+    def _screen(self, c: sqlite3.Connection, peer: Peer) -> str | None:
+        agent_id = self._authenticated_id(c, peer)
+        if agent_id is None:
+            return None
+        row = c.execute(
+            "SELECT status, status_changed_at FROM agent_identities WHERE agent_id=?", (agent_id,)
+        ).fetchone()
+        if row is not None:
+            _refuse_status(agent_id, row[0], row[1])
+        return agent_id
+
+    def _screen_connection(self) -> sqlite3.Connection | None:
+        if self.store.path == ":memory:":
+            return None
+        conn = getattr(self._local, "conn", None)
+        if conn is None:
+            conn = sqlite3.connect(self.store.path, isolation_level=None, check_same_thread=False, timeout=30)
+            conn.execute("PRAGMA query_only=ON")
+            self._local.conn = conn
+        return conn
 
     def _authenticated_id(self, c: sqlite3.Connection, peer: Peer) -> str | None:
         if (
