@@ -14,9 +14,17 @@ from typing import Any
 import click
 
 from ronda import __version__
-from ronda.collector.cli_common import db_option, emit, filters_from, format_option, list_options, output_from
+from ronda.collector.cli_common import (
+    creating_db_option,
+    db_option,
+    emit,
+    filters_from,
+    format_option,
+    list_options,
+    output_from,
+)
 from ronda.collector.cli_inventory import inventory
-from ronda.collector.cli_reconcile import candidates, decide, explain, findings, reconcile, report
+from ronda.collector.cli_reconcile import candidates, decide, decisions_, explain, findings, reconcile, report
 from ronda.collector.cli_scan import scan, scans
 from ronda.collector.cli_trust import agents, ca
 from ronda.collector.cli_web import web
@@ -50,7 +58,7 @@ def cli(verbose: int) -> None:
 
 
 @cli.command()
-@db_option
+@creating_db_option
 @click.option(
     "--listen",
     default="127.0.0.1:7470",
@@ -237,6 +245,7 @@ for _command in (
     explain,
     report,
     decide,
+    decisions_,
     scan,
     scans,
     web,

@@ -6,11 +6,12 @@ import sys
 
 import click
 
-from ronda.collector.cli_common import db_option, format_option
+from ronda.collector.cli_common import creating_db_option, db_option, format_option
 from ronda.collector.inventory.db import declared_apps, import_apps, pins, preview_import, set_pin
 from ronda.collector.inventory.export import export_text
+from ronda.collector.inventory.fields import BY_NAME
 from ronda.collector.inventory.model import InventoryError
-from ronda.collector.inventory.parse import check_table
+from ronda.collector.inventory.parse import check_table, parse_map
 from ronda.collector.inventory.read import FORMATS, decode, detect_format, parse_text
 from ronda.collector.output import output_file, render
 from ronda.collector.reconcile.lookup import NotFound, find_discovered
@@ -26,7 +27,7 @@ def inventory() -> None:
 
 
 @inventory.command("import")
-@db_option
+@creating_db_option
 @click.argument("file", type=click.Path(dir_okay=False, allow_dash=False))
 @click.option(
     "--format", "file_format", type=click.Choice(FORMATS), help="File format (default: by extension)."
@@ -34,10 +35,30 @@ def inventory() -> None:
 @click.option(
     "--encoding", default="", metavar="NAME", help="Text encoding (default: UTF-8, with or without BOM)."
 )
+@click.option(
+    "--map",
+    "mapping",
+    multiple=True,
+    metavar="COLUMN=FIELD",
+    help="Read COLUMN as FIELD, for a column ronda does not recognise (repeatable): "
+    "--map 'kolom saya=contact'. FIELD: " + ", ".join(BY_NAME) + ".",
+)
 @click.option("--dry-run", is_flag=True, help="Check the file and show what would change; change nothing.")
-def import_(db: str, file: str, file_format: str | None, encoding: str, dry_run: bool) -> None:
-    """Import a declared inventory (CSV, YAML or JSON; English or Indonesian
-    column names). A bad file is refused whole, with every problem listed."""
+def import_(
+    db: str, file: str, file_format: str | None, encoding: str, mapping: tuple[str, ...], dry_run: bool
+) -> None:
+    """Import a declared inventory (CSV, YAML or JSON). A bad file is refused whole,
+    with every problem listed.
+
+    Columns are recognised by their usual names in English and Indonesian, whatever
+    their spaces, capitals and punctuation (`Nama Aplikasi`, `PIC Kontak`, `No. HP`);
+    the summary says which column went to which field. Creates the database if needed.
+
+    \b
+      ronda inventory import katalog-spbe.csv
+      ronda inventory import aplikasi.csv --map 'Penanggung Jawab Teknis=contact' --dry-run
+    """
+    overrides = parse_map(mapping)
     try:
         with open(file, "rb") as f:
             content = f.read()
@@ -45,7 +66,7 @@ def import_(db: str, file: str, file_format: str | None, encoding: str, dry_run:
         raise InputError(f"cannot read {file}: {e.strerror or e}") from None
     fmt = detect_format(file, file_format or "")
     try:
-        apps, warnings = check_table(parse_text(decode(content, file, encoding), file, fmt))
+        checked = check_table(parse_text(decode(content, file, encoding), file, fmt), mapping=overrides)
     except InventoryError as e:
         errors = [p for p in e.problems if not p.warning]
         for p in errors[:SHOWN_PROBLEMS]:
@@ -53,16 +74,19 @@ def import_(db: str, file: str, file_format: str | None, encoding: str, dry_run:
         if len(errors) > SHOWN_PROBLEMS:
             click.echo(f"{file}: ... and {len(errors) - SHOWN_PROBLEMS} more", err=True)
         raise InputError(f"{len(errors)} problem(s) in {file}; nothing was imported") from None
-    for w in warnings:
+    for w in checked.warnings:
         click.echo(f"{file}: warning: {w}", err=True)
     store = Store(db)
-    result = (preview_import if dry_run else import_apps)(store, apps, file, fmt, content)
+    imported = preview_import if dry_run else import_apps
+    result = imported(store, checked.apps, file, fmt, content, columns=checked.columns)
     verb = "would import" if dry_run else "imported"
     click.echo(
         f"{verb} {result.records} apps from {file}: {len(result.added)} new, {len(result.updated)} updated, "
         f"{len(result.restored)} back in the inventory, {result.unchanged} unchanged, "
         f"{len(result.withdrawn)} withdrawn (no longer listed)"
     )
+    for line in checked.columns.summary():
+        click.echo(f"  {line}")
     for label, ids in (("withdrawn", result.withdrawn), ("updated", result.updated)):
         if ids:
             click.echo(f"  {label}: {', '.join(ids[:20])}{' ...' if len(ids) > 20 else ''}")
@@ -127,8 +151,11 @@ def _pin(db: str, app_id: str, target: str, action: str, reason: str, by: str) -
 @click.option("--reason", default="", help="Why (kept with the pin).")
 @click.option("--by", default="", help="Who pins it.")
 def link(db: str, app_id: str, target: str, reason: str, by: str) -> None:
-    """Pin declared APP_ID to a discovered app (TARGET: HOST/APP_KEY or a URL),
-    whatever the matching rules say. Survives re-imports and re-scans."""
+    """Pin declared APP_ID to a discovered app, whatever the matching rules say
+    (a backend behind its front included). Survives re-imports and re-scans.
+
+    TARGET names one discovered app: HOST/APP_KEY, an APP_KEY one host has, a URL
+    or part of a name (as `ronda explain` takes them)."""
     _pin(db, app_id, target, "link", reason, by)
 
 
@@ -140,8 +167,11 @@ def link(db: str, app_id: str, target: str, reason: str, by: str) -> None:
 @click.option("--by", default="", help="Who forbids it.")
 @click.option("--clear", is_flag=True, help="Remove a pin or forbid instead: back to the matching rules.")
 def unlink(db: str, app_id: str, target: str, reason: str, by: str, clear: bool) -> None:
-    """Forbid declared APP_ID from matching a discovered app (TARGET: HOST/APP_KEY
-    or a URL). Survives re-imports and re-scans."""
+    """Forbid declared APP_ID from matching a discovered app, whatever the matching
+    rules say. Survives re-imports and re-scans.
+
+    TARGET names one discovered app: HOST/APP_KEY, an APP_KEY one host has, a URL
+    or part of a name (as `ronda explain` takes them)."""
     _pin(db, app_id, target, "clear" if clear else "forbid", reason, by)
 
 

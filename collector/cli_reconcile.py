@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import json
 from datetime import UTC, datetime
 from typing import Any
 
@@ -19,10 +20,10 @@ from ronda.collector.cli_common import (
     list_options,
     output_from,
 )
-from ronda.collector.output import output_file
+from ronda.collector.output import output_file, render
 from ronda.collector.reconcile.config import load_config
 from ronda.collector.reconcile.decisions import DECISIONS, record_decision
-from ronda.collector.reconcile.lookup import find_subject
+from ronda.collector.reconcile.lookup import find_subject, find_subjects
 from ronda.collector.reconcile.queries import KINDS
 from ronda.collector.reconcile.verdicts import VERDICTS
 from ronda.collector.store import Store
@@ -98,12 +99,32 @@ def candidates(db: str, fmt: str, verdicts: tuple[str, ...], **options: Any) -> 
 @click.option("--weeks", default=17, show_default=True, help="Weeks of usage in the chart.")
 def explain(db: str, fmt: str, app: str, weeks: int) -> None:
     """The whole story of one app: what it is, where it runs, its usage,
-    findings, verdict with reasons, and decisions. APP is a declared app id,
-    HOST/APP_KEY, or a URL."""
+    findings, verdict with reasons, and decisions.
+
+    \b
+    APP is whatever names it (`ronda candidates` and every list print one):
+      APP-003                               a declared app id
+      web-dinkes/nginx:simpus.example:80/   HOST/APP_KEY
+      nginx:simpus.example:80/              an app key, when one host has it
+      https://simpus.example/pasien         a URL: every app serving it, front and back
+      simpus                                part of a name, when it names one app
+    """
     from ronda.collector.reconcile.story import story
 
     store = Store(db)
-    click.echo(present.explain_text(story(store, find_subject(store, app), days=7 * weeks - 1), fmt, weeks))
+    named = find_subjects(store, app)
+    subjects = named.subjects() if named.rule == "url" else [find_subject(store, app)]
+    stories = [story(store, found, days=7 * weeks - 1) for found in subjects]
+    if len(stories) == 1:
+        click.echo(present.explain_text(stories[0], fmt, weeks))
+        return
+    if fmt == "json":
+        click.echo(json.dumps(stories, indent=2, ensure_ascii=False, default=str))
+        return
+    served = [{"role": f.role, "app": f.app or "-", "explain": f.typed, "name": f.name} for f in named.found]
+    click.echo(f"{app} is served by:\n" + render(served, "table", ["role", "app", "explain", "name"]))
+    for one in stories:
+        click.echo("\n" + present.explain_text(one, fmt, weeks))
 
 
 @click.command()
@@ -160,24 +181,115 @@ def report(
 
 @click.command()
 @db_option
-@click.argument("app")
-@click.argument("decision", type=click.Choice(DECISIONS))
-@click.option("--reason", required=True, help="Why: what makes the decision defensible later.")
-@click.option("--by", "by", required=True, help="Who decided (name, role).")
+@click.argument("app", required=False)
+@click.argument("decision", required=False, type=click.Choice(DECISIONS))
+@click.option("--reason", default="", help="Why: what makes the decision defensible later.")
+@click.option("--by", "by", default="", help="Who decided (name, role).")
 @click.option("--into", default="", metavar="APP", help="For consolidate: the app that takes over.")
-def decide(db: str, app: str, decision: str, reason: str, by: str, into: str) -> None:
-    """Record a decision on APP (keep, take-down, consolidate). Decisions are
-    appended with who, when and why; history is never overwritten."""
+@click.option(
+    "--force",
+    is_flag=True,
+    help="Record a take-down that ronda's evidence argues against (people used it in the idle window, "
+    "its verdict is keep, or it has none yet); --reason says why.",
+)
+@click.option(
+    "--from",
+    "sheet",
+    metavar="FILE",
+    help="Record the decisions of a signed approval sheet (XLSX or CSV from `ronda report --approval`): "
+    "all of them, or none if any row is wrong.",
+)
+def decide(
+    db: str,
+    app: str | None,
+    decision: str | None,
+    reason: str,
+    by: str,
+    into: str,
+    force: bool,
+    sheet: str | None,
+) -> None:
+    """Record a decision on APP (keep, take-down, consolidate), or those of a
+    signed sheet. Decisions are appended with who, when and why; history is
+    never overwritten.
+
+    A take-down is refused when ronda's evidence argues against it: its verdict
+    is keep, people used the app inside the idle window, or it has no verdict
+    yet. --force records it anyway, with the reason.
+
+    \b
+      ronda decide APP-003 take-down --reason "diganti e-Office" --by "Kadis Kominfo"
+      ronda decide APP-004 consolidate --into APP-020 --reason "..." --by "..."
+      ronda decide --from keputusan.xlsx      # the sheet of `ronda report --approval`, signed
+    """
     store = Store(db)
+    if sheet:
+        if app or decision:
+            raise click.UsageError("give either APP DECISION or --from FILE, not both")
+        _decide_sheet(store, sheet, force)
+        return
+    if not app or not decision:
+        raise click.UsageError("give APP and DECISION (keep, take-down, consolidate), or --from FILE")
+    if not reason.strip() or not by.strip():
+        raise click.UsageError("a decision needs --reason (why) and --by (who decided)")
     found = find_subject(store, app)
     target = find_subject(store, into).subject if into else ""
-    row = record_decision(store, found, decision, reason, by, target, datetime.now(UTC))
     click.echo(
+        _recorded(record_decision(store, found, decision, reason, by, target, datetime.now(UTC), force))
+    )
+
+
+def _recorded(row: dict[str, Any]) -> str:
+    return (
         f"recorded: {row['subject']} {row['decision']}"
         + (f" into {row['into']}" if row["into"] else "")
         + f" by {row['decided_by']} at {row['decided_at']}"
         + (f" (ronda's verdict: {row['verdict']})" if row["verdict"] else "")
+        + (f"; forced: {row['forced']}" if row["forced"] else "")
     )
 
 
-COMMANDS = (reconcile, findings, candidates, explain, report, decide)
+def _decide_sheet(store: Store, sheet: str, force: bool) -> None:
+    from ronda.collector.reconcile.batch import BatchError, record_sheet
+
+    try:
+        batch = record_sheet(store, sheet, force)
+    except BatchError as e:
+        for problem in e.problems:
+            click.echo(f"{sheet}: {problem}", err=True)
+        raise
+    for row in batch.recorded:
+        click.echo(_recorded(row))
+    left = f"; {batch.undecided} rows without a decision left for later" if batch.undecided else ""
+    click.echo(f"{len(batch.recorded)} decisions recorded from {sheet}{left}")
+
+
+@click.command("decisions")
+@db_option
+@format_option
+@click.option("--app", metavar="APP", help="Only the decisions on this app (any name `explain` takes).")
+@click.option("--decision", type=click.Choice(DECISIONS), help="Only this decision.")
+@click.option("--by", metavar="TEXT", help="Only decisions by someone whose name holds TEXT.")
+@click.option("--latest", is_flag=True, help="Only each app's latest decision (the one in force).")
+@list_options("opd", "since")
+def decisions_(
+    db: str, fmt: str, app: str | None, decision: str | None, by: str | None, latest: bool, **options: Any
+) -> None:
+    """Decisions recorded with `ronda decide`, newest first: who decided what, when
+    and why, with ronda's verdict then and now. --since: decided since then.
+
+    \b
+      ronda decisions --decision take-down --since 2026-01-01 --format csv
+      ronda decisions --app APP-003
+      ronda decisions --latest --opd "Dinas Kesehatan" --lang id
+    """
+    from ronda.collector.lists import decisions_list
+
+    store = Store(db)
+    subject = find_subject(store, app).subject if app else None
+    out = output_from(fmt, options)
+    filters = filters_from(options)
+    emit(lambda: decisions_list(store, filters, out, subject, decision, by, latest), options["output"])
+
+
+COMMANDS = (reconcile, findings, candidates, explain, report, decide, decisions_)

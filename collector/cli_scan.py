@@ -16,7 +16,7 @@ from typing import Any
 import click
 from click.decorators import FC
 
-from ronda.collector.cli_common import db_option, format_option
+from ronda.collector.cli_common import db_option, format_option, require_store
 from ronda.collector.output import render
 from ronda.collector.scan_config import ScanConfigError, load_scan_config
 from ronda.collector.scans.records import open_ports, runs, ssh_targets
@@ -153,6 +153,7 @@ def scans(ctx: click.Context, db: str, fmt: str, kind: str | None, limit: int) -
     Without a subcommand: the runs, newest first.
     """
     if ctx.invoked_subcommand is None:
+        require_store(db)
         runs_seen = runs(Store(db), kind, limit)
         click.echo(render(runs_seen, fmt, empty="no scan has run yet; try `ronda scan network`"))
 

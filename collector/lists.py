@@ -15,8 +15,10 @@ from typing import Any
 
 from ronda.collector.listing import Fields, Filters, app_url, apply
 from ronda.collector.output import render, to_xlsx
+from ronda.collector.reconcile.decisions import decision_rows
 from ronda.collector.reconcile.model import iso
 from ronda.collector.reconcile.queries import (
+    AppNames,
     candidate_rows,
     candidate_table,
     expand,
@@ -71,6 +73,12 @@ HEADERS = {
     "last_human": N_("last human visit"),
     "logs_since": N_("logs since"),
     "decision": N_("decision"),
+    "decided_at": N_("decided"),
+    "decided_by": N_("decided by"),
+    "reason": N_("reason"),
+    "into": N_("into"),
+    "verdict_then": N_("verdict then"),
+    "verdict_now": N_("verdict now"),
 }
 HOST_COLUMNS = [
     "agent_id",
@@ -186,8 +194,9 @@ def findings_rows(
 
 def candidates_rows(store: Store, verdicts: Sequence[str]) -> list[dict[str, Any]]:
     rows = [expand(r) for r in candidate_rows(store, verdicts)]
+    names = AppNames.of(store)
     for r in rows:
-        r["app"] = r["app_id"] or r["app_key"] or r["subject"]
+        r["app"] = names.name(r)  # what `ronda explain` takes
     return rows
 
 
@@ -268,8 +277,9 @@ def findings_list(store: Store, filters: Filters, out: Output, include_resolved:
     rows = apply(findings_rows(store, filters.kinds, include_resolved), filters, FINDING_FIELDS)
     columns = FINDING_TABLE + (["resolved_at"] if include_resolved else [])
     if out.fmt == "table":
+        names = AppNames.of(store)
         for r in rows:
-            r["subject"] = r["app_id"] or r["app_key"] or r["subject"].split("/", 1)[-1]
+            r["subject"] = names.name(r)  # what `ronda explain` takes
     return write(rows, out, columns, N_("no findings: run `ronda reconcile` after importing an inventory"))
 
 
@@ -289,3 +299,32 @@ def candidates_list(store: Store, filters: Filters, out: Output) -> str | bytes:
             r["logs_since"] = words.day(r["figures"]["coverage_start"])
             r["decision"] = f"{words.decision(r['decision'])} ({r['decided_by']})" if r["decision"] else ""
     return write(rows, out, CANDIDATE_TABLE, NO_CANDIDATES)
+
+
+DECISION_TABLE = [
+    "decided_at",
+    "app",
+    "name",
+    "decision",
+    "into",
+    "decided_by",
+    "reason",
+    "verdict_then",
+    "verdict_now",
+]
+DECISION_FIELDS = Fields(owner="owner", since="decided_at")
+
+
+def decisions_list(
+    store: Store,
+    filters: Filters,
+    out: Output,
+    subject: str | None = None,
+    decision: str | None = None,
+    by: str | None = None,
+    latest: bool = False,
+) -> str | bytes:
+    rows = apply(decision_rows(store, subject, decision, by, latest), filters, DECISION_FIELDS)
+    return write(
+        rows, out, DECISION_TABLE, N_("no decisions yet: `ronda decide APP DECISION --reason ... --by ...`")
+    )

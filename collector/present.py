@@ -13,7 +13,7 @@ from typing import TYPE_CHECKING, Any
 
 from ronda.collector.lists import app_rows, host_rows
 from ronda.collector.output import render
-from ronda.collector.reconcile.queries import candidate_rows, expand
+from ronda.collector.reconcile.queries import AppNames, candidate_rows, expand
 from ronda.collector.reconcile.verdicts import VERDICTS
 from ronda.collector.store import Store
 from ronda.safetext import terminal_text
@@ -27,12 +27,13 @@ __all__ = ["app_rows", "host_rows", "verdict_rows", "explain_rows", "explain_tex
 def verdict_rows(store: Store) -> list[dict[str, Any]]:
     """Every verdict, in the order of VERDICTS, with the figures a table shows."""
     order = {v: i for i, v in enumerate(VERDICTS)}
+    names = AppNames.of(store)
     rows = sorted(
         (expand(r) for r in candidate_rows(store, VERDICTS)),
         key=lambda r: (order[r["verdict"]], r["subject"]),
     )
     for r in rows:
-        r["app"] = r["app_id"] or r["app_key"]
+        r["app"] = names.name(r)
         r["last_human"] = (r["figures"]["last_human_request"] or "never")[:10]
         r["logs_since"] = (r["figures"]["coverage_start"] or "-")[:10]
     return rows

@@ -18,6 +18,7 @@ The families live here; each leaf lives beside the code that raises it.
     │   ├── ScanConfigError                ronda.collector.scan_config: collector.toml
     │   ├── ReconcileConfigError           ronda.collector.reconcile.config: reconcile.toml
     │   ├── ScopeError                     ronda.collector.scans.scope: a target outside the scopes
+    │   ├── StoreMissing                   ronda.collector.cli_common: --db names no database
     │   ├── CaError                        ronda.collector.trust.ca: no CA, a CA already there, a bad name
     │   ├── LanguageError                  ronda.i18n: a language or time zone ronda does not know
     │   └── FilterError                    ronda.collector.listing: a list filter (--since, --sort)

@@ -6,7 +6,8 @@ from pathlib import Path
 # tests import their helpers (tests/servers.py) as a package-less module path
 sys.path.insert(0, str(Path(__file__).parent))
 
-pytest_plugins = ["process_guard", "pytester", "decide_fleet"]  # decide_fleet: the demo fleet's store
+# decide_fleet: the demo fleet's store; naming_fleet: two servers, for naming apps and decisions
+pytest_plugins = ["process_guard", "pytester", "decide_fleet", "naming_fleet"]
 
 # The wheelhouse of this checkout, built once per session for every Ansible converge.
 from ansible_fleet import wheelhouse  # noqa: E402, F401

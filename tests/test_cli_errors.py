@@ -94,10 +94,11 @@ CASES = [
     # store: the database cannot be used (1)
     (
         "ronda",
-        ["hosts", "--db", "{dir}/a-file/ronda.db"],
+        ["serve", "--insecure", "--listen", "127.0.0.1:0", "--db", "{dir}/a-file/ronda.db"],
         1,
         "cannot create the directory of {dir}/a-file/ronda.db",
     ),
+    ("ronda", ["hosts", "--db", "{dir}/a-file/ronda.db"], 2, "no ronda database at {dir}/a-file/ronda.db"),
     ("ronda", ["apps", "--db", "{dir}/not-a-database.db"], 1, "file is not a database"),
     # output: a file that cannot be written (1)
     (

@@ -112,6 +112,7 @@ def test_a_group_option_still_reaches_its_commands_and_the_command_wins(db, tmp_
     csv_wins = run("scans", "--db", db, "--format", "json", "ports", "--format", "csv")
     assert csv_wins.startswith("\ufeffaddress,port,")
     other = str(tmp_path / "other.db")
+    Store(other).close()
     assert json.loads(run("scans", "--db", db, "--format", "json", "ssh", "--db", other)) == []
 
 

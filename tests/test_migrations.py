@@ -70,6 +70,7 @@ CHECKSUMS = {
     40: "8e4ba734228a41eb",
     41: "d4d377db2e8f6fa2",
     42: "1fc0a693a4080e8d",
+    43: "e879382ec793e2c8",
 }
 
 
@@ -263,6 +264,7 @@ def _as_before_41(path: Path) -> None:
         conn.executescript("""
             UPDATE apps SET detail = whole(detail, state);
             ALTER TABLE apps DROP COLUMN state;
+            ALTER TABLE inventory_imports DROP COLUMN columns;
             DELETE FROM schema_migrations WHERE version >= 41;""")
 
 

@@ -312,7 +312,8 @@ def test_an_idle_sub_app_goes_with_its_vhost_instead_of_blocking_it():
     assert any("is idle too: it goes with it" in r.text for r in by["a/nginx:portal:80/"].reasons)
 
 
-def test_a_declared_app_owns_the_backend_its_front_end_proxies_to():
+def test_a_backend_behind_a_declared_front_is_its_dependency_not_the_app_itself():
+    # nginx in front of a Node app under PM2 (named after its process, no host name of its own).
     front = app(
         app_key="nginx:lapor:443/",
         server_names=("lapor.example",),
@@ -338,12 +339,15 @@ def test_a_declared_app_owns_the_backend_its_front_end_proxies_to():
         contact="y",
     )
     out = reconcile(Inputs(declared=[declared], discovered=[front, node], hosts=FRESH), CONFIG, NOW)
-    assert {(m.app_key, m.rule) for m in out.matches} == {
-        ("nginx:lapor:443/", "url"),
-        ("node:lapor-api:3001/", "backend"),
-    }
+    assert {(m.app_key, m.rule) for m in out.matches} == {("nginx:lapor:443/", "url")}
     assert not [f for f in out.findings if f.kind in ("hidden", "drift")]
-    assert [v.verdict for v in out.verdicts] == [SAFE]
+    by = {v.subject: v for v in out.verdicts}
+    assert by["LAPOR"].verdict == SAFE
+    assert by["a/node:lapor-api:3001/"].verdict == REVIEW
+    assert (
+        "lapor.example proxies to it (http://lapor_backend = 127.0.0.1:3001)"
+        in by["a/node:lapor-api:3001/"].summary
+    )
 
 
 def test_engine_counts_declared_dependencies_of_live_apps_only():

@@ -71,6 +71,7 @@ class Site:
         self.hang: Hang | None = None
 
     def start(self) -> Site:
+        Store(self.db).close()  # the collector's store, as `ronda serve` or an inventory import leaves it
         self.servers.append(web_host(self.tmp, "app-w", self.web, self.port, "Web"))
         self.servers.append(web_host(self.tmp, "app-s", self.ssh_address, self.port, "Behind SSH"))
         self.sshd = Sshd.write(self.tmp / "sshd", self.ssh_address, free_port()).start()

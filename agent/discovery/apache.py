@@ -158,6 +158,9 @@ def _server_apps(
     logs = apache_logs.resolve(scope.logs, main.logs, loaded.server_root, log_formats)
     certificate = scope.certificate or (main.certificate if scope.ssl_engine else "")
     balancers = {**main.balancers, **scope.balancers}
+    # Without ProxyPreserveHost On, the backend is asked for the host of the ProxyPass URL (AJP passes
+    # the client's on): that, or the client's, picks the backend's virtual host.
+    preserve_host = scope.preserve_host if scope.preserve_host is not None else bool(main.preserve_host)
 
     def make(prefix: str, root: str, upstream: str, at: Directive, labels: dict[str, str]) -> App:
         labels = dict(labels)
@@ -167,6 +170,10 @@ def _server_apps(
         # mod_proxy_ajp speaks to a Java servlet container (Tomcat, Confluence, Jira)
         if upstream.lower().startswith("ajp://"):
             labels["backend"] = "ajp"
+        if upstream.lower().startswith(("http://", "https://", "ajp://")):
+            labels["host_header"] = (
+                "$host" if preserve_host or upstream.lower().startswith("ajp") else "$proxy_host"
+            )
         return App(
             kind=SOURCE,
             server_names=list(names),

@@ -51,6 +51,7 @@ class Scope:
     document_root: str = ""
     document_root_at: Directive | None = None
     upstream: str = ""  # ProxyPass (or RewriteRule [P]) of "/"
+    preserve_host: bool | None = None  # ProxyPreserveHost: None when this scope does not say
     proxy_excludes: bool = False  # ProxyPass PATH ! : the document root still serves those paths
     handler: str = ""  # PHP-FPM and the like: SetHandler proxy:..., a ProxyPassMatch on file types
     # SetHandler proxy:... inside <Directory DIR>: only for what is served from DIR
@@ -121,6 +122,8 @@ def _scan(
             fixed = d.arg().split("%", 1)[0]
             scope.document_root, scope.document_root_at = _abs(fixed.rsplit("/", 1)[0], server_root), d
             scope.virtual_root = d.arg()
+        elif key == "proxypreservehost" and d.args:
+            scope.preserve_host = d.arg().lower() == "on"
         elif key == "sslengine" and d.args:
             scope.ssl_engine = d.arg().lower() == "on"
         elif key == "sslcertificatefile" and d.args:

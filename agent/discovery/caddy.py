@@ -122,6 +122,7 @@ class _Found:
     redirect: str = ""
     stripped: bool = False
     bad_dials: list[str] = field(default_factory=list)
+    host_header: str = ""  # the Host reverse_proxy asks its backend for
 
 
 @dataclass
@@ -178,6 +179,8 @@ def _app(site: App, prefix: str, found: _Found, at: ConfigLocation, labels: dict
     """An app of a site: the site's names, listeners, logs and certificate, with what `found` serves."""
     if len(found.upstreams) > 1:
         labels["upstream_servers"] = ",".join(found.upstreams)
+    if found.upstreams:
+        labels["host_header"] = found.host_header
     return App(
         kind=SOURCE,
         server_names=list(site.server_names),
@@ -190,6 +193,18 @@ def _app(site: App, prefix: str, found: _Found, at: ConfigLocation, labels: dict
         tls=TlsCertificate(file=site.tls.file) if site.tls else None,
         labels=labels,
     )
+
+
+_UPSTREAM_HOST = ("{upstream_hostport}", "{http.reverse_proxy.upstream.hostport}", "{upstream_host}")
+
+
+def _host_header(proxy: JSON) -> str:
+    """Caddy passes the client's Host on unless `header_up Host` says otherwise."""
+    written = ((proxy.get("headers") or {}).get("request") or {}).get("set", {}).get("Host") or []
+    value = str(written[0]) if written else "{host}"
+    if value in _UPSTREAM_HOST or value.startswith("{http.reverse_proxy.upstream.host"):
+        return "$proxy_host"
+    return "$host" if value in ("{host}", "{http.request.host}", "{hostport}") else value
 
 
 def _walk(handles: list[JSON], found: _Found, subs: list[_Sub], base: str) -> None:
@@ -209,6 +224,7 @@ def _walk(handles: list[JSON], found: _Found, subs: list[_Sub], base: str) -> No
                 found.handler = found.handler or (dials[0] if dials else "")
             elif not found.upstreams:
                 found.upstreams = dials
+                found.host_header = _host_header(h)
         elif kind == "static_response":
             location = (h.get("headers", {}).get("Location") or [""])[0]
             if location and str(h.get("status_code", "")).startswith("3"):

@@ -138,6 +138,13 @@ def _handle(
         proxy: JSON = {"handler": "reverse_proxy", "upstreams": [{"dial": _dial(u)} for u in upstreams]}
         if name == "php_fastcgi" or transport == "fastcgi":
             proxy["transport"] = {"protocol": "fastcgi"}
+        host = [
+            c.args[1]
+            for c in node.children
+            if c.name == "header_up" and len(c.args) > 1 and c.args[0].lower() == "host"
+        ]
+        if host:
+            proxy["headers"] = {"request": {"set": {"Host": host[-1:]}}}
         return [proxy]
     if name in ("handle", "route"):
         return [{"handler": "subroute", "routes": routes(node.children, matchers)}]

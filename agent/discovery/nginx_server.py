@@ -17,6 +17,10 @@ fastcgi_pass ...; } }`). What is never an app:
 A server that only redirects (`return 301 ...`), or a location that sends
 users to another site, is kept as a record with the `redirect` label and no
 root; a server that only answers a status (`return 444`) has the `return` label.
+
+An app that proxies over HTTP carries, in its `host_header` label, the Host its
+backend is asked for, which picks the backend's virtual host: `$host` (the
+client's, passed on), a fixed name, or nginx's default `$proxy_host`.
 """
 
 from __future__ import annotations
@@ -35,6 +39,9 @@ Statement = dict[str, Any]
 MakeApp = Callable[[str, Statement, str, str, list[LogRef], dict[str, str]], App]
 
 PROXY_DIRECTIVES = ("proxy_pass", "grpc_pass")
+DEFAULT_HOST_HEADER = (
+    "$proxy_host"  # what proxy_pass sends without proxy_set_header Host: the upstream's name
+)
 HANDLER_DIRECTIVES = ("fastcgi_pass", "uwsgi_pass", "scgi_pass")
 _REDIRECT_CODES = ("301", "302", "303", "307", "308")
 _REGEX_MODIFIERS = ("~", "~*")
@@ -53,27 +60,30 @@ class Context:
         logs_set: bool = False,
         cert: str = "",
         variables: Variables | None = None,
+        host: str = DEFAULT_HOST_HEADER,
     ) -> None:
         self.root = root  # as written: expanded where it is used, with that block's variables
         self.logs = logs or []
         self.logs_set = logs_set
         self.cert = cert
         self.variables = variables or Variables()
+        self.host = host  # the Host header a proxy_pass here sends its backend
 
     def child(self, block: list[Statement]) -> Context:
         root = arg(block, "root") or self.root
         cert = arg(block, "ssl_certificate") or self.cert
         variables = self.variables.within(block)
+        host = host_header(block, variables, self.host)
         logs = [s for s in block if s["directive"] == "access_log"]
         if not logs:
-            return Context(root, self.logs, self.logs_set, cert, variables)
+            return Context(root, self.logs, self.logs_set, cert, variables, host)
         refs = []
         for s in logs:
             args = s.get("args") or []
             if args and args[0] != "off" and not args[0].startswith("syslog:"):
                 fmt = args[1] if len(args) > 1 and "=" not in args[1] else "combined"
                 refs.append(LogRef(path=args[0], format=fmt))
-        return Context(root, refs, True, cert, variables)
+        return Context(root, refs, True, cert, variables, host)
 
     @property
     def docroot(self) -> str:
@@ -90,6 +100,11 @@ class Serves:
     root: str = ""  # its own root directive
     redirect: str = ""  # where it sends every request
     status: str = ""  # the status it answers every request with, when that is not a redirect
+    via: list[Statement] | None = None  # the named location's block, when the backend is its
+
+    def host(self, ctx: Context) -> str:
+        """The Host header the backend is asked for (the named location's own, when the backend is its)."""
+        return host_header(self.via, ctx.variables, ctx.host) if self.via is not None else ctx.host
 
 
 def arg(block: list[Statement], directive: str) -> str:
@@ -130,7 +145,7 @@ def read_block(block: list[Statement], variables: Variables, named: dict[str, St
     fallback = _fallback(block, named)
     if fallback is not None and not (found.proxy or found.fastcgi):
         inner = read_block(fallback["block"], variables.within(fallback["block"]), {})
-        found.proxy, found.fastcgi = inner.proxy, inner.fastcgi
+        found.proxy, found.fastcgi, found.via = inner.proxy, inner.fastcgi, fallback["block"]
     return found
 
 
@@ -168,13 +183,17 @@ def _conditional_redirect(block: list[Statement]) -> str:
     return ""
 
 
-def _host_header(block: list[Statement]) -> str:
-    """The Host a block asks its backend for: a fixed name picks one of the backend's virtual hosts."""
-    for s in block:
-        args = s.get("args") or []
-        if s["directive"] == "proxy_set_header" and len(args) > 1 and args[0].lower() == "host":
-            return args[1]
-    return "$host"
+def host_header(block: list[Statement], variables: Variables, inherited: str) -> str:
+    """The Host a proxy_pass in `block` sends its backend: a fixed name picks one of the backend's
+    virtual hosts, `$host` passes on the client's. As nginx does, a block with any proxy_set_header
+    of its own inherits none: without a Host line there, the backend is asked for $proxy_host."""
+    headers = [s.get("args") or [] for s in block if s["directive"] == "proxy_set_header"]
+    if not headers:
+        return inherited
+    for args in headers:
+        if len(args) > 1 and args[0].lower() == "host":
+            return variables.expand(args[1])
+    return DEFAULT_HOST_HEADER
 
 
 def _has(block: list[Statement], directive: str) -> bool:
@@ -242,7 +261,11 @@ class ServerApps:
         for loc, _, _ in _locations(block):
             self._walk(loc, ctx, vhost)
         self._attach_handlers()
-        return [vhost, *self.apps.values()]
+        apps = [vhost, *self.apps.values()]
+        for app in apps:
+            if app.upstream.startswith(("http://", "https://")):
+                app.labels["host_header"] = self.host_headers.get(id(app), DEFAULT_HOST_HEADER)
+        return apps
 
     def _serve_root(self, loc: Statement, outer: Context) -> None:
         """`location /` (or `^~ /`, `= /`) says what the server app itself serves."""
@@ -255,7 +278,7 @@ class ServerApps:
             return
         vhost.root = concrete_path(found.alias).rstrip("/") if found.alias else ctx.docroot
         vhost.upstream = vhost.upstream or found.proxy or found.fastcgi
-        self.host_headers[id(vhost)] = _host_header(loc["block"])
+        self.host_headers[id(vhost)] = found.host(ctx)
         if ctx.logs_set:
             vhost.access_logs = list(ctx.logs)
 
@@ -286,24 +309,24 @@ class ServerApps:
             self.handlers.append((prefix, found.fastcgi, parent))
         else:
             backend = backend or found.fastcgi
-        if self._same_backend(backend, block, parent):
+        if self._same_backend(backend, found.host(ctx), parent):
             backend = ""  # the same backend as the app around it: part of that app
         directory = self._own_directory(found, ctx, outer, prefix, parent)
         app: App | None = None
         if prefix != "/" and self._is_app(modifier, prefix, backend, directory, parent):
             app = self._add(prefix, loc, directory, backend, ctx.logs, labels)
-            self.host_headers.setdefault(id(app), _host_header(block))
+            self.host_headers.setdefault(id(app), found.host(ctx))
         elif prefix != "/" and not regex and self._php_of_its_own(block, ctx):
             root = directory or (posixpath.join(ctx.docroot, prefix.strip("/")) if ctx.docroot else "")
             app = self._add(prefix, loc, root, "", ctx.logs, labels)
         for child, _, _ in _locations(block):
             self._walk(child, ctx, app or parent)
 
-    def _same_backend(self, backend: str, block: list[Statement], parent: App) -> bool:
+    def _same_backend(self, backend: str, host: str, parent: App) -> bool:
         """Same addresses, and no other virtual host asked for there (`proxy_set_header Host intranet`)."""
         if not _backend_ids(backend, self.upstreams) & _backend_ids(parent.upstream, self.upstreams):
             return False
-        host, around = _host_header(block), self.host_headers.get(id(parent), "$host")
+        around = self.host_headers.get(id(parent), DEFAULT_HOST_HEADER)
         return host == around or (host.startswith("$") and around.startswith("$"))
 
     def _is_app(self, modifier: str, prefix: str, backend: str, directory: str, parent: App) -> bool:

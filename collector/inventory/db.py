@@ -15,11 +15,12 @@ from datetime import UTC, datetime
 from typing import Any
 
 from ronda.collector.inventory.model import DeclaredApp
+from ronda.collector.inventory.parse import Columns
 from ronda.collector.store import Store
 from ronda.collector.store.store import inserted_id, iso
 
 _LIST_FIELDS = ("urls", "depends_on")
-_COLUMNS = [f.name for f in fields(DeclaredApp) if f.name != "line"]
+_COLUMNS = [f.name for f in fields(DeclaredApp) if f.name not in ("line", "contact_column")]
 
 
 @dataclass(frozen=True)
@@ -59,15 +60,17 @@ def import_apps(
     content: bytes,
     now: datetime | None = None,
     dry_run: bool = False,
+    columns: Columns | None = None,
 ) -> ImportResult:
-    """Apply a validated inventory; all of it or (on any error, or with dry_run) nothing."""
+    """Apply a validated inventory; all of it or (on any error, or with dry_run) nothing. `columns`:
+    which of the file's columns went to which field, kept with the import."""
     stamp = iso(now or datetime.now(UTC))
     with store.writing() as c:
         existing = {r["app_id"]: r for r in _rows(c, "SELECT * FROM inventory")}
         cur = c.execute(
             "INSERT INTO inventory_imports (imported_at, file, sha256, format, records, added, "
-            "updated, unchanged, withdrawn) VALUES (?,?,?,?,?,0,0,0,0)",
-            (stamp, file, hashlib.sha256(content).hexdigest(), fmt, len(apps)),
+            "updated, unchanged, withdrawn, columns) VALUES (?,?,?,?,?,0,0,0,0,?)",
+            (stamp, file, hashlib.sha256(content).hexdigest(), fmt, len(apps), columns and columns.as_json()),
         )
         import_id = inserted_id(cur)
         added, updated, restored, history = [], [], [], []
@@ -146,11 +149,11 @@ class _DryRun(Exception):
 
 
 def preview_import(
-    store: Store, apps: list[DeclaredApp], file: str, fmt: str, content: bytes
+    store: Store, apps: list[DeclaredApp], file: str, fmt: str, content: bytes, columns: Columns | None = None
 ) -> ImportResult:
     """What an import would change, computed inside a transaction that is rolled back."""
     try:
-        import_apps(store, apps, file, fmt, content, dry_run=True)
+        import_apps(store, apps, file, fmt, content, dry_run=True, columns=columns)
     except _DryRun as done:
         return done.result
     raise AssertionError("unreachable")
@@ -176,7 +179,9 @@ def declared_apps(store: Store, include_withdrawn: bool = False) -> list[Declare
     where = "" if include_withdrawn else "WHERE withdrawn_at IS NULL"
     with store.reading() as conn:
         cursor = conn.execute(
-            f"SELECT {', '.join(_COLUMNS)}, source_line FROM inventory {where} ORDER BY app_id"
+            f"SELECT {', '.join(_COLUMNS)}, source_line, (SELECT m.columns FROM inventory_imports m "
+            "WHERE m.import_id = inventory.import_id) AS import_columns "
+            f"FROM inventory {where} ORDER BY app_id"
         )
         names = [d[0] for d in cursor.description]
         out = []
@@ -186,8 +191,14 @@ def declared_apps(store: Store, include_withdrawn: bool = False) -> list[Declare
                 values[name] = _json(values[name], list)
             values["extra"] = _json(values["extra"], dict)
             values["line"] = values.pop("source_line") or 0
+            values["contact_column"] = had_contact_column(values.pop("import_columns"))
             out.append(DeclaredApp(**values))
     return out
+
+
+def had_contact_column(columns: str | None) -> bool:
+    """Whether an import's file had a contact column (imports from before ronda kept this: yes)."""
+    return columns is None or "contact" in json.loads(columns)["fields"]
 
 
 def history(store: Store, app_id: str) -> list[dict[str, Any]]:

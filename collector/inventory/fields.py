@@ -1,6 +1,6 @@
 """The declared inventory's columns: canonical English names, the aliases
-(English and Indonesian, as SPBE catalogue exports spell them) and the
-vocabularies of the enumerated columns."""
+(English and Indonesian, as SPBE catalogue exports and agencies' own
+spreadsheets spell them) and the vocabularies of the enumerated columns."""
 
 from __future__ import annotations
 
@@ -16,21 +16,52 @@ class Field:
     value_required: bool = False
     aliases: tuple[str, ...] = ()
     indonesian: str = ""  # the column name `export --columns id` writes
+    combine: bool = False  # several columns may fill it together (a PIC's name, phone and e-mail)
 
 
+# Column names as agencies write them, in English and Indonesian. Spaces, capitals and punctuation do not
+# matter (header_key): `Nama Aplikasi`, `NAMA_APLIKASI`, `nama-aplikasi` and `NamaAplikasi` are one name.
 FIELDS: tuple[Field, ...] = (
     Field(
-        "app_id", "id", True, True, ("id", "application_id", "kode_aplikasi", "kode", "id_app"), "id_aplikasi"
+        "app_id",
+        "id",
+        True,
+        True,
+        ("id", "application_id", "app_code", "kode_aplikasi", "kode", "kode_app", "id_app", "kode_sistem"),
+        "id_aplikasi",
     ),
     Field(
-        "name", "text", True, True, ("app_name", "application", "application_name", "nama"), "nama_aplikasi"
+        "name",
+        "text",
+        True,
+        True,
+        ("app_name", "application", "application_name", "nama", "aplikasi", "nama_app", "nama_sistem"),
+        "nama_aplikasi",
     ),
     Field(
         "owner",
         "text",
         True,
         False,
-        ("owner_agency", "agency", "opd", "instansi", "instansi_pemilik", "perangkat_daerah", "pemilik"),
+        (
+            "owner_agency",
+            "agency",
+            "organisation",
+            "organization",
+            "department",
+            "opd",
+            "nama_opd",
+            "instansi",
+            "nama_instansi",
+            "instansi_pemilik",
+            "perangkat_daerah",
+            "skpd",
+            "satker",
+            "satuan_kerja",
+            "dinas",
+            "pemilik",
+            "pemilik_aplikasi",
+        ),
         "opd_pemilik",
     ),
     Field(
@@ -38,11 +69,47 @@ FIELDS: tuple[Field, ...] = (
         "text",
         False,
         False,
-        ("operating_unit", "unit_kerja", "pengelola", "bidang"),
+        ("operating_unit", "division", "team", "unit_kerja", "pengelola", "bidang", "tim", "unit_teknis"),
         "unit_pengelola",
     ),
     Field(
-        "contact", "text", False, False, ("kontak", "email", "narahubung", "pic", "contact_person"), "kontak"
+        "contact",
+        "text",
+        False,
+        False,
+        (
+            "contact_person",
+            "contacts",
+            "email",
+            "contact_email",
+            "phone",
+            "person_in_charge",
+            "responsible",
+            "maintainer",
+            "kontak",
+            "narahubung",
+            "pic",
+            "nama_pic",
+            "pic_kontak",
+            "kontak_pic",
+            "email_pic",
+            "no_hp_pic",
+            "penanggung_jawab",
+            "pj",
+            "cp",
+            "no_hp",
+            "nomor_hp",
+            "hp",
+            "telepon",
+            "telp",
+            "no_telp",
+            "nomor_telepon",
+            "whatsapp",
+            "wa",
+            "email_pengelola",
+        ),
+        "kontak",
+        combine=True,
     ),
     Field(
         "urls",
@@ -54,20 +121,45 @@ FIELDS: tuple[Field, ...] = (
             "domain",
             "domains",
             "address",
+            "web_address",
+            "website",
+            "link",
+            "homepage",
             "alamat",
             "alamat_url",
+            "alamat_web",
+            "alamat_website",
+            "alamat_akses",
             "url_aplikasi",
+            "url_akses",
             "tautan",
+            "tautan_aplikasi",
             "domain_aplikasi",
+            "nama_domain",
+            "subdomain",
+            "situs",
         ),
         "alamat_domain",
+        combine=True,
     ),
     Field(
         "host",
         "text",
         False,
         False,
-        ("declared_host", "server", "ip", "ip_address", "ip_server", "hostname", "server_host"),
+        (
+            "declared_host",
+            "server",
+            "server_host",
+            "hostname",
+            "ip",
+            "ip_address",
+            "ip_server",
+            "alamat_server",
+            "nama_server",
+            "lokasi_server",
+            "host_server",
+        ),
         "alamat_ip",
     ),
     Field(
@@ -75,39 +167,106 @@ FIELDS: tuple[Field, ...] = (
         "text",
         False,
         False,
-        ("document_root", "docroot", "install_path", "direktori", "lokasi_aplikasi"),
+        (
+            "document_root",
+            "docroot",
+            "install_path",
+            "install_dir",
+            "path",
+            "direktori",
+            "folder",
+            "lokasi_aplikasi",
+            "lokasi_file",
+            "path_aplikasi",
+        ),
         "direktori_aplikasi",
     ),
-    Field("status", "status", True, True, ("app_status", "state"), "status_aplikasi"),
+    Field(
+        "status",
+        "status",
+        True,
+        True,
+        ("app_status", "state", "status_operasional", "kondisi", "status_penggunaan"),
+        "status_aplikasi",
+    ),
     Field(
         "app_class",
         "class",
         False,
         False,
-        ("class", "category", "kategori", "jenis", "kategori_aplikasi"),
+        ("class", "category", "kategori", "jenis", "kategori_aplikasi", "klasifikasi"),
         "jenis_aplikasi",
     ),
     Field(
-        "superseded_by", "id_ref", False, False, ("replaced_by", "successor", "pengganti"), "digantikan_oleh"
+        "superseded_by",
+        "id_ref",
+        False,
+        False,
+        ("replaced_by", "successor", "pengganti", "aplikasi_pengganti"),
+        "digantikan_oleh",
     ),
     Field(
         "audience",
         "audience",
         False,
         False,
-        ("users", "layanan", "sasaran", "sifat_layanan", "pengguna"),
+        ("users", "user_group", "layanan", "sasaran", "sifat_layanan", "pengguna", "target_pengguna"),
         "layanan",
     ),
-    Field("platform", "text", False, False, ("platform_aplikasi",), "platform"),
-    Field("framework", "text", False, False, ("kerangka_kerja", "teknologi"), "framework"),
-    Field("database", "text", False, False, ("db", "dbms", "basis_data_aplikasi"), "basis_data"),
-    Field("year_built", "year", False, False, ("year", "built", "tahun", "tahun_dibuat"), "tahun_pembuatan"),
+    Field("platform", "text", False, False, ("platform_aplikasi", "jenis_platform"), "platform"),
+    Field(
+        "framework",
+        "text",
+        False,
+        False,
+        (
+            "tech_stack",
+            "technology",
+            "programming_language",
+            "kerangka_kerja",
+            "teknologi",
+            "bahasa_pemrograman",
+        ),
+        "framework",
+    ),
+    Field(
+        "database",
+        "text",
+        False,
+        False,
+        ("db", "dbms", "database_engine", "basis_data_aplikasi", "jenis_database", "sistem_basis_data"),
+        "basis_data",
+    ),
+    Field(
+        "year_built",
+        "year",
+        False,
+        False,
+        (
+            "year",
+            "built",
+            "year_developed",
+            "tahun",
+            "tahun_dibuat",
+            "tahun_pembangunan",
+            "tahun_pengembangan",
+        ),
+        "tahun_pembuatan",
+    ),
     Field(
         "build_cost",
         "money",
         False,
         False,
-        ("development_cost", "cost", "biaya_pembangunan", "anggaran", "nilai_kontrak"),
+        (
+            "development_cost",
+            "cost",
+            "biaya_pembangunan",
+            "biaya_pengembangan",
+            "anggaran",
+            "nilai_kontrak",
+            "nilai_pengadaan",
+        ),
         "nilai_pengembangan",
     ),
     Field(
@@ -115,7 +274,7 @@ FIELDS: tuple[Field, ...] = (
         "money",
         False,
         False,
-        ("yearly_cost", "running_cost", "biaya_pemeliharaan", "biaya_operasional"),
+        ("yearly_cost", "running_cost", "maintenance_cost", "biaya_pemeliharaan", "biaya_operasional"),
         "biaya_tahunan",
     ),
     Field(
@@ -123,15 +282,25 @@ FIELDS: tuple[Field, ...] = (
         "ids",
         False,
         False,
-        ("dependencies", "requires", "bergantung_pada", "ketergantungan"),
+        ("dependencies", "requires", "integrates_with", "bergantung_pada", "ketergantungan", "integrasi"),
         "bergantung_pada",
+        combine=True,
     ),
     Field(
         "last_verified",
         "date",
         False,
         False,
-        ("verified", "verified_at", "verified_on", "terakhir_diverifikasi", "tanggal_pemutakhiran"),
+        (
+            "verified",
+            "verified_at",
+            "verified_on",
+            "last_updated",
+            "terakhir_diverifikasi",
+            "tanggal_pemutakhiran",
+            "tanggal_pembaruan",
+            "terakhir_diperbarui",
+        ),
         "tanggal_verifikasi",
     ),
 )
@@ -139,16 +308,29 @@ BY_NAME = {f.name: f for f in FIELDS}
 
 
 def header_key(text: str) -> str:
-    """`Nama Aplikasi`, `nama-aplikasi` and `NAMA_APLIKASI` are one column."""
-    text = text.strip().strip("\ufeff").strip('"').strip().lower()
-    return re.sub(r"[\s\-./]+", "_", text).strip("_")
+    """A column name without what spreadsheets vary: `Nama Aplikasi`, `NAMA_APLIKASI`, `nama-aplikasi`,
+    `NamaAplikasi` and `"Nama Aplikasi*"` are one column."""
+    return "".join(c for c in text.casefold() if c.isalnum())
 
 
-ALIASES: dict[str, str] = {}
-for _f in FIELDS:
-    for _a in (_f.name, _f.indonesian, *_f.aliases):
-        if _a:
-            ALIASES[header_key(_a)] = _f.name
+def _aliases() -> dict[str, str]:
+    found: dict[str, str] = {}
+    for f in FIELDS:
+        for alias in (f.name, f.indonesian, *f.aliases):
+            key = header_key(alias)
+            if found.setdefault(key, f.name) != f.name:
+                raise AssertionError(f"column name {alias!r} is given to both {found[key]} and {f.name}")
+    return found
+
+
+ALIASES: dict[str, str] = _aliases()
+
+
+def field_named(text: str) -> Field | None:
+    """The field a column name (any alias, in any spelling) means."""
+    name = ALIASES.get(header_key(text))
+    return BY_NAME[name] if name else None
+
 
 # Declared status: what the values mean, whatever language the spreadsheet speaks.
 STATUS = {

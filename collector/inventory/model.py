@@ -32,11 +32,14 @@ class DeclaredApp:
     last_verified: str = ""  # YYYY-MM-DD
     extra: dict[str, str] = field(default_factory=dict)  # columns ronda does not know, kept for export
     line: int = 0  # where the record starts in its file
+    # False when the file it came from has no contact column: an empty contact then says nothing.
+    contact_column: bool = True
 
     def record(self) -> dict[str, Any]:
         """The declared values (without the file position), as stored and compared on re-import."""
         data = asdict(self)
         data.pop("line")
+        data.pop("contact_column")
         return data
 
     def values(self) -> tuple:
@@ -63,6 +66,7 @@ class DeclaredApp:
             tuple(self.depends_on),
             self.last_verified,
             tuple(sorted(self.extra.items())),
+            self.contact_column,
         )
 
 

@@ -193,8 +193,8 @@ _FINGERPRINT = " || char(30) || ".join(
 
 def _present_apps(store: Store, full_listen: set[str]) -> list[DiscoveredApp]:
     """Present apps from their columns. The app's whole JSON (its `detail`, ~1 KiB each) is read only
-    where a rule needs it: upstream block servers of proxies, redirect targets, and listen flags
-    (default_server) on the hosts that declared addresses point at."""
+    where a rule needs it: upstream block servers and Host headers of proxies, redirect targets, and
+    listen flags (default_server) of default servers and on the hosts that declared addresses point at."""
     out = []
     with store.reading() as conn:
         cursor = conn.execute(
@@ -205,8 +205,10 @@ def _present_apps(store: Store, full_listen: set[str]) -> list[DiscoveredApp]:
                    CASE WHEN framework = 'redirect' THEN json_extract(detail, '$.labels.redirect') END,
                    coverage, coverage_start, last_request, last_human_request,
                    CASE WHEN agent_id IN (SELECT value FROM json_each(:agents))
+                             OR instr(detail, '"default_server"')
                         THEN json_extract(detail, '$.listen') END,
                    json_extract(detail, '$.framework.end_of_support'),
+                   CASE WHEN upstream != '' THEN json_extract(detail, '$.labels.host_header') END,
                    """
             + _FINGERPRINT
             + """
@@ -233,6 +235,7 @@ def _present_apps(store: Store, full_listen: set[str]) -> list[DiscoveredApp]:
             last_human,
             listen_full,
             end_of_support,
+            host_header,
             stored,
         ) in cursor:
             out.append(
@@ -255,7 +258,9 @@ def _present_apps(store: Store, full_listen: set[str]) -> list[DiscoveredApp]:
                     last_request,
                     last_human,
                     end_of_support=end_of_support or "",
-                    fingerprint=f"{stored}\x1e{servers}\x1e{redirect}\x1e{listen_full}\x1e{end_of_support}",
+                    host_header=host_header or "",
+                    fingerprint=f"{stored}\x1e{servers}\x1e{redirect}\x1e{listen_full}\x1e{end_of_support}"
+                    f"\x1e{host_header}",
                 )
             )
     return out

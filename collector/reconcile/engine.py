@@ -16,7 +16,7 @@ from functools import cached_property
 from ronda.collector.reconcile import findings as rules
 from ronda.collector.reconcile import texts as T
 from ronda.collector.reconcile.config import ReconcileConfig
-from ronda.collector.reconcile.deps import inbound, with_backends
+from ronda.collector.reconcile.deps import inbound
 from ronda.collector.reconcile.inputkey import subject_key
 from ronda.collector.reconcile.match import Index, build_index, match_all
 from ronda.collector.reconcile.model import (
@@ -170,7 +170,7 @@ def plan(inputs: Inputs, config: ReconcileConfig, now: datetime, known: dict[str
     """`known`: the input checksum of each subject as the previous run stored it; a subject whose
     checksum is unchanged is skipped (its stored verdict and findings hold) and listed in Outcome.skipped."""
     index = build_index(inputs.discovered, inputs.hosts, roots=any(d.root for d in inputs.declared))
-    matches = with_backends(match_all(inputs.declared, index, inputs.pins), index)
+    matches = match_all(inputs.declared, index, inputs.pins)
     subjects = build_subjects(inputs, matches)
     subject_of: dict[str, str] = {}
     for subject in subjects:

@@ -7,10 +7,12 @@ history (first seen, last seen, resolved) is kept by the store.
 from __future__ import annotations
 
 import re
+from typing import Any
 
 from ronda.collector.reconcile import texts as T
 from ronda.collector.reconcile.config import ReconcileConfig
-from ronda.collector.reconcile.match import Index
+from ronda.collector.reconcile.hops import has_own_name, hops_to
+from ronda.collector.reconcile.index import Index
 from ronda.collector.reconcile.model import Clock, DiscoveredApp, Finding, HostInfo, ListenerInfo, Subject
 
 # Declared "frameworks" that are languages or generic: nothing to compare a fingerprint with.
@@ -79,8 +81,15 @@ def app_is_idle(a: DiscoveredApp, clock: Clock) -> bool:
     )
 
 
+def serving(subject: Subject) -> list[DiscoveredApp]:
+    """The apps a subject's evidence comes from. A redirect record (http -> https) only points to the
+    app that serves; whoever it redirects is counted there. All of them when nothing else is matched."""
+    apps = [a for a in subject.apps if not a.redirect]
+    return apps or subject.apps
+
+
 def is_idle(subject: Subject, clock: Clock) -> bool:
-    return bool(subject.apps) and all(app_is_idle(a, clock) for a in subject.apps)
+    return bool(subject.apps) and all(app_is_idle(a, clock) for a in serving(subject))
 
 
 def hidden(
@@ -89,13 +98,24 @@ def hidden(
     if subject.declared is not None or not subject.apps:
         return []
     app = subject.apps[0]
+    fronts = hops_to(index).get(app.handle, [])
+    behind = sorted({parents[h.front.handle] for h in fronts if h.front.handle in parents})
+    if behind and not has_own_name(app):
+        return []  # reached only through a declared app's front: a dependency of that app (deps.py)
     host = _host(app, hosts)
-    detail = {"host": host}  # the rest is in the apps table (see the hidden_apps view)
+    detail: dict[str, Any] = {"host": host}  # the rest is in the apps table (see the hidden_apps view)
     owner = parents.get(f"{app.agent_id}/{app.parent_key}") if app.parent_key else None
     summary = T.HIDDEN(app=label(app), host=host)
     if owner:
         detail["inside"] = owner
         summary = T.HIDDEN_INSIDE(app=label(app), host=host, owner=owner)
+    if fronts:  # the vhost of its own name could be reached directly too: hidden, said where it sits
+        detail["behind"] = behind or sorted({h.front.handle for h in fronts})
+        if behind:
+            summary = T.HIDDEN_BEHIND(app=label(app), host=host, fronts=", ".join(behind))
+        else:
+            names = sorted({f"{label(h.front)} on {_host(h.front, hosts)}" for h in fronts})
+            summary = T.HIDDEN_BEHIND_UNDECLARED(app=label(app), host=host, fronts=", ".join(names))
     return [_on(app, Finding("hidden", subject.handle, summary, detail))]
 
 
@@ -116,8 +136,9 @@ def idle(subject: Subject, config: ReconcileConfig, clock: Clock, known: bool | 
     """`known`: is_idle already computed by the caller."""
     if not (is_idle(subject, clock) if known is None else known):
         return []
-    humans = [a.last_human_request for a in subject.apps if a.last_human_request]
-    start = max(a.coverage_start for a in subject.apps if a.coverage_start)
+    apps = serving(subject)
+    humans = [a.last_human_request for a in apps if a.last_human_request]
+    start = max(a.coverage_start for a in apps if a.coverage_start)
     last = max(humans) if humans else None
     name = subject.declared.name if subject.declared else label(subject.apps[0])
     summary = (
@@ -183,8 +204,9 @@ def unowned(subject: Subject, config: ReconcileConfig) -> list[Finding]:
         problems.append(T.NO_OWNER_AGENCY())
     elif config.known_owners and owner.casefold() not in {o.casefold() for o in config.known_owners}:
         problems.append(T.UNKNOWN_OWNER(owner=owner))
-    if not declared.contact.strip() or declared.contact.strip().casefold() in unknown:
-        problems.append(T.NO_CONTACT())
+    contact = declared.contact.strip()
+    if declared.contact_column and (not contact or contact.casefold() in unknown):
+        problems.append(T.NO_CONTACT())  # a file without a contact column says nothing of contacts
     if not problems:
         return []
     return [

@@ -49,6 +49,7 @@ class DiscoveredApp:
     disk_bytes: int = 0
     present: bool = True
     end_of_support: str = ""  # YYYY-MM-DD: when its product release's security support ends or ended
+    host_header: str = ""  # a proxy's: the Host its backend is asked for ($host, $proxy_host, a name)
     # Everything stored about the app, as one text (the store builds it); "" when built by hand.
     fingerprint: str = field(default="", repr=False, compare=False)
     # Derived once, used everywhere: the ports it listens on and its path prefix in normal form.

@@ -114,6 +114,10 @@ def narrate(story: dict[str, Any], today: date | None = None, weeks: int = 17) -
             + (f" since {a['coverage_start'][:10]}" if a["coverage_start"] else "")
             + f"; last human visit {(a['last_human_request'] or 'never seen')[:10]}"
         )
+    if story.get("behind"):
+        out.append("  behind it (apps of their own, that it depends on):")
+        for b in story["behind"]:
+            out.append(f"    {b['app']}: {b['why']}")
     out.append("")
     if story["runs_on"]:
         out.append(f"Usage, requests per week (last {weeks} weeks)")

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import json
 from collections.abc import Sequence
+from dataclasses import dataclass
 from typing import Any
 
 from ronda.collector.store import Store
@@ -36,6 +37,44 @@ KINDS = (
     "exposed-listener",
     "unmanaged-host",
 )
+
+
+def like(text: str) -> str:
+    """A LIKE pattern (ESCAPE '\\') for `text` anywhere in a value."""
+    return "%" + text.replace("\\", "\\\\").replace("%", "\\%").replace("_", "\\_") + "%"
+
+
+# App keys more than one host has: a bare key names one app only when it is not among them.
+SHARED_KEYS = "SELECT app_key FROM apps GROUP BY app_key HAVING count(*) > 1"
+
+
+@dataclass(frozen=True)
+class AppNames:
+    """How a list names an app so that `ronda explain` takes it: its declared id, else its app key when
+    no other host has that key, else HOST/APP_KEY."""
+
+    shared: frozenset[str]  # app keys more than one host has
+    hostnames: dict[str, str]  # agent id -> host name
+
+    @classmethod
+    def of(cls, store: Store) -> AppNames:
+        with store.reading() as conn:
+            shared = frozenset(row[0] for row in conn.execute(SHARED_KEYS))
+            hostnames = dict(
+                conn.execute("SELECT agent_id, hostname FROM hosts WHERE hostname != ''").fetchall()
+            )
+        return cls(shared, hostnames)
+
+    def name(self, row: dict[str, Any]) -> str:
+        """`row`: a finding or a verdict (app_id, agent_id, app_key, subject)."""
+        if row.get("app_id"):
+            return str(row["app_id"])
+        key = row.get("app_key")
+        if not key:
+            return str(row["subject"]).split("/", 1)[-1]  # a host or a listener: what lists always showed
+        if key not in self.shared:
+            return str(key)
+        return f"{self.hostnames.get(row['agent_id']) or row['agent_id']}/{key}"
 
 
 def finding_rows(
@@ -117,7 +156,13 @@ def candidate_table(store: Store, verdicts: Sequence[str]) -> list[tuple[str, ..
         )
         return conn.execute(
             f"""
-            SELECT coalesce(v.app_id, v.app_key, v.subject), v.name, v.owner, v.hosts,
+            SELECT CASE WHEN v.app_id IS NOT NULL THEN v.app_id
+                        WHEN v.app_key IS NULL THEN v.subject
+                        WHEN v.app_key IN ({SHARED_KEYS})
+                        THEN coalesce((SELECT h.hostname FROM hosts h WHERE h.agent_id = v.agent_id),
+                                      v.agent_id) || '/' || v.app_key
+                        ELSE v.app_key END,
+                   v.name, v.owner, v.hosts,
                    coalesce(substr(v.last_human_request, 1, 10), 'never'),
                    coalesce(substr(v.coverage_start, 1, 10), '-'),
                    coalesce({decision}, ''), v.summary

@@ -237,3 +237,7 @@ VERDICT_INPUT_DIGEST = "ALTER TABLE verdicts ADD COLUMN input_digest INTEGER"
 
 # 14: looking up one app's findings (ronda explain) scans; writing a fleet's findings is what must be fast.
 FINDINGS_ONE_INDEX = "DROP INDEX findings_subject"
+
+# 43: which of an inventory file's columns went to which field: the import summary, and whether the
+# file had a contact column at all (without one, an empty contact says nothing: no `unowned`).
+IMPORT_COLUMNS = "ALTER TABLE inventory_imports ADD COLUMN columns TEXT"

@@ -10,6 +10,7 @@ from typing import Any
 from ronda.collector.inventory.db import app_from_row, history
 from ronda.collector.reconcile.lookup import Found
 from ronda.collector.reconcile.queries import expand
+from ronda.collector.reconcile.served import backends
 from ronda.collector.store import Store
 from ronda.collector.wirejson import app_json
 
@@ -91,11 +92,23 @@ def story(store: Store, found: Found, days: int = 119, now: datetime | None = No
         store.query("SELECT * FROM inventory_links WHERE app_id=?", (found.app_id,)) if found.app_id else []
     )
     starts = [a["coverage_start"] for a in apps if a.get("coverage_start")]
+    hops = backends(store, [(a["agent_id"], a["app_key"], a["upstream"]) for a in apps if a["present"]])
+    names = {r["agent_id"]: r["hostname"] for r in store.query("SELECT agent_id, hostname FROM hosts")}
+    behind = [
+        {
+            "agent_id": h.backend.agent_id,
+            "app_key": h.backend.app_key,
+            "app": f"{names.get(h.backend.agent_id) or h.backend.agent_id}/{h.backend.app_key}",
+            "why": h.why(),
+        }
+        for h in hops
+    ]
     return {
         "subject": found.subject,
         "declared": declared,
         "inventory_history": changes,
         "runs_on": apps,
+        "behind": behind,  # apps its proxies reach: apps of their own (its dependencies)
         "coverage_start": max(starts) if starts and len(starts) == len(apps) else None,
         "usage_since": since,
         "usage": usage,

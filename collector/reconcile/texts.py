@@ -92,6 +92,12 @@ NO_OWNER_AGENCY = Text("unowned-problem", N_("no owner agency"))
 UNKNOWN_OWNER = Text("unowned-problem", N_("owner '{owner}' is not a known agency"))
 NO_CONTACT = Text("unowned-problem", N_("no contact"))
 PROXIES_TO = Text("dependency", N_("{app} proxies to it ({upstream})"))
+PROXIES_TO_HOST = Text("dependency", N_("{app} proxies to it ({upstream}), asking for Host {name}"))
+PROXIES_TO_DEFAULT = Text(
+    "dependency",
+    N_("{app} proxies to it ({upstream}), asking for Host {name}, which the default virtual host answers"),
+)
+PROXIES_TO_ANY = Text("dependency", N_("{app} proxies to it ({upstream}), passing on any Host it receives"))
 SERVED_INSIDE = Text("dependency", N_("{app} is served inside this vhost"))
 DECLARED_DEPENDENCY = Text("dependency", N_("{app_id} ({name}) is declared to depend on it"))
 RUNS = Text("runs", N_("declared {declared}, runs {found}"))
@@ -151,6 +157,10 @@ HIDDEN = Text("hidden", N_("{app} on {host} matches no declared app"))
 HIDDEN_INSIDE = Text(
     "hidden",
     N_("{app} on {host} matches no declared app (it is served inside the vhost of declared {owner})"),
+)
+HIDDEN_BEHIND = Text("hidden", N_("{app} on {host} matches no declared app (served behind {fronts})"))
+HIDDEN_BEHIND_UNDECLARED = Text(
+    "hidden", N_("{app} on {host} matches no declared app (served behind {fronts}, undeclared)")
 )
 MISSING = Text("missing", N_("{app_id} {name} ({where}) is declared active but runs on no host ronda covers"))
 MISSING_HOST = Text(

@@ -20,6 +20,7 @@ from typing import Any
 
 from ronda.collector.reconcile import texts as T
 from ronda.collector.reconcile.config import ReconcileConfig
+from ronda.collector.reconcile.findings import serving
 from ronda.collector.reconcile.model import Clock, Decision, DiscoveredApp, HostInfo, Reason, Subject, Verdict
 
 SAFE, REVIEW, KEEP, INSUFFICIENT = "safe-to-take-down", "review", "keep", "insufficient-evidence"
@@ -201,7 +202,7 @@ def _evidence(
     clock: Clock,
     out: list[Reason],
 ) -> None:
-    apps = subject.apps
+    apps = serving(subject)
     n = config.idle_days
     window_start = clock.window_start
     if ev.coverage == "full" and ev.coverage_start is not None and ev.coverage_start <= window_start:
@@ -344,7 +345,7 @@ def verdict_for(
         reasons = [Reason("missing", REVIEW, T.NOT_FOUND())]
         verdict = REVIEW
     else:
-        ev = gather(subject.apps)
+        ev = gather(serving(subject))
         reasons = rules(subject, ev, hosts, inbound, config, clock, notes)
         verdict = decide(reasons)
     deciding = [r.text for r in deciding_reasons(verdict, reasons)]

@@ -88,6 +88,7 @@ MIGRATIONS: tuple[Migration, ...] = (
         store.STATE_FROM_TEXT,
         only_if=store.STATE_AS_TEXT,
     ),
+    Migration(43, "which column of each inventory import went to which field", reconcile.IMPORT_COLUMNS),
 )
 
 KNOWN_VERSIONS = frozenset(m.version for m in MIGRATIONS)

@@ -1,0 +1,2 @@
+<?php
+/** Adminer - Compact database management */

@@ -1,0 +1,1 @@
+<?php include "./adminer-4.8.1.php";

@@ -1,0 +1,1 @@
+<?php // the login page
