@@ -38,7 +38,8 @@ The families live here; each leaf lives beside the code that raises it.
     │   ├── EnrolError                  1  ronda.agent.enrol: enrolment refused or not possible
     │   └── Refused                     1  ronda.collector.trust.registry: a call the collector refuses
     ├── StoreError                      1  ronda.collector.store: the database cannot be opened or used
-    │   └── StoreBusy                      another write held it too long
+    │   ├── StoreBusy                      another write held it too long
+    │   └── ReconcileError                 ronda.collector.reconcile.db: a run could not read or write it
     ├── StateError                      1  ronda.agent.state: the agent's state directory
     │   └── SpoolError                     ronda.agent.spool
     ├── HostError                       1  ronda.agent.host: a host could not answer (file, command)

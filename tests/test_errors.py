@@ -15,8 +15,6 @@ from ronda.transport import TransportError
 # Signals that never leave their module; they are not errors a user sees.
 NOT_ERRORS = {
     "ronda.collector.inventory.db._DryRun",  # rolls a dry-run import back
-    "ronda.collector.reconcile.save.StaleSkip",  # one reconcile run yields to another
-    "ronda.collector.reconcile.split.SplitFailed",  # the forked reconcile, being replaced
     "ronda.collector.store.wirelayout.LayoutChanged",  # ronda's own wire code out of step: a bug, at import
 }
 
@@ -53,6 +51,7 @@ def test_every_exception_ronda_defines_is_a_ronda_error():
         ("ronda.agent.sender.SendError", TransportError, EXIT_FAILED),
         ("ronda.collector.server.ServeError", TransportError, EXIT_FAILED),
         ("ronda.collector.store.store.StoreBusy", RondaError, EXIT_FAILED),
+        ("ronda.collector.reconcile.db.ReconcileError", RondaError, EXIT_FAILED),
         ("ronda.agent.spool.SpoolError", RondaError, EXIT_FAILED),
         ("ronda.collector.scans.nmap_sweep.NmapMissing", RondaError, EXIT_REFUSED),
         ("ronda.collector.scans.nmap_sweep.NmapFailed", RondaError, EXIT_FAILED),

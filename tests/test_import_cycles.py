@@ -13,9 +13,7 @@ from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
 PACKAGES = {"ronda.agent": ROOT / "agent", "ronda.collector": ROOT / "collector", "ronda": ROOT / "ronda"}
-KNOWN = [
-    {"ronda.collector.reconcile.save", "ronda.collector.reconcile.split"},  # split.py is being replaced
-]
+KNOWN: list[set[str]] = []
 
 
 def modules() -> dict[str, Path]:

@@ -1,17 +1,17 @@
 """The whole reconciliation as one pure function: inputs and a clock in, an Outcome out.
 
-It runs in two steps: `plan` matches the fleet against the declaration once, and
-`Plan.outcome` works out the findings and verdicts of a range of its subjects.
-Subjects do not depend on one another, so ranges may be worked out apart (by
-two processes) and their outcomes written one after the other.
+It runs in two steps: `plan` matches the fleet against the declaration once;
+`Plan.results` then works out each subject's findings and verdict, one
+subject at a time, so a caller can write them as they come instead of holding
+a fleet's worth at once (`Plan.outcome` collects them).
 """
 
 from __future__ import annotations
 
 from collections import defaultdict
+from collections.abc import Iterator
 from dataclasses import dataclass
 from datetime import datetime
-from functools import cached_property
 
 from ronda.collector.reconcile import findings as rules
 from ronda.collector.reconcile import texts as T
@@ -28,6 +28,7 @@ from ronda.collector.reconcile.model import (
     Outcome,
     Reason,
     Subject,
+    SubjectResult,
 )
 from ronda.collector.reconcile.verdicts import INSUFFICIENT, clock_for, verdict_for
 
@@ -36,28 +37,12 @@ def _used(app: DiscoveredApp, clock: Clock) -> bool:
     return app.last_human_request is not None and app.last_human_request >= clock.window_start
 
 
-def build_subjects(inputs: Inputs, matches: list[Match]) -> list[Subject]:
-    """One subject per declared app (with every present app it matched) and per unmatched present app."""
-    present = {a.handle: a for a in inputs.discovered if a.present}
-    by_declared: dict[str, list] = defaultdict(list)
-    matched: set[str] = set()
-    for m in matches:
-        if m.handle in present:
-            by_declared[m.app_id].append(m)
-            matched.add(m.handle)
-    subjects = []
-    for declared in inputs.declared:
-        ms = by_declared.get(declared.app_id, [])
-        subjects.append(Subject(declared.app_id, declared, [present[m.handle] for m in ms], ms))
-    for handle, app in present.items():
-        if handle not in matched:
-            subjects.append(Subject(handle, None, [app]))
-    return subjects
-
-
 @dataclass
 class Plan:
-    """The fleet matched against the declaration: what every subject's findings and verdict read."""
+    """The fleet matched against the declaration: what every subject's findings and verdict read.
+
+    Subjects: one per declared app, with every present app it matched, then one per present app that
+    matched none. They are made one at a time as `results` needs them, not held all at once."""
 
     inputs: Inputs
     config: ReconcileConfig
@@ -65,41 +50,29 @@ class Plan:
     known: dict[str, int]
     index: Index
     matches: list[Match]
-    subjects: list[Subject]
-    subject_of: dict[str, str]  # present app -> the subject it belongs to
+    matched: dict[str, list[Match]]  # declared app id -> its matches of present apps
+    declared_parent: dict[str, str]  # present app -> the first declared app that matched it
     by_app: dict
     by_declared: dict
-    declared_parent: dict[str, str]  # present app -> the declared subject it belongs to
     run_text: str
 
-    @cached_property
-    def positions(self) -> dict[str, int]:
-        return {s.handle: i for i, s in enumerate(self.subjects)}
+    def subjects(self) -> Iterator[Subject]:
+        present, matched = self.index.by_handle, self.matched
+        for declared in self.inputs.declared:
+            ms = matched.get(declared.app_id, ())
+            yield Subject(declared.app_id, declared, [present[m.handle] for m in ms], ms)
+        taken = {m.handle for m in self.matches}
+        for handle, app in present.items():
+            if handle not in taken:
+                yield Subject(handle, None, [app])
 
-    def owner(self, subject: str) -> int:
-        """The position of the subject that a stored finding or verdict about `subject` belongs to
-        (`APP#aspect` belongs to APP); len(subjects) for rows about no subject (listeners, sweeps,
-        gone apps)."""
-        positions = self.positions
-        found = positions.get(subject)
-        return found if found is not None else positions.get(subject.split("#", 1)[0], len(self.subjects))
-
-    def outcome(self, start: int = 0, stop: int | None = None, fleet: bool = True) -> Outcome:
-        """Findings and verdicts of subjects[start:stop]; with `fleet`, also the findings about no subject
-        (exposed listeners, network sweeps). Subjects whose input checksum is in `known` are skipped."""
+    def results(self) -> Iterator[SubjectResult]:
+        """Each subject's result, in order. A subject whose input checksum is the one in `known` is not
+        worked out again (its stored verdict and findings hold): its result has worked=False."""
         inputs, config, clock, index, known = self.inputs, self.config, self.clock, self.index, self.known
-        subject_of, by_app, by_declared, declared_parent = (
-            self.subject_of,
-            self.by_app,
-            self.by_declared,
-            self.declared_parent,
-        )
-        subjects = self.subjects[start:stop]
-        findings: list[Finding] = []
-        verdicts = []
-        keys: dict[str, int] = {}
-        skipped: set[str] = set()
-        for subject in subjects:
+        by_app, by_declared = self.by_app, self.by_declared
+        declared_parent, hosts, run_text = self.declared_parent, inputs.hosts, self.run_text
+        for subject in self.subjects():
             declared = subject.declared
             if declared is None and all(a.redirect for a in subject.apps):
                 continue  # a redirect record only says where a name points: nothing to find or judge
@@ -107,7 +80,7 @@ class Plan:
             notes: list[Reason] = []
             for app in subject.apps:
                 for source, why in by_app.get(app.handle, ()):
-                    owner = subject_of.get(source, source)
+                    owner = declared_parent.get(source, source)  # the subject `source` belongs to
                     if owner == subject.handle:
                         continue
                     child = index.by_handle.get(source)
@@ -129,41 +102,52 @@ class Plan:
                 )
             else:
                 context = ",".join(sorted(index.agents_called(declared.host))) if declared.host else ""
-            key = keys[subject.handle] = subject_key(
-                subject, inputs.hosts, deps, notes, decision, clock, self.run_text, context
-            )
+            key = subject_key(subject, hosts, deps, notes, decision, clock, run_text, context)
             if known.get(subject.handle) == key:
-                skipped.add(subject.handle)
+                yield SubjectResult(subject.handle, key, False)
                 continue
             idle = rules.is_idle(subject, clock)
             if declared is None:
-                findings += rules.hidden(subject, inputs.hosts, index, declared_parent)
+                findings = rules.hidden(subject, hosts, index, declared_parent)
                 if idle:
                     findings += rules.idle(subject, config, clock, idle)
             else:
-                findings += rules.missing(subject, index)
+                findings = rules.missing(subject, index)
                 findings += rules.idle(subject, config, clock, idle)
-                findings += rules.status_mismatch(subject, config, clock, inputs.hosts, idle)
+                findings += rules.status_mismatch(subject, config, clock, hosts, idle)
                 findings += rules.unowned(subject, config)
-                findings += rules.drift(subject, index, inputs.hosts)
-            findings += rules.unsupported(subject, clock, inputs.hosts)
+                findings += rules.drift(subject, index, hosts)
+            findings += rules.unsupported(subject, clock, hosts)
+            verdict = None
             if subject.apps or (declared is not None and declared.status == "active"):
-                verdicts.append(verdict_for(subject, inputs.hosts, deps, decision, config, clock, notes))
-        if fleet:
-            # A sweep may confirm what a snapshot already showed. Sweeps find only hosts and listeners:
-            # no subject's finding is of their kinds.
-            about_hosts = rules.exposed_listeners(inputs.listeners, index, inputs.hosts, config)
-            seen = {(f.kind, f.subject) for f in about_hosts}
-            findings += about_hosts
-            findings += [f for f in inputs.network_findings if (f.kind, f.subject) not in seen]
-        return Outcome(
-            matches=self.matches,
-            findings=findings,
-            verdicts=verdicts,
-            subjects=subjects,
-            keys=keys,
-            skipped=skipped,
-        )
+                verdict = verdict_for(subject, hosts, deps, decision, config, clock, notes)
+            yield SubjectResult(subject.handle, key, True, findings, verdict)
+
+    def fleet_findings(self) -> list[Finding]:
+        """The findings about no subject: exposed listeners, and what network sweeps found. A sweep may
+        confirm what a snapshot already showed; sweeps find only hosts and listeners, so no subject's
+        finding is of their kinds."""
+        inputs = self.inputs
+        about_hosts = rules.exposed_listeners(inputs.listeners, self.index, inputs.hosts, self.config)
+        seen = {(f.kind, f.subject) for f in about_hosts}
+        return about_hosts + [f for f in inputs.network_findings if (f.kind, f.subject) not in seen]
+
+    def outcome(self) -> Outcome:
+        """Every subject's findings and verdict, and the findings about no subject, in one object."""
+        findings: list[Finding] = []
+        verdicts = []
+        keys: dict[str, int] = {}
+        skipped: set[str] = set()
+        for result in self.results():
+            keys[result.handle] = result.key
+            if not result.worked:
+                skipped.add(result.handle)
+                continue
+            findings += result.findings
+            if result.verdict is not None:
+                verdicts.append(result.verdict)
+        findings += self.fleet_findings()
+        return Outcome(self.matches, findings, verdicts, keys, skipped)
 
 
 def plan(inputs: Inputs, config: ReconcileConfig, now: datetime, known: dict[str, int] | None = None) -> Plan:
@@ -171,13 +155,15 @@ def plan(inputs: Inputs, config: ReconcileConfig, now: datetime, known: dict[str
     checksum is unchanged is skipped (its stored verdict and findings hold) and listed in Outcome.skipped."""
     index = build_index(inputs.discovered, inputs.hosts, roots=any(d.root for d in inputs.declared))
     matches = match_all(inputs.declared, index, inputs.pins)
-    subjects = build_subjects(inputs, matches)
-    subject_of: dict[str, str] = {}
-    for subject in subjects:
-        for app in subject.apps:
-            subject_of.setdefault(app.handle, subject.handle)
+    matched: dict[str, list[Match]] = defaultdict(list)
+    for m in matches:
+        if m.handle in index.by_handle:
+            matched[m.app_id].append(m)
+    declared_parent: dict[str, str] = {}
+    for declared in inputs.declared:
+        for m in matched.get(declared.app_id, ()):
+            declared_parent.setdefault(m.handle, declared.app_id)
     by_app, by_declared = inbound(inputs.discovered, inputs.declared, index)
-    declared_ids = {d.app_id for d in inputs.declared}
     return Plan(
         inputs,
         config,
@@ -185,11 +171,10 @@ def plan(inputs: Inputs, config: ReconcileConfig, now: datetime, known: dict[str
         known or {},
         index,
         matches,
-        subjects,
-        subject_of,
+        matched,
+        declared_parent,
         by_app,
         by_declared,
-        {h: s for h, s in subject_of.items() if s in declared_ids},
         repr(sorted(config.as_dict().items())),
     )
 

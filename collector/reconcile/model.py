@@ -7,6 +7,7 @@ be parsed and formatted again on every run.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
 from typing import Any, NamedTuple
@@ -20,6 +21,9 @@ class Listen(NamedTuple):
     port: int = 0
     tls: bool = False
     default_server: bool = False
+
+
+_PORTS: dict[frozenset[int], frozenset[int]] = {}  # a fleet has a few dozen sets of ports: one object each
 
 
 @dataclass(slots=True)
@@ -58,7 +62,8 @@ class DiscoveredApp:
     handle: str = field(init=False, repr=False, compare=False)  # AGENT/APP_KEY, unique in a fleet
 
     def __post_init__(self) -> None:
-        self.ports = frozenset([a.port for a in self.listen if a.port])
+        ports = frozenset([a.port for a in self.listen if a.port])
+        self.ports = _PORTS.setdefault(ports, ports)
         self.prefix = "/" if self.path_prefix in ("/", "") else normalize_path(self.path_prefix)
         self.handle = self.agent_id + "/" + self.app_key
 
@@ -169,7 +174,20 @@ class Subject:
     handle: str
     declared: DeclaredApp | None
     apps: list[DiscoveredApp]
-    matches: list[Match] = field(default_factory=list)
+    matches: Sequence[Match] = ()
+
+
+@dataclass(slots=True)
+class SubjectResult:
+    """One subject's part of a run: its input checksum and, when it was worked out (its inputs changed
+    since the previous run, or there was none), its findings and its verdict (None for a declared app
+    that is neither found nor declared active)."""
+
+    handle: str
+    key: int
+    worked: bool
+    findings: list[Finding] = field(default_factory=list)
+    verdict: Verdict | None = None
 
 
 @dataclass(slots=True)
@@ -177,7 +195,6 @@ class Outcome:
     matches: list[Match]
     findings: list[Finding]
     verdicts: list[Verdict]
-    subjects: list[Subject]
     keys: dict[str, int] = field(default_factory=dict)  # input checksum per subject
     skipped: set[str] = field(default_factory=set)  # subjects whose stored verdict and findings hold
 

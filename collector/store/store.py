@@ -185,7 +185,8 @@ class Store:
                 try:
                     yield self.conn
                 except BaseException:
-                    self.conn.execute("ROLLBACK")
+                    if self.conn.in_transaction:  # SQLite ends it itself on some errors (a full disk)
+                        self.conn.execute("ROLLBACK")
                     raise
                 else:
                     self.conn.execute("COMMIT")

@@ -1,0 +1,183 @@
+"""A run that skips the subjects whose inputs have not changed writes exactly what
+a run working out every subject writes: the same findings (ids and history
+included), verdicts, matches and run records, over the runs a nightly timer
+makes of a fleet (its first run, the same again minutes later, and the next
+day's after apps vanished, owners were cleared and some apps were used again).
+A run that fails leaves the store as it was and says why in one line."""
+
+from __future__ import annotations
+
+import sqlite3
+from datetime import datetime, timedelta
+from pathlib import Path
+
+import pytest
+from click.testing import CliRunner
+
+from bench.reconcile import NOW, build
+from ronda.collector.cli import cli
+from ronda.collector.reconcile.config import ReconcileConfig
+from ronda.collector.reconcile.db import ReconcileError, run_reconcile
+from ronda.collector.reconcile.save import FindingRow, VerdictRow
+from ronda.collector.store import Store
+
+
+@pytest.fixture(scope="module")
+def fleet(tmp_path_factory) -> Path:
+    """A small benchmark fleet: vhosts, sub-apps, proxies, idle and used apps, gaps in the inventory."""
+    path = tmp_path_factory.mktemp("fleet") / "fleet.db"
+    build(path, hosts=40, apps=800, declared=150)
+    return path
+
+
+def tables(db: Path) -> dict:
+    conn = sqlite3.connect(db)
+    try:
+        out = {
+            "findings": conn.execute("SELECT * FROM findings ORDER BY finding_id").fetchall(),
+            "verdicts": conn.execute("SELECT * FROM verdicts ORDER BY subject").fetchall(),
+            "matches": conn.execute("SELECT * FROM matches ORDER BY app_id, agent_id, app_key").fetchall(),
+        }
+        out["runs"] = conn.execute(
+            "SELECT started_at, config, declared, discovered, matched, findings_open, opened, "
+            "resolved, candidates FROM reconcile_runs ORDER BY run_id"
+        ).fetchall()
+        return out
+    finally:
+        conn.close()
+
+
+def change(db: Path, now: datetime) -> None:
+    """Between runs: some apps are gone, some owners cleared, some apps used again."""
+    conn = sqlite3.connect(db)
+    with conn:
+        conn.execute("UPDATE apps SET present = 0 WHERE rowid % 37 = 0")
+        conn.execute("UPDATE inventory SET owner = '' WHERE rowid % 11 = 0")
+        conn.execute(
+            "UPDATE apps SET last_human_request = ? WHERE rowid % 29 = 0",
+            ((now + timedelta(days=1)).strftime("%Y-%m-%dT%H:%M:%SZ"),),
+        )
+    conn.close()
+
+
+def forget_inputs(db: Path) -> None:
+    """Without the stored input checksums, a run works out every subject."""
+    conn = sqlite3.connect(db)
+    with conn:
+        conn.execute("UPDATE verdicts SET input_digest = NULL")
+    conn.close()
+
+
+RUNS = (NOW, NOW + timedelta(minutes=5), NOW + timedelta(days=1))  # the third after `change`
+
+
+def three_runs(db: Path, skip: bool) -> list:
+    store = Store(db)
+    summaries = []
+    for when in RUNS:
+        if when == RUNS[-1]:
+            change(db, NOW)
+        if not skip:
+            forget_inputs(db)
+        summaries.append(run_reconcile(store, ReconcileConfig(), when))
+    store.close()
+    return summaries
+
+
+def verdicts(db: Path) -> dict[str, tuple[str, str]]:
+    conn = sqlite3.connect(db)
+    try:
+        return {s: (v, since) for s, v, since in conn.execute("SELECT subject, verdict, since FROM verdicts")}
+    finally:
+        conn.close()
+
+
+def test_skipping_unchanged_subjects_writes_what_working_out_every_one_writes(fleet, tmp_path):
+    for name in ("skip", "all"):
+        (tmp_path / f"{name}.db").write_bytes(fleet.read_bytes())
+    first, again, later = three_runs(tmp_path / "skip.db", skip=True)
+    everything = three_runs(tmp_path / "all.db", skip=False)
+    assert first.opened > 0 and first.unchanged == 0
+    assert again.opened == again.resolved == 0 and again.unchanged == sum(again.verdicts.values())
+    assert later.opened and later.resolved and 0 < later.unchanged < sum(later.verdicts.values())
+    assert [s.unchanged for s in everything] == [0, 0, 0]
+    for skipped, worked in zip((first, again, later), everything, strict=True):
+        assert (skipped.opened, skipped.resolved, skipped.counts, skipped.verdicts) == (
+            worked.opened,
+            worked.resolved,
+            worked.counts,
+            worked.verdicts,
+        )
+    skipping, working = tables(tmp_path / "skip.db"), tables(tmp_path / "all.db")
+    assert skipping == working
+
+
+def test_a_verdict_keeps_its_since_while_it_holds(fleet, tmp_path):
+    """A decision maker reads `since` as how long an app has been, say, safe to take down."""
+    db = tmp_path / "since.db"
+    db.write_bytes(fleet.read_bytes())
+    store = Store(db)
+    run_reconcile(store, ReconcileConfig(), RUNS[0])
+    before = verdicts(db)
+    change(db, NOW)
+    run_reconcile(store, ReconcileConfig(), RUNS[-1])
+    after = verdicts(db)
+    stamps = [when.strftime("%Y-%m-%dT%H:%M:%SZ") for when in RUNS]
+    held = [s for s in after if s in before and after[s][0] == before[s][0]]
+    turned = [s for s in after if s in before and after[s][0] != before[s][0]]
+    assert held and turned and len(after) < len(before)  # some apps are gone, and their verdicts with them
+    assert {after[s][1] for s in held} == {stamps[0]} and {after[s][1] for s in turned} == {stamps[-1]}
+
+
+def test_a_run_leaves_no_staging_database_behind(fleet, tmp_path):
+    db = tmp_path / "f.db"
+    db.write_bytes(fleet.read_bytes())
+    store = Store(db)
+    run_reconcile(store, ReconcileConfig(), NOW)
+    assert [name for _, name, _ in store.conn.execute("PRAGMA database_list")] == ["main"]
+
+
+def test_rows_are_written_by_column_name():
+    """Every column a run sets is a field of its row, named as in the table."""
+    conn = Store(":memory:").conn
+    findings = [r[1] for r in conn.execute("PRAGMA table_info(findings)")]
+    verdicts = [r[1] for r in conn.execute("PRAGMA table_info(verdicts)")]
+    assert set(FindingRow._fields) == set(findings) - {"finding_id", "first_seen", "last_seen", "resolved_at"}
+    assert set(VerdictRow._fields) == set(verdicts) - {"since"}
+
+
+def test_a_full_disk_fails_the_run_in_one_line_and_writes_nothing(fleet, tmp_path):
+    """The collector's disk fills up during a run (SQLite's page limit fails a write as a full disk does)."""
+    db = tmp_path / "full.db"
+    db.write_bytes(fleet.read_bytes())
+    store = Store(db)
+    pages = store.conn.execute("PRAGMA page_count").fetchone()[0]
+    store.conn.execute(f"PRAGMA max_page_count = {pages}")
+    with pytest.raises(ReconcileError) as failed:
+        run_reconcile(store, ReconcileConfig(), NOW)
+    message = str(failed.value)
+    assert message.startswith(f"reconcile failed, nothing written: database {db}: database or disk is full")
+    assert "\n" not in message
+    assert store.query("SELECT count(*) AS n FROM reconcile_runs") == [{"n": 0}]
+    assert store.query("SELECT count(*) AS n FROM findings") == [{"n": 0}]
+    assert [name for _, name, _ in store.conn.execute("PRAGMA database_list")] == ["main"]
+    store.conn.execute(f"PRAGMA max_page_count = {2**30}")  # room again: the next run goes through
+    assert run_reconcile(store, ReconcileConfig(), NOW).opened > 0
+
+
+def test_ronda_reconcile_on_a_damaged_store_says_so_without_a_traceback(fleet, tmp_path):
+    """A disk fault damaged the pages of the apps table: `ronda reconcile` ends with one line, exit 1."""
+    db = tmp_path / "damaged.db"
+    db.write_bytes(fleet.read_bytes())
+    conn = sqlite3.connect(db)
+    page_size = conn.execute("PRAGMA page_size").fetchone()[0]
+    root = conn.execute("SELECT rootpage FROM sqlite_master WHERE name = 'apps'").fetchone()[0]
+    conn.close()
+    with db.open("r+b") as f:
+        f.seek((root - 1) * page_size)
+        f.write(b"\xff" * 64)  # no valid B-tree page starts so
+    result = CliRunner().invoke(cli, ["reconcile", "--db", str(db)])
+    assert result.exit_code == 1 and "Traceback" not in result.output
+    assert result.output == (
+        f"ronda: reconcile failed, nothing written: database {db}: database disk image is malformed\n"
+    )
