@@ -138,11 +138,44 @@ def test_a_signed_in_person_records_a_decision(console: str, browser: Browser, d
     url = wait_for_load(browser, page, "document.querySelector('#decide button').click()")
     assert "APP-003" in url
     assert "Recorded: take down by Budi Santoso (budi)" in text(browser, page)
-    told = json.loads(ronda("explain", "APP-003", "--db", str(demo), "--format", "json"))
-    [decision] = told["decisions"]
+    [decision] = json.loads(ronda("decisions", "--app", "APP-003", "--db", str(demo), "--format", "json"))
     assert decision["decided_by"] == "Budi Santoso (budi)"
     assert decision["reason"] == "Digantikan SIMPUS baru di e-Puskesmas; rapat 3 Desember"
-    assert decision["verdict"] == "safe-to-take-down"
+    assert decision["verdict_then"] == "safe-to-take-down"
+
+
+def test_a_take_down_against_the_evidence_is_refused_then_forced(
+    console: str, browser: Browser, demo: Path
+) -> None:
+    # e-Planning Bappeda: people used it this week, so ronda says keep; the province moved its
+    # planning to the national SIPD RI all the same, a decision taken above the evidence.
+    reason = "Perencanaan pindah ke SIPD RI (Kemendagri) mulai Januari; surat Sekda 2 Desember"
+    page = browser.load(console + "/-/ronda/login?next=/-/ronda/app%3Fsubject%3DAPP-005", width=1280)
+    fill(browser, page, {"#username": "budi", "#password": PASSWORD})
+    url = wait_for_load(browser, page, "document.querySelector('form.ronda-form button').click()")
+    assert url.endswith("/-/ronda/app?subject=APP-005")
+    assert browser.evaluate(page, "document.querySelector('input[name=force]')") is None
+    browser.evaluate(page, "document.querySelector('input[value=\"take-down\"]').click()")
+    fill(browser, page, {"#reason": reason})
+    wait_for_load(browser, page, "document.querySelector('#decide button').click()")
+    assert "Refused: ronda's verdict on APP-005 is keep" in text(browser, page, "#decide [role=alert]")
+    # Nothing typed is lost, and nothing is recorded yet.
+    assert browser.evaluate(page, "document.querySelector('#reason').value") == reason
+    assert browser.evaluate(page, "document.querySelector('input[value=\"take-down\"]').checked")
+    assert json.loads(ronda("decisions", "--app", "APP-005", "--db", str(demo), "--format", "json")) == []
+    browser.evaluate(page, "document.querySelector('input[name=force]').click()")
+    browser.evaluate(page, "document.querySelector('#decide').scrollIntoView()")
+    browser.screenshot(page, screenshots() / "web-app-force.png")
+    url = wait_for_load(browser, page, "document.querySelector('#decide button').click()")
+    assert url.endswith("/-/ronda/app?subject=APP-005")
+    assert "Recorded against ronda's evidence: ronda's verdict on APP-005 is keep" in text(browser, page)
+    [decision] = json.loads(ronda("decisions", "--app", "APP-005", "--db", str(demo), "--format", "json"))
+    assert (decision["decision"], decision["decided_by"], decision["reason"]) == (
+        "take-down",
+        "Budi Santoso (budi)",
+        reason,
+    )
+    assert decision["verdict_then"] == "keep"
 
 
 def test_the_report_is_served_live(console: str, browser: Browser) -> None:

@@ -11,7 +11,7 @@ from pathlib import Path
 import pytest
 from web_visitor import BUDI, PASSWORD, Visitor, console, small_store
 
-from ronda.collector.reconcile.decisions import decisions
+from ronda.collector.reconcile.decisions import decision_rows
 from ronda.collector.store import Store
 from ronda.collector.web import catalog
 from ronda.collector.web.config import Account
@@ -162,7 +162,7 @@ def test_an_anonymous_visitor_reads_on_loopback_but_cannot_decide(db: Path, visi
     )
     assert answer.status_code in (302, 403)
     assert answer.status_code == 403 or "/-/ronda/login" in answer.headers["location"]
-    assert decisions(Store(db)) == []
+    assert decision_rows(Store(db)) == []
 
 
 def test_a_signed_in_person_decides_in_their_own_name(db: Path, visitor: Visitor) -> None:
@@ -176,13 +176,15 @@ def test_a_signed_in_person_decides_in_their_own_name(db: Path, visitor: Visitor
         {"subject": "APP-2", "decision": "take-down", "reason": "replaced by e-Office", "csrftoken": token},
     )
     assert answer.status_code == 302 and "APP-2" in answer.headers["location"]
-    [row] = decisions(Store(db))
+    [row] = decision_rows(Store(db))
     assert (row["subject"], row["decision"], row["decided_by"]) == (
         "APP-2",
         "take-down",
         "Budi Santoso (budi)",
     )
-    assert row["verdict"] == "safe-to-take-down"  # ronda's verdict at the time, as `ronda decide` keeps it
+    assert (
+        row["verdict_then"] == "safe-to-take-down"
+    )  # ronda's verdict at the time, as `ronda decide` keeps it
     page = visitor.get("/-/ronda/app", params={"subject": "APP-2"})
     assert "replaced by e-Office" in page.text and "Recorded" in page.text
 
@@ -193,14 +195,14 @@ def test_a_decision_without_a_csrf_token_is_refused(db: Path, visitor: Visitor) 
         "/-/ronda/decide", {"subject": "APP-2", "decision": "keep", "reason": "still needed"}
     )
     assert answer.status_code == 403
-    assert decisions(Store(db)) == []
+    assert decision_rows(Store(db)) == []
 
 
 @pytest.mark.parametrize(
     ("form", "message"),
     [
-        ({"decision": "take-down", "reason": "  "}, "needs --reason"),
-        ({"decision": "consolidate", "reason": "merged"}, "consolidate needs --into"),
+        ({"decision": "take-down", "reason": "  "}, "a decision needs a reason"),
+        ({"decision": "consolidate", "reason": "merged"}, "consolidate needs the app that takes over"),
         ({"decision": "burn", "reason": "why not"}, "decision must be one of"),
     ],
 )
@@ -213,7 +215,40 @@ def test_a_decision_the_guard_rails_refuse_records_nothing(db: Path, visitor: Vi
     assert f">{form['reason']}</textarea>" in answer.text
     if form["decision"] in ("keep", "take-down", "consolidate"):
         assert f'value="{form["decision"]}" required checked' in answer.text
-    assert decisions(Store(db)) == []
+    assert decision_rows(Store(db)) == []
+
+
+def test_a_take_down_against_the_evidence_is_offered_to_force_then_recorded(
+    db: Path, visitor: Visitor
+) -> None:
+    # APP-1 was used by people yesterday: the guard rails refuse taking it down, as `ronda decide` does.
+    visitor.sign_in()
+    token = visitor.form_token("/-/ronda/app?subject=APP-1")
+    form = {"subject": "APP-1", "decision": "take-down", "reason": "Perda 2026: layanan dipindah ke provinsi"}
+    refused = visitor.post("/-/ronda/decide", {**form, "csrftoken": token})
+    assert refused.status_code == 400
+    assert "Refused: ronda&#39;s verdict on APP-1 is keep" in refused.text and "--force" not in refused.text
+    assert 'name="force" value="yes"' in refused.text
+    assert decision_rows(Store(db)) == []
+    forced = visitor.post("/-/ronda/decide", {**form, "force": "yes", "csrftoken": token})
+    assert forced.status_code == 302
+    [row] = decision_rows(Store(db))
+    assert (row["decision"], row["verdict_then"], row["decided_by"]) == (
+        "take-down",
+        "keep",
+        BUDI.name + " (budi)",
+    )
+    page = visitor.get("/-/ronda/app", params={"subject": "APP-1"})
+    assert "Recorded against ronda&#39;s evidence: ronda&#39;s verdict on APP-1 is keep" in page.text
+
+
+def test_an_incomplete_decision_is_not_offered_to_force(visitor: Visitor) -> None:
+    visitor.sign_in()
+    token = visitor.form_token("/-/ronda/app?subject=APP-1")
+    answer = visitor.post(
+        "/-/ronda/decide", {"subject": "APP-1", "decision": "take-down", "reason": " ", "csrftoken": token}
+    )
+    assert answer.status_code == 400 and 'name="force"' not in answer.text
 
 
 def test_wrong_passwords_are_refused_then_throttled(visitor: Visitor) -> None:

@@ -266,6 +266,7 @@ TEMPLATE_MESSAGES = (
     N_("Questions"),
     N_("Reason (what makes the decision defensible later)"),
     N_("Record a decision"),
+    N_("Record it anyway: the reason above says why it was decided against ronda's evidence"),
     N_("Record the decision"),
     N_("Report for decision makers"),
     N_("Sign in to record a decision."),

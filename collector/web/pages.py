@@ -11,8 +11,8 @@ from urllib.parse import quote, urlencode
 from datasette.utils.asgi import Forbidden, Request, Response
 from markupsafe import Markup
 
-from ronda.collector.reconcile.decisions import DECISIONS, record_decision
-from ronda.collector.reconcile.lookup import find_subject
+from ronda.collector.reconcile.decisions import DECISIONS, DecisionError, check_decision, record_decision
+from ronda.collector.reconcile.lookup import Found, find_subject
 from ronda.collector.reconcile.story import story
 from ronda.collector.web import appview
 from ronda.collector.web.auth import actor, check_password, display_name, session_cookie_value
@@ -137,7 +137,12 @@ async def app(datasette: Any, request: Request) -> Response:
 
 
 async def _app_page(
-    datasette: Any, request: Request, subject: str, form: dict[str, str] | None = None, error: str = ""
+    datasette: Any,
+    request: Request,
+    subject: str,
+    form: dict[str, str] | None = None,
+    error: str = "",
+    forcible: bool = False,
 ) -> Response:
     """The app's page; with `form` and `error`, the decision form as it was sent, and why it was refused
     (nothing a person typed is lost)."""
@@ -164,6 +169,7 @@ async def _app_page(
         "decided_by": display_name(request.actor) if request.actor else "",
         "form": form or {},
         "error": error,
+        "forcible": forcible,
     }
     page = await datasette.render_template("ronda_app.html", context, request=request)
     return Response.html(page, status=400 if error else 200)
@@ -179,28 +185,50 @@ async def decide(datasette: Any, request: Request) -> Response:
         raise Forbidden(_("Sign in to record a decision."))
     form = {k: v or "" for k, v in (await request.post_vars()).items() if k != "csrftoken"}
     subject, decision, reason = form.get("subject", ""), form.get("decision", ""), form.get("reason", "")
+    by, into, force = display_name(request.actor), form.get("into", ""), form.get("force") == "yes"
     try:
         if len(reason) > FIELD_MAX:
             raise InputError(_("The reason is too long: keep it under 2,000 characters."))
-        row = await asyncio.to_thread(
-            _record,
-            console.store,
-            subject,
-            decision,
-            reason,
-            display_name(request.actor),
-            form.get("into", ""),
-        )
+        row = await asyncio.to_thread(_record, console.store, subject, decision, reason, by, into, force)
+    except DecisionError as e:
+        against = await asyncio.to_thread(_against, console.store, subject, decision, reason, by, into)
+        if not against:
+            return await _app_page(datasette, request, subject, form, str(e))
+        why = _(
+            "Refused: {why}. Taking it down would cut off whoever still uses it; if that is what was "
+            "decided, tick “Record it anyway” and send it again, with the reason saying why."
+        ).format(why=against)
+        return await _app_page(datasette, request, subject, form, why, forcible=True)
     except InputError as e:
         return await _app_page(datasette, request, subject, form, str(e))
     recorded = _("Recorded: {decision} by {by}.").format(
         decision=Words(console.lang).decision(row["decision"]), by=row["decided_by"]
     )
     datasette.add_message(request, recorded, datasette.INFO)
+    if row["forced"]:
+        forced = _("Recorded against ronda's evidence: {why}.").format(why=row["forced"])
+        datasette.add_message(request, forced, datasette.WARNING)
     return Response.redirect(app_path(datasette, subject))
 
 
-def _record(store: Any, subject: str, decision: str, reason: str, by: str, into: str) -> dict[str, Any]:
-    found = find_subject(store, subject)
-    target = find_subject(store, into.strip()).subject if into.strip() else ""
-    return record_decision(store, found, decision, reason, by, target, datetime.now(UTC))
+def _found(store: Any, subject: str, into: str) -> tuple[Found, str]:
+    """The app decided on, and the one that takes over (consolidate); InputError if either is unknown."""
+    return find_subject(store, subject), find_subject(store, into.strip()).subject if into.strip() else ""
+
+
+def _record(
+    store: Any, subject: str, decision: str, reason: str, by: str, into: str, force: bool
+) -> dict[str, Any]:
+    found, target = _found(store, subject, into)
+    return record_decision(store, found, decision, reason, by, target, datetime.now(UTC), force)
+
+
+def _against(store: Any, subject: str, decision: str, reason: str, by: str, into: str) -> str:
+    """Why ronda's evidence argues against the decision, when that alone refused it (the form then
+    offers to record it anyway); "" when the decision is wrong in itself (no reason, no app, ...)."""
+    try:
+        found, target = _found(store, subject, into)
+        with store.reading() as conn:
+            return check_decision(conn, found, decision, reason, by, target, force=True).forced
+    except InputError:
+        return ""
