@@ -7,7 +7,7 @@ from types import ModuleType
 
 import click
 
-from ronda.collector.cli_common import db_option, language, language_options
+from ronda.collector.cli_common import db_option, language, language_options, require_store
 from ronda.collector.web.config import (
     WebConfig,
     WebConfigError,
@@ -93,6 +93,7 @@ def web(
     if check_only:
         click.echo(_summary(config))
         return
+    require_store(db, ctx)  # the group's --db is only checked by the command that runs
     module = _console_module()
     datasette = module.build_console(db, config, language(lang, tz))
     sock = module.bind(config)

@@ -164,11 +164,6 @@ def test_a_non_loopback_listen_without_login_is_refused_before_anything_starts(t
     assert not db.exists()
 
 
-def test_a_missing_store_is_named(tmp_path: Path) -> None:
-    result = CliRunner().invoke(cli, ["web", "--db", str(tmp_path / "nope.db"), "--config", "/dev/null"])
-    assert result.exit_code == 2 and "no store at" in result.output and "ronda demo --keep" in result.output
-
-
 @pytest.mark.parametrize(
     ("peer", "header", "expected"),
     [
