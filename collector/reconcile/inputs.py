@@ -112,7 +112,9 @@ def _parse_listen_texts(text: str) -> tuple[Listen, ...]:
 def _present_apps(store: Store, full_listen: set[str]) -> list[DiscoveredApp]:
     """Present apps from their columns. The app's whole JSON (its `detail`, ~1 KiB each) is read only
     where a rule needs it: upstream block servers and Host headers of proxies, redirect targets, and
-    listen flags (default_server) of default servers and on the hosts that declared addresses point at."""
+    listen flags (default_server) of default servers and on the hosts that declared addresses point at.
+    Only those listens are parsed in Python: SQLite's json_extract prints a listen minified, so one text
+    search tells a default server from the rest, whose flags are all false."""
     out = []
     with store.reading() as conn:
         cursor = conn.execute(
@@ -123,7 +125,7 @@ def _present_apps(store: Store, full_listen: set[str]) -> list[DiscoveredApp]:
                    CASE WHEN framework = 'redirect' THEN json_extract(detail, '$.labels.redirect') END,
                    coverage, coverage_start, last_request, last_human_request,
                    CASE WHEN agent_id IN (SELECT value FROM json_each(:agents))
-                             OR instr(detail, '"default_server"')
+                             OR instr(json_extract(detail, '$.listen'), '"default_server":true')
                         THEN json_extract(detail, '$.listen') END,
                    json_extract(detail, '$.framework.end_of_support'),
                    CASE WHEN upstream != '' THEN json_extract(detail, '$.labels.host_header') END
