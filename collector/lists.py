@@ -268,8 +268,10 @@ def hosts_list(store: Store, filters: Filters, out: Output, stale_after_hours: i
 def apps_list(store: Store, filters: Filters, out: Output, include_gone: bool = False) -> str | bytes:
     rows = apply(app_rows(store, include_gone), filters, APP_FIELDS)
     if out.fmt == "table":
+        names = AppNames.of(store)
         for row in rows:
             row["root"] = row["root"] or ""
+            row["app_key"] = names.key(row["agent_id"], row["app_key"])  # what `ronda explain` takes
     return write(rows, out, APP_TABLE, N_("no apps yet"))
 
 
