@@ -112,9 +112,13 @@ HOST_FIELDS = Fields(host=("hostname", "agent_id", "fqdn"), since="last_seen")
 APP_FIELDS = Fields(
     owner="owner", host=("hostname", "agent_id"), since="first_seen", verdict="verdict", kind="kind"
 )
-FINDING_FIELDS = Fields(owner="owner", host=("hostname", "agent_id"), since="first_seen", kind="kind")
+FINDING_FIELDS = Fields(
+    owner="owner", host=("hostname", "agent_id"), since="first_seen", verdict="verdict", kind="kind"
+)
 NO_CANDIDATES = N_("no candidates (run `ronda reconcile` first)")
-CANDIDATE_FIELDS = Fields(owner="owner", host=("hosts", "agent_id"), since="since", verdict="verdict")
+CANDIDATE_FIELDS = Fields(
+    owner="owner", host=("hosts", "agent_id"), since="since", verdict="verdict", kind="findings"
+)
 
 
 @dataclass(frozen=True)
@@ -186,17 +190,25 @@ def findings_rows(
 ) -> list[dict[str, Any]]:
     rows = finding_rows(store, kinds, include_resolved)
     owners = {r["app_id"]: r["owner"] for r in store.query("SELECT app_id, owner FROM inventory")}
+    verdicts = {r["subject"]: r["verdict"] for r in store.query("SELECT subject, verdict FROM verdicts")}
     for r in rows:
         r["detail"] = json.loads(r["detail"])
         r["owner"] = owners.get(r["app_id"], "") or ""
+        r["verdict"] = verdicts.get(r["subject"])  # the subject's verdict; none for hosts and listeners
     return rows
 
 
 def candidates_rows(store: Store, verdicts: Sequence[str]) -> list[dict[str, Any]]:
     rows = [expand(r) for r in candidate_rows(store, verdicts)]
     names = AppNames.of(store)
+    findings: dict[str, list[str]] = {}
+    for f in store.query(
+        "SELECT DISTINCT subject, kind FROM findings WHERE resolved_at IS NULL ORDER BY kind"
+    ):
+        findings.setdefault(f["subject"], []).append(f["kind"])
     for r in rows:
         r["app"] = names.name(r)  # what `ronda explain` takes
+        r["findings"] = findings.get(r["subject"], [])  # the kinds of its open findings (--kind)
     return rows
 
 
@@ -224,7 +236,7 @@ def _localized(rows: list[dict[str, Any]], out: Output) -> list[dict[str, Any]]:
             ):
                 if row.get(key):
                     row[key] = words.day(row[key])
-            if "verdict" in row:
+            if row.get("verdict"):
                 row["verdict"] = words.verdict(row["verdict"])
             if "kind" in row and "summary" in row:
                 row["kind"] = words.kind(row["kind"])
@@ -314,7 +326,7 @@ DECISION_TABLE = [
     "verdict_then",
     "verdict_now",
 ]
-DECISION_FIELDS = Fields(owner="owner", since="decided_at")
+DECISION_FIELDS = Fields(owner="owner", host=("hosts", "agent_id"), since="decided_at", verdict="verdict_now")
 
 
 def decisions_list(
