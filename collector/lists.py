@@ -27,16 +27,8 @@ from ronda.collector.reconcile.queries import (
 )
 from ronda.collector.scans.view import load_view, sightings
 from ronda.collector.store import Store
-from ronda.collector.words import Words
+from ronda.collector.words import HOST_COVERAGE_LABELS, Words
 from ronda.i18n import N_, Lang
-
-# How a host is covered (Store.hosts), as a reader says it.
-COVERAGE = {
-    "agent": N_("agent"),
-    "ssh": N_("SSH scan"),
-    "network": N_("network sweep only"),
-    "none": N_("none"),
-}
 
 # Column headers of a terminal table in languages other than English (which shows the column names).
 HEADERS = {
@@ -242,8 +234,8 @@ def _localized(rows: list[dict[str, Any]], out: Output) -> list[dict[str, Any]]:
                 row["kind"] = words.kind(row["kind"])
             if "stale" in row:
                 row["stale"] = words._("stale") if row["stale"] else ""
-            if row.get("coverage") in COVERAGE:
-                row["coverage"] = words._(COVERAGE[row["coverage"]])
+            if row.get("coverage") in HOST_COVERAGE_LABELS:
+                row["coverage"] = words.host_coverage(row["coverage"])
         shown.append(row)
     return shown
 
