@@ -27,6 +27,7 @@ from ronda.collector.cli_inventory import inventory
 from ronda.collector.cli_reconcile import candidates, decide, decisions_, explain, findings, reconcile, report
 from ronda.collector.cli_scan import scan, scans
 from ronda.collector.cli_trust import agents, ca
+from ronda.collector.cli_web import web
 from ronda.collector.reconcile.verdicts import VERDICTS
 from ronda.collector.server import CHECKPOINT_EVERY, ServerConfig, make_server, stop_gracefully
 from ronda.collector.store import Store
@@ -247,5 +248,6 @@ for _command in (
     decisions_,
     scan,
     scans,
+    web,
 ):
     cli.add_command(_command)

@@ -46,6 +46,8 @@ from ansible_fleet import (
 )
 from servers import Nginx, free_port, stop_process, wait_for_port
 
+from ronda.collector.web.passwords import hash_password
+
 pytestmark = pytest.mark.servers  # ansible-playbook converges hosts over a real sshd
 
 HOSTS = {"collector": "127.0.0.2", "web-1": "127.0.0.3"}  # an agent on each
@@ -55,6 +57,7 @@ COLLECTOR = "collector"
 # Accounts the roles create on this machine, unique per run so that concurrent runs never share one.
 RUN = secrets.token_hex(3)
 COLLECTOR_USER = f"rt{RUN}-svc"
+WEB_PASSWORD_HASH = hash_password("kata-sandi-konsol", iterations=1000)
 
 
 def agent_user(name: str) -> str:
@@ -75,6 +78,7 @@ class Fleet:
     runs: dict[str, subprocess.CompletedProcess] = field(default_factory=dict)
     after_check: list[Path] = field(default_factory=list)
     sshd: Sshd | None = None
+    web_port: int = 0
 
     def prefix(self, host: str) -> Path:
         return self.root / "hosts" / host
@@ -83,7 +87,7 @@ class Fleet:
         return self.prefix(host) / "etc/systemd/system"
 
 
-def host_vars(fleet_root: Path, host: str, address: str, sshd: Sshd) -> dict:
+def host_vars(fleet_root: Path, host: str, address: str, sshd: Sshd, web_port: int = 0) -> dict:
     p = fleet_root / "hosts" / host
     values = {
         "ansible_host": address,
@@ -113,16 +117,26 @@ def host_vars(fleet_root: Path, host: str, address: str, sshd: Sshd) -> dict:
             "ronda_collector_user": COLLECTOR_USER,
             "ronda_collector_group": COLLECTOR_USER,
             "ronda_collector_network": {"scopes": ["127.0.0.0/29"], "ports": "22,80,443", "timing": 4},
+            # The console on the collector's loopback address, with one account to decide.
+            "ronda_collector_web_enabled": True,
+            "ronda_collector_web_listen": f"{address}:{web_port}",
+            "ronda_collector_web_accounts": [
+                {"username": "budi", "name": "Budi Santoso", "password_hash": WEB_PASSWORD_HASH}
+            ],
         }
     return values
 
 
-def write_inventory(root: Path, sshd: Sshd, wheelhouse: Path, port: int, hosts: dict[str, str]) -> Path:
+def write_inventory(
+    root: Path, sshd: Sshd, wheelhouse: Path, port: int, hosts: dict[str, str], web_port: int
+) -> Path:
     import json
 
     inventory = {
         "all": {
-            "hosts": {name: host_vars(root, name, address, sshd) for name, address in hosts.items()},
+            "hosts": {
+                name: host_vars(root, name, address, sshd, web_port) for name, address in hosts.items()
+            },
             "vars": {
                 **connection_vars(sshd),
                 "ronda_version": VERSION,
@@ -218,7 +232,9 @@ def fleet(wheelhouse, tmp_path_factory):
         servers = prepare_old_hosts(root, free_port())
         (root / "hosts" / COLLECTOR / "usr/local/bin").mkdir(parents=True)
         home = tmp_path_factory.mktemp("ansible-home")
-        fleet = Fleet(root, port, write_inventory(root, sshd, wheelhouse, port, EVERY_HOST), wheelhouse, home)
+        web_port = free_port()
+        inventory = write_inventory(root, sshd, wheelhouse, port, EVERY_HOST, web_port)
+        fleet = Fleet(root, port, inventory, wheelhouse, home, web_port=web_port)
         fleet.sshd = sshd
         before_check = set(p for p in (root / "hosts").rglob("*") if not p.is_dir())
         fleet.runs["check"] = run_playbook("site.yml", fleet.inventory, home, "--check", "--diff")
@@ -278,7 +294,7 @@ def test_rendered_units_pass_systemd_analyze_verify(fleet, host):
     units = sorted(str(p) for p in fleet.units(host).iterdir())
     expected = {"ronda-agent.service"}
     if host == COLLECTOR:
-        expected |= {"ronda-collector.service"} | {
+        expected |= {"ronda-collector.service", "ronda-web.service"} | {
             f"ronda-{job}.{kind}"
             for job in ("scan-network", "scan-ssh", "reconcile", "report")
             for kind in ("service", "timer")
@@ -301,7 +317,7 @@ def test_secrets_have_tight_modes_and_never_show_in_output(fleet):
             agent_user(host),
         )
         assert not (config / "ca-key.pem").exists()
-    for key in ("collector-key.pem", "ssh/id_ronda"):
+    for key in ("collector-key.pem", "ssh/id_ronda", "web.toml"):
         info = (fleet.prefix(COLLECTOR) / "etc/ronda" / key).stat()
         assert stat.S_IMODE(info.st_mode) == 0o640
         assert grp.getgrgid(info.st_gid).gr_name == COLLECTOR_USER
@@ -328,6 +344,13 @@ def test_agents_started_from_their_units_report_to_the_collector_over_mtls(fleet
             assert all(p.poll() is None for p in processes), "a service exited"
         logs = {p.name: p.read_text(errors="replace") for p in tmp_path.glob("*.log")}
         assert seen == set(HOSTS), logs
+
+        # The console, run as its unit would, reads what the agents reported.
+        processes.append(start_unit(fleet.units(COLLECTOR) / "ronda-web.service", tmp_path / "web.log"))
+        wait_for_port(fleet.web_port, HOSTS[COLLECTOR], timeout=30)
+        url = f"http://{HOSTS[COLLECTOR]}:{fleet.web_port}/ronda/hosts.json?_shape=array"
+        with urllib.request.urlopen(url, timeout=10) as answer:
+            assert {row["agent_id"] for row in json.load(answer)} >= set(HOSTS)
 
         # The scheduled SSH scan, run as its unit would: collector.toml names the hosts, key and known_hosts.
         job = start_unit(fleet.units(COLLECTOR) / "ronda-scan-ssh.service", tmp_path / "scan-ssh.log")
@@ -435,7 +458,7 @@ def test_the_scan_key_works_only_from_the_collectors_address(fleet, source, allo
 
 def test_removing_a_host_from_the_inventory_removes_its_scan_entry(fleet):
     hosts = {name: address for name, address in EVERY_HOST.items() if name != "web-3"}
-    inventory = write_inventory(fleet.root, fleet.sshd, fleet.wheelhouse, fleet.port, hosts)
+    inventory = write_inventory(fleet.root, fleet.sshd, fleet.wheelhouse, fleet.port, hosts, fleet.web_port)
     run = run_playbook("site.yml", inventory, fleet.home, "--limit", f"localhost,{COLLECTOR}")
     assert run.returncode == 0, output(run)
     config = (fleet.prefix(COLLECTOR) / "etc/ronda/collector.toml").read_text()

@@ -59,6 +59,7 @@ class Fleet:
     inventory: Path
     home: Path
     port: int
+    web_port: int
     runs: dict[str, subprocess.CompletedProcess] = field(default_factory=dict)
     pids: dict[str, dict[str, str]] = field(default_factory=dict)  # run -> unit -> MainPID after it
 
@@ -82,7 +83,7 @@ class Fleet:
         )
 
 
-def inventory(root: Path, sshd: Sshd, wheelhouse: Path, port: int) -> Path:
+def inventory(root: Path, sshd: Sshd, wheelhouse: Path, port: int, web_port: int) -> Path:
     c, a = root / COLLECTOR, root / AGENT
     hosts = {
         COLLECTOR: {
@@ -95,6 +96,9 @@ def inventory(root: Path, sshd: Sshd, wheelhouse: Path, port: int) -> Path:
             "ronda_collector_group": USERS[COLLECTOR],
             "ronda_collector_listen": f"{ADDRESSES[COLLECTOR]}:{port}",
             "ronda_collector_processes": 1,
+            # The web console on the collector's loopback address, as a service of its own.
+            "ronda_collector_web_enabled": True,
+            "ronda_collector_web_listen": f"{ADDRESSES[COLLECTOR]}:{web_port}",
             # The role's jobs; reconcile every 10 s so that the test sees its timer fire.
             "ronda_collector_jobs": [
                 {"name": "scan-network", "args": ["scan", "network"], "on_calendar": "daily"},
@@ -207,10 +211,9 @@ def fleet(wheelhouse, tmp_path_factory):
         ns.start_sshd(sshd)
         nginx = serve_portal(root / AGENT, free_port())
         (root / COLLECTOR / "usr/local/bin").mkdir(parents=True)
-        port = free_port()
-        fleet = Fleet(
-            root, ns, sshd, inventory(root, sshd, wheelhouse, port), tmp_path_factory.mktemp("home"), port
-        )
+        port, web_port = free_port(), free_port()
+        hosts = inventory(root, sshd, wheelhouse, port, web_port)
+        fleet = Fleet(root, ns, sshd, hosts, tmp_path_factory.mktemp("home"), port, web_port)
         fleet.converge("converge")
         yield fleet
     finally:
@@ -236,11 +239,19 @@ def reported(fleet) -> dict:
 
 
 def test_units_are_enabled_and_started(fleet):
-    for unit in ("ronda-collector.service", "ronda-agent.service", *(f"ronda-{job}.timer" for job in JOBS)):
+    units = ("ronda-collector.service", "ronda-web.service", "ronda-agent.service")
+    for unit in (*units, *(f"ronda-{job}.timer" for job in JOBS)):
         assert fleet.ns.run("systemctl", "is-enabled", unit).stdout.strip() == "enabled", unit
         assert fleet.ns.run("systemctl", "is-active", unit).stdout.strip() == "active", unit
     assert fleet.ns.show("ronda-agent", "User") == USERS[AGENT]
     assert fleet.ns.show("ronda-collector", "User") == USERS[COLLECTOR]
+    assert fleet.ns.show("ronda-web", "User") == USERS[COLLECTOR]
+
+
+def test_the_web_console_serves_what_the_agent_reported_from_its_sandbox(fleet, reported):
+    url = f"http://{ADDRESSES[COLLECTOR]}:{fleet.web_port}/ronda/hosts.json?_shape=array"
+    with urllib.request.urlopen(url, timeout=10) as answer:
+        assert AGENT in {row["agent_id"] for row in json.load(answer)}
 
 
 def test_the_agent_reports_over_mutual_tls_from_its_sandbox(fleet, reported):
@@ -341,7 +352,12 @@ def test_a_config_change_restarts_the_agent(fleet, reported):
     assert "interval_seconds = 1800" in (fleet.prefix(AGENT) / "etc/ronda/agent.toml").read_text()
 
 
-UNITS = ["ronda-agent.service", "ronda-collector.service", *(f"ronda-{job}.service" for job in JOBS)]
+UNITS = [
+    "ronda-agent.service",
+    "ronda-collector.service",
+    "ronda-web.service",
+    *(f"ronda-{job}.service" for job in JOBS),
+]
 
 
 def exposure(output: str) -> float:
