@@ -75,15 +75,23 @@ def test_calls_that_never_send_a_body_leave_health_checks_and_honest_agents_serv
 def test_stalled_calls_leave_health_answered_by_every_process_of_a_multiprocess_collector(tmp_path, pki):
     """`ronda serve --processes 2`, as the Ansible unit runs a busy collector: eight agents (each its
     own certificate, so no per-agent limit bounds them) open Report and never send; health checks,
-    on new connections that the kernel spreads over both processes, and an honest agent are served."""
+    on new connections that the kernel spreads over both processes, are answered at once; an honest
+    agent, told to retry while the stalled calls fill the byte budget, is stored once they are cut."""
     serve = ServeChild(tmp_path / "ronda.db", pki.collector, "--processes", "2", "--receive-timeout", "3")
     stalled = [Stalled(serve.address, pki.agent(f"mole{i}")) for i in range(8)]
     try:
         time.sleep(0.5)
         checks = [serve.health_seconds(pki.agent("web01")) for _ in range(16)]
         assert max(checks) < 1.0, checks
+        started = time.monotonic()
         with Sender(serve.address, tls=pki.agent("web01")) as sender:
-            assert sender.send(snapshot("web01")).accepted
+            while True:  # as the agent does: UNAVAILABLE carries the delay to retry after
+                try:
+                    assert sender.send(snapshot("web01")).accepted
+                    break
+                except SendError as e:
+                    assert e.code == grpc.StatusCode.UNAVAILABLE and time.monotonic() - started < 8, e
+                    time.sleep(e.retry_after or 0.5)
         for call in stalled:
             call.join(10)
         codes = [c.code for c in stalled]
