@@ -17,14 +17,16 @@ from ronda.agent.discovery import DiscoveryOptions
 from ronda.agent.enrol import agent_id_from_certificate, load_token
 from ronda.agent.host import LocalHost
 from ronda.agent.sender import Ack, Sender, SendError
-from ronda.agent.snapshot import ScanOptions, scan
+from ronda.agent.snapshot import ScanOptions, scan_usage
 from ronda.agent.spool import Spool
 from ronda.agent.state import AgentState, state_dir_for
+from ronda.agent.usage.delta import UsageMark, join_spooled
 from ronda.convert import snapshot_to_wire
 from ronda.transport import TlsFiles
 from ronda.wire.v1 import ronda_pb2 as pb
 
 log = logging.getLogger("ronda.agent")
+_USAGE_LAGS = "the collector lacks this agent's earlier usage; sending a snapshot that holds it"
 _IDENTITY_REFUSALS = (
     grpc.StatusCode.PERMISSION_DENIED,
     grpc.StatusCode.UNAUTHENTICATED,
@@ -32,7 +34,12 @@ _IDENTITY_REFUSALS = (
 )
 
 
-def scan_options(config: AgentConfig, interval: int = 0, state_dir: str | None = None) -> ScanOptions:
+def scan_options(
+    config: AgentConfig,
+    interval: int = 0,
+    state_dir: str | None = None,
+    usage_since: UsageMark | None = None,
+) -> ScanOptions:
     return ScanOptions(
         discovery=DiscoveryOptions(
             nginx_conf=config.nginx_conf, apache_conf=config.apache_conf, sources=tuple(config.sources)
@@ -40,6 +47,7 @@ def scan_options(config: AgentConfig, interval: int = 0, state_dir: str | None =
         agent_id=config.agent_id,
         interval_seconds=interval,
         state_dir=Path(state_dir) if state_dir else None,
+        usage_since=usage_since,
         deadline_seconds=config.scan_timeout_seconds,
     )
 
@@ -69,7 +77,10 @@ class Agent:
         state_dir = config.state_dir or state_dir_for("", config.root)
         self.state_dir = state_dir
         self.state = AgentState.load(state_dir)
-        self.spool = Spool(Path(state_dir) / "spool", config.spool_max_entries)
+        self.spool = Spool(Path(state_dir) / "spool", config.spool_max_entries, join=join_spooled)
+        # The collector's usage lags behind the last snapshot it answered (it lacked that snapshot's base):
+        # the next scan is sent now, not after the interval.
+        self.usage_lags = False
         token = None if config.cert else load_token(state_dir)
         if config.cert and not config.agent_id:
             config.agent_id = agent_id_from_certificate(config.cert)
@@ -89,11 +100,15 @@ class Agent:
         self.backoff = Backoff()
 
     def scan_into_spool(self, interval: int = 0) -> int:
-        """Scan, number and spool a snapshot; returns its sequence."""
-        snapshot = scan(self.host, scan_options(self.config, interval, self.state_dir))
+        """Scan, number and spool a snapshot; returns its sequence. Its usage holds the days changed since
+        the snapshot the collector last said it holds, or every day when there is none."""
+        since = self.state.usage_since()
+        done = scan_usage(self.host, scan_options(self.config, interval, self.state_dir, since))
+        snapshot = done.snapshot
         if self.state.agent_id != snapshot.agent_id:
             self.state.agent_id = snapshot.agent_id
-        snapshot.sequence = self.state.next_sequence()
+        snapshot.usage_base = self.state.usage_base if done.changed_only else 0
+        snapshot.sequence = self.state.next_sequence(done.usage_mark)
         self.spool.put(snapshot.sequence, snapshot_to_wire(snapshot).SerializeToString())
         return snapshot.sequence
 
@@ -128,6 +143,7 @@ class Agent:
                 raise
             self.spool.remove(sequence)
             self.spool.coalesced = 0
+            self.usage_lags = self.state.acknowledged(sequence, message.usage_base, last.usage_through)
             log.info(
                 "sent snapshot agent=%s seq=%d apps=%d errors=%d to %s%s",
                 message.agent_id,
@@ -162,12 +178,19 @@ class Agent:
 
     def _renumber(self, sequence: int, message: pb.Snapshot, collector_last: int, why: str) -> None:
         self.state.sequence = max(self.state.sequence, collector_last)
-        message.sequence = self.state.next_sequence()
+        message.sequence = self.state.next_sequence(self.state.marks.pop(sequence, None))
         log.warning("snapshot %d renumbered %d because %s", sequence, message.sequence, why)
         self.spool.put(message.sequence, message.SerializeToString())
         self.spool.remove(sequence)
 
     def report_once(self, interval: int = 0) -> Ack:
+        ack = self._report(interval)
+        if self.usage_lags:  # the collector lacked the usage this snapshot was relative to
+            log.info(_USAGE_LAGS)
+            ack = self._report(interval)
+        return ack
+
+    def _report(self, interval: int) -> Ack:
         self._send_waiting()
         sequence = self.scan_into_spool(interval)
         try:
@@ -201,6 +224,7 @@ class Agent:
         # Spread a fleet that starts at once (e.g. after a mass deploy).
         stop.wait(random.uniform(0, self.config.jitter_seconds))
         next_scan = time.monotonic()
+        resent = False  # the last scan was made early, because the collector lacked the usage before it
         while not stop.is_set():
             if time.monotonic() >= next_scan:
                 next_scan = time.monotonic() + interval + random.uniform(0, self.config.jitter_seconds)
@@ -212,6 +236,12 @@ class Agent:
             try:
                 self.flush()
                 self.backoff.reset()
+                lags, self.usage_lags = self.usage_lags, False
+                if lags and not resent:  # at most one early scan in a row
+                    log.info(_USAGE_LAGS)
+                    next_scan, resent = time.monotonic(), True
+                elif not lags:
+                    resent = False
                 wait = next_scan - time.monotonic()
             except SendError as e:
                 if e.retryable:

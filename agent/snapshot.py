@@ -2,12 +2,15 @@
 
 discover (which apps) -> inspect (what each is and costs) -> usage (who still
 uses it, from access logs) -> listeners (which socket serves which app).
+Every app's usage holds its whole window of days, or with `usage_since`, only
+the days changed since an earlier snapshot (ronda.agent.usage.delta).
 """
 
 from __future__ import annotations
 
 import tempfile
 import uuid
+from contextlib import ExitStack
 from dataclasses import dataclass, field
 from datetime import UTC, datetime
 from pathlib import Path
@@ -19,8 +22,9 @@ from ronda.agent.host import Host
 from ronda.agent.host.deadline import ScanHost
 from ronda.agent.inspect import inspect_apps
 from ronda.agent.listeners import map_listeners
-from ronda.agent.usage import UsageOptions, collect_usage
+from ronda.agent.usage import UsageCollector, UsageOptions
 from ronda.agent.usage.collect import Progress
+from ronda.agent.usage.delta import UsageMark
 from ronda.ids import valid_agent_id
 from ronda.model import Snapshot
 from ronda.scrub import scrub_snapshot
@@ -40,24 +44,46 @@ class ScanOptions:
     # After this many seconds nothing more is read: unfinished sources are reported and the snapshot
     # goes out (ronda.agent.host.deadline). None: no deadline.
     deadline_seconds: float | None = 600.0
+    # The mark of a snapshot the collector holds: daily usage holds only the days changed since it, where
+    # the mark applies to the state in state_dir (else every day, as with None).
+    usage_since: UsageMark | None = None
+
+
+@dataclass
+class Scan:
+    snapshot: Snapshot
+    # Where the usage state stood when the days were read (None: a throw-away state); usage_base is set
+    # by the caller, who knows which snapshot `usage_since` belongs to.
+    usage_mark: UsageMark | None
+    changed_only: bool  # the apps' daily usage holds only the days changed since usage_since
 
 
 def scan(host: Host, options: ScanOptions | None = None) -> Snapshot:
-    """Everything the agent knows about `host` now. Sequence and ids are set by the caller."""
+    """Everything the agent knows about `host` now, every day of usage included. Sequence and ids are set
+    by the caller."""
+    return scan_usage(host, options).snapshot
+
+
+def scan_usage(host: Host, options: ScanOptions | None = None) -> Scan:
+    """`scan`, with where the usage state stood: what a reporting agent sends and remembers."""
     options = options or ScanOptions()
     host = guarded = ScanHost(host, options.deadline_seconds)
     facts, errors = collect_facts(host)
     found = discover(host, options.discovery)
     inspect_apps(host, found)
-    if options.state_dir is None:
-        with tempfile.TemporaryDirectory(prefix="ronda-scan-") as scratch:
-            usage_errors = collect_usage(
-                host, found.apps, found.log_formats, Path(scratch), options.usage, options.progress
-            )
-    else:
-        usage_errors = collect_usage(
-            host, found.apps, found.log_formats, options.state_dir, options.usage, options.progress
+    with ExitStack() as scratch:
+        # without a state directory, a throw-away state: every log is read from its start
+        state = options.state_dir or Path(scratch.enter_context(tempfile.TemporaryDirectory(prefix="ronda-")))
+        usage = UsageCollector(
+            host,
+            found.apps,
+            found.log_formats,
+            state,
+            options.usage,
+            options.progress,
+            options.usage_since,
         )
+        usage_errors = usage.run()
     listeners, listener_errors = map_listeners(host, found.apps)
     all_errors = guarded.settle(errors + found.errors + usage_errors + listener_errors)
     snapshot = Snapshot(
@@ -72,7 +98,8 @@ def scan(host: Host, options: ScanOptions | None = None) -> Snapshot:
         errors=all_errors,
         interval_seconds=options.interval_seconds,
     )
-    return scrub_snapshot(snapshot)  # every text that leaves the host passes the one scrubber
+    scrub_snapshot(snapshot)  # every text that leaves the host passes the one scrubber
+    return Scan(snapshot, usage.mark if options.state_dir else None, usage.changed_only)
 
 
 def default_agent_id(machine_id: str, hostname: str) -> str:

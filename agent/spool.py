@@ -5,6 +5,8 @@ collector acknowledged it, so a collector that is down, overloaded or
 unreachable, or an agent restart, loses nothing. The spool is bounded: since
 every snapshot carries the host's full state, the oldest are dropped first
 and counted as coalesced; the next snapshot sent says how many it replaced.
+What a dropped snapshot holds that the next one may lack (the usage days it
+carried) is joined into the next one first (`join`).
 
 A snapshot the collector refuses for good (it claims an agent id this agent
 no longer has, it is invalid, it cannot be read) is set aside under
@@ -18,6 +20,7 @@ from __future__ import annotations
 import logging
 import os
 import re
+from collections.abc import Callable
 from pathlib import Path
 
 from ronda.agent.state import StateError
@@ -39,8 +42,11 @@ class Spool:
         directory: str | Path,
         max_entries: int = DEFAULT_MAX_ENTRIES,
         max_bytes: int = DEFAULT_MAX_BYTES,
+        join: Callable[[bytes, bytes], bytes] | None = None,
     ) -> None:
+        """`join(older, newer)`: what replaces `newer` when `older` is dropped (None: `newer` as it is)."""
         self.dir = Path(directory)
+        self.join = join
         self.max_entries = max(1, max_entries)
         self.max_bytes = max_bytes
         try:
@@ -77,13 +83,18 @@ class Spool:
             len(sequences) > self.max_entries or sum(sizes.values()) > self.max_bytes
         ):
             oldest = sequences.pop(0)
+            if self.join is not None:
+                successor = self._path(sequences[0])
+                _write_atomic(successor, self.join(self.read(oldest), successor.read_bytes()))
+                sizes[sequences[0]] = _size(successor)
             self._path(oldest).unlink(missing_ok=True)
             sizes.pop(oldest)
             dropped += 1
         if dropped:
             self.coalesced += dropped
             log.warning(
-                "spool full: dropped %d older snapshot(s); the newer ones carry the same, fresher state",
+                "spool full: dropped %d older snapshot(s); the newer ones carry the same, fresher state "
+                "and the usage days they held",
                 dropped,
             )
         return dropped

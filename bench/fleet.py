@@ -1,8 +1,11 @@
 """Realistic snapshots for the ingest benchmark: 100 apps, 90 days of daily usage each.
 
 Consecutive snapshots of one agent differ as they do in the field: today's
-counts grow on the apps that are used, process figures move on the apps that
-run processes, everything else stays the same.
+counts grow on the apps whose logs grow (monitors reach them all, people some),
+process figures move on the apps that run processes, everything else stays the
+same. With `changed_only`, each app's usage holds only the days that changed
+since the agent's previous snapshot, as an agent sends once the collector holds
+that one: today's counts of the apps whose logs grew, nothing of the others.
 """
 
 from __future__ import annotations
@@ -20,10 +23,17 @@ DAYS = 90
 
 
 def make_snapshot(
-    agent_id: str, sequence: int, apps: int = APPS, days: int = DAYS, seed: int = 0, busy: float = 1.0
+    agent_id: str,
+    sequence: int,
+    apps: int = APPS,
+    days: int = DAYS,
+    seed: int = 0,
+    busy: float = 1.0,
+    changed_only: bool = False,
 ) -> model.Snapshot:
     """`busy`: the share of apps whose logs grow between snapshots (monitors and bots reach most apps,
-    so 1.0 is the realistic default); the others are byte-for-byte the same as in the last snapshot."""
+    so 1.0 is the realistic default); the others are byte-for-byte the same as in the last snapshot.
+    `changed_only`: the days changed since snapshot `sequence - 1` alone, relative to it."""
     rng = random.Random(f"{agent_id}:{seed}")
     today = date(2026, 11, 20)
     used = set(rng.sample(range(apps), k=apps * 3 // 10))
@@ -38,18 +48,19 @@ def make_snapshot(
         for d in range(days):
             day = today - timedelta(days=days - 1 - d)
             base = rng.randrange(0, 500) if i in used else 0
-            human = base + (sequence if (i in used and d == days - 1) else 0)
-            daily.append(
-                model.DailyUsage(
-                    day.isoformat(),
-                    human=human,
-                    bot=rng.randrange(0, 200),
-                    monitor=96,
-                    error=rng.randrange(0, 20),
-                    scanner=rng.randrange(0, 5),
-                    human_clients=human // 7,
-                )
+            growing = i in moving and d == days - 1  # today's counts of an app whose log grows
+            human = base + (sequence if growing and i in used else 0)
+            entry = model.DailyUsage(
+                day.isoformat(),
+                human=human,
+                bot=rng.randrange(0, 200),
+                monitor=96 + (sequence if growing else 0),
+                error=rng.randrange(0, 20),
+                scanner=rng.randrange(0, 5),
+                human_clients=human // 7,
             )
+            if growing or not changed_only:
+                daily.append(entry)
         processes = []
         resources = None
         if i in with_processes:
@@ -125,6 +136,7 @@ def make_snapshot(
             model.Listener("tcp", "0.0.0.0", 80, public=True),
         ],
         interval_seconds=900,
+        usage_base=sequence - 1 if changed_only else 0,
     )
 
 

@@ -224,7 +224,11 @@ def build(
         for agent, host, app_rows, usage_rows, listener_rows in _fleet(
             rng, hosts, max(1, apps // hosts), idle_days, names
         ):
-            c.execute("INSERT INTO agents VALUES (?,?,?,?,?,?)", agent)
+            c.execute(
+                "INSERT INTO agents (agent_id, first_seen, last_seen, last_sequence, last_report_id, source) "
+                "VALUES (?,?,?,?,?,?)",
+                agent,
+            )
             c.execute(
                 "INSERT INTO hosts (agent_id, machine_id, hostname, fqdn, addresses, os_name, os_version, "
                 "source, agent_version, interval_seconds, sequence, collected_at) "

@@ -210,6 +210,7 @@ class ReportHandler:
             stale=result.stale,
             sequence=message.sequence,
             message=text,
+            usage_through=result.usage_through,
         )
         return ack.SerializeToString()
 

@@ -84,6 +84,8 @@ def check_header(message: pb.Snapshot, now: datetime | None = None) -> list[str]
         )
     if message.sequence < 1 or message.sequence > MAX_INT:
         add(f"sequence must be 1 to {MAX_INT}")
+    if message.usage_base and message.usage_base >= message.sequence:
+        add(f"usage_base {message.usage_base} must be an earlier snapshot than sequence {message.sequence}")
     if not message.report_id or len(message.report_id) > 128:
         add("report_id must be 1-128 characters")
     if not message.HasField("collected_at"):

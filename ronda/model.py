@@ -1,6 +1,6 @@
 """Plain data the agent works with. Field names match ronda.v1 on the wire.
 
-Conversion to and from protobuf lives in `agent.wire` alone. Enumerations are
+Conversion to and from protobuf lives in `ronda.convert` alone. Enumerations are
 lower-case strings here ("agent", "full") and enum values on the wire.
 """
 
@@ -218,3 +218,6 @@ class Snapshot:
     errors: list[SourceError] = field(default_factory=list)
     interval_seconds: int = 0
     coalesced: int = 0  # older snapshots this one replaced in the agent's spool
+    # 0: each app's usage holds its whole window of days; else the acknowledged snapshot whose usage the
+    # collector holds, and each app's usage holds only the days changed since it
+    usage_base: int = 0

@@ -1,8 +1,10 @@
 """Faults with real processes: `ronda serve` stopped, killed with SIGKILL mid-ingest, restarted under load.
 
 Agents run in threads of the test with their real spool, sender and state; each records every ack it
-gets. Afterwards every agent's newest snapshot is the state in the store, the store is consistent,
-and no snapshot was applied twice (at most one non-duplicate ack per agent and sequence).
+gets, and sends, as agents do, only the usage days changed since the snapshot the collector last said
+it holds. Afterwards every agent's newest snapshot is the state in the store, its usage is whole, the
+store is consistent, and no snapshot was applied twice (at most one non-duplicate ack per agent and
+sequence).
 """
 
 from __future__ import annotations
@@ -23,6 +25,7 @@ from bench.fleet import make_snapshot
 from ronda.agent.config import AgentConfig
 from ronda.agent.runner import Agent
 from ronda.agent.sender import SendError
+from ronda.agent.usage.delta import UsageMark
 from ronda.convert import snapshot_to_wire
 
 pytestmark = pytest.mark.servers  # collector processes killed and restarted under load
@@ -61,27 +64,31 @@ class Serve:
 
 
 class LoadAgent(Agent):
-    """A real Agent whose scans are large synthetic snapshots (100 apps, 90 days).
-
-    Its acks are recorded."""
+    """A real Agent whose scans are large synthetic snapshots (100 apps, 90 days); its acks are recorded."""
 
     def __init__(self, config: AgentConfig, apps: int) -> None:
         super().__init__(config)
         self.apps = apps
         self.acks: list[tuple[int, bool]] = []
+        self.bases: list[int] = []  # the usage base of each snapshot acknowledged
         self.errors = 0
         send = self.sender.send_message
 
         def recording(message):
             ack = send(message)
             self.acks.append((message.sequence, ack.duplicate))
+            self.bases.append(message.usage_base)
             return ack
 
         self.sender.send_message = recording  # type: ignore[method-assign]
 
     def scan_into_spool(self, interval: int = 0) -> int:
-        sequence = self.state.next_sequence()
-        snap = make_snapshot(self.config.agent_id, sequence, apps=self.apps, days=90)
+        """A snapshot relative to the collector's usage base, if any: in these snapshots only today's counts
+        change from one to the next, so today's are the days changed since any earlier one."""
+        base = self.state.usage_base
+        sequence = self.state.next_sequence(UsageMark("synthetic", self.state.sequence + 1))
+        snap = make_snapshot(self.config.agent_id, sequence, apps=self.apps, days=90, changed_only=bool(base))
+        snap.usage_base = base
         self.spool.put(sequence, snapshot_to_wire(snap).SerializeToString())
         return sequence
 
@@ -97,6 +104,13 @@ class LoadAgent(Agent):
                 continue
             self.backoff.reset()
             stop.wait(pause)
+
+    def last_round(self) -> None:
+        """Send what is spooled, then once more with the collector up: relative to the snapshot it holds."""
+        self.drain()
+        self.scan_into_spool()
+        self.drain()
+        self.close()
 
     def drain(self, timeout: float = 30.0) -> None:
         deadline = time.monotonic() + timeout
@@ -137,8 +151,7 @@ def _finish(stop, threads, agents) -> None:
     for t in threads:
         t.join(60)
     for a in agents:
-        a.drain()
-        a.close()
+        a.last_round()
 
 
 def _check(db: Path, agents: list[LoadAgent]) -> None:
@@ -157,18 +170,23 @@ def _check(db: Path, agents: list[LoadAgent]) -> None:
         assert conn.execute(
             "SELECT count(*) FROM apps WHERE agent_id=? AND present", (agent_id,)
         ).fetchone() == (a.apps,)
-        today = conn.execute(
-            "SELECT human FROM app_usage_daily WHERE agent_id=? AND date='2026-11-20' ORDER BY "
-            "human DESC LIMIT 1",
+        # It sent whole windows first, and last the days changed since the snapshot before, which the
+        # collector held; its usage is whole: every day as the newest snapshot's whole windows hold it.
+        assert a.bases[0] == 0 and a.bases[-1] == newest - 1
+        assert conn.execute("SELECT usage_through FROM agents WHERE agent_id=?", (agent_id,)).fetchone() == (
+            newest,
+        )
+        stored_days = conn.execute(
+            "SELECT app_key, date, human, bot, monitor, error, scanner, human_clients FROM app_usage_daily "
+            "WHERE agent_id=? ORDER BY app_key, date",
             (agent_id,),
-        ).fetchone()[0]
-        expected = max(
-            d.human
+        ).fetchall()
+        whole = sorted(
+            (app.key, d.date, d.human, d.bot, d.monitor, d.error, d.scanner, d.human_clients)
             for app in make_snapshot(agent_id, newest, apps=a.apps).apps
             for d in app.usage.daily
-            if d.date == "2026-11-20"
         )
-        assert today == expected
+        assert stored_days == whole
         # Every acknowledged snapshot is stored, and none was applied twice.
         stored = {s for (s,) in conn.execute("SELECT sequence FROM snapshots WHERE agent_id=?", (agent_id,))}
         assert {s for s, _ in a.acks} <= stored
@@ -242,8 +260,7 @@ def test_a_database_left_by_sigkill_opens_cleanly(tmp_path, serve):
     store.close()
     serve.start()
     for a in agents:
-        a.drain()
-        a.close()
+        a.last_round()
     _check(serve.db, agents)
 
 

@@ -71,6 +71,7 @@ CHECKSUMS = {
     41: "d4d377db2e8f6fa2",
     42: "1fc0a693a4080e8d",
     43: "e879382ec793e2c8",
+    44: "eef17b4f799b47a3",
 }
 
 
@@ -264,6 +265,7 @@ def _as_before_41(path: Path) -> None:
         conn.executescript("""
             UPDATE apps SET detail = whole(detail, state);
             ALTER TABLE apps DROP COLUMN state;
+            ALTER TABLE agents DROP COLUMN usage_through;
             ALTER TABLE inventory_imports DROP COLUMN columns;
             DELETE FROM schema_migrations WHERE version >= 41;""")
 

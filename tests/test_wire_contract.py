@@ -29,7 +29,7 @@ def test_drift_is_detected(tmp_path):
         shutil.copytree(ROOT / part, copy / part)
     proto = copy / "proto/ronda/v1/ronda.proto"
     proto.write_text(
-        proto.read_text().replace("string message = 5;", "string message = 5;\n  string extra = 6;")
+        proto.read_text().replace("string message = 5;", "string message = 5;\n  string extra = 99;")
     )
     done = subprocess.run(
         [sys.executable, "scripts/gen_proto.py", "--check"], cwd=copy, capture_output=True, text=True

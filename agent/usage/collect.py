@@ -12,6 +12,7 @@ from ronda.agent.host import Host
 from ronda.agent.host.base import HostError
 from ronda.agent.usage import files
 from ronda.agent.usage.classify import Classifier
+from ronda.agent.usage.delta import UsageMark, applies
 from ronda.agent.usage.formats import FormatError, LogFormat, parse_definition
 from ronda.agent.usage.options import UsageOptions
 from ronda.agent.usage.parse import ChunkParser
@@ -62,17 +63,27 @@ class UsageCollector:
         state_dir: Path,
         options: UsageOptions | None = None,
         progress: Progress | None = None,
+        since: UsageMark | None = None,
     ) -> None:
+        """`since`: fill each app's daily usage with only the days changed after that mark, where it
+        applies to this state (ronda.agent.usage.delta); otherwise with every day."""
         self.host = host
         self.apps = apps
         self.log_formats = log_formats
         self.state_dir = Path(state_dir)
         self.options = options or UsageOptions()
         self.progress = progress
+        self.since = since
+        self.mark: UsageMark | None = None  # where the state stood when the days were read (after run)
         self.errors: list[SourceError] = []
         self.stats = ScanStats()
         self._done = 0
         self._total = 0
+
+    @property
+    def changed_only(self) -> bool:
+        """After run: whether the apps' daily usage holds only the days changed since `since`."""
+        return applies(self.since, self.mark)
 
     def error(self, message: str, path: str = "") -> None:
         self.errors.append(SourceError(source=SOURCE, path=path, message=message))
@@ -93,8 +104,10 @@ class UsageCollector:
                 cutoff = time.gmtime(time.time() - self.options.retention_days * 86400)
                 state.prune(time.strftime("%Y-%m-%d", cutoff))
             statuses = {path: g.status for path, g in groups.items()}
+            self.mark = UsageMark(f"{state.id}/{self.options.scanner_threshold}", state.seal())
+            since = self.since.generation if self.changed_only and self.since else None
             for app in self.apps:
-                app.usage = build_usage(state, app, counted_from.get(id(app)), statuses, self.options)
+                app.usage = build_usage(state, app, counted_from.get(id(app)), statuses, self.options, since)
         finally:
             state.close()
         return self.errors

@@ -37,7 +37,10 @@ def build_usage(
     counted: tuple[str, int] | None,
     statuses: dict[str, LogStatus],
     options: UsageOptions,
+    since: int | None = None,
 ) -> Usage:
+    """The app's usage; its daily counts for every day, or with `since` (a generation of the state), for
+    the days changed after it."""
     if counted is None:
         return Usage(coverage="none")
     path, ref_index = counted
@@ -104,7 +107,7 @@ def build_usage(
     usage.daily = [
         DailyUsage(day, human, bot, monitor, error, scanner, clients)
         for day, human, bot, monitor, error, scanner, clients in state.daily(
-            app.key, options.scanner_threshold
+            app.key, options.scanner_threshold, since
         )
     ]
     return usage

@@ -5,6 +5,11 @@ and a fingerprint of its first bytes), and per app the daily counts, the
 clients (as non-reversible ids) and the last times. Counts and the offsets
 they come from are written in one transaction, so a crash or restart never
 counts a line twice or loses one.
+
+Each write also marks the (app, day)s it changed with the state's current
+generation; `seal` starts a new generation when a snapshot reads the days, so
+a later snapshot can carry only the days changed since one the collector holds
+(ronda.agent.usage.delta).
 """
 
 from __future__ import annotations
@@ -12,12 +17,14 @@ from __future__ import annotations
 import os
 import sqlite3
 import struct
+import uuid
 from dataclasses import dataclass
 from itertools import groupby
 from pathlib import Path
 
 # 2: the clients of a day are blobs of ids (a part per write) instead of a row per client
-SCHEMA_VERSION = 2
+# 3: the generation in which each day last changed (day_changes), the state's id and generation in meta
+SCHEMA_VERSION = 3
 _SCHEMA = """
 CREATE TABLE IF NOT EXISTS meta(key TEXT PRIMARY KEY, value TEXT);
 CREATE TABLE IF NOT EXISTS files(
@@ -40,7 +47,14 @@ CREATE TABLE IF NOT EXISTS client_days(app TEXT NOT NULL, day TEXT NOT NULL, par
     ids BLOB NOT NULL, PRIMARY KEY(app, day, part)) WITHOUT ROWID;
 CREATE TABLE IF NOT EXISTS rejects(app TEXT NOT NULL, day TEXT NOT NULL, client INTEGER NOT NULL,
     n INTEGER NOT NULL, PRIMARY KEY(app, day, client)) WITHOUT ROWID;
+CREATE TABLE IF NOT EXISTS day_changes(app TEXT NOT NULL, day TEXT NOT NULL, generation INTEGER NOT NULL,
+    PRIMARY KEY(app, day)) WITHOUT ROWID;
 """
+# The generation is read inside the write's own transaction, which already holds the write lock: a seal by
+# another process (a `ronda-agent scan` beside the daemon) comes wholly before or after it.
+_MARK = """INSERT INTO day_changes SELECT ?, ?, CAST(value AS INTEGER) FROM meta WHERE key = 'generation'
+    ON CONFLICT(app, day) DO UPDATE SET generation = excluded.generation"""
+_CHANGED_SINCE = "SELECT day FROM day_changes WHERE app = :app AND generation > :since"
 
 
 @dataclass
@@ -91,8 +105,20 @@ class UsageState:
         self.db.execute("PRAGMA synchronous=NORMAL")
         self.db.executescript(_SCHEMA)
         self._migrate()
+        self.id = self._identify()
         self.db.execute("INSERT OR REPLACE INTO meta VALUES('schema', ?)", (str(SCHEMA_VERSION),))
         self.db.commit()
+
+    def _identify(self) -> str:
+        """This state's id. A state without one, or last written by an agent that kept no day_changes (one
+        older than schema 3, perhaps after a downgrade), gets a new one: no earlier mark holds for it."""
+        meta = dict(self.db.execute("SELECT key, value FROM meta WHERE key IN ('schema', 'id')").fetchall())
+        if meta.get("id") and meta.get("schema") == str(SCHEMA_VERSION):
+            return meta["id"]
+        state_id = uuid.uuid4().hex
+        self.db.execute("INSERT OR REPLACE INTO meta VALUES('id', ?)", (state_id,))
+        self.db.execute("INSERT OR IGNORE INTO meta VALUES('generation', '1')")
+        return state_id
 
     def _migrate(self) -> None:
         """Schema 1 kept a row per client and day: fold those rows into the day's blob."""
@@ -148,6 +174,12 @@ class UsageState:
                 "INSERT INTO rejects VALUES (?, ?, ?, ?) ON CONFLICT(app, day, client) "
                 "DO UPDATE SET n = n + excluded.n",
                 batch.rejects,
+            )
+            db.executemany(
+                _MARK,
+                {(app, day) for app, day, *_ in batch.daily}
+                | batch.clients.keys()
+                | {(app, day) for app, day, *_ in batch.rejects},
             )
             db.executemany(
                 "INSERT INTO app_last VALUES (?, ?, ?) ON CONFLICT(app, kind) "
@@ -209,11 +241,14 @@ class UsageState:
             [(app, day, _pack(ids)) for (app, day), ids in clients.items()],
         )
 
-    def _client_counts(self, app: str) -> dict[str, int]:
+    def _client_counts(self, app: str, since: int | None) -> dict[str, int]:
         """Distinct clients per day. A day written in several parts is merged into one on the way."""
         counts = {}
         for day, parts, size in self.db.execute(
-            "SELECT day, count(*), sum(length(ids)) FROM client_days WHERE app = ? GROUP BY day", (app,)
+            "SELECT day, count(*), sum(length(ids)) FROM client_days WHERE app = :app"
+            + _only_changed(since)
+            + " GROUP BY day",
+            {"app": app, "since": since},
         ).fetchall():
             if parts == 1:
                 counts[day] = size // 8
@@ -239,26 +274,43 @@ class UsageState:
 
     def prune(self, before_day: str) -> None:
         with self.db:
-            for table in ("daily", "client_days", "rejects"):
+            for table in ("daily", "client_days", "rejects", "day_changes"):
                 self.db.execute(f"DELETE FROM {table} WHERE day < ?", (before_day,))
 
+    def seal(self) -> int:
+        """Start a new generation; returns the one that ends. Days read after this hold every change marked
+        with it or before; changes written later are marked after it."""
+        with self.db:
+            self.db.execute("UPDATE meta SET value = CAST(value AS INTEGER) + 1 WHERE key = 'generation'")
+            (generation,) = self.db.execute(
+                "SELECT CAST(value AS INTEGER) - 1 FROM meta WHERE key = 'generation'"
+            ).fetchone()
+        return generation
+
     # -- reading back -----------------------------------------------------------
-    def daily(self, app: str, scanner_threshold: int) -> list[tuple[str, int, int, int, int, int, int]]:
-        """(day, human, bot, monitor, error, scanner, human_clients) for every day with any request."""
+    def daily(
+        self, app: str, scanner_threshold: int, since: int | None = None
+    ) -> list[tuple[str, int, int, int, int, int, int]]:
+        """(day, human, bot, monitor, error, scanner, human_clients) for every day with any request, or with
+        `since` (a generation), only the days changed after it."""
+        only = _only_changed(since)
+        params = {"app": app, "since": since, "threshold": scanner_threshold}
         days: dict[str, list[int]] = {}
         for day, human, bot, monitor, error in self.db.execute(
-            "SELECT day, human, bot, monitor, error FROM daily WHERE app = ?", (app,)
+            "SELECT day, human, bot, monitor, error FROM daily WHERE app = :app" + only, params
         ):
             days[day] = [human, bot, monitor, error, 0, 0]
         for day, below, above in self.db.execute(
-            "SELECT day, sum(CASE WHEN n < ? THEN n ELSE 0 END), sum(CASE WHEN n >= ? THEN n ELSE 0 END) "
-            "FROM rejects WHERE app = ? GROUP BY day",
-            (scanner_threshold, scanner_threshold, app),
+            "SELECT day, sum(CASE WHEN n < :threshold THEN n ELSE 0 END), "
+            "sum(CASE WHEN n >= :threshold THEN n ELSE 0 END) FROM rejects WHERE app = :app"
+            + only
+            + " GROUP BY day",
+            params,
         ):
             row = days.setdefault(day, [0] * 6)
             row[3] += below
             row[4] += above
-        for day, count in self._client_counts(app).items():
+        for day, count in self._client_counts(app, since).items():
             days.setdefault(day, [0] * 6)[5] = count
         return [(day, h, b, m, e, s, c) for day, (h, b, m, e, s, c) in sorted(days.items())]
 
@@ -276,6 +328,11 @@ class UsageState:
             "SELECT oldest, newest, lines, unparsed, read_at FROM logs WHERE log = ?", (log,)
         ).fetchone()
         return tuple(row) if row else None
+
+
+def _only_changed(since: int | None) -> str:
+    """The condition that keeps a query on one app (:app) to the days changed after generation :since."""
+    return "" if since is None else f" AND day IN ({_CHANGED_SINCE})"
 
 
 def _pack(ids: set[int]) -> bytes:

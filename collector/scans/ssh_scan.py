@@ -3,7 +3,10 @@
 Each host's snapshots come from agent id "ssh:<name>" with source "ssh". The
 sequence and the usage state (log offsets, daily counts) live on the collector,
 in a state directory per host, so repeated scans continue where the last one
-stopped, as an agent would.
+stopped, as an agent would. Like an agent's, each snapshot carries only the
+usage days changed since the one the store holds the host's usage through;
+being both sides, the scan asks the store which that is before it starts, so a
+store restored from a backup gets what it lacks with the next scan.
 """
 
 from __future__ import annotations
@@ -16,8 +19,9 @@ from pathlib import Path
 
 from ronda.agent.discovery import DiscoveryOptions
 from ronda.agent.host import HostError
-from ronda.agent.snapshot import ScanOptions, scan
+from ronda.agent.snapshot import ScanOptions, scan_usage
 from ronda.agent.state import AgentState, StateError
+from ronda.agent.usage.delta import UsageMark
 from ronda.collector.scan_config import SshConfig, SshTarget
 from ronda.collector.scans.records import last_sequence, record_ssh
 from ronda.collector.scans.ssh_connect import SshError, connect
@@ -62,13 +66,19 @@ def _state_dir(root: str, target: SshTarget) -> Path:
     return Path(root) / re.sub(r"[^A-Za-z0-9._@-]", "_", target.name)
 
 
-def _scan_options(target: SshTarget, state_dir: Path) -> ScanOptions:
+def _scan_options(target: SshTarget, state_dir: Path, usage_since: UsageMark | None) -> ScanOptions:
     return ScanOptions(
         discovery=DiscoveryOptions(nginx_conf=target.nginx_conf, apache_conf=target.apache_conf),
         agent_id=target.agent_id,
         source="ssh",
         state_dir=state_dir,
+        usage_since=usage_since,
     )
+
+
+def _usage_through(store: Store, agent_id: str) -> int:
+    rows = store.query("SELECT usage_through FROM agents WHERE agent_id = ?", (agent_id,))
+    return int(rows[0]["usage_through"]) if rows else 0
 
 
 def scan_host(store: Store, target: SshTarget, config: SshConfig, state_root: str) -> SshOutcome:
@@ -77,17 +87,24 @@ def scan_host(store: Store, target: SshTarget, config: SshConfig, state_root: st
     where = f"{target.name} ({target.address}:{target.port})"
     try:
         state = AgentState.load(_state_dir(state_root, target))
+        through = _usage_through(store, target.agent_id)
+        state.usage_base = through if through in state.marks else 0
         client = connect(target, config.connect_timeout_seconds)
         with SshHost(client, target.name, config.command_timeout_seconds) as host:
-            snapshot = scan(host, _scan_options(target, _state_dir(state_root, target)))
+            done = scan_usage(
+                host, _scan_options(target, _state_dir(state_root, target), state.usage_since())
+            )
+            snapshot = done.snapshot
             if not host.connected:
                 raise SshError(f"{where}: the connection was lost during the scan; nothing stored")
         if not snapshot.host.hostname and not snapshot.host.machine_id and not snapshot.host.kernel:
             raise SshError(f"{where}: nothing could be read on the host; nothing stored")
         state.agent_id = snapshot.agent_id
         state.sequence = max(state.sequence, last_sequence(store, snapshot.agent_id))
-        snapshot.sequence = state.next_sequence()
+        snapshot.usage_base = state.usage_base if done.changed_only else 0
+        snapshot.sequence = state.next_sequence(done.usage_mark)
         result = store.ingest(snapshot)
+        state.acknowledged(snapshot.sequence, snapshot.usage_base, result.usage_through)
     except (SshError, HostError, StateError) as e:
         message = (
             str(e) if str(e).startswith(target.name) or str(e).startswith(target.address) else f"{where}: {e}"

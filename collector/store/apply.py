@@ -2,11 +2,23 @@
 
 Fast on purpose: agents resend their full state every interval, so most of a
 snapshot is what the store already holds. Each app's wire form is hashed; an
-app whose hash is unchanged is only marked present. Of a changed app whose
+app whose hash is unchanged is only marked present, and its last_seen moved at
+most once an hour (LAST_SEEN_EVERY: rewriting every unchanged app's row for
+the minute was most of a steady snapshot's writes; the host's last snapshot
+says it to the second). Of a changed app whose
 rest is unchanged, only its resources and usage (its state) are checked, and
 stored as received, in wire form. Of a changed app's daily usage only the days
 that differ from its last applied usage are written. Unchanged apps and days
 were checked when they were first stored.
+
+A snapshot relative to a usage base (Snapshot.usage_base) carries only the
+days changed since that snapshot; each is an absolute count, stored like any
+other. The agents row keeps the snapshot through which the agent's usage is
+whole (usage_through): a snapshot with whole windows, or relative to a base at
+or before it, moves it to the snapshot's own sequence. One relative to a base
+the store does not hold (restored from an older backup, the agent forgotten)
+is stored as sent, and usage_through stays where it was: the ack tells the
+agent, which sends the days changed since then, or whole windows.
 """
 
 from __future__ import annotations
@@ -16,30 +28,14 @@ import json
 import sqlite3
 from collections.abc import Callable
 from dataclasses import dataclass, field
-from datetime import datetime
+from datetime import datetime, timedelta
+from typing import NamedTuple
 
 from google.protobuf.message import Message
-from google.protobuf.unknown_fields import UnknownFieldSet
 
-from ronda.collector.store.wirebytes import (
-    app_parts,
-    app_state,
-    app_state_of,
-    changed_days,
-    daily_span,
-    dates_once,
-    last_entry_only,
-    raw_apps,
-    raw_daily_span,
-)
-from ronda.collector.validate import (
-    InvalidSnapshot,
-    app_detail,
-    check_days,
-    check_header,
-    check_unique_dates,
-    validate_message,
-)
+from ronda.collector.store.usage_days import changed_only, whole_window
+from ronda.collector.store.wirebytes import app_parts, app_state, app_state_of, raw_apps
+from ronda.collector.validate import InvalidSnapshot, app_detail, check_header, validate_message
 from ronda.collector.wirejson import CHECKERS, iso_seconds
 from ronda.errors import InputError
 from ronda.wire.v1 import ronda_pb2 as pb
@@ -66,6 +62,9 @@ _APP_UPSERT = """INSERT INTO apps (agent_id, app_key, kind, server_names, listen
 # from usage.
 _APP_PATCH = """UPDATE apps SET state=?, coverage=?, coverage_start=?, last_request=?, last_human_request=?,
     last_seen=?, present=1 WHERE agent_id=? AND app_key=?"""
+# Unchanged apps: only those back in the snapshot, or last seen before ?4, are written.
+_MARK_UNCHANGED = """UPDATE apps SET present=1, last_seen=?1 WHERE agent_id=?2
+    AND app_key IN (SELECT value FROM json_each(?3)) AND (present=0 OR last_seen < ?4)"""
 # Upserts rewrite a row in place; INSERT OR REPLACE would delete it and insert it again (twice the
 # index work).
 _UPSERT_APP_DIGESTS = """INSERT INTO app_digests VALUES (?,?,?,?) ON CONFLICT(agent_id, app_key)
@@ -107,6 +106,15 @@ class SequenceConflict(InputError):
 
 
 _EPOCH = datetime(1970, 1, 1)
+LAST_SEEN_EVERY = timedelta(hours=1)  # how often an unchanged app's last_seen moves
+
+
+class Applied(NamedTuple):
+    duplicate: bool
+    stale: bool
+    last_sequence: int  # the newest sequence stored for the agent
+    usage_through: int  # the snapshot through which the agent's daily usage is whole (0: none)
+    notes: list[str]
 
 
 def ingest_message(
@@ -117,8 +125,8 @@ def ingest_message(
     raw: bytes | None = None,
     prepared: Prepared | None = None,
     header_checked: bool = False,
-) -> tuple[bool, bool, int, list[str]]:
-    """Returns (duplicate, stale, last_sequence, notes). Raises InvalidSnapshot or SequenceConflict.
+) -> Applied:
+    """Raises InvalidSnapshot or SequenceConflict.
 
     `prepared` (from `prepare` outside the write lock) is used if the agent's row is still what it
     was prepared against; otherwise the work is redone here.
@@ -129,14 +137,14 @@ def ingest_message(
     record = admit(c, message) if admit else None
     agent_id, sequence = message.agent_id, message.sequence
     base = read_base(c, agent_id)
-    last = base[0] if base else 0
+    last, through = (base[0], base[2]) if base else (0, 0)
     seen = c.execute(
         "SELECT report_id FROM snapshots WHERE agent_id=? AND sequence=?", (agent_id, sequence)
     ).fetchone()
     if seen:
         if seen[0] != message.report_id:
             raise SequenceConflict(agent_id, sequence, last)
-        return True, False, last, []
+        return Applied(True, False, last, through, [])
     stale = base is not None and sequence < last
     if stale:
         validate_message(message)
@@ -158,24 +166,42 @@ def ingest_message(
         ),
     )
     if stale:
-        return False, True, last, []
+        return Applied(False, True, last, through, [])
     assert prepared is not None  # prepared above for every snapshot that is not stale
+    usage_base = message.usage_base
+    held = usage_base == 0 or usage_base <= through
     c.execute(
-        """INSERT INTO agents VALUES (?,?,?,?,?,?)
+        """INSERT INTO agents (agent_id, first_seen, last_seen, last_sequence, last_report_id, source,
+                 usage_through) VALUES (?,?,?,?,?,?,?)
                  ON CONFLICT(agent_id) DO UPDATE SET last_seen=excluded.last_seen,
                  last_sequence=excluded.last_sequence, last_report_id=excluded.last_report_id,
-                 source=excluded.source""",
-        (agent_id, now, now, sequence, message.report_id, _SOURCE.get(message.source, "unspecified")),
+                 source=excluded.source, usage_through=excluded.usage_through""",
+        (
+            agent_id,
+            now,
+            now,
+            sequence,
+            message.report_id,
+            _SOURCE.get(message.source, "unspecified"),
+            sequence if held else through,
+        ),
     )
     write(c, agent_id, prepared)
     notes = record() if record else []
-    return False, False, sequence, notes
+    if not held:
+        notes.append(
+            f"its usage days are those changed since snapshot {usage_base}, whose usage this collector does "
+            + (f"not hold (it holds it through snapshot {through})" if through else "not hold")
+            + ": they are stored, and the days changed before them are asked for"
+        )
+    return Applied(False, False, sequence, sequence if held else through, notes)
 
 
 def read_base(c: sqlite3.Connection, agent_id: str) -> tuple | None:
-    """What a prepared snapshot was computed against: the agent's newest sequence and report."""
+    """What a prepared snapshot was computed against: the agent's newest sequence and report, and the
+    snapshot through which its usage is whole."""
     return c.execute(
-        "SELECT last_sequence, last_report_id FROM agents WHERE agent_id=?", (agent_id,)
+        "SELECT last_sequence, last_report_id, usage_through FROM agents WHERE agent_id=?", (agent_id,)
     ).fetchone()
 
 
@@ -191,6 +217,11 @@ def _iso(message: Message, name: str) -> str | None:
     return iso_seconds(getattr(message, name).seconds) + "Z"
 
 
+def _before(now: str, delta: timedelta) -> str:
+    """`now` ("YYYY-MM-DDTHH:MM:SSZ") less `delta`, in the same form."""
+    return (datetime.fromisoformat(now[:-1]) - delta).isoformat(timespec="seconds") + "Z"
+
+
 def _digest(data: bytes) -> bytes:
     """SHA-256, which processors compute in hardware (a third faster than BLAKE2 here), cut to 16 bytes."""
     return hashlib.sha256(data).digest()[:16]
@@ -203,10 +234,13 @@ class Prepared:
     base: tuple | None
     host: tuple
     keys: str
-    unchanged: list = field(default_factory=list)
+    now: str = ""
+    seen_before: str = ""  # an unchanged app last seen before this is marked seen now
+    unchanged: list = field(default_factory=list)  # keys of the apps whose wire form is as last applied
     apps: list = field(default_factory=list)
     digests: list = field(default_factory=list)
     blocks: list = field(default_factory=list)
+    forgotten_blocks: list = field(default_factory=list)  # keys of apps whose stored block no longer holds
     days: list = field(default_factory=list)  # an app's earlier days that changed
     latest: list = field(default_factory=list)  # each app's newest day (its last entry)
     patches: list = field(default_factory=list)  # apps whose resources or usage alone changed
@@ -272,13 +306,14 @@ def prepare(
         digest = _digest(wire)
         old = digests.get(app.key)
         if old is not None and old[0] == digest:
-            unchanged.append((now, agent_id, app.key))
+            unchanged.append(app.key)
         else:
             parts = app_parts(wire)
             stable = parts[0] if parts else None
             changed.append(
                 (i, app, digest, _digest(stable) if stable else None, old[1] if old else None, wire, parts)
             )
+    relative = m.usage_base != 0  # usage holds only the days changed since that snapshot
     blocks = (
         dict(
             c.execute(
@@ -287,10 +322,17 @@ def prepare(
                 (agent_id, json.dumps([item[1].key for item in changed])),
             )
         )
-        if changed
+        if changed and not relative
         else {}
     )
-    p = Prepared(base=base, host=host, keys=json.dumps([app.key for app in m.apps]), unchanged=unchanged)
+    p = Prepared(
+        base=base,
+        host=host,
+        keys=json.dumps([app.key for app in m.apps]),
+        now=now,
+        seen_before=_before(now, LAST_SEEN_EVERY),
+        unchanged=unchanged,
+    )
     for i, app, digest, stable, old_stable, wire, parts in changed:
         where = f"apps[{i}]"
         usage = app.usage if app.HasField("usage") else None
@@ -306,48 +348,26 @@ def prepare(
                 detail.pop(name, None)
         usage_rest = None  # the usage's wire form without its daily entries
         if usage is not None:
-            old = blocks.get(app.key)
-            # Often the days are those already stored: then the received bytes show it, unserialized. (Where
-            # today's counts moved, the stored block's last bytes are not among them: that is quicker to see.)
-            span = (
-                raw_daily_span(wire, parts.usage_start, parts.usage_end, usage)
-                if old is not None
-                and parts is not None
-                and parts.usage_start >= 0
-                and wire.find(old[-32:], parts.usage_start, parts.usage_end) >= 0
-                else None
+            writes = (
+                changed_only(usage, wire, parts, where, problems)
+                if relative
+                else whole_window(usage, wire, parts, blocks.get(app.key), where, problems)
             )
-            same = span is not None and wire[span[0] : span[1]] == old
-            if same:
-                assert span is not None and parts is not None  # a span is only looked for in the parts
-                usage_rest = wire[parts.usage_start : span[0]] + wire[span[1] : parts.usage_end]
-            else:
-                if len(UnknownFieldSet(usage)):
-                    # from a newer agent; they would blur where the daily entries are
-                    usage.DiscardUnknownFields()
-                usage_wire = usage.SerializeToString(deterministic=True)
-                head, tail = daily_span(usage, usage_wire)
-                block, usage_rest = usage_wire[head:tail], usage_wire[:head] + usage_wire[tail:]
-            if not same and old != block:
-                moved = changed_days(old, block, usage.daily)
-                if old is None or not dates_once(block, moved):
-                    check_unique_dates(usage.daily, where, problems)
-                if old is None or len(moved) > 1 or not last_entry_only(old, block, usage.daily[-1]):
-                    p.blocks.append((agent_id, app.key, block))
-                # else only the last entry (today's) moved: the stored block keeps every earlier entry as
-                # it is, so it is not rewritten (about once a day instead of with every snapshot). The store
-                # then holds every entry of the stored block but perhaps its last exactly as the block says.
-            else:
-                # the stored block may lag behind in its last entry: that one is written whatever it says
-                moved = usage.daily[-1:]
-            rows = check_days(moved, where, problems)
-            if rows:
-                p.latest.append((agent_id, app.key, *rows[-1]))
-                p.days.extend((agent_id, app.key, *row) for row in rows[:-1])
+            usage_rest = writes.rest
+            if writes.block is not None:
+                p.blocks.append((agent_id, app.key, writes.block))
+            if writes.forget_block:
+                p.forgotten_blocks.append(app.key)
+            for n, row in enumerate(writes.rows):
+                (p.latest if n == writes.newest else p.days).append((agent_id, app.key, *row))
         if problems:
             continue  # the snapshot is refused; only the problems are still of use
         p.digests.append((agent_id, app.key, digest, stable))
-        state = app_state(parts.resources, usage_rest) if parts is not None else app_state_of(app)
+        state = (
+            app_state(parts.resources, usage_rest)
+            if parts is not None and (usage is None or usage_rest is not None)
+            else app_state_of(app)
+        )
         usage_columns = (
             (
                 _COVERAGE.get(usage.coverage),
@@ -415,10 +435,16 @@ def write(c: sqlite3.Connection, agent_id: str, p: Prepared) -> None:
         (agent_id, p.keys),
     )
     c.executemany(_APP_UPSERT, p.apps)
-    c.executemany("UPDATE apps SET present=1, last_seen=? WHERE agent_id=? AND app_key=?", p.unchanged)
+    if p.unchanged:
+        c.execute(_MARK_UNCHANGED, (p.now, agent_id, json.dumps(p.unchanged), p.seen_before))
     c.executemany(_APP_PATCH, p.patches)
     c.executemany(_UPSERT_APP_DIGESTS, p.digests)
     c.executemany(_UPSERT_APP_DAILY_WIRE, p.blocks)
+    if p.forgotten_blocks:
+        c.execute(
+            "DELETE FROM app_daily_wire WHERE agent_id=? AND app_key IN (SELECT value FROM json_each(?))",
+            (agent_id, json.dumps(p.forgotten_blocks)),
+        )
     c.executemany(_UPSERT_APP_USAGE_LATEST, p.latest)  # first: it may move an earlier newest day to the days
     c.executemany(_UPSERT_APP_USAGE_DAYS, p.days)
     c.execute("DELETE FROM listeners WHERE agent_id=?", (agent_id,))

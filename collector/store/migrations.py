@@ -89,6 +89,11 @@ MIGRATIONS: tuple[Migration, ...] = (
         only_if=store.STATE_AS_TEXT,
     ),
     Migration(43, "which column of each inventory import went to which field", reconcile.IMPORT_COLUMNS),
+    Migration(
+        44,
+        "per agent, the snapshot through which the store holds its daily usage whole",
+        store.USAGE_THROUGH,
+    ),
 )
 
 KNOWN_VERSIONS = frozenset(m.version for m in MIGRATIONS)

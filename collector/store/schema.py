@@ -162,3 +162,9 @@ ALTER TABLE apps DROP COLUMN state;
 ALTER TABLE apps ADD COLUMN state BLOB;
 DELETE FROM app_digests;
 """
+
+# 44: agents send only the usage days changed since a snapshot whose usage the collector holds; it keeps,
+# per agent, the newest such snapshot (0: none, as for an agent known only before this migration).
+USAGE_THROUGH = """
+ALTER TABLE agents ADD COLUMN usage_through INTEGER NOT NULL DEFAULT 0;
+"""

@@ -76,6 +76,7 @@ class IngestResult:
     stale: bool
     last_sequence: int = 0  # the newest sequence stored for the agent
     notes: tuple[str, ...] = ()  # warnings for the agent's operator (e.g. a cloned machine)
+    usage_through: int = 0  # the snapshot through which the agent's daily usage is whole (0: none)
 
     @property
     def applied(self) -> bool:
@@ -115,6 +116,7 @@ class Store:
         self.db = sqlite_utils.Database(conn)
         self._lock = threading.RLock()
         self._readers = threading.local()
+        self._reader_conns: list[sqlite3.Connection] = []  # every thread's, closed with the store
         self._lock_file: int | None = None
         if self.path != ":memory:":
             try:
@@ -209,6 +211,9 @@ class Store:
         self._next_checkpoint = time.monotonic() + every
 
     def close(self) -> None:
+        for reader in self._reader_conns:
+            reader.close()
+        self._reader_conns.clear()
         self.conn.close()
         if self._lock_file is not None:
             os.close(self._lock_file)
@@ -223,6 +228,7 @@ class Store:
             reader = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False, timeout=30)
             reader.execute("PRAGMA query_only=ON")
             self._readers.conn = reader
+            self._reader_conns.append(reader)
         return reader
 
     def _prepare(
@@ -284,10 +290,14 @@ class Store:
             raise InvalidSnapshot(problems)
         prepared = self._prepare(message, now, raw, admit)
         with self.writing(wait) as c:
-            duplicate, stale, last, notes = ingest_message(
-                c, message, now, admit, raw, prepared, header_checked=True
-            )
-        return IngestResult(duplicate=duplicate, stale=stale, last_sequence=last, notes=tuple(notes))
+            applied = ingest_message(c, message, now, admit, raw, prepared, header_checked=True)
+        return IngestResult(
+            duplicate=applied.duplicate,
+            stale=applied.stale,
+            last_sequence=applied.last_sequence,
+            notes=tuple(applied.notes),
+            usage_through=applied.usage_through,
+        )
 
     # -- queries -----------------------------------------------------------------
     def query(self, sql: str, params: tuple | dict = ()) -> list[dict[str, Any]]:

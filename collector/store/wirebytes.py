@@ -182,7 +182,11 @@ def app_parts(raw: bytes) -> AppParts | None:
             number, wire_type = key >> 3, key & 7
             if number < last or (number == last and first <= number <= second):
                 return None  # out of order, or a message field written twice (protobuf would merge them)
-            value, i = _field_value(raw, i, wire_type)
+            if wire_type == 2 and raw[i] < 0x80:  # a string or message under 128 bytes, read without a call
+                value = i + 1
+                i = value + raw[i]
+            else:
+                value, i = _field_value(raw, i, wire_type)
             if first <= number <= second:
                 if cut_start < 0:
                     cut_start = start
@@ -234,6 +238,29 @@ def raw_daily_span(raw: bytes, start: int, end: int, usage: pb.Usage) -> tuple[i
     if cut < i or raw[cut:end] != tail:
         return None
     return i, cut
+
+
+def without_daily(raw: bytes, start: int, end: int) -> bytes | None:
+    """The usage message `raw[start:end]` (as received) without its daily entries, its other fields as they
+    are; None where the bytes are not a message this reader can walk."""
+    kept, i, since = [], start, start
+    try:
+        while i < end:
+            record = i
+            key, i = _varint(raw, i)
+            if key & 7 == 2 and raw[i] < 0x80:  # a string or message under 128 bytes, read without a call
+                i += 1 + raw[i]
+            else:
+                _, i = _field_value(raw, i, key & 7)
+            if key == _DAILY_KEY:
+                kept.append(raw[since:record])
+                since = i
+    except IndexError:
+        return None
+    if i != end:
+        return None
+    kept.append(raw[since:end])
+    return b"".join(kept)
 
 
 def app_state(resources: bytes, usage: bytes | None) -> bytes:

@@ -33,7 +33,7 @@ COVERAGE_PARTIAL: Coverage
 COVERAGE_FULL: Coverage
 
 class Snapshot(_message.Message):
-    __slots__ = ("agent_id", "sequence", "report_id", "collected_at", "agent_version", "source", "host", "apps", "listeners", "errors", "interval_seconds", "coalesced")
+    __slots__ = ("agent_id", "sequence", "report_id", "collected_at", "agent_version", "source", "host", "apps", "listeners", "errors", "interval_seconds", "coalesced", "usage_base")
     AGENT_ID_FIELD_NUMBER: _ClassVar[int]
     SEQUENCE_FIELD_NUMBER: _ClassVar[int]
     REPORT_ID_FIELD_NUMBER: _ClassVar[int]
@@ -46,6 +46,7 @@ class Snapshot(_message.Message):
     ERRORS_FIELD_NUMBER: _ClassVar[int]
     INTERVAL_SECONDS_FIELD_NUMBER: _ClassVar[int]
     COALESCED_FIELD_NUMBER: _ClassVar[int]
+    USAGE_BASE_FIELD_NUMBER: _ClassVar[int]
     agent_id: str
     sequence: int
     report_id: str
@@ -58,21 +59,24 @@ class Snapshot(_message.Message):
     errors: _containers.RepeatedCompositeFieldContainer[SourceError]
     interval_seconds: int
     coalesced: int
-    def __init__(self, agent_id: _Optional[str] = ..., sequence: _Optional[int] = ..., report_id: _Optional[str] = ..., collected_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., agent_version: _Optional[str] = ..., source: _Optional[_Union[Source, str]] = ..., host: _Optional[_Union[HostFacts, _Mapping]] = ..., apps: _Optional[_Iterable[_Union[App, _Mapping]]] = ..., listeners: _Optional[_Iterable[_Union[Listener, _Mapping]]] = ..., errors: _Optional[_Iterable[_Union[SourceError, _Mapping]]] = ..., interval_seconds: _Optional[int] = ..., coalesced: _Optional[int] = ...) -> None: ...
+    usage_base: int
+    def __init__(self, agent_id: _Optional[str] = ..., sequence: _Optional[int] = ..., report_id: _Optional[str] = ..., collected_at: _Optional[_Union[datetime.datetime, _timestamp_pb2.Timestamp, _Mapping]] = ..., agent_version: _Optional[str] = ..., source: _Optional[_Union[Source, str]] = ..., host: _Optional[_Union[HostFacts, _Mapping]] = ..., apps: _Optional[_Iterable[_Union[App, _Mapping]]] = ..., listeners: _Optional[_Iterable[_Union[Listener, _Mapping]]] = ..., errors: _Optional[_Iterable[_Union[SourceError, _Mapping]]] = ..., interval_seconds: _Optional[int] = ..., coalesced: _Optional[int] = ..., usage_base: _Optional[int] = ...) -> None: ...
 
 class ReportAck(_message.Message):
-    __slots__ = ("accepted", "duplicate", "stale", "sequence", "message")
+    __slots__ = ("accepted", "duplicate", "stale", "sequence", "message", "usage_through")
     ACCEPTED_FIELD_NUMBER: _ClassVar[int]
     DUPLICATE_FIELD_NUMBER: _ClassVar[int]
     STALE_FIELD_NUMBER: _ClassVar[int]
     SEQUENCE_FIELD_NUMBER: _ClassVar[int]
     MESSAGE_FIELD_NUMBER: _ClassVar[int]
+    USAGE_THROUGH_FIELD_NUMBER: _ClassVar[int]
     accepted: bool
     duplicate: bool
     stale: bool
     sequence: int
     message: str
-    def __init__(self, accepted: _Optional[bool] = ..., duplicate: _Optional[bool] = ..., stale: _Optional[bool] = ..., sequence: _Optional[int] = ..., message: _Optional[str] = ...) -> None: ...
+    usage_through: int
+    def __init__(self, accepted: _Optional[bool] = ..., duplicate: _Optional[bool] = ..., stale: _Optional[bool] = ..., sequence: _Optional[int] = ..., message: _Optional[str] = ..., usage_through: _Optional[int] = ...) -> None: ...
 
 class EnrolRequest(_message.Message):
     __slots__ = ("agent_id", "secret", "machine_id", "hostname")

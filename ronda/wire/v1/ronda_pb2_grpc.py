@@ -54,6 +54,8 @@ class CollectorServicer:
     def Report(self, request, context):
         """Report sends the agent's full current view of its host. Idempotent by
         (agent_id, sequence): a resent snapshot is acknowledged and changes nothing.
+        Agents gzip snapshots above a small size (gRPC message compression); one
+        that answers UNIMPLEMENTED to a compressed call gets them uncompressed.
         """
         context.set_code(grpc.StatusCode.UNIMPLEMENTED)
         context.set_details('Method not implemented!')

@@ -1,0 +1,40 @@
+"""The ingest benchmark script runs (small: the real run is `.venv/bin/python -m bench.ingest`)."""
+
+from __future__ import annotations
+
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+ROOT = Path(__file__).resolve().parent.parent
+pytestmark = pytest.mark.servers  # ronda serve and a bare grpcio server
+
+
+def test_benchmark_script_runs_both_workloads_and_counts_bytes_on_the_wire():
+    done = subprocess.run(
+        [
+            sys.executable,
+            "-m",
+            "bench.ingest",
+            "--agents",
+            "2",
+            "--seconds",
+            "1",
+            "--apps",
+            "5",
+            "--days",
+            "5",
+        ]
+        + ["--client-processes", "1", "--server-processes", "1", "--wire-apps", "5"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=True,
+    )
+    out = done.stdout
+    assert "steady: 2 agents" in out and "first-contact: 2 agents" in out
+    assert out.count("bare grpcio (ack only)") == 2 and out.count("ronda / bare = ") == 2
+    assert "  5 apps   changed days, gzip" in out and " MB" in out
