@@ -23,6 +23,7 @@ from click.decorators import FC
 from ronda.collector.listing import Filters, parse_since
 from ronda.collector.lists import Output
 from ronda.collector.output import FORMATS, output_file
+from ronda.collector.scan_config import configured_timezone
 from ronda.command import DATABASE_META
 from ronda.errors import ConfigError
 from ronda.i18n import Lang
@@ -119,7 +120,7 @@ def language_options(f: FC) -> FC:
         "tz",
         metavar="ZONE",
         help="Time zone of dates and times: WIB, WITA, WIT, UTC or a name such as Asia/Makassar "
-        "(default: $RONDA_TZ, else this host's zone).",
+        "(default: $RONDA_TZ, else `timezone` in the collector config, else this host's zone).",
     )(f)
     return click.option(
         "--lang",
@@ -130,8 +131,10 @@ def language_options(f: FC) -> FC:
 
 
 def language(lang: str | None, tz: str | None) -> Lang:
-    """The language and time zone asked for (a LanguageError, exit 2, names the choices)."""
-    return get_language(lang, tz)
+    """The language and time zone asked for: --tz, else $RONDA_TZ, else the collector config's
+    `timezone`, else the host's (a LanguageError, exit 2, names the choices)."""
+    configured = None if tz or os.environ.get("RONDA_TZ") else configured_timezone()
+    return get_language(lang, tz, configured_timezone=configured)
 
 
 _FILTER_OPTIONS: dict[str, Callable[[], Callable[[FC], FC]]] = {

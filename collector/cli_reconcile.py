@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+from collections.abc import Callable
 from datetime import UTC, datetime
 from typing import Any
 
@@ -51,45 +52,62 @@ def reconcile(db: str, config_path: str | None, fmt: str) -> None:
     click.echo(present.reconcile_text(run_reconcile(Store(db), config), fmt))
 
 
+def _finding_kind_option(help: str) -> Callable[[FC], FC]:
+    return click.option("--kind", "kinds", multiple=True, type=click.Choice(KINDS), help=help)
+
+
+def _verdict_option(help: str) -> Callable[[FC], FC]:
+    return click.option("--verdict", "verdicts", multiple=True, type=click.Choice(VERDICTS), help=help)
+
+
 @click.command()
 @db_option
 @format_option
-@click.option("--kind", "kinds", multiple=True, type=click.Choice(KINDS), help="Only this kind (repeatable).")
+@_finding_kind_option("Only this kind (repeatable).")
+@_verdict_option("Only findings on an app with this verdict (repeatable).")
 @click.option("--all", "include_resolved", is_flag=True, help="Include resolved findings.")
 @list_options("opd", "host", "since")
-def findings(db: str, fmt: str, kinds: tuple[str, ...], include_resolved: bool, **options: Any) -> None:
+def findings(
+    db: str,
+    fmt: str,
+    kinds: tuple[str, ...],
+    verdicts: tuple[str, ...],
+    include_resolved: bool,
+    **options: Any,
+) -> None:
     """Discrepancies between the declared inventory and what runs. --since: findings first
-    seen since then (what is new this week: --since 7d)."""
+    seen since then (what is new this week: --since 7d).
+
+    \b
+      ronda findings --kind hidden --verdict safe-to-take-down
+    """
     from ronda.collector.lists import findings_list
 
     out = output_from(fmt, options)
-    filters = filters_from(dict(options, kinds=kinds))
+    filters = filters_from(dict(options, kinds=kinds), verdicts)
     emit(lambda: findings_list(Store(db), filters, out, include_resolved), options["output"])
 
 
 @click.command()
 @db_option
 @format_option
-@click.option(
-    "--verdict",
-    "verdicts",
-    multiple=True,
-    type=click.Choice(VERDICTS),
-    help="Show these verdicts instead of safe-to-take-down (repeatable).",
-)
+@_verdict_option("Show these verdicts instead of safe-to-take-down (repeatable).")
+@_finding_kind_option("Only apps with an open finding of this kind, such as hidden (repeatable).")
 @list_options("opd", "host", "since")
-def candidates(db: str, fmt: str, verdicts: tuple[str, ...], **options: Any) -> None:
+def candidates(db: str, fmt: str, verdicts: tuple[str, ...], kinds: tuple[str, ...], **options: Any) -> None:
     """Apps ronda calls safe to take down, with the evidence and any decision. --since: verdicts
     reached since then.
 
     \b
       ronda candidates --opd Bappeda --lang id
+      ronda candidates --kind hidden          (undeclared apps nobody uses)
       ronda candidates --verdict review --verdict insufficient-evidence --format csv -o tinjau.csv
     """
     from ronda.collector.lists import candidates_list
 
+    filters = filters_from(dict(options, kinds=kinds), verdicts)
     out = output_from(fmt, options)
-    emit(lambda: candidates_list(Store(db), filters_from(options, verdicts), out), options["output"])
+    emit(lambda: candidates_list(Store(db), filters, out), options["output"])
 
 
 @click.command()
@@ -271,24 +289,34 @@ def _decide_sheet(store: Store, sheet: str, force: bool) -> None:
 @click.option("--decision", type=click.Choice(DECISIONS), help="Only this decision.")
 @click.option("--by", metavar="TEXT", help="Only decisions by someone whose name holds TEXT.")
 @click.option("--latest", is_flag=True, help="Only each app's latest decision (the one in force).")
-@list_options("opd", "since")
+@_verdict_option("Only decisions on an app whose verdict is now this (repeatable).")
+@list_options("opd", "host", "since")
 def decisions_(
-    db: str, fmt: str, app: str | None, decision: str | None, by: str | None, latest: bool, **options: Any
+    db: str,
+    fmt: str,
+    app: str | None,
+    decision: str | None,
+    by: str | None,
+    latest: bool,
+    verdicts: tuple[str, ...],
+    **options: Any,
 ) -> None:
     """Decisions recorded with `ronda decide`, newest first: who decided what, when
-    and why, with ronda's verdict then and now. --since: decided since then.
+    and why, with ronda's verdict then and now. --since: decided since then; --verdict: the
+    verdict now (a take-down decided while the app is now in use: --decision take-down
+    --verdict keep).
 
     \b
       ronda decisions --decision take-down --since 2026-01-01 --format csv
       ronda decisions --app APP-003
-      ronda decisions --latest --opd "Dinas Kesehatan" --lang id
+      ronda decisions --latest --opd "Dinas Kesehatan" --host web-dinkes --lang id
     """
     from ronda.collector.lists import decisions_list
 
     store = Store(db)
     subject = find_subject(store, app).subject if app else None
     out = output_from(fmt, options)
-    filters = filters_from(options)
+    filters = filters_from(options, verdicts)
     emit(lambda: decisions_list(store, filters, out, subject, decision, by, latest), options["output"])
 
 

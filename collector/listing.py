@@ -78,7 +78,7 @@ def _folded(values: Iterable[str]) -> set[str]:
 def apply(rows: list[dict[str, Any]], filters: Filters, fields: Fields) -> list[dict[str, Any]]:
     """The rows that pass every filter given, sorted and cut to --limit."""
     owners, hosts = _folded(filters.owners), _folded(filters.hosts)
-    verdicts, kinds = set(filters.verdicts), set(filters.kinds)
+    verdicts, kinds = set(filters.verdicts), _folded(filters.kinds)
     out = []
     for row in rows:
         if owners and fields.owner and str(row.get(fields.owner) or "").strip().casefold() not in owners:
@@ -89,7 +89,7 @@ def apply(rows: list[dict[str, Any]], filters: Filters, fields: Fields) -> list[
             continue
         if verdicts and fields.verdict and row.get(fields.verdict) not in verdicts:
             continue
-        if kinds and fields.kind and row.get(fields.kind) not in kinds:
+        if kinds and fields.kind and not _holds(row.get(fields.kind), kinds):
             continue
         if filters.stale and not row.get("stale"):
             continue
@@ -100,6 +100,7 @@ def apply(rows: list[dict[str, Any]], filters: Filters, fields: Fields) -> list[
 
 
 def _holds(value: Any, wanted: set[str]) -> bool:
+    """Whether `value` (a value, a list, or a `, `-separated list) is one of `wanted` (casefolded)."""
     if isinstance(value, (list, tuple)):
         return any(str(v).casefold() in wanted for v in value)
     if isinstance(value, str) and ", " in value:

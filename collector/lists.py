@@ -27,16 +27,8 @@ from ronda.collector.reconcile.queries import (
 )
 from ronda.collector.scans.view import load_view, sightings
 from ronda.collector.store import Store
-from ronda.collector.words import Words
+from ronda.collector.words import HOST_COVERAGE_LABELS, Words
 from ronda.i18n import N_, Lang
-
-# How a host is covered (Store.hosts), as a reader says it.
-COVERAGE = {
-    "agent": N_("agent"),
-    "ssh": N_("SSH scan"),
-    "network": N_("network sweep only"),
-    "none": N_("none"),
-}
 
 # Column headers of a terminal table in languages other than English (which shows the column names).
 HEADERS = {
@@ -112,9 +104,13 @@ HOST_FIELDS = Fields(host=("hostname", "agent_id", "fqdn"), since="last_seen")
 APP_FIELDS = Fields(
     owner="owner", host=("hostname", "agent_id"), since="first_seen", verdict="verdict", kind="kind"
 )
-FINDING_FIELDS = Fields(owner="owner", host=("hostname", "agent_id"), since="first_seen", kind="kind")
+FINDING_FIELDS = Fields(
+    owner="owner", host=("hostname", "agent_id"), since="first_seen", verdict="verdict", kind="kind"
+)
 NO_CANDIDATES = N_("no candidates (run `ronda reconcile` first)")
-CANDIDATE_FIELDS = Fields(owner="owner", host=("hosts", "agent_id"), since="since", verdict="verdict")
+CANDIDATE_FIELDS = Fields(
+    owner="owner", host=("hosts", "agent_id"), since="since", verdict="verdict", kind="findings"
+)
 
 
 @dataclass(frozen=True)
@@ -186,17 +182,25 @@ def findings_rows(
 ) -> list[dict[str, Any]]:
     rows = finding_rows(store, kinds, include_resolved)
     owners = {r["app_id"]: r["owner"] for r in store.query("SELECT app_id, owner FROM inventory")}
+    verdicts = {r["subject"]: r["verdict"] for r in store.query("SELECT subject, verdict FROM verdicts")}
     for r in rows:
         r["detail"] = json.loads(r["detail"])
         r["owner"] = owners.get(r["app_id"], "") or ""
+        r["verdict"] = verdicts.get(r["subject"])  # the subject's verdict; none for hosts and listeners
     return rows
 
 
 def candidates_rows(store: Store, verdicts: Sequence[str]) -> list[dict[str, Any]]:
     rows = [expand(r) for r in candidate_rows(store, verdicts)]
     names = AppNames.of(store)
+    findings: dict[str, list[str]] = {}
+    for f in store.query(
+        "SELECT DISTINCT subject, kind FROM findings WHERE resolved_at IS NULL ORDER BY kind"
+    ):
+        findings.setdefault(f["subject"], []).append(f["kind"])
     for r in rows:
         r["app"] = names.name(r)  # what `ronda explain` takes
+        r["findings"] = findings.get(r["subject"], [])  # the kinds of its open findings (--kind)
     return rows
 
 
@@ -224,14 +228,14 @@ def _localized(rows: list[dict[str, Any]], out: Output) -> list[dict[str, Any]]:
             ):
                 if row.get(key):
                     row[key] = words.day(row[key])
-            if "verdict" in row:
+            if row.get("verdict"):
                 row["verdict"] = words.verdict(row["verdict"])
             if "kind" in row and "summary" in row:
                 row["kind"] = words.kind(row["kind"])
             if "stale" in row:
                 row["stale"] = words._("stale") if row["stale"] else ""
-            if row.get("coverage") in COVERAGE:
-                row["coverage"] = words._(COVERAGE[row["coverage"]])
+            if row.get("coverage") in HOST_COVERAGE_LABELS:
+                row["coverage"] = words.host_coverage(row["coverage"])
         shown.append(row)
     return shown
 
@@ -268,8 +272,10 @@ def hosts_list(store: Store, filters: Filters, out: Output, stale_after_hours: i
 def apps_list(store: Store, filters: Filters, out: Output, include_gone: bool = False) -> str | bytes:
     rows = apply(app_rows(store, include_gone), filters, APP_FIELDS)
     if out.fmt == "table":
+        names = AppNames.of(store)
         for row in rows:
             row["root"] = row["root"] or ""
+            row["app_key"] = names.key(row["agent_id"], row["app_key"])  # what `ronda explain` takes
     return write(rows, out, APP_TABLE, N_("no apps yet"))
 
 
@@ -312,7 +318,7 @@ DECISION_TABLE = [
     "verdict_then",
     "verdict_now",
 ]
-DECISION_FIELDS = Fields(owner="owner", since="decided_at")
+DECISION_FIELDS = Fields(owner="owner", host=("hosts", "agent_id"), since="decided_at", verdict="verdict_now")
 
 
 def decisions_list(

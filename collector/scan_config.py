@@ -1,4 +1,7 @@
-"""The collector's scan settings: which networks may be swept, which hosts are scanned over SSH.
+"""The collector's settings: which networks may be swept, which hosts are scanned over SSH, and the
+time zone people read dates in.
+
+timezone = "WITA"   # WIB, WITA, WIT or a name such as Asia/Makassar; --tz and $RONDA_TZ come first
 
 [network]
 scopes = ["10.20.0.0/16", "192.168.5.10"]   # the only addresses ronda ever sweeps
@@ -28,11 +31,13 @@ apache_conf = ""
 
 from __future__ import annotations
 
+import os
 from dataclasses import dataclass, field, replace
 from typing import Any, cast
 
 from ronda.collector.scans.scope import DEFAULT_WEB_PORTS, IPNetwork, PortList, ScopeError, parse_networks
 from ronda.errors import ConfigError
+from ronda.i18n import LanguageError, choose_timezone
 from ronda.ids import valid_agent_id
 from ronda.tomlfile import TomlFile, fields_of, find_config
 
@@ -103,6 +108,7 @@ class ScanConfig:
     path: str = ""
     network: NetworkConfig = field(default_factory=NetworkConfig)
     ssh: SshConfig = field(default_factory=SshConfig)
+    timezone: str = ""  # "": the host's zone
 
 
 def load_scan_config(path: str | None) -> ScanConfig:
@@ -112,10 +118,25 @@ def load_scan_config(path: str | None) -> ScanConfig:
     if path is None:
         return ScanConfig()
     file = TomlFile.read(path, "collector config", ScanConfigError)
-    file.settings(file.data, {"network": dict, "ssh": dict})
-    config = ScanConfig(path=path, network=_network(file), ssh=_ssh(file))
+    top = file.settings(file.data, {"network": dict, "ssh": dict, "timezone": str})
+    config = ScanConfig(path=path, network=_network(file), ssh=_ssh(file), timezone=top.get("timezone", ""))
+    if config.timezone:
+        try:
+            choose_timezone(config.timezone, {})
+        except LanguageError as e:
+            file.problem(str(e), "timezone")
     file.check()
     return config
+
+
+def configured_timezone() -> str | None:
+    """The `timezone` of the collector config ($RONDA_CONFIG, else /etc/ronda/collector.toml), for
+    commands that have no --config: None when there is none, or when the default file is there but
+    this user may not read it (an operator outside the collector's group gets the host's zone)."""
+    path = find_config(None, "RONDA_CONFIG", DEFAULT_CONFIG)
+    if path is None or (path == DEFAULT_CONFIG and not os.access(path, os.R_OK)):
+        return None
+    return load_scan_config(path).timezone or None
 
 
 _NETWORK = {

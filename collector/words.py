@@ -51,6 +51,13 @@ COVERAGE_LABELS = {
     "none": N_("no log"),
     "": N_("unknown"),
 }
+# How a host is covered (Store.hosts and the network sweep), as a reader says it.
+HOST_COVERAGE_LABELS = {
+    "agent": N_("agent"),
+    "ssh": N_("SSH scan"),
+    "network": N_("network sweep only"),
+    "none": N_("none"),
+}
 EFFECT_LABELS = {
     "safe-to-take-down": N_("for taking down"),
     "keep": N_("for keeping"),
@@ -86,6 +93,9 @@ class Words:
 
     def coverage(self, code: str | None) -> str:
         return self._label(COVERAGE_LABELS, code or "")
+
+    def host_coverage(self, code: str | None) -> str:
+        return self._label(HOST_COVERAGE_LABELS, code)
 
     def effect(self, code: str | None) -> str:
         return self._label(EFFECT_LABELS, code)

@@ -107,10 +107,18 @@ def test_pins_take_the_same_names(fleet):
 
 
 def test_every_list_prints_a_name_explain_takes(fleet):
+    for app in ("web2/nginx:_:80/", "APP-4"):  # a key two hosts share, and a declared app
+        assert invoke(fleet, "decide", app, "keep", "--reason", "x", "--by", "y").exit_code == 0
     verdicts = [f"--verdict={v}" for v in ("safe-to-take-down", "review", "keep", "insufficient-evidence")]
     names = column(invoke(fleet, "candidates", *verdicts).output, "APP")
     names += [n for n in column(invoke(fleet, "findings").output, "SUBJECT") if not n.startswith("listener:")]
     assert "web1/nginx:_:80/" in names and "nginx:simpeg.prov.example:80/" in names and "APP-4" in names
-    for name in set(names):
+    apps = column(invoke(fleet, "apps").output, "APP_KEY")
+    assert {"web1/nginx:_:80/", "web2/nginx:_:80/", "nginx:simpeg.prov.example:80/"} <= set(apps)
+    decisions = column(invoke(fleet, "decisions").output, "APP")
+    assert sorted(decisions) == ["APP-4", "web2/nginx:_:80/"]
+    declared = column(invoke(fleet, "inventory", "list").output, "APP_ID")
+    assert declared == ["APP-1", "APP-2", "APP-3", "APP-4"]
+    for name in {*names, *apps, *decisions, *declared}:
         result = invoke(fleet, "explain", name, "--format", "json")
         assert result.exit_code == 0, (name, result.output)

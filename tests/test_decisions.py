@@ -111,13 +111,19 @@ def test_decisions_lists_and_filters(fleet):
         ("--latest", "--decision", "take-down"): [SIMPEG],
         ("--since", "2999-01-01"): [],
         ("--opd", "Dinas Kesehatan"): ["APP-3", "APP-3"],
+        ("--host", "web2"): [SIMPEG],  # by host name
+        ("--host", "agent-web2"): [SIMPEG],  # or agent id
+        ("--host", "WEB1"): ["APP-3", "APP-2", "APP-3"],  # a declared app on that host, in any case
+        ("--verdict", "keep"): ["APP-2"],  # ronda's verdict now
+        ("--verdict", "safe-to-take-down", "--decision", "keep"): ["APP-3"],  # kept against the verdict
     }
     for args, subjects in pick.items():
         listed = json.loads(invoke(fleet, "decisions", *args, "--format", "json").output)
         assert [r["subject"] for r in listed] == subjects, args
     csv = invoke(fleet, "decisions", "--format", "csv", "--lang", "en").output.splitlines()
     assert csv[0] == (
-        "\ufeffdecision_id,decided_at,subject,app,name,owner,decision,into,decided_by,reason,verdict_then,verdict_now"
+        "\ufeffdecision_id,decided_at,subject,app,name,owner,decision,into,decided_by,reason,verdict_then,verdict_now,"
+        "hosts,agent_id"
     )
     indonesian = invoke(fleet, "decisions", "--lang", "id").output.splitlines()[0]
     assert indonesian.split()[:2] == ["DIPUTUSKAN", "APLIKASI"]

@@ -71,7 +71,7 @@ def test_csv_delimiter_follows_the_language_unless_chosen(fleet_db, args, env, d
     text = run("findings", "--db", str(fleet_db), "--format", "csv", *args, env=env)
     assert text.splitlines()[0] == BOM + delimiter.join(
         ["finding_id", "kind", "subject", "app_id", "hostname", "agent_id", "app_key", "summary", "detail"]
-        + ["first_seen", "last_seen", "resolved_at", "owner"]
+        + ["first_seen", "last_seen", "resolved_at", "owner", "verdict"]
     )
 
 

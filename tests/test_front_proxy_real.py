@@ -12,8 +12,10 @@ names, `proxy_pass http://127.0.0.32:PORT` and `proxy_set_header Host $host` (De
 from __future__ import annotations
 
 import json
+import sqlite3
 import subprocess
 import sys
+from contextlib import closing
 from pathlib import Path
 
 import pytest
@@ -128,7 +130,8 @@ def test_the_declared_site_matches_and_the_undeclared_ones_are_hidden_behind_it(
 
 def test_unlink_removes_a_match_for_good(mail_fleet, tmp_path):
     db = tmp_path / "ronda.db"
-    db.write_bytes(mail_fleet[0].read_bytes())
+    with closing(sqlite3.connect(mail_fleet[0])) as source, closing(sqlite3.connect(db)) as copy:
+        source.backup(copy)  # the WAL too: the store's last writes may not be in the main file yet
     back = mail_fleet[2]
     key = f"apache:webmail.prov.test:{back}/"
     ronda(db, "inventory", "unlink", "APP-1", f"mail-1/{key}", "--by", "ops", "--reason", "a copy")

@@ -30,6 +30,14 @@ LAYOUTS = {
         {"/etc/nginx/nginx.conf": "events {}\nhttp { include /etc/nginx/conf.d/*.conf; }\n"},
     ),
     "nginx main config": ("/etc/nginx/nginx.conf", {}),
+    "Apache Include": (  # Debian's apache2.conf: ports.conf by name, then the enabled sites
+        "/etc/apache2/ports.conf",
+        {"/etc/apache2/apache2.conf": "Include ports.conf\nIncludeOptional sites-enabled/*.conf\n"},
+    ),
+    "Apache IncludeOptional site": (
+        "/etc/apache2/sites-enabled/000-default.conf",
+        {"/etc/apache2/apache2.conf": "Listen 80\nIncludeOptional sites-enabled/*.conf\n"},
+    ),
     "Apache envvars": (
         "/etc/apache2/envvars",
         {"/etc/apache2/apache2.conf": "Listen 80\n<VirtualHost *:80>\nServerName a.test\n</VirtualHost>\n"},

@@ -72,6 +72,39 @@ def test_calls_that_never_send_a_body_leave_health_checks_and_honest_agents_serv
 
 
 @pytest.mark.servers
+def test_stalled_calls_leave_health_answered_by_every_process_of_a_multiprocess_collector(tmp_path, pki):
+    """`ronda serve --processes 2`, as the Ansible unit runs a busy collector: eight agents (each its
+    own certificate, so no per-agent limit bounds them) open Report and never send; health checks,
+    on new connections that the kernel spreads over both processes, are answered at once; an honest
+    agent, told to retry while the stalled calls fill the byte budget, is stored once they are cut."""
+    serve = ServeChild(tmp_path / "ronda.db", pki.collector, "--processes", "2", "--receive-timeout", "3")
+    stalled = [Stalled(serve.address, pki.agent(f"mole{i}")) for i in range(8)]
+    try:
+        time.sleep(0.5)
+        checks = [serve.health_seconds(pki.agent("web01")) for _ in range(16)]
+        assert max(checks) < 1.0, checks
+        started = time.monotonic()
+        with Sender(serve.address, tls=pki.agent("web01")) as sender:
+            while True:  # as the agent does: UNAVAILABLE carries the delay to retry after
+                try:
+                    assert sender.send(snapshot("web01")).accepted
+                    break
+                except SendError as e:
+                    assert e.code == grpc.StatusCode.UNAVAILABLE and time.monotonic() - started < 8, e
+                    time.sleep(e.retry_after or 0.5)
+        for call in stalled:
+            call.join(10)
+        codes = [c.code for c in stalled]
+        assert set(codes) <= {grpc.StatusCode.CANCELLED, grpc.StatusCode.UNAVAILABLE}, codes
+        assert grpc.StatusCode.CANCELLED in codes  # admitted, held, cut at the receive deadline
+        assert max(c.ended_after for c in stalled) < 8  # none held past it
+    finally:
+        for call in stalled:
+            call.close()
+        serve.stop()
+
+
+@pytest.mark.servers
 def test_stalled_calls_on_a_plain_loopback_collector_still_leave_health_answered(tmp_path):
     # --insecure has no identity to tell callers apart: the receiving slots bound them instead
     serve = ServeChild(tmp_path / "ronda.db", None, "--receive-timeout", "2")

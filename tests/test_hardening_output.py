@@ -138,3 +138,26 @@ def test_escape_sequences_from_a_host_are_printed_visibly(tmp_path):
     for command in (["hosts"], ["apps"]):
         shown = CliRunner().invoke(cli, [*command, "--db", str(db)]).output
         assert "\x1b" not in shown and "\\x1b" in shown, shown
+
+
+def test_findings_from_a_hostile_host_are_printed_visibly(tmp_path):
+    """The hostile server's apps are hidden (undeclared) and idle: their findings, candidacy and story
+    carry its host name and location prefix, and every one is printed with the escapes visible."""
+    db = tmp_path / "ronda.db"
+    (tmp_path / "katalog.csv").write_text(INVENTORY)
+    runner = CliRunner()
+    assert (
+        runner.invoke(cli, ["inventory", "import", "--db", str(db), str(tmp_path / "katalog.csv")]).exit_code
+        == 0
+    )
+    store_scan(db, hostile_server(tmp_path))
+    assert runner.invoke(cli, ["reconcile", "--db", str(db)]).exit_code == 0
+    findings = runner.invoke(cli, ["findings", "--db", str(db)])
+    assert findings.exit_code == 0, findings.output
+    assert "hidden" in findings.output and "/app\\x1b[2J" in findings.output, findings.output
+    assert "web01\\x1b]52;c;" in findings.output
+    candidates = runner.invoke(cli, ["candidates", "--db", str(db), "--verdict=insufficient-evidence"]).output
+    story = runner.invoke(cli, ["explain", "--db", str(db), "nginx:=1+cmd|calc!A0:80/app\x1b[2J"]).output
+    for shown in (findings.output, candidates, story):
+        assert "\x1b" not in shown and "\x07" not in shown, shown
+    assert "/app\\x1b[2J" in candidates and "/app\\x1b[2J" in story

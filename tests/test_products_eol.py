@@ -43,6 +43,18 @@ TODAY = date(2026, 12, 7)
         ("joomla", "3.10.12", "3", date(2023, 8, 17), False, False),
         ("joomla", "2.5.28", "2.5", date(2014, 12, 31), False, False),
         ("redmine", "5.0.4", "5.0", date(2025, 9, 21), False, True),
+        # from endoflife.date's product files: majors, minors, LTS lines, ESRs, patch releases
+        ("nextcloud", "27.1.11", "27", date(2024, 6, 30), False, False),
+        ("nextcloud", "30.0.4", "30", date(2025, 9, 30), False, True),
+        ("gitlab", "16.8.1", "16.8", date(2024, 4, 18), False, True),
+        ("grafana", "8.5.27", "8", date(2023, 6, 9), False, False),
+        ("grafana", "11.5.1", "11.5", None, True, True),  # the newest minor when the data was taken
+        ("jenkins", "2.440.3", "2.440", date(2024, 5, 15), False, False),  # an LTS line
+        ("keycloak", "24.0.5", "24.0", date(2024, 6, 10), False, False),
+        ("mattermost", "9.11.2", "9.11", date(2025, 5, 15), False, True),  # an ESR outlives newer monthlies
+        ("magento", "2.4.5-p1", "2.4.5", date(2024, 11, 25), False, False),  # a patch release
+        ("magento", "1.9.4.3", "1.9", date(2020, 6, 1), False, False),
+        ("typo3", "11.5.28", "11", date(2024, 10, 31), False, False),
     ],
 )
 def test_standing(product, version, cycle, end, supported, outdated) -> None:

@@ -653,6 +653,79 @@ def test_product_from_its_own_layout(
         assert fw.evidence_file.split("!/")[0].startswith(APP)
 
 
+# Yii 1.1's YiiBase.php as the release ships it (tabs, `array()`, the version in getVersion()).
+YII1_BASE = (
+    "<?php\n/**\n * YiiBase class file.\n */\n"
+    "defined('YII_BEGIN_TIME') or define('YII_BEGIN_TIME',microtime(true));\n"
+    "class YiiBase\n{\n\tpublic static $classMap=array();\n\tprivate static $_app;\n\n"
+    "\t/**\n\t * @return string the version of Yii framework\n\t */\n"
+    "\tpublic static function getVersion()\n\t{\n\t\treturn '1.1.29';\n\t}\n}\n"
+)
+YII1_APP = {
+    "protected/config/main.php": "<?php\nreturn array(\n\t'name'=>'SIMPEG',\n);\n",
+    "assets/.keep": "",
+}
+
+
+def _yii1_index(bootstrap: str) -> str:
+    """index.php as `yiic webapp` writes it; `bootstrap` is the expression naming yii.php."""
+    return (
+        "<?php\n\n// change the following paths if necessary\n"
+        f"$yii={bootstrap};\n$config=dirname(__FILE__).'/protected/config/main.php';\n\n"
+        "require_once($yii);\nYii::createWebApplication($config)->run();\n"
+    )
+
+
+@pytest.mark.parametrize(
+    "root, files, evidence",
+    [
+        pytest.param(  # an app handed over as one zip: the framework inside the docroot, beside protected/
+            "/var/www/html/simpeg",
+            {
+                "/var/www/html/simpeg/index.php": _yii1_index("dirname(__FILE__).'/framework/yii.php'"),
+                "/var/www/html/simpeg/framework/YiiBase.php": YII1_BASE,
+                "/var/www/html/simpeg/framework/yii.php": "<?php\nrequire(dirname(__FILE__).'/YiiBase.php');\n",
+                **{f"/var/www/html/simpeg/{k}": v for k, v in YII1_APP.items()},
+            },
+            "/var/www/html/simpeg/framework/YiiBase.php",
+            id="framework-inside-the-app",
+        ),
+        pytest.param(  # `yiic webapp`: the release unpacked once beside the apps, shared by them
+            "/var/www/simpeg",
+            {
+                "/var/www/simpeg/index.php": _yii1_index("dirname(__FILE__).'/../yii/framework/yii.php'"),
+                "/var/www/yii/framework/YiiBase.php": YII1_BASE,
+                **{f"/var/www/simpeg/{k}": v for k, v in YII1_APP.items()},
+            },
+            "/var/www/yii/framework/YiiBase.php",
+            id="release-beside-the-apps",
+        ),
+        pytest.param(  # an index.php edited by hand to a release under /opt, booting the lighter yiilite.php
+            "/var/www/simpeg",
+            {
+                "/var/www/simpeg/index.php": _yii1_index("'/opt/yii-1.1.29/framework/yiilite.php'"),
+                "/opt/yii-1.1.29/framework/YiiBase.php": YII1_BASE,
+                **{f"/var/www/simpeg/{k}": v for k, v in YII1_APP.items()},
+            },
+            "/opt/yii-1.1.29/framework/YiiBase.php",
+            id="absolute-path-to-a-release",
+        ),
+    ],
+)
+def test_yii1_in_the_layouts_yii1_apps_use(
+    tmp_path: Path, root: str, files: dict[str, str], evidence: str
+) -> None:
+    """Yii 1.1 (framework/YiiBase.php), beside Yii 2's row above: still common in Indonesian government
+    apps of the 2010s."""
+    _lay_out(tmp_path, files)
+    host = LocalHost(str(tmp_path))
+    app = App(kind="apache", root=root, config=ConfigLocation("/etc/apache2/apache2.conf", 1))
+    app.framework = fingerprint(host, root)
+    identify(host, [app], PackageIndex(host), [])
+    fw = app.framework
+    assert (fw.name, fw.version, fw.evidence_kind, fw.evidence_file) == ("yii", "1.1.29", "file", evidence)
+
+
 GOOD = """
 [[product]]
 name = "sipd"

@@ -43,6 +43,25 @@ OVERFLOWS = """(() => {
   }
   return bad;
 })()"""
+# The print rules, as the browser applies them in print: table headers repeated on every page, rows
+# never split across pages, nothing printed on grey (a grey background prints muddy and hides text).
+PRINT_RULES = """(() => {
+  const bad = [], style = e => getComputedStyle(e);
+  for (const h of document.querySelectorAll('thead'))
+    if (style(h).display !== 'table-header-group')
+      bad.push(`thead of ${h.closest('table').id}: ${style(h).display}`);
+  for (const r of document.querySelectorAll('tbody tr'))
+    if (style(r).breakInside !== 'avoid')
+      bad.push(`row ${r.dataset.subject || r.rowIndex}: ${style(r).breakInside}`);
+  const boxes = 'body, header, section, article, th, td, .card, .sheet, dt, dd, .tag';
+  for (const e of document.querySelectorAll(boxes)) {
+    const m = style(e).backgroundColor.match(/rgba?\\((\\d+), (\\d+), (\\d+)(?:, ([\\d.]+))?/);
+    const [r, g, b, a] = m.slice(1).map(Number), alpha = isNaN(a) ? 1 : a;
+    const grey = alpha > 0 && Math.max(r, g, b) - Math.min(r, g, b) < 24 && Math.min(r, g, b) < 250;
+    if (grey) bad.push(`${e.tagName}.${e.className} on ${style(e).backgroundColor}`);
+  }
+  return bad;
+})()"""
 WIDTHS = (390, 1280, 1920)
 # A4 less the margins of the stylesheet's @page (10 mm each side), in CSS pixels (96 per inch).
 PRINT_WIDTHS = {"portrait": round(190 / 25.4 * 96), "landscape": round(277 / 25.4 * 96)}
@@ -146,6 +165,7 @@ def test_printed_on_a4_every_candidate_is_in_the_pdf(pages, fleet_db, name, orie
         page = browser.load(pages[name].as_uri(), width=PRINT_WIDTHS[orientation])
         browser.send("Emulation.setEmulatedMedia", {"media": "print"}, session=page.session)
         assert browser.evaluate(page, OVERFLOWS) == []
+        assert browser.evaluate(page, PRINT_RULES) == []
         browser.print_pdf(page, pdf, landscape=orientation == "landscape")
     info = subprocess.run(["pdfinfo", str(pdf)], capture_output=True, text=True, check=True).stdout
     size = re.search(r"Page size:\s+([\d.]+) x ([\d.]+) pts", info)
@@ -171,6 +191,47 @@ def test_printed_on_a4_every_candidate_is_in_the_pdf(pages, fleet_db, name, orie
             }
         )
         assert pages_count >= opds  # one sheet per OPD, each starting a page
+
+
+def test_a_table_longer_than_a_page_repeats_its_header_on_every_page(pages, tmp_path):
+    """A province's candidate list runs over many pages: each printed page of it starts with the
+    column headers. The demo's rows are repeated in the loaded page to make the table that long."""
+    pdf = tmp_path / "long.pdf"
+    with Browser(tmp_path) as browser:
+        page = browser.load(pages["report-id"].as_uri(), width=PRINT_WIDTHS["portrait"])
+        browser.send("Emulation.setEmulatedMedia", {"media": "print"}, session=page.session)
+        header = browser.evaluate(
+            page,
+            """(() => {
+              const body = document.querySelector('#candidates-table tbody'), rows = [...body.rows];
+              for (let i = 0; i < 12; i++) rows.forEach(r => {
+                const copy = body.appendChild(r.cloneNode(true));
+                copy.cells[0].append(' SALINAN');  // marks the pages the table runs over
+              });
+              return [...document.querySelectorAll('#candidates-table thead th')].map(th => th.textContent);
+            })()""",
+        )
+        browser.print_pdf(page, pdf)
+    count = int(
+        re.search(
+            r"Pages:\s+(\d+)",
+            subprocess.run(["pdfinfo", str(pdf)], capture_output=True, text=True, check=True).stdout,
+        ).group(1)
+    )
+    texts = [
+        subprocess.run(
+            ["pdftotext", "-f", str(n), "-l", str(n), "-layout", str(pdf), "-"],
+            capture_output=True,
+            text=True,
+            check=True,
+        ).stdout
+        for n in range(1, count + 1)
+    ]
+    table_pages = [text for text in texts if "SALINAN" in text]
+    assert len(table_pages) >= 3, [len(t) for t in texts]
+    for text in table_pages[1:]:  # each page it continues on opens with the header row
+        top = text.lstrip().splitlines()[0].split()
+        assert top[:2] == [header[0], header[1].split()[0]], text[:400]
 
 
 def test_report_for_one_opd(fleet_db, tmp_path):

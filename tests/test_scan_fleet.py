@@ -288,3 +288,27 @@ def test_hosts_shows_how_each_host_is_covered(fleet, scanned):
     header, *lines = ronda("hosts", "--db", str(fleet.db)).stdout.splitlines()
     assert header.split()[:4] == ["HOSTNAME", "AGENT_ID", "COVERAGE", "LAST_SEEN"]
     assert any(line.split()[:2] == [fleet.c, "network"] for line in lines)
+
+
+def test_the_report_shows_how_each_host_is_covered_as_hosts_does(fleet, scanned):
+    """The report's fleet coverage lists every host as `ronda hosts` does (the same rows): how it is
+    covered and when it last answered, the least covered first."""
+    ronda("scan", "ssh", "--config", str(fleet.config), "--db", str(fleet.db), "--host", "127.0.0.254")
+    hosts = json.loads(ronda("hosts", "--db", str(fleet.db), "--format", "json").stdout)
+    page = fleet.db.parent / "laporan.html"
+    made = ronda("report", "--db", str(fleet.db), "--html", str(page), "--lang", "id", "--tz", "WITA")
+    assert made.returncode == 0, made.stderr
+    html = page.read_text()
+    table = html[html.index('<table id="hosts-table"') :]
+    table = table[: table.index("</table>")]
+    rows = re.findall(r'<tr data-host="([^"]+)" data-coverage="(\w+)">(.*?)</tr>', table)
+    assert {(name, coverage) for name, coverage, _ in rows} == {
+        (h["hostname"] or h["agent_id"], h["coverage"]) for h in hosts
+    }
+    assert [coverage for _, coverage, _ in rows] == ["none", "network", "ssh", "agent"]
+    answered = {name: cells for name, _, cells in rows}
+    assert "tidak pernah" in answered["127.0.0.254"]  # the SSH target that never answered: never
+    for name, coverage, cells in rows:
+        if coverage != "none":
+            assert re.search(r"pukul \d\d\.\d\d WITA", cells), (name, cells)
+    assert "Cara setiap server dipantau" in html and "hanya sapuan jaringan" in html

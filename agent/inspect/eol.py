@@ -43,7 +43,7 @@ def standing(product: Product, version: str) -> Standing | None:
 
 def cycle_of(releases: tuple[Release, ...], version: str) -> Release | None:
     """The release whose cycle is the longest prefix, component by component, of `version`."""
-    parts = version.lstrip("vV").split(".")
+    parts = re.split(r"[.-]", version.lstrip("vV"))  # a patch release 2.4.6-p3 is of cycle 2.4.6
     best: Release | None = None
     for r in releases:
         cycle = r.cycle.split(".")

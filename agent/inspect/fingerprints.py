@@ -9,6 +9,7 @@ the product) was read from. Which OS package owns the app is added by `identify`
 from __future__ import annotations
 
 import posixpath
+import re
 from collections.abc import Callable
 
 from ronda.agent.host import Host
@@ -65,6 +66,30 @@ def codeigniter_moved_system(f: Files) -> Framework | None:
     return _fw("codeigniter", version, f.path(rel), "php", "file") if version else None
 
 
+# Yii 1.1's index.php names the framework it boots: `$yii=dirname(__FILE__).'/../yii/framework/yii.php';`
+# (what `yiic webapp` writes), `__DIR__ . '/...'`, or an absolute path.
+_YII_BOOTSTRAP = re.compile(
+    r"""\$yii\s*=\s*(?P<here>(?:dirname\s*\(\s*__FILE__\s*\)|__DIR__)\s*\.\s*)?"""
+    r"""(['"])(?P<path>[^'"]+\.php)\2"""
+)
+
+
+def yii1_framework_elsewhere(f: Files) -> Framework | None:
+    """Yii 1.1 with its framework outside the app root: a release unpacked beside the apps (often shared
+    by several), its version read from that framework's YiiBase.php as products.toml reads it."""
+    index = f.text("index.php", limit=64 * 1024)
+    found = _YII_BOOTSTRAP.search(index) if index else None
+    if not found:
+        return None
+    bootstrap = found.group("path").lstrip("/") if found.group("here") else found.group("path")
+    rel = posixpath.join(posixpath.dirname(bootstrap), "YiiBase.php")
+    text = f.text(rel)
+    yii = catalogue().by_name["yii"]
+    pattern = next(vf.pattern for vf in yii.files if vf.path == "framework/YiiBase.php")
+    m = pattern.search(text) if text else None
+    return _fw("yii", m.group(1), f.path(rel), "php", "file") if m else None
+
+
 def java_webapp(f: Files) -> Framework | None:
     text = f.text("META-INF/MANIFEST.MF", limit=64 * 1024)
     if text is None:
@@ -82,7 +107,13 @@ def node(f: Files) -> Framework | None:
 
 
 # After the data file: what it cannot express.
-PROBES: tuple[Probe, ...] = (from_signatures, codeigniter_moved_system, java_webapp, node)
+PROBES: tuple[Probe, ...] = (
+    from_signatures,
+    codeigniter_moved_system,
+    yii1_framework_elsewhere,
+    java_webapp,
+    node,
+)
 # The project directories above a front-controller folder hold no Java or Node app of their own.
 _PROJECT_PROBES: tuple[Probe, ...] = (from_signatures, codeigniter_moved_system)
 

@@ -160,7 +160,7 @@ def decision_rows(
         " || substr(d.subject, instr(d.subject, '/')), d.subject) END AS app, "
         "coalesce(v.name, i.name, '') AS name, coalesce(i.owner, v.owner, '') AS owner, d.decision, "
         'd.into_subject AS "into", d.decided_by, d.reason, d.verdict AS verdict_then, '
-        "v.verdict AS verdict_now "
+        "v.verdict AS verdict_now, v.hosts, v.agent_id "
         "FROM decisions d LEFT JOIN verdicts v ON v.subject = d.subject "
         "LEFT JOIN inventory i ON i.app_id = d.subject"
         + (" WHERE " + " AND ".join(where) if where else "")

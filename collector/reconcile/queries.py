@@ -72,9 +72,13 @@ class AppNames:
         key = row.get("app_key")
         if not key:
             return str(row["subject"]).split("/", 1)[-1]  # a host or a listener: what lists always showed
-        if key not in self.shared:
-            return str(key)
-        return f"{self.hostnames.get(row['agent_id']) or row['agent_id']}/{key}"
+        return self.key(row["agent_id"], key)
+
+    def key(self, agent_id: str, app_key: str) -> str:
+        """A discovered app by its key: the bare key when no other host has it, else HOST/APP_KEY."""
+        if app_key not in self.shared:
+            return app_key
+        return f"{self.hostnames.get(agent_id) or agent_id}/{app_key}"
 
 
 def finding_rows(

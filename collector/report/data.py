@@ -73,6 +73,9 @@ def verdict_rows(
     return rows
 
 
+_COVERAGE_RANK = {"none": 0, "network": 1, "ssh": 2, "agent": 3}
+
+
 def _coverage(store: Store, now: datetime, stale_after_hours: int) -> dict[str, Any]:
     hosts = host_rows(store, stale_after_hours, now)
     apps = {
@@ -88,9 +91,20 @@ def _coverage(store: Store, now: datetime, stale_after_hours: int) -> dict[str, 
         "fresh": len(hosts) - len(stale),
         "stale": len(stale),
         "stale_hosts": sorted(h["hostname"] or h["agent_id"] for h in stale),
-        "agent": sum(1 for h in hosts if h["source"] != "ssh"),
-        "ssh": sum(1 for h in hosts if h["source"] == "ssh"),
+        "agent": sum(1 for h in hosts if h["coverage"] == "agent"),
+        "ssh": sum(1 for h in hosts if h["coverage"] == "ssh"),
         "unmanaged": unmanaged,
+        # each host as `ronda hosts` lists it, the least covered first
+        "host_list": sorted(
+            (
+                {
+                    k: h[k]
+                    for k in ("hostname", "agent_id", "addresses", "coverage", "last_seen", "stale", "apps")
+                }
+                for h in hosts
+            ),
+            key=lambda h: (_COVERAGE_RANK.get(h["coverage"], 0), not h["stale"], h["hostname"] or ""),
+        ),
         "stale_after_hours": stale_after_hours,
         "apps_by_coverage": {k: apps.get(k, 0) for k in ("full", "partial", "unreadable", "none", "")},
     }

@@ -52,6 +52,10 @@ TERMS = (
             "Only people count as use; bots and monitors keep an app busy without anyone needing it."
         ),
     ),
+    (
+        N_("Idle"),
+        N_("Nobody used the app inside the idle window: bots and monitors alone do not count as use."),
+    ),
     (N_("Hidden app"), N_("An app that runs and answers on a server but is not in the declared inventory.")),
     (N_("Missing app"), N_("An app in the declared inventory that ronda found on no server it covers.")),
     (
@@ -59,6 +63,13 @@ TERMS = (
         N_(
             "The declared status disagrees with reality: declared inactive but still served, "
             "or declared active but idle."
+        ),
+    ),
+    (
+        N_("No owner"),
+        N_(
+            "A declared app whose owner (OPD) or contact is empty in the inventory: nobody can be asked "
+            "whether it is still needed."
         ),
     ),
     (N_("Drift"), N_("The app runs on another server, or with another framework or version, than declared.")),

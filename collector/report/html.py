@@ -135,7 +135,41 @@ def _coverage(report: dict[str, Any], words: Words) -> str:
         + f'<div class="bar" role="img" aria-label="{e(_("log coverage"))}">{bar}</div>'
         + f'<ul class="legend">{legend}</ul>'
         + stale
+        + f"<h3>{e(_('How each server is covered'))}</h3>"
+        + _hosts_table(cov["host_list"], words)
     )
+
+
+_COVERAGE_CSS = {"agent": "keep", "ssh": "keep", "network": "review", "none": "safe"}
+
+
+def _hosts_table(hosts: list[dict[str, Any]], words: Words) -> str:
+    """Each server, how ronda covers it and when it last answered (what `ronda hosts` lists)."""
+    _ = words._
+    columns = [
+        Column(_("Server"), 34),
+        Column(_("Covered by"), 22),
+        Column(_("Last answered"), 30),
+        Column(_("Apps"), 14, "num"),
+    ]
+    rows, attrs = [], []
+    for h in hosts:
+        name = h["hostname"] or h["agent_id"]
+        detail = h["agent_id"] if h["agent_id"] and h["agent_id"] != name else ", ".join(h["addresses"])
+        last = e(words.lang.datetime(h["last_seen"], "medium", empty=_("never")))
+        if h["stale"] and h["last_seen"]:
+            last += " " + tag("review", _("stale"))
+        rows.append(
+            [
+                f'<span class="name">{e(name)}</span>'
+                + (f'<span class="key">{breakable(detail)}</span>' if detail else ""),
+                tag(_COVERAGE_CSS.get(h["coverage"], ""), words.host_coverage(h["coverage"])),
+                last,
+                e(words.lang.number(h["apps"])) if h["coverage"] != "network" else "-",
+            ]
+        )
+        attrs.append(f'data-host="{e(name)}" data-coverage="{e(h["coverage"])}"')
+    return table("hosts-table", columns, rows, _("no host has reported yet"), attrs)
 
 
 def _owners(rows: list[dict[str, Any]], words: Words) -> str:

@@ -99,10 +99,13 @@ def _host_zone(environ: Mapping[str, str]) -> str:
     return target.split("zoneinfo/", 1)[1] if "zoneinfo/" in target else "UTC"
 
 
-def choose_timezone(explicit: str | None = None, environ: Mapping[str, str] = os.environ) -> ZoneInfo:
+def choose_timezone(
+    explicit: str | None = None, environ: Mapping[str, str] = os.environ, configured: str | None = None
+) -> ZoneInfo:
     """--tz (WIB, WITA, WIT, or a tz database name such as Asia/Makassar), else $RONDA_TZ, else
-    the host's zone ($TZ, /etc/timezone, /etc/localtime), else UTC."""
-    value = explicit or environ.get("RONDA_TZ") or ""
+    `configured` (the collector config's `timezone`), else the host's zone ($TZ, /etc/timezone,
+    /etc/localtime), else UTC."""
+    value = explicit or environ.get("RONDA_TZ") or configured or ""
     strict = bool(value)
     value = value or _host_zone(environ)
     name = ZONE_NAMES.get(value.strip().upper(), value.strip())
@@ -226,11 +229,15 @@ def _translations(code: str) -> gettext.NullTranslations:
 
 
 def get(
-    language: str | None = None, timezone: str | None = None, environ: Mapping[str, str] = os.environ
+    language: str | None = None,
+    timezone: str | None = None,
+    environ: Mapping[str, str] = os.environ,
+    configured_timezone: str | None = None,
 ) -> Lang:
-    """The language and time zone to speak in: explicit choices first, then the environment."""
+    """The language and time zone to speak in: explicit choices first, then the environment, then
+    the config file."""
     code = choose_language(language, environ)
-    return Lang(code, choose_timezone(timezone, environ), _translations(code))
+    return Lang(code, choose_timezone(timezone, environ, configured_timezone), _translations(code))
 
 
 __all__ = [
