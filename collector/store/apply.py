@@ -5,8 +5,9 @@ snapshot is what the store already holds. Each app's wire form is hashed; an
 app whose hash is unchanged is only marked present, and its last_seen moved at
 most once an hour (LAST_SEEN_EVERY: rewriting every unchanged app's row for
 the minute was most of a steady snapshot's writes; the host's last snapshot
-says it to the second). Of a changed app whose
-rest is unchanged, only its resources and usage (its state) are checked, and
+says it to the second); which apps are to be marked (or marked absent) is
+read first, so that a snapshot with none writes no app row for them. Of a
+changed app whose rest is unchanged, only its resources and usage (its state) are checked, and
 stored as received, in wire form. Of a changed app's daily usage only the days
 that differ from its last applied usage are written. Unchanged apps and days
 were checked when they were first stored.
@@ -62,9 +63,10 @@ _APP_UPSERT = """INSERT INTO apps (agent_id, app_key, kind, server_names, listen
 # from usage.
 _APP_PATCH = """UPDATE apps SET state=?, coverage=?, coverage_start=?, last_request=?, last_human_request=?,
     last_seen=?, present=1 WHERE agent_id=? AND app_key=?"""
-# Unchanged apps: only those back in the snapshot, or last seen before ?4, are written.
-_MARK_UNCHANGED = """UPDATE apps SET present=1, last_seen=?1 WHERE agent_id=?2
-    AND app_key IN (SELECT value FROM json_each(?3)) AND (present=0 OR last_seen < ?4)"""
+# Unchanged apps back in the snapshot, or last seen more than LAST_SEEN_EVERY ago.
+_MARK_UNCHANGED = """UPDATE apps SET present=1, last_seen=? WHERE agent_id=?
+    AND app_key IN (SELECT value FROM json_each(?))"""
+_PRESENCE = "SELECT app_key, present, last_seen FROM apps WHERE agent_id=?"
 # Upserts rewrite a row in place; INSERT OR REPLACE would delete it and insert it again (twice the
 # index work).
 _UPSERT_APP_DIGESTS = """INSERT INTO app_digests VALUES (?,?,?,?) ON CONFLICT(agent_id, app_key)
@@ -222,6 +224,11 @@ def _before(now: str, delta: timedelta) -> str:
     return (datetime.fromisoformat(now[:-1]) - delta).isoformat(timespec="seconds") + "Z"
 
 
+def _needs_mark(stored: tuple | None, seen_before: str) -> bool:
+    """Whether an unchanged app, stored as (present, last_seen), is to be marked present and seen now."""
+    return stored is None or not stored[0] or stored[1] < seen_before
+
+
 def _digest(data: bytes) -> bytes:
     """SHA-256, which processors compute in hardware (a third faster than BLAKE2 here), cut to 16 bytes."""
     return hashlib.sha256(data).digest()[:16]
@@ -233,10 +240,9 @@ class Prepared:
 
     base: tuple | None
     host: tuple
-    keys: str
     now: str = ""
-    seen_before: str = ""  # an unchanged app last seen before this is marked seen now
-    unchanged: list = field(default_factory=list)  # keys of the apps whose wire form is as last applied
+    vanished: list = field(default_factory=list)  # keys of the apps present until now and not in the snapshot
+    seen: list = field(default_factory=list)  # keys of unchanged apps to mark present and seen now
     apps: list = field(default_factory=list)
     digests: list = field(default_factory=list)
     blocks: list = field(default_factory=list)
@@ -296,6 +302,9 @@ def prepare(
             "SELECT app_key, digest, stable FROM app_digests WHERE agent_id=?", (agent_id,)
         )
     }
+    # Which apps are present and when each was last seen: read once, so that the writes to the apps that
+    # vanished and to the unchanged apps to mark seen are made only when there are some (seldom).
+    stored = {key: (present, seen) for key, present, seen in c.execute(_PRESENCE, (agent_id,))}
     raws = raw_apps(raw) if raw is not None else None
     if raws is not None and len(raws) != len(m.apps):
         raws = None
@@ -325,13 +334,14 @@ def prepare(
         if changed and not relative
         else {}
     )
+    seen_before = _before(now, LAST_SEEN_EVERY)
+    in_snapshot = {app.key for app in m.apps}
     p = Prepared(
         base=base,
         host=host,
-        keys=json.dumps([app.key for app in m.apps]),
         now=now,
-        seen_before=_before(now, LAST_SEEN_EVERY),
-        unchanged=unchanged,
+        vanished=[key for key, (present, _) in stored.items() if present and key not in in_snapshot],
+        seen=[key for key in unchanged if _needs_mark(stored.get(key), seen_before)],
     )
     for i, app, digest, stable, old_stable, wire, parts in changed:
         where = f"apps[{i}]"
@@ -429,14 +439,14 @@ def prepare(
 def write(c: sqlite3.Connection, agent_id: str, p: Prepared) -> None:
     """The writes of a prepared snapshot, inside the caller's transaction."""
     c.execute("INSERT OR REPLACE INTO hosts VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)", p.host)
-    c.execute(
-        "UPDATE apps SET present=0 WHERE agent_id=? AND present=1 AND app_key NOT IN "
-        "(SELECT value FROM json_each(?))",
-        (agent_id, p.keys),
-    )
+    if p.vanished:
+        c.execute(
+            "UPDATE apps SET present=0 WHERE agent_id=? AND app_key IN (SELECT value FROM json_each(?))",
+            (agent_id, json.dumps(p.vanished)),
+        )
     c.executemany(_APP_UPSERT, p.apps)
-    if p.unchanged:
-        c.execute(_MARK_UNCHANGED, (p.now, agent_id, json.dumps(p.unchanged), p.seen_before))
+    if p.seen:
+        c.execute(_MARK_UNCHANGED, (p.now, agent_id, json.dumps(p.seen)))
     c.executemany(_APP_PATCH, p.patches)
     c.executemany(_UPSERT_APP_DIGESTS, p.digests)
     c.executemany(_UPSERT_APP_DAILY_WIRE, p.blocks)
