@@ -34,6 +34,7 @@ from typing import NamedTuple
 
 from google.protobuf.message import Message
 
+from ronda.collector.store.known import Known, Memory, read_known
 from ronda.collector.store.usage_days import changed_only, whole_window
 from ronda.collector.store.wirebytes import app_parts, app_state, app_state_of, raw_apps
 from ronda.collector.validate import InvalidSnapshot, app_detail, check_header, validate_message
@@ -66,7 +67,6 @@ _APP_PATCH = """UPDATE apps SET state=?, coverage=?, coverage_start=?, last_requ
 # Unchanged apps back in the snapshot, or last seen more than LAST_SEEN_EVERY ago.
 _MARK_UNCHANGED = """UPDATE apps SET present=1, last_seen=? WHERE agent_id=?
     AND app_key IN (SELECT value FROM json_each(?))"""
-_PRESENCE = "SELECT app_key, present, last_seen FROM apps WHERE agent_id=?"
 # Upserts rewrite a row in place; INSERT OR REPLACE would delete it and insert it again (twice the
 # index work).
 _UPSERT_APP_DIGESTS = """INSERT INTO app_digests VALUES (?,?,?,?) ON CONFLICT(agent_id, app_key)
@@ -117,6 +117,7 @@ class Applied(NamedTuple):
     last_sequence: int  # the newest sequence stored for the agent
     usage_through: int  # the snapshot through which the agent's daily usage is whole (0: none)
     notes: list[str]
+    written: Prepared | None = None  # what was written, for a snapshot that was applied
 
 
 def ingest_message(
@@ -127,11 +128,12 @@ def ingest_message(
     raw: bytes | None = None,
     prepared: Prepared | None = None,
     header_checked: bool = False,
+    memory: Memory | None = None,
 ) -> Applied:
     """Raises InvalidSnapshot or SequenceConflict.
 
     `prepared` (from `prepare` outside the write lock) is used if the agent's row is still what it
-    was prepared against; otherwise the work is redone here.
+    was prepared against; otherwise the work is redone here (with what `memory` holds of the agent).
     """
     problems = [] if header_checked else check_header(message)
     if problems:
@@ -151,7 +153,7 @@ def ingest_message(
     if stale:
         validate_message(message)
     if not stale and (prepared is None or prepared.base != base):
-        prepared = prepare(c, message, now, raw, base)
+        prepared = prepare(c, message, now, raw, base, memory.get(agent_id, base) if memory else None)
     c.execute(
         "INSERT INTO snapshots (agent_id, sequence, report_id, collected_at, received_at, applied, "
         "app_count, error_count, coalesced) VALUES (?,?,?,?,?,?,?,?,?)",
@@ -196,7 +198,7 @@ def ingest_message(
             + (f"not hold (it holds it through snapshot {through})" if through else "not hold")
             + ": they are stored, and the days changed before them are asked for"
         )
-    return Applied(False, False, sequence, sequence if held else through, notes)
+    return Applied(False, False, sequence, sequence if held else through, notes, prepared)
 
 
 def read_base(c: sqlite3.Connection, agent_id: str) -> tuple | None:
@@ -240,6 +242,7 @@ class Prepared:
 
     base: tuple | None
     host: tuple
+    known: Known  # what the store held of the agent's apps, as of `base`
     now: str = ""
     vanished: list = field(default_factory=list)  # keys of the apps present until now and not in the snapshot
     seen: list = field(default_factory=list)  # keys of unchanged apps to mark present and seen now
@@ -255,12 +258,18 @@ class Prepared:
 
 
 def prepare(
-    c: sqlite3.Connection, m: pb.Snapshot, now: str, raw: bytes | None, base: tuple | None
+    c: sqlite3.Connection,
+    m: pb.Snapshot,
+    now: str,
+    raw: bytes | None,
+    base: tuple | None,
+    known: Known | None = None,
 ) -> Prepared:
     """Check the apps that changed since the agent's last snapshot and build every row.
 
     Raises InvalidSnapshot. Reads only; `c` may be a reader outside the write lock (then `base` is what
-    it saw, checked again later).
+    it saw, checked again later). `known`: what the store holds of the agent's apps, if remembered (used
+    only if as of `base`; read otherwise).
     """
     agent_id = m.agent_id
     h = m.host
@@ -296,15 +305,11 @@ def prepare(
         m.sequence,
         _iso(m, "collected_at"),
     )
-    digests = {
-        key: (digest, stable)
-        for key, digest, stable in c.execute(
-            "SELECT app_key, digest, stable FROM app_digests WHERE agent_id=?", (agent_id,)
-        )
-    }
-    # Which apps are present and when each was last seen: read once, so that the writes to the apps that
-    # vanished and to the unchanged apps to mark seen are made only when there are some (seldom).
-    stored = {key: (present, seen) for key, present, seen in c.execute(_PRESENCE, (agent_id,))}
+    if known is None or known.base != base:
+        known = read_known(c, agent_id, base)
+    # Which apps are present and when each was last seen is known, so the writes to the apps that vanished
+    # and to the unchanged apps to mark seen are made only when there are some (seldom).
+    digests, stored = known.digests, known.presence
     raws = raw_apps(raw) if raw is not None else None
     if raws is not None and len(raws) != len(m.apps):
         raws = None
@@ -339,6 +344,7 @@ def prepare(
     p = Prepared(
         base=base,
         host=host,
+        known=known,
         now=now,
         vanished=[key for key, (present, _) in stored.items() if present and key not in in_snapshot],
         seen=[key for key in unchanged if _needs_mark(stored.get(key), seen_before)],
@@ -366,7 +372,7 @@ def prepare(
             usage_rest = writes.rest
             if writes.block is not None:
                 p.blocks.append((agent_id, app.key, writes.block))
-            if writes.forget_block:
+            if writes.forget_block and app.key in known.blocks:
                 p.forgotten_blocks.append(app.key)
             for n, row in enumerate(writes.rows):
                 (p.latest if n == writes.newest else p.days).append((agent_id, app.key, *row))
@@ -434,6 +440,27 @@ def prepare(
     ]
     p.errors = [(agent_id, e.source, e.path, e.line, e.message) for e in m.errors]
     return p
+
+
+def known_after(p: Prepared, base: tuple) -> Known:
+    """What the store holds of the agent's apps once `p` is written and its agents row says `base`."""
+    known = p.known
+    digests = dict(known.digests)
+    digests.update((key, (digest, stable)) for _, key, digest, stable in p.digests)
+    presence = dict(known.presence)
+    for key in p.vanished:
+        presence[key] = (0, presence[key][1])
+    seen_now = (1, p.now)
+    for key in p.seen:
+        presence[key] = seen_now
+    for row in p.apps:
+        presence[row[1]] = seen_now
+    for row in p.patches:
+        presence[row[-1]] = seen_now
+    blocks = known.blocks
+    if p.forgotten_blocks or p.blocks:
+        blocks = (blocks - set(p.forgotten_blocks)) | {key for _, key, _ in p.blocks}
+    return Known(base, digests, presence, blocks)
 
 
 def write(c: sqlite3.Connection, agent_id: str, p: Prepared) -> None:
