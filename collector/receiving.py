@@ -39,8 +39,8 @@ class Deadline:
 
     __slots__ = ("action", "fired")
 
-    def __init__(self, action: Callable[[], None]) -> None:
-        self.action: Callable[[], None] | None = action
+    def __init__(self, action: Callable[[], object]) -> None:
+        self.action: Callable[[], object] | None = action
         self.fired = False
 
     def cancel(self) -> None:
@@ -57,7 +57,7 @@ class Deadlines:
         self._wake = threading.Condition(threading.Lock())
         self._thread: threading.Thread | None = None
 
-    def after(self, seconds: float, action: Callable[[], None]) -> Deadline:
+    def after(self, seconds: float, action: Callable[[], object]) -> Deadline:
         """Run `action` in `seconds` (on the deadline thread: it must be quick) unless cancelled first."""
         entry = Deadline(action)
         when = time.monotonic() + seconds
