@@ -5,11 +5,12 @@ snapshot is what the store already holds. Each app's wire form is hashed; an
 app whose hash is unchanged is only marked present, and its last_seen moved at
 most once an hour (LAST_SEEN_EVERY: rewriting every unchanged app's row for
 the minute was most of a steady snapshot's writes; the host's last snapshot
-says it to the second); which apps are to be marked (or marked absent) is
-read first, so that a snapshot with none writes no app row for them. Of a
-changed app whose rest is unchanged, only its resources and usage (its state) are checked, and
-stored as received, in wire form. Of a changed app's daily usage only the days
-that differ from its last applied usage are written. Unchanged apps and days
+says it to the second); which apps are to be marked seen (or absent) is known
+first (collector.store.known), so that a snapshot with none writes no app row
+for them. Of a changed app whose rest is unchanged, only its resources and
+usage (its state) are checked, and stored as received, in wire form. Of a
+changed app's daily usage only the days that differ from its last applied
+usage are written. Unchanged apps and days
 were checked when they were first stored.
 
 A snapshot relative to a usage base (Snapshot.usage_base) carries only the
@@ -314,13 +315,15 @@ def prepare(
     if raws is not None and len(raws) != len(m.apps):
         raws = None
     problems: list[str] = []
-    unchanged, changed = [], []
+    unchanged, changed, in_snapshot = [], [], set()
     for i, app in enumerate(m.apps):
+        key = app.key
+        in_snapshot.add(key)
         wire = raws[i] if raws is not None else app.SerializeToString(deterministic=True)
         digest = _digest(wire)
-        old = digests.get(app.key)
+        old = digests.get(key)
         if old is not None and old[0] == digest:
-            unchanged.append(app.key)
+            unchanged.append(key)
         else:
             parts = app_parts(wire)
             stable = parts[0] if parts else None
@@ -340,7 +343,6 @@ def prepare(
         else {}
     )
     seen_before = _before(now, LAST_SEEN_EVERY)
-    in_snapshot = {app.key for app in m.apps}
     p = Prepared(
         base=base,
         host=host,

@@ -63,8 +63,7 @@ def whole_window(
     head, tail = daily_span(usage, usage_wire)
     block, rest = usage_wire[head:tail], usage_wire[:head] + usage_wire[tail:]
     settled = block[: len(block) - len(daily_record(daily[-1]))]
-    earlier = list(daily)[:-1]
-    moved = [*changed_days(old, settled, earlier), daily[-1]] if old != settled else [daily[-1]]
+    moved = [daily[-1]] if old == settled else [*changed_days(old, settled, list(daily)[:-1]), daily[-1]]
     if old is None or not dates_once(block, moved):
         check_unique_dates(daily, where, problems)
     rows = check_days(moved, where, problems)
