@@ -20,7 +20,7 @@ import threading
 from collections import OrderedDict
 from dataclasses import dataclass
 
-REMEMBERED_AGENTS = 1024  # agents a process remembers (about 30 KiB each for 100 apps)
+REMEMBERED_AGENTS = 512  # agents a process remembers (about 50 KiB each for 100 apps: 25 MiB)
 
 
 @dataclass(frozen=True)
