@@ -19,6 +19,7 @@ from __future__ import annotations
 import heapq
 import itertools
 import logging
+import os
 import threading
 import time
 from collections.abc import Callable, Iterator
@@ -52,8 +53,12 @@ class Deadlines:
 
     def __init__(self, name: str = "ronda-deadlines") -> None:
         self.name = name
-        self._due: list[tuple[float, int, Deadline]] = []
         self._order = itertools.count()  # ties run in the order they were added; entries never compare
+        self._reset()
+
+    def _reset(self) -> None:
+        """No deadline and no thread yet (also in a forked child, where the parent's thread does not run)."""
+        self._due: list[tuple[float, int, Deadline]] = []
         self._wake = threading.Condition(threading.Lock())
         self._thread: threading.Thread | None = None
 
@@ -108,6 +113,7 @@ class Deadlines:
 
 
 DEADLINES = Deadlines()
+os.register_at_fork(after_in_child=DEADLINES._reset)
 
 
 def receive_one(

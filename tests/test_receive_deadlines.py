@@ -70,3 +70,24 @@ def test_a_deadline_added_earlier_than_every_other_wakes_the_thread():
     deadlines.after(0.05, done.set)
     assert done.wait(5)
     assert time.monotonic() - started < 2
+
+
+@pytest.mark.servers
+def test_a_forked_child_keeps_deadlines_with_a_thread_of_its_own(tmp_path):
+    """A process that forks after serving (a test harness, a daemon that double-forks): the parent's
+    deadline thread does not run in the child, so the child starts its own."""
+    import os
+
+    from ronda.collector.receiving import DEADLINES
+
+    DEADLINES.after(60, lambda: None).cancel()  # the parent's thread runs
+    marker = tmp_path / "fired"
+    pid = os.fork()
+    if pid == 0:  # the child
+        done = threading.Event()
+        DEADLINES.after(0.05, done.set)
+        if done.wait(5):
+            marker.write_text("yes")
+        os._exit(0)
+    os.waitpid(pid, 0)
+    assert marker.read_text() == "yes"

@@ -25,7 +25,7 @@ REMEMBERED_AGENTS = 512  # agents a process remembers (about 50 KiB each for 100
 
 @dataclass(frozen=True)
 class Known:
-    """What the store holds of one agent's apps, as of `base` (see `read_base`)."""
+    """What the store holds of one agent's apps, as of `base` (collector.store.apply.read_base)."""
 
     base: tuple | None
     digests: dict[str, tuple[bytes, bytes | None]]  # app key -> (digest of its wire form, of its stable part)
@@ -78,10 +78,6 @@ class Memory:
             self._known.move_to_end(agent_id)
             while len(self._known) > self.size:
                 self._known.popitem(last=False)
-
-    def forget(self, agent_id: str) -> None:
-        with self._lock:
-            self._known.pop(agent_id, None)
 
     def __len__(self) -> int:
         return len(self._known)
