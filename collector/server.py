@@ -65,7 +65,6 @@ SLOWEST_LINK = 64 * 1024  # bytes/s: a declared body gets this much longer to ar
 CHECKPOINT_EVERY = (
     0.25  # seconds: how often a serving store copies its write-ahead log (Store(checkpoint_every))
 )
-MAP_BYTES = 1 << 30  # of the database a serving store reads through a memory map (Store.map_memory)
 _HEALTH: weakref.WeakKeyDictionary[grpc.Server, health.HealthServicer] = weakref.WeakKeyDictionary()
 
 
@@ -325,7 +324,6 @@ def _few_malloc_arenas() -> None:
 def make_server(store: Store, config: ServerConfig) -> tuple[grpc.Server, int]:
     """A started server and the port it listens on (useful with port 0)."""
     _few_malloc_arenas()
-    store.map_memory(MAP_BYTES)
     host, port = split_address(config.listen, allow_zero=True)
     if config.insecure:
         require_loopback_for_insecure(host, "listen address")

@@ -54,23 +54,3 @@ def test_the_first_write_after_the_interval_checkpoints(tmp_path):
     _write(store, 1)
     assert os.path.getsize(store.path) > size + 5 * len(ROW)  # copied into the database
     store.close()
-
-
-def test_a_serving_store_reads_through_a_memory_map_and_sees_the_other_processes_writes(tmp_path):
-    """`ronda serve --processes 2`: two stores on one file, each writing; reads through the map see the
-    other's writes at once (SQLite remaps as the file grows)."""
-    from ronda.collector.server import MAP_BYTES, ServerConfig, make_server
-
-    one, other = Store(tmp_path / "r.db"), Store(tmp_path / "r.db")
-    server, _ = make_server(one, ServerConfig(listen="127.0.0.1:0", insecure=True))
-    try:
-        with one.reading() as conn:
-            assert conn.execute("PRAGMA mmap_size").fetchone() == (MAP_BYTES,)
-        for n in range(50):
-            _write(other, 1)
-            with one.reading() as conn:
-                assert conn.execute("SELECT count(*) FROM source_errors").fetchone() == (n + 1,)
-    finally:
-        server.stop(0).wait()
-        one.close()
-        other.close()

@@ -109,7 +109,6 @@ class Store:
         """
         self.path = str(path)
         self.known = Memory(remember_agents)
-        self.mmap_bytes = 0
         self.checkpoint_every = checkpoint_every
         self._next_checkpoint = 0.0
         if self.path != ":memory:":
@@ -218,21 +217,6 @@ class Store:
         finally:
             self._lock.release()
 
-    def map_memory(self, size: int) -> None:
-        """Read the first `size` bytes of the database through a memory map, on every connection.
-
-        A write by another process (ronda serve --processes) makes SQLite drop a connection's cache of
-        pages; a serving store then reads them again for each snapshot. Through a map, the pages read
-        are the operating system's own, without a copy: with two connections writing in turns a steady
-        snapshot cost a quarter to a half more CPU without it. Writes still go through the write-ahead
-        log as before.
-        """
-        self.mmap_bytes = size
-        with self._lock:
-            self.conn.execute(f"PRAGMA mmap_size={int(size)}")
-            for reader in self._reader_conns:
-                reader.execute(f"PRAGMA mmap_size={int(size)}")
-
     def _checkpoint(self, every: float) -> None:
         """Copy the write-ahead log into the database, still holding the write lock: a checkpoint beside
         running writers would never catch up with them, and the log restarts from its beginning only once
@@ -260,7 +244,6 @@ class Store:
         if reader is None:
             reader = sqlite3.connect(self.path, isolation_level=None, check_same_thread=False, timeout=30)
             reader.execute("PRAGMA query_only=ON")
-            reader.execute(f"PRAGMA mmap_size={self.mmap_bytes}")
             self._readers.conn = reader
             self._reader_conns.append(reader)
         return reader
