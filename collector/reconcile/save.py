@@ -191,9 +191,15 @@ def stage(conn: sqlite3.Connection, results: Iterable[SubjectResult], fleet: lis
 
 
 def _flush(conn: sqlite3.Connection, findings: list, verdicts: list, skipped: list) -> int:
-    conn.executemany(_STAGE_FINDING, findings)
-    conn.executemany(_STAGE_VERDICT, verdicts)
-    conn.executemany(_STAGE_SKIPPED, skipped)
+    conn.execute("BEGIN")  # one transaction per chunk, not one per row; it writes only staging
+    try:
+        conn.executemany(_STAGE_FINDING, findings)
+        conn.executemany(_STAGE_VERDICT, verdicts)
+        conn.executemany(_STAGE_SKIPPED, skipped)
+    except BaseException:
+        conn.execute("ROLLBACK")
+        raise
+    conn.execute("COMMIT")
     flushed = len(skipped)
     findings.clear()
     verdicts.clear()
