@@ -91,14 +91,13 @@ class VerdictRow(NamedTuple):
     input_digest: int
 
 
-_JSON = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"))
+_JSON = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), check_circular=False)  # no cycles here
 
 
 def finding_row(f: Finding) -> FindingRow:
-    digest = zlib.crc32((f.summary + "\x1f" + "\x1e".join(map(str, f.detail.values()))).encode())
-    return FindingRow(
-        f.kind, f.subject, f.app_id, f.agent_id, f.app_key, f.summary, _JSON.encode(f.detail), digest
-    )
+    detail = _JSON.encode(f.detail)
+    digest = zlib.crc32((f.summary + "\x1f" + detail).encode())
+    return FindingRow(f.kind, f.subject, f.app_id, f.agent_id, f.app_key, f.summary, detail, digest)
 
 
 def verdict_row(v: Verdict, key: int) -> VerdictRow:

@@ -76,7 +76,7 @@ class Text:
         TEXTS.setdefault(self.group, []).append(self)
 
     def __call__(self, **values: object) -> str:
-        return self.message.format(**values)
+        return self.message.format_map(values)
 
 
 TEXTS: dict[str, list[Text]] = {}
