@@ -24,10 +24,11 @@ import zlib
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from json.encoder import encode_basestring  # the C string encoder json uses
 from typing import NamedTuple
 
 from ronda.collector.reconcile.config import ReconcileConfig
-from ronda.collector.reconcile.model import Finding, Match, SubjectResult, Verdict, iso
+from ronda.collector.reconcile.model import Finding, Match, Reason, SubjectResult, Verdict, iso
 from ronda.collector.reconcile.verdicts import SAFE
 
 CHUNK = 5_000  # rows staged per statement
@@ -100,6 +101,12 @@ def finding_row(f: Finding) -> FindingRow:
     return FindingRow(f.kind, f.subject, f.app_id, f.agent_id, f.app_key, f.summary, detail, digest)
 
 
+def _reasons_json(reasons: list[Reason]) -> str:
+    """`[[effect, rule, text], ...]` as _JSON writes it, without building the lists (a row per subject)."""
+    text = encode_basestring
+    return "[" + ",".join([f"[{text(r.effect)},{text(r.rule)},{text(r.text)}]" for r in reasons]) + "]"
+
+
 def verdict_row(v: Verdict, key: int) -> VerdictRow:
     """`key`: the subject's input checksum. A verdict changes only with its inputs, so it is also the row's
     digest: no second checksum of the output is needed to tell a changed row."""
@@ -129,7 +136,7 @@ def verdict_row(v: Verdict, key: int) -> VerdictRow:
         annual_cost=f["annual_cost"],
         rss_bytes=f["rss_bytes"],
         disk_bytes=f["disk_bytes"],
-        reasons=_JSON.encode([[r.effect, r.rule, r.text] for r in v.reasons]),
+        reasons=_reasons_json(v.reasons),
         digest=key,
         input_digest=key,
     )
