@@ -117,6 +117,7 @@ def host_vars(fleet_root: Path, host: str, address: str, sshd: Sshd, web_port: i
             "ronda_collector_user": COLLECTOR_USER,
             "ronda_collector_group": COLLECTOR_USER,
             "ronda_collector_network": {"scopes": ["127.0.0.0/29"], "ports": "22,80,443", "timing": 4},
+            "ronda_collector_timezone": "WITA",
             # The console on the collector's loopback address, with one account to decide.
             "ronda_collector_web_enabled": True,
             "ronda_collector_web_listen": f"{address}:{web_port}",
@@ -407,6 +408,7 @@ def test_the_collector_scans_each_agentless_host_with_the_key_ansible_read(fleet
     import tomllib
 
     config = tomllib.loads((fleet.prefix(COLLECTOR) / "etc/ronda/collector.toml").read_text())
+    assert config["timezone"] == "WITA"  # the inventory's zone, for every time the collector writes
     assert config["ssh"]["key"] == f"{fleet.prefix(COLLECTOR)}/etc/ronda/ssh/id_ronda"
     assert config["ssh"]["hosts"] == [
         {
