@@ -7,6 +7,8 @@ A run that fails leaves the store as it was and says why in one line."""
 
 from __future__ import annotations
 
+import gc
+import json
 import sqlite3
 from datetime import datetime, timedelta
 from pathlib import Path
@@ -18,7 +20,8 @@ from bench.reconcile import NOW, build
 from ronda.collector.cli import cli
 from ronda.collector.reconcile.config import ReconcileConfig
 from ronda.collector.reconcile.db import ReconcileError, run_reconcile
-from ronda.collector.reconcile.save import FindingRow, VerdictRow
+from ronda.collector.reconcile.model import Reason
+from ronda.collector.reconcile.save import FindingRow, VerdictRow, _reasons_json
 from ronda.collector.store import Store
 
 
@@ -181,3 +184,51 @@ def test_ronda_reconcile_on_a_damaged_store_says_so_without_a_traceback(fleet, t
     assert result.output == (
         f"ronda: reconcile failed, nothing written: database {db}: database disk image is malformed\n"
     )
+
+
+@pytest.mark.parametrize("collecting", [True, False], ids=["collector-on", "collector-off"])
+@pytest.mark.parametrize("fails", [False, True], ids=["run-succeeds", "disk-full"])
+def test_a_run_leaves_the_cyclic_garbage_collector_as_it_found_it(fleet, tmp_path, collecting, fails):
+    """A run pauses Python's cyclic collector while it works; a process that goes on afterwards (a
+    schedule inside a long-lived collector, a test suite) finds it as before, also after a failed run."""
+    db = tmp_path / "gc.db"
+    db.write_bytes(fleet.read_bytes())
+    store = Store(db)
+    if fails:
+        pages = store.conn.execute("PRAGMA page_count").fetchone()[0]
+        store.conn.execute(f"PRAGMA max_page_count = {pages}")
+    was = gc.isenabled()
+    (gc.enable if collecting else gc.disable)()
+    try:
+        if fails:
+            with pytest.raises(ReconcileError):
+                run_reconcile(store, ReconcileConfig(), NOW)
+        else:
+            assert run_reconcile(store, ReconcileConfig(), NOW).opened > 0
+        assert gc.isenabled() is collecting
+    finally:
+        (gc.enable if was else gc.disable)()
+        store.close()
+
+
+@pytest.mark.parametrize(
+    "texts",
+    [
+        ["humans used it 6 days ago (2026-12-01); 6324 human requests in 90 days"],  # the usual sentence
+        ["owner: Dinas Komunikasi 'Kominfo' \"Bidang TIK\", contact -"],  # quotes from an inventory cell
+        ["runs C:\\inetpub\\wwwroot\\simpeg (IIS)"],  # a Windows path's backslashes
+        ["Badan Perencanaan — Bappeda · Kab. Sleman", "pemilik: Dinas Pendidikan dan Kebudayaan"],
+        ["a cell pasted from a spreadsheet\u2028with its line separator", "a log line's \x1b[0m escape"],
+        ["emoji in an app name 🚀", ""],
+        [],
+    ],
+)
+def test_a_verdicts_reasons_are_written_as_the_json_encoder_writes_them(texts):
+    """Reasons are written without building lists first: the same text as json.dumps, for sentences in
+    the shapes inventories and hosts give them (quotes, backslashes, Indonesian, control characters)."""
+    reasons = [Reason(f"rule-{i}", "info", text) for i, text in enumerate(texts)]
+    expected = json.dumps(
+        [[r.effect, r.rule, r.text] for r in reasons], ensure_ascii=False, separators=(",", ":")
+    )
+    assert _reasons_json(reasons) == expected
+    assert json.loads(_reasons_json(reasons)) == [[r.effect, r.rule, r.text] for r in reasons]

@@ -3,6 +3,7 @@ the previous run, write the outcome. Running twice on the same data writes nothi
 
 from __future__ import annotations
 
+import gc
 import json
 import sqlite3
 from datetime import UTC, datetime
@@ -27,6 +28,11 @@ def run_reconcile(store: Store, config: ReconcileConfig, now: datetime | None = 
     Should another run finish in between, this one is done again with every subject worked out.
     Raises ReconcileError (one line) when the store cannot be read or written."""
     now = now or datetime.now(UTC)
+    # A run makes millions of small objects that live until it ends, and frees what each subject makes
+    # by reference counting: the cyclic collector would walk them all again and again to find no garbage
+    # (a quarter of a steady run at fleet scale; peak memory is the same without it).
+    collecting = gc.isenabled()
+    gc.disable()
     try:
         summary = _run(store, config, now, skip_unchanged=True)
         if summary is None:  # another run finished meanwhile: what this one skipped may have changed since
@@ -41,6 +47,9 @@ def run_reconcile(store: Store, config: ReconcileConfig, now: datetime | None = 
         raise ReconcileError(
             f"reconcile failed, nothing written: database {store.path} holds a value that is not JSON ({e})"
         ) from e
+    finally:
+        if collecting:
+            gc.enable()
 
 
 def _run(store: Store, config: ReconcileConfig, now: datetime, skip_unchanged: bool) -> RunSummary | None:

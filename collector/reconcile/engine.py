@@ -17,7 +17,7 @@ from ronda.collector.reconcile import findings as rules
 from ronda.collector.reconcile import texts as T
 from ronda.collector.reconcile.config import ReconcileConfig
 from ronda.collector.reconcile.deps import inbound
-from ronda.collector.reconcile.inputkey import subject_key
+from ronda.collector.reconcile.inputkey import run_key, subject_key
 from ronda.collector.reconcile.match import Index, build_index, match_all
 from ronda.collector.reconcile.model import (
     Clock,
@@ -54,7 +54,7 @@ class Plan:
     declared_parent: dict[str, str]  # present app -> the first declared app that matched it
     by_app: dict
     by_declared: dict
-    run_text: str
+    run: int  # inputkey.run_key of the config
 
     def subjects(self) -> Iterator[Subject]:
         present, matched = self.index.by_handle, self.matched
@@ -71,7 +71,7 @@ class Plan:
         worked out again (its stored verdict and findings hold): its result has worked=False."""
         inputs, config, clock, index, known = self.inputs, self.config, self.clock, self.index, self.known
         by_app, by_declared = self.by_app, self.by_declared
-        declared_parent, hosts, run_text = self.declared_parent, inputs.hosts, self.run_text
+        declared_parent, hosts, run = self.declared_parent, inputs.hosts, self.run
         for subject in self.subjects():
             declared = subject.declared
             if declared is None and all(a.redirect for a in subject.apps):
@@ -102,7 +102,7 @@ class Plan:
                 )
             else:
                 context = ",".join(sorted(index.agents_called(declared.host))) if declared.host else ""
-            key = subject_key(subject, hosts, deps, notes, decision, clock, run_text, context)
+            key = subject_key(subject, hosts, deps, notes, decision, clock, run, context)
             if known.get(subject.handle) == key:
                 yield SubjectResult(subject.handle, key, False)
                 continue
@@ -175,7 +175,7 @@ def plan(inputs: Inputs, config: ReconcileConfig, now: datetime, known: dict[str
         declared_parent,
         by_app,
         by_declared,
-        repr(sorted(config.as_dict().items())),
+        run_key(repr(sorted(config.as_dict().items()))),
     )
 
 

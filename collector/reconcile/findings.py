@@ -84,6 +84,8 @@ def app_is_idle(a: DiscoveredApp, clock: Clock) -> bool:
 def serving(subject: Subject) -> list[DiscoveredApp]:
     """The apps a subject's evidence comes from. A redirect record (http -> https) only points to the
     app that serves; whoever it redirects is counted there. All of them when nothing else is matched."""
+    if len(subject.apps) == 1:  # most subjects: whether it redirects or not, it is the one
+        return subject.apps
     apps = [a for a in subject.apps if not a.redirect]
     return apps or subject.apps
 

@@ -59,6 +59,12 @@ def host_text(host: HostInfo | None, clock: Clock) -> str:
     return f"{host.hostname}\x1f{clock.hours_since(host.last_seen) if stale else 'fresh'}"
 
 
+def run_key(run_text: str) -> int:
+    """The checksum of what is the same for every subject of a run (the config): each subject's key
+    goes on from it, as if its own text followed."""
+    return zlib.crc32((run_text + "\x1f").encode())
+
+
 def subject_key(
     subject: Subject,
     hosts: dict[str, HostInfo],
@@ -66,12 +72,12 @@ def subject_key(
     notes: list[Reason],
     decision: Decision | None,
     clock: Clock,
-    run_text: str,
+    run: int,
     context: str = "",
 ) -> int:
-    """`run_text`: what is the same for every subject of a run (the config); `context`: what else its
-    findings read (the declared app a hidden sub-app's vhost belongs to, the hosts a declared host names)."""
-    parts = [run_text, subject.handle, context]
+    """`run`: the run's `run_key`; `context`: what else its findings read (the declared app a hidden
+    sub-app's vhost belongs to, the hosts a declared host names)."""
+    parts = [subject.handle, context]
     if subject.declared is not None:
         parts.append(str(subject.declared.values()))
     for app in subject.apps:
@@ -83,4 +89,4 @@ def subject_key(
     parts.extend(f"{n.effect}\x1d{n.text}" for n in notes)
     if decision is not None:
         parts.append(str(decision))
-    return zlib.crc32("\x1f".join(parts).encode())
+    return zlib.crc32("\x1f".join(parts).encode(), run)

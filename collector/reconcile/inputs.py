@@ -155,29 +155,6 @@ def _present_apps(store: Store, full_listen: set[str]) -> list[DiscoveredApp]:
                 end_of_support,
                 host_header,
             ) = row
-            # Everything stored about the app, as one text: the input checksum of its subject starts from it.
-            stored = "\x1e".join(
-                [
-                    value or ""
-                    for value in (
-                        agent_id,
-                        app_key,
-                        kind,
-                        names,
-                        listen,
-                        prefix,
-                        root,
-                        upstream,
-                        parent,
-                        fw,
-                        fw_version,
-                        coverage,
-                        coverage_start,
-                        last_request,
-                        last_human,
-                    )
-                ]
-            )
             out.append(
                 DiscoveredApp(
                     agent_id,
@@ -199,8 +176,8 @@ def _present_apps(store: Store, full_listen: set[str]) -> list[DiscoveredApp]:
                     last_human,
                     end_of_support=end_of_support or "",
                     host_header=host_header or "",
-                    fingerprint=f"{stored}\x1e{servers}\x1e{redirect}\x1e{listen_full}\x1e{end_of_support}"
-                    f"\x1e{host_header}",
+                    # Everything read about the app, as one text: its subject's input checksum starts from it.
+                    fingerprint="\x1e".join(map(str, row)),
                 )
             )
     return out

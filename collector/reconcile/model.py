@@ -23,7 +23,7 @@ class Listen(NamedTuple):
     default_server: bool = False
 
 
-_PORTS: dict[frozenset[int], frozenset[int]] = {}  # a fleet has a few dozen sets of ports: one object each
+_PORTS: dict[tuple[Listen, ...], frozenset[int]] = {}  # a fleet has a few dozen listens: ports once each
 
 
 @dataclass(slots=True)
@@ -62,8 +62,10 @@ class DiscoveredApp:
     handle: str = field(init=False, repr=False, compare=False)  # AGENT/APP_KEY, unique in a fleet
 
     def __post_init__(self) -> None:
-        ports = frozenset([a.port for a in self.listen if a.port])
-        self.ports = _PORTS.setdefault(ports, ports)
+        ports = _PORTS.get(self.listen)
+        if ports is None:
+            ports = _PORTS[self.listen] = frozenset([a.port for a in self.listen if a.port])
+        self.ports = ports
         self.prefix = "/" if self.path_prefix in ("/", "") else normalize_path(self.path_prefix)
         self.handle = self.agent_id + "/" + self.app_key
 

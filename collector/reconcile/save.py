@@ -24,10 +24,11 @@ import zlib
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from json.encoder import encode_basestring  # the C string encoder json uses
 from typing import NamedTuple
 
 from ronda.collector.reconcile.config import ReconcileConfig
-from ronda.collector.reconcile.model import Finding, Match, SubjectResult, Verdict, iso
+from ronda.collector.reconcile.model import Finding, Match, Reason, SubjectResult, Verdict, iso
 from ronda.collector.reconcile.verdicts import SAFE
 
 CHUNK = 5_000  # rows staged per statement
@@ -91,14 +92,19 @@ class VerdictRow(NamedTuple):
     input_digest: int
 
 
-_JSON = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"))
+_JSON = json.JSONEncoder(ensure_ascii=False, separators=(",", ":"), check_circular=False)  # no cycles here
 
 
 def finding_row(f: Finding) -> FindingRow:
-    digest = zlib.crc32((f.summary + "\x1f" + "\x1e".join(map(str, f.detail.values()))).encode())
-    return FindingRow(
-        f.kind, f.subject, f.app_id, f.agent_id, f.app_key, f.summary, _JSON.encode(f.detail), digest
-    )
+    detail = _JSON.encode(f.detail)
+    digest = zlib.crc32((f.summary + "\x1f" + detail).encode())
+    return FindingRow(f.kind, f.subject, f.app_id, f.agent_id, f.app_key, f.summary, detail, digest)
+
+
+def _reasons_json(reasons: list[Reason]) -> str:
+    """`[[effect, rule, text], ...]` as _JSON writes it, without building the lists (a row per subject)."""
+    text = encode_basestring
+    return "[" + ",".join([f"[{text(r.effect)},{text(r.rule)},{text(r.text)}]" for r in reasons]) + "]"
 
 
 def verdict_row(v: Verdict, key: int) -> VerdictRow:
@@ -130,7 +136,7 @@ def verdict_row(v: Verdict, key: int) -> VerdictRow:
         annual_cost=f["annual_cost"],
         rss_bytes=f["rss_bytes"],
         disk_bytes=f["disk_bytes"],
-        reasons=_JSON.encode([[r.effect, r.rule, r.text] for r in v.reasons]),
+        reasons=_reasons_json(v.reasons),
         digest=key,
         input_digest=key,
     )
@@ -191,9 +197,16 @@ def stage(conn: sqlite3.Connection, results: Iterable[SubjectResult], fleet: lis
 
 
 def _flush(conn: sqlite3.Connection, findings: list, verdicts: list, skipped: list) -> int:
-    conn.executemany(_STAGE_FINDING, findings)
-    conn.executemany(_STAGE_VERDICT, verdicts)
-    conn.executemany(_STAGE_SKIPPED, skipped)
+    conn.execute("BEGIN")  # one transaction per chunk, not one per row; it writes only staging
+    try:
+        # sqlite3 binds a plain tuple's values a third faster than a named tuple's
+        conn.executemany(_STAGE_FINDING, map(tuple, findings))
+        conn.executemany(_STAGE_VERDICT, map(tuple, verdicts))
+        conn.executemany(_STAGE_SKIPPED, skipped)
+    except BaseException:
+        conn.execute("ROLLBACK")
+        raise
+    conn.execute("COMMIT")
     flushed = len(skipped)
     findings.clear()
     verdicts.clear()

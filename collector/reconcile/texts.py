@@ -58,6 +58,7 @@ class Text:
     group: str
     message: str
     pattern: re.Pattern[str] = field(init=False, repr=False, compare=False)
+    placeholders: bool = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
         parts, seen, at = [], set(), 0
@@ -73,10 +74,11 @@ class Text:
             at = m.end()
         parts.append(re.escape(self.message[at:]))
         object.__setattr__(self, "pattern", re.compile("".join(parts), re.DOTALL))
+        object.__setattr__(self, "placeholders", "{" in self.message or "}" in self.message)
         TEXTS.setdefault(self.group, []).append(self)
 
     def __call__(self, **values: object) -> str:
-        return self.message.format(**values)
+        return self.message.format_map(values) if self.placeholders else self.message
 
 
 TEXTS: dict[str, list[Text]] = {}
