@@ -181,19 +181,17 @@ def text_table(headers: Sequence[str], rows: list[tuple[str, ...]]) -> str:
     if not rows:
         return ""
     # shown, not obeyed (ronda.safetext); one search per column keeps 100,000 clean rows fast
-    columns = [
-        tuple(map(terminal_text, col)) if needs_escaping("".join(col)) else col
-        for col in zip(*rows, strict=True)
-    ]
-    rows = list(zip(*columns, strict=True))
+    columns = list(zip(*rows, strict=True))
+    escaped = [needs_escaping("".join(col)) for col in columns]
+    if any(escaped):
+        columns = [tuple(map(terminal_text, c)) if e else c for c, e in zip(columns, escaped, strict=True)]
+        rows = list(zip(*columns, strict=True))
     widths = [max(len(h), max(map(len, col))) for h, col in zip(headers, columns, strict=True)]
-    last = len(widths) - 1
+    # one C-level formatting per row (the cells are arguments, never part of the format)
+    line = "  ".join([*(f"%-{w}s" for w in widths[:-1]), "%s"])
     lines = [
         "  ".join(h.upper().ljust(w) for h, w in zip(headers, widths, strict=True)).rstrip(),
         "  ".join("-" * w for w in widths),
     ]
-    lines += [
-        "  ".join([c.ljust(w) for c, w in zip(row[:last], widths[:last], strict=True)] + [row[last]])
-        for row in rows
-    ]
+    lines += [line % row for row in rows]
     return "\n".join(lines)
