@@ -3,6 +3,7 @@
     .venv/bin/python -m bench.ingest                         # both workloads, 32 agents, 20 s per server
     .venv/bin/python -m bench.ingest --workload steady --busy 1.0 --seconds 30
     .venv/bin/python -m bench.ingest --wire-only             # bytes on the wire alone
+    .venv/bin/python -m bench.ingest --in-process            # the store's own CPU per snapshot, no gRPC
 
 Each agent has its own certificate from `ronda ca` and sends snapshots of 100 apps, one after the other,
 as fast as it is answered. Two workloads:
@@ -20,6 +21,10 @@ fresh SQLite database. Both servers run as separate processes; their peak RSS is
 (VmHWM). Prints snapshots/s, p50/p99 latency and server CPU per snapshot, then the bytes one agent's
 link carries (TLS, HTTP/2 and acks included, counted by a relay) for one snapshot and for a day of
 snapshots every 15 minutes, for a 100-app and a 20-app host, with and without deltas and gzip.
+
+`--in-process` times `Store.ingest_message` alone on the same payloads (one thread, CPU time): steady
+snapshots on one connection and on two writing in turns (as `--processes 2` does), whole windows, and
+agents' very first snapshots, which write every day of every app.
 """
 
 from __future__ import annotations
@@ -42,7 +47,7 @@ import grpc
 from bench.fleet import make_snapshot
 from bench.relay import CountingRelay
 from ronda.agent.sender import COMPRESS_ABOVE, RETRY_METADATA, SIZE_METADATA, Sender
-from ronda.collector.server import ServerConfig, make_server
+from ronda.collector.server import CHECKPOINT_EVERY, ServerConfig, make_server
 from ronda.collector.store import Store
 from ronda.collector.trust.ca import init_ca, issue_agent, issue_collector
 from ronda.convert import snapshot_to_wire
@@ -343,6 +348,53 @@ def measure_workload(args, work: Path, pki: tuple[str, str, str], agents, worklo
     return rows
 
 
+# -- the store alone ---------------------------------------------------------------------------------------
+def _store_cpu(stores: list[Store], requests: list[bytes]) -> list[float]:
+    """CPU seconds each request took to store, the stores taking turns."""
+    took = []
+    for n, raw in enumerate(requests):
+        started = time.process_time()
+        stores[n % len(stores)].ingest_message(pb.Snapshot.FromString(raw), raw=raw)
+        took.append(time.process_time() - started)
+    return sorted(took)
+
+
+def measure_in_process(args, work: Path) -> None:
+    first = snapshot_to_wire(make_snapshot("template", 1, apps=args.apps, days=args.days)).SerializeToString()
+    print(
+        f"\nin process (Store.ingest_message, CPU time per snapshot of {args.apps} apps, {args.days} days):"
+    )
+    print(f"{'snapshots':<58} {'p10 ms':>7} {'median ms':>10}")
+    cases = [("steady", 1), ("steady", 2), ("first-contact", 1)]
+    for n, (workload, connections) in enumerate(cases):
+        stores = [Store(work / f"in-process-{n}.db", CHECKPOINT_EVERY) for _ in range(connections)]
+        agents = [f"bench-{i:04d}" for i in range(args.agents)]
+        for agent_id in agents:  # first contact, as the warm-up of the served bench
+            raw = personalise(first, agent_id, 1)
+            stores[0].ingest_message(pb.Snapshot.FromString(raw), raw=raw)
+        payloads = variants(workload, args.apps, args.days, busy=args.busy if workload == "steady" else 1.0)
+        requests = []
+        for sequence in range(2, 2 + args.in_process_rounds):
+            for agent_id in agents:  # each agent on the connection of its own process, as with SO_REUSEPORT
+                base = sequence - 1 if workload == "steady" else 0
+                requests.append(personalise(payloads[sequence % len(payloads)], agent_id, sequence, base))
+        took = _store_cpu(stores, requests)
+        name = {
+            ("steady", 1): "steady, one connection",
+            ("steady", 2): "steady, two connections writing in turns (--processes 2)",
+            ("first-contact", 1): "whole windows, all but each app's newest day stored",
+        }[(workload, connections)]
+        print(f"{name:<58} {took[len(took) // 10] * 1000:>7.2f} {took[len(took) // 2] * 1000:>10.2f}")
+        for store in stores:
+            store.close()
+    store = Store(work / "in-process-first.db", CHECKPOINT_EVERY)
+    fresh = [personalise(first, f"fresh-{i:05d}", 1) for i in range(args.agents)]
+    took = _store_cpu([store], fresh)
+    name = f"an agent's very first ({args.apps * args.days:,} days written)"
+    print(f"{name:<58} {took[len(took) // 10] * 1000:>7.2f} {took[len(took) // 2] * 1000:>10.2f}")
+    store.close()
+
+
 # -- bytes on the wire -----------------------------------------------------------------------------------
 def wire_day(address: str, work: Path, apps: int, deltas: bool, gzip: bool) -> tuple[int, int]:
     """Bytes one agent's link carries (both ways) for its first snapshot, and for a day of snapshots every
@@ -421,6 +473,12 @@ def main() -> None:
     parser.add_argument("--skip-wire", action="store_true", help="leave out the bytes on the wire")
     parser.add_argument("--wire-only", action="store_true", help="only the bytes on the wire")
     parser.add_argument(
+        "--in-process", action="store_true", help="only the store's own CPU per snapshot, without gRPC"
+    )
+    parser.add_argument(
+        "--in-process-rounds", type=int, default=20, help="--in-process: snapshots of each agent per case"
+    )
+    parser.add_argument(
         "--wire-apps", default="100,20", help="apps of the hosts whose bytes on the wire are counted"
     )
     args = parser.parse_args()
@@ -430,10 +488,13 @@ def main() -> None:
     issue_collector(work / "ca", "localhost", ["127.0.0.1"], work)
     pki = (str(work / "ca" / "ca.pem"), str(work / "localhost.pem"), str(work / "localhost-key.pem"))
     print(
-        f"{os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.1f} at the start; mutual TLS on loopback, "
-        f"{args.seconds:.0f} s per server",
+        f"{os.cpu_count()} CPUs, load average {os.getloadavg()[0]:.1f} at the start"
+        + ("" if args.in_process else f"; mutual TLS on loopback, {args.seconds:.0f} s per server"),
         flush=True,
     )
+    if args.in_process:
+        measure_in_process(args, work)
+        return
     if not args.wire_only:
         agents = []
         for i in range(args.agents):

@@ -38,3 +38,19 @@ def test_benchmark_script_runs_both_workloads_and_counts_bytes_on_the_wire():
     assert "steady: 2 agents" in out and "first-contact: 2 agents" in out
     assert out.count("bare grpcio (ack only)") == 2 and out.count("ronda / bare = ") == 2
     assert "  5 apps   changed days, gzip" in out and " MB" in out
+
+
+def test_benchmark_script_times_the_store_in_process():
+    done = subprocess.run(
+        [sys.executable, "-m", "bench.ingest", "--in-process", "--agents", "3", "--apps", "5", "--days", "5"]
+        + ["--in-process-rounds", "3"],
+        cwd=ROOT,
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=True,
+    )
+    out = done.stdout
+    for case in ("steady, one connection", "two connections writing in turns", "whole windows", "very first"):
+        assert case in out, out
+    assert "bare grpcio" not in out

@@ -5,10 +5,12 @@ snapshot is what the store already holds. Each app's wire form is hashed; an
 app whose hash is unchanged is only marked present, and its last_seen moved at
 most once an hour (LAST_SEEN_EVERY: rewriting every unchanged app's row for
 the minute was most of a steady snapshot's writes; the host's last snapshot
-says it to the second). Of a changed app whose
-rest is unchanged, only its resources and usage (its state) are checked, and
-stored as received, in wire form. Of a changed app's daily usage only the days
-that differ from its last applied usage are written. Unchanged apps and days
+says it to the second); which apps are to be marked seen (or absent) is known
+first (collector.store.known), so that a snapshot with none writes no app row
+for them. Of a changed app whose rest is unchanged, only its resources and
+usage (its state) are checked, and stored as received, in wire form. Of a
+changed app's daily usage only the days that differ from its last applied
+usage are written. Unchanged apps and days
 were checked when they were first stored.
 
 A snapshot relative to a usage base (Snapshot.usage_base) carries only the
@@ -33,6 +35,7 @@ from typing import NamedTuple
 
 from google.protobuf.message import Message
 
+from ronda.collector.store.known import Known, Memory, read_known
 from ronda.collector.store.usage_days import changed_only, whole_window
 from ronda.collector.store.wirebytes import app_parts, app_state, app_state_of, raw_apps
 from ronda.collector.validate import InvalidSnapshot, app_detail, check_header, validate_message
@@ -62,9 +65,9 @@ _APP_UPSERT = """INSERT INTO apps (agent_id, app_key, kind, server_names, listen
 # from usage.
 _APP_PATCH = """UPDATE apps SET state=?, coverage=?, coverage_start=?, last_request=?, last_human_request=?,
     last_seen=?, present=1 WHERE agent_id=? AND app_key=?"""
-# Unchanged apps: only those back in the snapshot, or last seen before ?4, are written.
-_MARK_UNCHANGED = """UPDATE apps SET present=1, last_seen=?1 WHERE agent_id=?2
-    AND app_key IN (SELECT value FROM json_each(?3)) AND (present=0 OR last_seen < ?4)"""
+# Unchanged apps back in the snapshot, or last seen more than LAST_SEEN_EVERY ago.
+_MARK_UNCHANGED = """UPDATE apps SET present=1, last_seen=? WHERE agent_id=?
+    AND app_key IN (SELECT value FROM json_each(?))"""
 # Upserts rewrite a row in place; INSERT OR REPLACE would delete it and insert it again (twice the
 # index work).
 _UPSERT_APP_DIGESTS = """INSERT INTO app_digests VALUES (?,?,?,?) ON CONFLICT(agent_id, app_key)
@@ -115,6 +118,7 @@ class Applied(NamedTuple):
     last_sequence: int  # the newest sequence stored for the agent
     usage_through: int  # the snapshot through which the agent's daily usage is whole (0: none)
     notes: list[str]
+    written: Prepared | None = None  # what was written, for a snapshot that was applied
 
 
 def ingest_message(
@@ -125,11 +129,12 @@ def ingest_message(
     raw: bytes | None = None,
     prepared: Prepared | None = None,
     header_checked: bool = False,
+    memory: Memory | None = None,
 ) -> Applied:
     """Raises InvalidSnapshot or SequenceConflict.
 
     `prepared` (from `prepare` outside the write lock) is used if the agent's row is still what it
-    was prepared against; otherwise the work is redone here.
+    was prepared against; otherwise the work is redone here (with what `memory` holds of the agent).
     """
     problems = [] if header_checked else check_header(message)
     if problems:
@@ -149,7 +154,7 @@ def ingest_message(
     if stale:
         validate_message(message)
     if not stale and (prepared is None or prepared.base != base):
-        prepared = prepare(c, message, now, raw, base)
+        prepared = prepare(c, message, now, raw, base, memory.get(agent_id, base) if memory else None)
     c.execute(
         "INSERT INTO snapshots (agent_id, sequence, report_id, collected_at, received_at, applied, "
         "app_count, error_count, coalesced) VALUES (?,?,?,?,?,?,?,?,?)",
@@ -194,7 +199,7 @@ def ingest_message(
             + (f"not hold (it holds it through snapshot {through})" if through else "not hold")
             + ": they are stored, and the days changed before them are asked for"
         )
-    return Applied(False, False, sequence, sequence if held else through, notes)
+    return Applied(False, False, sequence, sequence if held else through, notes, prepared)
 
 
 def read_base(c: sqlite3.Connection, agent_id: str) -> tuple | None:
@@ -222,6 +227,11 @@ def _before(now: str, delta: timedelta) -> str:
     return (datetime.fromisoformat(now[:-1]) - delta).isoformat(timespec="seconds") + "Z"
 
 
+def _needs_mark(stored: tuple | None, seen_before: str) -> bool:
+    """Whether an unchanged app, stored as (present, last_seen), is to be marked present and seen now."""
+    return stored is None or not stored[0] or stored[1] < seen_before
+
+
 def _digest(data: bytes) -> bytes:
     """SHA-256, which processors compute in hardware (a third faster than BLAKE2 here), cut to 16 bytes."""
     return hashlib.sha256(data).digest()[:16]
@@ -233,10 +243,10 @@ class Prepared:
 
     base: tuple | None
     host: tuple
-    keys: str
+    known: Known  # what the store held of the agent's apps, as of `base`
     now: str = ""
-    seen_before: str = ""  # an unchanged app last seen before this is marked seen now
-    unchanged: list = field(default_factory=list)  # keys of the apps whose wire form is as last applied
+    vanished: list = field(default_factory=list)  # keys of the apps present until now and not in the snapshot
+    seen: list = field(default_factory=list)  # keys of unchanged apps to mark present and seen now
     apps: list = field(default_factory=list)
     digests: list = field(default_factory=list)
     blocks: list = field(default_factory=list)
@@ -249,12 +259,18 @@ class Prepared:
 
 
 def prepare(
-    c: sqlite3.Connection, m: pb.Snapshot, now: str, raw: bytes | None, base: tuple | None
+    c: sqlite3.Connection,
+    m: pb.Snapshot,
+    now: str,
+    raw: bytes | None,
+    base: tuple | None,
+    known: Known | None = None,
 ) -> Prepared:
     """Check the apps that changed since the agent's last snapshot and build every row.
 
     Raises InvalidSnapshot. Reads only; `c` may be a reader outside the write lock (then `base` is what
-    it saw, checked again later).
+    it saw, checked again later). `known`: what the store holds of the agent's apps, if remembered (used
+    only if as of `base`; read otherwise).
     """
     agent_id = m.agent_id
     h = m.host
@@ -290,23 +306,24 @@ def prepare(
         m.sequence,
         _iso(m, "collected_at"),
     )
-    digests = {
-        key: (digest, stable)
-        for key, digest, stable in c.execute(
-            "SELECT app_key, digest, stable FROM app_digests WHERE agent_id=?", (agent_id,)
-        )
-    }
+    if known is None or known.base != base:
+        known = read_known(c, agent_id, base)
+    # Which apps are present and when each was last seen is known, so the writes to the apps that vanished
+    # and to the unchanged apps to mark seen are made only when there are some (seldom).
+    digests, stored = known.digests, known.presence
     raws = raw_apps(raw) if raw is not None else None
     if raws is not None and len(raws) != len(m.apps):
         raws = None
     problems: list[str] = []
-    unchanged, changed = [], []
+    unchanged, changed, in_snapshot = [], [], set()
     for i, app in enumerate(m.apps):
+        key = app.key
+        in_snapshot.add(key)
         wire = raws[i] if raws is not None else app.SerializeToString(deterministic=True)
         digest = _digest(wire)
-        old = digests.get(app.key)
+        old = digests.get(key)
         if old is not None and old[0] == digest:
-            unchanged.append(app.key)
+            unchanged.append(key)
         else:
             parts = app_parts(wire)
             stable = parts[0] if parts else None
@@ -325,13 +342,14 @@ def prepare(
         if changed and not relative
         else {}
     )
+    seen_before = _before(now, LAST_SEEN_EVERY)
     p = Prepared(
         base=base,
         host=host,
-        keys=json.dumps([app.key for app in m.apps]),
+        known=known,
         now=now,
-        seen_before=_before(now, LAST_SEEN_EVERY),
-        unchanged=unchanged,
+        vanished=[key for key, (present, _) in stored.items() if present and key not in in_snapshot],
+        seen=[key for key in unchanged if _needs_mark(stored.get(key), seen_before)],
     )
     for i, app, digest, stable, old_stable, wire, parts in changed:
         where = f"apps[{i}]"
@@ -356,7 +374,7 @@ def prepare(
             usage_rest = writes.rest
             if writes.block is not None:
                 p.blocks.append((agent_id, app.key, writes.block))
-            if writes.forget_block:
+            if writes.forget_block and app.key in known.blocks:
                 p.forgotten_blocks.append(app.key)
             for n, row in enumerate(writes.rows):
                 (p.latest if n == writes.newest else p.days).append((agent_id, app.key, *row))
@@ -426,17 +444,38 @@ def prepare(
     return p
 
 
+def known_after(p: Prepared, base: tuple) -> Known:
+    """What the store holds of the agent's apps once `p` is written and its agents row says `base`."""
+    known = p.known
+    digests = dict(known.digests)
+    digests.update((key, (digest, stable)) for _, key, digest, stable in p.digests)
+    presence = dict(known.presence)
+    for key in p.vanished:
+        presence[key] = (0, presence[key][1])
+    seen_now = (1, p.now)
+    for key in p.seen:
+        presence[key] = seen_now
+    for row in p.apps:
+        presence[row[1]] = seen_now
+    for row in p.patches:
+        presence[row[-1]] = seen_now
+    blocks = known.blocks
+    if p.forgotten_blocks or p.blocks:
+        blocks = (blocks - set(p.forgotten_blocks)) | {key for _, key, _ in p.blocks}
+    return Known(base, digests, presence, blocks)
+
+
 def write(c: sqlite3.Connection, agent_id: str, p: Prepared) -> None:
     """The writes of a prepared snapshot, inside the caller's transaction."""
     c.execute("INSERT OR REPLACE INTO hosts VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?)", p.host)
-    c.execute(
-        "UPDATE apps SET present=0 WHERE agent_id=? AND present=1 AND app_key NOT IN "
-        "(SELECT value FROM json_each(?))",
-        (agent_id, p.keys),
-    )
+    if p.vanished:
+        c.execute(
+            "UPDATE apps SET present=0 WHERE agent_id=? AND app_key IN (SELECT value FROM json_each(?))",
+            (agent_id, json.dumps(p.vanished)),
+        )
     c.executemany(_APP_UPSERT, p.apps)
-    if p.unchanged:
-        c.execute(_MARK_UNCHANGED, (p.now, agent_id, json.dumps(p.unchanged), p.seen_before))
+    if p.seen:
+        c.execute(_MARK_UNCHANGED, (p.now, agent_id, json.dumps(p.seen)))
     c.executemany(_APP_PATCH, p.patches)
     c.executemany(_UPSERT_APP_DIGESTS, p.digests)
     c.executemany(_UPSERT_APP_DAILY_WIRE, p.blocks)

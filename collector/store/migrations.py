@@ -94,6 +94,11 @@ MIGRATIONS: tuple[Migration, ...] = (
         "per agent, the snapshot through which the store holds its daily usage whole",
         store.USAGE_THROUGH,
     ),
+    Migration(
+        45,
+        "daily blocks hold the settled days alone: those that held the newest day too are forgotten",
+        store.SETTLED_BLOCKS,
+    ),
 )
 
 KNOWN_VERSIONS = frozenset(m.version for m in MIGRATIONS)

@@ -168,3 +168,10 @@ DELETE FROM app_digests;
 USAGE_THROUGH = """
 ALTER TABLE agents ADD COLUMN usage_through INTEGER NOT NULL DEFAULT 0;
 """
+
+# 45: a daily block holds an app's settled days, its entries but the newest, which the store holds exactly as
+# the block says (collector.store.usage_days). A block stored before held the newest entry too, perhaps
+# older than the store's; such blocks are forgotten, and each app's next whole window is written whole.
+SETTLED_BLOCKS = """
+DELETE FROM app_daily_wire;
+"""

@@ -24,7 +24,15 @@ from typing import Any, overload
 import sqlite_utils
 
 from ronda import __version__
-from ronda.collector.store.apply import AdmitHook, Prepared, ingest_message, prepare, read_base
+from ronda.collector.store.apply import (
+    AdmitHook,
+    Prepared,
+    ingest_message,
+    known_after,
+    prepare,
+    read_base,
+)
+from ronda.collector.store.known import REMEMBERED_AGENTS, Memory
 from ronda.collector.store.migrations import KNOWN_VERSIONS, MIGRATIONS, NEXT_VERSION, apply_migration
 from ronda.collector.validate import InvalidSnapshot, check_header
 from ronda.errors import RondaError
@@ -84,14 +92,23 @@ class IngestResult:
 
 
 class Store:
-    def __init__(self, path: str | Path, checkpoint_every: float | None = None) -> None:
+    def __init__(
+        self,
+        path: str | Path,
+        checkpoint_every: float | None = None,
+        remember_agents: int = REMEMBERED_AGENTS,
+    ) -> None:
         """`checkpoint_every` (seconds): copy the write-ahead log into the database at the end of the first
         write after each such interval, instead of whenever it passes 1,000 pages (SQLite's default).
 
         With SQLite's default, one write in some thirty copies the pages of all of them while every other
         writer waits; on a busy collector, a page written by many writes in an interval is copied once.
+
+        `remember_agents`: of how many agents what the store holds of their apps is kept in memory
+        between their snapshots (collector.store.known; 0: read it for every snapshot).
         """
         self.path = str(path)
+        self.known = Memory(remember_agents)
         self.checkpoint_every = checkpoint_every
         self._next_checkpoint = 0.0
         if self.path != ":memory:":
@@ -253,7 +270,8 @@ class Store:
                 (message.agent_id, message.sequence),
             ).fetchone():
                 return None
-            return prepare(reader, message, now, raw, read_base(reader, message.agent_id))
+            base = read_base(reader, message.agent_id)
+            return prepare(reader, message, now, raw, base, self.known.get(message.agent_id, base))
         finally:
             reader.execute("COMMIT")
 
@@ -290,7 +308,12 @@ class Store:
             raise InvalidSnapshot(problems)
         prepared = self._prepare(message, now, raw, admit)
         with self.writing(wait) as c:
-            applied = ingest_message(c, message, now, admit, raw, prepared, header_checked=True)
+            applied = ingest_message(
+                c, message, now, admit, raw, prepared, header_checked=True, memory=self.known
+            )
+        if applied.written is not None:  # committed: remember what the store now holds of the agent's apps
+            base = (message.sequence, message.report_id, applied.usage_through)
+            self.known.put(message.agent_id, known_after(applied.written, base))
         return IngestResult(
             duplicate=applied.duplicate,
             stale=applied.stale,

@@ -4,10 +4,11 @@ Two kinds of snapshot carry days (Snapshot.usage_base):
 
 - Whole windows (base 0): every day the agent keeps. Most are those the store already holds, so the
   app's daily entries are compared in wire form with the block stored from its last applied usage
-  (app_daily_wire), and only the entries that differ are written. The store holds every entry of the
-  stored block, perhaps all but the last exactly as the block says: when only today's entry moved, the
-  block is not rewritten (about once a day instead of with every snapshot), and that entry is written
-  whatever it says.
+  (app_daily_wire): its entries but the newest (the settled days), which the store holds exactly as
+  the block says. The newest entry is always written (it is the one that moves); of the others only
+  those that differ from the block. Where the received entries are the block's, then the newest, the
+  received bytes show it without serializing anything (most snapshots); the block is rewritten only
+  when a settled day changed or a new day began (about once a day).
 - Changed days (a base): only the days changed since the base. Each is written; the stored block is
   forgotten, since the days written are not all in it, and the next whole windows are written whole.
 
@@ -23,10 +24,10 @@ from google.protobuf.unknown_fields import UnknownFieldSet
 from ronda.collector.store.wirebytes import (
     AppParts,
     changed_days,
+    daily_record,
     daily_span,
     dates_once,
-    last_entry_only,
-    raw_daily_span,
+    settled_then_newest,
     without_daily,
 )
 from ronda.collector.validate import check_days, check_unique_dates
@@ -46,55 +47,42 @@ def whole_window(
     usage: pb.Usage, wire: bytes, parts: AppParts | None, old: bytes | None, where: str, problems: list[str]
 ) -> DayWrites:
     """The rows of a usage that holds every day, against `old`, the app's stored block (None: none)."""
-    # Often the days are those already stored: then the received bytes show it, unserialized. (Where today's
-    # counts moved, the stored block's last bytes are not among them: that is quicker to see.)
-    span = (
-        raw_daily_span(wire, parts.usage_start, parts.usage_end, usage)
-        if old is not None
-        and parts is not None
-        and parts.usage_start >= 0
-        and wire.find(old[-32:], parts.usage_start, parts.usage_end) >= 0
-        else None
-    )
-    same = span is not None and wire[span[0] : span[1]] == old
-    block = None
-    if same:
-        assert parts is not None and span is not None
-        rest = wire[parts.usage_start : span[0]] + wire[span[1] : parts.usage_end]
-    else:
-        if len(UnknownFieldSet(usage)):
-            usage.DiscardUnknownFields()  # from a newer agent; they would blur where the daily entries are
-        usage_wire = usage.SerializeToString(deterministic=True)
-        head, tail = daily_span(usage, usage_wire)
-        block, rest = usage_wire[head:tail], usage_wire[:head] + usage_wire[tail:]
-    stored = None
-    if not usage.daily:
-        moved = []  # no day yet: nothing to write, and the stored block stays, the store holding what it says
-    elif not same and old != block:
-        assert block is not None
-        moved = changed_days(old, block, usage.daily)
-        if old is None or not dates_once(block, moved):
-            check_unique_dates(usage.daily, where, problems)
-        if old is None or len(moved) > 1 or not last_entry_only(old, block, usage.daily[-1]):
-            stored = block
-        # else only the last entry (today's) moved: the stored block keeps every earlier entry as it is
-    else:
-        moved = usage.daily[
-            -1:
-        ]  # the stored block may lag behind in its last entry: written whatever it says
+    daily = usage.daily
+    if not daily:  # no day yet: nothing to write, and the stored block stays, the store holding what it says
+        return DayWrites(_rest(usage, wire, parts), [], -1)
+    if old is not None and parts is not None and parts.usage_start >= 0:
+        # Usually only the newest day moved since the block was stored: seen in the received bytes.
+        span = settled_then_newest(wire, parts.usage_start, parts.usage_end, usage, old)
+        if span is not None:
+            rows = check_days(daily[-1:], where, problems)
+            rest = wire[parts.usage_start : span[0]] + wire[span[1] : parts.usage_end]
+            return DayWrites(rest, rows, len(rows) - 1)
+    if len(UnknownFieldSet(usage)):
+        usage.DiscardUnknownFields()  # from a newer agent; they would blur where the daily entries are
+    usage_wire = usage.SerializeToString(deterministic=True)
+    head, tail = daily_span(usage, usage_wire)
+    block, rest = usage_wire[head:tail], usage_wire[:head] + usage_wire[tail:]
+    settled = block[: len(block) - len(daily_record(daily[-1]))]
+    moved = [daily[-1]] if old == settled else [*changed_days(old, settled, list(daily)[:-1]), daily[-1]]
+    if old is None or not dates_once(block, moved):
+        check_unique_dates(daily, where, problems)
     rows = check_days(moved, where, problems)
-    return DayWrites(rest, rows, len(rows) - 1, block=stored)
+    return DayWrites(rest, rows, len(rows) - 1, block=settled if settled != old else None)
+
+
+def _rest(usage: pb.Usage, wire: bytes, parts: AppParts | None) -> bytes | None:
+    """The usage's wire form without its daily entries, cut from the received bytes where they can be
+    walked (None: the caller builds it from the message)."""
+    if parts is None or parts.usage_start < 0:
+        return None
+    return without_daily(wire, parts.usage_start, parts.usage_end)
 
 
 def changed_only(
     usage: pb.Usage, wire: bytes, parts: AppParts | None, where: str, problems: list[str]
 ) -> DayWrites:
     """The rows of a usage that holds only the days changed since the snapshot's base: all of them."""
-    rest = (
-        without_daily(wire, parts.usage_start, parts.usage_end)
-        if parts is not None and parts.usage_start >= 0
-        else None
-    )
+    rest = _rest(usage, wire, parts)
     days = usage.daily
     if len(days) > 1:  # usually today's alone
         check_unique_dates(days, where, problems)

@@ -24,6 +24,7 @@ _RESOURCES, _USAGE, _USAGE_KEY = _LAYOUT.resources, _LAYOUT.usage, _LAYOUT.usage
 _BELOW_DAILY, _DAILY_KEY = _LAYOUT.below_daily, _LAYOUT.daily_key
 _LOGS_KEY, _UNPARSED_KEY = _LAYOUT.logs_key, _LAYOUT.unparsed_key
 _DATE_PREFIX = _LAYOUT.date_prefix
+_DAILY_RECORD_KEY = bytes([_DAILY_KEY])
 
 
 def _varint_len(n: int) -> int:
@@ -67,18 +68,13 @@ def changed_days(old: bytes | None, new: bytes, daily: Sequence[pb.DailyUsage]) 
     """The entries of `daily` (whose wire form is `new`) not byte-identical at the same place in `old`.
 
     Entries wholly inside the common prefix of `old` and `new` are unchanged; the rest are
-    returned (usually just today's). A shifted window returns every entry, once a day. The last
-    entry of a stored block may be older than what the store holds for its day (see
-    `last_entry_only`), so where `new` continues `old` the entry in the place of old's last is
-    returned too.
+    returned. A shifted window returns every entry, once a day.
     """
     if old == new:
         return []
     if not old:
         return list(daily)
     lo = common_prefix(old, new)
-    if lo == len(old):
-        lo -= 1
     end, k, n = len(new), 0, len(daily)
     while k < n and end > lo:
         end -= _record_len(daily[n - 1 - k])
@@ -86,19 +82,34 @@ def changed_days(old: bytes | None, new: bytes, daily: Sequence[pb.DailyUsage]) 
     return list(daily[n - k :])
 
 
-def last_entry_only(old: bytes, new: bytes, last: pb.DailyUsage) -> bool:
-    """True if the blocks `old` and `new` hold the same entries but the last, of which each has one.
+def daily_record(entry: pb.DailyUsage) -> bytes:
+    """A daily entry as a canonical Usage writes it: its key, its length and the entry."""
+    value = entry.SerializeToString(deterministic=True)
+    return _DAILY_RECORD_KEY + _varint_bytes(len(value)) + value
 
-    `last` is new's last entry (parsed); the caller knows the bytes before it are equal in both.
+
+def settled_then_newest(
+    raw: bytes, start: int, end: int, usage: pb.Usage, settled: bytes
+) -> tuple[int, int] | None:
+    """Where the daily entries of the usage message `raw[start:end]` (as received, parsed as `usage`) start
+    and end, if they are those of `settled` (a canonical block stored earlier), then one more, the newest,
+    whose date no entry of `settled` names.
+
+    Then every daily entry but the newest is byte for byte one stored earlier (see raw_daily_span: equal
+    bytes parse to equal entries, and `settled` ends where an entry ends), and the newest is protobuf's
+    own, checked by the caller. None where it cannot be seen so quickly (a new day, an earlier day
+    changed); the caller serializes then.
     """
-    start = len(new) - _record_len(last)
-    if start >= len(old) or old[start] != _DAILY_KEY:
-        return False
-    try:
-        _, end = _field_value(old, start + 1, 2)
-    except IndexError:
-        return False
-    return end == len(old)
+    span = raw_daily_span(raw, start, end, usage)
+    if span is None or not raw.startswith(settled, span[0]):
+        return None
+    newest = usage.daily[-1]
+    record = daily_record(newest)
+    if span[1] - span[0] != len(settled) + len(record) or not raw.startswith(record, span[0] + len(settled)):
+        return None
+    date = newest.date.encode()
+    # each canonical entry holds its date's key, length and text: absent from `settled`, no entry names it
+    return span if len(date) == 10 and _DATE_PREFIX + date not in settled else None
 
 
 def common_prefix(a: bytes, b: bytes) -> int:

@@ -1,0 +1,83 @@
+"""What the store holds of an agent's apps, remembered between its snapshots.
+
+To store a snapshot, ingestion needs, for every app the agent ever reported, the digests of its last
+applied wire form, whether it is present and when it was last seen, and whether a daily block of it is
+stored. Reading that back for each snapshot was three queries over a hundred rows each, a tenth of a
+steady snapshot's cost. A process remembers it instead, for the agents it served last (an agent keeps
+its connection, so its snapshots reach the same process of `ronda serve --processes`).
+
+What is remembered holds as of the agent's row in `agents` (its base: newest sequence, its report and
+the snapshot through which its usage is whole), which every applied snapshot changes and nothing else
+does; only ingestion writes these tables. So a memory is used only while the agent's row still says
+that base, and read again otherwise: after another process stored a snapshot of the agent, after a
+restore, or when it was forgotten for room.
+"""
+
+from __future__ import annotations
+
+import sqlite3
+import threading
+from collections import OrderedDict
+from dataclasses import dataclass
+
+REMEMBERED_AGENTS = 512  # agents a process remembers (about 50 KiB each for 100 apps: 25 MiB)
+
+
+@dataclass(frozen=True)
+class Known:
+    """What the store holds of one agent's apps, as of `base` (collector.store.apply.read_base)."""
+
+    base: tuple | None
+    digests: dict[str, tuple[bytes, bytes | None]]  # app key -> (digest of its wire form, of its stable part)
+    presence: dict[str, tuple[int, str]]  # app key -> (present, last_seen)
+    blocks: frozenset[str]  # apps whose daily entries are stored as a block (app_daily_wire)
+
+
+def read_known(c: sqlite3.Connection, agent_id: str, base: tuple | None) -> Known:
+    """What the store holds of `agent_id`'s apps, read inside the transaction that read `base`."""
+    digests = {
+        key: (digest, stable)
+        for key, digest, stable in c.execute(
+            "SELECT app_key, digest, stable FROM app_digests WHERE agent_id=?", (agent_id,)
+        )
+    }
+    presence = {
+        key: (present, seen)
+        for key, present, seen in c.execute(
+            "SELECT app_key, present, last_seen FROM apps WHERE agent_id=?", (agent_id,)
+        )
+    }
+    blocks = frozenset(
+        row[0] for row in c.execute("SELECT app_key FROM app_daily_wire WHERE agent_id=?", (agent_id,))
+    )
+    return Known(base, digests, presence, blocks)
+
+
+class Memory:
+    """The `Known` of the agents served last, at most `size` of them (the least recently used go first)."""
+
+    def __init__(self, size: int = REMEMBERED_AGENTS) -> None:
+        self.size = size
+        self._known: OrderedDict[str, Known] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, agent_id: str, base: tuple | None) -> Known | None:
+        """What is remembered of `agent_id`, if it holds as of `base` (what its agents row says now)."""
+        with self._lock:
+            known = self._known.get(agent_id)
+            if known is None or known.base != base:
+                return None
+            self._known.move_to_end(agent_id)
+            return known
+
+    def put(self, agent_id: str, known: Known) -> None:
+        if self.size <= 0:
+            return
+        with self._lock:
+            self._known[agent_id] = known
+            self._known.move_to_end(agent_id)
+            while len(self._known) > self.size:
+                self._known.popitem(last=False)
+
+    def __len__(self) -> int:
+        return len(self._known)
