@@ -3,6 +3,8 @@
 import sys
 from pathlib import Path
 
+import pytest
+
 # tests import their helpers (tests/servers.py) as a package-less module path
 sys.path.insert(0, str(Path(__file__).parent))
 
@@ -11,3 +13,13 @@ pytest_plugins = ["process_guard", "pytester", "decide_fleet", "naming_fleet"]
 
 # The wheelhouse of this checkout, built once per session for every Ansible converge.
 from ansible_fleet import wheelhouse  # noqa: E402, F401
+
+from ronda.collector.store import Store  # noqa: E402
+
+
+@pytest.fixture
+def store(tmp_path):
+    """An empty store in a real SQLite file."""
+    s = Store(tmp_path / "ronda.db")
+    yield s
+    s.close()

@@ -38,13 +38,6 @@ def steady(sequence: int, base: int) -> model.Snapshot:
     return snapshot
 
 
-@pytest.fixture
-def store(tmp_path):
-    s = Store(tmp_path / "ronda.db")
-    yield s
-    s.close()
-
-
 def test_whole_windows_then_changed_days_over_the_base_held(store):
     first = store.ingest(make_snapshot("web01", 1, apps=3, days=5))
     assert first.usage_through == 1

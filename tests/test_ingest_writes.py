@@ -11,8 +11,6 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from datetime import UTC, datetime, timedelta
 
-import pytest
-
 from ronda import model
 from ronda.collector.store import Store
 
@@ -47,13 +45,6 @@ def app_writes(statements: list[str]) -> list[str]:
 
 def present(store: Store) -> dict[str, int]:
     return {r["app_key"]: r["present"] for r in store.query("SELECT app_key, present FROM apps")}
-
-
-@pytest.fixture
-def store(tmp_path):
-    s = Store(tmp_path / "ronda.db")
-    yield s
-    s.close()
 
 
 def test_a_snapshot_of_unchanged_apps_seen_minutes_ago_writes_no_app_row(store):
