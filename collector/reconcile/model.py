@@ -23,7 +23,9 @@ class Listen(NamedTuple):
     default_server: bool = False
 
 
-_PORTS: dict[tuple[Listen, ...], frozenset[int]] = {}  # a fleet has a few dozen listens: ports once each
+# The ports of each distinct listen, worked out once: most hosts repeat a few (`*:80`, `*:443 ssl`), and
+# the rest are at most a fleet's worth, read by a process that reconciles once and ends.
+_PORTS: dict[tuple[Listen, ...], frozenset[int]] = {}
 
 
 @dataclass(slots=True)
