@@ -123,3 +123,138 @@ def test_a_date_named_twice_is_refused_wherever_it_is(tmp_path, where):
         usage.daily[4].date = DAYS[3]
     with pytest.raises(InvalidSnapshot, match=r"apps\[1\]: usage date '2026-08-04' appears twice"):
         ingest(store, twice)
+
+
+def _raw_with(snap: model.Snapshot, app: int, after_usage: bytes) -> bytes:
+    """`snap` as bytes, with `after_usage` written at the end of app `app`'s usage message (as an agent of
+    another protobuf, or of a newer release, may write it)."""
+    from ronda.collector.store.wirelayout import varint
+
+    message = snapshot_to_wire(snap)
+    apps = []
+    for i, wire_app in enumerate(message.apps):
+        if i == app:
+            usage = wire_app.usage.SerializeToString(deterministic=True) + after_usage
+            wire_app.ClearField("usage")
+            usage_key = varint(pb_number("App", "usage") << 3 | 2)
+            apps.append(
+                wire_app.SerializeToString(deterministic=True) + usage_key + varint(len(usage)) + usage
+            )
+        else:
+            apps.append(wire_app.SerializeToString(deterministic=True))
+    message.ClearField("apps")
+    apps_key = varint(pb_number("Snapshot", "apps") << 3 | 2)
+    return message.SerializeToString(deterministic=True) + b"".join(
+        apps_key + varint(len(a)) + a for a in apps
+    )
+
+
+def pb_number(message: str, field: str) -> int:
+    from ronda.wire.v1 import ronda_pb2 as pb
+
+    return pb.DESCRIPTOR.message_types_by_name[message].fields_by_name[field].number
+
+
+def _entry(date_text: str, human: int) -> bytes:
+    from ronda.collector.store.wirelayout import varint
+    from ronda.wire.v1 import ronda_pb2 as pb
+
+    entry = pb.DailyUsage(date=date_text, human=human).SerializeToString()
+    return varint(pb_number("Usage", "daily") << 3 | 2) + varint(len(entry)) + entry
+
+
+@pytest.mark.parametrize(
+    "after_usage",
+    [
+        # a newer agent's field, unknown to this collector, after the daily entries and logs
+        pytest.param(bytes([0xF8, 0x07, 0x2A]), id="unknown-varint-field-127"),
+        pytest.param(b"\xa2\x06\x03abc", id="unknown-string-field-100"),
+        # another day after the logs (protobuf appends it to the daily entries wherever it comes)
+        pytest.param(_entry(TOMORROW, 77), id="a-new-day-after-the-logs"),
+        # a settled day again after the logs, with other counts: named twice, refused
+        pytest.param(_entry(DAYS[3], 77), id="a-settled-day-again-after-the-logs"),
+        # the daily field with another wire type: not an entry, kept as unknown
+        pytest.param(bytes([pb_number("Usage", "daily") << 3 | 0, 1]), id="daily-number-as-a-varint"),
+    ],
+)
+def test_bytes_after_the_newest_entry_store_what_protobuf_parses(tmp_path, after_usage):
+    """Agents written with other protobuf libraries, or newer releases, may put fields after the usage's
+    daily entries and logs. What is stored is what protobuf parses from the bytes, as a store that never
+    saw the app stores the same message."""
+    from ronda.collector.validate import InvalidSnapshot
+    from ronda.wire.v1 import ronda_pb2 as pb
+
+    store = Store(tmp_path / "a.db")
+    ingest(store, snapshot(1, today_human=5))
+    raw = _raw_with(snapshot(2, today_human=9), 1, after_usage)
+    message = pb.Snapshot.FromString(raw)
+    whole = Store(tmp_path / "b.db")
+    try:
+        whole.ingest_message(message, raw=message.SerializeToString(deterministic=True))
+    except InvalidSnapshot as refused:
+        with pytest.raises(InvalidSnapshot, match="appears twice"):
+            store.ingest_message(pb.Snapshot.FromString(raw), raw=raw)
+        assert "appears twice" in str(refused)
+        return
+    store.ingest_message(message, raw=raw)
+    assert _days(store) == _days(whole)
+
+
+def _shifted(sequence: int, drop_first: int, new_days: int, change: dict | None = None) -> model.Snapshot:
+    """snapshot(sequence) whose window lost its first `drop_first` days and gained `new_days` after the
+    last; `change` maps a day's index to a new human count (None: the day is left out)."""
+    snap = snapshot(sequence, today_human=9)
+    for app in snap.apps:
+        assert app.usage is not None
+        daily = app.usage.daily[drop_first:]
+        newest = date.fromisoformat(daily[-1].date)
+        daily += [
+            model.DailyUsage((newest + timedelta(days=n)).isoformat(), human=n)
+            for n in range(1, new_days + 1)
+        ]
+        for index, human in (change or {}).items():
+            daily[index] = None if human is None else model.DailyUsage(daily[index].date, human=human)
+        app.usage.daily = [d for d in daily if d is not None]
+    return snap
+
+
+@pytest.mark.parametrize(
+    "drop_first,new_days,change",
+    [
+        pytest.param(0, 0, {3: 1234}, id="a-settled-day-changed"),
+        pytest.param(0, 0, {-2: 0}, id="yesterday-changed"),
+        pytest.param(0, 0, {3: None}, id="a-settled-day-missing"),
+        pytest.param(0, 0, {-2: None}, id="yesterday-missing"),
+        pytest.param(1, 1, None, id="the-window-slid-by-one-day"),
+        pytest.param(3, 3, None, id="the-window-slid-by-three-days"),
+        pytest.param(0, 2, None, id="two-new-days"),
+        pytest.param(5, 0, None, id="the-oldest-days-dropped"),
+        pytest.param(0, 0, None, id="only-the-newest-moved"),
+    ],
+)
+@pytest.mark.parametrize("block_lost", [False, True])
+def test_a_whole_window_against_the_stored_block_stores_what_a_fresh_store_stores(
+    tmp_path, drop_first, new_days, change, block_lost
+):
+    """Whole windows as agents send them on first contact or after their state was lost, against what the
+    store holds: each settled day that changed is written, and a store with nothing before ends alike (the
+    days a window no longer holds stay stored in both, as history)."""
+    store = Store(tmp_path / "a.db")
+    ingest(store, snapshot(1, today_human=5))
+    if block_lost:
+        with store.writing() as c:
+            c.execute("DELETE FROM app_daily_wire")
+        store.known = type(store.known)()
+    later = _shifted(2, drop_first, new_days, change)
+    ingest(store, later)
+    reference = Store(tmp_path / "b.db")
+    ingest(reference, snapshot(1, today_human=5))
+    with reference.writing() as c:  # the reference compares nothing: every day of the window is written
+        c.execute("DELETE FROM app_daily_wire")
+    reference.known = type(reference.known)()
+    ingest(reference, later)
+    assert _days(store) == _days(reference)
+    assert blocks(store) == window_blocks(later, settled=True)
+    ingest(store, _shifted(3, drop_first, new_days, change))
+    ingest(reference, _shifted(3, drop_first, new_days, change))
+    assert _days(store) == _days(reference)

@@ -21,7 +21,15 @@ from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
 from ronda.collector.store import wirelayout
-from ronda.collector.store.wirebytes import app_parts, daily_span, dates_once, raw_apps, raw_daily_span
+from ronda.collector.store.wirebytes import (
+    app_parts,
+    daily_record,
+    daily_span,
+    dates_once,
+    raw_apps,
+    raw_daily_span,
+    settled_then_newest,
+)
 from ronda.wire.v1 import ronda_pb2 as pb
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -84,6 +92,43 @@ def test_a_date_counted_once_in_a_daily_block_is_named_by_one_entry(values):
     if dates_once(wire[head:tail], days):
         named = [d.date for d in usage.daily]
         assert all(named.count(d.date) == 1 for d in days)
+
+
+@PROPERTY
+@given(
+    messages(pb.Usage.DESCRIPTOR, max_repeat=6),
+    st.integers(0, 2),
+    st.lists(st.sampled_from(["entry", "settled-entry", "unknown", "log"]), max_size=2),
+)
+def test_settled_then_newest_answers_only_for_the_settled_entries_then_one(values, drop, after):
+    """Whatever follows a usage's bytes (an entry, one naming a settled date, a newer release's field, a
+    log) and whatever block was stored (the settled entries, or fewer), a span is found only where
+    protobuf parses the settled entries, then one newest entry of its own date, and the span holds them."""
+    usage = fill(pb.Usage(), values)
+    if not usage.daily:
+        return
+    settled = b"".join(daily_record(d) for d in list(usage.daily)[: max(0, len(usage.daily) - 1 - drop)])
+    extra = {
+        "entry": daily_record(pb.DailyUsage(date="2031-01-01", human=3)),
+        "settled-entry": daily_record(usage.daily[0]),
+        "unknown": bytes([0xF8, 0x07, 0x2A]),
+        "log": bytes([wirelayout.key(pb.Usage.DESCRIPTOR.fields_by_name["logs"]), 0]),
+    }
+    raw = usage.SerializeToString(deterministic=True) + b"".join(extra[name] for name in after)
+    parsed = pb.Usage.FromString(raw)
+    span = settled_then_newest(raw, 0, len(raw), settled, parsed.daily[-1].date)
+    if span is None:
+        assert (
+            drop
+            or after
+            or len(parsed.daily[-1].date) != 10
+            or parsed.daily[-1].date in {d.date for d in parsed.daily[:-1]}
+        )
+        return
+    entries = list(parsed.daily)
+    assert b"".join(daily_record(d) for d in entries[:-1]) == settled
+    assert list(pb.Usage.FromString(raw[span[0] : span[1]]).daily) == entries
+    assert [d.date for d in entries].count(entries[-1].date) == 1
 
 
 # -- the layout check ------------------------------------------------------------------------------------

@@ -52,7 +52,7 @@ def whole_window(
         return DayWrites(_rest(usage, wire, parts), [], -1)
     if old is not None and parts is not None and parts.usage_start >= 0:
         # Usually only the newest day moved since the block was stored: seen in the received bytes.
-        span = settled_then_newest(wire, parts.usage_start, parts.usage_end, usage, old)
+        span = settled_then_newest(wire, parts.usage_start, parts.usage_end, old, daily[-1].date)
         if span is not None:
             rows = check_days(daily[-1:], where, problems)
             rest = wire[parts.usage_start : span[0]] + wire[span[1] : parts.usage_end]

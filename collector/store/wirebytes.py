@@ -25,6 +25,7 @@ _BELOW_DAILY, _DAILY_KEY = _LAYOUT.below_daily, _LAYOUT.daily_key
 _LOGS_KEY, _UNPARSED_KEY = _LAYOUT.logs_key, _LAYOUT.unparsed_key
 _DATE_PREFIX = _LAYOUT.date_prefix
 _DAILY_RECORD_KEY = bytes([_DAILY_KEY])
+_DAILY_NUMBER = _DAILY_KEY >> 3
 
 
 def _varint_len(n: int) -> int:
@@ -89,27 +90,64 @@ def daily_record(entry: pb.DailyUsage) -> bytes:
 
 
 def settled_then_newest(
-    raw: bytes, start: int, end: int, usage: pb.Usage, settled: bytes
+    raw: bytes, start: int, end: int, settled: bytes, newest: str
 ) -> tuple[int, int] | None:
-    """Where the daily entries of the usage message `raw[start:end]` (as received, parsed as `usage`) start
-    and end, if they are those of `settled` (a canonical block stored earlier), then one more, the newest,
-    whose date no entry of `settled` names.
+    """Where the daily entries of the usage message `raw[start:end]` (as received) start and end, if they are
+    those of `settled` (a canonical block stored earlier), then one more, the newest, dated `newest` (the
+    date of the parsed message's last entry), which no entry of `settled` names.
 
-    Then every daily entry but the newest is byte for byte one stored earlier (see raw_daily_span: equal
-    bytes parse to equal entries, and `settled` ends where an entry ends), and the newest is protobuf's
-    own, checked by the caller. None where it cannot be seen so quickly (a new day, an earlier day
-    changed); the caller serializes then.
+    Then every daily entry but the newest is byte for byte one stored earlier (equal bytes parse to equal
+    entries, and `settled` ends where an entry ends), and the newest is protobuf's own, checked by the
+    caller. The bytes are walked, not serialized again: the fields before the daily entries (numbered
+    before daily, in order), `settled`, one entry, and after it fields of which none is a daily entry,
+    whatever its wire type. None where it cannot be seen so quickly (a new day, an earlier day changed); the
+    caller serializes then.
     """
-    span = raw_daily_span(raw, start, end, usage)
-    if span is None or not raw.startswith(settled, span[0]):
+    i = _before_daily(raw, start, end)
+    if i is None or not raw.startswith(settled, i):
         return None
-    newest = usage.daily[-1]
-    record = daily_record(newest)
-    if span[1] - span[0] != len(settled) + len(record) or not raw.startswith(record, span[0] + len(settled)):
+    record = i + len(settled)
+    if record >= end or raw[record] != _DAILY_KEY:
         return None
-    date = newest.date.encode()
+    try:
+        size, after = _varint(raw, record + 1)
+        after += size
+        j = after
+        while j < end:
+            key, j = _varint(raw, j)
+            if key >> 3 == _DAILY_NUMBER:
+                return None
+            j = _field_value(raw, j, key & 7)[1]
+    except IndexError:
+        return None
+    if j != end:
+        return None
+    date = newest.encode()
     # each canonical entry holds its date's key, length and text: absent from `settled`, no entry names it
-    return span if len(date) == 10 and _DATE_PREFIX + date not in settled else None
+    return (i, after) if len(date) == 10 and _DATE_PREFIX + date not in settled else None
+
+
+def _before_daily(raw: bytes, start: int, end: int) -> int | None:
+    """Where the fields of the usage message `raw[start:end]` numbered before daily end (one-byte keys, in
+    number order, varints or length-delimited); None where the layout is other."""
+    i, last, below = start, 0, _BELOW_DAILY
+    try:
+        while i < end and raw[i] < below:
+            key = raw[i]
+            if key >> 3 <= last:
+                return None
+            last = key >> 3
+            i += 1
+            if key & 7 == 2:
+                length, i = _varint(raw, i)
+                i += length
+            elif key & 7 == 0:
+                _, i = _varint(raw, i)
+            else:
+                return None
+    except IndexError:
+        return None
+    return i if i <= end else None
 
 
 def common_prefix(a: bytes, b: bytes) -> int:
@@ -225,20 +263,9 @@ def raw_daily_span(raw: bytes, start: int, end: int, usage: pb.Usage) -> tuple[i
     `logs` and `unparsed_lines` (checked here), so every daily entry of the message lies between, and
     equal bytes parse to equal entries. None where the layout is other; the caller serializes then.
     """
-    i, last, below = start, 0, _BELOW_DAILY
-    while i < end and raw[i] < below:  # a one-byte key of a field before daily
-        key = raw[i]
-        if key >> 3 <= last:
-            return None
-        last = key >> 3
-        i += 1
-        if key & 7 == 2:
-            length, i = _varint(raw, i)
-            i += length
-        elif key & 7 == 0:
-            _, i = _varint(raw, i)
-        else:
-            return None
+    i = _before_daily(raw, start, end)
+    if i is None:
+        return None
     tail = b"".join(
         _LOGS_KEY + _varint_bytes(len(wire)) + wire
         for wire in (log.SerializeToString(deterministic=True) for log in usage.logs)
