@@ -19,6 +19,9 @@ import sqlite3
 import threading
 from collections import OrderedDict
 from dataclasses import dataclass
+from typing import NamedTuple
+
+from ronda.collector.store.wirebytes import digest
 
 REMEMBERED_AGENTS = 512  # agents a process remembers (about 50 KiB each for 100 apps: 25 MiB)
 
@@ -30,7 +33,19 @@ class Known:
     base: tuple | None
     digests: dict[str, tuple[bytes, bytes | None]]  # app key -> (digest of its wire form, of its stable part)
     presence: dict[str, tuple[int, str]]  # app key -> (present, last_seen)
-    blocks: frozenset[str]  # apps whose daily entries are stored as a block (app_daily_wire)
+    blocks: dict[str, Block]  # app key -> its stored daily block (app_daily_wire), as its length and digest
+
+
+class Block(NamedTuple):
+    """A stored daily block, as its length and digest: a whole window whose received bytes hold the same
+    digest at that length holds the block, which is then not read from the store."""
+
+    length: int
+    digest: bytes
+
+
+def block_of(data: bytes) -> Block:
+    return Block(len(data), digest(data))
 
 
 def read_known(c: sqlite3.Connection, agent_id: str, base: tuple | None) -> Known:
@@ -47,9 +62,10 @@ def read_known(c: sqlite3.Connection, agent_id: str, base: tuple | None) -> Know
             "SELECT app_key, present, last_seen FROM apps WHERE agent_id=?", (agent_id,)
         )
     }
-    blocks = frozenset(
-        row[0] for row in c.execute("SELECT app_key FROM app_daily_wire WHERE agent_id=?", (agent_id,))
-    )
+    blocks = {
+        key: block_of(block)
+        for key, block in c.execute("SELECT app_key, block FROM app_daily_wire WHERE agent_id=?", (agent_id,))
+    }
     return Known(base, digests, presence, blocks)
 
 

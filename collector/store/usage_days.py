@@ -7,8 +7,9 @@ Two kinds of snapshot carry days (Snapshot.usage_base):
   (app_daily_wire): its entries but the newest (the settled days), which the store holds exactly as
   the block says. The newest entry is always written (it is the one that moves); of the others only
   those that differ from the block. Where the received entries are the block's, then the newest, the
-  received bytes show it without serializing anything (most snapshots); the block is rewritten only
-  when a settled day changed or a new day began (about once a day).
+  received bytes show it without serializing anything or reading the block (its length and digest are
+  remembered: collector.store.known); the block is read, and rewritten, only when a settled day changed
+  or a new day began (about once a day).
 - Changed days (a base): only the days changed since the base. Each is written; the stored block is
   forgotten, since the days written are not all in it, and the next whole windows are written whole.
 
@@ -21,6 +22,7 @@ from dataclasses import dataclass
 
 from google.protobuf.unknown_fields import UnknownFieldSet
 
+from ronda.collector.store.known import Block
 from ronda.collector.store.wirebytes import (
     AppParts,
     changed_days,
@@ -43,20 +45,38 @@ class DayWrites:
     forget_block: bool = False  # drop the stored block
 
 
+def settled_span(
+    usage: pb.Usage, wire: bytes, parts: AppParts | None, block: Block | None
+) -> tuple[int, int] | None:
+    """Where a whole window's daily entries are in the app's received bytes, if they are those of its stored
+    block (`block`: its length and digest) and then the newest: usually only the newest day moved since the
+    block was stored, which the received bytes show without the block being read (see
+    wirebytes.settled_then_newest). None otherwise: whole_window then needs the block itself."""
+    if block is None or parts is None or parts.usage_start < 0 or not usage.daily:
+        return None
+    return settled_then_newest(
+        wire, parts.usage_start, parts.usage_end, block.length, block.digest, usage.daily[-1].date
+    )
+
+
 def whole_window(
-    usage: pb.Usage, wire: bytes, parts: AppParts | None, old: bytes | None, where: str, problems: list[str]
+    usage: pb.Usage,
+    wire: bytes,
+    parts: AppParts | None,
+    span: tuple[int, int] | None,
+    old: bytes | None,
+    where: str,
+    problems: list[str],
 ) -> DayWrites:
-    """The rows of a usage that holds every day, against `old`, the app's stored block (None: none)."""
+    """The rows of a usage that holds every day: where `span` (settled_span) was found, the newest day alone;
+    otherwise each day that differs from `old`, the app's stored block (None: none), and the newest."""
     daily = usage.daily
     if not daily:  # no day yet: nothing to write, and the stored block stays, the store holding what it says
         return DayWrites(_rest(usage, wire, parts), [], -1)
-    if old is not None and parts is not None and parts.usage_start >= 0:
-        # Usually only the newest day moved since the block was stored: seen in the received bytes.
-        span = settled_then_newest(wire, parts.usage_start, parts.usage_end, old, daily[-1].date)
-        if span is not None:
-            rows = check_days(daily[-1:], where, problems)
-            rest = wire[parts.usage_start : span[0]] + wire[span[1] : parts.usage_end]
-            return DayWrites(rest, rows, len(rows) - 1)
+    if span is not None and parts is not None:
+        rows = check_days(daily[-1:], where, problems)
+        rest = wire[parts.usage_start : span[0]] + wire[span[1] : parts.usage_end]
+        return DayWrites(rest, rows, len(rows) - 1)
     if len(UnknownFieldSet(usage)):
         usage.DiscardUnknownFields()  # from a newer agent; they would blur where the daily entries are
     usage_wire = usage.SerializeToString(deterministic=True)
