@@ -22,7 +22,8 @@ fresh SQLite database. Both servers run as separate processes; their peak RSS is
 link carries (TLS, HTTP/2 and acks included, counted by a relay) for one snapshot and for a day of
 snapshots every 15 minutes, for a 100-app and a 20-app host, with and without deltas and gzip.
 
-`--in-process` times `Store.ingest_message` alone on the same payloads (one thread, CPU time): steady
+`--in-process` times `Store.ingest_bytes` alone, as `ronda serve` calls it, on the same payloads (one
+thread, CPU time, parsing included): steady
 snapshots on one connection and on two writing in turns (as `--processes 2` does), whole windows, and
 agents' very first snapshots, which write every day of every app.
 """
@@ -354,24 +355,21 @@ def _store_cpu(stores: list[Store], requests: list[bytes]) -> list[float]:
     took = []
     for n, raw in enumerate(requests):
         started = time.process_time()
-        stores[n % len(stores)].ingest_message(pb.Snapshot.FromString(raw), raw=raw)
+        stores[n % len(stores)].ingest_bytes(raw)
         took.append(time.process_time() - started)
     return sorted(took)
 
 
 def measure_in_process(args, work: Path) -> None:
     first = snapshot_to_wire(make_snapshot("template", 1, apps=args.apps, days=args.days)).SerializeToString()
-    print(
-        f"\nin process (Store.ingest_message, CPU time per snapshot of {args.apps} apps, {args.days} days):"
-    )
+    print(f"\nin process (Store.ingest_bytes, CPU time per snapshot of {args.apps} apps, {args.days} days):")
     print(f"{'snapshots':<58} {'p10 ms':>7} {'median ms':>10}")
     cases = [("steady", 1), ("steady", 2), ("first-contact", 1)]
     for n, (workload, connections) in enumerate(cases):
         stores = [Store(work / f"in-process-{n}.db", CHECKPOINT_EVERY) for _ in range(connections)]
         agents = [f"bench-{i:04d}" for i in range(args.agents)]
         for agent_id in agents:  # first contact, as the warm-up of the served bench
-            raw = personalise(first, agent_id, 1)
-            stores[0].ingest_message(pb.Snapshot.FromString(raw), raw=raw)
+            stores[0].ingest_bytes(personalise(first, agent_id, 1))
         payloads = variants(workload, args.apps, args.days, busy=args.busy if workload == "steady" else 1.0)
         requests = []
         for sequence in range(2, 2 + args.in_process_rounds):

@@ -42,6 +42,7 @@ from ronda.collector.admission import RETRY_METADATA, SIZE_METADATA, Busy, Count
 from ronda.collector.receiving import NoBody, declared_size, receive_one
 from ronda.collector.store import Store
 from ronda.collector.store.apply import AdmitHook, SequenceConflict
+from ronda.collector.store.skim import claimed_agent_id
 from ronda.collector.store.store import StoreBusy
 from ronda.collector.trust.identity import AUTH_MODES, peer_of
 from ronda.collector.trust.registry import Peer, Refused, Registry
@@ -156,30 +157,24 @@ class ReportHandler:
 
     def _store(self, request: bytes, context: grpc.ServicerContext, peer: Peer) -> bytes:
         try:
-            message = pb.Snapshot.FromString(request)
+            result, message = self.store.ingest_bytes(request, admit=self._admit(peer), wait=self.store_wait)
         except DecodeError:
             _abort(
                 context, grpc.StatusCode.INVALID_ARGUMENT, "the request is not a ronda.v1.Snapshot message"
             )
-        try:
-            result = self.store.ingest_message(
-                message, admit=self._admit(peer), wait=self.store_wait, raw=request
-            )
         except Refused as e:
+            agent_id = claimed_agent_id(request)
             log.warning(
-                "refused a snapshot claiming agent %r from %s: %s",
-                message.agent_id[:128],
-                context.peer(),
-                e.message,
+                "refused a snapshot claiming agent %r from %s: %s", agent_id[:128], context.peer(), e.message
             )
-            self.registry.record_refusal(message.agent_id, peer, e)
+            self.registry.record_refusal(agent_id, peer, e)
             _abort(context, getattr(grpc.StatusCode, e.code), e.message)
         except InvalidSnapshot as e:
             log.warning("refused a snapshot from %s: %s", context.peer(), e)
             _abort(context, grpc.StatusCode.INVALID_ARGUMENT, str(e))
         except SequenceConflict as e:
             log.warning("refused a snapshot from %s: %s", context.peer(), e)
-            self.registry.record_refusal(message.agent_id, peer, Refused("ALREADY_EXISTS", str(e)))
+            self.registry.record_refusal(claimed_agent_id(request), peer, Refused("ALREADY_EXISTS", str(e)))
             _abort(
                 context,
                 grpc.StatusCode.ALREADY_EXISTS,

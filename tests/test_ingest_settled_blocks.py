@@ -8,23 +8,39 @@ upgraded from a release whose blocks held the newest day too.
 
 from __future__ import annotations
 
-from datetime import date, timedelta
+import sys
+from datetime import UTC, date, datetime, timedelta
 
 import pytest
 from test_ingest_changed_days import DAYS, _days, snapshot
 
 from ronda import model
 from ronda.collector.store import Store
-from ronda.collector.store.wirebytes import daily_block
+from ronda.collector.store.wirebytes import daily_block, split_apps
 from ronda.convert import snapshot_to_wire
+from ronda.wire.v1 import ronda_pb2 as pb
 
 TOMORROW = (date.fromisoformat(DAYS[-1]) + timedelta(days=1)).isoformat()
 
 
+WAYS = {
+    # ronda serve: the bytes as received, parsed without the settled days the store holds
+    "received": lambda store, raw: store.ingest_bytes(raw),
+    # an SSH scan, or a caller that parsed the message itself
+    "parsed": lambda store, raw: store.ingest_message(pb.Snapshot.FromString(raw), raw=raw),
+}
+_store_bytes = WAYS["received"]
+
+
+@pytest.fixture(autouse=True, params=sorted(WAYS))
+def way(request, monkeypatch):
+    """Every test runs both ways a snapshot reaches the store."""
+    monkeypatch.setattr(sys.modules[__name__], "_store_bytes", WAYS[request.param])
+    return request.param
+
+
 def ingest(store: Store, snap: model.Snapshot) -> None:
-    """As `ronda serve` stores it: the message with the bytes it was parsed from."""
-    message = snapshot_to_wire(snap)
-    store.ingest_message(message, raw=message.SerializeToString())
+    _store_bytes(store, snapshot_to_wire(snap).SerializeToString())
 
 
 def blocks(store: Store) -> dict[str, bytes]:
@@ -193,10 +209,10 @@ def test_bytes_after_the_newest_entry_store_what_protobuf_parses(tmp_path, after
         whole.ingest_message(message, raw=message.SerializeToString(deterministic=True))
     except InvalidSnapshot as refused:
         with pytest.raises(InvalidSnapshot, match="appears twice"):
-            store.ingest_message(pb.Snapshot.FromString(raw), raw=raw)
+            _store_bytes(store, raw)
         assert "appears twice" in str(refused)
         return
-    store.ingest_message(message, raw=raw)
+    _store_bytes(store, raw)
     assert _days(store) == _days(whole)
 
 
@@ -258,3 +274,42 @@ def test_a_whole_window_against_the_stored_block_stores_what_a_fresh_store_store
     ingest(store, _shifted(3, drop_first, new_days, change))
     ingest(reference, _shifted(3, drop_first, new_days, change))
     assert _days(store) == _days(reference)
+
+
+def test_a_snapshot_received_is_parsed_without_the_settled_days_the_store_holds(tmp_path):
+    store = Store(tmp_path / "a.db")
+    first, message = store.ingest_bytes(snapshot_to_wire(snapshot(1, today_human=5)).SerializeToString())
+    assert [len(app.usage.daily) for app in message.apps] == [len(DAYS)] * 3  # nothing held yet
+    result, message = store.ingest_bytes(snapshot_to_wire(snapshot(2, today_human=9)).SerializeToString())
+    assert result.applied and len(message.apps) == 3
+    assert [[d.date for d in app.usage.daily] for app in message.apps] == [[DAYS[-1]]] * 3
+    whole = Store(tmp_path / "b.db")
+    ingest(whole, snapshot(2, today_human=9))
+    assert _days(store) == _days(whole)
+
+
+@pytest.mark.parametrize("meanwhile", ["a-new-day", "a-settled-day-changed"])
+def test_a_snapshot_skimmed_against_a_base_another_process_moved_is_stored_whole(tmp_path, meanwhile):
+    """`ronda serve --processes 2`: one process walks a snapshot against what the store held, and before it
+    writes, the other stores the agent's previous snapshot (it reconnected), which changed the blocks."""
+    path = tmp_path / "a.db"
+    one, other = Store(path), Store(path)
+    ingest(one, snapshot(1, today_human=5))
+    between = (
+        with_new_day(2, yesterday=8, today=1) if meanwhile == "a-new-day" else _shifted(2, 0, 0, {3: 99})
+    )
+    last = snapshot(3, today_human=9)
+    raw = snapshot_to_wire(last).SerializeToString()
+    now = datetime.now(UTC).strftime("%Y-%m-%dT%H:%M:%SZ")
+    split = split_apps(raw)
+    assert split is not None
+    skimmed = one._skim(pb.Snapshot.FromString(split[0]), *split, now, raw, None)
+    assert skimmed is not None
+    message, prepared = skimmed
+    assert [len(app.usage.daily) for app in message.apps] == [1, 1, 1]
+    ingest(other, between)
+    one._ingest(message, now, None, None, raw, prepared, skimmed=True)
+    reference = Store(tmp_path / "b.db")
+    for snap in (snapshot(1, today_human=5), between, last):
+        reference.ingest_message(snapshot_to_wire(snap), raw=None)
+    assert _days(one) == _days(reference)

@@ -35,8 +35,9 @@ from typing import NamedTuple
 from google.protobuf.message import Message
 
 from ronda.collector.store.known import Known, Memory, block_of, read_known
+from ronda.collector.store.skim import Walked
 from ronda.collector.store.usage_days import changed_only, settled_span, whole_window
-from ronda.collector.store.wirebytes import app_parts, app_state, app_state_of, raw_apps
+from ronda.collector.store.wirebytes import AppParts, app_parts, app_state, app_state_of, raw_apps
 from ronda.collector.store.wirebytes import digest as _digest
 from ronda.collector.validate import InvalidSnapshot, app_detail, check_header, validate_message
 from ronda.collector.wirejson import CHECKERS, iso_seconds
@@ -130,11 +131,14 @@ def ingest_message(
     prepared: Prepared | None = None,
     header_checked: bool = False,
     memory: Memory | None = None,
+    whole: Callable[[], pb.Snapshot] | None = None,
 ) -> Applied:
     """Raises InvalidSnapshot or SequenceConflict.
 
     `prepared` (from `prepare` outside the write lock) is used if the agent's row is still what it
     was prepared against; otherwise the work is redone here (with what `memory` holds of the agent).
+    `whole`: `message` was parsed without the settled days `prepared` found (collector.store.skim); it
+    parses `raw` whole, for the work redone and for a snapshot older than the newest, checked whole.
     """
     problems = [] if header_checked else check_header(message)
     if problems:
@@ -151,6 +155,8 @@ def ingest_message(
             raise SequenceConflict(agent_id, sequence, last)
         return Applied(True, False, last, through, [])
     stale = base is not None and sequence < last
+    if whole is not None and (stale or prepared is None or prepared.base != base):
+        message = whole()
     if stale:
         validate_message(message)
     if not stale and (prepared is None or prepared.base != base):
@@ -260,12 +266,16 @@ def prepare(
     raw: bytes | None,
     base: tuple | None,
     known: Known | None = None,
+    walked: list[Walked] | None = None,
+    raws: list[bytes] | None = None,
 ) -> Prepared:
     """Check the apps that changed since the agent's last snapshot and build every row.
 
     Raises InvalidSnapshot. Reads only; `c` may be a reader outside the write lock (then `base` is what
     it saw, checked again later). `known`: what the store holds of the agent's apps, if remembered (used
-    only if as of `base`; read otherwise).
+    only if as of `base`; read otherwise). `walked`: the apps of `m` as collector.store.skim walked them
+    against `known` (then as of `base`), which `m` was parsed from. `raws`: the apps of `raw` (split_apps),
+    if already cut.
     """
     agent_id = m.agent_id
     h = m.host
@@ -302,11 +312,14 @@ def prepare(
         _iso(m, "collected_at"),
     )
     if known is None or known.base != base:
+        if walked is not None:
+            raise ValueError("apps walked against what the store held at another base")
         known = read_known(c, agent_id, base)
     # Which apps are present and when each was last seen is known, so the writes to the apps that vanished
     # and to the unchanged apps to mark seen are made only when there are some (seldom).
     digests, stored = known.digests, known.presence
-    raws = raw_apps(raw) if raw is not None else None
+    if raws is None and raw is not None and walked is None:
+        raws = raw_apps(raw)
     if raws is not None and len(raws) != len(m.apps):
         raws = None
     problems: list[str] = []
@@ -315,19 +328,23 @@ def prepare(
     for i, app in enumerate(m.apps):
         key = app.key
         in_snapshot.add(key)
-        wire = raws[i] if raws is not None else app.SerializeToString(deterministic=True)
-        digest = _digest(wire)
+        walk = walked[i] if walked is not None else None
+        if walk is not None:
+            wire, digest = walk.wire, walk.digest
+        else:
+            wire = raws[i] if raws is not None else app.SerializeToString(deterministic=True)
+            digest = _digest(wire)
         old = digests.get(key)
         if old is not None and old[0] == digest:
             unchanged.append(key)
         else:
-            parts = app_parts(wire)
+            parts: AppParts | None
+            if walk is not None and walk.parts is not None:  # an app left without its settled days has a span
+                parts, span = walk.parts, walk.span
+            else:
+                parts = app_parts(wire)
+                span = None if relative else settled_span(wire, parts, known.blocks.get(key))
             stable = parts[0] if parts else None
-            span = (
-                None
-                if relative or not app.HasField("usage")
-                else settled_span(app.usage, wire, parts, known.blocks.get(key))
-            )
             changed.append(
                 (
                     i,

@@ -32,8 +32,10 @@ from ronda.collector.store.apply import (
     prepare,
     read_base,
 )
-from ronda.collector.store.known import REMEMBERED_AGENTS, Memory
+from ronda.collector.store.known import REMEMBERED_AGENTS, Memory, read_known
 from ronda.collector.store.migrations import KNOWN_VERSIONS, MIGRATIONS, NEXT_VERSION, apply_migration
+from ronda.collector.store.skim import skim, walk
+from ronda.collector.store.wirebytes import split_apps
 from ronda.collector.validate import InvalidSnapshot, check_header
 from ronda.errors import RondaError
 from ronda.model import Snapshot
@@ -249,12 +251,17 @@ class Store:
         return reader
 
     def _prepare(
-        self, message: pb.Snapshot, now: str, raw: bytes | None, admit: AdmitHook | None = None
+        self,
+        message: pb.Snapshot,
+        now: str,
+        raw: bytes | None,
+        admit: AdmitHook | None = None,
+        apps: list[bytes] | None = None,
     ) -> Prepared | None:
         """The CPU-heavy part of an ingest, done before the write lock so that calls (and processes) overlap.
 
         None when it cannot help (a duplicate, a bad header, an in-memory database); the transaction
-        then does the work itself.
+        then does the work itself. `apps`: the apps of `raw` (split_apps), if already cut.
         """
         reader = self._reader()
         if reader is None:
@@ -262,18 +269,50 @@ class Store:
         reader.execute("BEGIN")
         try:
             if admit is not None:
-                admit(
-                    reader, message
-                )  # refuse a caller before spending work on its snapshot (checked again later)
-            if reader.execute(
-                "SELECT 1 FROM snapshots WHERE agent_id=? AND sequence=?",
-                (message.agent_id, message.sequence),
-            ).fetchone():
+                admit(reader, message)  # refuse a caller before spending work on its snapshot (checked again)
+            if self._received(reader, message):
                 return None
             base = read_base(reader, message.agent_id)
-            return prepare(reader, message, now, raw, base, self.known.get(message.agent_id, base))
+            return prepare(reader, message, now, raw, base, self.known.get(message.agent_id, base), raws=apps)
         finally:
             reader.execute("COMMIT")
+
+    def _skim(
+        self, head: pb.Snapshot, rest: bytes, apps: list[bytes], now: str, raw: bytes, admit: AdmitHook | None
+    ) -> tuple[pb.Snapshot, Prepared | None] | None:
+        """A snapshot of whole windows (`head`: its fields but the apps, `rest` in wire form; `apps` as
+        received) parsed without the daily entries the store holds of the agent (collector.store.skim), and
+        prepared, on this thread's reader; None where that cannot be done (the caller parses it whole).
+        Raises InvalidSnapshot, DecodeError or what `admit` raises."""
+        reader = self._reader()
+        if reader is None:
+            return None
+        reader.execute("BEGIN")
+        try:
+            if admit is not None:
+                admit(reader, head)  # refuse a caller before spending work on its snapshot (checked again)
+            base = read_base(reader, head.agent_id)
+            known = self.known.get(head.agent_id, base) or read_known(reader, head.agent_id, base)
+            skimmed = skim(rest, walk(apps, known), known)
+            if skimmed is None:
+                return None
+            message = skimmed.message
+            problems = check_header(message)
+            if problems:
+                raise InvalidSnapshot(problems)
+            if self._received(reader, message):
+                return message, None
+            return message, prepare(reader, message, now, raw, base, known, walked=skimmed.walked)
+        finally:
+            reader.execute("COMMIT")
+
+    @staticmethod
+    def _received(c: sqlite3.Connection, message: pb.Snapshot) -> bool:
+        """Whether the snapshot's (agent id, sequence) was stored already."""
+        found = c.execute(
+            "SELECT 1 FROM snapshots WHERE agent_id=? AND sequence=?", (message.agent_id, message.sequence)
+        ).fetchone()
+        return found is not None
 
     # -- ingestion -------------------------------------------------------------
     def ingest(
@@ -302,14 +341,39 @@ class Store:
         Raises InvalidSnapshot, SequenceConflict, StoreBusy (after `wait` seconds in line), or whatever
         `admit` raises; nothing is stored then.
         """
-        now = iso(received_at or datetime.now(UTC))
+        return self._ingest_parsed(message, iso(received_at or datetime.now(UTC)), admit, wait, raw)
+
+    def _ingest_parsed(
+        self,
+        message: pb.Snapshot,
+        now: str,
+        admit: AdmitHook | None,
+        wait: float | None,
+        raw: bytes | None,
+        apps: list[bytes] | None = None,
+    ) -> IngestResult:
         problems = check_header(message)
         if problems:
             raise InvalidSnapshot(problems)
-        prepared = self._prepare(message, now, raw, admit)
+        prepared = self._prepare(message, now, raw, admit, apps)
+        return self._ingest(message, now, admit, wait, raw, prepared)
+
+    def _ingest(
+        self,
+        message: pb.Snapshot,
+        now: str,
+        admit: AdmitHook | None,
+        wait: float | None,
+        raw: bytes | None,
+        prepared: Prepared | None,
+        skimmed: bool = False,
+    ) -> IngestResult:
+        """The write transaction of an ingest; `skimmed`: `message` was parsed from `raw` without the settled
+        days `prepared` found."""
+        whole = (lambda: pb.Snapshot.FromString(raw)) if skimmed and raw is not None else None
         with self.writing(wait) as c:
             applied = ingest_message(
-                c, message, now, admit, raw, prepared, header_checked=True, memory=self.known
+                c, message, now, admit, raw, prepared, header_checked=True, memory=self.known, whole=whole
             )
         if applied.written is not None:  # committed: remember what the store now holds of the agent's apps
             base = (message.sequence, message.report_id, applied.usage_through)
@@ -321,6 +385,31 @@ class Store:
             notes=tuple(applied.notes),
             usage_through=applied.usage_through,
         )
+
+    def ingest_bytes(
+        self,
+        raw: bytes,
+        received_at: datetime | None = None,
+        admit: AdmitHook | None = None,
+        wait: float | None = None,
+    ) -> tuple[IngestResult, pb.Snapshot]:
+        """Store a serialized ronda.v1.Snapshot, as received, in one transaction.
+
+        As ingest_message, and DecodeError where `raw` is not a Snapshot. Returns the result and the
+        message, whose apps may lack the daily entries the store already held (collector.store.skim).
+        """
+        now = iso(received_at or datetime.now(UTC))
+        split = split_apps(raw)
+        if split is not None:
+            rest, apps = split
+            head = pb.Snapshot.FromString(rest)
+            # whole windows: their settled days are left out; days changed since a base are few and parsed
+            skimmed = None if head.usage_base else self._skim(head, rest, apps, now, raw, admit)
+            if skimmed is not None:
+                message, prepared = skimmed
+                return self._ingest(message, now, admit, wait, raw, prepared, skimmed=True), message
+        message = pb.Snapshot.FromString(raw)
+        return self._ingest_parsed(message, now, admit, wait, raw, split[1] if split else None), message
 
     # -- queries -----------------------------------------------------------------
     def query(self, sql: str, params: tuple | dict = ()) -> list[dict[str, Any]]:

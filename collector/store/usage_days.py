@@ -45,18 +45,14 @@ class DayWrites:
     forget_block: bool = False  # drop the stored block
 
 
-def settled_span(
-    usage: pb.Usage, wire: bytes, parts: AppParts | None, block: Block | None
-) -> tuple[int, int] | None:
-    """Where a whole window's daily entries are in the app's received bytes, if they are those of its stored
-    block (`block`: its length and digest) and then the newest: usually only the newest day moved since the
-    block was stored, which the received bytes show without the block being read (see
+def settled_span(wire: bytes, parts: AppParts | None, block: Block | None) -> tuple[int, int] | None:
+    """Where a whole window's daily entries are in the app's received bytes `wire`, if they are those of its
+    stored block (`block`: its length and digest) and then the newest: usually only the newest day moved
+    since the block was stored, which the received bytes show without the block being read (see
     wirebytes.settled_then_newest). None otherwise: whole_window then needs the block itself."""
-    if block is None or parts is None or parts.usage_start < 0 or not usage.daily:
+    if block is None or parts is None or parts.usage_start < 0:
         return None
-    return settled_then_newest(
-        wire, parts.usage_start, parts.usage_end, block.length, block.digest, usage.daily[-1].date
-    )
+    return settled_then_newest(wire, parts.usage_start, parts.usage_end, block.length, block.digest)
 
 
 def whole_window(

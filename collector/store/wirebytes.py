@@ -13,7 +13,7 @@ import hashlib
 from collections.abc import Sequence
 from typing import NamedTuple
 
-from google.protobuf.message import Message
+from google.protobuf.message import DecodeError, Message
 
 from ronda.collector.store.wirelayout import checked_layout
 from ronda.collector.store.wirelayout import varint as _varint_bytes
@@ -21,6 +21,8 @@ from ronda.wire.v1 import ronda_pb2 as pb
 
 _LAYOUT = checked_layout(pb.DESCRIPTOR)
 _APPS_KEY = _LAYOUT.apps_key
+_APPS_KEY_BYTES = _varint_bytes(_APPS_KEY)
+_KEY_KEY = _LAYOUT.key_key
 _RESOURCES, _USAGE, _USAGE_KEY = _LAYOUT.resources, _LAYOUT.usage, _LAYOUT.usage_key
 _BELOW_DAILY, _DAILY_KEY = _LAYOUT.below_daily, _LAYOUT.daily_key
 _LOGS_KEY, _UNPARSED_KEY = _LAYOUT.logs_key, _LAYOUT.unparsed_key
@@ -96,11 +98,11 @@ def daily_record(entry: pb.DailyUsage) -> bytes:
 
 
 def settled_then_newest(
-    raw: bytes, start: int, end: int, length: int, settled: bytes, newest: str
+    raw: bytes, start: int, end: int, length: int, settled: bytes
 ) -> tuple[int, int] | None:
     """Where the daily entries of the usage message `raw[start:end]` (as received) start and end, if they are
     those of a canonical block stored earlier (`length` bytes of digest `settled`), then one more, the
-    newest, dated `newest` (the date of the parsed message's last entry), which no entry of the block names.
+    newest, whose date no entry of the block names.
 
     Then every daily entry but the newest is byte for byte one stored earlier (equal bytes parse to equal
     entries, and the block ends where an entry ends), and the newest is protobuf's own, checked by the
@@ -110,23 +112,24 @@ def settled_then_newest(
     seen so quickly (a new day, an earlier day changed); the caller reads the block and serializes then.
     """
     i = _before_daily(raw, start, end)
-    record = -1 if i is None else i + length
-    if record < 0 or record >= end or raw[record] != _DAILY_KEY or digest(raw[i:record]) != settled:
+    if i is None:
+        return None
+    record = i + length
+    if record >= end or raw[record] != _DAILY_KEY or digest(raw[i:record]) != settled:
         return None
     try:
-        size, after = _varint(raw, record + 1)
-        after += size
-        j = after
+        size, value = _varint(raw, record + 1)
+        after = j = value + size
         while j < end:
             key, j = _varint(raw, j)
             if key >> 3 == _DAILY_NUMBER:
                 return None
             j = _field_value(raw, j, key & 7)[1]
-    except IndexError:
+        if j != end:
+            return None
+        date = pb.DailyUsage.FromString(raw[value:after]).date.encode()
+    except (IndexError, DecodeError):
         return None
-    if j != end:
-        return None
-    date = newest.encode()
     # each canonical entry holds its date's key, length and text: absent from the block, no entry names it
     return (i, after) if len(date) == 10 and raw.find(_DATE_PREFIX + date, i, record) < 0 else None
 
@@ -166,16 +169,26 @@ def raw_apps(request: bytes) -> list[bytes] | None:
 
     None when the bytes hold something this reader does not expect (the caller re-serializes then).
     """
-    apps, i, end, apps_key = [], 0, len(request), _APPS_KEY
+    split = split_apps(request)
+    return None if split is None else split[1]
+
+
+def split_apps(request: bytes) -> tuple[bytes, list[bytes]] | None:
+    """A serialized Snapshot's fields but its apps, in their order (they parse to the snapshot without its
+    apps), and its apps as the agent sent them; None as for raw_apps."""
+    rest, apps, i, end, apps_key = [], [], 0, len(request), _APPS_KEY
     try:
         while i < end:
+            field = i
             key, i = _varint(request, i)
             value, i = _field_value(request, i, key & 7)
             if key == apps_key:
                 apps.append(request[value:i])
+            else:
+                rest.append(request[field:i])
     except IndexError:
         return None
-    return apps if i == end else None
+    return (b"".join(rest), apps) if i == end else None
 
 
 def _varint(data: bytes, i: int) -> tuple[int, int]:
@@ -324,6 +337,35 @@ def app_state_of(app: pb.App) -> bytes:
         state.usage.CopyFrom(app.usage)
         state.usage.ClearField("daily")
     return state.SerializeToString(deterministic=True)
+
+
+def app_key(raw: bytes) -> str | None:
+    """The key of the App `raw`, if its first field is the key (as protobuf writes it); else None."""
+    if not raw.startswith(_KEY_KEY):
+        return None
+    try:
+        size, i = _varint(raw, len(_KEY_KEY))
+        return raw[i : i + size].decode() if i + size <= len(raw) else None
+    except (IndexError, UnicodeDecodeError):
+        return None
+
+
+def without_settled(raw: bytes, parts: AppParts, cut: tuple[int, int]) -> bytes | None:
+    """The App `raw` (taken apart as `parts`) with the bytes `raw[cut[0]:cut[1]]`, daily entries inside its
+    usage, left out; None where the usage's key and length are not written as protobuf writes them."""
+    start, end = parts.usage_start, parts.usage_end
+    head = _USAGE_KEY + _varint_bytes(end - start)
+    if raw[start - len(head) : start] != head:
+        return None
+    size = end - start - (cut[1] - cut[0])
+    return b"".join(
+        (raw[: start - len(head)], _USAGE_KEY, _varint_bytes(size), raw[start : cut[0]], raw[cut[1] :])
+    )
+
+
+def join_apps(rest: bytes, apps: list[bytes]) -> bytes:
+    """A serialized Snapshot of the fields `rest` (split_apps) and the App messages `apps`."""
+    return rest + b"".join(_APPS_KEY_BYTES + _varint_bytes(len(app)) + app for app in apps)
 
 
 def dates_once(block: bytes, days: Sequence[pb.DailyUsage]) -> bool:

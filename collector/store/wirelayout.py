@@ -52,6 +52,7 @@ def varint(n: int) -> bytes:
 
 class Layout(NamedTuple):
     apps_key: int  # Snapshot.apps
+    key_key: bytes  # App.key's key as written (a string)
     resources: int  # App.resources, a field number
     usage: int  # App.usage, a field number (resources + 1)
     usage_key: bytes  # App.usage's key as written
@@ -88,6 +89,7 @@ def layout(file: FileDescriptor) -> Layout:
     daily = usage["daily"]
     return Layout(
         apps_key=key(messages["Snapshot"].fields_by_name["apps"]),
+        key_key=varint(key(app["key"])),
         resources=app["resources"].number,
         usage=app["usage"].number,
         usage_key=varint(key(app["usage"])),
@@ -118,6 +120,7 @@ def problems(file: FileDescriptor) -> list[str]:
         return f
 
     field("Snapshot", "apps", "App", True, "raw_apps cuts each app from a snapshot's bytes by its key")
+    field("App", "key", "string", False, "app_key reads an app's key from its bytes")
     cut = "app_parts cuts resources and usage out of an app as one span and app_state writes them back"
     resources = field("App", "resources", "Resources", False, cut)
     app_usage = field("App", "usage", "Usage", False, cut)
