@@ -313,3 +313,20 @@ def test_a_snapshot_skimmed_against_a_base_another_process_moved_is_stored_whole
     for snap in (snapshot(1, today_human=5), between, last):
         reference.ingest_message(snapshot_to_wire(snap), raw=None)
     assert _days(one) == _days(reference)
+
+
+def test_a_snapshot_where_some_apps_begin_a_new_day_and_others_do_not(tmp_path):
+    """Apps whose logs roll over at midnight at different times (one site's first request of the day comes
+    later): the newest day of some apps is a new date, of others still the stored one."""
+    first, later = snapshot(1, today_human=5), snapshot(2, today_human=9)
+    assert later.apps[0].usage is not None
+    later.apps[0].usage.daily.append(model.DailyUsage(TOMORROW, human=3))
+    store = Store(tmp_path / "a.db")
+    ingest(store, first)
+    ingest(store, later)
+    reference = Store(tmp_path / "b.db")
+    for snap in (first, later):
+        reference.ingest_message(snapshot_to_wire(snap), raw=None)
+    assert _days(store) == _days(reference)
+    newest = store.query("SELECT app_key, date, human FROM app_usage_latest ORDER BY app_key")
+    assert [(r["date"], r["human"]) for r in newest] == [(TOMORROW, 3), (DAYS[-1], 10), (DAYS[-1], 11)]

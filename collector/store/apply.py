@@ -30,6 +30,7 @@ import sqlite3
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from datetime import datetime, timedelta
+from functools import lru_cache
 from typing import NamedTuple
 
 from google.protobuf.message import Message
@@ -88,6 +89,8 @@ _UPSERT_APP_USAGE_LATEST = (
     DO UPDATE SET date=excluded.date, """
     + _COUNTS
 )
+_UPDATE_APP_USAGE_LATEST = """UPDATE app_usage_latest SET human=?, bot=?, monitor=?, error=?, scanner=?,
+    human_clients=? WHERE agent_id=? AND app_key=? AND date=?"""
 # json.dumps without its cycle check (these dicts are fresh trees): the same text, a third less time.
 _dumps = json.JSONEncoder(check_circular=False).encode
 _CHECK_RESOURCES = CHECKERS["ronda.v1.Resources"]
@@ -225,7 +228,13 @@ def _listen_text(a: pb.ListenAddress) -> str:
 def _iso(message: Message, name: str) -> str | None:
     if not message.HasField(name):
         return None
-    return iso_seconds(getattr(message, name).seconds) + "Z"
+    return _iso_text(getattr(message, name).seconds)
+
+
+@lru_cache(maxsize=8192)
+def _iso_text(seconds: int) -> str:
+    """An instant as stored; agents repeat the same instants (coverage start, last request) every snapshot."""
+    return iso_seconds(seconds) + "Z"
 
 
 def _before(now: str, delta: timedelta) -> str:
@@ -513,7 +522,13 @@ def write(c: sqlite3.Connection, agent_id: str, p: Prepared) -> None:
             "DELETE FROM app_daily_wire WHERE agent_id=? AND app_key IN (SELECT value FROM json_each(?))",
             (agent_id, json.dumps(p.forgotten_blocks)),
         )
-    c.executemany(_UPSERT_APP_USAGE_LATEST, p.latest)  # first: it may move an earlier newest day to the days
+    # Usually each app's newest day is the one stored, its counts moved: a plain update, which no trigger
+    # looks at. Where some newest day is another (a new day began), the upsert, which may move an earlier
+    # newest day to the days, and rewrites the others as they are now. First: before the earlier days.
+    if p.latest and c.executemany(
+        _UPDATE_APP_USAGE_LATEST, [(*row[3:], *row[:3]) for row in p.latest]
+    ).rowcount != len(p.latest):
+        c.executemany(_UPSERT_APP_USAGE_LATEST, p.latest)
     c.executemany(_UPSERT_APP_USAGE_DAYS, p.days)
     c.execute("DELETE FROM listeners WHERE agent_id=?", (agent_id,))
     c.executemany("INSERT OR REPLACE INTO listeners VALUES (?,?,?,?,?,?,?,?,?,?,?)", p.listeners)

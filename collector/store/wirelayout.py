@@ -28,6 +28,7 @@ _PROTO_TYPES = {
     getattr(FieldDescriptor, n): n[5:].lower() for n in dir(FieldDescriptor) if n.startswith("TYPE_")
 }
 _ONE_BYTE = 15  # the highest field number whose key is one byte
+_ONE_BYTE_VARINTS = [bytes((n,)) for n in range(0x80)]
 _DATE_LENGTH = len("YYYY-MM-DD")
 _SEE = "see 'When a field is added' in proto/ronda/v1/ronda.proto"
 
@@ -42,6 +43,10 @@ def key(field: FieldDescriptor) -> int:
 
 
 def varint(n: int) -> bytes:
+    if n < 0x80:  # keys and lengths below 128 (most), then below 16,384 (the rest), without a loop
+        return _ONE_BYTE_VARINTS[n]
+    if n < 0x4000:
+        return bytes((n & 0x7F | 0x80, n >> 7))
     out = bytearray()
     while n > 0x7F:
         out.append(n & 0x7F | 0x80)
