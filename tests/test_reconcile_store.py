@@ -5,6 +5,7 @@ are never overwritten, and the SQL views operators query."""
 from __future__ import annotations
 
 import sqlite3
+from dataclasses import replace
 from datetime import timedelta
 from pathlib import Path
 
@@ -254,3 +255,42 @@ def test_a_declared_address_reaches_the_default_server_of_that_port(tmp_path):
     assert Store(db).query("SELECT app_id, app_key, rule FROM matches") == [
         {"app_id": "APP-9", "app_key": "nginx:intranet.local:8081/", "rule": "address"}
     ]
+
+
+def test_default_servers_and_ends_of_support_are_read_from_every_app(tmp_path):
+    """A Debian host whose packaged WordPress (dpkg, a release past its end of support) is one vhost, and
+    whose catch-all `listen 80 default_server` answers what no other name does, on a host no declared URL
+    names. Both facts are read through the indexes of migration 46, which follow the app's detail as
+    later snapshots change it."""
+    from ronda.collector.reconcile.inputs import load_inputs
+    from ronda.model import Framework
+
+    db = tmp_path / "ronda.db"
+    blog = App(
+        key="nginx:blog.prov.example:80/",
+        kind="nginx",
+        server_names=["blog.prov.example"],
+        listen=[ListenAddress("*", 80)],
+        root="/usr/share/wordpress",
+        framework=Framework("wordpress", "5.7.2", package="dpkg:wordpress", end_of_support="2022-10-17"),
+    )
+    catch_all = App(
+        key="nginx:_:80/",
+        kind="nginx",
+        server_names=["_"],
+        listen=[ListenAddress("*", 80, default_server=True), ListenAddress("[::]", 80, default_server=True)],
+        root="/var/www/html",
+    )
+
+    def read() -> dict[str, tuple]:
+        inputs = load_inputs(Store(db), ReconcileConfig(), NOW)
+        return {
+            a.app_key: (a.end_of_support, [x.default_server for x in a.listen]) for a in inputs.discovered
+        }
+
+    Store(db).ingest(snapshot(1, [blog, catch_all]))
+    assert read() == {blog.key: ("2022-10-17", [False]), catch_all.key: ("", [True, True])}
+    upgraded = replace(blog, framework=Framework("wordpress", "6.1.1", package="dpkg:wordpress"))
+    no_default = replace(catch_all, listen=[ListenAddress("*", 80)])
+    Store(db).ingest(snapshot(2, [upgraded, no_default]))
+    assert read() == {blog.key: ("", [False]), catch_all.key: ("", [False])}

@@ -6,6 +6,7 @@ from __future__ import annotations
 
 import json
 import sqlite3
+from collections.abc import Iterable, Iterator
 from concurrent.futures import ThreadPoolExecutor
 from datetime import datetime, timedelta
 
@@ -21,6 +22,7 @@ from ronda.collector.reconcile.model import (
     ListenerInfo,
     Pin,
 )
+from ronda.collector.reconcile.schema import HAS_END_OF_SUPPORT, IS_DEFAULT_SERVER
 from ronda.collector.reconcile.urls import host_key, parse_endpoint
 from ronda.collector.scans.reconcile_hook import network_findings_for
 from ronda.collector.store import Store
@@ -51,8 +53,11 @@ def _humans(since: str, before: str = "") -> str:
     )
 
 
+# One JSON document, not a row per app: SQLite makes it in one step, without the GIL, so on a thread of
+# its own it sums while the rest is read (fetching 60,000 rows would take the GIL back for each one).
 _WINDOWS = f"""
-    SELECT p.agent_id, p.app_key, {_humans("window")}, {_humans("recent")}, {_humans("previous", "recent")}
+    SELECT json_group_array(json_array(
+        p.agent_id, p.app_key, {_humans("window")}, {_humans("recent")}, {_humans("previous", "recent")}))
     FROM apps p LEFT JOIN app_usage_latest l ON l.agent_id = p.agent_id AND l.app_key = p.app_key
     WHERE p.present AND p.last_human_request >= :earliest"""
 
@@ -67,11 +72,11 @@ def usage_windows(conn: sqlite3.Connection, config: ReconcileConfig, now: dateti
     window = (now - timedelta(days=config.idle_days - 1)).strftime("%Y-%m-%d")
     recent = (now - timedelta(days=config.trend_days - 1)).strftime("%Y-%m-%d")
     previous = (now - timedelta(days=2 * config.trend_days - 1)).strftime("%Y-%m-%d")
-    rows = conn.execute(
+    (document,) = conn.execute(
         _WINDOWS,
         {"window": window, "recent": recent, "previous": previous, "earliest": min(window, previous)},
-    )
-    return {(row[0], row[1]): row[2:] for row in rows}
+    ).fetchone()
+    return {(agent, app): (w, r, p) for agent, app, w, r, p in json.loads(document)}
 
 
 _LISTEN_CACHE: dict[str, tuple[Listen, ...]] = {}
@@ -109,30 +114,35 @@ def _parse_listen_texts(text: str) -> tuple[Listen, ...]:
     return tuple(out)
 
 
+_APPS = """
+    SELECT agent_id, app_key, kind, server_names, listen, path_prefix, root, upstream,
+           CASE WHEN upstream != '' THEN json_extract(detail, '$.labels.upstream_servers') END,
+           parent_key, framework, framework_version,
+           CASE WHEN framework = 'redirect' THEN json_extract(detail, '$.labels.redirect') END,
+           coverage, coverage_start, last_request, last_human_request,
+           CASE WHEN upstream != '' THEN json_extract(detail, '$.labels.host_header') END
+    FROM apps WHERE present"""
+# Each read through its index of migration 46 (the term must stay verbatim) or the apps' key.
+_DEFAULT_SERVERS = f"""SELECT agent_id, app_key, json_extract(detail, '$.listen') FROM apps
+    WHERE present AND {IS_DEFAULT_SERVER}"""
+_ADDRESSED = """SELECT agent_id, app_key, json_extract(detail, '$.listen') FROM apps
+    WHERE present AND agent_id IN (SELECT value FROM json_each(?))"""
+_END_OF_SUPPORT = f"""SELECT agent_id, app_key, json_extract(detail, '$.framework.end_of_support') FROM apps
+    WHERE present AND {HAS_END_OF_SUPPORT}"""
+
+
 def _present_apps(store: Store, full_listen: set[str]) -> list[DiscoveredApp]:
     """Present apps from their columns. The app's whole JSON (its `detail`, ~1 KiB each) is read only
-    where a rule needs it: upstream block servers and Host headers of proxies, redirect targets, and
-    listen flags (default_server) of default servers and on the hosts that declared addresses point at.
-    Only those listens are parsed in Python: SQLite's json_extract prints a listen minified, so one text
-    search tells a default server from the rest, whose flags are all false."""
+    where a rule needs it: upstream block servers and Host headers of proxies, redirect targets, ends of
+    support, and listen flags (default_server) of default servers and on the hosts that declared addresses
+    point at. Of every other app's listens, all flags but `ssl` are false: its `listen` column says all."""
     out = []
     with store.reading() as conn:
-        cursor = conn.execute(
-            """
-            SELECT agent_id, app_key, kind, server_names, listen, path_prefix, root, upstream,
-                   CASE WHEN upstream != '' THEN json_extract(detail, '$.labels.upstream_servers') END,
-                   parent_key, framework, framework_version,
-                   CASE WHEN framework = 'redirect' THEN json_extract(detail, '$.labels.redirect') END,
-                   coverage, coverage_start, last_request, last_human_request,
-                   CASE WHEN agent_id IN (SELECT value FROM json_each(:agents))
-                             OR instr(json_extract(detail, '$.listen'), '"default_server":true')
-                        THEN json_extract(detail, '$.listen') END,
-                   json_extract(detail, '$.framework.end_of_support'),
-                   CASE WHEN upstream != '' THEN json_extract(detail, '$.labels.host_header') END
-            FROM apps WHERE present""",
-            {"agents": json.dumps(sorted(full_listen))},
-        )
-        for row in cursor:
+        listens = dict(_keyed(conn.execute(_DEFAULT_SERVERS)))
+        if full_listen:
+            listens.update(_keyed(conn.execute(_ADDRESSED, (json.dumps(sorted(full_listen)),))))
+        ends = dict(_keyed(conn.execute(_END_OF_SUPPORT)))
+        for row in conn.execute(_APPS):
             (
                 agent_id,
                 app_key,
@@ -151,10 +161,14 @@ def _present_apps(store: Store, full_listen: set[str]) -> list[DiscoveredApp]:
                 coverage_start,
                 last_request,
                 last_human,
-                listen_full,
-                end_of_support,
                 host_header,
             ) = row
+            # Everything read about the app, as one text: its subject's input checksum starts from it.
+            fingerprint = "\x1e".join(map(str, row))
+            key = (agent_id, app_key)
+            listen_full, end_of_support = listens.get(key), ends.get(key, "")
+            if listen_full or end_of_support:
+                fingerprint += f"\x1e{listen_full}\x1e{end_of_support}"
             out.append(
                 DiscoveredApp(
                     agent_id,
@@ -174,13 +188,17 @@ def _present_apps(store: Store, full_listen: set[str]) -> list[DiscoveredApp]:
                     coverage_start,
                     last_request,
                     last_human,
-                    end_of_support=end_of_support or "",
+                    end_of_support=end_of_support,
                     host_header=host_header or "",
-                    # Everything read about the app, as one text: its subject's input checksum starts from it.
-                    fingerprint="\x1e".join(map(str, row)),
+                    fingerprint=fingerprint,
                 )
             )
     return out
+
+
+def _keyed(rows: Iterable[tuple[str, str, str | None]]) -> Iterator[tuple[tuple[str, str], str]]:
+    """(agent, app, value) rows as ((agent, app), value), leaving out empty values."""
+    return (((agent_id, app_key), value) for agent_id, app_key, value in rows if value)
 
 
 def _addressed_agents(declared: list[DeclaredApp], hosts: dict[str, HostInfo]) -> set[str]:
@@ -213,7 +231,8 @@ def load_inputs(store: Store, config: ReconcileConfig, now: datetime) -> Inputs:
     """Everything a run reads; the apps' usage windows are those of `now` and the config's windows.
 
     The windows are summed on a connection of their own, in a thread, while the rest is read: SQLite sums
-    without holding the GIL, so on two cores this takes the time of the longer of the two, not of both."""
+    without holding the GIL (see _WINDOWS), so on two cores this takes the time of the longer of the two,
+    not of both."""
     with ThreadPoolExecutor(1, thread_name_prefix="ronda-usage-windows") as pool:
         apart = pool.submit(_windows_apart, store.path, config, now) if store.path != ":memory:" else None
         inputs = _read(store, config)

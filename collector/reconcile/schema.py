@@ -241,3 +241,14 @@ FINDINGS_ONE_INDEX = "DROP INDEX findings_subject"
 # 43: which of an inventory file's columns went to which field: the import summary, and whether the
 # file had a contact column at all (without one, an empty contact says nothing: no `unowned`).
 IMPORT_COLUMNS = "ALTER TABLE inventory_imports ADD COLUMN columns TEXT"
+
+# 46: the two facts a run reads from every app's JSON detail, found without parsing ~200,000 of them.
+# Few apps are default servers or have an end of support; each index lists only those, kept up to date
+# as an app's detail is written. A query uses one only when its WHERE has the index's term verbatim, so
+# the reconcile reads these texts from here.
+IS_DEFAULT_SERVER = """instr(json_extract(detail, '$.listen'), '"default_server":true')"""
+HAS_END_OF_SUPPORT = "json_extract(detail, '$.framework.end_of_support') IS NOT NULL"
+FLAGGED_APPS = f"""
+CREATE INDEX apps_default_servers ON apps (agent_id, app_key) WHERE {IS_DEFAULT_SERVER};
+CREATE INDEX apps_end_of_support ON apps (agent_id, app_key) WHERE {HAS_END_OF_SUPPORT};
+"""

@@ -99,6 +99,11 @@ MIGRATIONS: tuple[Migration, ...] = (
         "daily blocks hold the settled days alone: those that held the newest day too are forgotten",
         store.SETTLED_BLOCKS,
     ),
+    Migration(
+        46,
+        "indexes of the apps that are default servers or have an end of support, for the reconcile",
+        reconcile.FLAGGED_APPS,
+    ),
 )
 
 KNOWN_VERSIONS = frozenset(m.version for m in MIGRATIONS)
