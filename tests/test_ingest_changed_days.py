@@ -95,10 +95,18 @@ def _usage(days: int = 5, logs: int = 1, unparsed: int = 0):
     return snapshot_to_wire(snap).apps[0].usage
 
 
-def _raw_daily_block(wire: bytes, start: int, end: int, usage) -> bytes | None:
-    from ronda.collector.store.wirebytes import raw_daily_span
+def _settled(usage) -> bytes:
+    """The block the store keeps of `usage`: its daily entries but the newest, in canonical wire form."""
+    from ronda.collector.store.wirebytes import daily_record
 
-    span = raw_daily_span(wire, start, end, usage)
+    return b"".join(daily_record(d) for d in list(usage.daily)[:-1])
+
+
+def _received_daily_block(wire: bytes, start: int, end: int, settled: bytes) -> bytes | None:
+    """The daily entries of the usage `wire[start:end]`, where they are the block `settled` then one more."""
+    from ronda.collector.store.wirebytes import digest, settled_then_newest
+
+    span = settled_then_newest(wire, start, end, len(settled), digest(settled))
     return None if span is None else wire[span[0] : span[1]]
 
 
@@ -114,7 +122,8 @@ def test_the_received_daily_block_of_a_canonical_usage_is_its_serialized_one(day
 
     usage = _usage(days, logs, unparsed)
     wire = b"prefix" + usage.SerializeToString(deterministic=True)
-    assert _raw_daily_block(wire, 6, len(wire), usage) == daily_block(usage, wire[6:])
+    found = _received_daily_block(wire, 6, len(wire), _settled(usage))
+    assert found == (daily_block(usage, wire[6:]) if days else None)
 
 
 def _reordered(usage) -> dict[str, bytes]:
@@ -146,19 +155,19 @@ def _reordered(usage) -> dict[str, bytes]:
     ],
 )
 def test_a_reordered_usage_is_never_taken_for_the_stored_days(case, days_differ):
-    from ronda.collector.store.wirebytes import daily_block
     from ronda.wire.v1 import ronda_pb2 as pb
 
     stored = _usage()
-    stored_block = daily_block(stored, stored.SerializeToString(deterministic=True))
     wire = _reordered(stored)[case]
     received = pb.Usage.FromString(wire)
     assert (list(received.daily) != list(stored.daily)) == days_differ
-    found = _raw_daily_block(wire, 0, len(wire), received)
-    # Equal to the stored block means "the stored days": only ever where it is true.
-    assert found != stored_block or not days_differ
+    found = _received_daily_block(wire, 0, len(wire), _settled(stored))
+    # Found means "the stored settled days, then the newest": only ever where it is true.
+    if found is not None:
+        assert list(pb.Usage.FromString(found).daily) == list(received.daily)
+        assert list(received.daily)[:-1] == list(stored.daily)[:-1]
     if days_differ:
-        assert found != stored_block
+        assert found is None
 
 
 def test_a_day_received_out_of_order_is_stored(tmp_path):

@@ -289,17 +289,17 @@ class Store:
             return None
         reader.execute("BEGIN")
         try:
-            if admit is not None:
-                admit(reader, head)  # refuse a caller before spending work on its snapshot (checked again)
             base = read_base(reader, head.agent_id)
             known = self.known.get(head.agent_id, base) or read_known(reader, head.agent_id, base)
             skimmed = skim(rest, walk(apps, known), known)
             if skimmed is None:
                 return None
             message = skimmed.message
-            problems = check_header(message)
+            problems = check_header(message)  # as for a message parsed whole: its header, then its caller
             if problems:
                 raise InvalidSnapshot(problems)
+            if admit is not None:
+                admit(reader, message)  # refuse a caller before spending work on its snapshot (checked again)
             if self._received(reader, message):
                 return message, None
             return message, prepare(reader, message, now, raw, base, known, walked=skimmed.walked)

@@ -271,30 +271,6 @@ def app_parts(raw: bytes) -> AppParts | None:
     )
 
 
-def raw_daily_span(raw: bytes, start: int, end: int, usage: pb.Usage) -> tuple[int, int] | None:
-    """Where the daily entries of the usage message `raw[start:end]` (as received) start and end.
-
-    The caller may trust the bytes between only where they equal a block it stored (the canonical
-    entries of an earlier snapshot): the part before them holds only fields numbered before daily
-    (checked here, in order) and the part after them is byte for byte the canonical form of the parsed
-    `logs` and `unparsed_lines` (checked here), so every daily entry of the message lies between, and
-    equal bytes parse to equal entries. None where the layout is other; the caller serializes then.
-    """
-    i = _before_daily(raw, start, end)
-    if i is None:
-        return None
-    tail = b"".join(
-        _LOGS_KEY + _varint_bytes(len(wire)) + wire
-        for wire in (log.SerializeToString(deterministic=True) for log in usage.logs)
-    )
-    if usage.unparsed_lines:
-        tail += _UNPARSED_KEY + _varint_bytes(usage.unparsed_lines)
-    cut = end - len(tail)
-    if cut < i or raw[cut:end] != tail:
-        return None
-    return i, cut
-
-
 def without_daily(raw: bytes, start: int, end: int) -> bytes | None:
     """The usage message `raw[start:end]` (as received) without its daily entries, its other fields as they
     are; None where the bytes are not a message this reader can walk."""

@@ -133,7 +133,9 @@ def problems(file: FileDescriptor) -> list[str]:
         found.append(
             f"App.usage ({app_usage.number}) no longer follows App.resources ({resources.number}); {cut}"
         )
-    span = "daily_span and raw_daily_span find the daily entries between the fields before and after them"
+    span = (
+        "daily_span and settled_then_newest find the daily entries between the fields before and after them"
+    )
     daily = field("Usage", "daily", "DailyUsage", True, span)
     logs = field("Usage", "logs", "LogSource", True, span)
     unparsed = field("Usage", "unparsed_lines", "uint64", False, span)
