@@ -1,8 +1,9 @@
 """What the store holds of an agent's apps, remembered between its snapshots.
 
 To store a snapshot, ingestion needs, for every app the agent ever reported, the digests of its last
-applied wire form, whether it is present and when it was last seen, and whether a daily block of it is
-stored. Reading that back for each snapshot was three queries over a hundred rows each, a tenth of a
+applied wire form, whether it is present and when it was last seen, and the length and digest of its
+stored daily block, if any (a whole window whose bytes show the block then needs none of it read).
+Reading that back for each snapshot was three queries over a hundred rows each, a tenth of a
 steady snapshot's cost. A process remembers it instead, for the agents it served last (an agent keeps
 its connection, so its snapshots reach the same process of `ronda serve --processes`).
 
@@ -23,7 +24,7 @@ from typing import NamedTuple
 
 from ronda.collector.store.wirebytes import digest
 
-REMEMBERED_AGENTS = 512  # agents a process remembers (about 50 KiB each for 100 apps: 25 MiB)
+REMEMBERED_AGENTS = 512  # agents a process remembers (about 75 KiB each for 100 apps: 37 MiB)
 
 
 @dataclass(frozen=True)
