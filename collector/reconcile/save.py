@@ -22,7 +22,6 @@ import json
 import sqlite3
 import zlib
 from collections.abc import Iterable
-from concurrent.futures import Future, ThreadPoolExecutor
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from json.encoder import encode_basestring  # the C string encoder json uses
@@ -179,10 +178,7 @@ def drop_staging(conn: sqlite3.Connection) -> None:
 
 def stage(conn: sqlite3.Connection, results: Iterable[SubjectResult], fleet: list[Finding]) -> int:
     """Put the rows of each subject worked out (and of the findings about no subject) into the staging
-    tables, as the subjects come; returns how many subjects were not worked out (unchanged).
-
-    Each chunk is written by a thread of its own while the next one is worked out: SQLite inserts
-    without the GIL, so on a second core (a fleet's first run stages half a million rows)."""
+    tables, as the subjects come; returns how many subjects were not worked out (unchanged)."""
     drop_staging(conn)
     for statement in _STAGING:
         conn.execute(statement)
@@ -190,22 +186,16 @@ def stage(conn: sqlite3.Connection, results: Iterable[SubjectResult], fleet: lis
     verdicts: list[tuple] = []
     skipped: list[tuple[str]] = []
     unchanged = 0
-    with ThreadPoolExecutor(1, thread_name_prefix="ronda-staging") as writer:
-        pending: Future[int] | None = None
-        for result in results:
-            if result.worked:
-                findings += map(finding_row, result.findings)
-                if result.verdict is not None:
-                    verdicts.append(verdict_row(result.verdict, result.key))
-            else:
-                skipped.append((result.handle,))
-            if len(findings) + len(verdicts) + len(skipped) >= CHUNK:
-                if pending is not None:
-                    unchanged += pending.result()  # one chunk in flight: the rows held stay bounded
-                pending = writer.submit(_flush, conn, findings, verdicts, skipped)
-                findings, verdicts, skipped = [], [], []
-        if pending is not None:
-            unchanged += pending.result()
+    for result in results:
+        if result.worked:
+            findings += map(finding_row, result.findings)
+            if result.verdict is not None:
+                verdicts.append(verdict_row(result.verdict, result.key))
+        else:
+            skipped.append((result.handle,))
+        if len(findings) + len(verdicts) + len(skipped) >= CHUNK:
+            unchanged += _flush(conn, findings, verdicts, skipped)
+            findings, verdicts, skipped = [], [], []
     findings += map(finding_row, fleet)
     return unchanged + _flush(conn, findings, verdicts, skipped)
 
