@@ -9,7 +9,7 @@ from __future__ import annotations
 import logging
 import signal
 import threading
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import click
 
@@ -29,10 +29,11 @@ from ronda.collector.cli_scan import scan, scans
 from ronda.collector.cli_trust import agents, ca
 from ronda.collector.cli_web import web
 from ronda.collector.reconcile.verdicts import VERDICTS
-from ronda.collector.server import CHECKPOINT_EVERY, ServerConfig, make_server, stop_gracefully
 from ronda.collector.store import Store
 from ronda.command import RondaGroup, setup_logging, verbose_option
-from ronda.transport import TlsFiles
+
+if TYPE_CHECKING:
+    from ronda.collector.server import ServerConfig
 
 
 @click.group("ronda", cls=RondaGroup, context_settings={"help_option_names": ["-h", "--help"]})
@@ -121,6 +122,10 @@ def serve(
     only report as the agent id it names; without --ca, agents authenticate with a token from
     `ronda-agent enrol`. --insecure (plain text) is for loopback only.
     """
+    # Imported here: gRPC and TLS take a tenth of a second to load, which the other commands do not need.
+    from ronda.collector.server import CHECKPOINT_EVERY, ServerConfig, make_server, stop_gracefully
+    from ronda.transport import TlsFiles
+
     config = ServerConfig(
         listen=listen,
         insecure=insecure,

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 from datetime import timedelta
+from typing import TYPE_CHECKING
 
 import click
 from click.decorators import FC
@@ -11,9 +12,10 @@ from click.decorators import FC
 from ronda.collector.cli_common import db_option, format_option
 from ronda.collector.output import render
 from ronda.collector.store import Store
-from ronda.collector.trust.ca import init_ca, issue_agent, issue_collector
-from ronda.collector.trust.registry import Registry
 from ronda.paths import default_path
+
+if TYPE_CHECKING:
+    from ronda.collector.trust.registry import Registry
 
 
 def _ca_dir_option(f: FC) -> FC:
@@ -28,6 +30,8 @@ def _ca_dir_option(f: FC) -> FC:
 
 
 def _registry(db: str) -> Registry:
+    from ronda.collector.trust.registry import Registry
+
     return Registry(Store(db))
 
 
@@ -51,6 +55,8 @@ def ca() -> None:
 @click.option("--force", is_flag=True, help="Replace an existing CA (its certificates stop being trusted).")
 def ca_init(ca_dir: str, name: str, days: int, force: bool) -> None:
     """Create the CA (its key is written 0600)."""
+    from ronda.collector.trust.ca import init_ca
+
     issued = init_ca(ca_dir, name, days, force)
     click.echo(
         f"CA certificate {issued.cert} (give it to agents and the collector as --ca)\n"
@@ -70,6 +76,8 @@ def ca_init(ca_dir: str, name: str, days: int, force: bool) -> None:
 @click.option("--days", default=825, show_default=True, help="Validity in days.")
 def ca_issue_collector(ca_dir: str, name: str, san: tuple[str, ...], out: str, days: int) -> None:
     """A server certificate for `ronda serve`; NAME (and each --san) must be what agents connect to."""
+    from ronda.collector.trust.ca import issue_collector
+
     issued = issue_collector(ca_dir, name, list(san), out, days)
     click.echo(
         f"certificate {issued.cert}\nkey         {issued.key} (0600)\nvalid until {issued.not_after:%Y-%m-%d}"
@@ -85,6 +93,8 @@ def ca_issue_collector(ca_dir: str, name: str, san: tuple[str, ...], out: str, d
 @click.option("--days", default=825, show_default=True, help="Validity in days.")
 def ca_issue_agent(ca_dir: str, agent_id: str, out: str, days: int) -> None:
     """A client certificate for one agent: it may report only as AGENT_ID."""
+    from ronda.collector.trust.ca import issue_agent
+
     issued = issue_agent(ca_dir, agent_id, out, days)
     click.echo(
         f"certificate {issued.cert}\nkey         {issued.key} (0600)\n"

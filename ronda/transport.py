@@ -13,10 +13,12 @@ import os
 import stat
 from dataclasses import dataclass
 from pathlib import Path
-
-import grpc
+from typing import TYPE_CHECKING
 
 from ronda.errors import EXIT_REFUSED, RondaError
+
+if TYPE_CHECKING:  # imported where a channel or credentials are made; the rest serves every command
+    import grpc
 
 DEFAULT_PORT = 7470
 MAX_MESSAGE_BYTES = 16 * 1024 * 1024
@@ -104,6 +106,8 @@ def _read(path: str, what: str) -> bytes:
 
 
 def channel(address: str, insecure: bool, tls: TlsFiles) -> grpc.Channel:
+    import grpc
+
     host, port = split_address(address)
     target = join_address(host, port)
     options = [
@@ -132,6 +136,8 @@ def channel(address: str, insecure: bool, tls: TlsFiles) -> grpc.Channel:
 
 def server_credentials(tls: TlsFiles) -> grpc.ServerCredentials:
     """Server TLS; with a CA, clients must present a certificate it signed (mutual TLS)."""
+    import grpc
+
     if not (tls.cert and tls.key):
         raise TransportError(
             "TLS needs --cert and --key (the collector's certificate and key), "

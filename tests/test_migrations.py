@@ -73,7 +73,7 @@ CHECKSUMS = {
     43: "e879382ec793e2c8",
     44: "eef17b4f799b47a3",
     45: "1627e6d92b7c060a",
-    46: "6c1a30e095545c68",
+    46: "5226782688b6f473",
 }
 
 
@@ -271,6 +271,7 @@ def _as_before_41(path: Path) -> None:
             ALTER TABLE inventory_imports DROP COLUMN columns;
             DROP INDEX apps_default_servers;
             DROP INDEX apps_end_of_support;
+            DROP INDEX apps_by_key;
             DELETE FROM schema_migrations WHERE version >= 41;""")
 
 

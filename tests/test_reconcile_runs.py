@@ -149,6 +149,48 @@ def test_rows_are_written_by_column_name():
     assert set(VerdictRow._fields) == set(verdicts) - {"since"}
 
 
+def test_each_value_of_a_staged_row_is_in_its_named_column():
+    """Rows are staged as plain tuples; each value sits where FindingRow and VerdictRow name it."""
+    from ronda.collector.reconcile.model import Finding, Verdict
+    from ronda.collector.reconcile.save import finding_row, verdict_row
+
+    finding = Finding("idle", "web1/nginx:simpeg:80/", "idle for 120 days", {"days": 120}, None, "web1", "k")
+    assert FindingRow(*finding_row(finding))._asdict() == {
+        "kind": "idle",
+        "subject": "web1/nginx:simpeg:80/",
+        "app_id": None,
+        "agent_id": "web1",
+        "app_key": "k",
+        "summary": "idle for 120 days",
+        "detail": '{"days":120}',
+        "digest": finding_row(finding)[-1],
+    }
+    figures = {name: f"<{name}>" for name in VerdictRow._fields}
+    figures["inbound"] = [{"from": "APP-2", "why": "proxies to it"}]
+    reasons = [Reason("no-human-use", "safe-to-take-down", "no human use")]
+    verdict = Verdict(
+        "APP-1", "safe-to-take-down", "idle", reasons, figures, "SIMPEG", "BKD", ["web1", "web2"]
+    )
+    verdict.app_id, verdict.agent_id, verdict.app_key = "APP-1", "web1", "k"
+    row = VerdictRow(*verdict_row(verdict, 77))._asdict()
+    plain = {"subject": "APP-1", "app_id": "APP-1", "agent_id": "web1", "app_key": "k", "name": "SIMPEG"}
+    assert {k: row[k] for k in plain} == plain
+    assert (row["owner"], row["hosts"], row["verdict"], row["summary"]) == (
+        "BKD",
+        "web1, web2",
+        "safe-to-take-down",
+        "idle",
+    )
+    for name in ("apps", "coverage", "coverage_start", "last_human_request", "last_request", "trend"):
+        assert row[name] == f"<{name}>"
+    for name in ("human_requests", "human_recent", "human_previous", "oldest_snapshot", "annual_cost"):
+        assert row[name] == f"<{name}>"
+    assert (row["rss_bytes"], row["disk_bytes"]) == ("<rss_bytes>", "<disk_bytes>")
+    assert json.loads(row["inbound"]) == figures["inbound"]
+    assert json.loads(row["reasons"]) == [["safe-to-take-down", "no-human-use", "no human use"]]
+    assert row["digest"] == row["input_digest"] == 77
+
+
 def test_a_full_disk_fails_the_run_in_one_line_and_writes_nothing(fleet, tmp_path):
     """The collector's disk fills up during a run (SQLite's page limit fails a write as a full disk does)."""
     db = tmp_path / "full.db"

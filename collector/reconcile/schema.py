@@ -245,10 +245,12 @@ IMPORT_COLUMNS = "ALTER TABLE inventory_imports ADD COLUMN columns TEXT"
 # 46: the two facts a run reads from every app's JSON detail, found without parsing ~200,000 of them.
 # Few apps are default servers or have an end of support; each index lists only those, kept up to date
 # as an app's detail is written. A query uses one only when its WHERE has the index's term verbatim, so
-# the reconcile reads these texts from here.
+# the reconcile reads these texts from here. And the app keys, in order: lists find the keys that more
+# than one host has (queries.SHARED_KEYS) without sorting every app's.
 IS_DEFAULT_SERVER = """instr(json_extract(detail, '$.listen'), '"default_server":true')"""
 HAS_END_OF_SUPPORT = "json_extract(detail, '$.framework.end_of_support') IS NOT NULL"
 FLAGGED_APPS = f"""
 CREATE INDEX apps_default_servers ON apps (agent_id, app_key) WHERE {IS_DEFAULT_SERVER};
 CREATE INDEX apps_end_of_support ON apps (agent_id, app_key) WHERE {HAS_END_OF_SUPPORT};
+CREATE INDEX apps_by_key ON apps (app_key);
 """

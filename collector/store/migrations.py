@@ -101,7 +101,7 @@ MIGRATIONS: tuple[Migration, ...] = (
     ),
     Migration(
         46,
-        "indexes of the apps that are default servers or have an end of support, for the reconcile",
+        "indexes of the apps that are default servers or have an end of support, and of app keys",
         reconcile.FLAGGED_APPS,
     ),
 )
