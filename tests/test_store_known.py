@@ -17,6 +17,7 @@ from bench.fleet import make_snapshot
 from ronda import model
 from ronda.collector.store import Store
 from ronda.collector.validate import InvalidSnapshot
+from ronda.convert import snapshot_to_wire
 
 START = datetime(2026, 11, 20, 7, 0, tzinfo=UTC)
 TABLES = {
@@ -41,13 +42,14 @@ def reports(agent_id: str = "web-bkd-01") -> list[tuple[model.Snapshot, datetime
     add(make_snapshot(agent_id, 1, apps=6, days=10))
     add(make_snapshot(agent_id, 2, apps=6, days=10, busy=0.5, changed_only=True))
     add(make_snapshot(agent_id, 3, apps=6, days=10))  # the agent's state directory was wiped
-    for sequence in (4, 5):
+    add(make_snapshot(agent_id, 4, apps=6, days=10))  # its ack lost: whole windows again
+    for sequence in (5, 6):
         add(make_snapshot(agent_id, sequence, apps=6, days=10, busy=0.5, changed_only=True))
     # app5 (no traffic: its wire form stays the same) is disabled, enabled again, then left
-    add(make_snapshot(agent_id, 6, apps=5, days=10, busy=0.5, changed_only=True))
-    add(make_snapshot(agent_id, 7, apps=6, days=10, busy=0.5, changed_only=True))
-    add(make_snapshot(agent_id, 8, apps=6, days=10, busy=0.5, changed_only=True), after=75)
-    add(make_snapshot(agent_id, 9, apps=6, days=10, busy=0.5, changed_only=True))
+    add(make_snapshot(agent_id, 7, apps=5, days=10, busy=0.5, changed_only=True))
+    add(make_snapshot(agent_id, 8, apps=6, days=10, busy=0.5, changed_only=True))
+    add(make_snapshot(agent_id, 9, apps=6, days=10, busy=0.5, changed_only=True), after=75)
+    add(make_snapshot(agent_id, 10, apps=6, days=10, busy=0.5, changed_only=True))
     return sent
 
 
@@ -69,21 +71,33 @@ def reference(tmp_path):
     store.close()
 
 
+def received(store: Store, snapshot: model.Snapshot, at: datetime) -> None:
+    """As `ronda serve` stores a snapshot: the bytes as received."""
+    store.ingest_bytes(snapshot_to_wire(snapshot).SerializeToString(), received_at=at)
+
+
+def parsed(store: Store, snapshot: model.Snapshot, at: datetime) -> None:
+    """As an SSH scan stores one: built in the collector."""
+    store.ingest(snapshot, received_at=at)
+
+
+@pytest.mark.parametrize("way", [received, parsed])
 @pytest.mark.parametrize(
     "turns",
     [
-        "AAAAAAAAA",  # one process all along
-        "ABABABABA",  # every snapshot on the other process
-        "AAABBBAAA",  # a reconnect, then back
-        "ABBBBBBBA",  # back to a process that remembers the agent as it was eight snapshots ago
+        "AAAAAAAAAA",  # one process all along
+        "ABABABABAB",  # every snapshot on the other process
+        "AAABBBAAAA",  # a reconnect, then back
+        "AAABABBBBA",  # whole windows on the other process, then back to one that remembers them as before
+        "ABBBBBBBBA",  # back to a process that remembers the agent as it was nine snapshots ago
     ],
 )
-def test_processes_taking_turns_store_what_one_reading_everything_would(tmp_path, reference, turns):
+def test_processes_taking_turns_store_what_one_reading_everything_would(tmp_path, reference, turns, way):
     path = tmp_path / "ronda.db"
     processes = {"A": Store(path), "B": Store(path)}
     try:
         for n, ((snapshot, at), turn) in enumerate(zip(reports(), turns, strict=True)):
-            processes[turn].ingest(snapshot, received_at=at)
+            way(processes[turn], snapshot, at)
             assert state(processes["A"]) == reference[n], f"after report {n + 1}"
     finally:
         for store in processes.values():
