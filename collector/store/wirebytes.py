@@ -25,7 +25,6 @@ _APPS_KEY_BYTES = _varint_bytes(_APPS_KEY)
 _KEY_KEY = _LAYOUT.key_key
 _RESOURCES, _USAGE, _USAGE_KEY = _LAYOUT.resources, _LAYOUT.usage, _LAYOUT.usage_key
 _BELOW_DAILY, _DAILY_KEY = _LAYOUT.below_daily, _LAYOUT.daily_key
-_LOGS_KEY, _UNPARSED_KEY = _LAYOUT.logs_key, _LAYOUT.unparsed_key
 _DATE_PREFIX = _LAYOUT.date_prefix
 _DAILY_RECORD_KEY = bytes([_DAILY_KEY])
 _DAILY_NUMBER = _DAILY_KEY >> 3

@@ -63,8 +63,6 @@ class Layout(NamedTuple):
     usage_key: bytes  # App.usage's key as written
     below_daily: int  # a one-byte key below this belongs to a Usage field numbered before daily
     daily_key: int  # Usage.daily (one byte)
-    logs_key: bytes  # Usage.logs (one byte)
-    unparsed_key: bytes  # Usage.unparsed_lines (one byte)
     date_prefix: bytes  # DailyUsage.date's key and the length of a YYYY-MM-DD date
 
 
@@ -100,8 +98,6 @@ def layout(file: FileDescriptor) -> Layout:
         usage_key=varint(key(app["usage"])),
         below_daily=daily.number << 3,
         daily_key=key(daily),
-        logs_key=varint(key(usage["logs"])),
-        unparsed_key=varint(key(usage["unparsed_lines"])),
         date_prefix=varint(key(messages["DailyUsage"].fields_by_name["date"])) + varint(_DATE_LENGTH),
     )
 
