@@ -183,6 +183,7 @@ def test_sources_flag_limits_discovery():
     assert {a["kind"] for a in json.loads(result.output)["apps"]} == {"node"}
 
 
+@pytest.mark.servers
 @pytest.mark.parametrize(
     ("module", "program"), [("ronda.collector", "ronda"), ("ronda.agent", "ronda-agent")]
 )
