@@ -181,3 +181,26 @@ def test_sources_flag_limits_discovery():
     )
     assert result.exit_code == 0, result.output
     assert {a["kind"] for a in json.loads(result.output)["apps"]} == {"node"}
+
+
+@pytest.mark.servers
+@pytest.mark.parametrize(
+    ("module", "program"), [("ronda.collector", "ronda"), ("ronda.agent", "ronda-agent")]
+)
+def test_python_dash_m_runs_each_program(module, program, tmp_path):
+    """Where no console script is on PATH (a virtualenv not activated, a wheel unpacked by hand), the
+    programs run as `python -m`: a command does its work, not just import the module."""
+    import subprocess
+    import sys
+
+    version = subprocess.run([sys.executable, "-m", module, "--version"], capture_output=True, text=True)
+    assert version.returncode == 0, version.stderr
+    assert version.stdout.startswith(f"{program}, version ")
+    if module == "ronda.collector":
+        db = tmp_path / "ronda.db"
+        Store(db).close()
+        done = subprocess.run(
+            [sys.executable, "-m", module, "reconcile", "--db", str(db)], capture_output=True, text=True
+        )
+        assert done.returncode == 0, done.stderr
+        assert Store(db).query("SELECT count(*) AS n FROM reconcile_runs") == [{"n": 1}]

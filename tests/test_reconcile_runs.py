@@ -274,3 +274,31 @@ def test_a_verdicts_reasons_are_written_as_the_json_encoder_writes_them(texts):
     )
     assert _reasons_json(reasons) == expected
     assert json.loads(_reasons_json(reasons)) == [[r.effect, r.rule, r.text] for r in reasons]
+
+
+@pytest.mark.parametrize(
+    "value",
+    [
+        {"host": "web00001"},
+        {"last_human_request": None, "coverage_start": "2026-05-21T00:00:00Z", "idle_days": 90},
+        {"urls": ["https://simpeg.bkd.prov.example/", "http://10.0.0.5:8080/"], "host_covered": False},
+        [{"from": "APP-2", "why": "sipd.prov.example proxies to it (127.0.0.1:3001)"}],
+        {
+            "behind": ["APP-9"],
+            "inside": "APP-3",
+            "share": 0.25,
+            "name": "Dinas Kesehatan – Ibu & Anak \u2603",
+        },
+        {"evil": 'quote " backslash \\ newline \n escape \x1b[31m nul \x00'},
+        {},
+        [],
+    ],
+    ids=["hidden", "idle", "missing", "inbound", "non-ascii", "control", "empty-object", "empty-list"],
+)
+def test_findings_and_inbound_are_written_as_json_writes_them(value):
+    """The encoder made once writes byte for byte what json does, for each shape a run writes: a hidden
+    app's host, an idle one's dates, a missing one's URLs, who depends on it, Indonesian agency names,
+    and what a hostile host could put in a name."""
+    from ronda.collector.reconcile.save import to_json
+
+    assert to_json(value) == json.dumps(value, ensure_ascii=False, separators=(",", ":"))
