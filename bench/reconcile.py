@@ -352,9 +352,7 @@ def main() -> None:
     work.mkdir(parents=True, exist_ok=True)
     db = work / "bench.db"
     ronda = (
-        [sys.executable, "-m", "ronda.collector"]
-        if not shutil.which("ronda")
-        else [shutil.which("ronda")]
+        [sys.executable, "-m", "ronda.collector"] if not shutil.which("ronda") else [shutil.which("ronda")]
     )
     ronda = [str(ROOT / ".venv/bin/ronda")] if (ROOT / ".venv/bin/ronda").exists() else ronda
     try:
