@@ -18,8 +18,8 @@ def test_new_database_is_wal_and_fully_migrated(tmp_path):
         "source_errors",
         "app_usage_days",
         "app_usage_latest",
-    } <= set(store.db.table_names())
-    assert "app_usage_daily" in store.db.view_names()
+    } <= {r["name"] for r in store.query("SELECT name FROM sqlite_master WHERE type = 'table'")}
+    assert store.query("SELECT type FROM sqlite_master WHERE name = 'app_usage_daily'") == [{"type": "view"}]
 
 
 def test_unopenable_path_is_a_clear_error(tmp_path):

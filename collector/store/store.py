@@ -21,8 +21,6 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any, overload
 
-import sqlite_utils
-
 from ronda import __version__
 from ronda.collector.store.apply import (
     AdmitHook,
@@ -132,7 +130,6 @@ class Store:
         except sqlite3.Error as e:
             raise StoreError(f"cannot open database {self.path}: {e}") from None
         self.conn = conn
-        self.db = sqlite_utils.Database(conn)
         self._lock = threading.RLock()
         self._readers = threading.local()
         self._reader_conns: list[sqlite3.Connection] = []  # every thread's, closed with the store
@@ -413,8 +410,11 @@ class Store:
 
     # -- queries -----------------------------------------------------------------
     def query(self, sql: str, params: tuple | dict = ()) -> list[dict[str, Any]]:
-        with self.reading():
-            return list(self.db.query(sql, params))
+        """Each row as a dict of its columns, in the order SQL gives them."""
+        with self.reading() as conn:
+            cursor = conn.execute(sql, params)
+            names = [column[0] for column in cursor.description or ()]
+            return [dict(zip(names, row, strict=True)) for row in cursor]
 
     def hosts(self) -> list[dict[str, Any]]:
         """Every host that reported or that an SSH scan was told to read, and how it is covered: `agent` (its
