@@ -19,25 +19,21 @@ from contextlib import contextmanager
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from pathlib import Path
-from typing import Any, overload
+from typing import TYPE_CHECKING, Any, overload
 
 from ronda import __version__
-from ronda.collector.store.apply import (
-    AdmitHook,
-    Prepared,
-    ingest_message,
-    known_after,
-    prepare,
-    read_base,
-)
 from ronda.collector.store.known import REMEMBERED_AGENTS, Memory, read_known
 from ronda.collector.store.migrations import KNOWN_VERSIONS, MIGRATIONS, NEXT_VERSION, apply_migration
-from ronda.collector.store.skim import skim, walk
 from ronda.collector.store.wirebytes import split_apps
-from ronda.collector.validate import InvalidSnapshot, check_header
 from ronda.errors import RondaError
-from ronda.model import Snapshot
 from ronda.wire.v1 import ronda_pb2 as pb
+
+# The code that checks and applies a snapshot (collector.store.apply, .skim, collector.validate) is
+# imported by the methods that ingest: every other command (lists, explain, reconcile) opens a store
+# without loading it.
+if TYPE_CHECKING:
+    from ronda.collector.store.apply import AdmitHook, Prepared
+    from ronda.model import Snapshot
 
 log = logging.getLogger("ronda.collector")
 
@@ -260,6 +256,8 @@ class Store:
         None when it cannot help (a duplicate, a bad header, an in-memory database); the transaction
         then does the work itself. `apps`: the apps of `raw` (split_apps), if already cut.
         """
+        from ronda.collector.store.apply import prepare, read_base
+
         reader = self._reader()
         if reader is None:
             return None
@@ -281,6 +279,10 @@ class Store:
         received) parsed without the daily entries the store holds of the agent (collector.store.skim), and
         prepared, on this thread's reader; None where that cannot be done (the caller parses it whole).
         Raises InvalidSnapshot, DecodeError or what `admit` raises."""
+        from ronda.collector.store.apply import prepare, read_base
+        from ronda.collector.store.skim import skim, walk
+        from ronda.collector.validate import InvalidSnapshot, check_header
+
         reader = self._reader()
         if reader is None:
             return None
@@ -316,6 +318,7 @@ class Store:
         self, snap: Snapshot, received_at: datetime | None = None, admit: AdmitHook | None = None
     ) -> IngestResult:
         """Store a snapshot built in this process (e.g. by an SSH scan)."""
+        from ronda.collector.validate import InvalidSnapshot
         from ronda.convert import snapshot_to_wire
 
         try:
@@ -349,6 +352,8 @@ class Store:
         raw: bytes | None,
         apps: list[bytes] | None = None,
     ) -> IngestResult:
+        from ronda.collector.validate import InvalidSnapshot, check_header
+
         problems = check_header(message)
         if problems:
             raise InvalidSnapshot(problems)
@@ -367,6 +372,8 @@ class Store:
     ) -> IngestResult:
         """The write transaction of an ingest; `skimmed`: `message` was parsed from `raw` without the settled
         days `prepared` found."""
+        from ronda.collector.store.apply import ingest_message, known_after
+
         whole = (lambda: pb.Snapshot.FromString(raw)) if skimmed and raw is not None else None
         with self.writing(wait) as c:
             applied = ingest_message(
