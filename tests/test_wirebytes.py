@@ -123,7 +123,7 @@ def test_settled_then_newest_answers_only_for_the_settled_entries_then_one(value
         assert (
             drop
             or after
-            or len(parsed.daily[-1].date) != 10
+            or len(parsed.daily[-1].date.encode()) != 10  # bytes: the wire's, not characters
             or parsed.daily[-1].date in {d.date for d in parsed.daily[:-1]}
         )
         return
