@@ -9,11 +9,11 @@ this module checks that the rest of the layout these helpers rely on still holds
 
 from __future__ import annotations
 
-import hashlib
 from collections.abc import Sequence
 from typing import NamedTuple
 
 from google.protobuf.message import DecodeError, Message
+from xxhash import xxh3_128_digest
 
 from ronda.collector.store.wirelayout import checked_layout
 from ronda.collector.store.wirelayout import varint as _varint_bytes
@@ -30,9 +30,13 @@ _DAILY_RECORD_KEY = bytes([_DAILY_KEY])
 _DAILY_NUMBER = _DAILY_KEY >> 3
 
 
-def digest(data: bytes) -> bytes:
-    """SHA-256, which processors compute in hardware (a third faster than BLAKE2 here), cut to 16 bytes."""
-    return hashlib.sha256(data).digest()[:16]
+# digest(data) -> 16 bytes: says whether bytes the store held are received again (an app, its stable part,
+# its daily block). Equal digests of unequal bytes are as unlikely by chance as with SHA-256 cut to 16 bytes
+# (128 bits), at a twentieth of its time (0.1 against 1.8 us for an app of 90 days). xxh3 is not built to
+# resist bytes crafted to a digest: an agent could craft an app or a block whose digest is one stored of its
+# own (digests are per agent and app), and the store would keep what that agent sent before, which it could
+# as well send again. Nothing crafted is stored unchecked: an equal digest only spares checking and writing.
+digest = xxh3_128_digest
 
 
 def _varint_len(n: int) -> int:
