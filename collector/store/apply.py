@@ -38,7 +38,7 @@ from google.protobuf.message import Message
 from ronda.collector.store.known import Known, Memory, block_of, read_known
 from ronda.collector.store.skim import Walked
 from ronda.collector.store.usage_days import changed_only, settled_span, whole_window
-from ronda.collector.store.wirebytes import AppParts, app_parts, app_state, app_state_of, raw_apps
+from ronda.collector.store.wirebytes import AppParts, app_state, app_state_of, raw_apps, taken_apart
 from ronda.collector.store.wirebytes import digest as _digest
 from ronda.collector.validate import InvalidSnapshot, app_detail, check_header, validate_message
 from ronda.collector.wirejson import CHECKERS, iso_seconds
@@ -260,6 +260,7 @@ class Prepared:
     apps: list = field(default_factory=list)
     digests: list = field(default_factory=list)
     blocks: list = field(default_factory=list)
+    shapes: dict = field(default_factory=dict)  # of the apps in `digests` (known.Known.shapes)
     forgotten_blocks: list = field(default_factory=list)  # keys of apps whose stored block no longer holds
     days: list = field(default_factory=list)  # an app's earlier days that changed
     latest: list = field(default_factory=list)  # each app's newest day (its last entry)
@@ -349,9 +350,9 @@ def prepare(
         else:
             parts: AppParts | None
             if walk is not None and walk.parts is not None:  # an app left without its settled days has a span
-                parts, span = walk.parts, walk.span
+                parts, span, shape = walk.parts, walk.span, walk.shape
             else:
-                parts = app_parts(wire)
+                parts, shape = taken_apart(wire, known.shapes.get(key))
                 span = None if relative else settled_span(wire, parts, known.blocks.get(key))
             stable = parts[0] if parts else None
             changed.append(
@@ -364,6 +365,7 @@ def prepare(
                     wire,
                     parts,
                     span,
+                    shape,
                 )
             )
     # the stored blocks of the whole windows whose received bytes did not show them (seldom)
@@ -388,7 +390,7 @@ def prepare(
         vanished=[key for key, (present, _) in stored.items() if present and key not in in_snapshot],
         seen=[key for key in unchanged if _needs_mark(stored.get(key), seen_before)],
     )
-    for i, app, digest, stable, old_stable, wire, parts, span in changed:
+    for i, app, digest, stable, old_stable, wire, parts, span, shape in changed:
         where = f"apps[{i}]"
         usage = app.usage if app.HasField("usage") else None
         patch = stable is not None and stable == old_stable
@@ -418,6 +420,7 @@ def prepare(
         if problems:
             continue  # the snapshot is refused; only the problems are still of use
         p.digests.append((agent_id, app.key, digest, stable))
+        p.shapes[app.key] = shape
         state = (
             app_state(parts.resources, usage_rest)
             if parts is not None and (usage is None or usage_rest is not None)
@@ -496,11 +499,12 @@ def known_after(p: Prepared, base: tuple) -> Known:
         presence[row[1]] = seen_now
     for row in p.patches:
         presence[row[-1]] = seen_now
+    shapes = {**known.shapes, **p.shapes}
     blocks = known.blocks
     if p.forgotten_blocks or p.blocks:
         blocks = {key: block for key, block in blocks.items() if key not in p.forgotten_blocks}
         blocks.update((key, block_of(block)) for _, key, block in p.blocks)
-    return Known(base, digests, presence, blocks)
+    return Known(base, digests, presence, blocks, shapes)
 
 
 def write(c: sqlite3.Connection, agent_id: str, p: Prepared) -> None:

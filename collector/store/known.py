@@ -19,10 +19,10 @@ from __future__ import annotations
 import sqlite3
 import threading
 from collections import OrderedDict
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import NamedTuple
 
-from ronda.collector.store.wirebytes import digest
+from ronda.collector.store.wirebytes import Shape, digest
 
 REMEMBERED_AGENTS = 512  # agents a process remembers (about 75 KiB each for 100 apps: 37 MiB)
 
@@ -35,6 +35,8 @@ class Known:
     digests: dict[str, tuple[bytes, bytes | None]]  # app key -> (digest of its wire form, of its stable part)
     presence: dict[str, tuple[int, str]]  # app key -> (present, last_seen)
     blocks: dict[str, Block]  # app key -> its stored daily block (app_daily_wire), as its length and digest
+    # app key -> its stable part as this process took it apart (wirebytes.parts_around): not in the store
+    shapes: dict[str, Shape | None] = field(default_factory=dict)
 
 
 class Block(NamedTuple):

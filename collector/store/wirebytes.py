@@ -24,6 +24,7 @@ _APPS_KEY = _LAYOUT.apps_key
 _APPS_KEY_BYTES = _varint_bytes(_APPS_KEY)
 _KEY_KEY = _LAYOUT.key_key
 _RESOURCES, _USAGE, _USAGE_KEY = _LAYOUT.resources, _LAYOUT.usage, _LAYOUT.usage_key
+_RESOURCES_KEY = _varint_bytes(_RESOURCES << 3 | 2)
 _BELOW_DAILY, _DAILY_KEY = _LAYOUT.below_daily, _LAYOUT.daily_key
 _DATE_PREFIX = _LAYOUT.date_prefix
 _DAILY_RECORD_KEY = bytes([_DAILY_KEY])
@@ -230,6 +231,21 @@ class AppParts(NamedTuple):
     usage_start: int  # where the usage message's own bytes start and end in the App (-1 without usage)
     usage_end: int
     resources: bytes  # the resources field as received (key, length and message), or b""
+    cut: int = -1  # where resources and usage start in the App, the stable part's first bytes before it
+
+
+class Shape(NamedTuple):
+    """The stable part of an App taken apart earlier, as the bytes before its resources and usage and those
+    after them: an app whose bytes start and end so is taken apart without walking them again."""
+
+    head: bytes
+    tail: bytes
+
+
+def shape_of(parts: AppParts | None) -> Shape | None:
+    if parts is None or parts.cut < 0:
+        return None
+    return Shape(parts.stable[: parts.cut], parts.stable[parts.cut :])
 
 
 def app_parts(raw: bytes) -> AppParts | None:
@@ -269,9 +285,44 @@ def app_parts(raw: bytes) -> AppParts | None:
         return None
     if i != end:
         return None
-    return AppParts(
-        raw if cut_start < 0 else raw[:cut_start] + raw[cut_end:], usage_start, usage_end, resources
-    )
+    if cut_start < 0:
+        return AppParts(raw, usage_start, usage_end, resources)
+    return AppParts(raw[:cut_start] + raw[cut_end:], usage_start, usage_end, resources, cut_start)
+
+
+def parts_around(raw: bytes, shape: Shape) -> AppParts | None:
+    """app_parts(raw), for an App whose bytes are `shape.head`, then its resources and usage, each once and as
+    protobuf writes them, then `shape.tail`: the fields of head and tail, byte for byte those app_parts
+    walked earlier (shape_of), are not walked again. None where the bytes are other."""
+    head, tail = shape
+    cut, end = len(head), len(raw) - len(tail)
+    if cut >= end or not (raw.startswith(head) and raw.endswith(tail)):
+        return None
+    i, resources, usage_start, usage_end = cut, b"", -1, -1
+    try:
+        if raw.startswith(_RESOURCES_KEY, i):
+            i += len(_RESOURCES_KEY)
+            size, i = (raw[i], i + 1) if raw[i] < 0x80 else _varint(raw, i)
+            i += size
+            resources = raw[cut:i]
+        if i < end and raw.startswith(_USAGE_KEY, i):
+            size, usage_start = _varint(raw, i + len(_USAGE_KEY))
+            i = usage_end = usage_start + size
+    except IndexError:
+        return None
+    if i != end:
+        return None
+    return AppParts(head + tail, usage_start, usage_end, resources, cut)
+
+
+def taken_apart(wire: bytes, shape: Shape | None) -> tuple[AppParts | None, Shape | None]:
+    """An app's bytes taken apart, around its stable part's `shape` as remembered where they still have it,
+    and the shape to remember."""
+    parts = parts_around(wire, shape) if shape is not None else None
+    if parts is not None:
+        return parts, shape
+    parts = app_parts(wire)
+    return parts, shape_of(parts)
 
 
 def without_daily(raw: bytes, start: int, end: int) -> bytes | None:
