@@ -51,8 +51,8 @@ _SOURCE = {v.number: v.name[len("SOURCE_") :].lower() for v in pb.Source.DESCRIP
 
 _APP_UPSERT = """INSERT INTO apps (agent_id, app_key, kind, server_names, listen, path_prefix, root,
     upstream, config_file, config_line, parent_key, framework, framework_version, coverage, coverage_start,
-    last_request, last_human_request, first_seen, last_seen, present, detail, state)
-    VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,1,?,?)
+    last_request, last_human_request, first_seen, last_seen, present, detail, state, digest, stable)
+    VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,1,?,?,?,?)
     ON CONFLICT(agent_id, app_key) DO UPDATE SET kind=excluded.kind,
     server_names=excluded.server_names, listen=excluded.listen, path_prefix=excluded.path_prefix,
     root=excluded.root, upstream=excluded.upstream, config_file=excluded.config_file,
@@ -60,20 +60,18 @@ _APP_UPSERT = """INSERT INTO apps (agent_id, app_key, kind, server_names, listen
     framework_version=excluded.framework_version, coverage=excluded.coverage,
     coverage_start=excluded.coverage_start, last_request=excluded.last_request,
     last_human_request=excluded.last_human_request, last_seen=excluded.last_seen, present=1,
-    detail=excluded.detail, state=excluded.state"""
+    detail=excluded.detail, state=excluded.state, digest=excluded.digest, stable=excluded.stable"""
 
 
-# An app of which only resources and usage changed: those two (its state) and the columns that come
-# from usage.
+# An app of which only resources and usage changed: those two (its state), the columns that come from
+# usage, and its digest.
 _APP_PATCH = """UPDATE apps SET state=?, coverage=?, coverage_start=?, last_request=?, last_human_request=?,
-    last_seen=?, present=1 WHERE agent_id=? AND app_key=?"""
+    last_seen=?, present=1, digest=? WHERE agent_id=? AND app_key=?"""
 # Unchanged apps back in the snapshot, or last seen more than LAST_SEEN_EVERY ago.
 _MARK_UNCHANGED = """UPDATE apps SET present=1, last_seen=? WHERE agent_id=?
     AND app_key IN (SELECT value FROM json_each(?))"""
 # Upserts rewrite a row in place; INSERT OR REPLACE would delete it and insert it again (twice the
 # index work).
-_UPSERT_APP_DIGESTS = """INSERT INTO app_digests VALUES (?,?,?,?) ON CONFLICT(agent_id, app_key)
-    DO UPDATE SET digest=excluded.digest, stable=excluded.stable"""
 _UPSERT_APP_DAILY_WIRE = """INSERT INTO app_daily_wire VALUES (?,?,?) ON CONFLICT(agent_id, app_key)
     DO UPDATE SET block=excluded.block"""
 _COUNTS = """human=excluded.human, bot=excluded.bot, monitor=excluded.monitor, error=excluded.error,
@@ -258,7 +256,9 @@ class Prepared:
     vanished: list = field(default_factory=list)  # keys of the apps present until now and not in the snapshot
     seen: list = field(default_factory=list)  # keys of unchanged apps to mark present and seen now
     apps: list = field(default_factory=list)
-    digests: list = field(default_factory=list)
+    digests: list = field(
+        default_factory=list
+    )  # (key, digest, stable) of the apps written (in `apps`, `patches`)
     blocks: list = field(default_factory=list)
     shapes: dict = field(default_factory=dict)  # of the apps in `digests` (known.Known.shapes)
     forgotten_blocks: list = field(default_factory=list)  # keys of apps whose stored block no longer holds
@@ -419,7 +419,7 @@ def prepare(
                 (p.latest if n == writes.newest else p.days).append((agent_id, app.key, *row))
         if problems:
             continue  # the snapshot is refused; only the problems are still of use
-        p.digests.append((agent_id, app.key, digest, stable))
+        p.digests.append((app.key, digest, stable))
         p.shapes[app.key] = shape
         state = (
             app_state(parts.resources, usage_rest)
@@ -437,7 +437,7 @@ def prepare(
             else (None, None, None, None)
         )
         if patch:
-            p.patches.append((state, *usage_columns, now, agent_id, app.key))
+            p.patches.append((state, *usage_columns, now, digest, agent_id, app.key))
             continue
         fw = app.framework if app.HasField("framework") else None
         p.apps.append(
@@ -460,6 +460,8 @@ def prepare(
                 now,
                 _dumps(detail),
                 state,
+                digest,
+                stable,
             )
         )
     if problems:
@@ -488,7 +490,7 @@ def known_after(p: Prepared, base: tuple) -> Known:
     """What the store holds of the agent's apps once `p` is written and its agents row says `base`."""
     known = p.known
     digests = dict(known.digests)
-    digests.update((key, (digest, stable)) for _, key, digest, stable in p.digests)
+    digests.update((key, (digest, stable)) for key, digest, stable in p.digests)
     presence = dict(known.presence)
     for key in p.vanished:
         presence[key] = (0, presence[key][1])
@@ -519,7 +521,6 @@ def write(c: sqlite3.Connection, agent_id: str, p: Prepared) -> None:
     if p.seen:
         c.execute(_MARK_UNCHANGED, (p.now, agent_id, json.dumps(p.seen)))
     c.executemany(_APP_PATCH, p.patches)
-    c.executemany(_UPSERT_APP_DIGESTS, p.digests)
     c.executemany(_UPSERT_APP_DAILY_WIRE, p.blocks)
     if p.forgotten_blocks:
         c.execute(

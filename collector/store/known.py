@@ -3,7 +3,8 @@
 To store a snapshot, ingestion needs, for every app the agent ever reported, the digests of its last
 applied wire form, whether it is present and when it was last seen, and the length and digest of its
 stored daily block, if any (a whole window whose bytes show the block then needs none of it read).
-Reading that back for each snapshot was three queries over a hundred rows each, a tenth of a
+Reading that back for each snapshot was three queries over a hundred rows each (two since the digests
+are in the apps' rows), a tenth of a
 steady snapshot's cost. A process remembers it instead, for the agents it served last (an agent keeps
 its connection, so its snapshots reach the same process of `ronda serve --processes`).
 
@@ -53,18 +54,13 @@ def block_of(data: bytes) -> Block:
 
 def read_known(c: sqlite3.Connection, agent_id: str, base: tuple | None) -> Known:
     """What the store holds of `agent_id`'s apps, read inside the transaction that read `base`."""
-    digests = {
-        key: (digest, stable)
-        for key, digest, stable in c.execute(
-            "SELECT app_key, digest, stable FROM app_digests WHERE agent_id=?", (agent_id,)
-        )
-    }
-    presence = {
-        key: (present, seen)
-        for key, present, seen in c.execute(
-            "SELECT app_key, present, last_seen FROM apps WHERE agent_id=?", (agent_id,)
-        )
-    }
+    digests, presence = {}, {}
+    for key, present, seen, digest_, stable in c.execute(
+        "SELECT app_key, present, last_seen, digest, stable FROM apps WHERE agent_id=?", (agent_id,)
+    ):
+        presence[key] = (present, seen)
+        if digest_ is not None:  # NULL: its next snapshot stores it whole
+            digests[key] = (digest_, stable)
     blocks = {
         key: block_of(block)
         for key, block in c.execute("SELECT app_key, block FROM app_daily_wire WHERE agent_id=?", (agent_id,))
