@@ -87,8 +87,9 @@ _UPSERT_APP_USAGE_LATEST = (
     DO UPDATE SET date=excluded.date, """
     + _COUNTS
 )
-_UPDATE_APP_USAGE_LATEST = """UPDATE app_usage_latest SET human=?, bot=?, monitor=?, error=?, scanner=?,
-    human_clients=? WHERE agent_id=? AND app_key=? AND date=?"""
+# Numbered parameters: the rows of the upsert, in their order.
+_UPDATE_APP_USAGE_LATEST = """UPDATE app_usage_latest SET human=?4, bot=?5, monitor=?6, error=?7, scanner=?8,
+    human_clients=?9 WHERE agent_id=?1 AND app_key=?2 AND date=?3"""
 # json.dumps without its cycle check (these dicts are fresh trees): the same text, a third less time.
 _dumps = json.JSONEncoder(check_circular=False).encode
 _CHECK_RESOURCES = CHECKERS["ronda.v1.Resources"]
@@ -235,6 +236,18 @@ def _iso_text(seconds: int) -> str:
     return iso_seconds(seconds) + "Z"
 
 
+def _usage_columns(usage: pb.Usage) -> tuple:
+    """The apps columns that come from an app's usage: coverage, coverage_start, last_request and
+    last_human_request."""
+    has = usage.HasField
+    return (
+        _COVERAGE.get(usage.coverage),
+        _iso_text(usage.coverage_start.seconds) if has("coverage_start") else None,
+        _iso_text(usage.last_request.seconds) if has("last_request") else None,
+        _iso_text(usage.last_human_request.seconds) if has("last_human_request") else None,
+    )
+
+
 def _before(now: str, delta: timedelta) -> str:
     """`now` ("YYYY-MM-DDTHH:MM:SSZ") less `delta`, in the same form."""
     return (datetime.fromisoformat(now[:-1]) - delta).isoformat(timespec="seconds") + "Z"
@@ -358,6 +371,7 @@ def prepare(
             changed.append(
                 (
                     i,
+                    key,
                     app,
                     digest,
                     _digest(stable) if stable else None,
@@ -369,7 +383,7 @@ def prepare(
                 )
             )
     # the stored blocks of the whole windows whose received bytes did not show them (seldom)
-    unseen = [item[1].key for item in changed if item[7] is None and item[1].key in known.blocks]
+    unseen = [item[1] for item in changed if item[8] is None and item[1] in known.blocks]
     blocks = (
         dict(
             c.execute(
@@ -390,7 +404,7 @@ def prepare(
         vanished=[key for key, (present, _) in stored.items() if present and key not in in_snapshot],
         seen=[key for key in unchanged if _needs_mark(stored.get(key), seen_before)],
     )
-    for i, app, digest, stable, old_stable, wire, parts, span, shape in changed:
+    for i, key, app, digest, stable, old_stable, wire, parts, span, shape in changed:
         where = f"apps[{i}]"
         usage = app.usage if app.HasField("usage") else None
         patch = stable is not None and stable == old_stable
@@ -408,42 +422,33 @@ def prepare(
             writes = (
                 changed_only(usage, wire, parts, where, problems)
                 if relative
-                else whole_window(usage, wire, parts, span, blocks.get(app.key), where, problems)
+                else whole_window(usage, wire, parts, span, blocks.get(key), where, problems)
             )
             usage_rest = writes.rest
             if writes.block is not None:
-                p.blocks.append((agent_id, app.key, writes.block))
-            if writes.forget_block and app.key in known.blocks:
-                p.forgotten_blocks.append(app.key)
+                p.blocks.append((agent_id, key, writes.block))
+            if writes.forget_block and key in known.blocks:
+                p.forgotten_blocks.append(key)
             for n, row in enumerate(writes.rows):
-                (p.latest if n == writes.newest else p.days).append((agent_id, app.key, *row))
+                (p.latest if n == writes.newest else p.days).append((agent_id, key, *row))
         if problems:
             continue  # the snapshot is refused; only the problems are still of use
-        p.digests.append((app.key, digest, stable))
-        p.shapes[app.key] = shape
+        p.digests.append((key, digest, stable))
+        p.shapes[key] = shape
         state = (
             app_state(parts.resources, usage_rest)
             if parts is not None and (usage is None or usage_rest is not None)
             else app_state_of(app)
         )
-        usage_columns = (
-            (
-                _COVERAGE.get(usage.coverage),
-                _iso(usage, "coverage_start"),
-                _iso(usage, "last_request"),
-                _iso(usage, "last_human_request"),
-            )
-            if usage is not None
-            else (None, None, None, None)
-        )
+        usage_columns = _usage_columns(usage) if usage is not None else (None, None, None, None)
         if patch:
-            p.patches.append((state, *usage_columns, now, digest, agent_id, app.key))
+            p.patches.append((state, *usage_columns, now, digest, agent_id, key))
             continue
         fw = app.framework if app.HasField("framework") else None
         p.apps.append(
             (
                 agent_id,
-                app.key,
+                key,
                 app.kind,
                 json.dumps(list(app.server_names)),
                 json.dumps([_listen_text(a) for a in app.listen]),
@@ -530,9 +535,7 @@ def write(c: sqlite3.Connection, agent_id: str, p: Prepared) -> None:
     # Usually each app's newest day is the one stored, its counts moved: a plain update, which no trigger
     # looks at. Where some newest day is another (a new day began), the upsert, which may move an earlier
     # newest day to the days, and rewrites the others as they are now. First: before the earlier days.
-    if p.latest and c.executemany(
-        _UPDATE_APP_USAGE_LATEST, [(*row[3:], *row[:3]) for row in p.latest]
-    ).rowcount != len(p.latest):
+    if p.latest and c.executemany(_UPDATE_APP_USAGE_LATEST, p.latest).rowcount != len(p.latest):
         c.executemany(_UPSERT_APP_USAGE_LATEST, p.latest)
     c.executemany(_UPSERT_APP_USAGE_DAYS, p.days)
     c.execute("DELETE FROM listeners WHERE agent_id=?", (agent_id,))

@@ -124,18 +124,23 @@ def settled_then_newest(
     try:
         size, value = _varint(raw, record + 1)
         after = j = value + size
-        while j < end:
-            key, j = _varint(raw, j)
+        while j < end:  # one-byte keys and lengths (most) read without a call
+            key = raw[j]
+            if key < 0x80:
+                j += 1
+            else:
+                key, j = _varint(raw, j)
             if key >> 3 == _DAILY_NUMBER:
                 return None
-            j = _field_value(raw, j, key & 7)[1]
+            j = j + 1 + raw[j] if key & 7 == 2 and raw[j] < 0x80 else _field_value(raw, j, key & 7)[1]
         if j != end:
             return None
         date = pb.DailyUsage.FromString(raw[value:after]).date.encode()
     except (IndexError, DecodeError):
         return None
     # each canonical entry holds its date's key, length and text: absent from the block, no entry names it
-    return (i, after) if len(date) == 10 and raw.find(_DATE_PREFIX + date, i, record) < 0 else None
+    # (searched from the block's end, where the dates nearest the newest's are)
+    return (i, after) if len(date) == 10 and raw.rfind(_DATE_PREFIX + date, i, record) < 0 else None
 
 
 def _before_daily(raw: bytes, start: int, end: int) -> int | None:
@@ -150,10 +155,10 @@ def _before_daily(raw: bytes, start: int, end: int) -> int | None:
             last = key >> 3
             i += 1
             if key & 7 == 2:
-                length, i = _varint(raw, i)
+                length, i = (raw[i], i + 1) if raw[i] < 0x80 else _varint(raw, i)
                 i += length
             elif key & 7 == 0:
-                _, i = _varint(raw, i)
+                i = i + 1 if raw[i] < 0x80 else _varint(raw, i)[1]
             else:
                 return None
     except IndexError:
