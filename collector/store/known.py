@@ -25,7 +25,7 @@ from typing import NamedTuple
 
 from ronda.collector.store.wirebytes import Shape, digest
 
-REMEMBERED_AGENTS = 512  # agents a process remembers (about 75 KiB each for 100 apps: 37 MiB)
+REMEMBERED_AGENTS = 512  # agents a process remembers (about 105 KiB each for 100 apps: 52 MiB)
 
 
 @dataclass(frozen=True)
