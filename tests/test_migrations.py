@@ -259,6 +259,17 @@ def _whole_apps(store: Store) -> dict[str, dict]:
     return {r["app_key"]: app_json(r["detail"], r["state"]) for r in store.query("SELECT * FROM apps")}
 
 
+# The apps' digests where releases before 47 kept them.
+BEFORE_47 = """
+ALTER TABLE apps DROP COLUMN digest;
+ALTER TABLE apps DROP COLUMN stable;
+CREATE TABLE app_digests (
+    agent_id TEXT NOT NULL, app_key TEXT NOT NULL, digest BLOB NOT NULL, stable BLOB,
+    PRIMARY KEY (agent_id, app_key)
+) WITHOUT ROWID;
+"""
+
+
 def _as_before_41(path: Path) -> None:
     """Turn a store with apps into what releases before 41 kept: each app's state inside its detail."""
     from ronda.collector.wirejson import app_json
@@ -272,14 +283,9 @@ def _as_before_41(path: Path) -> None:
             ALTER TABLE inventory_imports DROP COLUMN columns;
             DROP INDEX apps_default_servers;
             DROP INDEX apps_end_of_support;
-            DROP INDEX apps_by_key;
-            ALTER TABLE apps DROP COLUMN digest;
-            ALTER TABLE apps DROP COLUMN stable;
-            CREATE TABLE app_digests (
-                agent_id TEXT NOT NULL, app_key TEXT NOT NULL, digest BLOB NOT NULL, stable BLOB,
-                PRIMARY KEY (agent_id, app_key)
-            ) WITHOUT ROWID;
-            DELETE FROM schema_migrations WHERE version >= 41;""")
+            DROP INDEX apps_by_key;""")
+        conn.executescript(BEFORE_47)
+        conn.execute("DELETE FROM schema_migrations WHERE version >= 41")
 
 
 @pytest.mark.parametrize("first_form", [False, True], ids=["before 41", "41 in its first form"])
@@ -344,13 +350,8 @@ def test_apps_whose_digests_47_forgot_are_stored_whole_once_then_found_unchanged
     expected = _whole_apps(store)
     store.close()
     with store_file(path) as conn:
+        conn.executescript(BEFORE_47)
         conn.executescript("""
-            ALTER TABLE apps DROP COLUMN digest;
-            ALTER TABLE apps DROP COLUMN stable;
-            CREATE TABLE app_digests (
-                agent_id TEXT NOT NULL, app_key TEXT NOT NULL, digest BLOB NOT NULL, stable BLOB,
-                PRIMARY KEY (agent_id, app_key)
-            ) WITHOUT ROWID;
             INSERT INTO app_digests SELECT agent_id, app_key, randomblob(16), randomblob(16) FROM apps;
             DELETE FROM schema_migrations WHERE version = 47;""")
     store = Store(path)
