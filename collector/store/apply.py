@@ -269,9 +269,7 @@ class Prepared:
     vanished: list = field(default_factory=list)  # keys of the apps present until now and not in the snapshot
     seen: list = field(default_factory=list)  # keys of unchanged apps to mark present and seen now
     apps: list = field(default_factory=list)
-    digests: list = field(
-        default_factory=list
-    )  # (key, digest, stable) of the apps written (in `apps`, `patches`)
+    digests: list = field(default_factory=list)  # (key, digest, stable) of the apps in `apps`, `patches`
     blocks: list = field(default_factory=list)
     shapes: dict = field(default_factory=dict)  # of the apps in `digests` (known.Known.shapes)
     forgotten_blocks: list = field(default_factory=list)  # keys of apps whose stored block no longer holds

@@ -4,9 +4,10 @@ To store a snapshot, ingestion needs, for every app the agent ever reported, the
 applied wire form, whether it is present and when it was last seen, and the length and digest of its
 stored daily block, if any (a whole window whose bytes show the block then needs none of it read).
 Reading that back for each snapshot was three queries over a hundred rows each (two since the digests
-are in the apps' rows), a tenth of a
-steady snapshot's cost. A process remembers it instead, for the agents it served last (an agent keeps
-its connection, so its snapshots reach the same process of `ronda serve --processes`).
+are in the apps' rows), a tenth of a steady snapshot's cost. A process remembers it instead, for the
+agents it served last (an agent keeps its connection, so its snapshots reach the same process of
+`ronda serve --processes`). It also remembers what no table holds: each app's shape, the bytes around its
+resources and usage when it was last taken apart (wirebytes.parts_around).
 
 What is remembered holds as of the agent's row in `agents` (its base: newest sequence, its report and
 the snapshot through which its usage is whole), which every applied snapshot changes and nothing else
