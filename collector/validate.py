@@ -147,6 +147,16 @@ def check_days(days: Sequence[pb.DailyUsage], where: str, problems: list[str]) -
     return rows
 
 
+def check_day(day: pb.DailyUsage, where: str, problems: list[str]) -> tuple:
+    """check_days of one entry (an app's newest day, most often the only one stored): its row."""
+    row = (day.date, day.human, day.bot, day.monitor, day.error, day.scanner, day.human_clients)
+    if not _valid_date(row[0]):
+        problems.append(f"{where}: usage date {row[0][:20]!r} is not YYYY-MM-DD")
+    elif max(row[1:]) > MAX_INT:
+        problems.append(f"{where}: a usage count on {row[0]} is above {MAX_INT}")
+    return row
+
+
 def check_unique_dates(days: Sequence[pb.DailyUsage], where: str, problems: list[str]) -> None:
     """One entry per date: a list that names a day twice is ambiguous (and would confuse the store's diff)."""
     seen: set[str] = set()

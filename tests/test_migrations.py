@@ -74,6 +74,7 @@ CHECKSUMS = {
     44: "eef17b4f799b47a3",
     45: "1627e6d92b7c060a",
     46: "5226782688b6f473",
+    47: "cdd172dab4f59f60",
 }
 
 
@@ -258,6 +259,17 @@ def _whole_apps(store: Store) -> dict[str, dict]:
     return {r["app_key"]: app_json(r["detail"], r["state"]) for r in store.query("SELECT * FROM apps")}
 
 
+# The apps' digests where releases before 47 kept them.
+BEFORE_47 = """
+ALTER TABLE apps DROP COLUMN digest;
+ALTER TABLE apps DROP COLUMN stable;
+CREATE TABLE app_digests (
+    agent_id TEXT NOT NULL, app_key TEXT NOT NULL, digest BLOB NOT NULL, stable BLOB,
+    PRIMARY KEY (agent_id, app_key)
+) WITHOUT ROWID;
+"""
+
+
 def _as_before_41(path: Path) -> None:
     """Turn a store with apps into what releases before 41 kept: each app's state inside its detail."""
     from ronda.collector.wirejson import app_json
@@ -271,8 +283,9 @@ def _as_before_41(path: Path) -> None:
             ALTER TABLE inventory_imports DROP COLUMN columns;
             DROP INDEX apps_default_servers;
             DROP INDEX apps_end_of_support;
-            DROP INDEX apps_by_key;
-            DELETE FROM schema_migrations WHERE version >= 41;""")
+            DROP INDEX apps_by_key;""")
+        conn.executescript(BEFORE_47)
+        conn.execute("DELETE FROM schema_migrations WHERE version >= 41")
 
 
 @pytest.mark.parametrize("first_form", [False, True], ids=["before 41", "41 in its first form"])
@@ -295,7 +308,7 @@ def test_apps_stored_before_41_or_by_its_first_form_are_whole_until_stored_again
     store = Store(path)
     assert _whole_apps(store) == expected
     assert store.query("SELECT count(*) AS n FROM apps WHERE state IS NULL") == [{"n": 3}]
-    assert store.query("SELECT count(*) AS n FROM app_digests") == [{"n": 0}]
+    assert store.query("SELECT count(*) AS n FROM apps WHERE digest IS NOT NULL") == [{"n": 0}]
     store.ingest(snapshot(2))  # the same apps (log lines aside): stored whole again, their state apart
     again = _whole_apps(store)
 
@@ -323,4 +336,37 @@ def test_migration_42_leaves_a_store_with_41_as_today_untouched(tmp_path):
     Store(path).close()
     assert [line for line in dump(path) if "schema_migrations" not in line] == before
     with store_file(path) as conn:
-        assert conn.execute("SELECT count(*) FROM app_digests").fetchone() == (3,)
+        assert conn.execute("SELECT count(*) FROM apps WHERE digest IS NOT NULL").fetchone() == (3,)
+
+
+def test_apps_whose_digests_47_forgot_are_stored_whole_once_then_found_unchanged(tmp_path):
+    """A collector upgraded over 47 (digests in app_digests before): its apps' digests are forgotten, the
+    agent's next snapshot stores each app whole, and its digests then spare the snapshot after."""
+    from test_ingest_changed_days import snapshot
+
+    path = tmp_path / "ronda.db"
+    store = Store(path)
+    store.ingest(snapshot(1))
+    expected = _whole_apps(store)
+    store.close()
+    with store_file(path) as conn:
+        conn.executescript(BEFORE_47)
+        conn.executescript("""
+            INSERT INTO app_digests SELECT agent_id, app_key, randomblob(16), randomblob(16) FROM apps;
+            DELETE FROM schema_migrations WHERE version = 47;""")
+    store = Store(path)
+    assert store.query("SELECT name FROM sqlite_master WHERE name = 'app_digests'") == []
+    assert _whole_apps(store) == expected
+    assert store.query("SELECT count(*) AS n FROM apps WHERE digest IS NULL") == [{"n": 3}]
+    store.ingest(snapshot(2))
+    assert store.query("SELECT count(*) AS n FROM apps WHERE digest IS NULL OR stable IS NULL") == [{"n": 0}]
+    store.close()
+    store = Store(path)  # a process that reads the digests back from the apps' rows
+    again = snapshot(2)  # the same apps in the agent's next snapshot
+    again.sequence, again.report_id = 3, "r-3"
+    statements: list[str] = []
+    store.conn.set_trace_callback(statements.append)
+    store.ingest(again)
+    store.conn.set_trace_callback(None)
+    assert statements and not [s for s in statements if "INTO apps " in s or "UPDATE apps " in s]
+    store.close()

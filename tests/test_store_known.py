@@ -22,7 +22,7 @@ from ronda.convert import snapshot_to_wire
 START = datetime(2026, 11, 20, 7, 0, tzinfo=UTC)
 TABLES = {
     "apps": "SELECT agent_id, app_key, present, first_seen, last_seen, coverage, state, detail FROM apps",
-    "digests": "SELECT * FROM app_digests",
+    "digests": "SELECT agent_id, app_key, digest, stable FROM apps",
     "blocks": "SELECT * FROM app_daily_wire",
     "days": "SELECT * FROM app_usage_daily",
     "usage_through": "SELECT agent_id, last_sequence, usage_through FROM agents",

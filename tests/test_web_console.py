@@ -40,7 +40,7 @@ def test_the_operators_views_are_shown_and_internal_tables_hidden(visitor: Visit
     views = {v["name"] for v in visitor.get("/ronda.json").json()["views"]}
     assert {"takedown_candidates", "idle_apps", "hidden_apps", "findings_open"} <= views
     assert not tables["verdicts"]["hidden"] and not tables["inventory"]["hidden"]
-    for internal in ("app_usage_days", "app_daily_wire", "app_digests", "schema_migrations", "snapshots"):
+    for internal in ("app_usage_days", "app_daily_wire", "schema_migrations", "snapshots"):
         assert tables[internal]["hidden"], internal
 
 

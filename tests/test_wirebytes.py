@@ -27,8 +27,10 @@ from ronda.collector.store.wirebytes import (
     daily_span,
     dates_once,
     digest,
+    parts_around,
     raw_apps,
     settled_then_newest,
+    shape_of,
 )
 from ronda.wire.v1 import ronda_pb2 as pb
 
@@ -82,6 +84,49 @@ def test_an_app_taken_apart_parses_to_protobufs_parts(values, deterministic):
     span = settled_then_newest(wire, parts.usage_start, parts.usage_end, len(settled), digest(settled))
     if span is not None:
         assert span == (parts.usage_start + head, parts.usage_start + tail)
+
+
+@PROPERTY
+@given(
+    messages(pb.App.DESCRIPTOR, max_repeat=3),
+    messages(pb.Resources.DESCRIPTOR, max_repeat=2),
+    messages(pb.Usage.DESCRIPTOR, max_repeat=3),
+    st.one_of(st.none(), messages(pb.App.DESCRIPTOR, max_repeat=3)),
+    st.sampled_from(["as protobuf writes it", "usage twice", "resources after usage", "another field"]),
+)
+def test_an_app_taken_apart_around_its_earlier_shape_is_as_app_parts_takes_it(
+    earlier, resources, usage, other, extra
+):
+    """An agent's next snapshot of an app: its resources and usage moved, or (`other`) anything did, and
+    perhaps another protobuf library wrote more inside its resources and usage (`extra`). Taken apart around
+    the shape of its earlier bytes, it is as app_parts takes it, or not at all (None: the caller walks it),
+    and it is found whenever only resources and usage moved, written as protobuf writes them."""
+    before = fill(pb.App(), earlier)
+    before.usage.SetInParent()
+    if other is None:
+        after = pb.App()
+        after.CopyFrom(before)
+        fill(after.resources, resources)
+        after.usage.CopyFrom(fill(pb.Usage(), usage))
+    else:
+        after = fill(pb.App(), other)
+    shape = shape_of(app_parts(before.SerializeToString()))
+    assert shape is not None
+    wire = after.SerializeToString()
+    parts = app_parts(wire)
+    assert parts is not None
+    if extra != "as protobuf writes it" and parts.cut >= 0:
+        field = {
+            "usage twice": b"\x62\x00",
+            "resources after usage": b"\x5a\x00",
+            "another field": b"\xf8\x07\x01",
+        }
+        end = len(wire) - len(parts.stable) + parts.cut  # where the app's resources and usage end
+        wire = wire[:end] + field[extra] + wire[end:]
+        assert parts_around(wire, shape) in (None, app_parts(wire))  # None where app_parts refuses them
+    else:
+        around = parts_around(wire, shape)
+        assert around == parts if other is None else around in (None, parts)
 
 
 @PROPERTY

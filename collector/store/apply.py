@@ -38,7 +38,7 @@ from google.protobuf.message import Message
 from ronda.collector.store.known import Known, Memory, block_of, read_known
 from ronda.collector.store.skim import Walked
 from ronda.collector.store.usage_days import changed_only, settled_span, whole_window
-from ronda.collector.store.wirebytes import AppParts, app_parts, app_state, app_state_of, raw_apps
+from ronda.collector.store.wirebytes import AppParts, app_state, app_state_of, raw_apps, taken_apart
 from ronda.collector.store.wirebytes import digest as _digest
 from ronda.collector.validate import InvalidSnapshot, app_detail, check_header, validate_message
 from ronda.collector.wirejson import CHECKERS, iso_seconds
@@ -51,8 +51,8 @@ _SOURCE = {v.number: v.name[len("SOURCE_") :].lower() for v in pb.Source.DESCRIP
 
 _APP_UPSERT = """INSERT INTO apps (agent_id, app_key, kind, server_names, listen, path_prefix, root,
     upstream, config_file, config_line, parent_key, framework, framework_version, coverage, coverage_start,
-    last_request, last_human_request, first_seen, last_seen, present, detail, state)
-    VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,1,?,?)
+    last_request, last_human_request, first_seen, last_seen, present, detail, state, digest, stable)
+    VALUES (?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,?,1,?,?,?,?)
     ON CONFLICT(agent_id, app_key) DO UPDATE SET kind=excluded.kind,
     server_names=excluded.server_names, listen=excluded.listen, path_prefix=excluded.path_prefix,
     root=excluded.root, upstream=excluded.upstream, config_file=excluded.config_file,
@@ -60,20 +60,18 @@ _APP_UPSERT = """INSERT INTO apps (agent_id, app_key, kind, server_names, listen
     framework_version=excluded.framework_version, coverage=excluded.coverage,
     coverage_start=excluded.coverage_start, last_request=excluded.last_request,
     last_human_request=excluded.last_human_request, last_seen=excluded.last_seen, present=1,
-    detail=excluded.detail, state=excluded.state"""
+    detail=excluded.detail, state=excluded.state, digest=excluded.digest, stable=excluded.stable"""
 
 
-# An app of which only resources and usage changed: those two (its state) and the columns that come
-# from usage.
+# An app of which only resources and usage changed: those two (its state), the columns that come from
+# usage, and its digest.
 _APP_PATCH = """UPDATE apps SET state=?, coverage=?, coverage_start=?, last_request=?, last_human_request=?,
-    last_seen=?, present=1 WHERE agent_id=? AND app_key=?"""
+    last_seen=?, present=1, digest=? WHERE agent_id=? AND app_key=?"""
 # Unchanged apps back in the snapshot, or last seen more than LAST_SEEN_EVERY ago.
 _MARK_UNCHANGED = """UPDATE apps SET present=1, last_seen=? WHERE agent_id=?
     AND app_key IN (SELECT value FROM json_each(?))"""
 # Upserts rewrite a row in place; INSERT OR REPLACE would delete it and insert it again (twice the
 # index work).
-_UPSERT_APP_DIGESTS = """INSERT INTO app_digests VALUES (?,?,?,?) ON CONFLICT(agent_id, app_key)
-    DO UPDATE SET digest=excluded.digest, stable=excluded.stable"""
 _UPSERT_APP_DAILY_WIRE = """INSERT INTO app_daily_wire VALUES (?,?,?) ON CONFLICT(agent_id, app_key)
     DO UPDATE SET block=excluded.block"""
 _COUNTS = """human=excluded.human, bot=excluded.bot, monitor=excluded.monitor, error=excluded.error,
@@ -89,8 +87,9 @@ _UPSERT_APP_USAGE_LATEST = (
     DO UPDATE SET date=excluded.date, """
     + _COUNTS
 )
-_UPDATE_APP_USAGE_LATEST = """UPDATE app_usage_latest SET human=?, bot=?, monitor=?, error=?, scanner=?,
-    human_clients=? WHERE agent_id=? AND app_key=? AND date=?"""
+# Numbered parameters: the rows of the upsert, in their order.
+_UPDATE_APP_USAGE_LATEST = """UPDATE app_usage_latest SET human=?4, bot=?5, monitor=?6, error=?7, scanner=?8,
+    human_clients=?9 WHERE agent_id=?1 AND app_key=?2 AND date=?3"""
 # json.dumps without its cycle check (these dicts are fresh trees): the same text, a third less time.
 _dumps = json.JSONEncoder(check_circular=False).encode
 _CHECK_RESOURCES = CHECKERS["ronda.v1.Resources"]
@@ -237,6 +236,18 @@ def _iso_text(seconds: int) -> str:
     return iso_seconds(seconds) + "Z"
 
 
+def _usage_columns(usage: pb.Usage) -> tuple:
+    """The apps columns that come from an app's usage: coverage, coverage_start, last_request and
+    last_human_request."""
+    has = usage.HasField
+    return (
+        _COVERAGE.get(usage.coverage),
+        _iso_text(usage.coverage_start.seconds) if has("coverage_start") else None,
+        _iso_text(usage.last_request.seconds) if has("last_request") else None,
+        _iso_text(usage.last_human_request.seconds) if has("last_human_request") else None,
+    )
+
+
 def _before(now: str, delta: timedelta) -> str:
     """`now` ("YYYY-MM-DDTHH:MM:SSZ") less `delta`, in the same form."""
     return (datetime.fromisoformat(now[:-1]) - delta).isoformat(timespec="seconds") + "Z"
@@ -258,8 +269,9 @@ class Prepared:
     vanished: list = field(default_factory=list)  # keys of the apps present until now and not in the snapshot
     seen: list = field(default_factory=list)  # keys of unchanged apps to mark present and seen now
     apps: list = field(default_factory=list)
-    digests: list = field(default_factory=list)
+    digests: list = field(default_factory=list)  # (key, digest, stable) of the apps in `apps`, `patches`
     blocks: list = field(default_factory=list)
+    shapes: dict = field(default_factory=dict)  # of the apps in `digests` (known.Known.shapes)
     forgotten_blocks: list = field(default_factory=list)  # keys of apps whose stored block no longer holds
     days: list = field(default_factory=list)  # an app's earlier days that changed
     latest: list = field(default_factory=list)  # each app's newest day (its last entry)
@@ -349,14 +361,15 @@ def prepare(
         else:
             parts: AppParts | None
             if walk is not None and walk.parts is not None:  # an app left without its settled days has a span
-                parts, span = walk.parts, walk.span
+                parts, span, shape = walk.parts, walk.span, walk.shape
             else:
-                parts = app_parts(wire)
+                parts, shape = taken_apart(wire, known.shapes.get(key))
                 span = None if relative else settled_span(wire, parts, known.blocks.get(key))
             stable = parts[0] if parts else None
             changed.append(
                 (
                     i,
+                    key,
                     app,
                     digest,
                     _digest(stable) if stable else None,
@@ -364,10 +377,11 @@ def prepare(
                     wire,
                     parts,
                     span,
+                    shape,
                 )
             )
     # the stored blocks of the whole windows whose received bytes did not show them (seldom)
-    unseen = [item[1].key for item in changed if item[7] is None and item[1].key in known.blocks]
+    unseen = [item[1] for item in changed if item[8] is None and item[1] in known.blocks]
     blocks = (
         dict(
             c.execute(
@@ -388,7 +402,7 @@ def prepare(
         vanished=[key for key, (present, _) in stored.items() if present and key not in in_snapshot],
         seen=[key for key in unchanged if _needs_mark(stored.get(key), seen_before)],
     )
-    for i, app, digest, stable, old_stable, wire, parts, span in changed:
+    for i, key, app, digest, stable, old_stable, wire, parts, span, shape in changed:
         where = f"apps[{i}]"
         usage = app.usage if app.HasField("usage") else None
         patch = stable is not None and stable == old_stable
@@ -406,41 +420,33 @@ def prepare(
             writes = (
                 changed_only(usage, wire, parts, where, problems)
                 if relative
-                else whole_window(usage, wire, parts, span, blocks.get(app.key), where, problems)
+                else whole_window(usage, wire, parts, span, blocks.get(key), where, problems)
             )
             usage_rest = writes.rest
             if writes.block is not None:
-                p.blocks.append((agent_id, app.key, writes.block))
-            if writes.forget_block and app.key in known.blocks:
-                p.forgotten_blocks.append(app.key)
+                p.blocks.append((agent_id, key, writes.block))
+            if writes.forget_block and key in known.blocks:
+                p.forgotten_blocks.append(key)
             for n, row in enumerate(writes.rows):
-                (p.latest if n == writes.newest else p.days).append((agent_id, app.key, *row))
+                (p.latest if n == writes.newest else p.days).append((agent_id, key, *row))
         if problems:
             continue  # the snapshot is refused; only the problems are still of use
-        p.digests.append((agent_id, app.key, digest, stable))
+        p.digests.append((key, digest, stable))
+        p.shapes[key] = shape
         state = (
             app_state(parts.resources, usage_rest)
             if parts is not None and (usage is None or usage_rest is not None)
             else app_state_of(app)
         )
-        usage_columns = (
-            (
-                _COVERAGE.get(usage.coverage),
-                _iso(usage, "coverage_start"),
-                _iso(usage, "last_request"),
-                _iso(usage, "last_human_request"),
-            )
-            if usage is not None
-            else (None, None, None, None)
-        )
+        usage_columns = _usage_columns(usage) if usage is not None else (None, None, None, None)
         if patch:
-            p.patches.append((state, *usage_columns, now, agent_id, app.key))
+            p.patches.append((state, *usage_columns, now, digest, agent_id, key))
             continue
         fw = app.framework if app.HasField("framework") else None
         p.apps.append(
             (
                 agent_id,
-                app.key,
+                key,
                 app.kind,
                 json.dumps(list(app.server_names)),
                 json.dumps([_listen_text(a) for a in app.listen]),
@@ -457,6 +463,8 @@ def prepare(
                 now,
                 _dumps(detail),
                 state,
+                digest,
+                stable,
             )
         )
     if problems:
@@ -485,7 +493,7 @@ def known_after(p: Prepared, base: tuple) -> Known:
     """What the store holds of the agent's apps once `p` is written and its agents row says `base`."""
     known = p.known
     digests = dict(known.digests)
-    digests.update((key, (digest, stable)) for _, key, digest, stable in p.digests)
+    digests.update((key, (digest, stable)) for key, digest, stable in p.digests)
     presence = dict(known.presence)
     for key in p.vanished:
         presence[key] = (0, presence[key][1])
@@ -496,11 +504,12 @@ def known_after(p: Prepared, base: tuple) -> Known:
         presence[row[1]] = seen_now
     for row in p.patches:
         presence[row[-1]] = seen_now
+    shapes = {**known.shapes, **p.shapes}
     blocks = known.blocks
     if p.forgotten_blocks or p.blocks:
         blocks = {key: block for key, block in blocks.items() if key not in p.forgotten_blocks}
         blocks.update((key, block_of(block)) for _, key, block in p.blocks)
-    return Known(base, digests, presence, blocks)
+    return Known(base, digests, presence, blocks, shapes)
 
 
 def write(c: sqlite3.Connection, agent_id: str, p: Prepared) -> None:
@@ -515,7 +524,6 @@ def write(c: sqlite3.Connection, agent_id: str, p: Prepared) -> None:
     if p.seen:
         c.execute(_MARK_UNCHANGED, (p.now, agent_id, json.dumps(p.seen)))
     c.executemany(_APP_PATCH, p.patches)
-    c.executemany(_UPSERT_APP_DIGESTS, p.digests)
     c.executemany(_UPSERT_APP_DAILY_WIRE, p.blocks)
     if p.forgotten_blocks:
         c.execute(
@@ -525,9 +533,7 @@ def write(c: sqlite3.Connection, agent_id: str, p: Prepared) -> None:
     # Usually each app's newest day is the one stored, its counts moved: a plain update, which no trigger
     # looks at. Where some newest day is another (a new day began), the upsert, which may move an earlier
     # newest day to the days, and rewrites the others as they are now. First: before the earlier days.
-    if p.latest and c.executemany(
-        _UPDATE_APP_USAGE_LATEST, [(*row[3:], *row[:3]) for row in p.latest]
-    ).rowcount != len(p.latest):
+    if p.latest and c.executemany(_UPDATE_APP_USAGE_LATEST, p.latest).rowcount != len(p.latest):
         c.executemany(_UPSERT_APP_USAGE_LATEST, p.latest)
     c.executemany(_UPSERT_APP_USAGE_DAYS, p.days)
     c.execute("DELETE FROM listeners WHERE agent_id=?", (agent_id,))

@@ -3,9 +3,11 @@
 To store a snapshot, ingestion needs, for every app the agent ever reported, the digests of its last
 applied wire form, whether it is present and when it was last seen, and the length and digest of its
 stored daily block, if any (a whole window whose bytes show the block then needs none of it read).
-Reading that back for each snapshot was three queries over a hundred rows each, a tenth of a
-steady snapshot's cost. A process remembers it instead, for the agents it served last (an agent keeps
-its connection, so its snapshots reach the same process of `ronda serve --processes`).
+Reading that back for each snapshot was three queries over a hundred rows each (two since the digests
+are in the apps' rows), a tenth of a steady snapshot's cost. A process remembers it instead, for the
+agents it served last (an agent keeps its connection, so its snapshots reach the same process of
+`ronda serve --processes`). It also remembers what no table holds: each app's shape, the bytes around its
+resources and usage when it was last taken apart (wirebytes.parts_around).
 
 What is remembered holds as of the agent's row in `agents` (its base: newest sequence, its report and
 the snapshot through which its usage is whole), which every applied snapshot changes and nothing else
@@ -19,12 +21,12 @@ from __future__ import annotations
 import sqlite3
 import threading
 from collections import OrderedDict
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import NamedTuple
 
-from ronda.collector.store.wirebytes import digest
+from ronda.collector.store.wirebytes import Shape, digest
 
-REMEMBERED_AGENTS = 512  # agents a process remembers (about 75 KiB each for 100 apps: 37 MiB)
+REMEMBERED_AGENTS = 512  # agents a process remembers (about 105 KiB each for 100 apps: 52 MiB)
 
 
 @dataclass(frozen=True)
@@ -35,6 +37,8 @@ class Known:
     digests: dict[str, tuple[bytes, bytes | None]]  # app key -> (digest of its wire form, of its stable part)
     presence: dict[str, tuple[int, str]]  # app key -> (present, last_seen)
     blocks: dict[str, Block]  # app key -> its stored daily block (app_daily_wire), as its length and digest
+    # app key -> its stable part as this process took it apart (wirebytes.parts_around): not in the store
+    shapes: dict[str, Shape | None] = field(default_factory=dict)
 
 
 class Block(NamedTuple):
@@ -51,18 +55,13 @@ def block_of(data: bytes) -> Block:
 
 def read_known(c: sqlite3.Connection, agent_id: str, base: tuple | None) -> Known:
     """What the store holds of `agent_id`'s apps, read inside the transaction that read `base`."""
-    digests = {
-        key: (digest, stable)
-        for key, digest, stable in c.execute(
-            "SELECT app_key, digest, stable FROM app_digests WHERE agent_id=?", (agent_id,)
-        )
-    }
-    presence = {
-        key: (present, seen)
-        for key, present, seen in c.execute(
-            "SELECT app_key, present, last_seen FROM apps WHERE agent_id=?", (agent_id,)
-        )
-    }
+    digests, presence = {}, {}
+    for key, present, seen, digest_, stable in c.execute(
+        "SELECT app_key, present, last_seen, digest, stable FROM apps WHERE agent_id=?", (agent_id,)
+    ):
+        presence[key] = (present, seen)
+        if digest_ is not None:  # NULL: its next snapshot stores it whole
+            digests[key] = (digest_, stable)
     blocks = {
         key: block_of(block)
         for key, block in c.execute("SELECT app_key, block FROM app_daily_wire WHERE agent_id=?", (agent_id,))

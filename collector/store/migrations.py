@@ -104,6 +104,11 @@ MIGRATIONS: tuple[Migration, ...] = (
         "indexes of the apps that are default servers or have an end of support, and of app keys",
         reconcile.FLAGGED_APPS,
     ),
+    Migration(
+        47,
+        "each app's digests in its own row instead of a table of their own",
+        store.DIGESTS_IN_APPS,
+    ),
 )
 
 KNOWN_VERSIONS = frozenset(m.version for m in MIGRATIONS)

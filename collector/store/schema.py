@@ -175,3 +175,13 @@ ALTER TABLE agents ADD COLUMN usage_through INTEGER NOT NULL DEFAULT 0;
 SETTLED_BLOCKS = """
 DELETE FROM app_daily_wire;
 """
+
+# 47: an app's digests in its own row: a changed app's row is rewritten anyway, and the upsert of its digests
+# in app_digests was a second B-tree written per changed app (a quarter of a millisecond of a 100-app
+# whole window). The digests are forgotten (digests of another kind came with this release: SHA-256 then,
+# xxh3 now), so each app is stored whole with its agent's next snapshot.
+DIGESTS_IN_APPS = """
+ALTER TABLE apps ADD COLUMN digest BLOB;  -- of the app's wire form as last applied (NULL: store it whole)
+ALTER TABLE apps ADD COLUMN stable BLOB;  -- of its stable part: all but its resources and usage
+DROP TABLE app_digests;
+"""

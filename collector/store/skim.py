@@ -23,11 +23,12 @@ from ronda.collector.store.known import Known
 from ronda.collector.store.usage_days import settled_span
 from ronda.collector.store.wirebytes import (
     AppParts,
+    Shape,
     app_key,
-    app_parts,
     digest,
     join_apps,
     split_apps,
+    taken_apart,
     without_settled,
 )
 from ronda.wire.v1 import ronda_pb2 as pb
@@ -41,6 +42,7 @@ class Walked(NamedTuple):
     digest: bytes  # of `wire`
     parts: AppParts | None  # `wire` taken apart (None: unchanged since stored, or not walked)
     span: tuple[int, int] | None  # its daily entries, if the stored block's then the newest (settled_span)
+    shape: Shape | None = None  # of `parts`, to remember
 
 
 class Skimmed(NamedTuple):
@@ -51,16 +53,16 @@ class Skimmed(NamedTuple):
 def walk(apps: list[bytes], known: Known) -> list[Walked]:
     """What each app of `apps` (split_apps; of a snapshot of whole windows) is, against what the store holds
     of the agent: changed apps taken apart, with the daily span of those whose stored block holds."""
-    digests, blocks, found = known.digests, known.blocks, []
+    digests, blocks, shapes, found = known.digests, known.blocks, known.shapes, []
     for wire in apps:
         key, sum_ = app_key(wire), digest(wire)
-        old = digests.get(key) if key is not None else None
+        found_key = key or ""  # no app is stored without a key
+        old = digests.get(found_key)
         if old is not None and old[0] == sum_:
             found.append(Walked(key, wire, sum_, None, None))
             continue
-        parts = app_parts(wire)
-        block = blocks.get(key) if key is not None else None
-        found.append(Walked(key, wire, sum_, parts, settled_span(wire, parts, block)))
+        parts, shape = taken_apart(wire, shapes.get(found_key))
+        found.append(Walked(key, wire, sum_, parts, settled_span(wire, parts, blocks.get(found_key)), shape))
     return found
 
 

@@ -18,7 +18,7 @@ Either way the usage's wire form without its daily entries is returned, for the 
 
 from __future__ import annotations
 
-from dataclasses import dataclass
+from typing import NamedTuple
 
 from google.protobuf.unknown_fields import UnknownFieldSet
 
@@ -32,12 +32,11 @@ from ronda.collector.store.wirebytes import (
     settled_then_newest,
     without_daily,
 )
-from ronda.collector.validate import check_days, check_unique_dates
+from ronda.collector.validate import check_day, check_days, check_unique_dates
 from ronda.wire.v1 import ronda_pb2 as pb
 
 
-@dataclass
-class DayWrites:
+class DayWrites(NamedTuple):
     rest: bytes | None  # the usage's wire form without its daily entries (None: build it from the message)
     rows: list[tuple]  # (date, human, bot, monitor, error, scanner, human_clients) to write
     newest: int  # which of `rows` is the app's newest day (app_usage_latest); -1 with no row
@@ -70,9 +69,8 @@ def whole_window(
     if not daily:  # no day yet: nothing to write, and the stored block stays, the store holding what it says
         return DayWrites(_rest(usage, wire, parts), [], -1)
     if span is not None and parts is not None:
-        rows = check_days(daily[-1:], where, problems)
         rest = wire[parts.usage_start : span[0]] + wire[span[1] : parts.usage_end]
-        return DayWrites(rest, rows, len(rows) - 1)
+        return DayWrites(rest, [check_day(daily[-1], where, problems)], 0)
     if len(UnknownFieldSet(usage)):
         usage.DiscardUnknownFields()  # from a newer agent; they would blur where the daily entries are
     usage_wire = usage.SerializeToString(deterministic=True)
