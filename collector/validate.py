@@ -138,11 +138,8 @@ def check_days(days: Sequence[pb.DailyUsage], where: str, problems: list[str]) -
         return []
     rows = [(d.date, d.human, d.bot, d.monitor, d.error, d.scanner, d.human_clients) for d in days]
     for row in rows:
-        if not _valid_date(row[0]):
-            problems.append(f"{where}: usage date {row[0][:20]!r} is not YYYY-MM-DD")
-            break
-        if max(row[1:]) > MAX_INT:
-            problems.append(f"{where}: a usage count on {row[0]} is above {MAX_INT}")
+        if problem := _day_problem(row, where):
+            problems.append(problem)
             break
     return rows
 
@@ -150,11 +147,17 @@ def check_days(days: Sequence[pb.DailyUsage], where: str, problems: list[str]) -
 def check_day(day: pb.DailyUsage, where: str, problems: list[str]) -> tuple:
     """check_days of one entry (an app's newest day, most often the only one stored): its row."""
     row = (day.date, day.human, day.bot, day.monitor, day.error, day.scanner, day.human_clients)
-    if not _valid_date(row[0]):
-        problems.append(f"{where}: usage date {row[0][:20]!r} is not YYYY-MM-DD")
-    elif max(row[1:]) > MAX_INT:
-        problems.append(f"{where}: a usage count on {row[0]} is above {MAX_INT}")
+    if problem := _day_problem(row, where):
+        problems.append(problem)
     return row
+
+
+def _day_problem(row: tuple, where: str) -> str | None:
+    if not _valid_date(row[0]):
+        return f"{where}: usage date {row[0][:20]!r} is not YYYY-MM-DD"
+    if max(row[1:]) > MAX_INT:
+        return f"{where}: a usage count on {row[0]} is above {MAX_INT}"
+    return None
 
 
 def check_unique_dates(days: Sequence[pb.DailyUsage], where: str, problems: list[str]) -> None:

@@ -326,3 +326,24 @@ def test_usage_windows_count_the_newest_day_and_the_earlier_ones(tmp_path, newes
         before = window(days, 2 * config.trend_days - 1, config.trend_days)
         assert found[("web01", f"nginx:site{i}.test:80/")] == (idle, recent, before)
         assert days[DAYS[-1]] == newest_human
+
+
+@pytest.mark.parametrize(
+    ("today", "today_human", "problem"),
+    [("2026-13-01", 5, "YYYY-MM-DD"), (DAYS[-1], 2**63, "above")],
+    ids=["bad-date", "count-above-sqlite"],
+)
+def test_a_whole_window_whose_newest_day_is_bad_is_refused_from_the_bytes(
+    tmp_path, today, today_human, problem
+):
+    # as an agent resends its whole window (after its state was lost): every settled day is the stored
+    # block's, so only the newest day is checked, and a bad one still refuses the snapshot
+    from ronda.convert import snapshot_to_wire
+
+    store = Store(tmp_path / "a.db")
+    store.ingest_bytes(snapshot_to_wire(snapshot(1)).SerializeToString())
+    before = _days(store)
+    raw = snapshot_to_wire(snapshot(2, today=today, today_human=today_human)).SerializeToString()
+    with pytest.raises(InvalidSnapshot, match=problem):
+        store.ingest_bytes(raw)
+    assert _days(store) == before
