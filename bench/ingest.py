@@ -154,6 +154,18 @@ def wait_ready(port: int, timeout: float = 30) -> None:
             time.sleep(0.05)
 
 
+def wait_listening(log: Path, serve: subprocess.Popen, timeout: float = 60) -> None:
+    """Until `ronda serve` says it listens, which `--processes N` says once all N do. A connection made
+    when only the first process listens stays with it (the kernel spreads connections over the processes
+    listening when each arrives), so the port answering is not enough: then one process served every
+    agent while the other idled."""
+    deadline = time.monotonic() + timeout
+    while "listening on" not in log.read_text(errors="replace"):
+        if serve.poll() is not None or time.monotonic() > deadline:
+            raise RuntimeError(f"ronda serve did not start: {log.read_text(errors='replace')[-2000:]}")
+        time.sleep(0.05)
+
+
 # -- clients ---------------------------------------------------------------------------------------------
 def _agent_loop(
     address: str,
@@ -305,30 +317,32 @@ def measure_workload(args, work: Path, pki: tuple[str, str, str], agents, worklo
 
     port = _free_port()
     db = work / f"ronda-{workload}.db"
-    serve = subprocess.Popen(
-        [
-            Path(sys.executable).parent / "ronda",
-            "serve",
-            "--db",
-            db,
-            "--listen",
-            f"127.0.0.1:{port}",
-            "--cert",
-            cert,
-            "--key",
-            key,
-            "--ca",
-            ca,
-            "--workers",
-            str(args.workers),
-            "--processes",
-            str(args.server_processes),
-        ],
-        stdout=subprocess.DEVNULL,
-        stderr=subprocess.DEVNULL,
-    )
+    serve_log = work / f"ronda-{workload}.log"
+    with serve_log.open("wb") as log_file:  # the child keeps its own copy
+        serve = subprocess.Popen(
+            [
+                Path(sys.executable).parent / "ronda",
+                "serve",
+                "--db",
+                db,
+                "--listen",
+                f"127.0.0.1:{port}",
+                "--cert",
+                cert,
+                "--key",
+                key,
+                "--ca",
+                ca,
+                "--workers",
+                str(args.workers),
+                "--processes",
+                str(args.server_processes),
+            ],
+            stdout=subprocess.DEVNULL,
+            stderr=log_file,
+        )
     try:
-        wait_ready(port)
+        wait_listening(serve_log, serve)
         result = run_load(f"127.0.0.1:{port}", agents, load, args.seconds, args.client_processes, serve.pid)
         result["rss"] = peak_rss_mb(serve.pid)
     finally:
