@@ -103,6 +103,14 @@ def cli(verbose: int) -> None:
     help="Time an admitted report has to arrive whole (plus a second per 64 KiB its agent declares); "
     "a slower call is cancelled and its agent retries.",
 )
+@click.option(
+    "--max-connection-age",
+    default=600.0,
+    show_default=True,
+    metavar="SECONDS",
+    help="Close each agent's connection after this long, between its calls (it connects again at once), "
+    "so that agents spread over --processes again after a restart; 0 keeps connections open.",
+)
 def serve(
     db: str,
     listen: str,
@@ -115,6 +123,7 @@ def serve(
     processes: int,
     allow_readable_key: bool,
     receive_timeout: float,
+    max_connection_age: float,
 ) -> None:
     """Receive snapshots from agents and store them in --db.
 
@@ -133,6 +142,7 @@ def serve(
         approval=approval,
         workers=workers,
         receive_timeout=receive_timeout,
+        max_connection_age=max_connection_age,
     )
     if processes > 1:
         _serve_processes(db, config, processes)

@@ -294,6 +294,10 @@ class ServerConfig:
     budget_bytes: int = 32 * 1024 * 1024  # report bodies admitted and not yet stored, in bytes
     receive_timeout: float = 60.0  # seconds a call has to hand over its body once admitted (+ SLOWEST_LINK)
     reuse_port: bool = False  # let several processes listen on one port (ronda serve --processes)
+    # Seconds after which a connection is closed between calls (0: never), so that agents connect again and
+    # the kernel spreads them over the processes of --processes: those that connected while only one
+    # process listened (a restart) would otherwise stay with it for as long as they keep their connection.
+    max_connection_age: float = 600.0
 
     def auth_mode(self) -> str:
         if self.auth != "auto":
@@ -314,6 +318,17 @@ def _few_malloc_arenas() -> None:
     per admitted call, RSS grew to twice what the calls held. Two arenas keep it near what is in use."""
     with contextlib.suppress(OSError, AttributeError):  # not glibc: nothing to do
         ctypes.CDLL("libc.so.6").mallopt(-8, 2)  # M_ARENA_MAX
+
+
+def _connection_age(config: ServerConfig) -> list[tuple[str, int]]:
+    if config.max_connection_age <= 0:
+        return []
+    # gRPC sends GOAWAY at the age (give or take a tenth), then lets calls in flight end: a report's
+    # body gets as long as a call is given to hand it over
+    return [
+        ("grpc.max_connection_age_ms", int(config.max_connection_age * 1000)),
+        ("grpc.max_connection_age_grace_ms", int((config.receive_timeout + 60) * 1000)),
+    ]
 
 
 def make_server(store: Store, config: ServerConfig) -> tuple[grpc.Server, int]:
@@ -342,6 +357,7 @@ def make_server(store: Store, config: ServerConfig) -> tuple[grpc.Server, int]:
             # No window beyond the initial one for a body nobody asked for yet: with BDP probing, gRPC
             # let every caller push megabytes before its handler could refuse it.
             ("grpc.http2.bdp_probe", 0),
+            *_connection_age(config),
         ],
         maximum_concurrent_rpcs=limits.admitted * 4 + 32,  # beyond: RESOURCE_EXHAUSTED, no thread used
     )

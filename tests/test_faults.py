@@ -9,6 +9,7 @@ sequence).
 
 from __future__ import annotations
 
+import contextlib
 import signal
 import sqlite3
 import subprocess
@@ -36,8 +37,8 @@ BIN = Path(sys.executable).parent
 class Serve:
     """`ronda serve` as a child process on a fixed loopback port and database."""
 
-    def __init__(self, db: Path, port: int, processes: int = 1) -> None:
-        self.db, self.port, self.proc, self.processes = db, port, None, processes
+    def __init__(self, db: Path, port: int, processes: int = 1, options: tuple[str, ...] = ()) -> None:
+        self.db, self.port, self.proc, self.processes, self.options = db, port, None, processes, options
 
     def start(self) -> None:
         self.proc = subprocess.Popen(
@@ -51,6 +52,7 @@ class Serve:
                 "--insecure",
                 "--processes",
                 str(self.processes),
+                *self.options,
             ],
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
@@ -282,5 +284,40 @@ def test_several_server_processes_share_the_load_and_stop_cleanly(tmp_path):
         # multiprocessing's resource tracker leaves when the parent's pipe closes, a moment later
         _, alive = psutil.wait_procs(children, timeout=10)
         assert not [c for c in alive if c.status() != psutil.STATUS_ZOMBIE]
+    finally:
+        serve.stop(signal.SIGKILL)
+
+
+@pytest.mark.parametrize(("age", "spread"), [("0.5", True), ("0", False)], ids=["aged", "kept"])
+def test_connections_are_closed_with_age_so_agents_spread_over_the_processes(tmp_path, age, spread):
+    # an agent that connected while one process listened (a collector restarted under its agents) keeps
+    # its connection: with an age, gRPC closes it between calls and the agent lands where the kernel says
+    import grpc
+    import psutil
+    from grpc_health.v1 import health_pb2, health_pb2_grpc
+
+    serve = Serve(tmp_path / "ronda.db", free_port(), processes=2, options=("--max-connection-age", age))
+    serve.start()
+    try:
+        time.sleep(1)  # both processes listen
+        children = [
+            c for c in psutil.Process(serve.proc.pid).children(recursive=True) if "python" in c.name()
+        ]
+        holders = set()
+        with grpc.insecure_channel(f"127.0.0.1:{serve.port}") as channel:
+            check = health_pb2_grpc.HealthStub(channel).Check
+            deadline = time.monotonic() + 8
+            while time.monotonic() < deadline and len(holders) < 2:
+                check(health_pb2.HealthCheckRequest(), timeout=5)
+                for child in children:
+                    with contextlib.suppress(psutil.NoSuchProcess):
+                        if any(
+                            c.laddr.port == serve.port and c.status == psutil.CONN_ESTABLISHED
+                            for c in child.net_connections("tcp")
+                        ):
+                            holders.add(child.pid)
+                time.sleep(0.05)
+        # twelve connections or more, each to either process: all to one has odds of 1 in 2,000
+        assert (len(holders) == 2) is spread, holders
     finally:
         serve.stop(signal.SIGKILL)
