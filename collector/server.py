@@ -323,11 +323,12 @@ def _few_malloc_arenas() -> None:
 def _connection_age(config: ServerConfig) -> list[tuple[str, int]]:
     if config.max_connection_age <= 0:
         return []
-    # gRPC sends GOAWAY at the age (give or take a tenth), then lets calls in flight end: a report's
-    # body gets as long as a call is given to hand it over
+    # gRPC sends GOAWAY at the age (give or take a tenth), then lets calls in flight end within the grace:
+    # as long as the largest report is given to arrive, and its wait for the store
+    longest_call = config.receive_timeout + config.max_message_bytes / SLOWEST_LINK + config.store_wait
     return [
         ("grpc.max_connection_age_ms", int(config.max_connection_age * 1000)),
-        ("grpc.max_connection_age_grace_ms", int((config.receive_timeout + 60) * 1000)),
+        ("grpc.max_connection_age_grace_ms", int(longest_call * 1000)),
     ]
 
 
