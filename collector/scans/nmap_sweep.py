@@ -42,6 +42,9 @@ class PortObservation:
     extrainfo: str = ""
     tunnel: str = ""  # "ssl" when the service speaks through TLS
     http_title: str = ""
+    # named by a probe's answer, not only from nmap's table of port numbers (a sweep without
+    # version detection, or a probe that got no answer in time)
+    identified: bool = True
 
     @property
     def is_web(self) -> bool:
@@ -167,6 +170,7 @@ def sweep(
                     extrainfo=entry.get("extrainfo", ""),
                     tunnel=tunnels.get((address, int(port)), ""),
                     http_title=_title(scripts.get("http-title", "")),
+                    identified=_probed(entry.get("conf", "")),
                 )
             )
     result.open_ports.sort(key=lambda p: (_sort_key(p.address), p.port))
@@ -191,6 +195,11 @@ def _tunnels(xml_output: bytes | str) -> dict[tuple[str, int], str]:
             if addr and service is not None and service.get("tunnel"):
                 found[(addr, int(port.get("portid", 0)))] = service.get("tunnel", "")
     return found
+
+
+def _probed(conf: str) -> bool:
+    """Whether nmap named the service from a probe: confidence 10, where a port-table guess is 3."""
+    return conf.isdigit() and int(conf) > 3
 
 
 def _title(text: str) -> str:

@@ -8,7 +8,7 @@ keeps ingesting meanwhile (WAL, busy timeout).
 from __future__ import annotations
 
 import json
-from dataclasses import dataclass
+from dataclasses import asdict, dataclass
 from datetime import UTC, datetime
 from typing import Any
 
@@ -41,8 +41,7 @@ def record_run(
 
 _IDENTITY = ("service", "product", "version", "extrainfo", "tunnel", "http_title", "web")
 _KEEP_IF_UNIDENTIFIED = ", ".join(
-    f"{c}=CASE WHEN excluded.service IN ('', 'unknown') THEN network_ports.{c} ELSE excluded.{c} END"
-    for c in _IDENTITY
+    f"{c}=CASE WHEN :identified THEN excluded.{c} ELSE network_ports.{c} END" for c in _IDENTITY
 )
 
 
@@ -86,26 +85,14 @@ def record_sweep(store: Store, result: SweepResult, summary: str) -> SweepChange
         new = 0
         for key, p in found.items():
             new += key not in known
-            # a port found open but not identified this time (a slow answer) keeps what was known of it
+            # a port found open but not identified this time (a sweep without version detection, a
+            # slow answer) keeps what an earlier sweep's probes learned of it
             c.execute(
-                f"""INSERT INTO network_ports VALUES (?,?,?,?,?,?,?,?,?,?,1,?,?,?,NULL)
+                f"""INSERT INTO network_ports VALUES (:address, :protocol, :port, :service, :product,
+                :version, :extrainfo, :tunnel, :http_title, :web, 1, :seen, :seen, :scan_id, NULL)
                 ON CONFLICT(address, protocol, port) DO UPDATE SET {_KEEP_IF_UNIDENTIFIED}, open=1,
                 last_seen=excluded.last_seen, last_scan_id=excluded.last_scan_id, closed_at=NULL""",
-                (
-                    p.address,
-                    p.protocol,
-                    p.port,
-                    p.service,
-                    p.product,
-                    p.version,
-                    p.extrainfo,
-                    p.tunnel,
-                    p.http_title,
-                    int(p.is_web),
-                    seen,
-                    seen,
-                    scan_id,
-                ),
+                {**asdict(p), "web": int(p.is_web), "seen": seen, "scan_id": scan_id},
             )
             c.execute(
                 "INSERT INTO network_observations VALUES (?,?,?,?,?,?,?,?)",
