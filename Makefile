@@ -18,13 +18,19 @@ install: $(BIN)/ronda
 demo: install
 	$(BIN)/ronda demo
 
+# Test modules run in worker processes (pytest-xdist), each module whole in one worker, so that its
+# servers and fixtures start once. Most of a run waits on servers, so workers beyond the cores pay;
+# TEST_WORKERS=0 runs everything in one process.
+TEST_WORKERS ?= 3
+
 # Everything: real web servers, sshd, nmap, Ansible, Chromium, benchmarks.
 test: install
-	$(BIN)/python -m pytest -q
+	$(BIN)/python -m pytest -q -n $(TEST_WORKERS) --dist loadfile
 
-# The in-process tests only (no test marked `servers` or `slow`): under 2 minutes on 2 cores.
+# The in-process tests only (no test marked `servers` or `slow`): under 2 minutes on 2 cores, a worker
+# per core.
 test-fast: install
-	$(BIN)/python -m pytest -q -m 'not servers and not slow'
+	$(BIN)/python -m pytest -q -n auto -m 'not servers and not slow'
 
 # ruff's rules and format, then mypy over the package; any finding fails.
 lint: install

@@ -21,7 +21,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 
 import pytest
-from servers import stop_process, wait_for_port
+from servers import building_from_the_checkout, stop_process, wait_for_port
 
 from ronda import __version__
 
@@ -33,20 +33,22 @@ BIN = Path(sys.executable).parent
 
 @pytest.fixture(scope="session")
 def wheelhouse(tmp_path_factory) -> Path:
-    """ronda and its dependencies as wheels, built once per session by wheelhouse.yml (pip wheel)."""
+    """ronda and its dependencies as wheels, built by wheelhouse.yml (pip wheel) once in each of the test
+    run's workers that converges."""
     home = tmp_path_factory.mktemp("ansible-home")
     directory = tmp_path_factory.mktemp("wheelhouse")
-    result = run_playbook(
-        "wheelhouse.yml",
-        "localhost,",
-        home,
-        "-e",
-        f"ronda_version={VERSION}",
-        "-e",
-        f"ronda_wheelhouse_dir={directory}",
-        "-e",
-        f"ronda_wheelhouse_source={PROJECT}",
-    )
+    with building_from_the_checkout():
+        result = run_playbook(
+            "wheelhouse.yml",
+            "localhost,",
+            home,
+            "-e",
+            f"ronda_version={VERSION}",
+            "-e",
+            f"ronda_wheelhouse_dir={directory}",
+            "-e",
+            f"ronda_wheelhouse_source={PROJECT}",
+        )
     assert result.returncode == 0, result.stdout + result.stderr
     assert (directory / VERSION / f"ronda-{VERSION}-py3-none-any.whl").exists()
     return directory

@@ -11,7 +11,7 @@ sys.path.insert(0, str(Path(__file__).parent))
 # decide_fleet: the demo fleet's store; naming_fleet: two servers, for naming apps and decisions
 pytest_plugins = ["process_guard", "pytester", "decide_fleet", "naming_fleet"]
 
-# The wheelhouse of this checkout, built once per session for every Ansible converge.
+# The wheelhouse of this checkout, built once in each test worker for every Ansible converge in it.
 from ansible_fleet import wheelhouse  # noqa: E402, F401
 
 from ronda.collector.store import Store  # noqa: E402

@@ -7,6 +7,7 @@ import zipfile
 from pathlib import Path
 
 import pytest
+from servers import building_from_the_checkout
 
 pytestmark = pytest.mark.servers  # builds a wheel and installs it into a fresh virtual environment
 
@@ -16,11 +17,12 @@ ROOT = Path(__file__).resolve().parent.parent
 @pytest.fixture(scope="module")
 def wheel(tmp_path_factory) -> Path:
     out = tmp_path_factory.mktemp("wheel")
-    subprocess.run(
-        [sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", "-w", str(out), str(ROOT)],
-        check=True,
-        capture_output=True,
-    )
+    with building_from_the_checkout():
+        subprocess.run(
+            [sys.executable, "-m", "pip", "wheel", "-q", "--no-deps", "-w", str(out), str(ROOT)],
+            check=True,
+            capture_output=True,
+        )
     [built] = out.glob("ronda-*.whl")
     return built
 
