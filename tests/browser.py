@@ -16,6 +16,7 @@ import os
 import select
 import shutil
 import subprocess
+import sys
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -42,6 +43,16 @@ def chromium_binary() -> str:
     raise RuntimeError("chromium is not installed: .ci/run installs it (apt-get install chromium)")
 
 
+_PLUMBED = """import os, sys
+commands, replies = int(sys.argv[1]), int(sys.argv[2])
+os.dup2(commands, 3)
+os.dup2(replies, 4)
+for fd in {commands, replies} - {3, 4}:
+    os.close(fd)
+os.execv(sys.argv[3], sys.argv[3:])
+"""
+
+
 @dataclass
 class Page:
     session: str
@@ -53,18 +64,24 @@ class Browser:
     def __init__(self, tmp: Path) -> None:
         to_child_r, self._to_child = os.pipe()
         self._from_child, from_child_w = os.pipe()
-
-        def plumb() -> None:  # the DevTools pipe is fd 3 (commands in) and fd 4 (replies out)
-            a, b = os.dup(to_child_r), os.dup(from_child_w)
-            os.dup2(a, 3)
-            os.dup2(b, 4)
-
         profile = tmp / "chromium-profile"
         profile.mkdir(parents=True, exist_ok=True)
+        # The DevTools pipe is fd 3 (commands in) and fd 4 (replies out), set by a fresh interpreter that
+        # then becomes Chromium. Set between fork and exec (preexec_fn), they were set in a copy of this
+        # process, which has gRPC loaded, over whatever its descriptors 3 and 4 were.
         self.process = subprocess.Popen(
-            [chromium_binary(), *FLAGS, f"--user-data-dir={profile}", "about:blank"],
-            preexec_fn=plumb,
-            close_fds=False,
+            [
+                sys.executable,
+                "-c",
+                _PLUMBED,
+                str(to_child_r),
+                str(from_child_w),
+                chromium_binary(),
+                *FLAGS,
+                f"--user-data-dir={profile}",
+                "about:blank",
+            ],
+            pass_fds=(to_child_r, from_child_w),
             stdout=subprocess.DEVNULL,
             stderr=subprocess.DEVNULL,
         )

@@ -9,8 +9,6 @@ directory, a damaged or full disk, a collector that does not answer.
 from __future__ import annotations
 
 import os
-import resource
-import signal
 import sqlite3
 import subprocess
 import sys
@@ -192,17 +190,23 @@ def test_a_locked_database_is_told_as_such(tmp_path):
 
 
 # -- the installed programs, as a shell or a timer runs them ------------------------------------------
-def ronda(*args: str, env: dict | None = None, limit_file_size: int | None = None):
-    def limit() -> None:
-        signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # writes past the limit fail with EFBIG instead
-        resource.setrlimit(resource.RLIMIT_FSIZE, (limit_file_size, limit_file_size))
+# Sets the file-size limit in a fresh interpreter that then becomes `ronda`. Set between fork and exec
+# (preexec_fn), it ran in a copy of this process, which has gRPC loaded; gRPC's fork handling aborted
+# such a copy under load ("epoll_wait error: Bad file descriptor") before it became `ronda`.
+_LIMITED = """import os, resource, signal, sys
+signal.signal(signal.SIGXFSZ, signal.SIG_IGN)  # writes past the limit fail with EFBIG instead
+resource.setrlimit(resource.RLIMIT_FSIZE, (int(sys.argv[1]), int(sys.argv[1])))
+os.execv(sys.argv[2], sys.argv[2:])
+"""
 
+
+def ronda(*args: str, env: dict | None = None, limit_file_size: int | None = None):
+    limited = [sys.executable, "-c", _LIMITED, str(limit_file_size)] if limit_file_size else []
     return subprocess.run(
-        [str(BIN / "ronda"), *args],
+        [*limited, str(BIN / "ronda"), *args],
         capture_output=True,
         text=True,
         env={**os.environ, **(env or {})},
-        preexec_fn=limit if limit_file_size else None,
         timeout=120,
     )
 
