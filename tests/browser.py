@@ -43,11 +43,14 @@ def chromium_binary() -> str:
     raise RuntimeError("chromium is not installed: .ci/run installs it (apt-get install chromium)")
 
 
+# Copied before either is moved, so that one already at 3 or 4 is not written over by the other.
 _PLUMBED = """import os, sys
-commands, replies = int(sys.argv[1]), int(sys.argv[2])
-os.dup2(commands, 3)
-os.dup2(replies, 4)
-for fd in {commands, replies} - {3, 4}:
+given = int(sys.argv[1]), int(sys.argv[2])
+copies = [os.dup(fd) for fd in given]
+for fd, target in zip(copies, (3, 4)):
+    os.dup2(fd, target)
+    os.set_inheritable(target, True)  # a copy may already be there, and copies close on exec
+for fd in {*given, *copies} - {3, 4}:
     os.close(fd)
 os.execv(sys.argv[3], sys.argv[3:])
 """
